@@ -1,0 +1,38 @@
+# `make demo` and `make test` set up what they need; `make setup` alone installs everything (idempotent, seconds when nothing changed).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+LOCK_HASH := $(shell cat package-lock.json requirements.txt requirements-embedded.txt | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.setup-$(LOCK_HASH)
+CONFIG ?= configs/default.yaml
+
+.PHONY: setup test test-ts test-py typecheck demo bench
+
+setup: $(STAMP)
+
+$(STAMP):
+	npm ci --no-audit --no-fund --loglevel=error
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embedded.txt
+	rm -f $(VENV)/.setup-*
+	touch $@
+
+typecheck: setup
+	npx tsc --noEmit
+
+test-ts: setup
+	npx vitest run
+
+test-py: setup
+	$(PY) -m pytest -q tests/py
+
+test: typecheck test-ts test-py
+
+demo: setup
+	npx refine-af doctor --config $(CONFIG)
+	npx refine-af generate --config $(CONFIG) --prompt "Give three tips for staying healthy." --max-new-tokens 80
+
+bench: setup
+	npx tsx bench/bridge.bench.ts

@@ -1,0 +1,1 @@
+"""refine-af's model side. TypeScript reaches it only through `refine_af.service`."""

