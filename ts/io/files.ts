@@ -1,0 +1,111 @@
+/**
+ * The crash-safe writer and the validating reader every stage uses.
+ * - Logs and append-only outputs: one write per batch, then fsync; a crash tears at most the batch in flight, and
+ *   `readJsonl(..., { repairTornTail: true })` drops a torn last line when a run resumes.
+ * - Snapshots (state, summaries, configs): written to a temporary file in the same directory, fsynced, renamed over.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { z } from 'zod';
+
+export class DataFileError extends Error {
+  override name = 'DataFileError';
+  constructor(readonly file: string, readonly line: number | undefined, detail: string) {
+    super(`${file}${line === undefined ? '' : `:${line}`}: ${detail}`);
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Append records as JSON lines in one write, then fsync: after it returns, they survive a crash. */
+export function appendJsonl(file: string, records: readonly unknown[]): void {
+  if (records.length === 0) return;
+  mkdirSync(dirname(file), { recursive: true });
+  const fd = openSync(file, 'a');
+  try {
+    writeSync(fd, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replace a file so that readers see the old or the new content, never a mix (temp file + fsync + rename). */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true });
+  const temp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(temp, 'w');
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+  renameSync(temp, file);
+  fsyncDirectory(dir);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+export function readJsonIfExists<S extends z.ZodType>(file: string, schema: S): z.output<S> | undefined {
+  if (!existsSync(file)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new DataFileError(file, undefined, `not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new DataFileError(file, undefined, formatIssues(parsed.error));
+  return parsed.data;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.map(String).join('.') || '(record)'}: ${i.message}`).join('; ');
+}
+
+export interface ReadJsonlOptions {
+  /** Drop an unterminated last line (a write torn by a crash) from the file itself, so appends resume cleanly. */
+  repairTornTail?: boolean;
+}
+
+/** Read and validate every line; a bad line fails with file, line number, key path and the problem. */
+export function readJsonl<S extends z.ZodType>(file: string, schema: S, options: ReadJsonlOptions = {}): z.output<S>[] {
+  if (!existsSync(file)) return [];
+  let text = readFileSync(file, 'utf8');
+  if (text.length > 0 && !text.endsWith('\n')) {
+    const cut = text.lastIndexOf('\n') + 1;
+    if (!options.repairTornTail) {
+      throw new DataFileError(file, text.slice(0, cut).split('\n').length, 'last line is unterminated (a torn write?)');
+    }
+    truncateSync(file, Buffer.byteLength(text.slice(0, cut)));
+    text = text.slice(0, cut);
+  }
+  const records: z.output<S>[] = [];
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch (error) {
+      throw new DataFileError(file, index + 1, `not valid JSON: ${(error as Error).message}`);
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw new DataFileError(file, index + 1, formatIssues(parsed.error));
+    records.push(parsed.data);
+  });
+  return records;
+}
