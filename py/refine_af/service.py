@@ -277,4 +277,5 @@ elif os.environ.get("REFINE_AF_WORKER_LOG"):
     # Imported by the pythonia worker: output goes to the file TS tails, and the worker dies with Node.
     lifecycle.redirect_output_to(os.environ["REFINE_AF_WORKER_LOG"])
     lifecycle.die_with_parent()
+    lifecycle.leave_interrupts_to_parent()
     _configure_logging()

@@ -57,7 +57,7 @@ const rlafSection = z
     pool: z
       .string()
       .optional()
-      .describe('Instruction pool to train on: JSONL lines with an "instruction" field (default: stage 1\'s instructions.jsonl in the run directory).'),
+      .describe('Instruction pool to train on: JSONL lines with an "instruction" field (default: stage 1\'s output, instructions.output_file in run.dir).'),
     out_dir: z.string().default('rlaf').describe('Where stage 2 writes metrics, chart, checkpoints and the final adapter, relative to the run directory.'),
     steps: z.number().int().positive().default(200).describe('PPO steps (§III-A: 200).'),
     batch_size: z.number().int().positive().default(4).describe('Instructions (rollouts) per PPO step (§III-A: batch size 4).'),
@@ -107,6 +107,10 @@ const rlafSection = z
       .describe('Reward of a response from which no (input, output) instance parses (not in the paper; below anything Eq. 1 gives with its default weights).'),
     save_every: z.number().int().positive().default(20).describe('Save a checkpoint (adapter, value head, optimizer, KL controller) every N steps, and always at the end.'),
     moving_average_span: z.number().positive().default(30).describe('Span of the exponential moving average of the reward curve (§III: "a span of 30 steps").'),
+  })
+  .refine((s) => s.batch_size % (s.mini_batch_size * s.gradient_accumulation_steps) === 0, {
+    message: 'batch_size must be a multiple of mini_batch_size × gradient_accumulation_steps (TRL splits each batch that way)',
+    path: ['batch_size'],
   })
   .describe('Stage 2: PPO from automated feedback (§II-C, §III-A).');
 
