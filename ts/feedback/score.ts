@@ -171,17 +171,18 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
     }
   }
 
-  const rejectedIndices = new Set(rejectedBefore.map((r) => r.index));
-  const newlyRejected = rejected.filter((r) => !rejectedIndices.has(r.index));
-  for (const r of newlyRejected) logger.warn(`${r.where}: not scored: ${r.reason}`);
-  appendJsonl(rejectedFile, newlyRejected);
-
+  // Every model is found and loaded before anything is written: a missing one leaves no output behind.
   const scorer = new FeedbackScorer(worker, config);
   const backends = await scorer.load();
   if (written.length > 0 && JSON.stringify(written[0]!.backends) !== JSON.stringify(backends)) {
     throw new DataFileError(outFile, 1, `was scored with other backends (${JSON.stringify(written[0]!.backends)}); the config gives ${JSON.stringify(backends)}`);
   }
   scorer.replay(written.map((r) => r.indicators));
+
+  const rejectedIndices = new Set(rejectedBefore.map((r) => r.index));
+  const newlyRejected = rejected.filter((r) => !rejectedIndices.has(r.index));
+  for (const r of newlyRejected) logger.warn(`${r.where}: not scored: ${r.reason}`);
+  appendJsonl(rejectedFile, newlyRejected);
 
   const done = new Set(written.map((r) => r.index));
   const todo = accepted.filter((r) => !done.has(r.index));
