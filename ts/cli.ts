@@ -8,6 +8,7 @@ import { scoreFile, summaryTable } from './feedback/score.js';
 import { configureLogging, logger } from './log.js';
 import { dedupFiles } from './stages/dedup.js';
 import { runInstructionGeneration } from './stages/instructions.js';
+import { runRlafTraining } from './stages/rlaf.js';
 
 const program = new Command('refine-af')
   .description(
@@ -77,6 +78,16 @@ program
   .action(async (options: { config: string; in: string; out: string; resume?: boolean }) => {
     const summary = await scoreFile(loadConfig(options.config), { inFile: options.in, outFile: options.out, resume: options.resume });
     console.log(summaryTable(summary));
+  });
+
+program
+  .command('train-rlaf')
+  .description('stage 2: PPO from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight')
+  .addOption(configOption())
+  .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
+  .action(async (options: { config: string; resume?: boolean }) => {
+    const summary = await runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false });
+    console.log(JSON.stringify(summary));
   });
 
 const config = program.command('config').description('inspect configuration');

@@ -40,3 +40,21 @@ export {
 } from './feedback/compose.js';
 export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
 export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
+export {
+  trainRlaf,
+  runRlafTraining,
+  rlafPaths,
+  latestCheckpoint,
+  readRlafMetrics,
+  rlafStepRecordSchema,
+  type RewardFn,
+  type Reward,
+  type RlafStepRecord,
+  type RlafSummary,
+  type RlafPaths,
+  type TrainRlafOptions,
+} from './stages/rlaf.js';
+export type { PpoStepStats } from './bridge/contract.js';
+export { spearman, pearson, ranks } from './stats/correlation.js';
+export { exponentialMovingAverage } from './stats/smoothing.js';
+export { lineChartSvg, type LineChartSpec, type LineSeries } from './stats/line-chart.js';

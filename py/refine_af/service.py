@@ -213,6 +213,7 @@ def ppo_close(params: Params) -> dict:
         _free_memory()
     return {"closed": closed}
 
+
 # ---------------------------------------------------------------- automated feedback (scorers.py)
 
 

@@ -12,7 +12,8 @@ import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import type { ConfigInput } from '../../ts/config/schema.js';
 import { defaultPython } from '../../ts/paths.js';
-import { latestCheckpoint, readRlafMetrics, rlafPaths, scoreResponses, trainRlaf, type RewardFn, type Triplet } from '../../ts/stages/rlaf.js';
+import type { Triplet } from '../../ts/bridge/contract.js';
+import { latestCheckpoint, readRlafMetrics, rlafPaths, scoreResponses, trainRlaf, type RewardFn } from '../../ts/stages/rlaf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
 const modelDir = join(root, 'tiny-llama');
@@ -30,13 +31,13 @@ afterAll(async () => {
 });
 
 function configFor(name: string, steps: number) {
-  // Two rollouts per step and one PPO epoch: each step is a few forward/backward passes over the ~700-token prompt.
+  // Two rollouts per step, one PPO epoch and the short instance prompt: each step is a few small forward/backward passes.
   const input: ConfigInput = {
     run: { dir: join(root, name), seed: 5 },
     models: { generator: modelDir, device: 'cpu' },
     rlaf: {
       pool, steps, batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1,
-      save_every: 2, max_new_tokens: 6, learning_rate: 1e-2, unparsed_reward: -0.25,
+      save_every: 2, max_new_tokens: 6, learning_rate: 1e-2, unparsed_reward: -0.25, template: 'instance_generation_short.txt',
     },
   };
   return parseConfig(input);

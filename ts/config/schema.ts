@@ -92,6 +92,10 @@ const rlafSection = z
       })
       .prefault({})
       .describe('The LoRA adapter trained by PPO (§III-A: "trained with LoRA").'),
+    template: z
+      .string()
+      .default('instance_generation.txt')
+      .describe('Prompt template with {{instruction}}, under seeds/templates/ or an absolute path (Table VII, Appendix IX-D).'),
     max_new_tokens: z.number().int().positive().default(128).describe('Tokens per rollout response (StackLLaMA [19]: 128; the paper gives no value).'),
     stop: z
       .array(z.string())

@@ -1,6 +1,6 @@
 /**
  * Stage 2 (§II-C, §III-A): reinforcement learning from automated feedback. Each step: sample instructions from the
- * stage-1 pool → render the instance-generation prompt (Table VII) → the policy generates → parse (input, output) →
+ * stage-1 pool → render the instance-generation prompt (Table VII by default) → the policy generates → parse (input, output) →
  * score with the reward function (Eq. 1 in a real run) → one PPO step in the Python worker → log the step.
  *
  * TRL's PPOTrainer does the optimisation (py/refine_af/ppo.py); this file owns the loop, the logs, checkpoints and
@@ -11,16 +11,19 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
+  indicatorValuesSchema,
   PPO_CHECKPOINT_MARKER,
   ppoCheckpointMarkerSchema,
   type Completion,
   type PpoStepStats,
+  type Triplet,
 } from '../bridge/contract.js';
-import type { PythonWorker } from '../bridge/worker.js';
+import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { toCsv } from '../io/csv.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
-import { logger } from '../log.js';
+import { FeedbackScorer } from '../feedback/scorer.js';
+import { configureLogging, logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { renderTemplate } from '../prompts/render.js';
 import { Random } from '../random.js';
@@ -30,20 +33,13 @@ import { exponentialMovingAverage } from '../stats/smoothing.js';
 import { instructionsOutputPaths } from './instructions.js';
 import { parseInstances } from './instance-parser.js';
 
-/** What the reward function scores: an instruction and one instance generated for it. */
-export interface Triplet {
-  instruction: string;
-  input: string;
-  output: string;
-}
-
 /** The composite reward (Eq. 1) and the indicators it was composed from (Rew, Nat, Coh, Und, …), per triplet. */
 export interface Reward {
   reward: number;
   indicators: Record<string, number>;
 }
 
-/** Any scorer of triplets: the automated feedback of a real run, or a synthetic reward for tests and benchmarks. */
+/** Any scorer of (instruction, input, output) triplets: the automated feedback of a real run, or a synthetic reward for tests and benchmarks. */
 export type RewardFn = (triplets: Triplet[]) => Promise<Reward[]>;
 
 export const rlafStepRecordSchema = z.strictObject({
@@ -192,9 +188,9 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       const started = performance.now();
       const random = stepRandom(config.run.seed, step);
 
-      // 1. Sample instructions and render the instance-generation prompt (Table VII).
+      // 1. Sample instructions and render the instance-generation prompt (rlaf.template: Table VII).
       const instructions = random.sample(pool, settings.batch_size);
-      const prompts = instructions.map((instruction) => renderTemplate('instance_generation.txt', { instruction }));
+      const prompts = instructions.map((instruction) => renderTemplate(settings.template, { instruction }));
 
       // 2. The policy generates one response per prompt; its token ids stay in Python for the PPO step.
       const { responses } = await worker.call('ppo_generate', {
@@ -237,6 +233,36 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       `${summary.seconds_per_step.toFixed(1)} s/step; adapter in ${join(summary.checkpoint, 'adapter')}`,
   );
   return summary;
+}
+
+/**
+ * The CLI's and SDK's entry: one worker holding the policy and the feedback models, the reward = Eq. 1 over the
+ * automated feedback, and Ctrl-C (SIGINT) = finish the step in flight, save a checkpoint, stop.
+ */
+export async function runRlafTraining(config: Config, options: { resume?: boolean } = {}): Promise<RlafSummary> {
+  configureLogging({ level: config.logging.level, file: join(config.run.dir, config.logging.file) });
+  const worker = workerFromConfig(config);
+  const scorer = new FeedbackScorer(worker, config);
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    logger.warn('rlaf: interrupted; stopping after the step in flight and saving a checkpoint (Ctrl-C again to abort at once)');
+    interrupt.abort();
+    process.off('SIGINT', onSigint);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    await scorer.load();
+    return await trainRlaf(config, {
+      worker,
+      reward: async (triplets) => (await scorer.score(triplets)).map(({ reward, indicators }) => ({ reward, indicators })),
+      replayReward: (indicators) => scorer.replay(indicators.map((values) => indicatorValuesSchema.parse(values))),
+      resume: options.resume ?? false,
+      signal: interrupt.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    await worker.close();
+  }
 }
 
 function readPool(file: string, batchSize: number): string[] {
