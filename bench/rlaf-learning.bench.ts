@@ -9,7 +9,8 @@
  * instead of 642), rollouts of at most 32 tokens, one PPO epoch with an optimiser update per rollout (4 per step instead of
  * 16 passes for 4 updates), and a learning rate that moves a LoRA adapter within a few dozen updates.
  *
- * Run: `OMP_NUM_THREADS=1 npx tsx bench/rlaf-learning.bench.ts [steps]` (default 16). One OpenMP thread because the
+ * Run: `OMP_NUM_THREADS=1 npx tsx bench/rlaf-learning.bench.ts [steps] [--resume]` (default 24 steps; --resume extends
+ * an earlier run of this script from its last checkpoint, which draws exactly what a straight run would). One OpenMP thread because the
  * project machine's 2 cores are shared: with torch's default of 2 threads on an oversubscribed machine, OpenMP's spinning
  * barriers made a step ~35× slower (a rollout of 8 tokens: 214 s with 2 threads, 5.7 s with 1). Writes runs/bench-rlaf/rlaf/{metrics.jsonl,
  * metrics.csv, reward-curve.svg, summary.json} and prints the figures recorded in BENCHMARKS.md.
@@ -22,7 +23,9 @@ import { defaultSeedTasksFile } from '../ts/io/seeds.js';
 import { configureLogging } from '../ts/log.js';
 import { readRlafMetrics, rlafPaths, trainRlaf, type RewardFn } from '../ts/stages/rlaf.js';
 
-const steps = Number.parseInt(process.argv[2] ?? '16', 10);
+const args = process.argv.slice(2);
+const resume = args.includes('--resume');
+const steps = Number.parseInt(args.find((a) => a !== '--resume') ?? '24', 10);
 const MAX_WORDS = 40;
 const runDir = join('runs', 'bench-rlaf');
 
@@ -48,11 +51,11 @@ const shortOutputReward: RewardFn = async (triplets) =>
   triplets.map((t) => ({ reward: -Math.min(words(t.output), MAX_WORDS) / MAX_WORDS, indicators: { output_words: words(t.output) } }));
 
 configureLogging({ level: 'info' });
-rmSync(runDir, { recursive: true, force: true });
+if (!resume) rmSync(runDir, { recursive: true, force: true });
 const worker = new PythonWorker();
 const started = performance.now();
 try {
-  const summary = await trainRlaf(config, { worker, reward: shortOutputReward });
+  const summary = await trainRlaf(config, { worker, reward: shortOutputReward, resume });
   const metrics = readRlafMetrics(rlafPaths(config).metrics);
   const third = Math.max(1, Math.floor(metrics.length / 3));
   const meanOf = (rows: typeof metrics) => rows.reduce((a, r) => a + r.reward_mean, 0) / rows.length;
