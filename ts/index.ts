@@ -10,3 +10,18 @@ export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
+export { withStageContext, type StageContext } from './stages/context.js';
+export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
+export {
+  generateInstances,
+  buildDataset,
+  writeIftDataset,
+  instanceFiles,
+  DROP_REASONS,
+  type DropReason,
+  type InstanceFiles,
+  type InstanceStageOptions,
+  type InstanceStageResult,
+} from './stages/instances.js';
+export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
+export { datasetStatistics, formatTableV, countWords, iftRecordSchema, type DatasetStatistics, type IftRecord } from './stats/dataset.js';

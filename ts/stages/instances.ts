@@ -31,9 +31,7 @@ const generationSchema = z.strictObject({
   completion: z.string(),
   finish_reason: z.enum(['stop', 'eos', 'length']),
 });
-type Generation = z.infer<typeof generationSchema>;
-
-export const iftRecordSchema = z.strictObject({ instruction: z.string(), input: z.string(), output: z.string() });
+export type Generation = z.infer<typeof generationSchema>;
 
 /** What the generations were made with; a resume with anything else would mix two policies in one dataset. */
 const settingsSchema = z.strictObject({
@@ -172,8 +170,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   generations.sort((a, b) => a.index - b.index);
   const built = buildDataset(generations, settings);
   const statistics = datasetStatistics(built.records);
-  writeFileAtomic(files.dataset, built.records.map((r) => JSON.stringify(r)).join('\n') + (built.records.length ? '\n' : ''));
-  writeJsonAtomic(files.alpaca, built.records);
+  writeIftDataset(files, built.records);
   const result: InstanceStageResult = {
     files,
     poolSize: pool.length,
@@ -192,8 +189,21 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   return result;
 }
 
+export interface BuiltDataset {
+  records: IftRecord[];
+  dropped: Record<DropReason, number>;
+  parsed: number;
+  instructionsWithoutInstance: number;
+}
+
+/** The dataset twice, each file replaced atomically: JSON lines, and Alpaca's JSON array (what `load_dataset('json', …)` reads). */
+export function writeIftDataset(files: Pick<InstanceFiles, 'dataset' | 'alpaca'>, records: readonly IftRecord[]): void {
+  writeFileAtomic(files.dataset, records.map((r) => JSON.stringify(r) + '\n').join(''));
+  writeJsonAtomic(files.alpaca, records);
+}
+
 /** Parse every completion and keep the instances that pass the filters, in pool order; count each drop by its reason. */
-export function buildDataset(generations: readonly Generation[], settings: Config['instances']) {
+export function buildDataset(generations: readonly Generation[], settings: Config['instances']): BuiltDataset {
   const dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   const seen = new Set<string>();
   const records: IftRecord[] = [];

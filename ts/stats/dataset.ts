@@ -1,10 +1,9 @@
 /** Statistics of an instruction-tuning dataset, as in the paper's Table V (Appendix IX-A); lengths are in words. */
+import { z } from 'zod';
 
-export interface IftRecord {
-  instruction: string;
-  input: string;
-  output: string;
-}
+/** One line of an IFT dataset (Alpaca's record): an empty input means the instruction needs none. */
+export const iftRecordSchema = z.strictObject({ instruction: z.string(), input: z.string(), output: z.string() });
+export type IftRecord = z.infer<typeof iftRecordSchema>;
 
 export interface DatasetStatistics {
   instructions: number;
