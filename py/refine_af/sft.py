@@ -174,6 +174,8 @@ def train(params: dict, emit: Emit) -> dict:
         bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
         use_cpu=device == "cpu",
         remove_unused_columns=False,
+        # Under DDP (accelerate launch), frozen base weights are "unused"; searching for them every step only costs time.
+        ddp_find_unused_parameters=False if params["lora"] else None,
         report_to=[],
         disable_tqdm=True,
     )

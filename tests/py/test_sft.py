@@ -76,3 +76,21 @@ def test_an_empty_dataset_is_a_clear_error(tiny_llama_dir, tmp_path):
     (tmp_path / "train.jsonl").write_text("")
     with pytest.raises(ValueError, match="no example fits"):
         train(params, lambda e: None)
+
+
+def test_the_worker_loads_an_adapter_under_a_handle_and_refuses_to_swap_it_silently(tiny_llama_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from refine_af import service
+
+    adapter_dir = tmp_path / "adapter"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama_dir), LoraConfig(task_type="CAUSAL_LM", r=4)).save_pretrained(adapter_dir)
+    base = {"ref": str(tiny_llama_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu"}
+    loaded = json.loads(service.call("load_model", json.dumps({**base, "handle": "policy", "adapter": str(adapter_dir)})))
+    assert loaded["ok"] and loaded["value"]["adapter"] == str(adapter_dir)
+    swapped = json.loads(service.call("load_model", json.dumps({**base, "handle": "policy", "adapter": None})))
+    assert not swapped["ok"] and "already holds" in swapped["error"]["message"]
+    missing = json.loads(service.call("load_model", json.dumps({**base, "handle": "other", "adapter": str(tmp_path)})))
+    assert not missing["ok"] and missing["error"]["type"] == "ModelNotFoundError"
+    service.call("unload_model", json.dumps({"handle": "policy"}))
