@@ -143,7 +143,7 @@ def _trusting_own_checkpoints():
 
 
 def train(params: dict, emit: Emit) -> dict:
-    from transformers import Trainer, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
     started = time.monotonic()
@@ -186,6 +186,7 @@ def train(params: dict, emit: Emit) -> dict:
         data_collator=PadCollator(tokenizer.pad_token_id),
         callbacks=[_event_callback(emit)],
     )
+    trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
     resume_from = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
     with _trusting_own_checkpoints():
         outcome = trainer.train(resume_from_checkpoint=resume_from)

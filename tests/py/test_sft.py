@@ -94,3 +94,15 @@ def test_the_worker_loads_an_adapter_under_a_handle_and_refuses_to_swap_it_silen
     missing = json.loads(service.call("load_model", json.dumps({**base, "handle": "other", "adapter": str(tmp_path)})))
     assert not missing["ok"] and missing["error"]["type"] == "ModelNotFoundError"
     service.call("unload_model", json.dumps({"handle": "policy"}))
+
+
+def test_merged_weights_match_the_base_with_its_adapter(tiny_llama_dir, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    params = sft_params(tiny_llama_dir, tmp_path, epochs=2, merge_weights=True, lora_target_modules=["q_proj", "v_proj"])
+    result = train(params, lambda e: None)
+    merged = AutoModelForCausalLM.from_pretrained(result["merged_dir"])
+    tuned = load_causal_lm(str(tiny_llama_dir), "float32", False, "cpu", adapter=result["model_dir"])
+    batch = tuned.tokenizer(PAIRS[1][0], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(merged(**batch).logits, tuned.model(**batch).logits, atol=1e-5)
