@@ -5,6 +5,8 @@ import { doctor, generateText } from './commands.js';
 import { loadConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { logger } from './log.js';
+import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
+import { RATINGS } from './eval/human/scale.js';
 
 const program = new Command('refine-af')
   .description(
@@ -57,6 +59,75 @@ config
   .command('reference')
   .description('print every config key with its type, default and meaning (Markdown)')
   .action(() => console.log(configReference()));
+
+const humanEval = program
+  .command('human-eval')
+  .description('blind human rating of responses to the 252 user-oriented instructions on the four-level scale (§V-B, Figure 6)');
+const parsePort = (value: string) => {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port expects an integer from 0 to 65535, got ${value}`);
+  return port;
+};
+humanEval
+  .command('serve')
+  .description(
+    'import each system\'s responses and serve the rating app until Ctrl-C. A run is a JSONL file of {"id", "response"} lines, ' +
+      'one per instruction, keyed by the instruction id; the system name given beside it is never shown to raters',
+  )
+  .addOption(configOption())
+  .requiredOption('--db <file>', 'SQLite database of responses, raters and ratings (created when absent)')
+  .option('--runs <name=path...>', 'one per system, e.g. refine-af=out/refine.jsonl self-instruct=out/si.jsonl (optional once imported)')
+  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
+  .option('--host <address>', 'address to bind (config human_eval.host, default 127.0.0.1: this machine only)')
+  .option('--port <n>', 'port to listen on, 0 for any free one (config human_eval.port)', parsePort)
+  .action(async (options: { config: string; db: string; runs?: string[]; instructions?: string; host?: string; port?: number }) => {
+    const settings = loadConfig(options.config).human_eval;
+    const server = await serveHumanEval({
+      db: options.db,
+      runs: options.runs,
+      instructions: options.instructions,
+      host: options.host ?? settings.host,
+      port: options.port ?? settings.port,
+      bodyLimitBytes: settings.body_limit_bytes,
+      sessionHours: settings.session_hours,
+    });
+    console.log(`Rating app at ${server.url}/ — Ctrl-C to stop`);
+    await new Promise<void>((resolve) => {
+      const stop = () => void server.close().then(resolve);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  });
+humanEval
+  .command('add-rater')
+  .description('register a rater and print their login token (shown once; only its hash is stored)')
+  .requiredOption('--db <file>', 'the rating database')
+  .requiredOption('--name <name>', 'rater name (letters, digits, ".", "_", "-")')
+  .option('--admin', 'may also see the results page and download the CSVs')
+  .action((options: { db: string; name: string; admin?: boolean }) => {
+    const rater = addRater(options.db, options.name, { admin: options.admin });
+    console.log(`rater ${rater.name}${rater.admin ? ' (admin)' : ''}: token ${rater.token}`);
+  });
+humanEval
+  .command('results')
+  .description('print the rating distribution per system (Figure 6)')
+  .requiredOption('--db <file>', 'the rating database')
+  .action((options: { db: string }) => {
+    const rows = ratingDistribution(options.db);
+    console.log(['system', ...RATINGS, 'ratings'].join('\t'));
+    for (const row of rows) console.log([row.system, ...RATINGS.map((level) => row.counts[level]), row.total].join('\t'));
+  });
+humanEval
+  .command('export')
+  .description('write the rating distribution per system (or every rating) as CSV, and optionally Figure 6 as SVG')
+  .requiredOption('--db <file>', 'the rating database')
+  .requiredOption('--out <csv>', 'CSV file to write')
+  .addOption(new Option('--table <table>', 'what to write').choices(['distribution', 'ratings']).default('distribution'))
+  .option('--svg <file>', 'also write the distribution chart (Figure 6) as SVG')
+  .action((options: { db: string; out: string; table: ExportTable; svg?: string }) => {
+    exportHumanEval(options.db, options.out, { table: options.table, svg: options.svg });
+    console.log(`wrote ${options.out}${options.svg ? ` and ${options.svg}` : ''}`);
+  });
 
 try {
   await program.parseAsync();

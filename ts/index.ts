@@ -10,3 +10,15 @@ export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
+export {
+  serveHumanEval,
+  addRater,
+  ratingDistribution,
+  exportHumanEval,
+  type ServeHumanEvalOptions,
+  type ExportTable,
+} from './eval/human/commands.js';
+export { startRatingServer, type RatingServer, type RatingServerOptions } from './eval/human/server.js';
+export { RatingStore, RatingStoreError, type SystemDistribution, type RatingRecord } from './eval/human/store.js';
+export { loadInstructions, loadRun, parseRunArgument, type Instruction, type SystemRun } from './eval/human/responses.js';
+export { RATINGS, RATING_MEANINGS, type Rating } from './eval/human/scale.js';

@@ -52,12 +52,31 @@ const loggingSection = z
   })
   .describe('Logging.');
 
+const humanEvalSection = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address the rating web app binds to; the loopback default keeps it off the network unless a host is given.'),
+    port: z.number().int().min(0).max(65535).default(8787).describe('Port of the rating web app (0: any free port).'),
+    body_limit_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16_384)
+      .describe('Largest request body accepted; a form post (login token or rating) is far smaller, so larger bodies are refused with 413.'),
+    session_hours: z.number().positive().default(12).describe('How long a rater stays logged in after entering their token.'),
+  })
+  .describe('The blind human rating web app for the user-oriented instructions (§V-B, Figure 6).');
+
 export const configSchema = z
   .strictObject({
     run: runSection.prefault({}),
     models: modelsSection.prefault({}),
     bridge: bridgeSection.prefault({}),
     logging: loggingSection.prefault({}),
+    human_eval: humanEvalSection.prefault({}),
   })
   .describe('A refine-af configuration.');
 
