@@ -63,11 +63,11 @@ function rate(session: Login, id: number, rating: string, extra: Record<string, 
   return post(`/rate/${id}`, { csrf: session.csrf, rating, ...extra }, { cookie: session.cookie });
 }
 
-/** A raw request, for what fetch will not send: a body larger than declared limits, streamed without a length. */
-function rawPost(path: string, headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: string }> {
+/** A raw request, for what fetch will not send: a body streamed without a length, another Host header. */
+function rawRequest(method: string, path: string, headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: string }> {
   const url = new URL(server.url + path);
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path, method: 'POST', headers }, (res) => {
+    const req = request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -106,6 +106,14 @@ describe('human-eval server: access', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('set-cookie')).toBeNull();
     expect(await wrong.text()).toContain('That token is not valid.');
+  });
+
+  it('answers only requests addressed to a loopback name (no DNS rebinding)', async () => {
+    const alice = await login('alice');
+    const rebound = await rawRequest('GET', '/', { host: 'evil.example:8787', cookie: alice.cookie }, []);
+    expect(rebound.status).toBe(421);
+    expect(rebound.body).not.toContain('csrf');
+    expect((await rawRequest('GET', '/login', { host: 'localhost' }, [])).status).toBe(200);
   });
 
   it("refuses a rater's token for another rater's items", async () => {
@@ -162,7 +170,7 @@ describe('human-eval server: bodies', () => {
     const padding = 'x'.repeat(BODY_LIMIT);
     const declared = await rate(alice, id, 'A', { padding });
     expect(declared.status).toBe(413);
-    const streamed = await rawPost(
+    const streamed = await rawRequest('POST', 
       `/rate/${id}`,
       { 'content-type': 'application/x-www-form-urlencoded', cookie: alice.cookie, 'transfer-encoding': 'chunked' },
       Array.from({ length: 8 }, () => Buffer.from(`csrf=${alice.csrf}&rating=A&pad=${'y'.repeat(BODY_LIMIT / 4)}`)),
@@ -187,7 +195,7 @@ describe('human-eval server: bodies', () => {
       ['not a form', form, Buffer.from('%%%\u0000<<>>'), 400],
     ];
     for (const [name, headers, body, status] of cases) {
-      const response = await rawPost(`/rate/${id}`, headers, [body]);
+      const response = await rawRequest('POST', `/rate/${id}`, headers, [body]);
       expect({ name, status: response.status }).toEqual({ name, status });
       expect(response.body).toContain('Error');
     }

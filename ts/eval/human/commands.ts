@@ -27,17 +27,17 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
     const runArguments = (options.runs ?? []).map(parseRunArgument);
     const duplicate = runArguments.find((r, i) => runArguments.findIndex((o) => o.system === r.system) !== i);
     if (duplicate) throw new RatingStoreError(`--runs names system "${duplicate.system}" twice`);
+    const systems = [...new Set([...store.systems(), ...runArguments.map((r) => r.system)])];
+    if (systems.length < 2) {
+      throw new RatingStoreError(
+        `${options.db} holds responses of ${systems.length} system(s); a blind comparison needs two or more: give --runs name=path for each`,
+      );
+    }
     if (runArguments.length > 0) {
       const instructions = loadInstructions(options.instructions);
       const runs = runArguments.map((r) => loadRun(r.system, r.file, instructions));
       const { added, kept } = store.importRuns(instructions, runs);
       logger.info(`human-eval: ${added} responses imported, ${kept} already in ${options.db}`);
-    }
-    const systems = store.systems();
-    if (systems.length < 2) {
-      throw new RatingStoreError(
-        `${options.db} holds responses of ${systems.length} system(s); a blind comparison needs two or more: give --runs name=path for each`,
-      );
     }
     const server = await startRatingServer({ store, ...options });
     logger.info(`human-eval: rating ${systems.length} systems at ${server.url} (add raters with \`refine-af human-eval add-rater\`)`);

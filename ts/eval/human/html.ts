@@ -172,6 +172,7 @@ export function resultsPage(distribution: readonly SystemDistribution[], progres
   );
 }
 
-export function errorPage(status: number, message: string, session?: Session): Html {
-  return layout(`Error ${status}`, html`<p class="error" role="alert">${message}</p><p><a href="/">Home</a></p>`, session);
+/** A refusal; it shows nothing of the session, since the request may not come from the rater's own page. */
+export function errorPage(status: number, message: string): Html {
+  return layout(`Error ${status}`, html`<p class="error" role="alert">${message}</p><p><a href="/">Home</a></p>`);
 }

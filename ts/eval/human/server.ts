@@ -87,6 +87,18 @@ function requireSameOrigin(req: IncomingMessage): void {
   if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) throw new HttpError(403, 'Form posts from another origin are refused.', true);
 }
 
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/**
+ * Bound to loopback, answer only requests addressed to a loopback name: a page whose own domain was re-pointed at
+ * 127.0.0.1 (DNS rebinding) then cannot talk to the app as a same-origin site.
+ */
+function requireLoopbackHost(req: IncomingMessage, boundHost: string): void {
+  if (!LOOPBACK_NAMES.has(boundHost)) return;
+  const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+  if (!LOOPBACK_NAMES.has(hostname)) throw new HttpError(421, 'This app answers only requests addressed to this machine (127.0.0.1 or localhost).', true);
+}
+
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -166,6 +178,7 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       res.setHeader('Allow', 'GET, POST');
       throw new HttpError(405, `Method ${method} is not allowed.`, true);
     }
+    requireLoopbackHost(req, options.host);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const sessionId = sessionIdFrom(req);
     const session = sessionId === undefined ? undefined : store.session(sessionId);
@@ -238,10 +251,8 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       if (res.headersSent) return void res.destroy();
       const status = known ? error.status : 500;
       const message = known ? error.message : 'Internal error; the server log has the details.';
-      const sessionId = sessionIdFrom(req);
-      const session = sessionId === undefined ? undefined : options.store.session(sessionId);
       // A body left unread (refused early or too large) must not be parsed as the next request: close the connection.
-      sendHtml(res, status, errorPage(status, message, session), known && error.closeConnection ? { Connection: 'close' } : {});
+      sendHtml(res, status, errorPage(status, message), known && error.closeConnection ? { Connection: 'close' } : {});
     });
   });
   await new Promise<void>((resolve, reject) => {
