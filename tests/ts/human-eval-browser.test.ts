@@ -4,10 +4,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRater, serveHumanEval } from '../../ts/eval/human/commands.js';
+import { addRater } from '../../ts/eval/human/commands.js';
 import type { RatingServer } from '../../ts/eval/human/server.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
-import { ratingFixture } from './human-eval-fixtures.js';
+import { ratingFixture, serveFixture } from './human-eval-fixtures.js';
 
 const CHROMIUM = process.env.REFINE_AF_CHROMIUM ?? '/usr/bin/chromium';
 const fixture = ratingFixture(3);
@@ -23,15 +23,7 @@ beforeAll(async () => {
   }
   aliceToken = addRater(db, 'alice').token;
   adminToken = addRater(db, 'admin', { admin: true }).token;
-  server = await serveHumanEval({
-    db,
-    runs: fixture.runs,
-    instructions: fixture.instructionsFile,
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimitBytes: 16_384,
-    sessionHours: 1,
-  });
+  server = await serveFixture(fixture, db);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -2,6 +2,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serveHumanEval } from '../../ts/eval/human/commands.js';
+import type { RatingServer } from '../../ts/eval/human/server.js';
 
 /** Text that would run script or break the page if it were rendered unescaped. */
 export const HOSTILE_TEXTS = [
@@ -47,4 +49,9 @@ export function ratingFixture(count = 3): Fixture {
     return `${system}=${file}`;
   });
   return { dir, instructionsFile, runs, responses, instructionIds: instructions.map((i) => i.id) };
+}
+
+/** Serve the fixture's runs from `db` on 127.0.0.1, on a free port. */
+export function serveFixture(fixture: Fixture, db: string, bodyLimitBytes = 16_384): Promise<RatingServer> {
+  return serveHumanEval({ db, runs: fixture.runs, instructions: fixture.instructionsFile, host: '127.0.0.1', port: 0, bodyLimitBytes, sessionHours: 1 });
 }

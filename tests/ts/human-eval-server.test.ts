@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRater, serveHumanEval } from '../../ts/eval/human/commands.js';
 import type { RatingServer } from '../../ts/eval/human/server.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
-import { HOSTILE_TEXTS, ratingFixture } from './human-eval-fixtures.js';
+import { HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
 
 const BODY_LIMIT = 2048;
 const fixture = ratingFixture(3);
@@ -15,15 +15,7 @@ let server: RatingServer;
 beforeAll(async () => {
   for (const name of ['alice', 'bob', 'carol', 'dave']) tokens[name] = addRater(db, name).token;
   tokens.admin = addRater(db, 'admin', { admin: true }).token;
-  server = await serveHumanEval({
-    db,
-    runs: fixture.runs,
-    instructions: fixture.instructionsFile,
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimitBytes: BODY_LIMIT,
-    sessionHours: 1,
-  });
+  server = await serveFixture(fixture, db, BODY_LIMIT);
 });
 afterAll(() => server.close());
 

@@ -14,6 +14,14 @@ function storeWithRuns(fixture: Fixture, file = join(fixture.dir, 'ratings.sqlit
   return { store, instructions, runs, file };
 }
 
+/** A database holding both systems' responses to `count` instructions. */
+function importedStore(count: number) {
+  const fixture = ratingFixture(count);
+  const opened = storeWithRuns(fixture);
+  opened.store.importRuns(opened.instructions, opened.runs);
+  return { ...opened, fixture };
+}
+
 /** Every assignment of a rater, in their order, walking the database directly. */
 function order(file: string, rater: string): number[] {
   const db = new Database(file, { readonly: true });
@@ -35,9 +43,9 @@ describe('rating store', () => {
     const { store, instructions, runs } = storeWithRuns(fixture);
     expect(store.importRuns(instructions, runs)).toEqual({ added: 6, kept: 0 });
     expect(store.importRuns(instructions, runs)).toEqual({ added: 0, kept: 6 });
-    expect(store.systems()).toEqual(['gold', 'hostile']);
+    expect(store.systems()).toEqual(['echo', 'markup']);
     const changed = { ...runs[0]!, responses: new Map(runs[0]!.responses).set('task_1', 'edited') };
-    expect(() => store.importRuns(instructions, [changed])).toThrow(/response of system "gold" to task_1 differs/);
+    expect(() => store.importRuns(instructions, [changed])).toThrow(/response of system "echo" to task_1 differs/);
     const renamed = instructions.map((i) => (i.id === 'task_2' ? { ...i, output: 'other golden output' } : i));
     expect(() => store.importRuns(renamed, [])).toThrow(/instruction task_2 differs/);
     store.close();
@@ -69,9 +77,7 @@ describe('rating store', () => {
   });
 
   it('gives each rater every item once, in their own random order that survives a restart', () => {
-    const fixture = ratingFixture(30);
-    const { store, instructions, runs, file } = storeWithRuns(fixture);
-    store.importRuns(instructions, runs);
+    const { store, file } = importedStore(30);
     const alice = store.addRater('alice').rater;
     const bob = store.addRater('bob').rater;
     const first = store.nextAssignment(alice.id);
@@ -110,9 +116,7 @@ describe('rating store', () => {
   });
 
   it('holds one rating per rater and item, revisable only by its rater', () => {
-    const fixture = ratingFixture(2);
-    const { store, instructions, runs, file } = storeWithRuns(fixture);
-    store.importRuns(instructions, runs);
+    const { store, file } = importedStore(2);
     const alice = store.addRater('alice').rater;
     const bob = store.addRater('bob').rater;
     const id = store.nextAssignment(alice.id)!;
@@ -139,9 +143,7 @@ describe('rating store', () => {
   });
 
   it('takes concurrent raters in separate processes without losing or duplicating a rating', async () => {
-    const fixture = ratingFixture(40);
-    const { store, instructions, runs, file } = storeWithRuns(fixture);
-    store.importRuns(instructions, runs);
+    const { store, file, fixture } = importedStore(40);
     const tokens = Object.fromEntries(['alice', 'bob', 'carol'].map((name) => [name, store.addRater(name).token]));
     store.close();
     const goFile = join(fixture.dir, 'go');
