@@ -57,7 +57,7 @@ function rate(session: Login, id: number, rating: string, extra: Record<string, 
 
 /** A raw request, for what fetch will not send: a body streamed without a length, another Host header. */
 function rawRequest(method: string, path: string, headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: string }> {
-  const url = new URL(server.url + path);
+  const url = new URL(server.url);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
       let body = '';
@@ -191,6 +191,7 @@ describe('human-eval server: bodies', () => {
       expect({ name, status: response.status }).toEqual({ name, status });
       expect(response.body).toContain('Error');
     }
+    expect(await rawRequest('GET', 'http://[', { cookie: alice.cookie }, [])).toMatchObject({ status: 400, body: expect.stringContaining('Malformed request target') });
     const put = await fetch(`${server.url}/rate/${id}`, { method: 'PUT', headers: { cookie: alice.cookie } });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, POST');

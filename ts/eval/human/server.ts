@@ -179,7 +179,8 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       throw new HttpError(405, `Method ${method} is not allowed.`, true);
     }
     requireLoopbackHost(req, options.host);
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = URL.parse(req.url ?? '/', 'http://localhost')?.pathname;
+    if (path === undefined) throw new HttpError(400, 'Malformed request target.', method === 'POST');
     const sessionId = sessionIdFrom(req);
     const session = sessionId === undefined ? undefined : store.session(sessionId);
     if (method === 'POST') requireSameOrigin(req);
