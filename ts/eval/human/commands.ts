@@ -4,7 +4,7 @@ import { logger } from '../../log.js';
 import { distributionCsv, ratingsCsv } from './csv.js';
 import { distributionChart } from './html.js';
 import { loadInstructions, loadRun, parseRunArgument } from './responses.js';
-import { startRatingServer, type RatingServer } from './server.js';
+import { isLoopback, startRatingServer, type RatingServer } from './server.js';
 import { RatingStore, RatingStoreError, type SystemDistribution } from './store.js';
 
 export interface ServeHumanEvalOptions {
@@ -38,6 +38,9 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
       const runs = runArguments.map((r) => loadRun(r.system, r.file, instructions));
       const { added, kept } = store.importRuns(instructions, runs);
       logger.info(`human-eval: ${added} responses imported, ${kept} already in ${options.db}`);
+    }
+    if (!isLoopback(options.host)) {
+      logger.warn(`human-eval: listening on ${options.host} over plain HTTP: tokens cross the network unencrypted unless a TLS proxy fronts the app`);
     }
     const server = await startRatingServer({ store, ...options });
     logger.info(`human-eval: rating ${systems.length} systems at ${server.url} (add raters with \`refine-af human-eval add-rater\`)`);

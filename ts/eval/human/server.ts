@@ -84,19 +84,25 @@ function requireSameOrigin(req: IncomingMessage): void {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'Cross-site form posts are refused.', true);
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) throw new HttpError(403, 'Form posts from another origin are refused.', true);
+  // Compare hosts, not schemes: behind a TLS proxy the page is https while this server speaks http.
+  if (origin !== undefined && (origin === 'null' || URL.parse(origin)?.host !== req.headers.host)) {
+    throw new HttpError(403, 'Form posts from another origin are refused.', true);
+  }
 }
 
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host.toLowerCase());
+}
 
 /**
  * Bound to loopback, answer only requests addressed to a loopback name: a page whose own domain was re-pointed at
  * 127.0.0.1 (DNS rebinding) then cannot talk to the app as a same-origin site.
  */
 function requireLoopbackHost(req: IncomingMessage, boundHost: string): void {
-  if (!LOOPBACK_NAMES.has(boundHost)) return;
-  const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  if (!LOOPBACK_NAMES.has(hostname)) throw new HttpError(421, 'This app answers only requests addressed to this machine (127.0.0.1 or localhost).', true);
+  if (!isLoopback(boundHost)) return;
+  if (!isLoopback((req.headers.host ?? '').replace(/:\d+$/, ''))) throw new HttpError(421, 'This app answers only requests addressed to this machine (127.0.0.1 or localhost).', true);
 }
 
 function sameSecret(given: string, expected: string): boolean {
