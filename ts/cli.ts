@@ -1,10 +1,12 @@
 /** The `refine-af` command: a thin face over the same functions the SDK exports. */
+import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { doctor, generateText } from './commands.js';
 import { loadConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { logger } from './log.js';
+import { handleInterrupts } from './interrupt.js';
 import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
 import { RATINGS } from './eval/human/scale.js';
 
@@ -91,12 +93,12 @@ humanEval
       bodyLimitBytes: settings.body_limit_bytes,
       sessionHours: settings.session_hours,
     });
+    const interrupts = handleInterrupts();
     console.log(`Rating app at ${server.url}/ — Ctrl-C to stop`);
-    await new Promise<void>((resolve) => {
-      const stop = () => void server.close().then(resolve);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await once(interrupts.signal, 'abort');
+    // Every rating is committed when its response is sent: stopping loses nothing.
+    await server.close();
+    interrupts.dispose();
   });
 humanEval
   .command('add-rater')
