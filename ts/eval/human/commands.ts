@@ -30,7 +30,8 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
     const systems = [...new Set([...store.systems(), ...runArguments.map((r) => r.system)])];
     if (systems.length < 2) {
       throw new RatingStoreError(
-        `${options.db} holds responses of ${systems.length} system(s); a blind comparison needs two or more: give --runs name=path for each`,
+        `only ${systems.length} system(s) to rate (${systems.join(', ') || 'none'} in ${options.db} and --runs); ` +
+          'a blind comparison needs two or more: give --runs name=path for each',
       );
     }
     if (runArguments.length > 0) {
