@@ -27,5 +27,6 @@ export {
   machineInstructionSchema,
   type MachineInstruction,
   type InstructionsSummary,
+  type InstructionsOptions,
 } from './stages/instructions.js';
 export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';

@@ -60,7 +60,14 @@ export function instructionsOutputPaths(config: Config): { output: string; state
   return { output, state: `${output.replace(/\.jsonl$/, '')}.state.json` };
 }
 
-export async function generateInstructions(config: Config, backend: GenerationBackend, options: { resume?: boolean } = {}): Promise<InstructionsSummary> {
+export interface InstructionsOptions {
+  /** Continue the run in run.dir from its snapshot. */
+  resume?: boolean;
+  /** Stop once the run has sent this many prompts, even short of num_instructions (a budget; resume goes on later). */
+  maxRequests?: number;
+}
+
+export async function generateInstructions(config: Config, backend: GenerationBackend, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
   const settings = config.instructions;
   const paths = instructionsOutputPaths(config);
   const seedFile = settings.seed_tasks === undefined ? defaultSeedTasksFile : resolvePath(settings.seed_tasks);
@@ -89,7 +96,7 @@ export async function generateInstructions(config: Config, backend: GenerationBa
     });
   };
   try {
-    while (machine.length < settings.num_instructions) {
+    while (machine.length < settings.num_instructions && state.requests < (options.maxRequests ?? Infinity)) {
       // Sample → prompt.
       const prompts = Array.from({ length: settings.request_batch_size }, () =>
         renderInstructionPrompt(settings.template, sampleInContext(random, seeds, machine, settings.num_prompt_instructions, settings.num_machine_instructions)),
@@ -180,7 +187,7 @@ function reconcile(paths: { output: string; state: string }): { state: StageStat
 }
 
 /** The CLI's and SDK's entry: the configured backend, the stage, and the backend closed whatever happens. */
-export async function runInstructionGeneration(config: Config, options: { resume?: boolean } = {}): Promise<InstructionsSummary> {
+export async function runInstructionGeneration(config: Config, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
   const { backend, close } = backendFromConfig(config, config.instructions.backend, config.instructions.request_batch_size);
   try {
     return await generateInstructions(config, backend, options);
