@@ -22,3 +22,23 @@ export { startRatingServer, type RatingServer, type RatingServerOptions } from '
 export { RatingStore, RatingStoreError, type SystemDistribution, type RatingRecord } from './eval/human/store.js';
 export { loadInstructions, loadRun, parseRunArgument, type Instruction, type SystemRun } from './eval/human/responses.js';
 export { RATINGS, RATING_MEANINGS, type Rating } from './eval/human/scale.js';
+export { rougeTokens } from './rouge/tokenize.js';
+export { rougeL, rougeLFromLcs } from './rouge/score.js';
+export { lcsLength } from './rouge/lcs.js';
+export { NoveltyIndex, type Nearest, type SimilarEntry, type IndexCounters } from './rouge/index.js';
+export { dedupInstructions, isNovel, type DedupOptions, type DedupRecord } from './rouge/dedup.js';
+export { dedupFiles, type DedupFilesOptions, type DedupSummary } from './stages/dedup.js';
+export { loadSeedTasks, seedTaskSchema, type SeedTask } from './io/seeds.js';
+export { Random, type RandomState } from './random.js';
+export { OpenAICompletionsBackend, EndpointError } from './backends/openai.js';
+export { backendFromConfig } from './backends/from-config.js';
+export {
+  generateInstructions,
+  runInstructionGeneration,
+  instructionsOutputPaths,
+  machineInstructionSchema,
+  type MachineInstruction,
+  type InstructionsSummary,
+  type InstructionsOptions,
+} from './stages/instructions.js';
+export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';
