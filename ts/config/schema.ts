@@ -57,6 +57,12 @@ const loggingSection = z
 // negative of that loss.
 const EQ1_SOURCE = 'Eq. 1 default, reconstructed from Instruction Mining v1 (Cao et al., arXiv 2307.06290): r = −0.0274 + 0.0078·Rew − 0.4421·Und + 0.3212·Nat + 0.1520·Coh';
 
+const unievalOrJudge = (term: string) =>
+  z
+    .enum(['unieval', 'judge'])
+    .default('judge')
+    .describe(`${term}: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.`);
+
 const feedbackSection = z
   .strictObject({
     backends: z
@@ -65,18 +71,9 @@ const feedbackSection = z
           .enum(['reward_model', 'judge'])
           .default('judge')
           .describe('Rew: "reward_model" = feedback.reward_model (the paper\'s oasst-rm-pythia-1.4b), "judge" = the judge asked "Is this a helpful and correct response to the instruction?" (a stand-in in [0, 1] where the reward model is not on disk).'),
-        naturalness: z
-          .enum(['unieval', 'judge'])
-          .default('judge')
-          .describe('Nat: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.'),
-        coherence: z
-          .enum(['unieval', 'judge'])
-          .default('judge')
-          .describe('Coh: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.'),
-        understandability: z
-          .enum(['unieval', 'judge'])
-          .default('judge')
-          .describe('Und: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.'),
+        naturalness: unievalOrJudge('Nat'),
+        coherence: unievalOrJudge('Coh'),
+        understandability: unievalOrJudge('Und'),
       })
       .prefault({})
       .describe('Which backend produces each indicator (§II-C, Table I). The paper uses reward_model + unieval; the defaults use the embedded judge so that any machine runs.'),
