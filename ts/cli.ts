@@ -11,6 +11,7 @@ import { RATINGS } from './eval/human/scale.js';
 import { configureLogging, logger } from './log.js';
 import { dedupFiles } from './stages/dedup.js';
 import { runInstructionGeneration } from './stages/instructions.js';
+import { scoreFile, summaryTable } from './feedback/score.js';
 
 const program = new Command('refine-af')
   .description(
@@ -68,6 +69,18 @@ program
     if (!(options.threshold >= 0 && options.threshold <= 1)) throw new Error(`--threshold must be in [0, 1]; got ${options.threshold}`);
     const summary = dedupFiles({ ...options, topK: parseConfig({}).instructions.most_similar_k });
     console.log(JSON.stringify(summary));
+  });
+
+program
+  .command('score')
+  .description('score a dataset with the automated feedback (reward model, UniEval or the judge) and Eq. 1; a summary table at the end')
+  .addOption(configOption())
+  .requiredOption('--in <file>', 'JSONL of {instruction, input, output}, or an Alpaca-style JSON array')
+  .requiredOption('--out <jsonl>', 'output: one line per scored record (rejected ones go to <out>.rejected.jsonl)')
+  .option('--resume', 'continue an interrupted run into the same --out, skipping what it already holds')
+  .action(async (options: { config: string; in: string; out: string; resume?: boolean }) => {
+    const summary = await scoreFile(loadConfig(options.config), { inFile: options.in, outFile: options.out, resume: options.resume });
+    console.log(summaryTable(summary));
   });
 
 const config = program.command('config').description('inspect configuration');

@@ -6,6 +6,7 @@ export { PythonWorker, workerFromConfig, type WorkerOptions } from './bridge/wor
 export { runJob, type JobOptions } from './bridge/jobs.js';
 export { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError, ContractError } from './bridge/errors.js';
 export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
+export { FEEDBACK_INDICATORS, type FeedbackIndicator, type IndicatorValues, type Triplet } from './bridge/contract.js';
 export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
@@ -42,3 +43,13 @@ export {
   type InstructionsOptions,
 } from './stages/instructions.js';
 export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';
+export {
+  composeReward,
+  rewardFormula,
+  normaliserFor,
+  RunningZScore,
+  type RewardFormula,
+  type RunningZScoreState,
+} from './feedback/compose.js';
+export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
+export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';

@@ -156,6 +156,25 @@ def generate(params: Params) -> dict:
     return {"completions": completions}
 
 
+# ---------------------------------------------------------------- automated feedback (scorers.py)
+
+
+@method
+def load_scorers(params: Params) -> dict:
+    """Load the four feedback indicators' backends under a handle (idempotent per handle); unload_model frees them."""
+    from .scorers import FeedbackScorers, FeedbackSpec
+
+    handle = params["handle"]
+    if handle not in _models:
+        _models[handle] = FeedbackScorers(FeedbackSpec(**params["spec"]))
+    return _models[handle].info()
+
+
+@method
+def score_triplets(params: Params) -> dict:
+    return _loaded(params["handle"]).score(params["triplets"], params["batch_size"])
+
+
 # ---------------------------------------------------------------- jobs
 
 

@@ -71,6 +71,38 @@ const completionSchema = z.object({
 });
 export type Completion = z.infer<typeof completionSchema>;
 
+export const FEEDBACK_INDICATORS = ['reward', 'naturalness', 'coherence', 'understandability'] as const;
+export type FeedbackIndicator = (typeof FEEDBACK_INDICATORS)[number];
+const perIndicator = <T extends z.ZodType>(value: T) =>
+  z.object({ reward: value, naturalness: value, coherence: value, understandability: value });
+
+export const tripletSchema = z.object({ instruction: z.string(), input: z.string(), output: z.string() });
+export type Triplet = z.infer<typeof tripletSchema>;
+
+/** What the Python scorers need to load (py/refine_af/scorers.py FeedbackSpec); built from the config's feedback section. */
+export const feedbackSpecSchema = z.object({
+  backends: z.object({
+    reward: z.enum(['reward_model', 'judge']),
+    naturalness: z.enum(['unieval', 'judge']),
+    coherence: z.enum(['unieval', 'judge']),
+    understandability: z.enum(['unieval', 'judge']),
+  }),
+  reward_model: z.string(),
+  unieval: z.string(),
+  judge: z.string(),
+  device: z.string(),
+  dtype: modelLoadingSchema.shape.dtype,
+  reward_model_max_tokens: z.number().int().positive(),
+  unieval_max_tokens: z.number().int().positive(),
+  judge_max_field_tokens: z.number().int().positive(),
+});
+export type FeedbackSpec = z.infer<typeof feedbackSpecSchema>;
+
+/** Which backend and model produced each indicator, e.g. {reward: "reward_model:OpenAssistant/…", naturalness: "judge:embedded:…"}. */
+export const indicatorBackendsSchema = perIndicator(z.string());
+export const indicatorValuesSchema = perIndicator(z.number());
+export type IndicatorValues = z.infer<typeof indicatorValuesSchema>;
+
 export const workerMethods = {
   ping: method({
     description: 'Health check: the worker process and its torch/CUDA view.',
@@ -130,6 +162,22 @@ export const workerMethods = {
     }),
     result: z.object({ completions: z.array(completionSchema) }),
     timeoutMs: 4 * HOUR_MS,
+  }),
+  load_scorers: method({
+    description: 'Load the feedback indicators\' backends (reward model, UniEval, judge) under a handle; every model is resolved first. unload_model frees them.',
+    params: z.object({ handle: z.string(), spec: feedbackSpecSchema }),
+    result: z.object({ backends: indicatorBackendsSchema }),
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  score_triplets: method({
+    description: 'Score (instruction, input, output) triplets on every indicator; truncated marks a text cut to fit a model.',
+    params: z.object({ handle: z.string(), triplets: z.array(tripletSchema), batch_size: z.number().int().positive() }),
+    result: z.object({
+      scores: z.array(indicatorValuesSchema),
+      truncated: z.array(z.boolean()),
+      backends: indicatorBackendsSchema,
+    }),
+    timeoutMs: 2 * HOUR_MS,
   }),
 } as const;
 
