@@ -12,6 +12,9 @@ import { configureLogging, logger } from './log.js';
 import { dedupFiles } from './stages/dedup.js';
 import { runInstructionGeneration } from './stages/instructions.js';
 import { scoreFile, summaryTable } from './feedback/score.js';
+import { withStageContext } from './stages/context.js';
+import { generateInstances } from './stages/instances.js';
+import { runSft } from './stages/sft.js';
 
 const program = new Command('refine-af')
   .description(
@@ -81,6 +84,34 @@ program
   .action(async (options: { config: string; in: string; out: string; resume?: boolean }) => {
     const summary = await scoreFile(loadConfig(options.config), { inFile: options.in, outFile: options.out, resume: options.resume });
     console.log(summaryTable(summary));
+  });
+
+program
+  .command('generate-instances')
+  .description('stage 3: input/output instances for every instruction of a pool, then the IFT dataset and its Table V statistics')
+  .addOption(configOption())
+  .requiredOption('-i, --instructions <jsonl>', 'the stage-1 instruction pool (JSONL with an "instruction" field)')
+  .option('-a, --adapter <dir>', 'the stage-2 LoRA adapter (pipeline.method refine-af); omit for self-instruct')
+  .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
+  .action(async (options: { config: string; instructions: string; adapter?: string; out?: string }) => {
+    const result = await withStageContext(loadConfig(options.config), (ctx) =>
+      generateInstances(ctx, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out }),
+    );
+    console.log(JSON.stringify(result.files, null, 2));
+  });
+
+program
+  .command('sft')
+  .description('supervised fine-tuning of the base model on an IFT dataset (HF Trainer job; resumes a killed run)')
+  .addOption(configOption())
+  .requiredOption('-d, --dataset <jsonl>', 'the IFT dataset (JSONL of {instruction, input, output})')
+  .option('-n, --max-instructions <n>', 'train on the first N instructions only (Table II subsets)', (v) => Number.parseInt(v, 10))
+  .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
+  .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string }) => {
+    const run = await withStageContext(loadConfig(options.config), (ctx) =>
+      runSft(ctx, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out }),
+    );
+    console.log(JSON.stringify({ outDir: run.outDir, model_dir: run.result.model_dir, train_loss: run.result.train_loss }, null, 2));
   });
 
 const config = program.command('config').description('inspect configuration');

@@ -53,3 +53,18 @@ export {
 } from './feedback/compose.js';
 export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
 export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
+export { withStageContext, type StageContext } from './stages/context.js';
+export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
+export {
+  generateInstances,
+  buildDataset,
+  writeIftDataset,
+  instanceFiles,
+  DROP_REASONS,
+  type DropReason,
+  type InstanceFiles,
+  type InstanceStageOptions,
+  type InstanceStageResult,
+} from './stages/instances.js';
+export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
+export { datasetStatistics, formatTableV, countWords, iftRecordSchema, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
