@@ -182,7 +182,6 @@ export class NoveltyIndex {
     });
     return ids;
   }
-
 }
 
 /** The pool entries that contain one token, with the token's count in each; typed arrays, grown by doubling. */
