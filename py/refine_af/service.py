@@ -179,7 +179,12 @@ def load_scorers(params: Params) -> dict:
 
 @method
 def score_triplets(params: Params) -> dict:
-    return _loaded(params["handle"]).score(params["triplets"], params["batch_size"])
+    from .scorers import FeedbackScorers
+
+    scorers = _loaded(params["handle"])
+    if not isinstance(scorers, FeedbackScorers):
+        raise TypeError(f"handle {params['handle']!r} holds a {type(scorers).__name__}, not feedback scorers (load_scorers)")
+    return scorers.score(params["triplets"], params["batch_size"])
 
 
 # ---------------------------------------------------------------- jobs
