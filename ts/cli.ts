@@ -15,6 +15,7 @@ import { scoreFile, summaryTable } from './feedback/score.js';
 import { withStageContext } from './stages/context.js';
 import { generateInstances } from './stages/instances.js';
 import { runSft } from './stages/sft.js';
+import { runRlafTraining } from './stages/rlaf.js';
 
 const program = new Command('refine-af')
   .description(
@@ -112,6 +113,16 @@ program
       runSft(ctx, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out }),
     );
     console.log(JSON.stringify({ outDir: run.outDir, model_dir: run.result.model_dir, train_loss: run.result.train_loss }, null, 2));
+  });
+
+program
+  .command('train-rlaf')
+  .description('stage 2: PPO from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight')
+  .addOption(configOption())
+  .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
+  .action(async (options: { config: string; resume?: boolean }) => {
+    const summary = await runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false });
+    console.log(JSON.stringify(summary));
   });
 
 const config = program.command('config').description('inspect configuration');

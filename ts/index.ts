@@ -68,3 +68,21 @@ export {
 } from './stages/instances.js';
 export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
 export { datasetStatistics, formatTableV, countWords, iftRecordSchema, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
+export {
+  trainRlaf,
+  runRlafTraining,
+  rlafPaths,
+  latestCheckpoint,
+  readRlafMetrics,
+  rlafStepRecordSchema,
+  type RewardFn,
+  type Reward,
+  type RlafStepRecord,
+  type RlafSummary,
+  type RlafPaths,
+  type TrainRlafOptions,
+} from './stages/rlaf.js';
+export type { PpoStepStats } from './bridge/contract.js';
+export { spearman, pearson, ranks } from './stats/correlation.js';
+export { exponentialMovingAverage } from './stats/smoothing.js';
+export { lineChartSvg, type LineChartSpec, type LineSeries } from './stats/line-chart.js';

@@ -52,6 +52,72 @@ const loggingSection = z
   })
   .describe('Logging.');
 
+const rlafSection = z
+  .strictObject({
+    pool: z
+      .string()
+      .optional()
+      .describe('Instruction pool to train on: JSONL lines with an "instruction" field (default: stage 1\'s output, instructions.output_file in run.dir).'),
+    out_dir: z.string().default('rlaf').describe('Where stage 2 writes metrics, chart, checkpoints and the final adapter, relative to the run directory.'),
+    steps: z.number().int().positive().default(200).describe('PPO steps (§III-A: 200).'),
+    batch_size: z.number().int().positive().default(4).describe('Instructions (rollouts) per PPO step (§III-A: batch size 4).'),
+    mini_batch_size: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .describe('Rollouts per forward/backward pass; batch_size = mini_batch_size × gradient_accumulation_steps (§III-A: 4 = 1 × 4).'),
+    gradient_accumulation_steps: z.number().int().positive().default(4).describe('Mini-batches per optimiser update (§III-A: 4).'),
+    learning_rate: z.number().positive().default(2e-5).describe('Adam learning rate of the LoRA adapter and value head (§III-A: 2e-5).'),
+    ppo_epochs: z.number().int().positive().default(4).describe('Optimisation passes over each batch of rollouts (TRL PPOConfig default; not in the paper).'),
+    init_kl_coef: z.number().nonnegative().default(0.2).describe('Initial β of the KL penalty in Eq. 2 (TRL PPOConfig default; the paper gives no value).'),
+    adaptive_kl: z.boolean().default(true).describe('Adapt β towards kl_target (TRL adaptive KL controller, its default).'),
+    kl_target: z.number().positive().default(6).describe('KL the adaptive controller aims for (TRL default).'),
+    kl_horizon: z.number().int().positive().default(10000).describe('Horizon of the adaptive KL controller (TRL default).'),
+    cliprange: z.number().positive().default(0.2).describe('PPO policy-ratio clip range (TRL default).'),
+    cliprange_value: z.number().positive().default(0.2).describe('Value-function clip range (TRL default).'),
+    vf_coef: z.number().nonnegative().default(0.1).describe('Weight of the value loss in the PPO loss (TRL default).'),
+    gamma: z.number().min(0).max(1).default(1).describe('Discount factor (TRL default).'),
+    lam: z.number().min(0).max(1).default(0.95).describe('GAE λ (TRL default).'),
+    max_grad_norm: z.number().positive().nullable().default(null).describe('Gradient clipping norm; null = none (TRL default).'),
+    lora: z
+      .strictObject({
+        r: z.number().int().positive().default(16).describe('LoRA rank (the paper trains "with LoRA" and cites StackLLaMA [19], which uses r = 16).'),
+        alpha: z.number().int().positive().default(32).describe('LoRA α (StackLLaMA [19]: 32).'),
+        target_modules: z
+          .array(z.string())
+          .nullable()
+          .default(null)
+          .describe('Modules that get adapters; null = peft\'s default for the architecture (q_proj and v_proj for Llama/Mistral).'),
+      })
+      .prefault({})
+      .describe('The LoRA adapter trained by PPO (§III-A: "trained with LoRA").'),
+    template: z
+      .string()
+      .default('instance_generation.txt')
+      .describe('Prompt template with {{instruction}}, under seeds/templates/ or an absolute path (Table VII, Appendix IX-D).'),
+    max_new_tokens: z.number().int().positive().default(128).describe('Tokens per rollout response (StackLLaMA [19]: 128; the paper gives no value).'),
+    stop: z
+      .array(z.string())
+      .default(['Task:'])
+      .describe('Rollouts stop at these strings (the model starting a new "Task:" of the Table VII prompt); the tokens up to the stop are trained on.'),
+    prompt_format: z
+      .enum(['raw', 'chat'])
+      .default('raw')
+      .describe('"raw" sends the Table VII few-shot prompt as a completion prompt, as with the paper\'s base models; "chat" wraps it in the chat template.'),
+    unparsed_reward: z
+      .number()
+      .default(-1)
+      .describe('Reward of a response from which no (input, output) instance parses (not in the paper; below anything Eq. 1 gives with its default weights).'),
+    save_every: z.number().int().positive().default(20).describe('Save a checkpoint (adapter, value head, optimizer, KL controller) every N steps, and always at the end.'),
+    moving_average_span: z.number().positive().default(30).describe('Span of the exponential moving average of the reward curve (§III: "a span of 30 steps").'),
+  })
+  .refine((s) => s.batch_size % (s.mini_batch_size * s.gradient_accumulation_steps) === 0, {
+    message: 'batch_size must be a multiple of mini_batch_size × gradient_accumulation_steps (TRL splits each batch that way)',
+    path: ['batch_size'],
+  })
+  .describe('Stage 2: PPO from automated feedback (§II-C, §III-A).');
+
 const humanEvalSection = z
   .strictObject({
     host: z
@@ -289,6 +355,7 @@ export const configSchema = z
     openai: openaiSection.prefault({}),
     instructions: instructionsSection.prefault({}),
     feedback: feedbackSection.prefault({}),
+    rlaf: rlafSection.prefault({}),
     pipeline: pipelineSection.prefault({}),
     instances: instancesSection.prefault({}),
     sft: sftSection.prefault({}),
