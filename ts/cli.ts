@@ -5,10 +5,11 @@ import { stringify } from 'yaml';
 import { doctor, generateText } from './commands.js';
 import { loadConfig, parseConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
-import { handleInterrupts } from './interrupt.js';
+import { handleInterrupts, InterruptedError } from './interrupt.js';
+import { formatRunSummary, runPipeline } from './run.js';
 import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
 import { RATINGS } from './eval/human/scale.js';
-import { configureLogging, logger } from './log.js';
+import { logger } from './log.js';
 import { dedupFiles } from './stages/dedup.js';
 import { runInstructionGeneration } from './stages/instructions.js';
 import { scoreFile, summaryTable } from './feedback/score.js';
@@ -16,6 +17,19 @@ import { withStageContext } from './stages/context.js';
 import { generateInstances } from './stages/instances.js';
 import { runSft } from './stages/sft.js';
 import { runRlafTraining } from './stages/rlaf.js';
+
+/** Ctrl-C/SIGTERM stop a long command after its current unit of work; the message then says how to continue. */
+async function interruptible<T>(resumeCommand: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupts = handleInterrupts();
+  try {
+    return await work(interrupts.signal);
+  } catch (error) {
+    if (error instanceof InterruptedError) throw new InterruptedError(`${error.message}; state saved, continue with: ${resumeCommand}`);
+    throw error;
+  } finally {
+    interrupts.dispose();
+  }
+}
 
 const program = new Command('refine-af')
   .description(
@@ -57,8 +71,9 @@ program
   .option('--resume', 'continue the run in run.dir exactly where its last completed batch ended')
   .action(async (options: { config: string; resume?: boolean }) => {
     const config = loadConfig(options.config);
-    configureLogging({ level: config.logging.level });
-    const summary = await runInstructionGeneration(config, { resume: options.resume ?? false });
+    const summary = await interruptible(`refine-af generate-instructions --config ${options.config} --resume`, (signal) =>
+      runInstructionGeneration(config, { resume: options.resume ?? false, signal }),
+    );
     console.log(JSON.stringify(summary));
   });
 
@@ -121,8 +136,24 @@ program
   .addOption(configOption())
   .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
   .action(async (options: { config: string; resume?: boolean }) => {
-    const summary = await runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false });
+    const summary = await interruptible(`refine-af train-rlaf --config ${options.config} --resume`, (signal) =>
+      runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false, signal }),
+    );
     console.log(JSON.stringify(summary));
+  });
+
+program
+  .command('run')
+  .description('the whole pipeline into run.dir: instructions → PPO (refine-af only) → instances → SFT; completed stages are skipped')
+  .addOption(configOption())
+  .option('--resume', 'continue a stage that was interrupted (crash or Ctrl-C)')
+  .option('--force', 'discard artifacts a different config made in run.dir (that stage and every later one)')
+  .action(async (options: { config: string; resume?: boolean; force?: boolean }) => {
+    const config = loadConfig(options.config);
+    const summary = await interruptible(`refine-af run --config ${options.config} --resume`, (signal) =>
+      runPipeline(config, { resume: options.resume, force: options.force, signal }),
+    );
+    console.log(formatRunSummary(summary));
   });
 
 const config = program.command('config').description('inspect configuration');
