@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup test test-ts test-py typecheck demo bench repro
+.PHONY: setup chromium test test-ts test-py typecheck demo bench repro
 
 setup: $(STAMP)
 
@@ -20,10 +20,15 @@ $(STAMP):
 	rm -f $(VENV)/.setup-*
 	touch $@
 
+# Debian's chromium, for the rating app's end-to-end test in a real browser (tests/ts/human-eval-browser.test.ts).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
 typecheck: setup
 	npx tsc --noEmit
 
-test-ts: setup
+test-ts: setup chromium
 	npx vitest run
 
 test-py: setup

@@ -45,13 +45,7 @@ function config(runDir: string, extra: ConfigInput = {}) {
 }
 
 beforeAll(async () => {
-  const build = [
-    'import sys; sys.path.insert(0, "tests/py")',
-    'from conftest import build_tiny_llama, EMBEDDED',
-    'from refine_af.models import load_tokenizer, resolve_model',
-    'build_tiny_llama(sys.argv[1], load_tokenizer(resolve_model(EMBEDDED)))',
-  ].join('\n');
-  await execa(defaultPython, ['-c', build, tinyModel], { cwd: packageRoot, env: { PYTHONPATH: resolve(packageRoot, 'py') } });
+  await execa(defaultPython, [join(packageRoot, 'tests', 'ts', 'fixtures', 'tiny_llama.py'), tinyModel]);
   writeFileSync(datasetFile, records.map((r) => JSON.stringify(r) + '\n').join(''));
   writeFileSync(poolFile, readFileSync(join(packageRoot, 'seeds', 'seed_tasks.jsonl'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n');
 });

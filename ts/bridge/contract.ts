@@ -73,6 +73,77 @@ const completionSchema = z.object({
 });
 export type Completion = z.infer<typeof completionSchema>;
 
+/** Stage 2 (PPO): LoRA shape, PPO hyperparameters (TRL 0.11 PPOConfig names) and what one step reports. */
+export const loraSettingsSchema = z.object({
+  r: z.number().int().positive(),
+  alpha: z.number().int().positive(),
+  target_modules: z.array(z.string()).nullable(),
+});
+export const ppoSettingsSchema = z.object({
+  learning_rate: z.number().positive(),
+  batch_size: z.number().int().positive(),
+  mini_batch_size: z.number().int().positive(),
+  gradient_accumulation_steps: z.number().int().positive(),
+  ppo_epochs: z.number().int().positive(),
+  init_kl_coef: z.number().nonnegative(),
+  adap_kl_ctrl: z.boolean(),
+  kl_target: z.number().positive(),
+  kl_horizon: z.number().int().positive(),
+  cliprange: z.number().positive(),
+  cliprange_value: z.number().positive(),
+  vf_coef: z.number().nonnegative(),
+  gamma: z.number().min(0).max(1),
+  lam: z.number().min(0).max(1),
+  max_grad_norm: z.number().positive().nullable(),
+});
+export const ppoStepStatsSchema = z.object({
+  step: z.number().int().positive(),
+  mean_score: z.number(),
+  kl: z.number(),
+  kl_coef: z.number(),
+  entropy: z.number(),
+  policy_loss: z.number(),
+  value_loss: z.number(),
+  total_loss: z.number(),
+  response_tokens_mean: z.number(),
+  seconds: z.number(),
+});
+export type PpoStepStats = z.infer<typeof ppoStepStatsSchema>;
+/** The file `ppo_save` writes last into a checkpoint directory: only a complete checkpoint has it. */
+export const PPO_CHECKPOINT_MARKER = 'checkpoint-complete.json';
+export const ppoCheckpointMarkerSchema = z.object({ step: z.number().int().nonnegative() });
+export const FEEDBACK_INDICATORS = ['reward', 'naturalness', 'coherence', 'understandability'] as const;
+export type FeedbackIndicator = (typeof FEEDBACK_INDICATORS)[number];
+const perIndicator = <T extends z.ZodType>(value: T) =>
+  z.object({ reward: value, naturalness: value, coherence: value, understandability: value });
+
+export const tripletSchema = z.object({ instruction: z.string(), input: z.string(), output: z.string() });
+export type Triplet = z.infer<typeof tripletSchema>;
+
+/** What the Python scorers need to load (py/refine_af/scorers.py FeedbackSpec); built from the config's feedback section. */
+export const feedbackSpecSchema = z.object({
+  backends: z.object({
+    reward: z.enum(['reward_model', 'judge']),
+    naturalness: z.enum(['unieval', 'judge']),
+    coherence: z.enum(['unieval', 'judge']),
+    understandability: z.enum(['unieval', 'judge']),
+  }),
+  reward_model: z.string(),
+  unieval: z.string(),
+  judge: z.string(),
+  device: z.string(),
+  dtype: modelLoadingSchema.shape.dtype,
+  reward_model_max_tokens: z.number().int().positive(),
+  unieval_max_tokens: z.number().int().positive(),
+  judge_max_field_tokens: z.number().int().positive(),
+});
+export type FeedbackSpec = z.infer<typeof feedbackSpecSchema>;
+
+/** Which backend and model produced each indicator, e.g. {reward: "reward_model:OpenAssistant/…", naturalness: "judge:embedded:…"}. */
+export const indicatorBackendsSchema = perIndicator(z.string());
+export const indicatorValuesSchema = perIndicator(z.number());
+export type IndicatorValues = z.infer<typeof indicatorValuesSchema>;
+
 export const workerMethods = {
   ping: method({
     description: 'Health check: the worker process and its torch/CUDA view.',
@@ -133,6 +204,71 @@ export const workerMethods = {
     }),
     result: z.object({ completions: z.array(completionSchema) }),
     timeoutMs: 4 * HOUR_MS,
+  }),
+  ppo_init: method({
+    description:
+      'Open the PPO policy (causal LM + value head + LoRA; NF4 on CUDA when asked; reference = the base with the adapter disabled), optionally from a checkpoint.',
+    params: modelLoadingSchema.extend({
+      ref: z.string(),
+      lora: loraSettingsSchema,
+      ppo: ppoSettingsSchema,
+      seed: z.number().int(),
+      resume_from: z.string().nullable(),
+    }),
+    result: z.object({
+      model: modelInfoSchema,
+      parameters: z.number().int(),
+      trainable_parameters: z.number().int(),
+      step: z.number().int().nonnegative(),
+    }),
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  ppo_generate: method({
+    description:
+      'Sample one response per prompt with plain sampling (temperature 1, no top-k/top-p); the token ids stay in Python for the next ppo_step.',
+    params: z.object({
+      prompts: z.array(z.string()).min(1),
+      max_new_tokens: z.number().int().positive(),
+      stop: z.array(z.string()),
+      prompt_format: decodingSchema.shape.prompt_format,
+      seed: z.number().int(),
+    }),
+    result: z.object({ responses: z.array(completionSchema) }),
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  ppo_step: method({
+    description: 'One TRL PPOTrainer.step on the last rollout with one score per response, as given.',
+    params: z.object({ scores: z.array(z.number()).min(1), seed: z.number().int() }),
+    result: ppoStepStatsSchema,
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  ppo_save: method({
+    description: `Write adapter, value head, optimizer and KL-controller state to a directory atomically (temp dir + rename; ${PPO_CHECKPOINT_MARKER} last).`,
+    params: z.object({ dir: z.string() }),
+    result: z.object({ dir: z.string(), step: z.number().int().nonnegative() }),
+    timeoutMs: HOUR_MS,
+  }),
+  ppo_close: method({
+    description: 'Free the PPO policy.',
+    params: z.object({}),
+    result: z.object({ closed: z.boolean() }),
+    timeoutMs: 5 * MINUTE_MS,
+  }),
+  load_scorers: method({
+    description: 'Load the feedback indicators\' backends (reward model, UniEval, judge) under a handle; every model is resolved first. unload_model frees them.',
+    params: z.object({ handle: z.string(), spec: feedbackSpecSchema }),
+    result: z.object({ backends: indicatorBackendsSchema }),
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  score_triplets: method({
+    description: 'Score (instruction, input, output) triplets on every indicator; truncated marks a text cut to fit a model.',
+    params: z.object({ handle: z.string(), triplets: z.array(tripletSchema), batch_size: z.number().int().positive() }),
+    result: z.object({
+      scores: z.array(indicatorValuesSchema),
+      truncated: z.array(z.boolean()),
+      backends: indicatorBackendsSchema,
+    }),
+    timeoutMs: 2 * HOUR_MS,
   }),
 } as const;
 

@@ -44,7 +44,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const temp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
   const fd = openSync(temp, 'w');
   try {
-    writeSync(fd, data);
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);

@@ -16,6 +16,7 @@ import { LocalWorkerBackend } from '../backends/local.js';
 import type { Decoding } from '../bridge/contract.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { renderTemplate } from '../prompts/render.js';
 import { startProgress } from '../progress.js';
 import { countWords, datasetStatistics, formatTableV, type DatasetStatistics, type IftRecord } from '../stats/dataset.js';
@@ -78,6 +79,8 @@ export interface InstanceStageOptions {
   adapter: string | null;
   /** Output directory; default <run dir>/instances. */
   outDir?: string;
+  /** Aborting stops the stage after the batch in flight is written (Ctrl-C); running it again resumes. */
+  signal?: AbortSignal;
 }
 
 export function instanceFiles(outDir: string): InstanceFiles {
@@ -153,6 +156,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
         .map((instruction, offset) => ({ index: start + offset, instruction }))
         .filter(({ index }) => !done.has(index));
       if (batch.length === 0) continue;
+      throwIfInterrupted(options.signal);
       const completions = await backend.generate({
         prompts: batch.map(({ instruction }) => renderTemplate(settings.template, { instruction })),
         decoding,
