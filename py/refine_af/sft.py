@@ -132,6 +132,16 @@ def _save_merged(params: dict, adapter_dir: Path, target: Path, quantized: bool,
     model.merge_and_unload().save_pretrained(target)
 
 
+def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
+    """The newest Trainer checkpoint that was written to the end. The Trainer (4.46) writes a checkpoint in place with
+    trainer_state.json last, so a run killed while saving leaves a newer directory without it; that one is skipped."""
+    complete = [
+        path for path in checkpoints_dir.glob("checkpoint-*")
+        if path.name.removeprefix("checkpoint-").isdigit() and (path / "trainer_state.json").is_file()
+    ]
+    return str(max(complete, key=lambda path: int(path.name.removeprefix("checkpoint-")))) if complete else None
+
+
 def _trusting_own_checkpoints():
     """transformers 4.46 loads a checkpoint's RNG state (numpy arrays) with torch.load's default, weights_only=True since
     torch 2.6, which refuses numpy types. These files are the Trainer's own checkpoints of this run: allow exactly those types."""
@@ -144,7 +154,6 @@ def _trusting_own_checkpoints():
 
 def train(params: dict, emit: Emit) -> dict:
     from transformers import PrinterCallback, Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     started = time.monotonic()
     output_dir = Path(params["output_dir"])
@@ -187,7 +196,7 @@ def train(params: dict, emit: Emit) -> dict:
         callbacks=[_event_callback(emit)],
     )
     trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
-    resume_from = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
+    resume_from = last_complete_checkpoint(checkpoints_dir)
     with _trusting_own_checkpoints():
         outcome = trainer.train(resume_from_checkpoint=resume_from)
 

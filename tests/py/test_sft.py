@@ -61,9 +61,10 @@ def test_sft_lowers_the_loss_and_saves_a_loadable_adapter(tiny_llama_dir, tmp_pa
     assert tuned.info()["adapter"] == result["model_dir"]
 
 
-def test_a_rerun_continues_from_the_last_checkpoint(tiny_llama_dir, tmp_path):
+def test_a_rerun_continues_from_the_last_complete_checkpoint(tiny_llama_dir, tmp_path):
     stopped = train(sft_params(tiny_llama_dir, tmp_path, max_steps=6, save_steps=4), lambda e: None)
     assert stopped["steps"] == 6 and stopped["resumed_from"] is None  # checkpoints at updates 4 and 6
+    (tmp_path / "sft" / "checkpoints" / "checkpoint-8").mkdir()  # a save torn by a kill: no state written yet
     events = []
     resumed = train(sft_params(tiny_llama_dir, tmp_path, max_steps=10, save_steps=4), events.append)
     assert resumed["resumed_from"].endswith("checkpoint-6")
