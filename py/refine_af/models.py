@@ -180,7 +180,8 @@ class LoadedModel:
         }
 
 
-def load_causal_lm(ref: str, dtype: str, load_in_4bit: bool, device: str) -> LoadedModel:
+def load_causal_lm(ref: str, dtype: str, load_in_4bit: bool, device: str, adapter: str | None = None) -> LoadedModel:
+    """The model, optionally with a PEFT (LoRA) adapter directory applied on top, as a fine-tuned model is evaluated."""
     from transformers import AutoModelForCausalLM
 
     resolved = resolve_model(ref)
@@ -190,9 +191,20 @@ def load_causal_lm(ref: str, dtype: str, load_in_4bit: bool, device: str) -> Loa
     if "device_map" not in kwargs:
         model.to(device)
     model.tie_weights()
+    if adapter is not None:
+        model = _with_adapter(model, adapter)
     model.eval()
     quantization = "nf4" if "quantization_config" in kwargs else "none"
     return LoadedModel(resolved, model, load_tokenizer(resolved), device, quantization)
+
+
+def _with_adapter(model, adapter: str):
+    from peft import PeftModel
+
+    path = Path(adapter).expanduser().resolve()
+    if not (path / "adapter_config.json").is_file():
+        raise ModelNotFoundError(f"adapter directory {str(path)!r} (from {adapter!r}) has no adapter_config.json (save it with PeftModel.save_pretrained)")
+    return PeftModel.from_pretrained(model, str(path))
 
 
 def _apply_format(tokenizer, prompt: str, prompt_format: str) -> str:

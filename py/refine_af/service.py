@@ -112,7 +112,7 @@ def load_model(params: Params) -> dict:
     handle = params["handle"]
     if handle in _models:
         return _models[handle].info()
-    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"])
+    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"], params.get("adapter"))
     _models[handle] = loaded
     return loaded.info()
 

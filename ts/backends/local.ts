@@ -16,8 +16,10 @@ export class LocalWorkerBackend implements GenerationBackend {
     /** Several stages can share one loaded model by using the same handle. */
     private readonly handle = 'generator',
     private readonly ref = models.generator,
+    /** A PEFT (LoRA) adapter directory applied on top of `ref`. */
+    private readonly adapter?: string,
   ) {
-    this.name = `local:${ref}`;
+    this.name = adapter === undefined ? `local:${ref}` : `local:${ref}+${adapter}`;
   }
 
   /** Load (once) and describe the model. */
@@ -28,6 +30,7 @@ export class LocalWorkerBackend implements GenerationBackend {
       dtype: this.models.dtype,
       load_in_4bit: this.models.load_in_4bit,
       device: this.models.device,
+      ...(this.adapter === undefined ? {} : { adapter: this.adapter }),
     });
     return this.info;
   }

@@ -110,7 +110,11 @@ export const workerMethods = {
   }),
   load_model: method({
     description: 'Load a causal LM under a handle (idempotent per handle): 4-bit NF4 when asked and on CUDA.',
-    params: modelLoadingSchema.extend({ handle: z.string(), ref: z.string() }),
+    params: modelLoadingSchema.extend({
+      handle: z.string(),
+      ref: z.string(),
+      adapter: z.string().optional().describe('A PEFT (LoRA) adapter directory applied on top of the model.'),
+    }),
     result: modelInfoSchema,
     timeoutMs: 2 * HOUR_MS,
   }),

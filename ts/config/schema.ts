@@ -52,12 +52,40 @@ const loggingSection = z
   })
   .describe('Logging.');
 
+const evalSection = z
+  .strictObject({
+    instances_per_task: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe('Test instances per Super-NI task: the first N of its Instances (the benchmark\'s label-balanced test set is the first 100; §V-A).'),
+    template: z
+      .string()
+      .default('superni_zero_shot.txt')
+      .describe('Zero-shot prompt under seeds/templates/ ({{definition}}, {{input}}): the task Definition and the input, no demonstrations (§V-A; format of Tk-Instruct\'s definition-only prompt).'),
+    max_new_tokens: z
+      .number()
+      .int()
+      .positive()
+      .default(128)
+      .describe('Tokens generated per instance (Tk-Instruct evaluates with max_target_length 128).'),
+    batch_size: z.number().int().positive().default(8).describe('Prompts per generate call; predictions are appended after each batch (hardware choice, not a paper value).'),
+    prompt_format: z
+      .enum(['raw', 'chat'])
+      .default('raw')
+      .describe('"raw" sends the prompt as is (a base or SFT model, as in the benchmark); "chat" wraps it in the model\'s chat template (an instruct model).'),
+    stop: z.array(z.string()).default([]).describe('Stop sequences cutting a prediction; none by default, predictions are scored as generated (superni-eval.md).'),
+  })
+  .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
+
 export const configSchema = z
   .strictObject({
     run: runSection.prefault({}),
     models: modelsSection.prefault({}),
     bridge: bridgeSection.prefault({}),
     logging: loggingSection.prefault({}),
+    eval: evalSection.prefault({}),
   })
   .describe('A refine-af configuration.');
 
