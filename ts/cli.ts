@@ -4,7 +4,8 @@ import { stringify } from 'yaml';
 import { doctor, generateText } from './commands.js';
 import { loadConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
-import { logger } from './log.js';
+import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
+import { configureLogging, logger } from './log.js';
 
 const program = new Command('refine-af')
   .description(
@@ -57,6 +58,39 @@ config
   .command('reference')
   .description('print every config key with its type, default and meaning (Markdown)')
   .action(() => console.log(configReference()));
+
+const evaluation = program.command('eval').description('evaluate models (§V of the paper)');
+evaluation
+  .command('superni')
+  .description('Super-NaturalInstructions zero-shot (§V-A): generate with a model (or take --predictions) and score EM and ROUGE-L')
+  .addOption(configOption())
+  .requiredOption('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt)')
+  .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
+  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
+  .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
+  .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
+  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const report =
+      options.predictions === undefined
+        ? await evalSuperNiModel(config, {
+            dataDir: options.dataDir,
+            outDir: options.out,
+            model: options.model ?? config.models.generator,
+            ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+          })
+        : scorePredictionsFile(config, options.dataDir, options.predictions, options.out);
+    process.stdout.write(formatReport(report));
+  });
+evaluation
+  .command('compare')
+  .description('compare two `eval superni` runs: % tasks better (Table II) and ROUGE-L per category (Table III)')
+  .argument('<runA>', 'run directory of the system under test')
+  .argument('<runB>', 'run directory of the baseline')
+  .action((runA: string, runB: string) => {
+    process.stdout.write(formatComparison(compareReports(readReport(runA), readReport(runB)), runA, runB));
+  });
 
 try {
   await program.parseAsync();

@@ -10,3 +10,23 @@ export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
+export { exactMatch, normalizeAnswer, rougeL, rougeTokenize, scoreInstance } from './eval/metrics.js';
+export { porterStem } from './eval/porter.js';
+export {
+  loadSuperNi,
+  buildPrompt,
+  generatePredictions,
+  scoreSuperNi,
+  formatReport,
+  evalSuperNi,
+  evalSuperNiModel,
+  scorePredictionsFile,
+  readReport,
+  compareReports,
+  formatComparison,
+  type SuperNiTask,
+  type SuperNiInstance,
+  type SuperNiReport,
+  type Prediction,
+  type Comparison,
+} from './eval/superni.js';
