@@ -2,10 +2,12 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { doctor, generateText } from './commands.js';
-import { loadConfig } from './config/load.js';
+import { loadConfig, parseConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
 import { configureLogging, logger } from './log.js';
+import { dedupFiles } from './stages/dedup.js';
+import { runInstructionGeneration } from './stages/instructions.js';
 
 const program = new Command('refine-af')
   .description(
@@ -38,6 +40,31 @@ program
       promptFormat: options.raw ? 'raw' : 'chat',
     });
     for (const c of completions) console.log(JSON.stringify(c));
+  });
+
+program
+  .command('generate-instructions')
+  .description('stage 1: bootstrap instructions from the seed tasks with the ROUGE-L novelty filter (§II-B)')
+  .addOption(configOption())
+  .option('--resume', 'continue the run in run.dir exactly where its last completed batch ended')
+  .action(async (options: { config: string; resume?: boolean }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const summary = await runInstructionGeneration(config, { resume: options.resume ?? false });
+    console.log(JSON.stringify(summary));
+  });
+
+program
+  .command('dedup')
+  .description('the ROUGE-L novelty filter alone: candidates in file order into a growing pool, one decision line per candidate')
+  .requiredOption('--pool <jsonl>', 'initial pool: JSON lines with an "instruction" field (e.g. seeds/seed_tasks.jsonl)')
+  .requiredOption('--candidates <jsonl>', 'candidates: JSON lines with an "instruction" field')
+  .requiredOption('--out <jsonl>', 'output: {"instruction","kept","max_rouge_l","most_similar"} per candidate, in order')
+  .option('--threshold <f>', 'drop when the max ROUGE-L F is above this', Number.parseFloat, parseConfig({}).instructions.rouge_threshold)
+  .action((options: { pool: string; candidates: string; out: string; threshold: number }) => {
+    if (!(options.threshold >= 0 && options.threshold <= 1)) throw new Error(`--threshold must be in [0, 1]; got ${options.threshold}`);
+    const summary = dedupFiles({ ...options, topK: parseConfig({}).instructions.most_similar_k });
+    console.log(JSON.stringify(summary));
   });
 
 const config = program.command('config').description('inspect configuration');

@@ -10,7 +10,26 @@ export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
-export { exactMatch, normalizeAnswer, rougeL, rougeTokenize, scoreInstance } from './eval/metrics.js';
+export { rougeTokens } from './rouge/tokenize.js';
+export { rougeL, rougeLFromLcs } from './rouge/score.js';
+export { lcsLength } from './rouge/lcs.js';
+export { NoveltyIndex, type Nearest, type SimilarEntry, type IndexCounters } from './rouge/index.js';
+export { dedupInstructions, isNovel, type DedupOptions, type DedupRecord } from './rouge/dedup.js';
+export { dedupFiles, type DedupFilesOptions, type DedupSummary } from './stages/dedup.js';
+export { loadSeedTasks, seedTaskSchema, type SeedTask } from './io/seeds.js';
+export { Random, type RandomState } from './random.js';
+export { OpenAICompletionsBackend, EndpointError } from './backends/openai.js';
+export { backendFromConfig } from './backends/from-config.js';
+export {
+  generateInstructions,
+  runInstructionGeneration,
+  instructionsOutputPaths,
+  machineInstructionSchema,
+  type MachineInstruction,
+  type InstructionsSummary,
+} from './stages/instructions.js';
+export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';
+export { exactMatch, normalizeAnswer, superniRougeL, stemmedRougeTokens, scoreInstance } from './eval/metrics.js';
 export { porterStem } from './eval/porter.js';
 export {
   loadSuperNi,

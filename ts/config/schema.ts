@@ -79,12 +79,64 @@ const evalSection = z
   })
   .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
 
+const openaiSection = z
+  .strictObject({
+    base_url: z.string().url().default('http://127.0.0.1:8000/v1').describe('Base URL of an OpenAI-compatible server (vLLM, TGI, llama.cpp server); /completions is appended.'),
+    model: z.string().min(1).default('default').describe('Model name the server expects in each request.'),
+    api_key_env: z.string().default('OPENAI_API_KEY').describe('Environment variable holding the API key; unset sends no Authorization header.'),
+    concurrency: z.number().int().positive().default(8).describe('Requests in flight at once (one prompt per request, so the server batches them continuously).'),
+    max_retries: z.number().int().nonnegative().default(5).describe('Retries of a failed request (connection error, timeout, HTTP 429 or 5xx) before the run fails.'),
+    initial_backoff_ms: z.number().positive().default(500).describe('Wait before the first retry; doubled for each further one (exponential backoff).'),
+    max_backoff_ms: z.number().positive().default(30_000).describe('Longest wait between retries.'),
+    timeout_ms: z.number().positive().default(600_000).describe('Limit for one request, after which it counts as failed and is retried.'),
+  })
+  .describe('An OpenAI-compatible completions endpoint as a generation backend (the path beyond one GPU: vLLM with tensor parallelism, replicas).');
+
+const instructionsSection = z
+  .strictObject({
+    num_instructions: z.number().int().positive().default(15_000).describe('Machine instructions to keep (§III-A, Table V: 15,000 per model).'),
+    num_prompt_instructions: z.number().int().positive().default(8).describe('In-context instructions per prompt (§II-B: 8).'),
+    num_machine_instructions: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(2)
+      .describe('Of those, machine-generated ones from the pool (§II-B: 2); the rest (6) are seeds, and seeds fill in while the pool has fewer.'),
+    rouge_threshold: z.number().min(0).max(1).default(0.7).describe('A new instruction whose ROUGE-L F with any pool instruction is above this is dropped (§II-B; Self-Instruct: > 0.7).'),
+    most_similar_k: z.number().int().positive().default(10).describe('Most similar pool instructions recorded with each kept one (Self-Instruct records 10).'),
+    min_words: z.number().int().positive().default(4).describe('Instructions with fewer words are dropped (Self-Instruct/Alpaca drop ≤ 3 words).'),
+    max_words: z.number().int().positive().default(150).describe('Instructions with more words are dropped (Self-Instruct/Alpaca: > 150).'),
+    blacklist: z
+      .array(z.string().min(1))
+      .default(['image', 'images', 'graph', 'graphs', 'picture', 'pictures', 'file', 'files', 'map', 'maps', 'draw', 'plot', 'go to', 'video', 'audio', 'music', 'flowchart', 'diagram'])
+      .describe('Instructions containing one of these as a whole word, case-insensitive, are dropped (§II-B; the Alpaca list).'),
+    request_batch_size: z.number().int().positive().default(5).describe('Prompts generated per batch; one batch is the unit of crash safety (Self-Instruct: 5).'),
+    seed_tasks: z.string().optional().describe('Seed task JSONL (id, name, instruction, instances, is_classification); default: the 175 Self-Instruct seeds in seeds/ (§III-A).'),
+    template: z.string().default('instruction_generation.txt').describe('Prompt template under seeds/templates/ (Table VI).'),
+    output_file: z.string().default('machine_instructions.jsonl').describe('Append-only output of kept instructions, relative to run.dir; its resume snapshot sits beside it (.state.json).'),
+    backend: z.enum(['local', 'openai']).default('local').describe('Generation backend: the local Python worker (models section) or an OpenAI-compatible endpoint (openai section).'),
+    decoding: z
+      .strictObject({
+        max_new_tokens: z.number().int().positive().default(320).describe('Tokens per completion: room for two instructions of 150 words (Self-Instruct uses 1024 for up to seven).'),
+        do_sample: z.boolean().default(true).describe('Sample (true) or decode greedily.'),
+        temperature: z.number().positive().default(0.7).describe('Sampling temperature (Self-Instruct: 0.7).'),
+        top_p: z.number().gt(0).lte(1).default(0.5).describe('Nucleus sampling mass (Self-Instruct: 0.5).'),
+        stop: z.array(z.string()).default(['\n\n', 'Task 11:']).describe('Generation stops at any of these: a blank line, or after "Task 10".'),
+        prompt_format: z.enum(['raw', 'chat']).default('raw').describe('Send the prompt as a plain completion prompt (raw) or through the chat template.'),
+      })
+      .prefault({})
+      .describe('Decoding of instruction generation.'),
+  })
+  .describe('Stage 1: bootstrapped instruction generation with the ROUGE-L novelty filter (§II-B).');
+
 export const configSchema = z
   .strictObject({
     run: runSection.prefault({}),
     models: modelsSection.prefault({}),
     bridge: bridgeSection.prefault({}),
     logging: loggingSection.prefault({}),
+    openai: openaiSection.prefault({}),
+    instructions: instructionsSection.prefault({}),
     eval: evalSection.prefault({}),
   })
   .describe('A refine-af configuration.');

@@ -1,10 +1,13 @@
 /**
  * Super-NaturalInstructions' two metrics, as its evaluator (allenai/natural-instructions eval/automatic/evaluation.py)
  * computes them for the English track: Exact Match after SQuAD-style normalisation, and ROUGE-L F-measure from
- * `rouge_score.RougeScorer(['rougeL'], use_stemmer=True)`. Both take the maximum over the references; every level of
- * aggregation is a micro-average over instances, ×100, rounded to 4 decimals like Python's `round(x, 4)`.
- * Golden values: tests/ts/eval-metrics.test.ts against bench/superni_golden.py (the Python packages themselves).
+ * `rouge_score.RougeScorer(['rougeL'], use_stemmer=True)` (ts/rouge's tokenizer, LCS and F plus the Porter stemmer).
+ * Both take the maximum over the references; every level of aggregation is a micro-average over instances, ×100,
+ * rounded to 4 decimals like Python's `round(x, 4)`. Golden values: tests/golden/make_superni_golden.py.
  */
+import { lcsLength } from '../rouge/lcs.js';
+import { rougeLFromLcs } from '../rouge/score.js';
+import { rougeTokens } from '../rouge/tokenize.js';
 import { porterStem } from './porter.js';
 
 /** Python's `string.punctuation`: the only characters EM deletes (non-ASCII punctuation is kept, as upstream). */
@@ -29,43 +32,27 @@ export function exactMatch(prediction: string, reference: string): number {
 /** Tokens shorter than this are not stemmed (rouge_score/tokenize.py: "Only stem words more than 3 characters long"). */
 const MIN_STEMMED_LENGTH = 4;
 
-/**
- * rouge_score's default tokenizer (after google-research rouge/tokenize.py): lower-case, every run outside [a-z0-9]
- * becomes a space, split, optionally Porter-stem tokens longer than 3 characters, drop empty tokens.
- */
-export function rougeTokenize(text: string, stem: boolean): string[] {
-  const tokens = text.toLowerCase().replace(/[^a-z0-9]+/g, ' ').split(' ');
-  return tokens
-    .map((t) => (stem && t.length >= MIN_STEMMED_LENGTH ? porterStem(t) : t))
-    .filter((t) => /^[a-z0-9]+$/.test(t));
+/** rouge_score's default tokenizer with `use_stemmer=True`: ts/rouge's tokens, Porter-stemmed when longer than 3 characters. */
+export function stemmedRougeTokens(text: string): string[] {
+  return rougeTokens(text).map((t) => (t.length >= MIN_STEMMED_LENGTH ? porterStem(t) : t));
 }
 
-/** Length of the longest common subsequence of two token lists. */
-export function lcsLength(a: readonly string[], b: readonly string[]): number {
-  if (a.length === 0 || b.length === 0) return 0;
-  let previous = new Array<number>(b.length + 1).fill(0);
-  let current = new Array<number>(b.length + 1).fill(0);
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = a[i - 1] === b[j - 1] ? previous[j - 1]! + 1 : Math.max(previous[j]!, current[j - 1]!);
-    }
-    [previous, current] = [current, previous];
-  }
-  return previous[b.length]!;
+/** Token lists as ids over one shared vocabulary (ts/rouge's LCS works on ids). */
+function internAll(lists: readonly string[][]): number[][] {
+  const vocabulary = new Map<string, number>();
+  return lists.map((tokens) =>
+    tokens.map((t) => {
+      let id = vocabulary.get(t);
+      if (id === undefined) vocabulary.set(t, (id = vocabulary.size));
+      return id;
+    }),
+  );
 }
 
-/** ROUGE-L F-measure of token lists, computed in rouge_score's order of floating-point operations. */
-export function rougeLFromTokens(reference: readonly string[], prediction: readonly string[]): number {
-  if (reference.length === 0 || prediction.length === 0) return 0;
-  const lcs = lcsLength(reference, prediction);
-  const precision = lcs / prediction.length;
-  const recall = lcs / reference.length;
-  return precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
-}
-
-/** ROUGE-L F-measure with the benchmark's stemming tokenizer. */
-export function rougeL(prediction: string, reference: string): number {
-  return rougeLFromTokens(rougeTokenize(reference, true), rougeTokenize(prediction, true));
+/** ROUGE-L F-measure with the benchmark's stemming tokenizer (`RougeScorer(['rougeL'], use_stemmer=True)`). */
+export function superniRougeL(prediction: string, reference: string): number {
+  const [p, r] = internAll([stemmedRougeTokens(prediction), stemmedRougeTokens(reference)]) as [number[], number[]];
+  return rougeLFromLcs(lcsLength(r, p), r.length, p.length);
 }
 
 export interface InstanceScore {
@@ -76,13 +63,14 @@ export interface InstanceScore {
 /** Both metrics of one prediction, each the maximum over the references. */
 export function scoreInstance(prediction: string, references: readonly string[]): InstanceScore {
   if (references.length === 0) throw new Error('an instance needs at least one reference output');
-  const predictionTokens = rougeTokenize(prediction, true);
+  const [predictionIds, ...referenceIds] = internAll([prediction, ...references].map(stemmedRougeTokens)) as [number[], ...number[][]];
   let em = 0;
   let rouge = 0;
-  for (const reference of references) {
+  references.forEach((reference, i) => {
+    const ids = referenceIds[i]!;
     em = Math.max(em, exactMatch(prediction, reference));
-    rouge = Math.max(rouge, rougeLFromTokens(rougeTokenize(reference, true), predictionTokens));
-  }
+    rouge = Math.max(rouge, rougeLFromLcs(lcsLength(ids, predictionIds), ids.length, predictionIds.length));
+  });
   return { exact_match: em, rougeL: rouge };
 }
 
