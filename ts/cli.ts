@@ -7,6 +7,7 @@ import { configReference } from './config/reference.js';
 import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
 import { configureLogging, logger } from './log.js';
 import { dedupFiles } from './stages/dedup.js';
+import { analyseDataset } from './stats/report.js';
 import { runInstructionGeneration } from './stages/instructions.js';
 
 const program = new Command('refine-af')
@@ -117,6 +118,26 @@ evaluation
   .argument('<runB>', 'run directory of the baseline')
   .action((runA: string, runB: string) => {
     process.stdout.write(formatComparison(compareReports(readReport(runA), readReport(runB)), runA, runB));
+  });
+
+program
+  .command('stats')
+  .description('analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve')
+  .addOption(configOption())
+  .requiredOption('--dataset <file>', 'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records')
+  .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
+  .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
+  .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
+  .action((options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const stats = analyseDataset(config, {
+      dataset: options.dataset,
+      outDir: options.out,
+      ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    });
+    console.log(JSON.stringify({ tableV: stats.tableV, uniqueVerbNounPairs: stats.diversity.uniqueVerbNounPairs, report: `${options.out}/report.html` }, null, 2));
   });
 
 try {

@@ -49,3 +49,7 @@ export {
   type Prediction,
   type Comparison,
 } from './eval/superni.js';
+export { loadDataset, tableV, wordCount, type Instance, type TableV } from './stats/dataset.js';
+export { verbNoun, diversity, type VerbNoun, type DiversitySummary } from './stats/diversity.js';
+export { exponentialMovingAverage, spearman } from './stats/series.js';
+export { analyseDataset, type DatasetStats, type StatsOptions, type RewardCurve } from './stats/report.js';
