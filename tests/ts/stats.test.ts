@@ -89,7 +89,7 @@ describe('reward-curve summaries', () => {
   it('Spearman ρ on ranks, ties averaged', () => {
     expect(spearman([1, 2, 3, 4], [10, 30, 20, 40])).toBeCloseTo(0.8, 12);
     expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
-    // ranks of [1, 2, 2, 3] are [1, 2.5, 2.5, 4]: scipy.stats.spearmanr gives 0.9486832980505138.
+    // ranks of [1, 2, 2, 3] are [1, 2.5, 2.5, 4]: ρ = 4.5 / √(5 · 4.5) = 0.9486832980505138.
     expect(spearman([1, 2, 3, 4], [1, 2, 2, 3])).toBeCloseTo(0.9486832980505138, 12);
   });
 });

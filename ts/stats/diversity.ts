@@ -2,7 +2,7 @@
  * Diversity of instructions (§IV, Appendix IX-B, Figure 8): the root verb of each instruction and its direct-object
  * noun. The paper (after Self-Instruct) reads them off a Berkeley Neural Parser constituency parse. No such parser
  * runs here, so this reads them off part-of-speech tags from `compromise` (a rule-and-lexicon tagger, no model) with
- * the shape instructions have — see docs/dataset-analysis.md for exactly what differs:
+ * the shape instructions have — docs/evaluation.md says exactly how this differs from a parser:
  *   1. the first sentence; a leading clause ending in a comma ("Given a list of numbers, …", "In this task, …") is
  *      skipped when the sentence does not start with a verb;
  *   2. root verb: the first word when it is a verb (an imperative) — or a word tagged otherwise but followed by a
