@@ -254,7 +254,8 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
     data_dir: resolve(options.dataDir),
     model: options.model,
     adapter: options.adapter === undefined ? null : resolve(options.adapter),
-    eval: settings,
+    // Batch size is left out: it is a hardware choice, and a run may resume on another machine.
+    eval: Object.fromEntries(Object.entries(settings).filter(([key]) => key !== 'batch_size')),
     seed: config.run.seed,
   };
   const runFile = join(options.outDir, RUN_FILE);
