@@ -102,10 +102,11 @@ describe('generating through the worker (a tiny random Llama: the weights do not
   const worker = new PythonWorker();
   afterAll(() => worker.close());
   const model = mkdtempSync(join(tmpdir(), 'tiny-llama-'));
+  const adapter = mkdtempSync(join(tmpdir(), 'tiny-lora-'));
   const config = parseConfig({ eval: { instances_per_task: 2, max_new_tokens: 6, batch_size: 8 }, models: { device: 'cpu' } });
   const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, 'superni-eval', model);
   beforeAll(async () => {
-    await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), model], {
+    await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), model, adapter], {
       env: { PYTHONPATH: join(repoRoot, 'py') },
     });
   });
@@ -131,5 +132,19 @@ describe('generating through the worker (a tiny random Llama: the weights do not
     expect(resumed.overall.instances).toBe(24);
 
     await expect(evalSuperNi(config, { dataDir, outDir: out, backend, model: 'some/other-model' })).rejects.toThrow(/other settings/);
+  });
+
+  it('evaluates base + adapter: the adapter is loaded on top of the model and changes its predictions', async () => {
+    const settings = parseConfig({ eval: { instances_per_task: 1, max_new_tokens: 6, batch_size: 12 }, models: { device: 'cpu' } });
+    const adapted = new LocalWorkerBackend(worker, settings.models, 12, 'superni-eval-adapter', model, adapter);
+    const baseOut = mkdtempSync(join(tmpdir(), 'superni-base-'));
+    const adaptedOut = mkdtempSync(join(tmpdir(), 'superni-adapted-'));
+    await evalSuperNi(settings, { dataDir, outDir: baseOut, backend, model });
+    await evalSuperNi(settings, { dataDir, outDir: adaptedOut, backend: adapted, model, adapter });
+    const base = readJsonl(join(baseOut, 'predictions.jsonl'), predictionSchema);
+    const withAdapter = readJsonl(join(adaptedOut, 'predictions.jsonl'), predictionSchema);
+    expect(withAdapter.map((p) => p.id)).toEqual(base.map((p) => p.id));
+    expect(withAdapter.some((p, i) => p.prediction !== base[i]!.prediction)).toBe(true);
+    expect(JSON.parse(readFileSync(join(adaptedOut, 'eval-run.json'), 'utf8')).adapter).toBe(adapter);
   });
 });

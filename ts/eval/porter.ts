@@ -2,7 +2,7 @@
  * The Porter stemmer exactly as `rouge_score` runs it: NLTK's `PorterStemmer()` in its default NLTK_EXTENSIONS mode
  * (nltk/stem/porter.py, nltk 3.10): the irregular-forms pool, words of one or two letters left alone, the
  * -ies/-ied short-word rules, the y→i rule only after a consonant, alli→al first, bli→ble, fulli→ful and logi→log.
- * Verified against nltk on a large word list by tests/ts/eval-metrics.test.ts (golden file from bench/superni_golden.py).
+ * Verified against nltk on 32k words by tests/ts/eval-metrics.test.ts (golden file from tests/golden/make_superni_golden.py).
  */
 
 /** NLTK's table of irregular forms (form → stem). */
