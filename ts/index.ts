@@ -6,10 +6,23 @@ export { PythonWorker, workerFromConfig, type WorkerOptions } from './bridge/wor
 export { runJob, type JobOptions } from './bridge/jobs.js';
 export { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError, ContractError } from './bridge/errors.js';
 export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
+export { FEEDBACK_INDICATORS, type FeedbackIndicator, type IndicatorValues, type Triplet } from './bridge/contract.js';
 export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
+export {
+  serveHumanEval,
+  addRater,
+  ratingDistribution,
+  exportHumanEval,
+  type ServeHumanEvalOptions,
+  type ExportTable,
+} from './eval/human/commands.js';
+export { startRatingServer, type RatingServer, type RatingServerOptions } from './eval/human/server.js';
+export { RatingStore, RatingStoreError, type SystemDistribution, type RatingRecord } from './eval/human/store.js';
+export { loadInstructions, loadRun, parseRunArgument, type Instruction, type SystemRun } from './eval/human/responses.js';
+export { RATINGS, RATING_MEANINGS, type Rating } from './eval/human/scale.js';
 export { rougeTokens } from './rouge/tokenize.js';
 export { rougeL, rougeLFromLcs } from './rouge/score.js';
 export { lcsLength } from './rouge/lcs.js';
@@ -27,6 +40,7 @@ export {
   machineInstructionSchema,
   type MachineInstruction,
   type InstructionsSummary,
+  type InstructionsOptions,
 } from './stages/instructions.js';
 export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';
 export { exactMatch, normalizeAnswer, superniRougeL, stemmedRougeTokens, scoreInstance } from './eval/metrics.js';
@@ -49,7 +63,48 @@ export {
   type Prediction,
   type Comparison,
 } from './eval/superni.js';
-export { loadDataset, tableV, wordCount, type Instance, type TableV } from './stats/dataset.js';
 export { verbNoun, diversity, type VerbNoun, type DiversitySummary } from './stats/diversity.js';
-export { exponentialMovingAverage, spearman } from './stats/series.js';
 export { analyseDataset, type DatasetStats, type StatsOptions, type RewardCurve } from './stats/report.js';
+export {
+  composeReward,
+  rewardFormula,
+  normaliserFor,
+  RunningZScore,
+  type RewardFormula,
+  type RunningZScoreState,
+} from './feedback/compose.js';
+export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
+export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
+export { withStageContext, type StageContext } from './stages/context.js';
+export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
+export {
+  generateInstances,
+  buildDataset,
+  writeIftDataset,
+  instanceFiles,
+  DROP_REASONS,
+  type DropReason,
+  type InstanceFiles,
+  type InstanceStageOptions,
+  type InstanceStageResult,
+} from './stages/instances.js';
+export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
+export { datasetStatistics, formatTableV, countWords, iftRecordSchema, loadDataset, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
+export {
+  trainRlaf,
+  runRlafTraining,
+  rlafPaths,
+  latestCheckpoint,
+  readRlafMetrics,
+  rlafStepRecordSchema,
+  type RewardFn,
+  type Reward,
+  type RlafStepRecord,
+  type RlafSummary,
+  type RlafPaths,
+  type TrainRlafOptions,
+} from './stages/rlaf.js';
+export type { PpoStepStats } from './bridge/contract.js';
+export { spearman, pearson, ranks } from './stats/correlation.js';
+export { exponentialMovingAverage } from './stats/smoothing.js';
+export { lineChartSvg, type LineChartSpec, type LineSeries } from './stats/line-chart.js';

@@ -1,162 +1,104 @@
-/** Dataset analysis: Table V, verb–noun extraction, reward-curve summaries, the charts and the report. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execa } from 'execa';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../ts/config/load.js';
-import { DataFileError } from '../../ts/io/files.js';
-import { loadSeedTasks } from '../../ts/io/seeds.js';
-import { loadDataset, tableV } from '../../ts/stats/dataset.js';
-import { diversity, verbNoun } from '../../ts/stats/diversity.js';
-import { analyseDataset, type DatasetStats } from '../../ts/stats/report.js';
-import { exponentialMovingAverage, spearman } from '../../ts/stats/series.js';
-import { histogramBins, histogramSvg } from '../../ts/stats/svg.js';
+import { pearson, ranks, spearman } from '../../ts/stats/correlation.js';
+import { lineChartSvg, niceTicks } from '../../ts/stats/line-chart.js';
+import { exponentialMovingAverage } from '../../ts/stats/smoothing.js';
+import { toCsv } from '../../ts/io/csv.js';
 
-const repoRoot = join(import.meta.dirname, '..', '..');
-const dir = mkdtempSync(join(tmpdir(), 'refine-af-stats-'));
-function file(name: string, lines: unknown[]): string {
-  const path = join(dir, name);
-  writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  return path;
-}
+const distinct = fc.uniqueArray(fc.integer({ min: -1000, max: 1000 }), { minLength: 3, maxLength: 40 });
 
-describe('Table V', () => {
-  it('counts instructions once, instances per input/output, and averages words as the paper does', () => {
-    const dataset = file('mixed.jsonl', [
-      { instruction: 'Write a poem about the sea.', input: '', output: 'Waves roll in.' },
-      { instruction: 'Sort the numbers.', instances: [{ input: '3 1 2', output: '1 2 3' }, { input: '9  8', output: '8 9' }] },
-      { instruction: 'Write a poem about the sea.', input: 'Make it short', output: 'Blue.' },
-    ]);
-    const instances = loadDataset(dataset);
-    expect(instances).toHaveLength(4);
-    expect(tableV(instances)).toEqual({
-      instructions: 2,
-      instances: 4,
-      instancesWithEmptyInput: 1,
-      averageInstructionLength: (6 + 3) / 2,
-      averageNonEmptyInputLength: (3 + 2 + 3) / 3,
-      averageOutputLength: (3 + 3 + 2 + 1) / 4,
-    });
+describe('ranks and Spearman', () => {
+  it('gives tied values the mean of the ranks they span', () => {
+    expect(ranks([10, 20, 20, 5, 20])).toEqual([2, 4, 4, 1, 4]);
   });
 
-  it('reads a JSON array and names the bad line of a JSONL file', () => {
-    const json = join(dir, 'alpaca.json');
-    writeFileSync(json, JSON.stringify([{ instruction: 'List colors.', output: 'red' }]));
-    expect(loadDataset(json)).toEqual([{ instruction: 'List colors.', input: '', output: 'red' }]);
-    const bad = file('bad.jsonl', [{ instruction: 'ok', output: 'x' }, { instruction: 'no output' }]);
-    expect(() => loadDataset(bad)).toThrow(DataFileError);
-    expect(() => loadDataset(bad)).toThrow(/bad\.jsonl:2/);
-  });
-});
-
-describe('root verb and direct object from POS tags', () => {
-  it.each([
-    ['Write a short poem about the sea.', 'write', 'poem'],
-    ['Given a sentence, generate a title for it.', 'generate', 'title'],
-    ['Give me a list of 5 fruits.', 'give', 'list'],
-    ['Suggest some names for a pet cat.', 'suggest', 'name'],
-    ['Answer the following question.', 'answer', 'question'],
-    ['Output the word counts.', 'output', 'count'],
-    ['Using the facts given, write a question-answer pair.', 'write', 'pair'],
-    ['Link all the entities in the sentence to Wikipedia.', 'link', 'entity'],
-    ['Tell me about yourself.', 'tell', null],
-    ['What is the capital of France?', null, null],
-  ])('%s → %s %s', (instruction, verb, noun) => {
-    expect(verbNoun(instruction)).toEqual({ verb, noun });
+  it('is ±1 for any strictly monotone relation and NaN for a constant side', () => {
+    const xs = [1, 2, 3, 4, 5];
+    expect(spearman(xs, xs.map((x) => x ** 3))).toBeCloseTo(1, 12);
+    expect(spearman(xs, xs.map((x) => -Math.exp(x)))).toBeCloseTo(-1, 12);
+    expect(spearman(xs, [2, 2, 2, 2, 2])).toBeNaN();
   });
 
-  it('counts pairs once per instruction and ranks verbs by count', () => {
-    const summary = diversity(
-      ['Write a poem.', 'Write a poem about cats.', 'Write a story.', 'Sort the numbers.', 'What is love?'],
-      20,
-      4,
+  it('equals 1 − 6Σd² / (n(n² − 1)) when there are no ties', () => {
+    fc.assert(
+      fc.property(distinct, fc.integer(), (ys, seed) => {
+        const xs = ys.map((_, i) => (i * 7919 + seed) % 1009).map((v, i) => v * 1000 + i); // distinct
+        const rx = ranks(xs);
+        const ry = ranks(ys);
+        const n = xs.length;
+        const d2 = rx.reduce((sum, r, i) => sum + (r - ry[i]!) ** 2, 0);
+        expect(spearman(xs, ys)).toBeCloseTo(1 - (6 * d2) / (n * (n * n - 1)), 9);
+      }),
     );
-    expect(summary).toMatchObject({ instructions: 5, withVerb: 4, withVerbAndNoun: 4, uniqueVerbNounPairs: 3, uniqueVerbs: 2 });
-    expect(summary.topVerbs[0]).toEqual({ verb: 'write', count: 3, nouns: [{ noun: 'poem', count: 2 }, { noun: 'story', count: 1 }] });
-    expect(diversity(['Write a poem.', 'Write a story.'], 1, 1).topVerbs).toEqual([{ verb: 'write', count: 2, nouns: [{ noun: 'poem', count: 1 }] }]);
+  });
+
+  it('is Pearson on ranks, symmetric, and rejects unequal lengths', () => {
+    expect(spearman([1, 5, 2, 8], [3, 3, 9, 1])).toBeCloseTo(pearson(ranks([1, 5, 2, 8]), ranks([3, 3, 9, 1])), 12);
+    expect(spearman([1, 5, 2, 8], [3, 3, 9, 1])).toBeCloseTo(spearman([3, 3, 9, 1], [1, 5, 2, 8]), 12);
+    expect(() => spearman([1, 2], [1])).toThrow(RangeError);
   });
 });
 
-describe('reward-curve summaries', () => {
-  it('EMA by span with pandas adjust=True weights', () => {
-    const ema = exponentialMovingAverage([1, 2, 3], 3); // α = 0.5
-    expect(ema[0]).toBe(1);
-    expect(ema[1]).toBeCloseTo((0.5 * 1 + 2) / 1.5, 12);
-    expect(ema[2]).toBeCloseTo((0.25 * 1 + 0.5 * 2 + 3) / 1.75, 12);
+describe('exponentialMovingAverage (pandas ewm(span).mean(), adjust=True)', () => {
+  it('matches the weighted-mean definition at every point', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { minLength: 1, maxLength: 50 }), fc.integer({ min: 1, max: 40 }), (values, span) => {
+        const decay = 1 - 2 / (span + 1);
+        const got = exponentialMovingAverage(values, span);
+        values.forEach((_, t) => {
+          let num = 0;
+          let den = 0;
+          for (let k = 0; k <= t; k++) {
+            num += decay ** k * values[t - k]!;
+            den += decay ** k;
+          }
+          expect(got[t]).toBeCloseTo(num / den, 8);
+        });
+      }),
+    );
   });
 
-  it('Spearman ρ on ranks, ties averaged', () => {
-    expect(spearman([1, 2, 3, 4], [10, 30, 20, 40])).toBeCloseTo(0.8, 12);
-    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
-    // ranks of [1, 2, 2, 3] are [1, 2.5, 2.5, 4]: ρ = 4.5 / √(5 · 4.5) = 0.9486832980505138.
-    expect(spearman([1, 2, 3, 4], [1, 2, 2, 3])).toBeCloseTo(0.9486832980505138, 12);
-  });
-});
-
-describe('charts', () => {
-  it('bins every value once, clamping the ends', () => {
-    const bins = histogramBins([0, 0.05, 0.5, 1, 1.2, -1], 4, 0, 1);
-    expect(bins.map((b) => b.count)).toEqual([3, 0, 1, 2]);
-  });
-
-  it('escapes text', () => {
-    const svg = histogramSvg('<script>alert(1)</script> & co', histogramBins([1], 2, 0, 2), 'x "label"');
-    expect(svg).not.toContain('<script>');
-    expect(svg).toContain('&lt;script&gt;');
-    expect(svg).toContain('x &quot;label&quot;');
+  it('keeps a constant series constant, returns the series itself for span 1, and rejects span < 1', () => {
+    for (const value of exponentialMovingAverage([3, 3, 3], 30)) expect(value).toBeCloseTo(3, 12);
+    expect(exponentialMovingAverage([4, -1, 7], 1)).toEqual([4, -1, 7]);
+    expect(() => exponentialMovingAverage([1], 0.5)).toThrow(RangeError);
   });
 });
 
-describe('refine-af stats', () => {
-  const seeds = loadSeedTasks().slice(0, 3);
-  const dataset = file('dataset.jsonl', [
-    // A seed instruction verbatim: its max ROUGE-L against the seeds is exactly 1.
-    { instruction: seeds[0]!.instruction, input: '', output: 'Yes.' },
-    { instruction: 'Write a haiku about autumn leaves.', input: '', output: 'Red leaves fall softly.' },
-    { instruction: 'Classify the sentiment of the review.', input: 'I loved it.', output: 'positive' },
-    { instruction: 'Zebra quantum marmalade.', input: '', output: 'ok' },
-  ]);
-  const metrics = file(
-    'metrics.jsonl',
-    Array.from({ length: 40 }, (_, step) => ({ step, reward_mean: step / 10 + (step % 3) * 0.5, kl: 0.1 })),
-  );
-
-  it('writes stats.json, one SVG per figure and a self-contained HTML report', () => {
-    const out = join(dir, 'out');
-    const stats = analyseDataset(parseConfig({}), { dataset, outDir: out, metrics });
-    expect(stats.tableV.instructions).toBe(4);
-    expect(stats.seedOverlap.seeds).toBe(175);
-    expect(stats.seedOverlap.bins.reduce((n, b) => n + b.count, 0)).toBe(4);
-    expect(stats.seedOverlap.bins.at(-1)!.count).toBeGreaterThanOrEqual(1);
-    expect(stats.seedOverlap.bins[0]!.count).toBeGreaterThanOrEqual(1); // "Zebra quantum marmalade." shares no token
-    expect(stats.reward!.steps).toBe(40);
-    expect(stats.reward!.spearman).toBeGreaterThan(0.8);
-    expect(stats.figures.sort()).toEqual([
-      'fig2-reward.svg',
-      'fig3-length-input.svg',
-      'fig3-length-instruction.svg',
-      'fig3-length-output.svg',
-      'fig4-seed-rouge.svg',
-      'fig8-verb-noun.svg',
-    ]);
-    for (const figure of stats.figures) expect(readFileSync(join(out, figure), 'utf8')).toMatch(/^<svg [^]*<\/svg>$/);
-    const saved = JSON.parse(readFileSync(join(out, 'stats.json'), 'utf8')) as DatasetStats;
-    expect(saved.tableV).toEqual(stats.tableV);
-    const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html.match(/<svg /g)).toHaveLength(6);
-    expect(html).not.toMatch(/(src|href)=/);
+describe('lineChartSvg', () => {
+  it('draws one path per series through every finite point, with a legend and escaped text', () => {
+    const svg = lineChartSvg({
+      title: 'reward <&> step',
+      xLabel: 'step',
+      yLabel: 'reward',
+      series: [
+        { name: 'raw', points: [[1, 0.5], [2, Number.NaN], [3, 0.9], [4, 0.2]] },
+        { name: 'smoothed "ema"', points: [[1, 0.5], [4, 0.6]] },
+      ],
+    });
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    const paths = [...svg.matchAll(/<path d="([^"]+)"/g)].map((m) => m[1]!);
+    expect(paths.map((d) => d.split(' ').length)).toEqual([3, 2]);
+    expect(svg).toContain('reward &lt;&amp;&gt; step');
+    expect(svg).toContain('smoothed &quot;ema&quot;');
   });
 
-  it('runs from the command line and fails clearly on a metrics file without the reward field', async () => {
-    const out = join(dir, 'cli');
-    const cli = (args: string[]) => execa('node', [join(repoRoot, 'bin', 'refine-af.js'), ...args], { cwd: repoRoot, reject: false });
-    const ok = await cli(['stats', '--dataset', dataset, '--out', out]);
-    expect(ok.exitCode).toBe(0);
-    expect(JSON.parse(ok.stdout).tableV.instances).toBe(4);
-    const wrong = file('wrong-metrics.jsonl', [{ step: 0, loss: 1 }]);
-    const failed = await cli(['stats', '--dataset', dataset, '--out', out, '--metrics', wrong]);
-    expect(failed.exitCode).toBe(1);
-    expect(failed.stderr).toMatch(/wrong-metrics\.jsonl:1: reward_mean/);
+  it('still renders a single point or an empty series', () => {
+    expect(lineChartSvg({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'one', points: [[1, 1]] }] })).toMatch(/<path d="M[\d.]+,[\d.]+"/);
+    expect(lineChartSvg({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'none', points: [] }] })).toContain('</svg>');
+  });
+
+  it('places ticks 1, 2 or 5 × 10^k apart inside the range', () => {
+    expect(niceTicks(0, 200)).toEqual([0, 50, 100, 150, 200]);
+    expect(niceTicks(-0.43, 0.12)).toEqual([-0.4, -0.2, 0]);
+    expect(niceTicks(3, 3)).toEqual([3]);
+  });
+});
+
+describe('toCsv', () => {
+  it('quotes cells with commas, quotes or line breaks, and leaves missing cells empty', () => {
+    expect(toCsv(['a', 'b', 'c'], [[1, 'x,y', undefined], ['say "hi"', 'two\nlines', 0.5]])).toBe(
+      'a,b,c\r\n1,"x,y",\r\n"say ""hi""","two\nlines",0.5\r\n',
+    );
   });
 });

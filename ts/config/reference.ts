@@ -19,17 +19,22 @@ function typeText(node: JsonSchemaNode): string {
   return Array.isArray(node.type) ? node.type.join(' | ') : (node.type ?? 'any');
 }
 
+/** One row per key; a nested object (e.g. feedback.weights) gets its own row and one per inner key. */
+function rows(prefix: string, node: JsonSchemaNode): string[] {
+  return Object.entries(node.properties ?? {}).flatMap(([key, field]) => {
+    const fallback = field.default === undefined ? '—' : `\`${JSON.stringify(field.default)}\``;
+    const row = `| \`${prefix}.${key}\` | ${typeText(field).replaceAll('|', '\\|')} | ${fallback.replaceAll('|', '\\|')} | ${field.description ?? ''} |`;
+    return [row, ...rows(`${prefix}.${key}`, field)];
+  });
+}
+
 /** Markdown: one table per section, in schema order. */
 export function configReference(): string {
   const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
   const out: string[] = [];
   for (const [section, node] of Object.entries(root.properties ?? {})) {
     out.push(`### \`${section}\` — ${node.description ?? ''}`, '', '| key | type | default | meaning |', '| --- | --- | --- | --- |');
-    for (const [key, field] of Object.entries(node.properties ?? {})) {
-      const fallback = field.default === undefined ? '—' : `\`${JSON.stringify(field.default)}\``;
-      out.push(`| \`${section}.${key}\` | ${typeText(field).replaceAll('|', '\\|')} | ${fallback.replaceAll('|', '\\|')} | ${field.description ?? ''} |`);
-    }
-    out.push('');
+    out.push(...rows(section, node), '');
   }
   return out.join('\n');
 }

@@ -11,10 +11,12 @@ import type { Config } from '../config/schema.js';
 import { DataFileError, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
 import { NoveltyIndex } from '../rouge/index.js';
-import { loadDataset, tableV, wordCount, type TableV } from './dataset.js';
+import { spearman } from './correlation.js';
+import { countWords, datasetStatistics, loadDataset, type DatasetStatistics } from './dataset.js';
 import { diversity, type DiversitySummary } from './diversity.js';
-import { exponentialMovingAverage, spearman } from './series.js';
-import { escapeXml, histogramBins, histogramSvg, lineChartSvg, sunburstSvg, type Bin } from './svg.js';
+import { escapeXml, lineChartSvg } from './line-chart.js';
+import { exponentialMovingAverage } from './smoothing.js';
+import { histogramBins, histogramSvg, sunburstSvg, type Bin } from './svg.js';
 
 export interface StatsOptions {
   dataset: string;
@@ -42,7 +44,7 @@ export interface RewardCurve {
 
 export interface DatasetStats {
   dataset: string;
-  tableV: TableV;
+  tableV: DatasetStatistics;
   diversity: DiversitySummary;
   seedOverlap: Distribution & { seeds: number };
   lengths: { instruction: Distribution; input: Distribution; output: Distribution };
@@ -82,7 +84,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   const instructions = [...new Set(instances.map((i) => i.instruction.trim()))];
   const figures: Record<string, string> = {};
 
-  const table = tableV(instances);
+  const table = datasetStatistics(instances);
 
   const verbs = diversity(instructions, settings.top_verbs, settings.nouns_per_verb);
   figures['fig8-verb-noun.svg'] = sunburstSvg(
@@ -102,9 +104,9 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   );
 
   const lengths = {
-    instruction: lengthDistribution(instructions.map(wordCount), settings.length_bins),
-    input: lengthDistribution(instances.filter((i) => i.input.trim() !== '').map((i) => wordCount(i.input)), settings.length_bins),
-    output: lengthDistribution(instances.map((i) => wordCount(i.output)), settings.length_bins),
+    instruction: lengthDistribution(instructions.map(countWords), settings.length_bins),
+    input: lengthDistribution(instances.filter((i) => i.input.trim() !== '').map((i) => countWords(i.input)), settings.length_bins),
+    output: lengthDistribution(instances.map((i) => countWords(i.output)), settings.length_bins),
   };
   for (const [name, d] of Object.entries(lengths)) {
     figures[`fig3-length-${name}.svg`] = histogramSvg(
@@ -126,15 +128,15 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
       last: points.at(-1)!.reward,
       lastMovingAverage: smooth.at(-1)!,
     };
-    figures['fig2-reward.svg'] = lineChartSvg(
-      `Mean reward per PPO step (Spearman ρ with step: ${reward.spearman.toFixed(3)})`,
-      [
-        { name: 'mean reward', points: points.map((p) => ({ x: p.step, y: p.reward })) },
-        { name: `moving average (span ${settings.moving_average_span})`, points: points.map((p, i) => ({ x: p.step, y: smooth[i]! })) },
+    figures['fig2-reward.svg'] = lineChartSvg({
+      title: `Mean reward per PPO step (Spearman ρ with step: ${reward.spearman.toFixed(3)})`,
+      xLabel: 'step',
+      yLabel: 'reward',
+      series: [
+        { name: 'mean reward', points: points.map((p) => [p.step, p.reward] as const), width: 1 },
+        { name: `moving average (span ${settings.moving_average_span})`, points: points.map((p, i) => [p.step, smooth[i]!] as const), width: 2 },
       ],
-      'step',
-      'reward',
-    );
+    });
   }
 
   const stats: DatasetStats = {
@@ -160,10 +162,10 @@ function htmlReport(stats: DatasetStats, figures: Record<string, string>): strin
   const rows: [string, number][] = [
     ['# of instructions', t.instructions],
     ['# of instances', t.instances],
-    ['# of instances with empty input', t.instancesWithEmptyInput],
-    ['average instruction length (words)', t.averageInstructionLength],
-    ['average non-empty input length (words)', t.averageNonEmptyInputLength],
-    ['average output length (words)', t.averageOutputLength],
+    ['# of instances with empty input', t.instances_with_empty_input],
+    ['average instruction length (words)', t.avg_instruction_words],
+    ['average non-empty input length (words)', t.avg_nonempty_input_words],
+    ['average output length (words)', t.avg_output_words],
   ];
   const d = stats.diversity;
   const verbRows = d.topVerbs

@@ -1,16 +1,13 @@
 /**
- * Small dependency-free SVG charts for the dataset report: histograms (Figures 3 and 4), line charts (Figure 2) and
- * a two-ring sunburst of verbs and their nouns (Figure 8). Every text is XML-escaped; output is a standalone <svg>.
+ * Dependency-free SVG charts for the dataset report beside ./line-chart.ts (Figure 2): histograms (Figures 3 and 4)
+ * and a two-ring sunburst of verbs and their nouns (Figure 8). Every text is XML-escaped; output is a standalone <svg>.
  */
+import { escapeXml, niceTicks } from './line-chart.js';
 
 const WIDTH = 640;
 const HEIGHT = 360;
 const MARGIN = { top: 36, right: 20, bottom: 48, left: 60 };
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
-
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 const num = (x: number) => Number(x.toFixed(2)).toString();
 
@@ -25,26 +22,19 @@ function svgDocument(width: number, height: number, title: string, body: string[
   ].join('\n');
 }
 
-/** Round step for about `count` ticks over [0, max]. */
-function niceStep(max: number, count: number): number {
-  if (max <= 0) return 1;
-  const raw = max / count;
-  const power = 10 ** Math.floor(Math.log10(raw));
-  return ([1, 2, 5, 10].find((m) => m * power >= raw) ?? 10) * power;
-}
-
-function axes(xLabel: string, yLabel: string, yMax: number, yMin = 0): { body: string[]; y: (v: number) => number } {
+/** Axes with y ticks from 0 to the first round tick at or above `yMax`; returns the y scale. */
+function axes(xLabel: string, yLabel: string, yMax: number): { body: string[]; y: (v: number) => number } {
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const span = yMax - yMin || 1;
-  const y = (v: number) => MARGIN.top + plotHeight - ((v - yMin) / span) * plotHeight;
+  const ticks = niceTicks(0, Math.max(1, yMax));
+  const top = Math.max(yMax, ticks.at(-1)!);
+  const y = (v: number) => MARGIN.top + plotHeight - (v / top) * plotHeight;
   const body = [
     `<line x1="${MARGIN.left}" y1="${HEIGHT - MARGIN.bottom}" x2="${WIDTH - MARGIN.right}" y2="${HEIGHT - MARGIN.bottom}" stroke="black"/>`,
     `<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${HEIGHT - MARGIN.bottom}" stroke="black"/>`,
     `<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
     `<text transform="translate(14 ${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
   ];
-  const step = niceStep(span, 5);
-  for (let v = Math.ceil(yMin / step) * step; v <= yMax + 1e-9; v += step) {
+  for (const v of ticks) {
     body.push(
       `<line x1="${MARGIN.left - 4}" y1="${num(y(v))}" x2="${MARGIN.left}" y2="${num(y(v))}" stroke="black"/>`,
       `<text x="${MARGIN.left - 6}" y="${num(y(v) + 4)}" text-anchor="end">${num(v)}</text>`,
@@ -74,7 +64,7 @@ export function histogramBins(values: readonly number[], bins: number, min: numb
 export function histogramSvg(title: string, bins: readonly Bin[], xLabel: string, yLabel = 'count'): string {
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const maxCount = Math.max(1, ...bins.map((b) => b.count));
-  const { body, y } = axes(xLabel, yLabel, niceStep(maxCount, 5) * Math.ceil(maxCount / niceStep(maxCount, 5)));
+  const { body, y } = axes(xLabel, yLabel, maxCount);
   const barWidth = plotWidth / Math.max(1, bins.length);
   const labelEvery = Math.ceil(bins.length / 10);
   bins.forEach((bin, i) => {
@@ -86,36 +76,6 @@ export function histogramSvg(title: string, bins: readonly Bin[], xLabel: string
   });
   const last = bins.at(-1);
   if (last) body.push(`<text x="${WIDTH - MARGIN.right}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${num(last.to)}</text>`);
-  return svgDocument(WIDTH, HEIGHT, title, body);
-}
-
-export interface Series {
-  name: string;
-  points: readonly { x: number; y: number }[];
-}
-
-export function lineChartSvg(title: string, series: readonly Series[], xLabel: string, yLabel: string): string {
-  const all = series.flatMap((s) => s.points);
-  const xMin = Math.min(...all.map((p) => p.x));
-  const xMax = Math.max(...all.map((p) => p.x));
-  const yMinRaw = Math.min(...all.map((p) => p.y));
-  const yMaxRaw = Math.max(...all.map((p) => p.y));
-  const pad = (yMaxRaw - yMinRaw) * 0.05 || 1;
-  const { body, y } = axes(xLabel, yLabel, yMaxRaw + pad, yMinRaw - pad);
-  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
-  const x = (v: number) => MARGIN.left + ((v - xMin) / (xMax - xMin || 1)) * plotWidth;
-  const step = niceStep(xMax - xMin, 8);
-  for (let v = Math.ceil(xMin / step) * step; v <= xMax; v += step) {
-    body.push(`<text x="${num(x(v))}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${num(v)}</text>`);
-  }
-  series.forEach((s, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
-    const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${num(x(p.x))},${num(y(p.y))}`).join(' ');
-    body.push(
-      `<path d="${d}" fill="none" stroke="${color}" stroke-width="${i === 0 ? 1 : 2}"/>`,
-      `<text x="${WIDTH - MARGIN.right - 4}" y="${MARGIN.top + 12 + 14 * i}" text-anchor="end" fill="${color}">${escapeXml(s.name)}</text>`,
-    );
-  });
   return svgDocument(WIDTH, HEIGHT, title, body);
 }
 
