@@ -378,7 +378,7 @@ const statsSection = z
     top_verbs: z.number().int().positive().default(20).describe('Root verbs shown in the diversity chart (Figure 8: the 20 most frequent).'),
     nouns_per_verb: z.number().int().positive().default(4).describe('Direct-object nouns shown per verb (Figure 8: the top 4).'),
     rouge_bins: z.number().int().positive().default(20).describe('Bins of the max-ROUGE-L-to-seeds histogram over [0, 1] (Figure 4).'),
-    length_bins: z.number().int().positive().default(30).describe('Bins of each length histogram (Figure 3), from 0 to the 99th percentile.'),
+    length_bins: z.number().int().positive().default(30).describe('Bins of each length histogram (Figure 3), whole words wide, from 0 to about the 99th percentile.'),
     reward_key: z.string().default('reward_mean').describe('Field of a stage-2 metrics JSONL line holding the step\'s mean reward (Figure 2).'),
     moving_average_span: z.number().positive().default(30).describe('Span of the reward curve\'s exponential moving average (§III: "a span of 30 steps").'),
   })

@@ -67,7 +67,9 @@ function distribution(values: readonly number[], bins: number, min: number, max:
 }
 
 function lengthDistribution(values: readonly number[], bins: number): Distribution {
-  return distribution(values, bins, 0, Math.max(bins, quantile(sorted(values), LENGTH_RANGE_QUANTILE)));
+  // A whole number of words per bin, so the bin edges read as word counts.
+  const wordsPerBin = Math.max(1, Math.ceil(quantile(sorted(values), LENGTH_RANGE_QUANTILE) / bins));
+  return distribution(values, bins, 0, wordsPerBin * bins);
 }
 
 function readRewardCurve(file: string, rewardKey: string): { step: number; reward: number }[] {
