@@ -108,7 +108,7 @@ export interface GenerateOptions {
   backend: GenerationBackend;
   settings: Config['eval'];
   seed: number;
-  /** Called after each batch is safely on disk. */
+  /** Called with the predictions already on disk at the start, then after each batch is safely on disk. */
   onBatch?: (done: number, total: number) => void;
 }
 
@@ -131,6 +131,7 @@ export async function generatePredictions(tasks: SuperNiTask[], outDir: string, 
     prompt_format: settings.prompt_format,
   };
   if (pending.length < total) logger.info(`resuming: ${total - pending.length} of ${total} predictions already in ${file}`);
+  options.onBatch?.(total - pending.length, total);
   for (let start = 0; start < pending.length; start += settings.batch_size) {
     const batch = pending.slice(start, start + settings.batch_size);
     const completions = await options.backend.generate({
