@@ -12,6 +12,38 @@ export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
 export {
+  serveHumanEval,
+  addRater,
+  ratingDistribution,
+  exportHumanEval,
+  type ServeHumanEvalOptions,
+  type ExportTable,
+} from './eval/human/commands.js';
+export { startRatingServer, type RatingServer, type RatingServerOptions } from './eval/human/server.js';
+export { RatingStore, RatingStoreError, type SystemDistribution, type RatingRecord } from './eval/human/store.js';
+export { loadInstructions, loadRun, parseRunArgument, type Instruction, type SystemRun } from './eval/human/responses.js';
+export { RATINGS, RATING_MEANINGS, type Rating } from './eval/human/scale.js';
+export { rougeTokens } from './rouge/tokenize.js';
+export { rougeL, rougeLFromLcs } from './rouge/score.js';
+export { lcsLength } from './rouge/lcs.js';
+export { NoveltyIndex, type Nearest, type SimilarEntry, type IndexCounters } from './rouge/index.js';
+export { dedupInstructions, isNovel, type DedupOptions, type DedupRecord } from './rouge/dedup.js';
+export { dedupFiles, type DedupFilesOptions, type DedupSummary } from './stages/dedup.js';
+export { loadSeedTasks, seedTaskSchema, type SeedTask } from './io/seeds.js';
+export { Random, type RandomState } from './random.js';
+export { OpenAICompletionsBackend, EndpointError } from './backends/openai.js';
+export { backendFromConfig } from './backends/from-config.js';
+export {
+  generateInstructions,
+  runInstructionGeneration,
+  instructionsOutputPaths,
+  machineInstructionSchema,
+  type MachineInstruction,
+  type InstructionsSummary,
+  type InstructionsOptions,
+} from './stages/instructions.js';
+export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';
+export {
   composeReward,
   rewardFormula,
   normaliserFor,
@@ -21,3 +53,36 @@ export {
 } from './feedback/compose.js';
 export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
 export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
+export { withStageContext, type StageContext } from './stages/context.js';
+export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
+export {
+  generateInstances,
+  buildDataset,
+  writeIftDataset,
+  instanceFiles,
+  DROP_REASONS,
+  type DropReason,
+  type InstanceFiles,
+  type InstanceStageOptions,
+  type InstanceStageResult,
+} from './stages/instances.js';
+export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
+export { datasetStatistics, formatTableV, countWords, iftRecordSchema, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
+export {
+  trainRlaf,
+  runRlafTraining,
+  rlafPaths,
+  latestCheckpoint,
+  readRlafMetrics,
+  rlafStepRecordSchema,
+  type RewardFn,
+  type Reward,
+  type RlafStepRecord,
+  type RlafSummary,
+  type RlafPaths,
+  type TrainRlafOptions,
+} from './stages/rlaf.js';
+export type { PpoStepStats } from './bridge/contract.js';
+export { spearman, pearson, ranks } from './stats/correlation.js';
+export { exponentialMovingAverage } from './stats/smoothing.js';
+export { lineChartSvg, type LineChartSpec, type LineSeries } from './stats/line-chart.js';

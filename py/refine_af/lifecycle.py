@@ -34,6 +34,12 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="refine-af-parent-watch", daemon=True).start()
 
 
+def leave_interrupts_to_parent() -> None:
+    """Ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the Node parent decides what it means
+    (a training run finishes its step and saves a checkpoint); a KeyboardInterrupt here would tear the step in flight."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def redirect_output_to(path: str) -> None:
     """Send fd 1 and 2 (Python prints, C-level library output, logging) to a file the TS side tails into its logger."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -110,9 +110,16 @@ def load_model(params: Params) -> dict:
     from .models import load_causal_lm
 
     handle = params["handle"]
+    adapter = params.get("adapter")
     if handle in _models:
-        return _models[handle].info()
-    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"])
+        loaded = _models[handle]
+        if loaded.resolved.ref != params["ref"] or loaded.adapter != adapter:
+            raise ValueError(
+                f"handle {handle!r} already holds {loaded.resolved.ref!r} (adapter {loaded.adapter!r}), not {params['ref']!r}"
+                f" (adapter {adapter!r}); unload it first or use another handle"
+            )
+        return loaded.info()
+    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"], adapter)
     _models[handle] = loaded
     return loaded.info()
 
@@ -121,14 +128,18 @@ def load_model(params: Params) -> dict:
 def unload_model(params: Params) -> dict:
     removed = _models.pop(params["handle"], None) is not None
     if removed:
-        import gc
-
-        import torch
-
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        _free_memory()
     return {"unloaded": removed}
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _loaded(handle: str):
@@ -154,6 +165,60 @@ def generate(params: Params) -> dict:
         prompt_format=params["prompt_format"],
     )
     return {"completions": completions}
+
+
+# ---------------------------------------------------------------- PPO (stage 2): one policy at a time, driven step by step from TS
+
+_ppo_policy: Any = None
+
+
+def _policy():
+    if _ppo_policy is None:
+        raise RuntimeError("no PPO policy is open: call ppo_init first")
+    return _ppo_policy
+
+
+@method
+def ppo_init(params: Params) -> dict:
+    global _ppo_policy
+    from .ppo import LoraSettings, PpoPolicy, PpoSettings
+
+    if _ppo_policy is not None:
+        raise RuntimeError("a PPO policy is already open: call ppo_close first")
+    _ppo_policy = PpoPolicy.open(
+        params["ref"], params["dtype"], params["load_in_4bit"], params["device"],
+        LoraSettings(**params["lora"]), PpoSettings(**params["ppo"]), params["seed"], params["resume_from"],
+    )
+    return _ppo_policy.info()
+
+
+@method
+def ppo_generate(params: Params) -> dict:
+    responses = _policy().generate(
+        params["prompts"], max_new_tokens=params["max_new_tokens"], stop=params["stop"],
+        prompt_format=params["prompt_format"], seed=params["seed"],
+    )
+    return {"responses": responses}
+
+
+@method
+def ppo_step(params: Params) -> dict:
+    return _policy().step(params["scores"], params["seed"])
+
+
+@method
+def ppo_save(params: Params) -> dict:
+    return _policy().save(params["dir"])
+
+
+@method
+def ppo_close(params: Params) -> dict:
+    global _ppo_policy
+    closed = _ppo_policy is not None
+    _ppo_policy = None
+    if closed:
+        _free_memory()
+    return {"closed": closed}
 
 
 # ---------------------------------------------------------------- automated feedback (scorers.py)
@@ -193,6 +258,14 @@ def countdown(params: Params, emit: Callable[[dict], None]) -> dict:
         time.sleep(params["seconds_per_step"])
         emit({"type": "progress", "step": step, "total": params["steps"]})
     return {"steps": params["steps"]}
+
+
+@job
+def sft(params: Params, emit: Callable[[dict], None]) -> dict:
+    """Supervised fine-tuning on rendered prompt/response pairs; progress and loss events; resumes from its checkpoints."""
+    from .sft import train
+
+    return train(params, emit)
 
 
 def _is_main_process() -> bool:
@@ -243,4 +316,5 @@ elif os.environ.get("REFINE_AF_WORKER_LOG"):
     # Imported by the pythonia worker: output goes to the file TS tails, and the worker dies with Node.
     lifecycle.redirect_output_to(os.environ["REFINE_AF_WORKER_LOG"])
     lifecycle.die_with_parent()
+    lifecycle.leave_interrupts_to_parent()
     _configure_logging()

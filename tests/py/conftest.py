@@ -3,11 +3,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "py"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from refine_af.models import load_tokenizer, resolve_model  # noqa: E402
+from tiny_models import save_tiny_llama  # noqa: E402
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 
@@ -21,23 +22,4 @@ def embedded_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory, embedded_tokenizer) -> Path:
     """A 2-layer Llama with the embedded tokenizer, saved with save_pretrained: loads through the same path as a real checkpoint."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(embedded_tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=embedded_tokenizer.bos_token_id,
-        eos_token_id=embedded_tokenizer.eos_token_id,
-        pad_token_id=embedded_tokenizer.pad_token_id,
-    )
-    directory = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(directory)
-    embedded_tokenizer.save_pretrained(directory)
-    return directory
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), embedded_tokenizer)

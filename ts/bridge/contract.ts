@@ -51,6 +51,8 @@ const modelInfoSchema = z.object({
   quantization: z.enum(['nf4', 'none']),
   parameters: z.number().int(),
   architecture: z.string(),
+  /** The peft adapter directory applied on top of the base weights, if any. */
+  adapter: z.string().nullable(),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 
@@ -71,6 +73,45 @@ const completionSchema = z.object({
 });
 export type Completion = z.infer<typeof completionSchema>;
 
+/** Stage 2 (PPO): LoRA shape, PPO hyperparameters (TRL 0.11 PPOConfig names) and what one step reports. */
+export const loraSettingsSchema = z.object({
+  r: z.number().int().positive(),
+  alpha: z.number().int().positive(),
+  target_modules: z.array(z.string()).nullable(),
+});
+export const ppoSettingsSchema = z.object({
+  learning_rate: z.number().positive(),
+  batch_size: z.number().int().positive(),
+  mini_batch_size: z.number().int().positive(),
+  gradient_accumulation_steps: z.number().int().positive(),
+  ppo_epochs: z.number().int().positive(),
+  init_kl_coef: z.number().nonnegative(),
+  adap_kl_ctrl: z.boolean(),
+  kl_target: z.number().positive(),
+  kl_horizon: z.number().int().positive(),
+  cliprange: z.number().positive(),
+  cliprange_value: z.number().positive(),
+  vf_coef: z.number().nonnegative(),
+  gamma: z.number().min(0).max(1),
+  lam: z.number().min(0).max(1),
+  max_grad_norm: z.number().positive().nullable(),
+});
+export const ppoStepStatsSchema = z.object({
+  step: z.number().int().positive(),
+  mean_score: z.number(),
+  kl: z.number(),
+  kl_coef: z.number(),
+  entropy: z.number(),
+  policy_loss: z.number(),
+  value_loss: z.number(),
+  total_loss: z.number(),
+  response_tokens_mean: z.number(),
+  seconds: z.number(),
+});
+export type PpoStepStats = z.infer<typeof ppoStepStatsSchema>;
+/** The file `ppo_save` writes last into a checkpoint directory: only a complete checkpoint has it. */
+export const PPO_CHECKPOINT_MARKER = 'checkpoint-complete.json';
+export const ppoCheckpointMarkerSchema = z.object({ step: z.number().int().nonnegative() });
 export const FEEDBACK_INDICATORS = ['reward', 'naturalness', 'coherence', 'understandability'] as const;
 export type FeedbackIndicator = (typeof FEEDBACK_INDICATORS)[number];
 const perIndicator = <T extends z.ZodType>(value: T) =>
@@ -141,8 +182,9 @@ export const workerMethods = {
     timeoutMs: 2 * MINUTE_MS,
   }),
   load_model: method({
-    description: 'Load a causal LM under a handle (idempotent per handle): 4-bit NF4 when asked and on CUDA.',
-    params: modelLoadingSchema.extend({ handle: z.string(), ref: z.string() }),
+    description:
+      'Load a causal LM under a handle (idempotent per handle): 4-bit NF4 when asked and on CUDA; with a peft adapter directory on top when given.',
+    params: modelLoadingSchema.extend({ handle: z.string(), ref: z.string(), adapter: z.string().nullable().optional() }),
     result: modelInfoSchema,
     timeoutMs: 2 * HOUR_MS,
   }),
@@ -162,6 +204,55 @@ export const workerMethods = {
     }),
     result: z.object({ completions: z.array(completionSchema) }),
     timeoutMs: 4 * HOUR_MS,
+  }),
+  ppo_init: method({
+    description:
+      'Open the PPO policy (causal LM + value head + LoRA; NF4 on CUDA when asked; reference = the base with the adapter disabled), optionally from a checkpoint.',
+    params: modelLoadingSchema.extend({
+      ref: z.string(),
+      lora: loraSettingsSchema,
+      ppo: ppoSettingsSchema,
+      seed: z.number().int(),
+      resume_from: z.string().nullable(),
+    }),
+    result: z.object({
+      model: modelInfoSchema,
+      parameters: z.number().int(),
+      trainable_parameters: z.number().int(),
+      step: z.number().int().nonnegative(),
+    }),
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  ppo_generate: method({
+    description:
+      'Sample one response per prompt with plain sampling (temperature 1, no top-k/top-p); the token ids stay in Python for the next ppo_step.',
+    params: z.object({
+      prompts: z.array(z.string()).min(1),
+      max_new_tokens: z.number().int().positive(),
+      stop: z.array(z.string()),
+      prompt_format: decodingSchema.shape.prompt_format,
+      seed: z.number().int(),
+    }),
+    result: z.object({ responses: z.array(completionSchema) }),
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  ppo_step: method({
+    description: 'One TRL PPOTrainer.step on the last rollout with one score per response, as given.',
+    params: z.object({ scores: z.array(z.number()).min(1), seed: z.number().int() }),
+    result: ppoStepStatsSchema,
+    timeoutMs: 2 * HOUR_MS,
+  }),
+  ppo_save: method({
+    description: `Write adapter, value head, optimizer and KL-controller state to a directory atomically (temp dir + rename; ${PPO_CHECKPOINT_MARKER} last).`,
+    params: z.object({ dir: z.string() }),
+    result: z.object({ dir: z.string(), step: z.number().int().nonnegative() }),
+    timeoutMs: HOUR_MS,
+  }),
+  ppo_close: method({
+    description: 'Free the PPO policy.',
+    params: z.object({}),
+    result: z.object({ closed: z.boolean() }),
+    timeoutMs: 5 * MINUTE_MS,
   }),
   load_scorers: method({
     description: 'Load the feedback indicators\' backends (reward model, UniEval, judge) under a handle; every model is resolved first. unload_model frees them.',
@@ -204,6 +295,52 @@ export const jobs = {
     }),
     progress: z.object({ type: z.literal('progress'), step: z.number().int(), total: z.number().int() }),
     result: z.object({ steps: z.number().int() }),
+  }),
+  sft: job({
+    description:
+      'Supervised fine-tuning (HF Trainer) on a JSONL file of {prompt, response}: loss on the response only, LoRA (QLoRA on CUDA in 4 bits), ' +
+      'checkpoints in <output_dir>/checkpoints that a rerun resumes from, the adapter saved with these parameters.',
+    params: modelLoadingSchema.extend({
+      model: z.string(),
+      train_file: z.string(),
+      output_dir: z.string(),
+      epochs: z.number().positive(),
+      max_steps: z.number().int().positive().nullable(),
+      learning_rate: z.number().positive(),
+      lr_scheduler: z.string(),
+      warmup_ratio: z.number().min(0).max(1),
+      per_device_batch_size: z.number().int().positive(),
+      gradient_accumulation_steps: z.number().int().positive(),
+      max_seq_length: z.number().int().positive(),
+      lora: z.boolean(),
+      lora_r: z.number().int().positive(),
+      lora_alpha: z.number().positive(),
+      lora_dropout: z.number().min(0).max(1),
+      lora_target_modules: z.array(z.string()).nullable(),
+      logging_steps: z.number().int().positive(),
+      save_steps: z.number().int().positive(),
+      save_total_limit: z.number().int().positive(),
+      merge_weights: z.boolean(),
+      seed: z.number().int(),
+    }),
+    progress: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('progress'), step: z.number().int(), total_steps: z.number().int(), epoch: z.number() }),
+      z.object({ type: z.literal('loss'), step: z.number().int(), epoch: z.number(), loss: z.number(), learning_rate: z.number() }),
+    ]),
+    result: z.object({
+      /** The adapter directory (lora) or the full fine-tuned model directory. */
+      model_dir: z.string(),
+      adapter: z.boolean(),
+      merged_dir: z.string().nullable(),
+      examples: z.number().int(),
+      examples_too_long: z.number().int(),
+      steps: z.number().int(),
+      resumed_from: z.string().nullable(),
+      train_loss: z.number().nullable(),
+      loss_curve: z.array(z.object({ step: z.number().int(), loss: z.number() })),
+      quantization: z.enum(['nf4', 'none']),
+      runtime_s: z.number(),
+    }),
   }),
 } as const;
 

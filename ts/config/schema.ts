@@ -52,6 +52,138 @@ const loggingSection = z
   })
   .describe('Logging.');
 
+const rlafSection = z
+  .strictObject({
+    pool: z
+      .string()
+      .optional()
+      .describe('Instruction pool to train on: JSONL lines with an "instruction" field (default: stage 1\'s output, instructions.output_file in run.dir).'),
+    out_dir: z.string().default('rlaf').describe('Where stage 2 writes metrics, chart, checkpoints and the final adapter, relative to the run directory.'),
+    steps: z.number().int().positive().default(200).describe('PPO steps (§III-A: 200).'),
+    batch_size: z.number().int().positive().default(4).describe('Instructions (rollouts) per PPO step (§III-A: batch size 4).'),
+    mini_batch_size: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .describe('Rollouts per forward/backward pass; batch_size = mini_batch_size × gradient_accumulation_steps (§III-A: 4 = 1 × 4).'),
+    gradient_accumulation_steps: z.number().int().positive().default(4).describe('Mini-batches per optimiser update (§III-A: 4).'),
+    learning_rate: z.number().positive().default(2e-5).describe('Adam learning rate of the LoRA adapter and value head (§III-A: 2e-5).'),
+    ppo_epochs: z.number().int().positive().default(4).describe('Optimisation passes over each batch of rollouts (TRL PPOConfig default; not in the paper).'),
+    init_kl_coef: z.number().nonnegative().default(0.2).describe('Initial β of the KL penalty in Eq. 2 (TRL PPOConfig default; the paper gives no value).'),
+    adaptive_kl: z.boolean().default(true).describe('Adapt β towards kl_target (TRL adaptive KL controller, its default).'),
+    kl_target: z.number().positive().default(6).describe('KL the adaptive controller aims for (TRL default).'),
+    kl_horizon: z.number().int().positive().default(10000).describe('Horizon of the adaptive KL controller (TRL default).'),
+    cliprange: z.number().positive().default(0.2).describe('PPO policy-ratio clip range (TRL default).'),
+    cliprange_value: z.number().positive().default(0.2).describe('Value-function clip range (TRL default).'),
+    vf_coef: z.number().nonnegative().default(0.1).describe('Weight of the value loss in the PPO loss (TRL default).'),
+    gamma: z.number().min(0).max(1).default(1).describe('Discount factor (TRL default).'),
+    lam: z.number().min(0).max(1).default(0.95).describe('GAE λ (TRL default).'),
+    max_grad_norm: z.number().positive().nullable().default(null).describe('Gradient clipping norm; null = none (TRL default).'),
+    lora: z
+      .strictObject({
+        r: z.number().int().positive().default(16).describe('LoRA rank (the paper trains "with LoRA" and cites StackLLaMA [19], which uses r = 16).'),
+        alpha: z.number().int().positive().default(32).describe('LoRA α (StackLLaMA [19]: 32).'),
+        target_modules: z
+          .array(z.string())
+          .nullable()
+          .default(null)
+          .describe('Modules that get adapters; null = peft\'s default for the architecture (q_proj and v_proj for Llama/Mistral).'),
+      })
+      .prefault({})
+      .describe('The LoRA adapter trained by PPO (§III-A: "trained with LoRA").'),
+    template: z
+      .string()
+      .default('instance_generation.txt')
+      .describe('Prompt template with {{instruction}}, under seeds/templates/ or an absolute path (Table VII, Appendix IX-D).'),
+    max_new_tokens: z.number().int().positive().default(128).describe('Tokens per rollout response (StackLLaMA [19]: 128; the paper gives no value).'),
+    stop: z
+      .array(z.string())
+      .default(['Task:'])
+      .describe('Rollouts stop at these strings (the model starting a new "Task:" of the Table VII prompt); the tokens up to the stop are trained on.'),
+    prompt_format: z
+      .enum(['raw', 'chat'])
+      .default('raw')
+      .describe('"raw" sends the Table VII few-shot prompt as a completion prompt, as with the paper\'s base models; "chat" wraps it in the chat template.'),
+    unparsed_reward: z
+      .number()
+      .default(-1)
+      .describe('Reward of a response from which no (input, output) instance parses (not in the paper; below anything Eq. 1 gives with its default weights).'),
+    save_every: z.number().int().positive().default(20).describe('Save a checkpoint (adapter, value head, optimizer, KL controller) every N steps, and always at the end.'),
+    moving_average_span: z.number().positive().default(30).describe('Span of the exponential moving average of the reward curve (§III: "a span of 30 steps").'),
+  })
+  .refine((s) => s.batch_size % (s.mini_batch_size * s.gradient_accumulation_steps) === 0, {
+    message: 'batch_size must be a multiple of mini_batch_size × gradient_accumulation_steps (TRL splits each batch that way)',
+    path: ['batch_size'],
+  })
+  .describe('Stage 2: PPO from automated feedback (§II-C, §III-A).');
+
+const humanEvalSection = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address the rating web app binds to; the loopback default keeps it off the network unless a host is given.'),
+    port: z.number().int().min(0).max(65535).default(8787).describe('Port of the rating web app (0: any free port).'),
+    body_limit_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16_384)
+      .describe('Largest request body accepted; a form post (login token or rating) is far smaller, so larger bodies are refused with 413.'),
+    session_hours: z.number().positive().default(12).describe('How long a rater stays logged in after entering their token.'),
+  })
+  .describe('The blind human rating web app for the user-oriented instructions (§V-B, Figure 6).');
+const openaiSection = z
+  .strictObject({
+    base_url: z.string().url().default('http://127.0.0.1:8000/v1').describe('Base URL of an OpenAI-compatible server (vLLM, TGI, llama.cpp server); /completions is appended.'),
+    model: z.string().min(1).default('default').describe('Model name the server expects in each request.'),
+    api_key_env: z.string().default('OPENAI_API_KEY').describe('Environment variable holding the API key; unset sends no Authorization header.'),
+    concurrency: z.number().int().positive().default(8).describe('Requests in flight at once (one prompt per request, so the server batches them continuously).'),
+    max_retries: z.number().int().nonnegative().default(5).describe('Retries of a failed request (connection error, timeout, HTTP 429 or 5xx) before the run fails.'),
+    initial_backoff_ms: z.number().positive().default(500).describe('Wait before the first retry; doubled for each further one (exponential backoff).'),
+    max_backoff_ms: z.number().positive().default(30_000).describe('Longest wait between retries.'),
+    timeout_ms: z.number().positive().default(600_000).describe('Limit for one request, after which it counts as failed and is retried.'),
+  })
+  .describe('An OpenAI-compatible completions endpoint as a generation backend (the path beyond one GPU: vLLM with tensor parallelism, replicas).');
+
+const instructionsSection = z
+  .strictObject({
+    num_instructions: z.number().int().positive().default(15_000).describe('Machine instructions to keep (§III-A, Table V: 15,000 per model).'),
+    num_prompt_instructions: z.number().int().positive().default(8).describe('In-context instructions per prompt (§II-B: 8).'),
+    num_machine_instructions: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(2)
+      .describe('Of those, machine-generated ones from the pool (§II-B: 2); the rest (6) are seeds, and seeds fill in while the pool has fewer.'),
+    rouge_threshold: z.number().min(0).max(1).default(0.7).describe('A new instruction whose ROUGE-L F with any pool instruction is above this is dropped (§II-B; Self-Instruct: > 0.7).'),
+    most_similar_k: z.number().int().positive().default(10).describe('Most similar pool instructions recorded with each kept one (Self-Instruct records 10).'),
+    min_words: z.number().int().positive().default(4).describe('Instructions with fewer words are dropped (Self-Instruct/Alpaca drop ≤ 3 words).'),
+    max_words: z.number().int().positive().default(150).describe('Instructions with more words are dropped (Self-Instruct/Alpaca: > 150).'),
+    blacklist: z
+      .array(z.string().min(1))
+      .default(['image', 'images', 'graph', 'graphs', 'picture', 'pictures', 'file', 'files', 'map', 'maps', 'draw', 'plot', 'go to', 'video', 'audio', 'music', 'flowchart', 'diagram'])
+      .describe('Instructions containing one of these as a whole word, case-insensitive, are dropped (§II-B; the Alpaca list).'),
+    request_batch_size: z.number().int().positive().default(5).describe('Prompts generated per batch; one batch is the unit of crash safety (Self-Instruct: 5).'),
+    seed_tasks: z.string().optional().describe('Seed task JSONL (id, name, instruction, instances, is_classification); default: the 175 Self-Instruct seeds in seeds/ (§III-A).'),
+    template: z.string().default('instruction_generation.txt').describe('Prompt template under seeds/templates/ (Table VI).'),
+    output_file: z.string().default('machine_instructions.jsonl').describe('Append-only output of kept instructions, relative to run.dir; its resume snapshot sits beside it (.state.json).'),
+    backend: z.enum(['local', 'openai']).default('local').describe('Generation backend: the local Python worker (models section) or an OpenAI-compatible endpoint (openai section).'),
+    decoding: z
+      .strictObject({
+        max_new_tokens: z.number().int().positive().default(320).describe('Tokens per completion: room for two instructions of 150 words (Self-Instruct uses 1024 for up to seven).'),
+        do_sample: z.boolean().default(true).describe('Sample (true) or decode greedily.'),
+        temperature: z.number().positive().default(0.7).describe('Sampling temperature (Self-Instruct: 0.7).'),
+        top_p: z.number().gt(0).lte(1).default(0.5).describe('Nucleus sampling mass (Self-Instruct: 0.5).'),
+        stop: z.array(z.string()).default(['\n\n', 'Task 11:']).describe('Generation stops at any of these: a blank line, or after "Task 10".'),
+        prompt_format: z.enum(['raw', 'chat']).default('raw').describe('Send the prompt as a plain completion prompt (raw) or through the chat template.'),
+      })
+      .prefault({})
+      .describe('Decoding of instruction generation.'),
+  })
+  .describe('Stage 1: bootstrapped instruction generation with the ROUGE-L novelty filter (§II-B).');
 // Eq. 1 (§II-C) as reconstructed in ../shared/docs/reward.md: REFINE-AF adapts the rule of Instruction Mining (Cao et al.,
 // arXiv 2307.06290 v1), log L ∝ 0.0274 − 0.0078·Rew + 0.4421·Und − 0.3212·Nat − 0.1520·Coh (R² 0.522); the reward is the
 // negative of that loss.
@@ -121,6 +253,97 @@ const feedbackSection = z
       .describe('The judge keeps the first this-many tokens of the history and of the response before asking (the question itself is never cut); our choice, bounding CPU cost.'),
   })
   .describe('Automated feedback (§II-C, Eq. 1): the indicators, their backends and how they combine into the reward. Models load with models.device and models.dtype.');
+const pipelineSection = z
+  .strictObject({
+    method: z
+      .enum(['refine-af', 'self-instruct'])
+      .default('refine-af')
+      .describe(
+        'refine-af: instances come from the PPO-trained policy (base model + stage-2 adapter). self-instruct: the paper\'s baseline, ' +
+          'the same pipeline without stage 2, so instances come from the base model (§III-A "Baselines").',
+      ),
+  })
+  .describe('Which pipeline a run is: REFINE-AF or its Self-Instruct baseline. Both write the same kinds of artifacts.');
+
+const instancesSection = z
+  .strictObject({
+    template: z
+      .string()
+      .default('instance_generation.txt')
+      .describe('Instance-generation prompt, under seeds/templates/ or absolute; {{instruction}} is filled (Table VII, the same prompt as in stage 2, §II-D).'),
+    batch_size: z.number().int().positive().default(8).describe('Instructions per generation batch (and per append to the output file).'),
+    max_new_tokens: z.number().int().positive().default(300).describe('Token limit of one completion (Self-Instruct generate_instances.py: max_tokens 300).'),
+    do_sample: z.boolean().default(false).describe('Sample instead of greedy decoding (Self-Instruct generates instances at temperature 0).'),
+    temperature: z.number().positive().default(1).describe('Sampling temperature, when do_sample.'),
+    top_p: z.number().gt(0).lte(1).default(1).describe('Nucleus sampling mass, when do_sample.'),
+    stop: z
+      .array(z.string())
+      .default(['\nTask:'])
+      .describe('Stop sequences: the model starting a new task ends the completion (Self-Instruct stops at "Task:").'),
+    prompt_format: z
+      .enum(['raw', 'chat'])
+      .default('raw')
+      .describe('raw: the prompt as a plain continuation (base models, as in the paper); chat: through the tokenizer\'s chat template.'),
+    max_per_instruction: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe('Keep at most this many instances per instruction; null keeps every one the prompt elicits (Table V: 1.0–1.17 per instruction).'),
+    max_input_words: z.number().int().positive().default(300).describe('Drop an instance whose input is longer than this many words (over-long).'),
+    max_output_words: z.number().int().positive().default(300).describe('Drop an instance whose output is longer than this many words (over-long).'),
+    drop_truncated: z
+      .boolean()
+      .default(true)
+      .describe('Drop the last instance of a completion cut by max_new_tokens: its output is unfinished.'),
+  })
+  .describe('Stage 3: input/output instances for every instruction of the pool, from the trained policy (§II-D, Appendix IX-D).');
+
+const sftSection = z
+  .strictObject({
+    epochs: z.number().positive().default(3).describe('Training epochs over the IFT dataset (§III-A).'),
+    learning_rate: z.number().positive().default(2e-5).describe('Peak learning rate (§III-A).'),
+    lr_scheduler: z.enum(['cosine', 'linear', 'constant', 'constant_with_warmup']).default('cosine').describe('Learning-rate schedule (§III-A: cosine).'),
+    warmup_ratio: z.number().min(0).max(1).default(0.3).describe('Fraction of the steps spent warming up (§III-A).'),
+    per_device_batch_size: z.number().int().positive().default(2).describe('Examples per device per step (§III-A: batch size 2).'),
+    gradient_accumulation_steps: z.number().int().positive().default(4).describe('Steps accumulated per optimizer update (§III-A).'),
+    max_steps: z.number().int().positive().nullable().default(null).describe('Stop after this many optimizer updates; null trains the full epochs (short runs, the demo).'),
+    max_seq_length: z.number().int().positive().default(1024).describe('Prompt + response tokens per example; longer ones are cut from the end of the response.'),
+    max_instructions: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe('Fine-tune on the instances of the first N instructions of the pool only (Table II: 5,000 / 10,000 / 15,000); null uses all.'),
+    extra_subsets: z
+      .array(z.number().int().positive())
+      .default([])
+      .describe('Also fine-tune one model per N listed, on the first N instructions (Table II: [5000, 10000] next to the full 15,000).'),
+    lora: z.boolean().default(true).describe('Train a LoRA adapter (peft) instead of every weight; with models.load_in_4bit on CUDA this is QLoRA.'),
+    lora_r: z.number().int().positive().default(16).describe('LoRA rank (not given in the paper; a common QLoRA value).'),
+    lora_alpha: z.number().positive().default(32).describe('LoRA scaling alpha (not given in the paper; 2 × rank).'),
+    lora_dropout: z.number().min(0).max(1).default(0.05).describe('Dropout on the LoRA path (not given in the paper; the QLoRA value).'),
+    lora_target_modules: z
+      .array(z.string())
+      .nullable()
+      .default(null)
+      .describe('Modules that get adapters; null uses peft\'s default for the architecture (q_proj, v_proj for Llama and Mistral).'),
+    prompt_template: z
+      .string()
+      .default('sft_alpaca_input.txt')
+      .describe('Training prompt for an instance with an input ({{instruction}}, {{input}}); default Alpaca\'s format. The loss is on the response only.'),
+    prompt_template_no_input: z
+      .string()
+      .default('sft_alpaca_no_input.txt')
+      .describe('Training prompt for an instance with an empty input ({{instruction}}); default Alpaca\'s format.'),
+    logging_steps: z.number().int().positive().default(10).describe('Report the training loss every this many optimizer updates.'),
+    save_steps: z.number().int().positive().default(200).describe('Write a resumable checkpoint every this many optimizer updates.'),
+    save_total_limit: z.number().int().positive().default(2).describe('Checkpoints kept on disk (older ones are deleted).'),
+    merge_weights: z.boolean().default(false).describe('Also save the base weights with the adapter merged in (a plain checkpoint for serving).'),
+  })
+  .describe('Supervised fine-tuning of the base model on the IFT dataset with the HF Trainer (§II-D "Instruction Finetuning", §III-A).');
 
 export const configSchema = z
   .strictObject({
@@ -128,7 +351,14 @@ export const configSchema = z
     models: modelsSection.prefault({}),
     bridge: bridgeSection.prefault({}),
     logging: loggingSection.prefault({}),
+    human_eval: humanEvalSection.prefault({}),
+    openai: openaiSection.prefault({}),
+    instructions: instructionsSection.prefault({}),
     feedback: feedbackSection.prefault({}),
+    rlaf: rlafSection.prefault({}),
+    pipeline: pipelineSection.prefault({}),
+    instances: instancesSection.prefault({}),
+    sft: sftSection.prefault({}),
   })
   .describe('A refine-af configuration.');
 

@@ -1,0 +1,309 @@
+"""The PPO policy of stage 2: a causal LM with a value head and LoRA adapters, trained with TRL's classic PPOTrainer.
+
+TypeScript owns the loop; this module owns one step at a time:
+  `PpoPolicy.generate(prompts)` samples responses and keeps their token ids here (the rollout), so that
+  `PpoPolicy.step(scores)` trains on exactly the tokens that were scored; `save(dir)` writes a checkpoint
+  that `PpoPolicy.open(..., resume_from=dir)` continues from.
+
+The reference policy of the KL term is the frozen base with the adapter disabled (TRL does this when ref_model is
+None and the model is a PEFT model): no second copy of the weights.
+
+Randomness is a function of (seed, step): TS passes the seed of each rollout and each step, and both reseed
+torch/numpy/random before they draw. A resumed run therefore needs only the step counter from a checkpoint to draw
+exactly what an uninterrupted run would have drawn; no generator state has to be carried over.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .models import LoadedModel, _apply_format, load_causal_lm
+
+COMPLETE_MARKER = "checkpoint-complete.json"
+ADAPTER_DIR = "adapter"
+VALUE_HEAD_FILE = "value_head.pt"
+OPTIMIZER_FILE = "optimizer.pt"
+TRAINER_STATE_FILE = "trainer_state.json"
+
+
+class CheckpointError(Exception):
+    """A checkpoint directory that is missing, incomplete, or was written for a different model or adapter shape."""
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    r: int
+    alpha: int
+    target_modules: list[str] | None  # None: peft's default for the architecture
+
+
+@dataclass(frozen=True)
+class PpoSettings:
+    learning_rate: float
+    batch_size: int
+    mini_batch_size: int
+    gradient_accumulation_steps: int
+    ppo_epochs: int
+    init_kl_coef: float
+    adap_kl_ctrl: bool
+    kl_target: float
+    kl_horizon: int
+    cliprange: float
+    cliprange_value: float
+    vf_coef: float
+    gamma: float
+    lam: float
+    max_grad_norm: float | None
+
+
+def reseed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _cut_at_stop(tokenizer, ids: list[int], stop: list[str]) -> tuple[list[int], str, bool]:
+    """Shortest prefix of `ids` whose text contains a stop sequence: the tokens kept for PPO are the ones that made the text."""
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    if not any(s in text for s in stop):
+        return ids, text, False
+    for end in range(1, len(ids) + 1):
+        prefix = tokenizer.decode(ids[:end], skip_special_tokens=True)
+        cut = min((i for i in (prefix.find(s) for s in stop) if i >= 0), default=-1)
+        if cut >= 0:
+            return ids[:end], prefix[:cut], True
+    raise AssertionError("unreachable: the full text contains a stop sequence")
+
+
+@dataclass
+class Rollout:
+    queries: list[torch.Tensor]
+    responses: list[torch.Tensor]
+
+
+class PpoPolicy:
+    """One policy under PPO training: load once, then generate → step, generate → step, …, save now and then."""
+
+    def __init__(self, loaded: LoadedModel, trainer, settings: PpoSettings, step: int):
+        self.loaded = loaded
+        self.trainer = trainer
+        self.settings = settings
+        self.step_count = step
+        self.rollout: Rollout | None = None
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    @classmethod
+    def open(cls, ref: str, dtype: str, load_in_4bit: bool, device: str, lora: LoraSettings, ppo: PpoSettings,
+             seed: int, resume_from: str | None) -> "PpoPolicy":
+        from peft import LoraConfig
+        from trl import AutoModelForCausalLMWithValueHead, PPOConfig, PPOTrainer
+
+        reseed(seed)
+        # The base is loaded by the shared loader (embedded GGUF, local dir or hub id; NF4 on CUDA when asked) and handed
+        # to TRL as a model object: TRL then adds the LoRA adapter (after prepare_model_for_kbit_training when 4-bit)
+        # and the value head, without probing the hub for adapter or value-head files under a local path.
+        loaded = load_causal_lm(ref, dtype, load_in_4bit, device)
+        # No LoRA dropout: PPO's probability ratios compare forward passes, which must be deterministic.
+        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
+                                 target_modules=lora.target_modules)
+        model = AutoModelForCausalLMWithValueHead.from_pretrained(loaded.model, peft_config=peft_config)
+        if loaded.quantization == "none":
+            model.to(loaded.device)
+        config = PPOConfig(
+            seed=seed,
+            learning_rate=ppo.learning_rate,
+            batch_size=ppo.batch_size,
+            mini_batch_size=ppo.mini_batch_size,
+            gradient_accumulation_steps=ppo.gradient_accumulation_steps,
+            ppo_epochs=ppo.ppo_epochs,
+            init_kl_coef=ppo.init_kl_coef,
+            adap_kl_ctrl=ppo.adap_kl_ctrl,
+            target=ppo.kl_target,
+            horizon=ppo.kl_horizon,
+            cliprange=ppo.cliprange,
+            cliprange_value=ppo.cliprange_value,
+            vf_coef=ppo.vf_coef,
+            gamma=ppo.gamma,
+            lam=ppo.lam,
+            max_grad_norm=ppo.max_grad_norm,
+            log_with=None,
+        )
+        trainer = PPOTrainer(config=config, model=model, ref_model=None, tokenizer=loaded.tokenizer)
+        policy = cls(loaded, trainer, ppo, step=0)
+        if resume_from is not None:
+            policy._restore(resume_from)
+        return policy
+
+    def info(self) -> dict:
+        parameters = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return {
+            "model": self.loaded.info(),
+            "parameters": parameters,
+            "trainable_parameters": trainable,
+            "step": self.step_count,
+        }
+
+    # ------------------------------------------------------------------ rollouts
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], *, max_new_tokens: int, stop: list[str], prompt_format: str, seed: int) -> list[dict]:
+        """Sample one response per prompt from the current policy with plain sampling.
+
+        Plain means temperature 1, no top-k, no top-p, no minimum length: PPO's KL estimate and probability ratios assume
+        the tokens were drawn from the policy's own distribution, and TRL's forward pass does not rescale logits.
+        """
+        if len(prompts) != self.settings.batch_size:
+            raise ValueError(f"a PPO rollout needs batch_size={self.settings.batch_size} prompts, got {len(prompts)}")
+        tokenizer = self.tokenizer
+        texts = [_apply_format(tokenizer, p, prompt_format) for p in prompts]
+        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.loaded.device)
+        reseed(seed)
+        output = self.trainer.accelerator.unwrap_model(self.model).generate(
+            **encoded,
+            max_new_tokens=max_new_tokens,
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            min_length=-1,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            stop_strings=stop or None,
+            tokenizer=tokenizer,
+        )
+        prompt_length = encoded["input_ids"].shape[1]
+        queries, responses, results = [], [], []
+        for row, mask in zip(output, encoded["attention_mask"]):
+            queries.append(row[:prompt_length][mask.bool()].clone())
+            ids = row[prompt_length:].tolist()
+            finish = "length"
+            if tokenizer.eos_token_id in ids:
+                # Keep the EOS token: ending the response is an action the policy is trained on.
+                ids = ids[: ids.index(tokenizer.eos_token_id) + 1]
+                finish = "eos"
+            ids, text, stopped = _cut_at_stop(tokenizer, ids, stop)
+            if stopped:
+                finish = "stop"
+            responses.append(torch.tensor(ids, dtype=torch.long, device=row.device))
+            results.append({"text": text, "finish_reason": finish, "new_tokens": len(ids)})
+        self.rollout = Rollout(queries, responses)
+        return results
+
+    def step(self, scores: list[float], seed: int) -> dict:
+        """One PPO optimisation step on the last rollout with one score per response, exactly as given."""
+        if self.rollout is None:
+            raise RuntimeError("ppo_step needs a rollout: call ppo_generate first (each rollout is used by one step)")
+        if len(scores) != len(self.rollout.responses):
+            raise ValueError(f"got {len(scores)} scores for {len(self.rollout.responses)} responses")
+        rollout, self.rollout = self.rollout, None
+        reseed(seed)
+        started = time.perf_counter()
+        score_tensors = [torch.tensor(float(s), dtype=torch.float32) for s in scores]
+        stats = self.trainer.step(rollout.queries, rollout.responses, score_tensors)
+        self.step_count += 1
+        return {
+            "step": self.step_count,
+            "mean_score": float(stats["ppo/mean_scores"]),
+            "kl": float(stats["objective/kl"]),
+            "kl_coef": float(stats["objective/kl_coef"]),
+            "entropy": float(stats["objective/entropy"]),
+            "policy_loss": float(stats["ppo/loss/policy"]),
+            "value_loss": float(stats["ppo/loss/value"]),
+            "total_loss": float(stats["ppo/loss/total"]),
+            "response_tokens_mean": float(stats["tokens/responses_len_mean"]),
+            "seconds": time.perf_counter() - started,
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _value_head(self):
+        return self.trainer.accelerator.unwrap_model(self.model).v_head
+
+    def _peft_model(self):
+        return self.trainer.accelerator.unwrap_model(self.model).pretrained_model
+
+    def save(self, directory: str) -> dict:
+        """Write adapter, value head, optimizer and trainer state to `directory`, atomically.
+
+        Everything goes to a temporary sibling first; the completion marker is written last, and the directory is
+        renamed into place, so a directory with the marker is always a whole checkpoint and a crash leaves at most a
+        temporary directory behind.
+        """
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+        shutil.rmtree(temp, ignore_errors=True)
+        temp.mkdir()
+        self._peft_model().save_pretrained(temp / ADAPTER_DIR)
+        torch.save(self._value_head().state_dict(), temp / VALUE_HEAD_FILE)
+        torch.save(self.trainer.optimizer.state_dict(), temp / OPTIMIZER_FILE)
+        state = {
+            "step": self.step_count,
+            "kl_coef": float(self.trainer.kl_ctl.value),
+            "base_model": self.loaded.resolved.as_dict(),
+        }
+        (temp / TRAINER_STATE_FILE).write_text(json.dumps(state, indent=2))
+        _fsync_tree(temp)
+        (temp / COMPLETE_MARKER).write_text(json.dumps({"step": self.step_count}))
+        _fsync_tree(temp)
+        if target.exists():
+            # Only ever replaced by a newer save of the same step (the final save after a checkpoint at the last step).
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            target.rename(old)
+            temp.rename(target)
+            shutil.rmtree(old)
+        else:
+            temp.rename(target)
+        _fsync_dir(target.parent)
+        return {"dir": str(target), "step": self.step_count}
+
+    def _restore(self, directory: str) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        source = Path(directory)
+        if not (source / COMPLETE_MARKER).is_file():
+            raise CheckpointError(f"{source} is not a complete checkpoint (no {COMPLETE_MARKER}); resume from an earlier one")
+        state = json.loads((source / TRAINER_STATE_FILE).read_text())
+        adapter_file = source / ADAPTER_DIR / "adapter_model.safetensors"
+        result = set_peft_model_state_dict(self._peft_model(), load_file(str(adapter_file), device=str(self.loaded.device)))
+        if result.unexpected_keys:
+            raise CheckpointError(f"{adapter_file} does not fit this adapter: unexpected keys {result.unexpected_keys[:5]}")
+        self._value_head().load_state_dict(torch.load(source / VALUE_HEAD_FILE, map_location=self.loaded.device))
+        self.trainer.optimizer.load_state_dict(torch.load(source / OPTIMIZER_FILE, map_location=self.loaded.device))
+        self.trainer.kl_ctl.value = state["kl_coef"]
+        self.step_count = int(state["step"])
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file():
+            with open(path, "rb+") as f:
+                os.fsync(f.fileno())
+        else:
+            _fsync_dir(path)
+    _fsync_dir(root)

@@ -1,0 +1,164 @@
+/**
+ * Stage 2's loop end to end on the tiny random Llama (real TRL PPO steps in the real worker): logs, checkpoints,
+ * exact resume after a save cut short, stop on abort, and the parse → score mapping of the rollouts.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
+import { PythonWorker } from '../../ts/bridge/worker.js';
+import { parseConfig } from '../../ts/config/load.js';
+import type { ConfigInput } from '../../ts/config/schema.js';
+import { defaultPython } from '../../ts/paths.js';
+import type { Triplet } from '../../ts/bridge/contract.js';
+import { latestCheckpoint, readRlafMetrics, rlafPaths, scoreResponses, trainRlaf, type RewardFn } from '../../ts/stages/rlaf.js';
+
+const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
+const modelDir = join(root, 'tiny-llama');
+const pool = join(root, 'pool.jsonl');
+const worker = new PythonWorker();
+
+beforeAll(() => {
+  execFileSync(defaultPython, [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), modelDir], { stdio: 'ignore' });
+  const instructions = ['Name a colour.', 'Add two numbers.', 'Translate "cat" to French.', 'Sort a list of numbers.', 'Give a synonym for "big".', 'Reverse a word.'];
+  writeFileSync(pool, instructions.map((instruction) => JSON.stringify({ instruction, most_similar: [] }) + '\n').join(''));
+});
+afterAll(async () => {
+  await worker.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function configFor(name: string, steps: number) {
+  // Two rollouts per step, one PPO epoch and the short instance prompt: each step is a few small forward/backward passes.
+  const input: ConfigInput = {
+    run: { dir: join(root, name), seed: 5 },
+    models: { generator: modelDir, device: 'cpu' },
+    rlaf: {
+      pool, steps, batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1,
+      save_every: 2, max_new_tokens: 6, learning_rate: 1e-2, unparsed_reward: -0.25, template: 'instance_generation_short.txt',
+    },
+  };
+  return parseConfig(input);
+}
+
+function readRollouts(file: string): { step: number; reward: number }[] {
+  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: number; reward: number });
+}
+
+// The tiny random model rarely writes a parsable "Output:", so the loop tests mostly see unparsed_reward; the mapping
+// from parsed instances to rewards is tested on its own below.
+const lengthReward: RewardFn = async (triplets) => triplets.map((t) => ({ reward: -t.output.length / 100, indicators: { length: t.output.length } }));
+
+describe('the RLAF loop', () => {
+  // One run directory through the whole life of a run, to keep the number of (slow, CPU) PPO steps small:
+  // interrupted → resumed to the end → a save cut short → resumed again.
+  const config = configFor('run', 3);
+  const paths = rlafPaths(config);
+
+  it('stops after the step in flight when aborted, with logs, chart and a usable checkpoint', async () => {
+    const controller = new AbortController();
+    // Abort while step 2 runs, as Ctrl-C would (nothing awaits between step 1's log line and the start of step 2).
+    const poll = setInterval(() => {
+      if (existsSync(paths.metrics)) controller.abort();
+    }, 20);
+    const summary = await trainRlaf(config, { worker, reward: lengthReward, signal: controller.signal }).finally(() => clearInterval(poll));
+    expect(summary).toMatchObject({ steps: 2, interrupted: true, checkpoint: join(paths.checkpoints, 'step-000002') });
+    const metrics = readRlafMetrics(paths.metrics);
+    expect(metrics.map((m) => m.step)).toEqual([1, 2]);
+    for (const m of metrics) {
+      expect(Number.isFinite(m.kl) && Number.isFinite(m.policy_loss) && Number.isFinite(m.value_loss) && m.entropy > 0).toBe(true);
+    }
+    const rollouts = readRollouts(paths.rollouts);
+    expect(rollouts).toHaveLength(2 * config.rlaf.batch_size);
+    expect(metrics[0]!.reward_mean).toBeCloseTo(rollouts.slice(0, 2).reduce((a, r) => a + r.reward, 0) / 2, 12);
+    expect(existsSync(join(summary.checkpoint, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    expect(readFileSync(paths.metricsCsv, 'utf8').split('\r\n')[0]).toMatch(/^step,reward_mean,reward_ema,/);
+    expect(readFileSync(paths.chart, 'utf8')).toMatch(/^<svg[\s\S]*<path d="M[^"]+L[^"]+"/);
+  });
+
+  it('refuses to start over an existing run without --resume', async () => {
+    await expect(trainRlaf(config, { worker, reward: lengthReward })).rejects.toThrow(/pass --resume/);
+  });
+
+  it('resumes to the end: steps continue after the checkpoint, and the end is checkpointed', async () => {
+    const summary = await trainRlaf(config, { worker, reward: lengthReward, resume: true });
+    expect(summary).toMatchObject({ steps: 3, interrupted: false, checkpoint: join(paths.checkpoints, 'step-000003') });
+    expect(readRlafMetrics(paths.metrics).map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(readdirSync(paths.checkpoints).sort()).toEqual(['step-000002', 'step-000003']);
+  });
+
+  it('after a save cut short, resumes from the last complete checkpoint and redoes exactly the steps after it', async () => {
+    const before = readRlafMetrics(paths.metrics);
+    const rolloutsBefore = readRollouts(paths.rollouts);
+    rmSync(join(paths.checkpoints, 'step-000003', PPO_CHECKPOINT_MARKER));
+    expect(latestCheckpoint(paths.checkpoints)?.step).toBe(2);
+
+    await trainRlaf(config, { worker, reward: lengthReward, resume: true });
+    const after = readRlafMetrics(paths.metrics);
+    const comparable = ({ seconds, seconds_ppo, ...rest }: (typeof after)[number]) => rest;
+    expect(after.map(comparable)).toEqual(before.map(comparable));
+    expect(readRollouts(paths.rollouts)).toEqual(rolloutsBefore);
+    expect(latestCheckpoint(paths.checkpoints)?.step).toBe(3);
+  });
+
+  it('sends the rewards to the PPO trainer unchanged through the bridge', async () => {
+    const config = configFor('bridge', 1);
+    const { rlaf } = config;
+    await worker.call('ppo_init', {
+      ref: modelDir,
+      dtype: 'float32',
+      load_in_4bit: false,
+      device: 'cpu',
+      lora: rlaf.lora,
+      ppo: {
+        learning_rate: rlaf.learning_rate, batch_size: 4, mini_batch_size: 1, gradient_accumulation_steps: 4, ppo_epochs: 1,
+        init_kl_coef: 0.2, adap_kl_ctrl: true, kl_target: 6, kl_horizon: 10000, cliprange: 0.2, cliprange_value: 0.2,
+        vf_coef: 0.1, gamma: 1, lam: 0.95, max_grad_norm: null,
+      },
+      seed: 1,
+      resume_from: null,
+    });
+    try {
+      await worker.call('ppo_generate', { prompts: ['a', 'b', 'c', 'd'], max_new_tokens: 4, stop: [], prompt_format: 'raw', seed: 1 });
+      const scores = [0.125, -3.5, 7.25, 0.0625];
+      const stats = await worker.call('ppo_step', { scores, seed: 2 });
+      expect(stats.mean_score).toBe(scores.reduce((a, b) => a + b) / 4);
+      expect(stats.step).toBe(1);
+    } finally {
+      await worker.call('ppo_close', {});
+    }
+  });
+});
+
+describe('scoreResponses', () => {
+  const completion = (text: string) => ({ text, finish_reason: 'eos' as const, new_tokens: 5 });
+
+  it('scores the first parsed instance of each response, in order, and gives unparsed responses the fixed reward', async () => {
+    const seen: Triplet[] = [];
+    const reward: RewardFn = async (triplets) => {
+      seen.push(...triplets);
+      return triplets.map((t, i) => ({ reward: 10 + i, indicators: { length: t.output.length } }));
+    };
+    const rollouts = await scoreResponses(
+      ['Say hi.', 'Ramble.', 'Sort.'],
+      [completion('\nOutput: hi'), completion(' no instance here'), completion('\nExample 1\nList: [2, 1]\nOutput: [1, 2]\nExample 2\nList: [3]\nOutput: [3]')],
+      reward,
+      -1,
+    );
+    expect(seen).toEqual([
+      { instruction: 'Say hi.', input: '', output: 'hi' },
+      { instruction: 'Sort.', input: 'List: [2, 1]', output: '[1, 2]' },
+    ]);
+    expect(rollouts.map((r) => r.reward)).toEqual([10, -1, 11]);
+    expect(rollouts.map((r) => r.indicators)).toEqual([{ length: 2 }, {}, { length: 6 }]);
+    expect(rollouts[1]!.instance).toBeNull();
+  });
+
+  it('rejects a reward function that returns the wrong number of rewards or a non-finite one', async () => {
+    const responses = [completion('\nOutput: a')];
+    await expect(scoreResponses(['x'], responses, async () => [], -1)).rejects.toThrow(/0 rewards for 1 triplets/);
+    await expect(scoreResponses(['x'], responses, async () => [{ reward: Number.NaN, indicators: {} }], -1)).rejects.toThrow(/NaN/);
+  });
+});

@@ -1,0 +1,417 @@
+/**
+ * Stage 2 (§II-C, §III-A): reinforcement learning from automated feedback. Each step: sample instructions from the
+ * stage-1 pool → render the instance-generation prompt (Table VII by default) → the policy generates → parse (input, output) →
+ * score with the reward function (Eq. 1 in a real run) → one PPO step in the Python worker → log the step.
+ *
+ * TRL's PPOTrainer does the optimisation (py/refine_af/ppo.py); this file owns the loop, the logs, checkpoints and
+ * resume. Every random draw of a step is a function of (run seed, step), so a run resumed from the checkpoint at step
+ * k draws for step k + 1 exactly what an uninterrupted run would have drawn: nothing is repeated or skipped.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import {
+  indicatorValuesSchema,
+  PPO_CHECKPOINT_MARKER,
+  ppoCheckpointMarkerSchema,
+  type Completion,
+  type PpoStepStats,
+  type Triplet,
+} from '../bridge/contract.js';
+import type { PythonWorker } from '../bridge/worker.js';
+import type { Config } from '../config/schema.js';
+import { toCsv } from '../io/csv.js';
+import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { FeedbackScorer } from '../feedback/scorer.js';
+import { logger } from '../log.js';
+import { startProgress } from '../progress.js';
+import { renderTemplate } from '../prompts/render.js';
+import { Random } from '../random.js';
+import { spearman } from '../stats/correlation.js';
+import { lineChartSvg } from '../stats/line-chart.js';
+import { exponentialMovingAverage } from '../stats/smoothing.js';
+import { instructionsOutputPaths } from './instructions.js';
+import { parseInstances } from './instance-parser.js';
+import { withStageContext } from './context.js';
+
+/** The composite reward (Eq. 1) and the indicators it was composed from (Rew, Nat, Coh, Und, …), per triplet. */
+export interface Reward {
+  reward: number;
+  indicators: Record<string, number>;
+}
+
+/** Any scorer of (instruction, input, output) triplets: the automated feedback of a real run, or a synthetic reward for tests and benchmarks. */
+export type RewardFn = (triplets: Triplet[]) => Promise<Reward[]>;
+
+export const rlafStepRecordSchema = z.strictObject({
+  step: z.number().int().positive(),
+  reward_mean: z.number(),
+  /** Exponential moving average of reward_mean up to this step (span = rlaf.moving_average_span). */
+  reward_ema: z.number(),
+  /** Means over the parsed rollouts of the step (none when nothing parsed). */
+  indicators: z.record(z.string(), z.number()),
+  parsed_fraction: z.number(),
+  kl: z.number(),
+  kl_coef: z.number(),
+  entropy: z.number(),
+  policy_loss: z.number(),
+  value_loss: z.number(),
+  response_tokens_mean: z.number(),
+  seconds: z.number(),
+  seconds_ppo: z.number(),
+});
+export type RlafStepRecord = z.infer<typeof rlafStepRecordSchema>;
+
+const rolloutRecordSchema = z.strictObject({
+  step: z.number().int().positive(),
+  instruction: z.string(),
+  response: z.string(),
+  finish_reason: z.enum(['stop', 'eos', 'length']),
+  instance: z.strictObject({ input: z.string(), output: z.string() }).nullable(),
+  reward: z.number(),
+  indicators: z.record(z.string(), z.number()),
+});
+type RolloutRecord = z.infer<typeof rolloutRecordSchema>;
+
+const poolLineSchema = z.object({ instruction: z.string().min(1) });
+
+export interface RlafPaths {
+  pool: string;
+  dir: string;
+  metrics: string;
+  metricsCsv: string;
+  rollouts: string;
+  chart: string;
+  summary: string;
+  checkpoints: string;
+}
+
+export interface RlafSummary {
+  steps: number;
+  /** The last complete checkpoint; its `adapter/` is the trained LoRA adapter. */
+  checkpoint: string;
+  interrupted: boolean;
+  reward_first: number;
+  reward_last_ema: number;
+  spearman_reward_step: number;
+  seconds_per_step: number;
+  metrics: string;
+  chart: string;
+}
+
+export interface TrainRlafOptions {
+  worker: PythonWorker;
+  reward: RewardFn;
+  /**
+   * Called on resume with the indicators of every rollout logged up to the checkpoint, in order, so that a stateful
+   * reward (Eq. 1 over running-standardised indicators) continues exactly where it was.
+   */
+  replayReward?: (indicators: Record<string, number>[]) => void;
+  /** Continue from the last complete checkpoint in the output directory. */
+  resume?: boolean;
+  /** Aborting stops the loop after the step in flight and saves a checkpoint (the CLI wires Ctrl-C to this). */
+  signal?: AbortSignal;
+}
+
+export function rlafPaths(config: Config): RlafPaths {
+  const inRun = (path: string) => (isAbsolute(path) ? path : join(config.run.dir, path));
+  const dir = inRun(config.rlaf.out_dir);
+  return {
+    pool: config.rlaf.pool === undefined ? instructionsOutputPaths(config).output : resolve(config.rlaf.pool),
+    dir,
+    metrics: join(dir, 'metrics.jsonl'),
+    metricsCsv: join(dir, 'metrics.csv'),
+    rollouts: join(dir, 'rollouts.jsonl'),
+    chart: join(dir, 'reward-curve.svg'),
+    summary: join(dir, 'summary.json'),
+    checkpoints: join(dir, 'checkpoints'),
+  };
+}
+
+export async function trainRlaf(config: Config, options: TrainRlafOptions): Promise<RlafSummary> {
+  const settings = config.rlaf;
+  const paths = rlafPaths(config);
+  const { worker, reward } = options;
+  const pool = readPool(paths.pool, settings.batch_size);
+
+  const resumeFrom = options.resume ? latestCheckpoint(paths.checkpoints) : undefined;
+  if (!options.resume && existsSync(paths.metrics)) {
+    throw new Error(`${paths.metrics} exists: pass --resume to continue that run, or choose another rlaf.out_dir / run.dir`);
+  }
+  const startStep = resumeFrom?.step ?? 0;
+  const { history, rollouts: loggedRollouts } = reconcileLogs(paths, startStep);
+  options.replayReward?.(loggedRollouts.filter((r) => r.instance !== null).map((r) => r.indicators));
+
+  const opened = await worker.call('ppo_init', {
+    ref: config.models.generator,
+    dtype: config.models.dtype,
+    load_in_4bit: config.models.load_in_4bit,
+    device: config.models.device,
+    lora: settings.lora,
+    ppo: {
+      learning_rate: settings.learning_rate,
+      batch_size: settings.batch_size,
+      mini_batch_size: settings.mini_batch_size,
+      gradient_accumulation_steps: settings.gradient_accumulation_steps,
+      ppo_epochs: settings.ppo_epochs,
+      init_kl_coef: settings.init_kl_coef,
+      adap_kl_ctrl: settings.adaptive_kl,
+      kl_target: settings.kl_target,
+      kl_horizon: settings.kl_horizon,
+      cliprange: settings.cliprange,
+      cliprange_value: settings.cliprange_value,
+      vf_coef: settings.vf_coef,
+      gamma: settings.gamma,
+      lam: settings.lam,
+      max_grad_norm: settings.max_grad_norm,
+    },
+    seed: config.run.seed,
+    resume_from: resumeFrom?.dir ?? null,
+  });
+  if (opened.step !== startStep) throw new Error(`checkpoint ${resumeFrom?.dir} holds step ${opened.step}, its marker says ${startStep}`);
+  logger.info(
+    `rlaf: ${opened.model.resolved.ref} (${opened.model.quantization}, ${opened.model.device}), ` +
+      `${opened.trainable_parameters} trainable of ${opened.parameters} parameters; ` +
+      (resumeFrom ? `resuming after step ${startStep} from ${resumeFrom.dir}` : 'starting at step 1'),
+  );
+
+  let lastSaved = resumeFrom?.dir;
+  let lastSavedStep = startStep;
+  const save = async (step: number) => {
+    lastSaved = (await worker.call('ppo_save', { dir: checkpointDir(paths, step) })).dir;
+    lastSavedStep = step;
+  };
+  const progress = startProgress('rlaf', settings.steps, startStep);
+  let step = startStep;
+  try {
+    while (step < settings.steps && !options.signal?.aborted) {
+      step += 1;
+      const started = performance.now();
+      const random = stepRandom(config.run.seed, step);
+
+      // 1. Sample instructions and render the instance-generation prompt (rlaf.template: Table VII).
+      const instructions = random.sample(pool, settings.batch_size);
+      const prompts = instructions.map((instruction) => renderTemplate(settings.template, { instruction }));
+
+      // 2. The policy generates one response per prompt; its token ids stay in Python for the PPO step.
+      const { responses } = await worker.call('ppo_generate', {
+        prompts,
+        max_new_tokens: settings.max_new_tokens,
+        stop: settings.stop,
+        prompt_format: settings.prompt_format,
+        seed: random.nextUint32(),
+      });
+
+      // 3. Parse each response into an (input, output) instance and score it.
+      const rollouts = await scoreResponses(instructions, responses, reward, settings.unparsed_reward);
+
+      // 4. One PPO step with exactly these rewards.
+      const stats = await worker.call('ppo_step', { scores: rollouts.map((r) => r.reward), seed: random.nextUint32() });
+      if (stats.step !== step) throw new Error(`the PPO trainer reports step ${stats.step} where the loop is at step ${step}`);
+
+      // 5. Log the step: metrics (JSONL + CSV), rollouts; checkpoint every save_every steps.
+      const record = stepRecord(history, rollouts, stats, (performance.now() - started) / 1000, settings.moving_average_span);
+      appendJsonl(paths.rollouts, rollouts.map((r) => ({ ...r, step })));
+      appendJsonl(paths.metrics, [record]);
+      history.push(record);
+      writeFileAtomic(paths.metricsCsv, metricsCsv(history));
+      if (step % settings.save_every === 0) await save(step);
+      progress.update(step, { reward: record.reward_mean.toFixed(3), ema: record.reward_ema.toFixed(3), kl: record.kl.toFixed(3) });
+    }
+    if (lastSavedStep !== step || lastSaved === undefined) await save(step);
+  } finally {
+    progress.stop();
+    // A failed close (say, the worker died) must not hide the error that ended the loop.
+    await worker.call('ppo_close', {}).catch((error: unknown) => logger.warn(`rlaf: closing the policy failed: ${(error as Error).message}`));
+  }
+
+  const summary = summarise(paths, history, lastSaved!, step < settings.steps);
+  writeFileAtomic(paths.chart, rewardChartSvg(history, settings.moving_average_span));
+  writeJsonAtomic(paths.summary, summary);
+  logger.info(
+    `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} steps; reward ${summary.reward_first.toFixed(3)} → ` +
+      `${summary.reward_last_ema.toFixed(3)} (EMA), Spearman(reward, step) ${summary.spearman_reward_step.toFixed(3)}, ` +
+      `${summary.seconds_per_step.toFixed(1)} s/step; adapter in ${join(summary.checkpoint, 'adapter')}`,
+  );
+  return summary;
+}
+
+/** Stage 2 with the REFINE-AF reward: Eq. 1 over the automated feedback, scored by models held in the same worker as the policy. */
+export async function trainRlafWithFeedback(
+  config: Config,
+  worker: PythonWorker,
+  options: { resume?: boolean; signal?: AbortSignal } = {},
+): Promise<RlafSummary> {
+  const scorer = new FeedbackScorer(worker, config);
+  await scorer.load();
+  return trainRlaf(config, {
+    worker,
+    reward: async (triplets) => (await scorer.score(triplets)).map(({ reward, indicators }) => ({ reward, indicators })),
+    replayReward: (indicators) => scorer.replay(indicators.map((values) => indicatorValuesSchema.parse(values))),
+    resume: options.resume ?? false,
+    signal: options.signal,
+  });
+}
+
+/** The CLI's and SDK's entry: one worker for policy and feedback models; Ctrl-C finishes the step in flight, saves a checkpoint, stops. */
+export async function runRlafTraining(config: Config, options: { resume?: boolean; signal?: AbortSignal } = {}): Promise<RlafSummary> {
+  return withStageContext(config, (ctx) => trainRlafWithFeedback(config, ctx.worker, options));
+}
+
+function readPool(file: string, batchSize: number): string[] {
+  if (!existsSync(file)) throw new Error(`instruction pool ${file} not found: run stage 1 (refine-af generate-instructions) or set rlaf.pool`);
+  const instructions = [...new Set(readJsonl(file, poolLineSchema).map((line) => line.instruction))];
+  if (instructions.length < batchSize) {
+    throw new Error(`instruction pool ${file} has ${instructions.length} distinct instructions; a PPO step samples rlaf.batch_size = ${batchSize}`);
+  }
+  return instructions;
+}
+
+/** The random stream of one step, a function of (run seed, step) alone. */
+function stepRandom(seed: number, step: number): Random {
+  const random = new Random([0x9e3779b9, seed >>> 0, step >>> 0, 0x243f6a88]);
+  for (let i = 0; i < 15; i++) random.nextUint32();
+  return random;
+}
+
+export async function scoreResponses(
+  instructions: readonly string[],
+  responses: readonly Completion[],
+  reward: RewardFn,
+  unparsedReward: number,
+): Promise<Omit<RolloutRecord, 'step'>[]> {
+  // The first instance of a response is the one rewarded: one scalar per rollout is what PPO takes.
+  const instances = responses.map((response) => parseInstances(response.text)[0] ?? null);
+  const triplets = instances.flatMap((instance, i) => (instance ? [{ instruction: instructions[i]!, ...instance }] : []));
+  const scored = triplets.length > 0 ? await reward(triplets) : [];
+  if (scored.length !== triplets.length) throw new Error(`the reward function returned ${scored.length} rewards for ${triplets.length} triplets`);
+  let next = 0;
+  return responses.map((response, i) => {
+    const instance = instances[i] ?? null;
+    const score = instance ? scored[next++]! : { reward: unparsedReward, indicators: {} };
+    if (!Number.isFinite(score.reward)) throw new Error(`the reward function returned ${score.reward} for instruction ${JSON.stringify(instructions[i])}`);
+    return {
+      instruction: instructions[i]!,
+      response: response.text,
+      finish_reason: response.finish_reason,
+      instance,
+      reward: score.reward,
+      indicators: score.indicators,
+    };
+  });
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function stepRecord(
+  history: readonly RlafStepRecord[],
+  rollouts: readonly Omit<RolloutRecord, 'step'>[],
+  stats: PpoStepStats,
+  seconds: number,
+  span: number,
+): RlafStepRecord {
+  const rewardMean = mean(rollouts.map((r) => r.reward));
+  const parsed = rollouts.filter((r) => r.instance !== null);
+  const names = [...new Set(parsed.flatMap((r) => Object.keys(r.indicators)))].sort();
+  const indicators = Object.fromEntries(names.map((name) => [name, mean(parsed.flatMap((r) => r.indicators[name] ?? []))]));
+  const ema = exponentialMovingAverage([...history.map((h) => h.reward_mean), rewardMean], span).at(-1)!;
+  return {
+    step: stats.step,
+    reward_mean: rewardMean,
+    reward_ema: ema,
+    indicators,
+    parsed_fraction: parsed.length / rollouts.length,
+    kl: stats.kl,
+    kl_coef: stats.kl_coef,
+    entropy: stats.entropy,
+    policy_loss: stats.policy_loss,
+    value_loss: stats.value_loss,
+    response_tokens_mean: stats.response_tokens_mean,
+    seconds,
+    seconds_ppo: stats.seconds,
+  };
+}
+
+// ---------------------------------------------------------------- checkpoints and resume
+
+function checkpointDir(paths: RlafPaths, step: number): string {
+  return join(paths.checkpoints, `step-${String(step).padStart(6, '0')}`);
+}
+
+/** The newest checkpoint that has its completion marker (a save cut short has none and is ignored). */
+export function latestCheckpoint(checkpoints: string): { dir: string; step: number } | undefined {
+  if (!existsSync(checkpoints)) return undefined;
+  const complete = readdirSync(checkpoints)
+    .filter((name) => /^step-\d+$/.test(name))
+    .flatMap((name) => {
+      const marker = readJsonIfExists(join(checkpoints, name, PPO_CHECKPOINT_MARKER), ppoCheckpointMarkerSchema);
+      return marker ? [{ dir: join(checkpoints, name), step: marker.step }] : [];
+    });
+  return complete.sort((a, b) => b.step - a.step)[0];
+}
+
+/** Keep the log lines of steps up to the checkpoint and drop the rest: those steps run again from the checkpoint. */
+function reconcileLogs(paths: RlafPaths, checkpointStep: number): { history: RlafStepRecord[]; rollouts: RolloutRecord[] } {
+  const keep = <T extends { step: number }>(file: string, schema: z.ZodType<T>): T[] => {
+    const records = readJsonl(file, schema, { repairTornTail: true });
+    const kept = records.filter((r) => r.step <= checkpointStep);
+    if (kept.length !== records.length) {
+      writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+      logger.info(`rlaf: dropped ${records.length - kept.length} lines of ${file} written after the checkpoint at step ${checkpointStep}`);
+    }
+    return kept;
+  };
+  const rollouts = keep(paths.rollouts, rolloutRecordSchema);
+  const history = keep(paths.metrics, rlafStepRecordSchema);
+  const steps = history.map((r) => r.step);
+  if (steps.some((s, i) => s !== i + 1) || steps.length !== checkpointStep) {
+    throw new Error(`${paths.metrics} does not hold steps 1…${checkpointStep} in order (found ${steps.length} lines): it belongs to another run`);
+  }
+  return { history, rollouts };
+}
+
+// ---------------------------------------------------------------- monitoring outputs
+
+const CSV_STATS = ['reward_mean', 'reward_ema', 'parsed_fraction', 'kl', 'kl_coef', 'entropy', 'policy_loss', 'value_loss', 'response_tokens_mean', 'seconds', 'seconds_ppo'] as const;
+
+export function metricsCsv(history: readonly RlafStepRecord[]): string {
+  const indicatorNames = [...new Set(history.flatMap((r) => Object.keys(r.indicators)))].sort();
+  return toCsv(
+    ['step', ...CSV_STATS, ...indicatorNames.map((name) => `indicator_${name}`)],
+    history.map((r) => [r.step, ...CSV_STATS.map((key) => r[key]), ...indicatorNames.map((name) => r.indicators[name])]),
+  );
+}
+
+export function rewardChartSvg(history: readonly RlafStepRecord[], span: number): string {
+  const rho = spearman(history.map((r) => r.step), history.map((r) => r.reward_mean));
+  return lineChartSvg({
+    title: `Mean reward per PPO step (Spearman ρ with step = ${rho.toFixed(3)})`,
+    xLabel: 'step',
+    yLabel: 'mean reward',
+    series: [
+      { name: 'mean reward', points: history.map((r) => [r.step, r.reward_mean]), color: '#9ecae1', width: 1, markers: true },
+      { name: `moving average (span ${span})`, points: history.map((r) => [r.step, r.reward_ema]), color: '#08519c', width: 2.5 },
+    ],
+  });
+}
+
+function summarise(paths: RlafPaths, history: readonly RlafStepRecord[], checkpoint: string, interrupted: boolean): RlafSummary {
+  return {
+    steps: history.length,
+    checkpoint,
+    interrupted,
+    reward_first: history[0]?.reward_mean ?? Number.NaN,
+    reward_last_ema: history.at(-1)?.reward_ema ?? Number.NaN,
+    spearman_reward_step: spearman(history.map((r) => r.step), history.map((r) => r.reward_mean)),
+    seconds_per_step: history.length ? mean(history.map((r) => r.seconds)) : Number.NaN,
+    metrics: paths.metrics,
+    chart: paths.chart,
+  };
+}
+
+/** Read a finished or interrupted run's metrics back (analysis, benchmarks). */
+export function readRlafMetrics(file: string): RlafStepRecord[] {
+  return readJsonl(file, rlafStepRecordSchema);
+}
