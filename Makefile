@@ -6,8 +6,9 @@ PYTHON ?= python3
 LOCK_HASH := $(shell cat package-lock.json requirements.txt requirements-embedded.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
+MODEL ?= llama2-7b
 
-.PHONY: setup test test-ts test-py typecheck demo bench
+.PHONY: setup chromium test test-ts test-py typecheck demo bench repro
 
 setup: $(STAMP)
 
@@ -19,10 +20,15 @@ $(STAMP):
 	rm -f $(VENV)/.setup-*
 	touch $@
 
+# Debian's chromium, for the rating app's end-to-end test in a real browser (tests/ts/human-eval-browser.test.ts).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
 typecheck: setup
 	npx tsc --noEmit
 
-test-ts: setup
+test-ts: setup chromium
 	npx vitest run
 
 test-py: setup
@@ -30,9 +36,18 @@ test-py: setup
 
 test: typecheck test-ts test-py
 
+# The whole pipeline on the embedded default; run again after an interruption and it continues (completed stages are skipped).
 demo: setup
 	npx refine-af doctor --config $(CONFIG)
-	npx refine-af generate --config $(CONFIG) --prompt "Give three tips for staying healthy." --max-new-tokens 80
+	npx refine-af run --config $(CONFIG) --resume
 
 bench: setup
 	npx tsx bench/bridge.bench.ts
+
+# One backbone of the paper (llama2-7b | llama2-13b | mistral-7b): REFINE-AF, then its Self-Instruct baseline, each with its
+# Table II subsets (sft.extra_subsets). Needs a GPU and hub access; README "Reproducing the paper" says what and how long.
+repro: setup
+	test -f configs/$(MODEL).yaml || { echo "no configs/$(MODEL).yaml; MODEL is one of: llama2-7b llama2-13b mistral-7b" >&2; exit 2; }
+	npx refine-af doctor --config configs/$(MODEL).yaml
+	npx refine-af run --config configs/$(MODEL).yaml --resume
+	npx refine-af run --config configs/$(MODEL)-self-instruct.yaml --resume

@@ -1,14 +1,37 @@
 /** The `refine-af` command: a thin face over the same functions the SDK exports. */
+import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { doctor, generateText } from './commands.js';
 import { loadConfig, parseConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
-import { scoreFile, summaryTable } from './feedback/score.js';
+import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
 import { configureLogging, logger } from './log.js';
+import { handleInterrupts, InterruptedError } from './interrupt.js';
+import { formatRunSummary, runPipeline } from './run.js';
+import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
+import { RATINGS } from './eval/human/scale.js';
 import { dedupFiles } from './stages/dedup.js';
+import { analyseDataset } from './stats/report.js';
 import { runInstructionGeneration } from './stages/instructions.js';
+import { scoreFile, summaryTable } from './feedback/score.js';
+import { withStageContext } from './stages/context.js';
+import { generateInstances } from './stages/instances.js';
+import { runSft } from './stages/sft.js';
 import { runRlafTraining } from './stages/rlaf.js';
+
+/** Ctrl-C/SIGTERM stop a long command after its current unit of work; the message then says how to continue. */
+async function interruptible<T>(resumeCommand: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupts = handleInterrupts();
+  try {
+    return await work(interrupts.signal);
+  } catch (error) {
+    if (error instanceof InterruptedError) throw new InterruptedError(`${error.message}; state saved, continue with: ${resumeCommand}`);
+    throw error;
+  } finally {
+    interrupts.dispose();
+  }
+}
 
 const program = new Command('refine-af')
   .description(
@@ -50,8 +73,9 @@ program
   .option('--resume', 'continue the run in run.dir exactly where its last completed batch ended')
   .action(async (options: { config: string; resume?: boolean }) => {
     const config = loadConfig(options.config);
-    configureLogging({ level: config.logging.level });
-    const summary = await runInstructionGeneration(config, { resume: options.resume ?? false });
+    const summary = await interruptible(`refine-af generate-instructions --config ${options.config} --resume`, (signal) =>
+      runInstructionGeneration(config, { resume: options.resume ?? false, signal }),
+    );
     console.log(JSON.stringify(summary));
   });
 
@@ -81,13 +105,57 @@ program
   });
 
 program
+  .command('generate-instances')
+  .description('stage 3: input/output instances for every instruction of a pool, then the IFT dataset and its Table V statistics')
+  .addOption(configOption())
+  .requiredOption('-i, --instructions <jsonl>', 'the stage-1 instruction pool (JSONL with an "instruction" field)')
+  .option('-a, --adapter <dir>', 'the stage-2 LoRA adapter (pipeline.method refine-af); omit for self-instruct')
+  .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
+  .action(async (options: { config: string; instructions: string; adapter?: string; out?: string }) => {
+    const result = await withStageContext(loadConfig(options.config), (ctx) =>
+      generateInstances(ctx, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out }),
+    );
+    console.log(JSON.stringify(result.files, null, 2));
+  });
+
+program
+  .command('sft')
+  .description('supervised fine-tuning of the base model on an IFT dataset (HF Trainer job; resumes a killed run)')
+  .addOption(configOption())
+  .requiredOption('-d, --dataset <jsonl>', 'the IFT dataset (JSONL of {instruction, input, output})')
+  .option('-n, --max-instructions <n>', 'train on the first N instructions only (Table II subsets)', (v) => Number.parseInt(v, 10))
+  .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
+  .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string }) => {
+    const run = await withStageContext(loadConfig(options.config), (ctx) =>
+      runSft(ctx, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out }),
+    );
+    console.log(JSON.stringify({ outDir: run.outDir, model_dir: run.result.model_dir, train_loss: run.result.train_loss }, null, 2));
+  });
+
+program
   .command('train-rlaf')
   .description('stage 2: PPO from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight')
   .addOption(configOption())
   .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
   .action(async (options: { config: string; resume?: boolean }) => {
-    const summary = await runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false });
+    const summary = await interruptible(`refine-af train-rlaf --config ${options.config} --resume`, (signal) =>
+      runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false, signal }),
+    );
     console.log(JSON.stringify(summary));
+  });
+
+program
+  .command('run')
+  .description('the whole pipeline into run.dir: instructions → PPO (refine-af only) → instances → SFT; completed stages are skipped')
+  .addOption(configOption())
+  .option('--resume', 'continue a stage that was interrupted (crash or Ctrl-C)')
+  .option('--force', 'discard artifacts a different config made in run.dir (that stage and every later one)')
+  .action(async (options: { config: string; resume?: boolean; force?: boolean }) => {
+    const config = loadConfig(options.config);
+    const summary = await interruptible(`refine-af run --config ${options.config} --resume`, (signal) =>
+      runPipeline(config, { resume: options.resume, force: options.force, signal }),
+    );
+    console.log(formatRunSummary(summary));
   });
 
 const config = program.command('config').description('inspect configuration');
@@ -108,6 +176,128 @@ config
   .command('reference')
   .description('print every config key with its type, default and meaning (Markdown)')
   .action(() => console.log(configReference()));
+
+const evaluation = program.command('eval').description('evaluate models (§V of the paper)');
+evaluation
+  .command('superni')
+  .description('Super-NaturalInstructions zero-shot (§V-A): generate with a model (or take --predictions) and score EM and ROUGE-L')
+  .addOption(configOption())
+  .requiredOption('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt)')
+  .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
+  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
+  .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
+  .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
+  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const report =
+      options.predictions === undefined
+        ? await evalSuperNiModel(config, {
+            dataDir: options.dataDir,
+            outDir: options.out,
+            model: options.model ?? config.models.generator,
+            ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+          })
+        : scorePredictionsFile(config, options.dataDir, options.predictions, options.out);
+    process.stdout.write(formatReport(report));
+  });
+evaluation
+  .command('compare')
+  .description('compare two `eval superni` runs: % tasks better (Table II) and ROUGE-L per category (Table III)')
+  .argument('<runA>', 'run directory of the system under test')
+  .argument('<runB>', 'run directory of the baseline')
+  .action((runA: string, runB: string) => {
+    process.stdout.write(formatComparison(compareReports(readReport(runA), readReport(runB)), runA, runB));
+  });
+
+program
+  .command('stats')
+  .description('analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve')
+  .addOption(configOption())
+  .requiredOption('--dataset <file>', 'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records')
+  .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
+  .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
+  .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
+  .action((options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const stats = analyseDataset(config, {
+      dataset: options.dataset,
+      outDir: options.out,
+      ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    });
+    console.log(JSON.stringify({ tableV: stats.tableV, uniqueVerbNounPairs: stats.diversity.uniqueVerbNounPairs, report: `${options.out}/report.html` }, null, 2));
+  });
+
+const humanEval = program
+  .command('human-eval')
+  .description('blind human rating of responses to the 252 user-oriented instructions on the four-level scale (§V-B, Figure 6)');
+const parsePort = (value: string) => {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port expects an integer from 0 to 65535, got ${value}`);
+  return port;
+};
+humanEval
+  .command('serve')
+  .description(
+    'import each system\'s responses and serve the rating app until Ctrl-C. A run is a JSONL file of {"id", "response"} lines, ' +
+      'one per instruction, keyed by the instruction id; the system name given beside it is never shown to raters',
+  )
+  .addOption(configOption())
+  .requiredOption('--db <file>', 'SQLite database of responses, raters and ratings (created when absent)')
+  .option('--runs <name=path...>', 'one per system, e.g. refine-af=out/refine.jsonl self-instruct=out/si.jsonl (optional once imported)')
+  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
+  .option('--host <address>', 'address to bind (config human_eval.host, default 127.0.0.1: this machine only)')
+  .option('--port <n>', 'port to listen on, 0 for any free one (config human_eval.port)', parsePort)
+  .action(async (options: { config: string; db: string; runs?: string[]; instructions?: string; host?: string; port?: number }) => {
+    const settings = loadConfig(options.config).human_eval;
+    const server = await serveHumanEval({
+      db: options.db,
+      runs: options.runs,
+      instructions: options.instructions,
+      host: options.host ?? settings.host,
+      port: options.port ?? settings.port,
+      bodyLimitBytes: settings.body_limit_bytes,
+      sessionHours: settings.session_hours,
+    });
+    const interrupts = handleInterrupts();
+    console.log(`Rating app at ${server.url}/ — Ctrl-C to stop`);
+    await once(interrupts.signal, 'abort');
+    // Every rating is committed when its response is sent: stopping loses nothing.
+    await server.close();
+    interrupts.dispose();
+  });
+humanEval
+  .command('add-rater')
+  .description('register a rater and print their login token (shown once; only its hash is stored)')
+  .requiredOption('--db <file>', 'the rating database')
+  .requiredOption('--name <name>', 'rater name (letters, digits, ".", "_", "-")')
+  .option('--admin', 'may also see the results page and download the CSVs')
+  .action((options: { db: string; name: string; admin?: boolean }) => {
+    const rater = addRater(options.db, options.name, { admin: options.admin });
+    console.log(`rater ${rater.name}${rater.admin ? ' (admin)' : ''}: token ${rater.token}`);
+  });
+humanEval
+  .command('results')
+  .description('print the rating distribution per system (Figure 6)')
+  .requiredOption('--db <file>', 'the rating database')
+  .action((options: { db: string }) => {
+    const rows = ratingDistribution(options.db);
+    console.log(['system', ...RATINGS, 'ratings'].join('\t'));
+    for (const row of rows) console.log([row.system, ...RATINGS.map((level) => row.counts[level]), row.total].join('\t'));
+  });
+humanEval
+  .command('export')
+  .description('write the rating distribution per system (or every rating) as CSV, and optionally Figure 6 as SVG')
+  .requiredOption('--db <file>', 'the rating database')
+  .requiredOption('--out <csv>', 'CSV file to write')
+  .addOption(new Option('--table <table>', 'what to write').choices(['distribution', 'ratings']).default('distribution'))
+  .option('--svg <file>', 'also write the distribution chart (Figure 6) as SVG')
+  .action((options: { db: string; out: string; table: ExportTable; svg?: string }) => {
+    exportHumanEval(options.db, options.out, { table: options.table, svg: options.svg });
+    console.log(`wrote ${options.out}${options.svg ? ` and ${options.svg}` : ''}`);
+  });
 
 try {
   await program.parseAsync();

@@ -11,6 +11,18 @@ export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
+export {
+  serveHumanEval,
+  addRater,
+  ratingDistribution,
+  exportHumanEval,
+  type ServeHumanEvalOptions,
+  type ExportTable,
+} from './eval/human/commands.js';
+export { startRatingServer, type RatingServer, type RatingServerOptions } from './eval/human/server.js';
+export { RatingStore, RatingStoreError, type SystemDistribution, type RatingRecord } from './eval/human/store.js';
+export { loadInstructions, loadRun, parseRunArgument, type Instruction, type SystemRun } from './eval/human/responses.js';
+export { RATINGS, RATING_MEANINGS, type Rating } from './eval/human/scale.js';
 export { rougeTokens } from './rouge/tokenize.js';
 export { rougeL, rougeLFromLcs } from './rouge/score.js';
 export { lcsLength } from './rouge/lcs.js';
@@ -28,8 +40,31 @@ export {
   machineInstructionSchema,
   type MachineInstruction,
   type InstructionsSummary,
+  type InstructionsOptions,
 } from './stages/instructions.js';
 export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';
+export { exactMatch, normalizeAnswer, superniRougeL, stemmedRougeTokens, scoreInstance } from './eval/metrics.js';
+export { porterStem } from './eval/porter.js';
+export {
+  loadSuperNi,
+  buildPrompt,
+  generatePredictions,
+  scoreSuperNi,
+  formatReport,
+  evalSuperNi,
+  evalSuperNiModel,
+  scorePredictionsFile,
+  readReport,
+  compareReports,
+  formatComparison,
+  type SuperNiTask,
+  type SuperNiInstance,
+  type SuperNiReport,
+  type Prediction,
+  type Comparison,
+} from './eval/superni.js';
+export { verbNoun, diversity, type VerbNoun, type DiversitySummary } from './stats/diversity.js';
+export { analyseDataset, type DatasetStats, type StatsOptions, type RewardCurve } from './stats/report.js';
 export {
   composeReward,
   rewardFormula,
@@ -40,6 +75,21 @@ export {
 } from './feedback/compose.js';
 export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
 export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
+export { withStageContext, type StageContext } from './stages/context.js';
+export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
+export {
+  generateInstances,
+  buildDataset,
+  writeIftDataset,
+  instanceFiles,
+  DROP_REASONS,
+  type DropReason,
+  type InstanceFiles,
+  type InstanceStageOptions,
+  type InstanceStageResult,
+} from './stages/instances.js';
+export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
+export { datasetStatistics, formatTableV, countWords, iftRecordSchema, loadDataset, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
 export {
   trainRlaf,
   runRlafTraining,

@@ -167,6 +167,7 @@ class LoadedModel:
     tokenizer: object
     device: str
     quantization: str
+    adapter: str | None = None
 
     def info(self) -> dict:
         parameters = sum(p.numel() for p in self.model.parameters())
@@ -177,10 +178,12 @@ class LoadedModel:
             "quantization": self.quantization,
             "parameters": parameters,
             "architecture": type(self.model).__name__,
+            "adapter": self.adapter,
         }
 
 
-def load_causal_lm(ref: str, dtype: str, load_in_4bit: bool, device: str) -> LoadedModel:
+def load_causal_lm(ref: str, dtype: str, load_in_4bit: bool, device: str, adapter: str | None = None) -> LoadedModel:
+    """The base model, with a peft (LoRA) adapter directory applied on top when one is given."""
     from transformers import AutoModelForCausalLM
 
     resolved = resolve_model(ref)
@@ -190,9 +193,25 @@ def load_causal_lm(ref: str, dtype: str, load_in_4bit: bool, device: str) -> Loa
     if "device_map" not in kwargs:
         model.to(device)
     model.tie_weights()
-    model.eval()
     quantization = "nf4" if "quantization_config" in kwargs else "none"
-    return LoadedModel(resolved, model, load_tokenizer(resolved), device, quantization)
+    if adapter is not None:
+        model = apply_adapter(model, adapter, merge=quantization == "none")
+    model.eval()
+    return LoadedModel(resolved, model, load_tokenizer(resolved), device, quantization, adapter)
+
+
+def apply_adapter(model, adapter: str, merge: bool):
+    """Wrap a loaded base model with a saved peft adapter; merged into the weights when they are not quantised (faster generation)."""
+    from peft import PeftModel
+
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ModelNotFoundError(f"adapter directory {str(path)!r} has no adapter_config.json (expected a peft save_pretrained directory)")
+    peft_model = PeftModel.from_pretrained(model, str(path))
+    # Merging into a head tied to the input embeddings would change the embeddings too: such an adapter stays unmerged.
+    targets = peft_model.peft_config["default"].target_modules or ()
+    tied_head = getattr(model.config, "tie_word_embeddings", False) and "lm_head" in targets
+    return peft_model.merge_and_unload() if merge and not tied_head else peft_model
 
 
 def _apply_format(tokenizer, prompt: str, prompt_format: str) -> str:

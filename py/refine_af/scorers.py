@@ -284,8 +284,11 @@ class JudgeScorer:
         for start in range(0, len(prompts), batch_size):
             encoded = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             mask = encoded.attention_mask
-            logits = model(input_ids=encoded.input_ids, attention_mask=mask, position_ids=positions_from_mask(mask), use_cache=False).logits
-            last = logits[torch.arange(logits.shape[0], device=logits.device), last_token_index(mask)]
+            # The body alone, then the vocabulary head on the last real token only: the one next-token distribution needed.
+            hidden = model.base_model(
+                input_ids=encoded.input_ids, attention_mask=mask, position_ids=positions_from_mask(mask), use_cache=False
+            ).last_hidden_state
+            last = model.get_output_embeddings()(hidden[torch.arange(hidden.shape[0], device=hidden.device), last_token_index(mask)])
             values += yes_probability(last, self.judge.yes_id, self.judge.no_id).tolist()
         return Scored(values, list(truncated))
 

@@ -110,9 +110,16 @@ def load_model(params: Params) -> dict:
     from .models import load_causal_lm
 
     handle = params["handle"]
+    adapter = params.get("adapter")
     if handle in _models:
-        return _models[handle].info()
-    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"])
+        loaded = _models[handle]
+        if loaded.resolved.ref != params["ref"] or loaded.adapter != adapter:
+            raise ValueError(
+                f"handle {handle!r} already holds {loaded.resolved.ref!r} (adapter {loaded.adapter!r}), not {params['ref']!r}"
+                f" (adapter {adapter!r}); unload it first or use another handle"
+            )
+        return loaded.info()
+    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"], adapter)
     _models[handle] = loaded
     return loaded.info()
 
@@ -230,7 +237,12 @@ def load_scorers(params: Params) -> dict:
 
 @method
 def score_triplets(params: Params) -> dict:
-    return _loaded(params["handle"]).score(params["triplets"], params["batch_size"])
+    from .scorers import FeedbackScorers
+
+    scorers = _loaded(params["handle"])
+    if not isinstance(scorers, FeedbackScorers):
+        raise TypeError(f"handle {params['handle']!r} holds a {type(scorers).__name__}, not feedback scorers (load_scorers)")
+    return scorers.score(params["triplets"], params["batch_size"])
 
 
 # ---------------------------------------------------------------- jobs
@@ -246,6 +258,14 @@ def countdown(params: Params, emit: Callable[[dict], None]) -> dict:
         time.sleep(params["seconds_per_step"])
         emit({"type": "progress", "step": step, "total": params["steps"]})
     return {"steps": params["steps"]}
+
+
+@job
+def sft(params: Params, emit: Callable[[dict], None]) -> dict:
+    """Supervised fine-tuning on rendered prompt/response pairs; progress and loss events; resumes from its checkpoints."""
+    from .sft import train
+
+    return train(params, emit)
 
 
 def _is_main_process() -> bool:

@@ -212,3 +212,10 @@ def test_service_mixes_backends_and_names_each(tiny_llama_dir, tiny_t5_dir, tiny
     assert len(out["scores"]) == 3 and out["truncated"] == [False, False, False]
     assert set(out["scores"][0]) == {"reward", "naturalness", "coherence", "understandability"}
     assert json.loads(service.call("unload_model", json.dumps({"handle": "fb"})))["value"] == {"unloaded": True}
+
+
+def test_scoring_with_a_generator_handle_is_a_clear_error(tiny_llama_dir):
+    service.call("load_model", json.dumps({"handle": "gen", "ref": str(tiny_llama_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu"}))
+    failed = json.loads(service.call("score_triplets", json.dumps({"handle": "gen", "triplets": TRIPLETS[:1], "batch_size": 1})))
+    assert failed["error"]["type"] == "TypeError" and "not feedback scorers" in failed["error"]["message"]
+    service.call("unload_model", json.dumps({"handle": "gen"}))

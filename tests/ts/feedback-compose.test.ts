@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../ts/config/load.js';
+import { ConfigError, parseConfig } from '../../ts/config/load.js';
 import { composeReward, RunningZScore, rewardFormula } from '../../ts/feedback/compose.js';
 import { readTriplets, summarise } from '../../ts/feedback/score.js';
 
@@ -49,6 +49,21 @@ describe('Eq. 1 (composeReward)', () => {
     const b = RunningZScore.fromState(a.state());
     const next = { reward: 0.5, naturalness: 0.2, coherence: 0.9, understandability: 0.4 };
     expect(b.standardise(next)).toEqual(a.standardise(next));
+  });
+});
+
+describe('the feedback config section', () => {
+  it('lets a lab config name the paper\'s checkpoints and rejects a backend an indicator cannot use', () => {
+    const lab = parseConfig({
+      feedback: {
+        backends: { reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' },
+        reward_model: '/models/oasst-rm-2.1-pythia-1.4b-epoch-2.5',
+      },
+    }).feedback;
+    expect(lab.reward_model).toBe('/models/oasst-rm-2.1-pythia-1.4b-epoch-2.5');
+    expect(lab.unieval).toBe('MingZhong/unieval-dialog');
+    expect(() => parseConfig({ feedback: { backends: { naturalness: 'reward_model' } } })).toThrow(ConfigError);
+    expect(() => parseConfig({ feedback: { weights: { fluency: 1 } } })).toThrow(/feedback\.weights\.fluency: unknown key/);
   });
 });
 

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultPython } from '../../ts/paths.js';
+import { Random } from '../../ts/random.js';
 import { NoveltyIndex } from '../../ts/rouge/index.js';
 import { lcsLength } from '../../ts/rouge/lcs.js';
 import { rougeL } from '../../ts/rouge/score.js';
@@ -116,6 +117,18 @@ describe('NoveltyIndex: pruned answers equal brute force', () => {
       expect(index.averageSimilarity(query)).toBe(mean);
     }
     expect(index.counters.pairsScored).toBeLessThan(index.counters.pairsSharingTokens / 2);
+  });
+
+  it('stays exact past the growth of its arrays (a pool of 1,300 recombined seed instructions)', () => {
+    const random = new Random(11);
+    const words = seeds.flatMap((s) => s.split(' '));
+    const text = () => Array.from({ length: 3 + random.int(30) }, () => words[random.int(words.length)]!).join(' ');
+    const pool = [...seeds, ...Array.from({ length: 1125 }, text)];
+    const index = new NoveltyIndex(pool);
+    for (let q = 0; q < 25; q++) {
+      const query = q % 2 ? text() : `${seeds[q]!} ${text()}`;
+      expect(index.nearest(query, 10)).toEqual(bruteForce(pool, query, 10));
+    }
   });
 
   it('agrees with brute force on random pools over a tiny vocabulary (many ties and repeats)', () => {

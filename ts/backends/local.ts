@@ -16,8 +16,10 @@ export class LocalWorkerBackend implements GenerationBackend {
     /** Several stages can share one loaded model by using the same handle. */
     private readonly handle = 'generator',
     private readonly ref = models.generator,
+    /** A peft adapter directory applied on top of the base weights (the stage-2 policy). */
+    private readonly adapter: string | null = null,
   ) {
-    this.name = `local:${ref}`;
+    this.name = `local:${ref}${adapter === null ? '' : `+${adapter}`}`;
   }
 
   /** Load (once) and describe the model. */
@@ -28,8 +30,15 @@ export class LocalWorkerBackend implements GenerationBackend {
       dtype: this.models.dtype,
       load_in_4bit: this.models.load_in_4bit,
       device: this.models.device,
+      adapter: this.adapter,
     });
     return this.info;
+  }
+
+  /** Free the model in the worker (before a job that needs the memory); the next call loads it again. */
+  async unload(): Promise<void> {
+    await this.worker.call('unload_model', { handle: this.handle });
+    this.info = undefined;
   }
 
   async generate(request: GenerationRequest): Promise<Completion[]> {

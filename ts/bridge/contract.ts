@@ -51,6 +51,8 @@ const modelInfoSchema = z.object({
   quantization: z.enum(['nf4', 'none']),
   parameters: z.number().int(),
   architecture: z.string(),
+  /** The peft adapter directory applied on top of the base weights, if any. */
+  adapter: z.string().nullable(),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 
@@ -180,8 +182,9 @@ export const workerMethods = {
     timeoutMs: 2 * MINUTE_MS,
   }),
   load_model: method({
-    description: 'Load a causal LM under a handle (idempotent per handle): 4-bit NF4 when asked and on CUDA.',
-    params: modelLoadingSchema.extend({ handle: z.string(), ref: z.string() }),
+    description:
+      'Load a causal LM under a handle (idempotent per handle): 4-bit NF4 when asked and on CUDA; with a peft adapter directory on top when given.',
+    params: modelLoadingSchema.extend({ handle: z.string(), ref: z.string(), adapter: z.string().nullable().optional() }),
     result: modelInfoSchema,
     timeoutMs: 2 * HOUR_MS,
   }),
@@ -292,6 +295,52 @@ export const jobs = {
     }),
     progress: z.object({ type: z.literal('progress'), step: z.number().int(), total: z.number().int() }),
     result: z.object({ steps: z.number().int() }),
+  }),
+  sft: job({
+    description:
+      'Supervised fine-tuning (HF Trainer) on a JSONL file of {prompt, response}: loss on the response only, LoRA (QLoRA on CUDA in 4 bits), ' +
+      'checkpoints in <output_dir>/checkpoints that a rerun resumes from, the adapter saved with these parameters.',
+    params: modelLoadingSchema.extend({
+      model: z.string(),
+      train_file: z.string(),
+      output_dir: z.string(),
+      epochs: z.number().positive(),
+      max_steps: z.number().int().positive().nullable(),
+      learning_rate: z.number().positive(),
+      lr_scheduler: z.string(),
+      warmup_ratio: z.number().min(0).max(1),
+      per_device_batch_size: z.number().int().positive(),
+      gradient_accumulation_steps: z.number().int().positive(),
+      max_seq_length: z.number().int().positive(),
+      lora: z.boolean(),
+      lora_r: z.number().int().positive(),
+      lora_alpha: z.number().positive(),
+      lora_dropout: z.number().min(0).max(1),
+      lora_target_modules: z.array(z.string()).nullable(),
+      logging_steps: z.number().int().positive(),
+      save_steps: z.number().int().positive(),
+      save_total_limit: z.number().int().positive(),
+      merge_weights: z.boolean(),
+      seed: z.number().int(),
+    }),
+    progress: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('progress'), step: z.number().int(), total_steps: z.number().int(), epoch: z.number() }),
+      z.object({ type: z.literal('loss'), step: z.number().int(), epoch: z.number(), loss: z.number(), learning_rate: z.number() }),
+    ]),
+    result: z.object({
+      /** The adapter directory (lora) or the full fine-tuned model directory. */
+      model_dir: z.string(),
+      adapter: z.boolean(),
+      merged_dir: z.string().nullable(),
+      examples: z.number().int(),
+      examples_too_long: z.number().int(),
+      steps: z.number().int(),
+      resumed_from: z.string().nullable(),
+      train_loss: z.number().nullable(),
+      loss_curve: z.array(z.object({ step: z.number().int(), loss: z.number() })),
+      quantization: z.enum(['nf4', 'none']),
+      runtime_s: z.number(),
+    }),
   }),
 } as const;
 

@@ -52,6 +52,34 @@ const loggingSection = z
   })
   .describe('Logging.');
 
+const evalSection = z
+  .strictObject({
+    instances_per_task: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe('Test instances per Super-NI task: the first N of its Instances (the benchmark\'s label-balanced test set is the first 100; §V-A).'),
+    template: z
+      .string()
+      .default('superni_zero_shot.txt')
+      .describe('Zero-shot prompt under seeds/templates/ ({{definition}}, {{input}}): the task Definition and the input, no demonstrations (§V-A; format of Tk-Instruct\'s definition-only prompt).'),
+    max_new_tokens: z
+      .number()
+      .int()
+      .positive()
+      .default(128)
+      .describe('Tokens generated per instance (Tk-Instruct evaluates with max_target_length 128).'),
+    batch_size: z.number().int().positive().default(8).describe('Prompts per generate call; predictions are appended after each batch (hardware choice, not a paper value).'),
+    prompt_format: z
+      .enum(['raw', 'chat'])
+      .default('raw')
+      .describe('"raw" sends the prompt as is (a base or SFT model, as in the benchmark); "chat" wraps it in the model\'s chat template (an instruct model).'),
+    stop: z.array(z.string()).default([]).describe('Stop sequences cutting a prediction; none by default, predictions are scored as generated (superni-eval.md).'),
+  })
+  .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
+
+
 const rlafSection = z
   .strictObject({
     pool: z
@@ -118,6 +146,23 @@ const rlafSection = z
   })
   .describe('Stage 2: PPO from automated feedback (§II-C, §III-A).');
 
+const humanEvalSection = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address the rating web app binds to; the loopback default keeps it off the network unless a host is given.'),
+    port: z.number().int().min(0).max(65535).default(8787).describe('Port of the rating web app (0: any free port).'),
+    body_limit_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16_384)
+      .describe('Largest request body accepted; a form post (login token or rating) is far smaller, so larger bodies are refused with 413.'),
+    session_hours: z.number().positive().default(12).describe('How long a rater stays logged in after entering their token.'),
+  })
+  .describe('The blind human rating web app for the user-oriented instructions (§V-B, Figure 6).');
 const openaiSection = z
   .strictObject({
     base_url: z.string().url().default('http://127.0.0.1:8000/v1').describe('Base URL of an OpenAI-compatible server (vLLM, TGI, llama.cpp server); /completions is appended.'),
@@ -172,6 +217,12 @@ const instructionsSection = z
 // negative of that loss.
 const EQ1_SOURCE = 'Eq. 1 default, reconstructed from Instruction Mining v1 (Cao et al., arXiv 2307.06290): r = −0.0274 + 0.0078·Rew − 0.4421·Und + 0.3212·Nat + 0.1520·Coh';
 
+const unievalOrJudge = (term: string) =>
+  z
+    .enum(['unieval', 'judge'])
+    .default('judge')
+    .describe(`${term}: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.`);
+
 const feedbackSection = z
   .strictObject({
     backends: z
@@ -180,18 +231,9 @@ const feedbackSection = z
           .enum(['reward_model', 'judge'])
           .default('judge')
           .describe('Rew: "reward_model" = feedback.reward_model (the paper\'s oasst-rm-pythia-1.4b), "judge" = the judge asked "Is this a helpful and correct response to the instruction?" (a stand-in in [0, 1] where the reward model is not on disk).'),
-        naturalness: z
-          .enum(['unieval', 'judge'])
-          .default('judge')
-          .describe('Nat: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.'),
-        coherence: z
-          .enum(['unieval', 'judge'])
-          .default('judge')
-          .describe('Coh: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.'),
-        understandability: z
-          .enum(['unieval', 'judge'])
-          .default('judge')
-          .describe('Und: "unieval" = feedback.unieval (the paper), "judge" = the same Boolean question put to feedback.judge.'),
+        naturalness: unievalOrJudge('Nat'),
+        coherence: unievalOrJudge('Coh'),
+        understandability: unievalOrJudge('Und'),
       })
       .prefault({})
       .describe('Which backend produces each indicator (§II-C, Table I). The paper uses reward_model + unieval; the defaults use the embedded judge so that any machine runs.'),
@@ -239,6 +281,108 @@ const feedbackSection = z
       .describe('The judge keeps the first this-many tokens of the history and of the response before asking (the question itself is never cut); our choice, bounding CPU cost.'),
   })
   .describe('Automated feedback (§II-C, Eq. 1): the indicators, their backends and how they combine into the reward. Models load with models.device and models.dtype.');
+const pipelineSection = z
+  .strictObject({
+    method: z
+      .enum(['refine-af', 'self-instruct'])
+      .default('refine-af')
+      .describe(
+        'refine-af: instances come from the PPO-trained policy (base model + stage-2 adapter). self-instruct: the paper\'s baseline, ' +
+          'the same pipeline without stage 2, so instances come from the base model (§III-A "Baselines").',
+      ),
+  })
+  .describe('Which pipeline a run is: REFINE-AF or its Self-Instruct baseline. Both write the same kinds of artifacts.');
+
+const instancesSection = z
+  .strictObject({
+    template: z
+      .string()
+      .default('instance_generation.txt')
+      .describe('Instance-generation prompt, under seeds/templates/ or absolute; {{instruction}} is filled (Table VII, the same prompt as in stage 2, §II-D).'),
+    batch_size: z.number().int().positive().default(8).describe('Instructions per generation batch (and per append to the output file).'),
+    max_new_tokens: z.number().int().positive().default(300).describe('Token limit of one completion (Self-Instruct generate_instances.py: max_tokens 300).'),
+    do_sample: z.boolean().default(false).describe('Sample instead of greedy decoding (Self-Instruct generates instances at temperature 0).'),
+    temperature: z.number().positive().default(1).describe('Sampling temperature, when do_sample.'),
+    top_p: z.number().gt(0).lte(1).default(1).describe('Nucleus sampling mass, when do_sample.'),
+    stop: z
+      .array(z.string())
+      .default(['\nTask:'])
+      .describe('Stop sequences: the model starting a new task ends the completion (Self-Instruct stops at "Task:").'),
+    prompt_format: z
+      .enum(['raw', 'chat'])
+      .default('raw')
+      .describe('raw: the prompt as a plain continuation (base models, as in the paper); chat: through the tokenizer\'s chat template.'),
+    max_per_instruction: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe('Keep at most this many instances per instruction; null keeps every one the prompt elicits (Table V: 1.0–1.17 per instruction).'),
+    max_input_words: z.number().int().positive().default(300).describe('Drop an instance whose input is longer than this many words (over-long).'),
+    max_output_words: z.number().int().positive().default(300).describe('Drop an instance whose output is longer than this many words (over-long).'),
+    drop_truncated: z
+      .boolean()
+      .default(true)
+      .describe('Drop the last instance of a completion cut by max_new_tokens: its output is unfinished.'),
+  })
+  .describe('Stage 3: input/output instances for every instruction of the pool, from the trained policy (§II-D, Appendix IX-D).');
+
+const sftSection = z
+  .strictObject({
+    epochs: z.number().positive().default(3).describe('Training epochs over the IFT dataset (§III-A).'),
+    learning_rate: z.number().positive().default(2e-5).describe('Peak learning rate (§III-A).'),
+    lr_scheduler: z.enum(['cosine', 'linear', 'constant', 'constant_with_warmup']).default('cosine').describe('Learning-rate schedule (§III-A: cosine).'),
+    warmup_ratio: z.number().min(0).max(1).default(0.3).describe('Fraction of the steps spent warming up (§III-A).'),
+    per_device_batch_size: z.number().int().positive().default(2).describe('Examples per device per step (§III-A: batch size 2).'),
+    gradient_accumulation_steps: z.number().int().positive().default(4).describe('Steps accumulated per optimizer update (§III-A).'),
+    max_steps: z.number().int().positive().nullable().default(null).describe('Stop after this many optimizer updates; null trains the full epochs (short runs, the demo).'),
+    max_seq_length: z.number().int().positive().default(1024).describe('Prompt + response tokens per example; longer ones are cut from the end of the response.'),
+    max_instructions: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe('Fine-tune on the instances of the first N instructions of the pool only (Table II: 5,000 / 10,000 / 15,000); null uses all.'),
+    extra_subsets: z
+      .array(z.number().int().positive())
+      .default([])
+      .describe('Also fine-tune one model per N listed, on the first N instructions (Table II: [5000, 10000] next to the full 15,000).'),
+    lora: z.boolean().default(true).describe('Train a LoRA adapter (peft) instead of every weight; with models.load_in_4bit on CUDA this is QLoRA.'),
+    lora_r: z.number().int().positive().default(16).describe('LoRA rank (not given in the paper; a common QLoRA value).'),
+    lora_alpha: z.number().positive().default(32).describe('LoRA scaling alpha (not given in the paper; 2 × rank).'),
+    lora_dropout: z.number().min(0).max(1).default(0.05).describe('Dropout on the LoRA path (not given in the paper; the QLoRA value).'),
+    lora_target_modules: z
+      .array(z.string())
+      .nullable()
+      .default(null)
+      .describe('Modules that get adapters; null uses peft\'s default for the architecture (q_proj, v_proj for Llama and Mistral).'),
+    prompt_template: z
+      .string()
+      .default('sft_alpaca_input.txt')
+      .describe('Training prompt for an instance with an input ({{instruction}}, {{input}}); default Alpaca\'s format. The loss is on the response only.'),
+    prompt_template_no_input: z
+      .string()
+      .default('sft_alpaca_no_input.txt')
+      .describe('Training prompt for an instance with an empty input ({{instruction}}); default Alpaca\'s format.'),
+    logging_steps: z.number().int().positive().default(10).describe('Report the training loss every this many optimizer updates.'),
+    save_steps: z.number().int().positive().default(200).describe('Write a resumable checkpoint every this many optimizer updates.'),
+    save_total_limit: z.number().int().positive().default(2).describe('Checkpoints kept on disk (older ones are deleted).'),
+    merge_weights: z.boolean().default(false).describe('Also save the base weights with the adapter merged in (a plain checkpoint for serving).'),
+  })
+  .describe('Supervised fine-tuning of the base model on the IFT dataset with the HF Trainer (§II-D "Instruction Finetuning", §III-A).');
+
+const statsSection = z
+  .strictObject({
+    top_verbs: z.number().int().positive().default(20).describe('Root verbs shown in the diversity chart (Figure 8: the 20 most frequent).'),
+    nouns_per_verb: z.number().int().positive().default(4).describe('Direct-object nouns shown per verb (Figure 8: the top 4).'),
+    rouge_bins: z.number().int().positive().default(20).describe('Bins of the max-ROUGE-L-to-seeds histogram over [0, 1] (Figure 4).'),
+    length_bins: z.number().int().positive().default(30).describe('Bins of each length histogram (Figure 3), whole words wide, from 0 to about the 99th percentile.'),
+    reward_key: z.string().default('reward_mean').describe('Field of a stage-2 metrics JSONL line holding the step\'s mean reward (Figure 2).'),
+    moving_average_span: z.number().positive().default(30).describe('Span of the reward curve\'s exponential moving average (§III: "a span of 30 steps").'),
+  })
+  .describe('Dataset analysis (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve.');
 
 export const configSchema = z
   .strictObject({
@@ -246,10 +390,16 @@ export const configSchema = z
     models: modelsSection.prefault({}),
     bridge: bridgeSection.prefault({}),
     logging: loggingSection.prefault({}),
-    rlaf: rlafSection.prefault({}),
+    human_eval: humanEvalSection.prefault({}),
     openai: openaiSection.prefault({}),
     instructions: instructionsSection.prefault({}),
+    eval: evalSection.prefault({}),
+    stats: statsSection.prefault({}),
     feedback: feedbackSection.prefault({}),
+    rlaf: rlafSection.prefault({}),
+    pipeline: pipelineSection.prefault({}),
+    instances: instancesSection.prefault({}),
+    sft: sftSection.prefault({}),
   })
   .describe('A refine-af configuration.');
 

@@ -15,6 +15,8 @@ import { rougeTokens } from './tokenize.js';
 
 /** F is computed with a few roundings (relative error < 1e-15); a bound this far below a score cannot beat it. */
 const BOUND_MARGIN = 1e-9;
+/** A token in more than 1/8 of the pool is "frequent": worth trying to skip (a tuning knob, not a result knob). */
+const FREQUENT_DIVISOR = 8;
 
 export interface SimilarEntry {
   /** Position in the pool, in insertion order. */
@@ -49,11 +51,14 @@ export class NoveltyIndex {
   private readonly instructions: string[] = [];
   private readonly tokens: Int32Array[] = [];
   /** Per token id: the pool entries containing it and how often. */
-  private readonly postingEntries: number[][] = [];
-  private readonly postingCounts: number[][] = [];
-  /** Scratch per query: shared-token multiset size per entry, and the entries touched. */
+  private readonly postings: Postings[] = [];
+  /** Per entry (grown together): token count; scratch per query: shared-token multiset size, entries touched. */
+  private lengths = new Int32Array(1024);
   private overlap = new Int32Array(1024);
   private touched = new Int32Array(1024);
+  /** Entries already scored in the current query carry its stamp. */
+  private scoredStamp = new Int32Array(1024);
+  private queryStamp = 0;
   readonly counters: IndexCounters = { queries: 0, pairs: 0, pairsSharingTokens: 0, pairsScored: 0 };
 
   constructor(initial: Iterable<string> = []) {
@@ -73,17 +78,20 @@ export class NoveltyIndex {
   add(instruction: string): void {
     const ids = this.intern(rougeTokens(instruction));
     const entry = this.instructions.length;
+    if (entry >= this.lengths.length) {
+      const capacity = this.lengths.length * 2;
+      const lengths = new Int32Array(capacity);
+      lengths.set(this.lengths);
+      const stamps = new Int32Array(capacity);
+      stamps.set(this.scoredStamp);
+      [this.lengths, this.scoredStamp] = [lengths, stamps];
+      // Between queries `overlap` is all zeros and `touched` holds nothing.
+      [this.overlap, this.touched] = [new Int32Array(capacity), new Int32Array(capacity)];
+    }
     this.instructions.push(instruction);
     this.tokens.push(ids);
-    for (const [id, count] of countTokens(ids)) {
-      (this.postingEntries[id] ??= []).push(entry);
-      (this.postingCounts[id] ??= []).push(count);
-    }
-    if (entry >= this.overlap.length) {
-      const grown = new Int32Array(this.overlap.length * 2);
-      this.overlap = grown;
-      this.touched = new Int32Array(grown.length);
-    }
+    this.lengths[entry] = ids.length;
+    for (const [id, count] of countTokens(ids)) (this.postings[id] ??= new Postings()).push(entry, count);
   }
 
   /** Exact max score and the k most similar entries (see `Nearest`). */
@@ -92,31 +100,61 @@ export class NoveltyIndex {
     this.counters.pairs += this.size;
     const query = this.intern(rougeTokens(instruction));
     if (query.length === 0 || this.size === 0) return { maxScore: 0, mostSimilar: [] };
-    const touchedCount = this.gatherOverlaps(query);
-    this.counters.pairsSharingTokens += touchedCount;
-    const pattern = new LcsPattern(query);
+    const m = query.length;
+    const stamp = ++this.queryStamp;
+    const { lengths, overlap, touched, scoredStamp, tokens: docs } = this;
+    const pattern = new LcsPattern(query, this.vocabulary.size);
     const best = new TopK(Math.max(k, 1));
-    const bound = (entry: number) => (2 * this.overlap[entry]!) / (query.length + this.tokens[entry]!.length);
     const score = (entry: number) => {
       this.counters.pairsScored++;
-      const doc = this.tokens[entry]!;
-      best.offer(entry, rougeLFromLcs(pattern.lcs(doc), query.length, doc.length));
+      scoredStamp[entry] = stamp;
+      best.offer(entry, rougeLFromLcs(pattern.lcs(docs[entry]!), m, lengths[entry]!));
+    };
+    // An entry can still enter the top k when its bound 2·min(overlap + unread, length, m) / (m + length) is not below
+    // the k-th best exact score (less the margin); compared multiplied out, without a division per entry.
+    let cutoff = -1;
+    const refreshCutoff = () => {
+      if (best.full()) cutoff = best.floor() - BOUND_MARGIN;
     };
 
-    // Seed the top-k with the entries of highest bound, so the cut-off below is high from the start.
-    const seeds = new TopK(Math.max(k, 1));
-    for (let i = 0; i < touchedCount; i++) seeds.offer(this.touched[i]!, bound(this.touched[i]!));
-    for (const entry of seeds.entries()) {
-      score(entry);
-      this.overlap[entry] = -this.overlap[entry]!; // mark as scored
+    // Read the postings of the rarest query tokens first. An entry not touched yet shares only unread tokens, so its
+    // F ≤ 2R/(m+R) for R unread query tokens: once that is below the k-th best exact score, the long postings of the
+    // frequent tokens need not be read at all. Before the first frequent token, score the most promising entries
+    // touched so far, to have a k-th best to compare with.
+    const queryTokens = [...countTokens(query)].map(([id, count]) => ({ id, count, postings: this.postings[id] }));
+    queryTokens.sort((a, b) => (a.postings?.length ?? 0) - (b.postings?.length ?? 0));
+    const frequent = this.size / FREQUENT_DIVISOR;
+    let unread = m;
+    let touchedCount = 0;
+    let seeded = false;
+    for (const { count, postings } of queryTokens) {
+      if (postings !== undefined && postings.length > frequent) {
+        if (!seeded) {
+          seeded = true;
+          const promising = new TopK(best.capacity);
+          for (let i = 0; i < touchedCount; i++) {
+            const entry = touched[i]!;
+            const length = lengths[entry]!;
+            promising.offer(entry, (2 * Math.min(overlap[entry]! + unread, length, m)) / (m + length));
+          }
+          for (const entry of promising.entries()) score(entry);
+          refreshCutoff();
+        }
+        if ((2 * unread) / (m + unread) < cutoff) break;
+      }
+      if (postings !== undefined) touchedCount = postings.accumulate(count, overlap, touched, touchedCount);
+      unread -= count;
     }
+    this.counters.pairsSharingTokens += touchedCount;
+    refreshCutoff();
     for (let i = 0; i < touchedCount; i++) {
-      const entry = this.touched[i]!;
-      if (this.overlap[entry]! < 0) continue;
-      if (best.full() && bound(entry) < best.floor() - BOUND_MARGIN) continue;
+      const entry = touched[i]!;
+      const length = lengths[entry]!;
+      if (scoredStamp[entry] === stamp || 2 * Math.min(overlap[entry]! + unread, length, m) < cutoff * (m + length)) continue;
       score(entry);
+      refreshCutoff();
     }
-    for (let i = 0; i < touchedCount; i++) this.overlap[this.touched[i]!] = 0;
+    for (let i = 0; i < touchedCount; i++) overlap[touched[i]!] = 0;
 
     const ranked = best.ranked().filter((e) => e.score > 0);
     return {
@@ -129,7 +167,7 @@ export class NoveltyIndex {
   averageSimilarity(instruction: string): number {
     if (this.size === 0) return 0;
     const query = this.intern(rougeTokens(instruction));
-    const pattern = new LcsPattern(query);
+    const pattern = new LcsPattern(query, this.vocabulary.size);
     let sum = 0;
     for (const doc of this.tokens) sum += rougeLFromLcs(pattern.lcs(doc), query.length, doc.length);
     return sum / this.size;
@@ -144,20 +182,35 @@ export class NoveltyIndex {
     });
     return ids;
   }
+}
 
-  /** Fill `overlap` with c(query, entry) for every entry sharing a token; returns how many entries were touched. */
-  private gatherOverlaps(query: Int32Array): number {
-    let touchedCount = 0;
-    for (const [id, queryCount] of countTokens(query)) {
-      const entries = this.postingEntries[id];
-      if (entries === undefined) continue;
-      const counts = this.postingCounts[id]!;
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i]!;
-        const before = this.overlap[entry]!;
-        if (before === 0) this.touched[touchedCount++] = entry;
-        this.overlap[entry] = before + Math.min(queryCount, counts[i]!);
-      }
+/** The pool entries that contain one token, with the token's count in each; typed arrays, grown by doubling. */
+class Postings {
+  length = 0;
+  private entries = new Int32Array(4);
+  private counts = new Int32Array(4);
+
+  push(entry: number, count: number): void {
+    if (this.length === this.entries.length) {
+      const entries = new Int32Array(this.length * 2);
+      entries.set(this.entries);
+      const counts = new Int32Array(this.length * 2);
+      counts.set(this.counts);
+      [this.entries, this.counts] = [entries, counts];
+    }
+    this.entries[this.length] = entry;
+    this.counts[this.length++] = count;
+  }
+
+  /** Add min(queryCount, count) to `overlap` of every entry, recording first touches; returns the touched count. */
+  accumulate(queryCount: number, overlap: Int32Array, touched: Int32Array, touchedCount: number): number {
+    const { entries, counts } = this;
+    for (let i = 0; i < this.length; i++) {
+      const entry = entries[i]!;
+      const before = overlap[entry]!;
+      if (before === 0) touched[touchedCount++] = entry;
+      const count = counts[i]!;
+      overlap[entry] = before + (count < queryCount ? count : queryCount);
     }
     return touchedCount;
   }
@@ -172,10 +225,10 @@ function countTokens(ids: Int32Array): Map<number, number> {
 /** The k best (entry, value) pairs by value descending, ties by entry ascending; k is small (10), so a sorted array. */
 class TopK {
   private readonly items: { entry: number; score: number }[] = [];
-  constructor(private readonly k: number) {}
+  constructor(readonly capacity: number) {}
 
   full(): boolean {
-    return this.items.length >= this.k;
+    return this.items.length >= this.capacity;
   }
 
   /** The k-th best value (only meaningful when full). */
@@ -185,11 +238,11 @@ class TopK {
 
   offer(entry: number, score: number): void {
     const items = this.items;
-    if (items.length >= this.k && !better(entry, score, items[items.length - 1]!)) return;
+    if (items.length >= this.capacity && !better(entry, score, items[items.length - 1]!)) return;
     let at = items.length;
     while (at > 0 && better(entry, score, items[at - 1]!)) at--;
     items.splice(at, 0, { entry, score });
-    if (items.length > this.k) items.pop();
+    if (items.length > this.capacity) items.pop();
   }
 
   entries(): number[] {

@@ -84,6 +84,11 @@ function parsePairs(block: string): ParsedInstance[] {
   return instances;
 }
 
+/** An input without its named field label ("Sentence: x" → "x"), to compare it with an output. */
+export function withoutFieldLabel(input: string): string {
+  return input.replace(FIELD_LABEL, '').trim();
+}
+
 function cleanInput(text: string): string {
   return text.trim().replace(GENERIC_INPUT_LABEL, '').trim();
 }

@@ -13,6 +13,7 @@ import { decodingSchema } from '../bridge/contract.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeJsonAtomic } from '../io/files.js';
 import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
@@ -20,6 +21,7 @@ import { isNovel } from '../rouge/dedup.js';
 import { NoveltyIndex } from '../rouge/index.js';
 import { parseCompletion, REJECTION_REASONS, rejectionReason, type RejectionReason } from './instructions/postprocess.js';
 import { renderInstructionPrompt, sampleInContext } from './instructions/prompt.js';
+import { withStageContext } from './context.js';
 
 export const machineInstructionSchema = z.strictObject({
   instruction: z.string(),
@@ -60,7 +62,16 @@ export function instructionsOutputPaths(config: Config): { output: string; state
   return { output, state: `${output.replace(/\.jsonl$/, '')}.state.json` };
 }
 
-export async function generateInstructions(config: Config, backend: GenerationBackend, options: { resume?: boolean } = {}): Promise<InstructionsSummary> {
+export interface InstructionsOptions {
+  /** Continue the run in run.dir from its snapshot. */
+  resume?: boolean;
+  /** Stop once the run has sent this many prompts, even short of num_instructions (a budget; resume goes on later). */
+  maxRequests?: number;
+  /** Aborting stops the stage after the batch in flight is written (Ctrl-C); `resume` continues it. */
+  signal?: AbortSignal;
+}
+
+export async function generateInstructions(config: Config, backend: GenerationBackend, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
   const settings = config.instructions;
   const paths = instructionsOutputPaths(config);
   const seedFile = settings.seed_tasks === undefined ? defaultSeedTasksFile : resolvePath(settings.seed_tasks);
@@ -89,7 +100,8 @@ export async function generateInstructions(config: Config, backend: GenerationBa
     });
   };
   try {
-    while (machine.length < settings.num_instructions) {
+    while (machine.length < settings.num_instructions && state.requests < (options.maxRequests ?? Infinity)) {
+      throwIfInterrupted(options.signal);
       // Sample → prompt.
       const prompts = Array.from({ length: settings.request_batch_size }, () =>
         renderInstructionPrompt(settings.template, sampleInContext(random, seeds, machine, settings.num_prompt_instructions, settings.num_machine_instructions)),
@@ -179,12 +191,9 @@ function reconcile(paths: { output: string; state: string }): { state: StageStat
   return { state, kept: kept.slice(0, state.output_lines) };
 }
 
-/** The CLI's and SDK's entry: the configured backend, the stage, and the backend closed whatever happens. */
-export async function runInstructionGeneration(config: Config, options: { resume?: boolean } = {}): Promise<InstructionsSummary> {
-  const { backend, close } = backendFromConfig(config, config.instructions.backend, config.instructions.request_batch_size);
-  try {
-    return await generateInstructions(config, backend, options);
-  } finally {
-    await close();
-  }
+/** The CLI's and SDK's entry: the configured backend over a worker of its own, closed whatever happens. */
+export async function runInstructionGeneration(config: Config, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
+  return withStageContext(config, (ctx) =>
+    generateInstructions(config, backendFromConfig(config, config.instructions.backend, config.instructions.request_batch_size, ctx.worker), options),
+  );
 }

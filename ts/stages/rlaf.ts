@@ -18,12 +18,12 @@ import {
   type PpoStepStats,
   type Triplet,
 } from '../bridge/contract.js';
-import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
+import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { toCsv } from '../io/csv.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { FeedbackScorer } from '../feedback/scorer.js';
-import { configureLogging, logger } from '../log.js';
+import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { renderTemplate } from '../prompts/render.js';
 import { Random } from '../random.js';
@@ -32,6 +32,7 @@ import { lineChartSvg } from '../stats/line-chart.js';
 import { exponentialMovingAverage } from '../stats/smoothing.js';
 import { instructionsOutputPaths } from './instructions.js';
 import { parseInstances } from './instance-parser.js';
+import { withStageContext } from './context.js';
 
 /** The composite reward (Eq. 1) and the indicators it was composed from (Rew, Nat, Coh, Und, …), per triplet. */
 export interface Reward {
@@ -235,34 +236,26 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   return summary;
 }
 
-/**
- * The CLI's and SDK's entry: one worker holding the policy and the feedback models, the reward = Eq. 1 over the
- * automated feedback, and Ctrl-C (SIGINT) = finish the step in flight, save a checkpoint, stop.
- */
-export async function runRlafTraining(config: Config, options: { resume?: boolean } = {}): Promise<RlafSummary> {
-  configureLogging({ level: config.logging.level, file: join(config.run.dir, config.logging.file) });
-  const worker = workerFromConfig(config);
+/** Stage 2 with the REFINE-AF reward: Eq. 1 over the automated feedback, scored by models held in the same worker as the policy. */
+export async function trainRlafWithFeedback(
+  config: Config,
+  worker: PythonWorker,
+  options: { resume?: boolean; signal?: AbortSignal } = {},
+): Promise<RlafSummary> {
   const scorer = new FeedbackScorer(worker, config);
-  const interrupt = new AbortController();
-  const onSigint = () => {
-    logger.warn('rlaf: interrupted; stopping after the step in flight and saving a checkpoint (Ctrl-C again to abort at once)');
-    interrupt.abort();
-    process.off('SIGINT', onSigint);
-  };
-  process.on('SIGINT', onSigint);
-  try {
-    await scorer.load();
-    return await trainRlaf(config, {
-      worker,
-      reward: async (triplets) => (await scorer.score(triplets)).map(({ reward, indicators }) => ({ reward, indicators })),
-      replayReward: (indicators) => scorer.replay(indicators.map((values) => indicatorValuesSchema.parse(values))),
-      resume: options.resume ?? false,
-      signal: interrupt.signal,
-    });
-  } finally {
-    process.off('SIGINT', onSigint);
-    await worker.close();
-  }
+  await scorer.load();
+  return trainRlaf(config, {
+    worker,
+    reward: async (triplets) => (await scorer.score(triplets)).map(({ reward, indicators }) => ({ reward, indicators })),
+    replayReward: (indicators) => scorer.replay(indicators.map((values) => indicatorValuesSchema.parse(values))),
+    resume: options.resume ?? false,
+    signal: options.signal,
+  });
+}
+
+/** The CLI's and SDK's entry: one worker for policy and feedback models; Ctrl-C finishes the step in flight, saves a checkpoint, stops. */
+export async function runRlafTraining(config: Config, options: { resume?: boolean; signal?: AbortSignal } = {}): Promise<RlafSummary> {
+  return withStageContext(config, (ctx) => trainRlafWithFeedback(config, ctx.worker, options));
 }
 
 function readPool(file: string, batchSize: number): string[] {

@@ -1,0 +1,225 @@
+"""Supervised fine-tuning on the IFT dataset (§II-D "Instruction Finetuning", §III-A) with the Hugging Face Trainer.
+
+The TS side renders every example into a prompt and a response (the prompt format is configuration, Alpaca's by default)
+and writes them as JSON lines; here they are tokenised with the loss on the response tokens only, a LoRA adapter is
+trained (QLoRA when the base is loaded in 4 bits on CUDA), progress and the loss curve go back as job events, and the
+adapter is saved with the parameters that made it. Trainer checkpoints make a killed run resume where it stopped. The
+same code runs under `accelerate launch` (the Trainer reads the distributed environment; only rank 0 emits and saves).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .models import device_for, load_pretrained_kwargs, load_tokenizer, resolve_model
+
+IGNORE_INDEX = -100  # label value the causal-LM loss skips: prompt tokens and padding
+CHECKPOINTS = "checkpoints"
+ADAPTER = "adapter"
+FULL_MODEL = "model"
+MERGED = "merged"
+PARAMS_FILE = "refine-af-sft.json"
+
+Emit = Callable[[dict], None]
+
+
+def read_examples(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def tokenize_example(tokenizer, prompt: str, response: str, max_length: int) -> dict | None:
+    """Prompt then response then EOS; labels mask the prompt. None when the prompt leaves no room for the response."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    if len(prompt_ids) >= max_length:
+        return None
+    input_ids = (prompt_ids + response_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
+    return {"input_ids": input_ids, "labels": labels}
+
+
+class PadCollator:
+    """Right-pads a batch: pad id for inputs, IGNORE_INDEX for labels, zeros in the attention mask."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, features: list[dict]) -> dict:
+        width = max(len(f["input_ids"]) for f in features)
+
+        def pad(values: list[int], fill: int) -> list[int]:
+            return values + [fill] * (width - len(values))
+
+        return {
+            "input_ids": torch.tensor([pad(f["input_ids"], self.pad_token_id) for f in features]),
+            "labels": torch.tensor([pad(f["labels"], IGNORE_INDEX) for f in features]),
+            "attention_mask": torch.tensor([pad([1] * len(f["input_ids"]), 0) for f in features]),
+        }
+
+
+def _event_callback(emit: Emit):
+    from transformers import TrainerCallback
+
+    class EventCallback(TrainerCallback):
+        """Streams progress after every optimizer update and each logged loss (the loss curve) as job events."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            emit({"type": "progress", "step": state.global_step, "total_steps": state.max_steps, "epoch": state.epoch or 0.0})
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                emit({
+                    "type": "loss",
+                    "step": state.global_step,
+                    "epoch": state.epoch or 0.0,
+                    "loss": logs["loss"],
+                    "learning_rate": logs.get("learning_rate", 0.0),
+                })
+
+    return EventCallback()
+
+
+def _pin_local_device(device: str) -> None:
+    """Under `accelerate launch`, every process takes its own GPU before loading (4-bit weights are placed on the current one)."""
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+
+
+def load_model_for_training(params: dict):
+    from transformers import AutoModelForCausalLM
+
+    resolved = resolve_model(params["model"])
+    device = device_for(params["device"])
+    _pin_local_device(device)
+    kwargs = load_pretrained_kwargs(resolved, params["dtype"], params["load_in_4bit"], device)
+    model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+    model.tie_weights()
+    quantized = "quantization_config" in kwargs
+    if params["lora"]:
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        if quantized:
+            model = prepare_model_for_kbit_training(model)
+        model = get_peft_model(model, LoraConfig(
+            task_type="CAUSAL_LM",
+            r=params["lora_r"],
+            lora_alpha=params["lora_alpha"],
+            lora_dropout=params["lora_dropout"],
+            target_modules=params["lora_target_modules"],
+        ))
+    elif quantized:
+        raise ValueError("full fine-tuning of 4-bit weights is not possible: set sft.lora: true or models.load_in_4bit: false")
+    return resolved, model, load_tokenizer(resolved, padding_side="right"), device, quantized
+
+
+def _save_merged(params: dict, adapter_dir: Path, target: Path, quantized: bool, model) -> None:
+    """Base weights with the adapter folded in. 4-bit weights cannot be merged in place: the base is reloaded unquantised."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    if quantized:
+        resolved = resolve_model(params["model"])
+        kwargs = load_pretrained_kwargs(resolved, params["dtype"], load_in_4bit=False, device="cpu")
+        base = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+        model = PeftModel.from_pretrained(base, str(adapter_dir))
+    model.merge_and_unload().save_pretrained(target)
+
+
+def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
+    """The newest Trainer checkpoint that was written to the end. The Trainer (4.46) writes a checkpoint in place with
+    trainer_state.json last, so a run killed while saving leaves a newer directory without it; that one is skipped."""
+    complete = [
+        path for path in checkpoints_dir.glob("checkpoint-*")
+        if path.name.removeprefix("checkpoint-").isdigit() and (path / "trainer_state.json").is_file()
+    ]
+    return str(max(complete, key=lambda path: int(path.name.removeprefix("checkpoint-")))) if complete else None
+
+
+def _trusting_own_checkpoints():
+    """transformers 4.46 loads a checkpoint's RNG state (numpy arrays) with torch.load's default, weights_only=True since
+    torch 2.6, which refuses numpy types. These files are the Trainer's own checkpoints of this run: allow exactly those types."""
+    import numpy as np
+
+    return torch.serialization.safe_globals(
+        [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32)), type(np.dtype(np.float64))]
+    )
+
+
+def train(params: dict, emit: Emit) -> dict:
+    from transformers import PrinterCallback, Trainer, TrainingArguments
+
+    started = time.monotonic()
+    output_dir = Path(params["output_dir"])
+    checkpoints_dir = output_dir / CHECKPOINTS
+    resolved, model, tokenizer, device, quantized = load_model_for_training(params)
+
+    tokenized = [tokenize_example(tokenizer, e["prompt"], e["response"], params["max_seq_length"]) for e in read_examples(params["train_file"])]
+    examples = [t for t in tokenized if t is not None]
+    if not examples:
+        raise ValueError(f"{params['train_file']}: no example fits in max_seq_length={params['max_seq_length']} tokens (or the file is empty)")
+
+    args = TrainingArguments(
+        output_dir=str(checkpoints_dir),
+        num_train_epochs=params["epochs"],
+        max_steps=params["max_steps"] or -1,
+        learning_rate=params["learning_rate"],
+        lr_scheduler_type=params["lr_scheduler"],
+        warmup_ratio=params["warmup_ratio"],
+        per_device_train_batch_size=params["per_device_batch_size"],
+        gradient_accumulation_steps=params["gradient_accumulation_steps"],
+        logging_steps=params["logging_steps"],
+        save_strategy="steps",
+        save_steps=params["save_steps"],
+        save_total_limit=params["save_total_limit"],
+        seed=params["seed"],
+        data_seed=params["seed"],
+        bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
+        use_cpu=device == "cpu",
+        remove_unused_columns=False,
+        # Under DDP (accelerate launch), frozen base weights are "unused"; searching for them every step only costs time.
+        ddp_find_unused_parameters=False if params["lora"] else None,
+        report_to=[],
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=examples,
+        data_collator=PadCollator(tokenizer.pad_token_id),
+        callbacks=[_event_callback(emit)],
+    )
+    trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
+    resume_from = last_complete_checkpoint(checkpoints_dir)
+    with _trusting_own_checkpoints():
+        outcome = trainer.train(resume_from_checkpoint=resume_from)
+
+    model_dir = output_dir / (ADAPTER if params["lora"] else FULL_MODEL)
+    merged_dir = output_dir / MERGED if params["lora"] and params["merge_weights"] else None
+    trainer.save_model(str(model_dir))  # every rank calls it; the Trainer writes from the main process only
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(model_dir)
+        (model_dir / PARAMS_FILE).write_text(json.dumps({"base_model": resolved.as_dict(), **params}, indent=2) + "\n")
+        if merged_dir is not None:
+            _save_merged(params, model_dir, merged_dir, quantized, trainer.model)
+            tokenizer.save_pretrained(merged_dir)
+    losses = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
+    return {
+        "model_dir": str(model_dir),
+        "adapter": params["lora"],
+        "merged_dir": str(merged_dir) if merged_dir else None,
+        "examples": len(examples),
+        "examples_too_long": len(tokenized) - len(examples),
+        "steps": trainer.state.global_step,
+        "resumed_from": resume_from,
+        "train_loss": outcome.training_loss if math.isfinite(outcome.training_loss) else None,
+        "loss_curve": losses,
+        "quantization": "nf4" if quantized else "none",
+        "runtime_s": time.monotonic() - started,
+    }

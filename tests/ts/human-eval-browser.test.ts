@@ -1,0 +1,126 @@
+// End to end in a real browser: Debian's chromium driven by playwright-core. A rater logs in with a token, rates every
+// response (and revises one), the ratings land in the database, and the admin sees them on the results page.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addRater } from '../../ts/eval/human/commands.js';
+import type { RatingServer } from '../../ts/eval/human/server.js';
+import { RatingStore } from '../../ts/eval/human/store.js';
+import { ratingFixture, serveFixture } from './human-eval-fixtures.js';
+
+const CHROMIUM = process.env.REFINE_AF_CHROMIUM ?? '/usr/bin/chromium';
+const fixture = ratingFixture(3);
+const db = join(fixture.dir, 'ratings.sqlite');
+let server: RatingServer;
+let browser: Browser;
+let aliceToken: string;
+let adminToken: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`chromium not found at ${CHROMIUM}: run \`make chromium\` (apt-get install chromium) or set REFINE_AF_CHROMIUM`);
+  }
+  aliceToken = addRater(db, 'alice').token;
+  adminToken = addRater(db, 'admin', { admin: true }).token;
+  server = await serveFixture(fixture, db);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Click a button that submits a form, and wait until the page it leads to has loaded. */
+async function submit(page: Page, selector: string): Promise<void> {
+  const before = page.url();
+  await Promise.all([page.waitForURL((url) => url.toString() !== before), page.click(selector)]);
+  await page.waitForLoadState();
+}
+
+async function logIn(page: Page, token: string): Promise<void> {
+  await page.goto(`${server.url}/`);
+  expect(page.url()).toBe(`${server.url}/login`);
+  await page.fill('input[name="token"]', token);
+  await submit(page, 'button[type="submit"]');
+}
+
+describe('human-eval in a headless browser', () => {
+  it('a rater logs in, rates, and the ratings reach the database and the results page', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+
+    await logIn(page, aliceToken);
+    const cookies = await context.cookies();
+    expect(cookies).toEqual([expect.objectContaining({ name: 'refine_af_session', httpOnly: true, sameSite: 'Strict' })]);
+
+    const echoTexts = new Set(Object.values(fixture.responses.echo!));
+    const given: { system: string; level: string }[] = [];
+    while (/\/rate\/\d+$/.test(page.url())) {
+      expect(await page.textContent('h1')).toBe(`Response ${given.length + 1} of 6`);
+      const response = (await page.textContent('#response .text'))!;
+      const system = echoTexts.has(response) ? 'echo' : 'markup';
+      if (system === 'markup') expect(response).toMatch(/<script|<img|<svg|<\/div>/);
+      expect(await page.textContent('#golden .text')).toMatch(/^golden output \d & more$/);
+      // The markup in the texts stays text: no element was created from it and nothing ran.
+      expect(await page.evaluate(() => document.querySelectorAll('script, img, svg').length)).toBe(0);
+      expect(await page.title()).toMatch(/^Response \d of 6 · refine-af human evaluation$/);
+      const level = system === 'echo' ? 'A' : 'D';
+      given.push({ system, level });
+      await submit(page, `button[name="rating"][value="${level}"]`);
+    }
+    expect(await page.textContent('#done')).toBe('You have rated all 6 responses. Thank you.');
+    expect(given.map((g) => g.system).sort()).toEqual(['echo', 'echo', 'echo', 'markup', 'markup', 'markup']);
+
+    // Revise the first rating to C.
+    await submit(page, 'a:has-text("Review your ratings")');
+    expect(await page.textContent('#current-rating')).toBe(given[0]!.level);
+    await submit(page, 'button[name="rating"][value="C"]');
+    given[0]!.level = 'C';
+    expect(dialogs).toEqual([]);
+
+    const expected = (system: string) =>
+      Object.fromEntries(['A', 'B', 'C', 'D'].map((level) => [level, given.filter((g) => g.system === system && g.level === level).length]));
+    const store = RatingStore.open(db, { mustExist: true });
+    const stored = store.ratings();
+    const distribution = store.distribution();
+    store.close();
+    expect(stored).toHaveLength(6);
+    expect(stored.every((r) => r.rater === 'alice')).toBe(true);
+    expect(Object.fromEntries(distribution.map((d) => [d.system, d.counts]))).toEqual({ echo: expected('echo'), markup: expected('markup') });
+
+    // A rater does not see the results; after logging out, nothing is reachable.
+    const refused = await page.goto(`${server.url}/results`);
+    expect(refused?.status()).toBe(403);
+    await page.goto(`${server.url}/`);
+    await submit(page, 'button:has-text("Log out")');
+    expect(page.url()).toBe(`${server.url}/login`);
+    await page.goto(`${server.url}/`);
+    expect(page.url()).toBe(`${server.url}/login`);
+
+    await logIn(page, adminToken);
+    await page.goto(`${server.url}/results`);
+    for (const system of ['echo', 'markup']) {
+      const cells = await page.locator('#distribution tbody tr', { hasText: system }).locator('td').allTextContents();
+      const counts = expected(system);
+      const total = given.filter((g) => g.system === system).length;
+      expect(cells).toEqual([
+        system,
+        ...['A', 'B', 'C', 'D'].map((level) => `${counts[level]} (${((100 * counts[level]!) / total).toFixed(1)}%)`),
+        String(total),
+      ]);
+    }
+    expect(await page.locator('svg rect').count()).toBeGreaterThanOrEqual(8);
+    expect(await page.locator('#progress tbody tr', { hasText: 'alice' }).locator('td').allTextContents()).toEqual(['alice', '6', '6']);
+    await context.close();
+  });
+});

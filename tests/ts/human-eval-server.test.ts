@@ -1,0 +1,286 @@
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addRater, serveHumanEval } from '../../ts/eval/human/commands.js';
+import type { RatingServer } from '../../ts/eval/human/server.js';
+import { RatingStore } from '../../ts/eval/human/store.js';
+import { HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
+
+const BODY_LIMIT = 2048;
+const fixture = ratingFixture(3);
+const db = join(fixture.dir, 'ratings.sqlite');
+const tokens: Record<string, string> = {};
+let server: RatingServer;
+
+beforeAll(async () => {
+  for (const name of ['alice', 'bob', 'carol', 'dave']) tokens[name] = addRater(db, name).token;
+  tokens.admin = addRater(db, 'admin', { admin: true }).token;
+  server = await serveFixture(fixture, db, BODY_LIMIT);
+});
+afterAll(() => server.close());
+
+const get = (path: string, cookie?: string) => fetch(server.url + path, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+
+function post(path: string, body: string | Record<string, string>, headers: Record<string, string> = {}) {
+  return fetch(server.url + path, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: typeof body === 'string' ? body : new URLSearchParams(body).toString(),
+  });
+}
+
+interface Login {
+  cookie: string;
+  csrf: string;
+}
+
+async function login(name: string): Promise<Login> {
+  const response = await post('/login', { token: tokens[name]! });
+  expect(response.status).toBe(303);
+  const cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+  // Any page of a session (the next response, or the done page) carries its CSRF token in the logout form.
+  const page = await (await fetch(`${server.url}/`, { headers: { cookie } })).text();
+  return { cookie, csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]! };
+}
+
+/** The assignment a rater is sent to next (undefined when all are rated). */
+async function next(session: Login): Promise<number | undefined> {
+  const response = await get('/', session.cookie);
+  if (response.status === 200) return undefined;
+  return Number(/^\/rate\/(\d+)$/.exec(response.headers.get('location')!)![1]);
+}
+
+function rate(session: Login, id: number, rating: string, extra: Record<string, string> = {}) {
+  return post(`/rate/${id}`, { csrf: session.csrf, rating, ...extra }, { cookie: session.cookie });
+}
+
+/** A raw request, for what fetch will not send: a body streamed without a length, another Host header. */
+function rawRequest(method: string, path: string, headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: string }> {
+  const url = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    for (const chunk of chunks) req.write(chunk);
+    req.end();
+  });
+}
+
+describe('human-eval server: access', () => {
+  it('sends the strict security headers on every response', async () => {
+    for (const response of [await get('/login'), await get('/'), await get('/app.css'), await get('/nowhere')]) {
+      expect(response.headers.get('content-security-policy')).toBe(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      );
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+    }
+  });
+
+  it('refuses every page and post without a valid token', async () => {
+    for (const path of ['/', '/rate/1', '/results', '/results.csv', '/ratings.csv']) {
+      const response = await get(path);
+      expect(response.status).toBe(303);
+      expect(response.headers.get('location')).toBe('/login');
+      expect(await response.text()).toBe('');
+    }
+    expect((await post('/rate/1', { rating: 'A', csrf: 'x' })).status).toBe(401);
+    const forged = `refine_af_session=${'A'.repeat(43)}`;
+    expect((await get('/rate/1', forged)).status).toBe(303);
+    expect((await post('/rate/1', { rating: 'A', csrf: 'x' }, { cookie: forged })).status).toBe(401);
+
+    const wrong = await post('/login', { token: tokens.alice + 'x' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+    expect(await wrong.text()).toContain('That token is not valid.');
+  });
+
+  it('answers only requests addressed to a loopback name (no DNS rebinding)', async () => {
+    const alice = await login('alice');
+    const rebound = await rawRequest('GET', '/', { host: 'evil.example:8787', cookie: alice.cookie }, []);
+    expect(rebound.status).toBe(421);
+    expect(rebound.body).not.toContain('csrf');
+    expect((await rawRequest('GET', '/login', { host: 'localhost' }, [])).status).toBe(200);
+  });
+
+  it("refuses a rater's token for another rater's items", async () => {
+    const alice = await login('alice');
+    const bob = await login('bob');
+    const aliceItem = (await next(alice))!;
+    const page = await (await get(`/rate/${aliceItem}`, alice.cookie)).text();
+    const response = /<section id="response">.*?<div class="text">(.*?)<\/div>/s.exec(page)![1]!;
+
+    const peek = await get(`/rate/${aliceItem}`, bob.cookie);
+    expect(peek.status).toBe(403);
+    expect(await peek.text()).not.toContain(response);
+    expect((await rate(bob, aliceItem, 'D')).status).toBe(403);
+    expect((await rate(alice, aliceItem, 'B')).status).toBe(303);
+    expect((await rate(bob, aliceItem, 'D')).status).toBe(403);
+
+    const store = RatingStore.open(db, { mustExist: true });
+    const ratings = store.ratings().filter((r) => r.rater === 'alice' || r.rater === 'bob');
+    store.close();
+    expect(ratings.map((r) => [r.rater, r.rating])).toEqual([['alice', 'B']]);
+
+    expect((await get('/results', alice.cookie)).status).toBe(403);
+    expect((await get('/ratings.csv', alice.cookie)).status).toBe(403);
+    expect((await get('/rate/999999', alice.cookie)).status).toBe(404);
+    expect((await get('/rate/abc', alice.cookie)).status).toBe(404);
+  });
+
+  it('refuses forged, cross-site and stale-session posts', async () => {
+    const carol = await login('carol');
+    const dave = await login('dave');
+    const id = (await next(carol))!;
+    expect((await post(`/rate/${id}`, { rating: 'A' }, { cookie: carol.cookie })).status).toBe(400);
+    expect((await rate(carol, id, 'A', {})).status).toBe(303);
+    expect((await rate({ cookie: carol.cookie, csrf: dave.csrf }, id, 'C')).status).toBe(403);
+    expect((await rate({ cookie: carol.cookie, csrf: 'x'.repeat(43) }, id, 'C')).status).toBe(403);
+    expect((await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, origin: 'http://evil.example' })).status).toBe(403);
+    expect((await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    // A sandboxed frame posts with "Origin: null".
+    expect((await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, origin: 'null' })).status).toBe(403);
+    expect((await post('/login', { token: tokens.carol! }, { origin: 'http://evil.example' })).status).toBe(403);
+
+    expect((await post('/logout', { csrf: carol.csrf }, { cookie: carol.cookie })).status).toBe(303);
+    expect((await rate(carol, id, 'C')).status).toBe(401);
+    const store = RatingStore.open(db, { mustExist: true });
+    expect(store.ratings().filter((r) => r.rater === 'carol').map((r) => r.rating)).toEqual(['A']);
+    store.close();
+  });
+});
+
+describe('human-eval server: bodies', () => {
+  it('refuses oversized bodies, declared or streamed', async () => {
+    const alice = await login('alice');
+    const id = (await next(alice))!;
+    const padding = 'x'.repeat(BODY_LIMIT);
+    const declared = await rate(alice, id, 'A', { padding });
+    expect(declared.status).toBe(413);
+    const streamed = await rawRequest('POST', 
+      `/rate/${id}`,
+      { 'content-type': 'application/x-www-form-urlencoded', cookie: alice.cookie, 'transfer-encoding': 'chunked' },
+      Array.from({ length: 8 }, () => Buffer.from(`csrf=${alice.csrf}&rating=A&pad=${'y'.repeat(BODY_LIMIT / 4)}`)),
+    );
+    expect(streamed.status).toBe(413);
+    expect((await post('/login', `token=${'z'.repeat(10 * BODY_LIMIT)}`)).status).toBe(413);
+    expect((await get(`/rate/${id}`, alice.cookie).then((r) => r.text())).includes('current-rating')).toBe(false);
+  });
+
+  it('refuses malformed bodies', async () => {
+    const alice = await login('alice');
+    const id = (await next(alice))!;
+    const form = { 'content-type': 'application/x-www-form-urlencoded', cookie: alice.cookie };
+    const cases: [string, Record<string, string>, Buffer, number][] = [
+      ['json', { ...form, 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ csrf: alice.csrf, rating: 'A' })), 415],
+      ['no content type', { cookie: alice.cookie }, Buffer.from(`csrf=${alice.csrf}&rating=A`), 415],
+      ['invalid UTF-8', form, Buffer.concat([Buffer.from(`csrf=${alice.csrf}&rating=`), Buffer.from([0xff, 0xfe])]), 400],
+      ['level outside the scale', form, Buffer.from(`csrf=${alice.csrf}&rating=E`), 400],
+      ['field twice', form, Buffer.from(`csrf=${alice.csrf}&rating=A&rating=D`), 400],
+      ['unknown field', form, Buffer.from(`csrf=${alice.csrf}&rating=A&admin=1`), 400],
+      ['empty', form, Buffer.alloc(0), 400],
+      ['not a form', form, Buffer.from('%%%\u0000<<>>'), 400],
+    ];
+    for (const [name, headers, body, status] of cases) {
+      const response = await rawRequest('POST', `/rate/${id}`, headers, [body]);
+      expect({ name, status: response.status }).toEqual({ name, status });
+      expect(response.body).toContain('Error');
+    }
+    expect(await rawRequest('GET', 'http://[', { cookie: alice.cookie }, [])).toMatchObject({ status: 400, body: expect.stringContaining('Malformed request target') });
+    const put = await fetch(`${server.url}/rate/${id}`, { method: 'PUT', headers: { cookie: alice.cookie } });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, POST');
+    // Nothing refused was stored: the item is still alice's next unrated one.
+    expect(await next(alice)).toBe(id);
+  });
+});
+
+describe('human-eval server: rating', () => {
+  it('renders markup in instructions and responses as inert text', async () => {
+    const alice = await login('alice');
+    const store = RatingStore.open(db, { mustExist: true });
+    const first = store.firstAssignment(store.raterByToken(tokens.alice!)!.id)!;
+    store.close();
+    let seen = 0;
+    for (let id = first; id < first + 6; id++) {
+      const page = await (await get(`/rate/${id}`, alice.cookie)).text();
+      expect(page).not.toMatch(/<script|<img|<svg/i);
+      for (const text of HOSTILE_TEXTS) {
+        expect(page).not.toContain(text);
+        if (page.includes(text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;'))) seen++;
+      }
+    }
+    // Each page shows some of the markup, escaped.
+    expect(seen).toBeGreaterThanOrEqual(6);
+  });
+
+  it('shows no system name to raters', async () => {
+    const alice = await login('alice');
+    const id = (await next(alice))!;
+    const page = await (await get(`/rate/${id}`, alice.cookie)).text();
+    expect(page).not.toMatch(/echo|markup/);
+  });
+
+  it('takes concurrent raters, from one server or two on the same database', async () => {
+    const second = await serveHumanEval({ db, host: '127.0.0.1', port: 0, bodyLimitBytes: BODY_LIMIT, sessionHours: 1 });
+    try {
+      const raters = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+      for (const name of raters) tokens[name] = addRater(db, name).token;
+      const levels = { echo: 'A', markup: 'D' } as const;
+      const responseSystem = (page: string): keyof typeof levels =>
+        Object.values(fixture.responses.echo!).some((text) => page.includes(text.replaceAll('&', '&amp;'))) ? 'echo' : 'markup';
+      const origins = [server.url, second.url];
+      await Promise.all(
+        raters.map(async (name, index) => {
+          const base = origins[index % 2]!;
+          const response = await fetch(`${base}/login`, {
+            method: 'POST',
+            redirect: 'manual',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: `token=${tokens[name]}`,
+          });
+          const cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+          for (;;) {
+            const home = await fetch(`${base}/`, { redirect: 'manual', headers: { cookie } });
+            if (home.status === 200) break;
+            const path = home.headers.get('location')!;
+            const page = await (await fetch(base + path, { headers: { cookie } })).text();
+            const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+            const section = /<section id="response">(.*?)<\/section>/s.exec(page)![1]!;
+            const body = new URLSearchParams({ csrf, rating: levels[responseSystem(section)] }).toString();
+            // Post the same rating twice at once (a double click): still one rating per rater × item.
+            const posts = await Promise.all(
+              [0, 1].map(() =>
+                fetch(base + path, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body }),
+              ),
+            );
+            expect(posts.map((p) => p.status)).toEqual([303, 303]);
+          }
+        }),
+      );
+      const admin = await login('admin');
+      const csv = await (await get('/results.csv', admin.cookie)).text();
+      const rows = Object.fromEntries(csv.trim().split('\r\n').slice(1).map((line) => [line.split(',')[0], line.split(',').slice(1, 6)]));
+      const store = RatingStore.open(db, { mustExist: true });
+      const raterRatings = store.ratings().filter((r) => raters.includes(r.rater));
+      expect(raterRatings).toHaveLength(raters.length * 6);
+      expect(raterRatings.every((r) => r.rating === levels[r.system as keyof typeof levels])).toBe(true);
+      // The CSV counts every rating in the database (the raters of the earlier tests included).
+      const all = store.distribution();
+      store.close();
+      expect(rows.echo).toEqual(['A', 'B', 'C', 'D'].map((l) => String(all[0]!.counts[l as 'A']!)).concat(String(all[0]!.total)));
+      expect(Number(rows.echo![0])).toBeGreaterThanOrEqual(raters.length * 3);
+      expect(Number(rows.markup![3])).toBeGreaterThanOrEqual(raters.length * 3);
+      const results = await (await get('/results', admin.cookie)).text();
+      expect(results).toContain('<svg');
+      expect(results).toMatch(/<td>echo<\/td><td>\d+ \(/);
+    } finally {
+      await second.close();
+    }
+  });
+});

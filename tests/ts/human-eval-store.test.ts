@@ -1,0 +1,178 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { loadInstructions, loadRun, parseRunArgument, type SystemRun } from '../../ts/eval/human/responses.js';
+import { RatingStore } from '../../ts/eval/human/store.js';
+import { ratingFixture, type Fixture } from './human-eval-fixtures.js';
+
+function storeWithRuns(fixture: Fixture, file = join(fixture.dir, 'ratings.sqlite')) {
+  const instructions = loadInstructions(fixture.instructionsFile);
+  const runs: SystemRun[] = fixture.runs.map(parseRunArgument).map((r) => loadRun(r.system, r.file, instructions));
+  const store = RatingStore.open(file);
+  return { store, instructions, runs, file };
+}
+
+/** A database holding both systems' responses to `count` instructions. */
+function importedStore(count: number) {
+  const fixture = ratingFixture(count);
+  const opened = storeWithRuns(fixture);
+  opened.store.importRuns(opened.instructions, opened.runs);
+  return { ...opened, fixture };
+}
+
+/** Every assignment of a rater, in their order, walking the database directly. */
+function order(file: string, rater: string): number[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db
+      .prepare<[string], { item_id: number }>(
+        'SELECT a.item_id FROM assignments a JOIN raters r ON r.id = a.rater_id WHERE r.name = ? ORDER BY a.position',
+      )
+      .all(rater)
+      .map((r) => r.item_id);
+  } finally {
+    db.close();
+  }
+}
+
+describe('rating store', () => {
+  it('imports runs once and refuses a changed response or instruction', () => {
+    const fixture = ratingFixture(3);
+    const { store, instructions, runs } = storeWithRuns(fixture);
+    expect(store.importRuns(instructions, runs)).toEqual({ added: 6, kept: 0 });
+    expect(store.importRuns(instructions, runs)).toEqual({ added: 0, kept: 6 });
+    expect(store.systems()).toEqual(['echo', 'markup']);
+    const changed = { ...runs[0]!, responses: new Map(runs[0]!.responses).set('task_1', 'edited') };
+    expect(() => store.importRuns(instructions, [changed])).toThrow(/response of system "echo" to task_1 differs/);
+    const renamed = instructions.map((i) => (i.id === 'task_2' ? { ...i, output: 'other golden output' } : i));
+    expect(() => store.importRuns(renamed, [])).toThrow(/instruction task_2 differs/);
+    store.close();
+  });
+
+  it('refuses files that are not rating databases', () => {
+    const fixture = ratingFixture(1);
+    const garbage = join(fixture.dir, 'garbage.sqlite');
+    writeFileSync(garbage, 'not a database at all, just text '.repeat(200));
+    expect(() => RatingStore.open(garbage)).toThrow(/cannot open as a rating database/);
+    const foreign = join(fixture.dir, 'foreign.sqlite');
+    const db = new Database(foreign);
+    db.exec('CREATE TABLE t (x)');
+    db.close();
+    expect(() => RatingStore.open(foreign)).toThrow(/not a refine-af rating database/);
+    expect(() => RatingStore.open(join(fixture.dir, 'absent.sqlite'), { mustExist: true })).toThrow(/no such rating database/);
+  });
+
+  it('keeps only hashes of tokens and refuses duplicate or odd rater names', () => {
+    const fixture = ratingFixture(1);
+    const { store, file } = storeWithRuns(fixture);
+    const { token, rater } = store.addRater('alice');
+    expect(store.raterByToken(token)).toEqual(rater);
+    expect(store.raterByToken(token + 'x')).toBeUndefined();
+    expect(() => store.addRater('alice')).toThrow(/already exists/);
+    expect(() => store.addRater('=cmd()')).toThrow(/rater name must be/);
+    store.close();
+    expect(readFileSync(file).includes(Buffer.from(token))).toBe(false);
+  });
+
+  it('gives each rater every item once, in their own random order that survives a restart', () => {
+    const { store, file } = importedStore(30);
+    const alice = store.addRater('alice').rater;
+    const bob = store.addRater('bob').rater;
+    const first = store.nextAssignment(alice.id);
+    store.nextAssignment(bob.id);
+    const aliceOrder = order(file, 'alice');
+    const bobOrder = order(file, 'bob');
+    expect([...aliceOrder].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect([...bobOrder].sort((a, b) => a - b)).toEqual([...aliceOrder].sort((a, b) => a - b));
+    // Two independent shuffles of 60 items agree with probability 1/60!.
+    expect(bobOrder).not.toEqual(aliceOrder);
+
+    expect(store.rate(alice.id, first!, 'B')).toBe('rated');
+    const second = store.nextAssignment(alice.id);
+    expect(store.assignment(second!)).toMatchObject({ position: 2, rated: 1, total: 60, previousId: first });
+    store.close();
+
+    const reopened = RatingStore.open(file);
+    expect(reopened.nextAssignment(alice.id)).toBe(second);
+    expect(order(file, 'alice')).toEqual(aliceOrder);
+    reopened.close();
+  });
+
+  it('appends the items of a run imported later after the order already drawn', () => {
+    const fixture = ratingFixture(5);
+    const { store, instructions, runs, file } = storeWithRuns(fixture);
+    store.importRuns(instructions, runs.slice(0, 1));
+    const alice = store.addRater('alice').rater;
+    store.nextAssignment(alice.id);
+    const before = order(file, 'alice');
+    store.importRuns(instructions, runs);
+    store.nextAssignment(alice.id);
+    const after = order(file, 'alice');
+    expect(after.slice(0, 5)).toEqual(before);
+    expect(after.slice(5).sort((a, b) => a - b)).toEqual([6, 7, 8, 9, 10]);
+    store.close();
+  });
+
+  it('holds one rating per rater and item, revisable only by its rater', () => {
+    const { store, file } = importedStore(2);
+    const alice = store.addRater('alice').rater;
+    const bob = store.addRater('bob').rater;
+    const id = store.nextAssignment(alice.id)!;
+    store.nextAssignment(bob.id);
+    expect(store.rate(alice.id, id, 'C')).toBe('rated');
+    expect(store.rate(alice.id, id, 'A')).toBe('rated');
+    expect(store.rate(bob.id, id, 'D')).toBe('not-yours');
+    expect(store.rate(bob.id, 999_999, 'D')).toBe('unknown');
+    expect(store.assignment(id)?.rating).toBe('A');
+    expect(store.ratings()).toHaveLength(1);
+    store.close();
+
+    // The schema itself refuses a second row for the same rater × item, an unassigned item and a level outside A–D.
+    const db = new Database(file);
+    db.pragma('foreign_keys = ON');
+    const { rater_id, item_id } = db.prepare('SELECT rater_id, item_id FROM ratings').get() as { rater_id: number; item_id: number };
+    const insert = db.prepare('INSERT INTO ratings (rater_id, item_id, rating, rated_at) VALUES (?, ?, ?, ?)');
+    expect(() => insert.run(rater_id, item_id, 'B', 'now')).toThrow(/UNIQUE constraint failed/);
+    db.prepare('DELETE FROM assignments WHERE rater_id = ? AND item_id != ?').run(bob.id, item_id);
+    const unassigned = (db.prepare('SELECT id FROM items WHERE id != ?').get(item_id) as { id: number }).id;
+    expect(() => insert.run(bob.id, unassigned, 'B', 'now')).toThrow(/FOREIGN KEY constraint failed/);
+    expect(() => insert.run(bob.id, item_id, 'E', 'now')).toThrow(/CHECK constraint failed/);
+    db.close();
+  });
+
+  it('takes concurrent raters in separate processes without losing or duplicating a rating', async () => {
+    const { store, file, fixture } = importedStore(40);
+    const tokens = Object.fromEntries(['alice', 'bob', 'carol'].map((name) => [name, store.addRater(name).token]));
+    store.close();
+    const goFile = join(fixture.dir, 'go');
+    // alice rates from two processes at once (two browser tabs); bob and carol at the same time.
+    const jobs = [
+      ['alice', 'A'],
+      ['alice', 'B'],
+      ['bob', 'C'],
+      ['carol', 'D'],
+    ].map(([name, level]) => execa('node', ['--import', 'tsx', 'tests/ts/fixtures/rate-all.ts', file, tokens[name!]!, level!, goFile]));
+    await Promise.all(jobs.map((job) => new Promise((resolve) => job.stdout.once('data', resolve))));
+    writeFileSync(goFile, '');
+    const counts = (await Promise.all(jobs)).map((r) => (JSON.parse(r.stdout.split('\n').at(-1)!) as { rated: number }).rated);
+    expect(counts[2]).toBe(80);
+    expect(counts[3]).toBe(80);
+    // The two alice processes raced over the same assignments: together at least all 80, each item stored once.
+    expect(counts[0]! + counts[1]!).toBeGreaterThanOrEqual(80);
+
+    const reopened = RatingStore.open(file, { mustExist: true });
+    const ratings = reopened.ratings();
+    expect(ratings).toHaveLength(240);
+    expect(new Set(ratings.map((r) => `${r.rater}|${r.instructionId}|${r.system}`)).size).toBe(240);
+    expect(reopened.progress()).toEqual([
+      { name: 'alice', rated: 80, total: 80 },
+      { name: 'bob', rated: 80, total: 80 },
+      { name: 'carol', rated: 80, total: 80 },
+    ]);
+    expect(reopened.distribution().map((d) => d.counts.C)).toEqual([40, 40]);
+    expect(reopened.distribution().map((d) => d.total)).toEqual([120, 120]);
+    reopened.close();
+  });
+});

@@ -1,0 +1,34 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../ts/config/load.js';
+import { packageRoot } from '../../ts/paths.js';
+import { sftSubsets } from '../../ts/stages/sft.js';
+
+const configsDir = join(packageRoot, 'configs');
+const backbones = { 'llama2-7b': 'meta-llama/Llama-2-7b-hf', 'llama2-13b': 'meta-llama/Llama-2-13b-hf', 'mistral-7b': 'mistralai/Mistral-7B-v0.1' };
+
+describe('the reproduction configs (§III-A)', () => {
+  it('has a REFINE-AF config and its Self-Instruct baseline for each backbone', () => {
+    const files = readdirSync(configsDir);
+    for (const name of Object.keys(backbones)) expect(files).toEqual(expect.arrayContaining([`${name}.yaml`, `${name}-self-instruct.yaml`]));
+  });
+
+  for (const [name, hubId] of Object.entries(backbones)) {
+    it(`${name}: the paper's backbone, hyperparameters and Table II subsets; the baseline differs only in method and run directory`, () => {
+      const refine = loadConfig(join(configsDir, `${name}.yaml`));
+      const baseline = loadConfig(join(configsDir, `${name}-self-instruct.yaml`));
+      expect(refine.models.generator).toBe(hubId);
+      expect(refine.models.load_in_4bit).toBe(true);
+      expect(refine.pipeline.method).toBe('refine-af');
+      expect(baseline.pipeline.method).toBe('self-instruct');
+      expect(refine.sft).toMatchObject({ epochs: 3, learning_rate: 2e-5, lr_scheduler: 'cosine', warmup_ratio: 0.3, per_device_batch_size: 2, gradient_accumulation_steps: 4 });
+      expect(sftSubsets(refine)).toEqual([null, 5000, 10000]);
+      expect(refine.instructions.num_instructions).toBe(15000);
+      expect(refine.feedback.backends).toEqual({ reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' });
+      expect(refine.run.dir).not.toBe(baseline.run.dir);
+      const same = (c: typeof refine) => ({ ...c, run: { ...c.run, dir: '' }, pipeline: { method: '' } });
+      expect(same(baseline)).toEqual(same(refine));
+    });
+  }
+});

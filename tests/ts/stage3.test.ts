@@ -1,0 +1,119 @@
+/** Stage 3 and SFT end to end on a tiny random Llama (built by the pytest helper): real jobs, real worker, real files. */
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../ts/config/load.js';
+import type { ConfigInput } from '../../ts/config/schema.js';
+import { defaultPython, packageRoot } from '../../ts/paths.js';
+import { withStageContext } from '../../ts/stages/context.js';
+import { generateInstances } from '../../ts/stages/instances.js';
+import { runSft } from '../../ts/stages/sft.js';
+import type { IftRecord } from '../../ts/stats/dataset.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'refine-af-stage3-'));
+const tinyModel = join(dir, 'tiny-llama');
+const datasetFile = join(dir, 'ift.jsonl');
+const poolFile = join(dir, 'pool.jsonl');
+const records: IftRecord[] = [
+  { instruction: 'Name a colour.', input: '', output: 'red' },
+  { instruction: 'Sort the list.', input: 'List: [3, 1, 2]', output: '[1, 2, 3]' },
+  { instruction: 'Say hello.', input: '', output: 'hello there' },
+  { instruction: 'Add the numbers.', input: 'Numbers: 2 and 3', output: '5' },
+];
+
+function config(runDir: string, extra: ConfigInput = {}) {
+  return parseConfig({
+    ...extra,
+    run: { dir: runDir, seed: 3 },
+    models: { generator: tinyModel, dtype: 'float32', device: 'cpu' },
+    sft: {
+      learning_rate: 5e-2,
+      lr_scheduler: 'constant',
+      warmup_ratio: 0,
+      max_steps: 12,
+      gradient_accumulation_steps: 1,
+      save_steps: 3,
+      logging_steps: 3,
+      max_seq_length: 128,
+      // A random tiny model's logits stay near uniform unless the head adapts too.
+      lora_target_modules: ['q_proj', 'v_proj', 'lm_head'],
+      ...extra.sft,
+    },
+  });
+}
+
+beforeAll(async () => {
+  await execa(defaultPython, [join(packageRoot, 'tests', 'ts', 'fixtures', 'tiny_llama.py'), tinyModel]);
+  writeFileSync(datasetFile, records.map((r) => JSON.stringify(r) + '\n').join(''));
+  writeFileSync(poolFile, readFileSync(join(packageRoot, 'seeds', 'seed_tasks.jsonl'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n');
+});
+
+describe('SFT through runJob on a tiny model, then stage 3 with its adapter', () => {
+  let adapterDir = '';
+
+  it('is killed mid-run, resumes from its last checkpoint, lowers the loss, and is not redone once finished', async () => {
+    const cfg = config(join(dir, 'sft-run'));
+    const abort = new AbortController();
+    const killed = withStageContext(cfg, (ctx) =>
+      runSft(ctx, { datasetFile, signal: abort.signal, onProgress: (e) => e.type === 'progress' && e.step === 5 && abort.abort() }),
+    );
+    await expect(killed).rejects.toThrow(/cancelled/);
+
+    const steps: number[] = [];
+    const losses: number[] = [];
+    const resumed = await withStageContext(cfg, (ctx) =>
+      runSft(ctx, { datasetFile, onProgress: (e) => (e.type === 'progress' ? steps.push(e.step) : losses.push(e.loss)) }),
+    );
+    const from = Number(/checkpoint-(\d+)$/.exec(resumed.result.resumed_from ?? '')?.[1]);
+    expect(from).toBeGreaterThanOrEqual(3); // at least the checkpoint written before the kill at step 5
+    expect(steps[0]).toBe(from + 1);
+    expect(steps.at(-1)).toBe(12);
+    expect(resumed.result.steps).toBe(12);
+    expect(resumed.instructions).toBe(4);
+    const curve = resumed.result.loss_curve.map((p) => p.loss);
+    expect(curve).toHaveLength(4); // steps 3, 6, 9, 12: the curve spans the killed and the resumed part
+    expect(curve.at(-1)!).toBeLessThan(0.8 * curve[0]!);
+    expect(readFileSync(join(resumed.result.model_dir, 'adapter_config.json'), 'utf8')).toContain('lm_head');
+    expect(JSON.parse(readFileSync(join(resumed.result.model_dir, 'refine-af-config.json'), 'utf8')).sft.max_steps).toBe(12);
+    adapterDir = resumed.result.model_dir;
+
+    const again: unknown[] = [];
+    const redone = await withStageContext(cfg, (ctx) => runSft(ctx, { datasetFile, onProgress: (e) => again.push(e) }));
+    expect(again).toEqual([]);
+    expect(redone.result).toEqual(resumed.result);
+  });
+
+  it('stage 3 generates with the adapter, resumes exactly after a torn write, and refuses the wrong policy', async () => {
+    const runDir = join(dir, 'stage3-run');
+    const cfg = config(runDir, { instances: { batch_size: 4, max_new_tokens: 12, do_sample: true } });
+    const first = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
+    expect(first.generatedNow).toBe(6);
+    expect(first.poolSize).toBe(6);
+    const generations = readFileSync(first.files.generations, 'utf8');
+    const lines = generations.trim().split('\n').map((l) => JSON.parse(l) as { index: number; completion: string });
+    expect(lines.map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(JSON.parse(readFileSync(first.files.summary, 'utf8')).policy).toBe(`local:${tinyModel}+${adapterDir}`);
+
+    // A crash in the second batch: its append was torn half-way.
+    const firstBatch = generations.split('\n').slice(0, 4).join('\n') + '\n';
+    writeFileSync(first.files.generations, firstBatch);
+    appendFileSync(first.files.generations, generations.split('\n')[4]!.slice(0, 20));
+    const resumed = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
+    expect(resumed.generatedNow).toBe(2);
+    expect(readFileSync(first.files.generations, 'utf8')).toBe(generations);
+    expect(resumed.statistics).toEqual(first.statistics);
+
+    const done = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
+    expect(done.generatedNow).toBe(0);
+
+    await expect(
+      withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: null })),
+    ).rejects.toThrow(/self-instruct/);
+    const baseline = config(runDir, { pipeline: { method: 'self-instruct' } });
+    await expect(
+      withStageContext(baseline, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: null })),
+    ).rejects.toThrow(/other settings/);
+  });
+});

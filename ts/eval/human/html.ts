@@ -1,0 +1,178 @@
+/**
+ * The pages of the rating app. Every page is built with the `html` tag, which escapes each interpolated value unless it is
+ * already `Html`: text from the database (instructions, responses, names) can only ever render as text.
+ * No page carries a script; styles come from one stylesheet (/app.css), so the Content-Security-Policy can forbid the rest.
+ */
+import { RATINGS, RATING_MEANINGS, type Rating } from './scale.js';
+import type { AssignmentView, RaterProgress, Session, SystemDistribution } from './store.js';
+
+export class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
+}
+
+type Fragment = Html | string | number | readonly Fragment[] | undefined | null | false;
+
+function render(value: Fragment): string {
+  if (value === undefined || value === null || value === false) return '';
+  if (value instanceof Html) return value.text;
+  if (Array.isArray(value)) return value.map(render).join('');
+  return escapeHtml(String(value));
+}
+
+/** Tagged template: `html\`<p>${text}</p>\`` escapes `text`; nested `html` fragments and arrays of them pass through. */
+export function html(strings: TemplateStringsArray, ...values: Fragment[]): Html {
+  return new Html(strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i] as Fragment) : ''), ''));
+}
+
+export const STYLESHEET = `
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 0 auto; padding: 1rem; color: #1d1d1f; background: #fafafa; }
+header { display: flex; justify-content: space-between; align-items: center; border-bottom: 1px solid #ddd; margin-bottom: 1rem; }
+header form { margin: 0; }
+section { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: 0.5rem 1rem; margin-bottom: 0.75rem; }
+section h2 { font-size: 0.9rem; text-transform: uppercase; letter-spacing: 0.05em; color: #666; margin: 0.5rem 0; }
+.text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: 0.95rem; }
+#response { border-color: #4a7bd0; border-width: 2px; }
+.ratings { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5rem; }
+.ratings button { text-align: left; padding: 0.75rem; font-size: 1rem; border: 1px solid #bbb; border-radius: 6px; background: #fff; cursor: pointer; }
+.ratings button:hover, .ratings button:focus { background: #eef3fc; }
+.ratings button.current { border: 3px solid #4a7bd0; }
+.muted { color: #666; }
+.error { color: #a00; font-weight: bold; }
+table { border-collapse: collapse; }
+td, th { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+`;
+
+function layout(title: string, body: Html, session?: Session): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · refine-af human evaluation</title><link rel="stylesheet" href="/app.css"></head>
+<body>
+<header><h1>${title}</h1>${
+    session &&
+    html`<form method="post" action="/logout"><span class="muted">rating as <strong id="rater">${session.rater.name}</strong></span>
+<input type="hidden" name="csrf" value="${session.csrf}"> <button type="submit">Log out</button></form>`
+  }</header>
+${body}
+</body>
+</html>
+`;
+}
+
+export function loginPage(message?: string): Html {
+  return layout(
+    'Log in',
+    html`${message && html`<p class="error" role="alert">${message}</p>`}
+<p>Enter the rater token you were given.</p>
+<form method="post" action="/login">
+<label>Token <input type="password" name="token" autocomplete="off" required autofocus></label>
+<button type="submit">Log in</button>
+</form>`,
+  );
+}
+
+function textSection(heading: string, text: string, id: string): Html {
+  return html`<section id="${id}"><h2>${heading}</h2><div class="text">${text === '' ? html`<span class="muted">(empty)</span>` : text}</div></section>`;
+}
+
+export function ratingPage(view: AssignmentView, session: Session): Html {
+  const buttons = RATINGS.map(
+    (level: Rating) =>
+      html`<button type="submit" name="rating" value="${level}"${view.rating === level ? html` class="current" aria-pressed="true"` : ''}><strong>${level}</strong> — ${RATING_MEANINGS[level]}</button>`,
+  );
+  return layout(
+    `Response ${view.position} of ${view.total}`,
+    html`<p class="muted">${view.rated} of ${view.total} rated.${view.rating && html` Your rating of this response: <strong id="current-rating">${view.rating}</strong>.`}
+${view.previousId !== undefined && html` <a href="/rate/${view.previousId}">Previous response</a>`} <a href="/">Next unrated</a></p>
+${textSection('Instruction', view.instruction, 'instruction')}
+${textSection('Input', view.input, 'input')}
+${textSection('Golden output (reference)', view.output, 'golden')}
+${textSection('Response to rate', view.response, 'response')}
+<form method="post" action="/rate/${view.id}">
+<input type="hidden" name="csrf" value="${session.csrf}">
+<div class="ratings">${buttons}</div>
+</form>`,
+    session,
+  );
+}
+
+export function donePage(session: Session, total: number, firstId: number | undefined): Html {
+  return layout(
+    'All rated',
+    html`<p id="done">You have rated all ${total} responses. Thank you.</p>
+${firstId !== undefined && html`<p><a href="/rate/${firstId}">Review your ratings from the start</a></p>`}
+${session.rater.isAdmin && html`<p><a href="/results">Results</a></p>`}`,
+    session,
+  );
+}
+
+const SYSTEM_COLOURS = ['#4a7bd0', '#e08a2c', '#3a9c5a', '#b5487a', '#7b61c9', '#8a8a8a'];
+
+/** Figure 6 as an SVG: for each rating level, one bar per system with its count. */
+export function distributionChart(distribution: readonly SystemDistribution[]): Html {
+  const barWidth = 28;
+  const groupGap = 30;
+  const chartHeight = 200;
+  const left = 40;
+  const top = 20;
+  const groupWidth = distribution.length * barWidth;
+  const width = left + RATINGS.length * (groupWidth + groupGap) + 160;
+  const height = top + chartHeight + 40;
+  const max = Math.max(1, ...distribution.flatMap((d) => RATINGS.map((level) => d.counts[level])));
+  const bars = RATINGS.flatMap((level, g) =>
+    distribution.map((d, s) => {
+      const value = d.counts[level];
+      const h = (value / max) * chartHeight;
+      const x = left + g * (groupWidth + groupGap) + s * barWidth;
+      const y = top + chartHeight - h;
+      return html`<rect x="${x}" y="${y.toFixed(1)}" width="${barWidth - 4}" height="${h.toFixed(1)}" fill="${SYSTEM_COLOURS[s % SYSTEM_COLOURS.length] ?? ''}"><title>${d.system}, rating ${level}: ${value}</title></rect>
+<text x="${x + (barWidth - 4) / 2}" y="${(y - 4).toFixed(1)}" font-size="11" text-anchor="middle">${value}</text>`;
+    }),
+  );
+  const labels = RATINGS.map(
+    (level, g) =>
+      html`<text x="${left + g * (groupWidth + groupGap) + groupWidth / 2}" y="${top + chartHeight + 18}" font-size="13" text-anchor="middle">Rating-${level}</text>`,
+  );
+  const legendX = left + RATINGS.length * (groupWidth + groupGap) + 10;
+  const legend = distribution.map(
+    (d, s) =>
+      html`<rect x="${legendX}" y="${top + s * 20}" width="12" height="12" fill="${SYSTEM_COLOURS[s % SYSTEM_COLOURS.length] ?? ''}"></rect><text x="${legendX + 18}" y="${top + s * 20 + 11}" font-size="12">${d.system}</text>`,
+  );
+  return html`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Rating distribution per system">
+<line x1="${left - 5}" y1="${top + chartHeight}" x2="${width - 165}" y2="${top + chartHeight}" stroke="#444"></line>
+${bars}${labels}${legend}</svg>`;
+}
+
+export function resultsPage(distribution: readonly SystemDistribution[], progress: readonly RaterProgress[], session: Session): Html {
+  const percent = (n: number, total: number) => (total === 0 ? '–' : `${((100 * n) / total).toFixed(1)}%`);
+  return layout(
+    'Results',
+    html`<section><h2>Rating distribution per system (Figure 6)</h2>${distributionChart(distribution)}
+<table id="distribution"><thead><tr><th>system</th>${RATINGS.map((level) => html`<th>${level}</th>`)}<th>ratings</th></tr></thead>
+<tbody>${distribution.map(
+      (d) =>
+        html`<tr><td>${d.system}</td>${RATINGS.map((level) => html`<td>${d.counts[level]} (${percent(d.counts[level], d.total)})</td>`)}<td>${d.total}</td></tr>`,
+    )}</tbody></table>
+<p><a href="/results.csv">Distribution as CSV</a> · <a href="/ratings.csv">Every rating as CSV</a></p></section>
+<section><h2>Raters</h2><table id="progress"><thead><tr><th>rater</th><th>rated</th><th>of</th></tr></thead>
+<tbody>${progress.map((p) => html`<tr><td>${p.name}</td><td>${p.rated}</td><td>${p.total}</td></tr>`)}</tbody></table></section>
+<section><h2>Scale (§V-B)</h2><ul>${RATINGS.map((level) => html`<li><strong>${level}</strong>: ${RATING_MEANINGS[level]}</li>`)}</ul></section>
+<p><a href="/">Back to rating</a></p>`,
+    session,
+  );
+}
+
+/** A refusal; it shows nothing of the session, since the request may not come from the rater's own page. */
+export function errorPage(status: number, message: string): Html {
+  return layout(`Error ${status}`, html`<p class="error" role="alert">${message}</p><p><a href="/">Home</a></p>`);
+}

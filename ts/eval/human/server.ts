@@ -1,0 +1,282 @@
+/**
+ * The rating web app over node:http. Pages are plain HTML forms (no scripts), so the security rests on a few checks made
+ * the same way for every request:
+ * - a session (cookie set after logging in with a rater token) for every page but the login form and the stylesheet;
+ *   an assignment is served and rated only for the rater it belongs to; results and exports only for admins;
+ * - form posts must come from this origin (Origin / Sec-Fetch-Site), carry the session's CSRF token, be urlencoded,
+ *   fit the body limit and match the form's schema exactly; the session cookie is HttpOnly and SameSite=Strict;
+ * - every response forbids scripts, framing and foreign resources (Content-Security-Policy) and is never cached.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { logger } from '../../log.js';
+import { distributionCsv, ratingsCsv } from './csv.js';
+import { STYLESHEET, donePage, errorPage, loginPage, ratingPage, resultsPage, type Html } from './html.js';
+import { RATINGS } from './scale.js';
+import type { RatingStore, Session } from './store.js';
+
+export interface RatingServerOptions {
+  store: RatingStore;
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  sessionHours: number;
+}
+
+export interface RatingServer {
+  /** Base URL, e.g. http://127.0.0.1:8787 */
+  url: string;
+  close(): Promise<void>;
+}
+
+const SESSION_COOKIE = 'refine_af_session';
+/** Session ids and CSRF tokens are 32 random bytes in base64url. */
+const SECRET_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  // same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with form posts, which the origin check refuses.
+  'Referrer-Policy': 'same-origin',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+const loginForm = z.strictObject({ token: z.string().min(1).max(256) });
+const csrfForm = z.strictObject({ csrf: z.string() });
+const ratingForm = z.strictObject({ csrf: z.string(), rating: z.enum(RATINGS) });
+
+/** A refusal: status, a message for the page, and whether the connection must close (the body was not read). */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly closeConnection = false) {
+    super(message);
+  }
+}
+
+function sendHtml(res: ServerResponse, status: number, page: Html, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
+  res.end(page.text);
+}
+
+function redirect(res: ServerResponse, location: string, headers: Record<string, string> = {}): void {
+  res.writeHead(303, { ...headers, Location: location });
+  res.end();
+}
+
+function sessionIdFrom(req: IncomingMessage): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (part.slice(0, at).trim() === SESSION_COOKIE) {
+      const value = part.slice(at + 1).trim();
+      return SECRET_SHAPE.test(value) ? value : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Refuse cross-site posts even before looking at the session: the browser states where a form was submitted from. */
+function requireSameOrigin(req: IncomingMessage): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'Cross-site form posts are refused.', true);
+  const origin = req.headers.origin;
+  // Compare hosts, not schemes: behind a TLS proxy the page is https while this server speaks http.
+  if (origin !== undefined && (origin === 'null' || URL.parse(origin)?.host !== req.headers.host)) {
+    throw new HttpError(403, 'Form posts from another origin are refused.', true);
+  }
+}
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host.toLowerCase());
+}
+
+/**
+ * Bound to loopback, answer only requests addressed to a loopback name: a page whose own domain was re-pointed at
+ * 127.0.0.1 (DNS rebinding) then cannot talk to the app as a same-origin site.
+ */
+function requireLoopbackHost(req: IncomingMessage, boundHost: string): void {
+  if (!isLoopback(boundHost)) return;
+  if (!isLoopback((req.headers.host ?? '').replace(/:\d+$/, ''))) throw new HttpError(421, 'This app answers only requests addressed to this machine (127.0.0.1 or localhost).', true);
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Read an urlencoded form of at most `limit` bytes and validate it; anything else is a 4xx, nothing half-read is used. */
+function readForm<S extends z.ZodType>(req: IncomingMessage, limit: number, schema: S): Promise<z.output<S>> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    return Promise.reject(new HttpError(415, 'Expected a form post (application/x-www-form-urlencoded).', true));
+  }
+  if (Number(req.headers['content-length'] ?? 0) > limit) {
+    return Promise.reject(new HttpError(413, `Request body larger than ${limit} bytes.`, true));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData).off('end', onEnd);
+        req.pause();
+        reject(new HttpError(413, `Request body larger than ${limit} bytes.`, true));
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+      } catch {
+        return reject(new HttpError(400, 'The form is not valid UTF-8.'));
+      }
+      const fields: Record<string, string> = {};
+      for (const [key, value] of new URLSearchParams(text)) {
+        if (Object.hasOwn(fields, key)) return reject(new HttpError(400, `The form field "${key}" appears twice.`));
+        fields[key] = value;
+      }
+      const parsed = schema.safeParse(fields);
+      if (!parsed.success) {
+        const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'form'}: ${i.message}`).join('; ');
+        return reject(new HttpError(400, `Malformed form: ${problems}`));
+      }
+      resolve(parsed.data);
+    };
+    req.on('data', onData).on('end', onEnd).on('error', reject);
+  });
+}
+
+export async function startRatingServer(options: RatingServerOptions): Promise<RatingServer> {
+  const { store, bodyLimitBytes } = options;
+  const sessionLifetimeMs = options.sessionHours * 3_600_000;
+
+  function sessionCookie(value: string, maxAgeSeconds: number): string {
+    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+  }
+
+  /** The session, or: a GET goes to the login page, a POST is refused. */
+  function requireSession(req: IncomingMessage, res: ServerResponse, session: Session | undefined): session is Session {
+    if (session) return true;
+    if (req.method === 'GET') redirect(res, '/login');
+    else throw new HttpError(401, 'Log in with your rater token first.', true);
+    return false;
+  }
+
+  /** Read a form that must carry this session's CSRF token. */
+  async function readSessionForm<T extends { csrf: string }>(req: IncomingMessage, session: Session, schema: z.ZodType<T>): Promise<T> {
+    const form = await readForm(req, bodyLimitBytes, schema);
+    if (!sameSecret(form.csrf, session.csrf)) throw new HttpError(403, 'The form is stale or forged (CSRF token mismatch); reload the page.');
+    return form;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    const method = req.method ?? '';
+    if (method !== 'GET' && method !== 'POST') {
+      res.setHeader('Allow', 'GET, POST');
+      throw new HttpError(405, `Method ${method} is not allowed.`, true);
+    }
+    requireLoopbackHost(req, options.host);
+    const path = URL.parse(req.url ?? '/', 'http://localhost')?.pathname;
+    if (path === undefined) throw new HttpError(400, 'Malformed request target.', method === 'POST');
+    const sessionId = sessionIdFrom(req);
+    const session = sessionId === undefined ? undefined : store.session(sessionId);
+    if (method === 'POST') requireSameOrigin(req);
+    const route = `${method} ${path.replace(/^\/rate\/[^/]+$/, '/rate/:id')}`;
+
+    switch (route) {
+      case 'GET /app.css':
+        res.writeHead(200, { 'Content-Type': 'text/css; charset=utf-8' });
+        res.end(STYLESHEET);
+        return;
+      case 'GET /login':
+        if (session) return redirect(res, '/');
+        return sendHtml(res, 200, loginPage());
+      case 'POST /login': {
+        const { token } = await readForm(req, bodyLimitBytes, loginForm);
+        const rater = store.raterByToken(token);
+        if (!rater) return sendHtml(res, 401, loginPage('That token is not valid.'));
+        if (sessionId !== undefined) store.endSession(sessionId);
+        const created = store.createSession(rater.id, sessionLifetimeMs);
+        logger.info(`human-eval: ${rater.name} logged in`);
+        return redirect(res, '/', { 'Set-Cookie': sessionCookie(created.sessionId, Math.floor(sessionLifetimeMs / 1000)) });
+      }
+      case 'POST /logout':
+        if (!requireSession(req, res, session)) return;
+        await readSessionForm(req, session, csrfForm);
+        store.endSession(sessionId as string);
+        return redirect(res, '/login', { 'Set-Cookie': sessionCookie('', 0) });
+      case 'GET /': {
+        if (!requireSession(req, res, session)) return;
+        const next = store.nextAssignment(session.rater.id);
+        if (next !== undefined) return redirect(res, `/rate/${next}`);
+        const first = store.firstAssignment(session.rater.id);
+        const total = first === undefined ? 0 : (store.assignment(first)?.total ?? 0);
+        return sendHtml(res, 200, donePage(session, total, first));
+      }
+      case 'GET /rate/:id':
+      case 'POST /rate/:id': {
+        if (!requireSession(req, res, session)) return;
+        const id = /^\/rate\/([1-9]\d{0,15})$/.exec(path)?.[1];
+        const view = id === undefined ? undefined : store.assignment(Number(id));
+        if (!view) throw new HttpError(404, 'No such response.', method === 'POST');
+        if (view.raterId !== session.rater.id) throw new HttpError(403, 'This response is assigned to another rater.', method === 'POST');
+        if (method === 'GET') return sendHtml(res, 200, ratingPage(view, session));
+        const form = await readSessionForm(req, session, ratingForm);
+        const outcome = store.rate(session.rater.id, view.id, form.rating);
+        if (outcome !== 'rated') throw new HttpError(outcome === 'unknown' ? 404 : 403, 'This response cannot be rated by you.');
+        return redirect(res, '/');
+      }
+      case 'GET /results':
+      case 'GET /results.csv':
+      case 'GET /ratings.csv': {
+        if (!requireSession(req, res, session)) return;
+        if (!session.rater.isAdmin) throw new HttpError(403, 'Results are shown to admins only, so that raters stay blind.');
+        if (path === '/results') return sendHtml(res, 200, resultsPage(store.distribution(), store.progress(), session));
+        const body = path === '/results.csv' ? distributionCsv(store.distribution()) : ratingsCsv(store.ratings());
+        res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${path.slice(1)}"` });
+        res.end(body);
+        return;
+      }
+      default:
+        throw new HttpError(404, 'Not found.', method === 'POST');
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const known = error instanceof HttpError;
+      if (!known) logger.error(`human-eval: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      if (res.headersSent) return void res.destroy();
+      const status = known ? error.status : 500;
+      const message = known ? error.message : 'Internal error; the server log has the details.';
+      // A body left unread (refused early or too large) must not be parsed as the next request: close the connection.
+      sendHtml(res, status, errorPage(status, message), known && error.closeConnection ? { Connection: 'close' } : {});
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The whole run: stage 1 (instructions) → stage 2 (PPO from automated feedback; skipped by the Self-Instruct baseline)
+ * → stage 3 (instances, the IFT dataset) → SFT, into one run directory.
+ *
+ * `run.json` records, per stage, a hash of everything the stage's output depends on (its config sections and the
+ * hash of the stage before it) and whether it completed. A completed stage with the same hash is skipped; a stage
+ * interrupted under the same hash is continued with --resume; artifacts made by a different config are never
+ * replaced without --force.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { backendFromConfig } from './backends/from-config.js';
+import type { Config } from './config/schema.js';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
+import { throwIfInterrupted } from './interrupt.js';
+import { logger } from './log.js';
+import { withStageContext, type StageContext } from './stages/context.js';
+import { generateInstances, instanceFiles } from './stages/instances.js';
+import { generateInstructions, instructionsOutputPaths } from './stages/instructions.js';
+import { rlafPaths, trainRlafWithFeedback } from './stages/rlaf.js';
+import { runSft, sftOutDir, sftSubsets } from './stages/sft.js';
+
+export const STAGE_NAMES = ['instructions', 'rlaf', 'instances', 'sft'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+const MANIFEST_FILE = 'run.json';
+
+const stageEntrySchema = z.strictObject({
+  hash: z.string(),
+  status: z.enum(['running', 'complete']),
+  artifacts: z.record(z.string(), z.string()),
+  updated_at: z.string(),
+});
+const manifestSchema = z.strictObject({ stages: z.partialRecord(z.enum(STAGE_NAMES), stageEntrySchema) });
+type Manifest = z.infer<typeof manifestSchema>;
+
+export class RunConflictError extends Error {
+  override name = 'RunConflictError';
+}
+
+export interface RunOptions {
+  /** Continue a stage that was interrupted (crash, Ctrl-C) under the same config. */
+  resume?: boolean;
+  /** Discard artifacts made by a different config (that stage and every later one) instead of refusing. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface StageReport {
+  stage: StageName;
+  outcome: 'ran' | 'skipped (already complete)' | 'not in this pipeline';
+  artifacts: Record<string, string>;
+}
+
+export interface RunSummary {
+  runDir: string;
+  stages: StageReport[];
+}
+
+interface StageDefinition {
+  name: StageName;
+  /** The config a stage's output depends on (besides the stage before it). */
+  inputs: (config: Config) => unknown;
+  /** Files and directories the stage writes; removed by --force when its config changed. */
+  outputs: (config: Config) => string[];
+  run: (ctx: StageContext, resume: boolean, upstream: Record<StageName, Record<string, string>>, signal?: AbortSignal) => Promise<Record<string, string>>;
+}
+
+const STAGES: StageDefinition[] = [
+  {
+    name: 'instructions',
+    inputs: (c) => ({ seed: c.run.seed, generator: c.models.generator, instructions: c.instructions, openai_model: c.instructions.backend === 'openai' ? c.openai.model : null }),
+    outputs: (c) => Object.values(instructionsOutputPaths(c)),
+    run: async (ctx, resume, _upstream, signal) => {
+      const { config } = ctx;
+      const backend = backendFromConfig(config, config.instructions.backend, config.instructions.request_batch_size, ctx.worker);
+      // A crash right after run.json said "running" leaves no snapshot yet: then there is nothing to resume.
+      const summary = await generateInstructions(config, backend, { resume: resume && existsSync(instructionsOutputPaths(config).state), signal });
+      return { instructions: summary.output };
+    },
+  },
+  {
+    name: 'rlaf',
+    inputs: (c) => ({ seed: c.run.seed, models: c.models, rlaf: c.rlaf, feedback: c.feedback }),
+    outputs: (c) => [rlafPaths(c).dir],
+    run: async (ctx, resume, _upstream, signal) => {
+      const summary = await trainRlafWithFeedback(ctx.config, ctx.worker, { resume, signal });
+      throwIfInterrupted(signal);
+      return { adapter: join(summary.checkpoint, 'adapter'), metrics: summary.metrics, reward_curve: summary.chart };
+    },
+  },
+  {
+    name: 'instances',
+    inputs: (c) => ({ seed: c.run.seed, generator: c.models.generator, method: c.pipeline.method, instances: c.instances }),
+    outputs: (c) => [join(c.run.dir, 'instances')],
+    run: async (ctx, _resume, upstream, signal) => {
+      const result = await generateInstances(ctx, {
+        instructionsFile: upstream.instructions.instructions!,
+        adapter: ctx.config.pipeline.method === 'refine-af' ? upstream.rlaf.adapter! : null,
+        signal,
+      });
+      return { dataset: result.files.dataset, alpaca: result.files.alpaca, summary: result.files.summary };
+    },
+  },
+  {
+    name: 'sft',
+    inputs: (c) => ({ seed: c.run.seed, models: c.models, sft: c.sft }),
+    outputs: (c) => sftSubsets(c).map((max) => sftOutDir(c.run.dir, max)),
+    run: async (ctx, _resume, upstream, signal) => {
+      const artifacts: Record<string, string> = {};
+      for (const maxInstructions of sftSubsets(ctx.config)) {
+        throwIfInterrupted(signal);
+        const run = await runSft(ctx, { datasetFile: upstream.instances.dataset!, maxInstructions, signal });
+        artifacts[maxInstructions === null ? 'model' : `model_${maxInstructions}`] = run.result.model_dir;
+      }
+      return artifacts;
+    },
+  },
+];
+
+function inPipeline(config: Config, stage: StageName): boolean {
+  return stage !== 'rlaf' || config.pipeline.method === 'refine-af';
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+export async function runPipeline(config: Config, options: RunOptions = {}): Promise<RunSummary> {
+  const manifestFile = join(config.run.dir, MANIFEST_FILE);
+  const manifest: Manifest = readJsonIfExists(manifestFile, manifestSchema) ?? { stages: {} };
+  const save = () => writeJsonAtomic(manifestFile, manifest);
+  const reports: StageReport[] = [];
+  const upstream = {} as Record<StageName, Record<string, string>>;
+  let upstreamHash = '';
+
+  return withStageContext(config, async (ctx) => {
+    writeFileAtomic(join(config.run.dir, 'config.yaml'), stringify(config));
+    for (const stage of STAGES) {
+      if (!inPipeline(config, stage.name)) {
+        reports.push({ stage: stage.name, outcome: 'not in this pipeline', artifacts: {} });
+        continue;
+      }
+      const hash = hashOf({ upstream: upstreamHash, inputs: stage.inputs(config) });
+      upstreamHash = hash;
+      const entry = manifest.stages[stage.name];
+      if (entry?.hash === hash && entry.status === 'complete') {
+        logger.info(`${stage.name}: complete for this config, skipped`);
+        upstream[stage.name] = entry.artifacts;
+        reports.push({ stage: stage.name, outcome: 'skipped (already complete)', artifacts: entry.artifacts });
+        continue;
+      }
+      if (entry && entry.hash !== hash) {
+        if (!options.force) {
+          throw new RunConflictError(
+            `${config.run.dir} holds ${stage.name} artifacts made by a different config (${entry.hash}, this config: ${hash}); ` +
+              'choose another run.dir, or pass --force to discard them and every later stage',
+          );
+        }
+        discardFrom(config, manifest, stage.name);
+        save();
+      }
+      const resume = manifest.stages[stage.name]?.status === 'running';
+      if (resume && !options.resume) {
+        throw new RunConflictError(`${stage.name} was interrupted in ${config.run.dir}; pass --resume to continue it (or --force to start it over)`);
+      }
+      manifest.stages[stage.name] = { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() };
+      save();
+      logger.info(`${stage.name}: ${resume ? 'resuming' : 'starting'}`);
+      const artifacts = await stage.run(ctx, resume, upstream, options.signal);
+      throwIfInterrupted(options.signal);
+      manifest.stages[stage.name] = { hash, status: 'complete', artifacts, updated_at: new Date().toISOString() };
+      save();
+      upstream[stage.name] = artifacts;
+      reports.push({ stage: stage.name, outcome: 'ran', artifacts });
+    }
+    return { runDir: config.run.dir, stages: reports };
+  });
+}
+
+/** --force: remove the artifacts of `from` and every stage after it, so nothing of the old config survives downstream. */
+function discardFrom(config: Config, manifest: Manifest, from: StageName): void {
+  for (const stage of STAGES.slice(STAGES.findIndex((s) => s.name === from))) {
+    for (const path of stage.outputs(config)) rmSync(path, { recursive: true, force: true });
+    delete manifest.stages[stage.name];
+    logger.warn(`--force: discarded ${stage.name} artifacts of a different config`);
+  }
+}
+
+/** Readable lines: every stage, what happened, and where its artifacts are. */
+export function formatRunSummary(summary: RunSummary): string {
+  const lines = [`run directory: ${summary.runDir}`];
+  for (const { stage, outcome, artifacts } of summary.stages) {
+    lines.push(`  ${stage}: ${outcome}`);
+    for (const [name, path] of Object.entries(artifacts)) lines.push(`    ${name}: ${path}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,27 @@
+/** What every stage function receives: the validated config, the shared Python worker, the run directory and the logger. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'winston';
+import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
+import type { Config } from '../config/schema.js';
+import { configureLogging, logger } from '../log.js';
+
+export interface StageContext {
+  config: Config;
+  /** One worker per process (pythonia is a singleton): every stage of a run shares it. */
+  worker: PythonWorker;
+  runDir: string;
+  logger: Logger;
+}
+
+/** Run `fn` with a context for `config`: the run directory, its log file, and one worker closed afterwards. */
+export async function withStageContext<T>(config: Config, fn: (ctx: StageContext) => Promise<T>): Promise<T> {
+  mkdirSync(config.run.dir, { recursive: true });
+  configureLogging({ level: config.logging.level, file: join(config.run.dir, config.logging.file) });
+  const worker = workerFromConfig(config);
+  try {
+    return await fn({ config, worker, runDir: config.run.dir, logger });
+  } finally {
+    await worker.close();
+  }
+}

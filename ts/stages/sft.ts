@@ -1,0 +1,138 @@
+/**
+ * Instruction fine-tuning (§II-D, §III-A): the base model is fine-tuned on the IFT dataset of stage 3.
+ *
+ *   read dataset → keep the first N instructions (Table II subsets) → render prompt/response pairs → run the `sft` job
+ *   (HF Trainer in a subprocess, optionally under `accelerate launch`) → record its result next to the adapter.
+ *
+ * The prompt format is configuration (Alpaca's by default), rendered here so that evaluation can prompt the fine-tuned
+ * model the same way (`sftPrompt`). A killed run resumes from the job's Trainer checkpoints; a finished one is not redone.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { jobs, type JobProgress, type JobResult } from '../bridge/contract.js';
+import { runJob } from '../bridge/jobs.js';
+import type { Config } from '../config/schema.js';
+import { readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { renderTemplate } from '../prompts/render.js';
+import { startProgress, type Progress } from '../progress.js';
+import { iftRecordSchema, type IftRecord } from '../stats/dataset.js';
+import type { StageContext } from './context.js';
+
+export type SftJobResult = JobResult<'sft'>;
+
+export interface SftOptions {
+  /** The IFT dataset (JSONL of {instruction, input, output}) from stage 3. */
+  datasetFile: string;
+  /** Train on the instances of the first N instructions only; default config.sft.max_instructions. */
+  maxInstructions?: number | null;
+  /** Output directory; default <run dir>/sft (or sft-<N> for a subset). */
+  outDir?: string;
+  signal?: AbortSignal;
+  /** Every progress and loss event of the job, besides the progress bar and log lines. */
+  onProgress?: (event: JobProgress<'sft'>) => void;
+}
+
+export interface SftRunResult {
+  outDir: string;
+  trainFile: string;
+  instructions: number;
+  result: SftJobResult;
+}
+
+/** The training prompt of one instance; evaluation prompts the fine-tuned model with the same function. */
+export function sftPrompt(settings: Config['sft'], record: { instruction: string; input: string }): string {
+  return record.input.trim() === ''
+    ? renderTemplate(settings.prompt_template_no_input, { instruction: record.instruction })
+    : renderTemplate(settings.prompt_template, { instruction: record.instruction, input: record.input });
+}
+
+/** Every fine-tuning a config asks for: the main one, then one per extra Table II subset. */
+export function sftSubsets(config: Config): (number | null)[] {
+  return [config.sft.max_instructions, ...config.sft.extra_subsets];
+}
+
+export function sftOutDir(runDir: string, maxInstructions: number | null): string {
+  return join(runDir, maxInstructions === null ? 'sft' : `sft-${maxInstructions}`);
+}
+
+/** Instances of the first `max` distinct instructions, in dataset (= pool) order: what a shorter stage-1 run would have given. */
+export function firstInstructions(records: readonly IftRecord[], max: number | null): IftRecord[] {
+  if (max === null) return [...records];
+  const kept = new Set<string>();
+  return records.filter((r) => {
+    if (!kept.has(r.instruction) && kept.size < max) kept.add(r.instruction);
+    return kept.has(r.instruction);
+  });
+}
+
+const runRecordSchema = z.strictObject({
+  params: jobs.sft.params,
+  train_sha256: z.string(),
+  instructions: z.number().int(),
+  result: jobs.sft.result,
+});
+
+export async function runSft(ctx: StageContext, options: SftOptions): Promise<SftRunResult> {
+  const { config, logger } = ctx;
+  const settings = config.sft;
+  const maxInstructions = options.maxInstructions === undefined ? settings.max_instructions : options.maxInstructions;
+  const outDir = options.outDir ?? sftOutDir(ctx.runDir, maxInstructions);
+  const trainFile = join(outDir, 'train.jsonl');
+  const recordFile = join(outDir, 'result.json');
+
+  const records = firstInstructions(readJsonl(options.datasetFile, iftRecordSchema), maxInstructions);
+  if (records.length === 0) throw new Error(`${options.datasetFile}: no instances to fine-tune on`);
+  const instructions = new Set(records.map((r) => r.instruction)).size;
+  const pairs = records.map((r) => ({ prompt: sftPrompt(settings, r), response: r.output }));
+  const trainText = pairs.map((p) => JSON.stringify(p)).join('\n') + '\n';
+  writeFileAtomic(trainFile, trainText);
+
+  // The job's parameters: the sft section's hyperparameters (zod drops the keys the job does not take) and the model.
+  const params = jobs.sft.params.parse({
+    ...settings,
+    model: config.models.generator,
+    dtype: config.models.dtype,
+    load_in_4bit: config.models.load_in_4bit,
+    device: config.models.device,
+    train_file: trainFile,
+    output_dir: outDir,
+    seed: config.run.seed,
+  });
+  const trainSha256 = createHash('sha256').update(trainText).digest('hex');
+  const finished = readJsonIfExists(recordFile, runRecordSchema);
+  if (finished && finished.train_sha256 === trainSha256 && JSON.stringify(finished.params) === JSON.stringify(params)) {
+    logger.info(`sft: ${outDir} already holds this fine-tuning (${finished.result.model_dir}); nothing to do`);
+    return { outDir, trainFile, instructions, result: finished.result };
+  }
+
+  logger.info(`sft: ${records.length} instances of ${instructions} instructions → ${outDir} (base ${config.models.generator})`);
+  let progress: Progress | undefined;
+  let lastLoss: number | undefined;
+  try {
+    const result = await runJob('sft', params, {
+      python: config.bridge.python,
+      launcher: config.bridge.job_launcher,
+      signal: options.signal,
+      onProgress: (event) => {
+        options.onProgress?.(event);
+        if (event.type === 'loss') {
+          lastLoss = event.loss;
+          logger.info(`sft: step ${event.step} epoch ${event.epoch.toFixed(2)} loss ${event.loss.toFixed(4)} lr ${event.learning_rate.toExponential(2)}`);
+          return;
+        }
+        progress ??= startProgress('sft', event.total_steps, event.step - 1);
+        progress.update(event.step, lastLoss === undefined ? {} : { loss: lastLoss.toFixed(4) });
+      },
+    });
+    writeJsonAtomic(recordFile, { params, train_sha256: trainSha256, instructions, result });
+    writeJsonAtomic(join(result.model_dir, 'refine-af-config.json'), config); // the whole config that made this model
+    logger.info(
+      `sft: ${result.steps} steps, train loss ${result.train_loss?.toFixed(4) ?? 'n/a'}` +
+        `${result.resumed_from ? ` (resumed from ${result.resumed_from})` : ''}; ${result.adapter ? 'adapter' : 'model'} in ${result.model_dir}`,
+    );
+    return { outDir, trainFile, instructions, result };
+  } finally {
+    progress?.stop();
+  }
+}

@@ -1,0 +1,104 @@
+/** Statistics of an instruction-tuning dataset, as in the paper's Table V (Appendix IX-A); lengths are in words. */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DataFileError, readJsonl } from '../io/files.js';
+
+/** One line of an IFT dataset (Alpaca's record): an empty input means the instruction needs none. */
+export const iftRecordSchema = z.strictObject({ instruction: z.string(), input: z.string(), output: z.string() });
+export type IftRecord = z.infer<typeof iftRecordSchema>;
+
+export interface DatasetStatistics {
+  instructions: number;
+  instances: number;
+  instances_with_empty_input: number;
+  avg_instruction_words: number;
+  avg_nonempty_input_words: number;
+  avg_output_words: number;
+}
+
+/** Words = runs of non-whitespace, the way the Self-Instruct statistics count them. */
+export function countWords(text: string): number {
+  const trimmed = text.trim();
+  return trimmed === '' ? 0 : trimmed.split(/\s+/).length;
+}
+
+function mean(values: number[]): number {
+  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** Instruction length is averaged over distinct instructions; input length over the instances that have one. */
+export function datasetStatistics(records: readonly IftRecord[]): DatasetStatistics {
+  const instructions = [...new Set(records.map((r) => r.instruction))];
+  const inputs = records.filter((r) => r.input.trim() !== '');
+  return {
+    instructions: instructions.length,
+    instances: records.length,
+    instances_with_empty_input: records.length - inputs.length,
+    avg_instruction_words: mean(instructions.map(countWords)),
+    avg_nonempty_input_words: mean(inputs.map((r) => countWords(r.input))),
+    avg_output_words: mean(records.map((r) => countWords(r.output))),
+  };
+}
+
+const TABLE_V_ROWS: [keyof DatasetStatistics, string][] = [
+  ['instructions', '# of instructions'],
+  ['instances', '# of instances'],
+  ['instances_with_empty_input', '# of instances with empty input'],
+  ['avg_instruction_words', 'average instruction length'],
+  ['avg_nonempty_input_words', 'average non-empty input length'],
+  ['avg_output_words', 'average output length'],
+];
+
+/** Table V as Markdown, one column per named dataset (counts with thousands separators, averages to two decimals). */
+export function formatTableV(columns: Record<string, DatasetStatistics>): string {
+  const names = Object.keys(columns);
+  const cell = (key: keyof DatasetStatistics, stats: DatasetStatistics) =>
+    key.startsWith('avg_') ? stats[key].toFixed(2) : stats[key].toLocaleString('en-US');
+  return [
+    `| Statistics | ${names.join(' | ')} |`,
+    `| --- |${names.map(() => ' ---: |').join('')}`,
+    ...TABLE_V_ROWS.map(([key, label]) => `| ${label} | ${names.map((n) => cell(key, columns[n]!)).join(' | ')} |`),
+  ].join('\n');
+}
+
+const groupedRecordSchema = z.object({
+  instruction: z.string(),
+  instances: z.array(z.object({ input: z.string().default(''), output: z.string() })).min(1),
+});
+const flatRecordSchema = z.object({ instruction: z.string(), input: z.string().default(''), output: z.string() });
+/** A dataset line: flat (Alpaca: input may be left out) or grouped (seed style: one instruction, several instances). */
+const anyRecordSchema = z.union([groupedRecordSchema, flatRecordSchema]);
+
+const toRecords = (record: z.infer<typeof anyRecordSchema>): IftRecord[] =>
+  'instances' in record
+    ? record.instances.map((i) => ({ instruction: record.instruction, input: i.input, output: i.output }))
+    : [record];
+
+/**
+ * Any IFT dataset as records: JSONL or a JSON array of {instruction, input?, output} or
+ * {instruction, instances: [{input, output}]} objects. A bad record fails naming the file and line (or array index).
+ */
+export function loadDataset(file: string): IftRecord[] {
+  let records: z.infer<typeof anyRecordSchema>[];
+  if (file.endsWith('.json')) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new DataFileError(file, undefined, `not valid JSON: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(raw)) throw new DataFileError(file, undefined, 'expected a JSON array of records');
+    records = raw.map((item, index) => {
+      const parsed = anyRecordSchema.safeParse(item);
+      if (!parsed.success) {
+        throw new DataFileError(file, undefined, `record ${index}: expected {instruction, input?, output} or {instruction, instances: [{input, output}]}`);
+      }
+      return parsed.data;
+    });
+  } else {
+    records = readJsonl(file, anyRecordSchema);
+  }
+  const flat = records.flatMap(toRecords);
+  if (flat.length === 0) throw new DataFileError(file, undefined, 'no instances');
+  return flat;
+}
