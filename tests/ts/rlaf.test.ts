@@ -2,10 +2,10 @@
  * Stage 2's loop end to end on the tiny random Llama (real TRL PPO steps in the real worker): logs, checkpoints,
  * exact resume after a save cut short, stop on abort, and the parse → score mapping of the rollouts.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
@@ -20,8 +20,8 @@ const modelDir = join(root, 'tiny-llama');
 const pool = join(root, 'pool.jsonl');
 const worker = new PythonWorker();
 
-beforeAll(() => {
-  execFileSync(defaultPython, [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), modelDir], { stdio: 'ignore' });
+beforeAll(async () => {
+  await execa(defaultPython, [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), modelDir]);
   const instructions = ['Name a colour.', 'Add two numbers.', 'Translate "cat" to French.', 'Sort a list of numbers.', 'Give a synonym for "big".', 'Reverse a word.'];
   writeFileSync(pool, instructions.map((instruction) => JSON.stringify({ instruction, most_similar: [] }) + '\n').join(''));
 });
