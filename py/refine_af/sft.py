@@ -142,13 +142,33 @@ def _trusting_own_checkpoints():
     )
 
 
+def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
+    """The newest Trainer checkpoint that was saved to the end. The Trainer writes checkpoint-N in place and
+    trainer_state.json last, so a process killed mid-save leaves a checkpoint-N without a readable state, which
+    transformers' get_last_checkpoint would pick and then fail to load (or load half of)."""
+    if not checkpoints_dir.is_dir():
+        return None
+    steps = []
+    for entry in checkpoints_dir.iterdir():
+        name, _, number = entry.name.partition("-")
+        if name != "checkpoint" or not number.isdigit():
+            continue
+        try:
+            json.loads((entry / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        steps.append((int(number), str(entry)))
+    return max(steps)[1] if steps else None
+
+
 def train(params: dict, emit: Emit) -> dict:
-    from transformers import Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
+    from transformers import Trainer, TrainingArguments, set_seed
 
     started = time.monotonic()
     output_dir = Path(params["output_dir"])
     checkpoints_dir = output_dir / CHECKPOINTS
+    # The Trainer seeds only when it is built; the LoRA matrices are initialised before that, when the model is loaded.
+    set_seed(params["seed"])
     resolved, model, tokenizer, device, quantized = load_model_for_training(params)
 
     tokenized = [tokenize_example(tokenizer, e["prompt"], e["response"], params["max_seq_length"]) for e in read_examples(params["train_file"])]
@@ -186,7 +206,7 @@ def train(params: dict, emit: Emit) -> dict:
         data_collator=PadCollator(tokenizer.pad_token_id),
         callbacks=[_event_callback(emit)],
     )
-    resume_from = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
+    resume_from = last_complete_checkpoint(checkpoints_dir)
     with _trusting_own_checkpoints():
         outcome = trainer.train(resume_from_checkpoint=resume_from)
 
