@@ -74,21 +74,22 @@ export function buildGenerator(root: string): string {
 }
 
 /** The run's config: every stage on a few units of work, deterministic where the backend allows. */
-export function harnessConfig(runDir: string, generator: string, server: CompletionsServer): Record<string, unknown> {
+export function harnessConfig(runDir: string, generator: string, server: CompletionsServer, size: 'full' | 'small' = 'full'): Record<string, unknown> {
+  const small = size === 'small';
   return {
     run: { dir: runDir, seed: 11 },
     models: { generator, dtype: 'float32', device: 'cpu' },
     logging: { level: 'warn' },
     openai: { base_url: server.url, model: 'fixture', max_retries: 2, initial_backoff_ms: 50, concurrency: 2 },
-    instructions: { backend: 'openai', num_instructions: 16, request_batch_size: 2 },
+    instructions: { backend: 'openai', num_instructions: small ? 8 : 16, request_batch_size: 2 },
     feedback: { judge: generator, judge_max_field_tokens: 32, batch_size: 4 },
     rlaf: {
-      steps: 4, batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, save_every: 1,
+      steps: small ? 3 : 4, batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, save_every: 1,
       max_new_tokens: 8, learning_rate: 1e-3, template: 'instance_generation_short.txt', lora: { r: 4, alpha: 8 },
     },
     instances: { template: 'instance_generation_short.txt', batch_size: 2, max_new_tokens: 12, drop_truncated: false },
     sft: {
-      max_steps: 5, save_steps: 1, logging_steps: 1, per_device_batch_size: 1, gradient_accumulation_steps: 1,
+      max_steps: small ? 2 : 5, save_steps: 1, logging_steps: 1, per_device_batch_size: 1, gradient_accumulation_steps: 1,
       max_seq_length: 128, warmup_ratio: 0, lr_scheduler: 'constant', learning_rate: 1e-3, lora_r: 4, lora_alpha: 8, save_total_limit: 2,
     },
   };
@@ -101,7 +102,7 @@ export const HARNESS_UNITS: Record<StageName, number> = { instructions: 16, rlaf
 
 const manifestSchema = z.object({ stages: z.record(z.string(), z.object({ status: z.string() })) });
 
-function runningStage(runDir: string): StageName | undefined {
+export function runningStage(runDir: string): StageName | undefined {
   try {
     const manifest = manifestSchema.parse(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')));
     return STAGE_NAMES.find((s) => manifest.stages[s]?.status === 'running');
@@ -110,7 +111,7 @@ function runningStage(runDir: string): StageName | undefined {
   }
 }
 
-function completeLines(file: string): number {
+export function completeLines(file: string): number {
   if (!existsSync(file)) return 0;
   return readFileSync(file, 'utf8').split('\n').length - 1;
 }
@@ -121,7 +122,7 @@ function sftCheckpoints(runDir: string): number[] {
   return readdirSync(dir).map((n) => /^checkpoint-(\d+)$/.exec(n)?.[1]).filter((n) => n !== undefined).map(Number);
 }
 
-function progressOf(runDir: string, stage: StageName): number {
+export function progressOf(runDir: string, stage: StageName): number {
   switch (stage) {
     case 'instructions':
       return completeLines(join(runDir, 'machine_instructions.jsonl'));
@@ -168,7 +169,7 @@ function redoneAfterKill(runDir: string, stage: StageName | 'none'): number {
   return 0;
 }
 
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   let out = '';
   try {
     out = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
@@ -179,7 +180,7 @@ function descendants(pid: number): number[] {
   return children.flatMap((c) => [c, ...descendants(c)]);
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -198,10 +199,15 @@ interface Attempt {
   output: string;
 }
 
-async function attempt(configFile: string, runDir: string, resume: boolean, kill?: KillPoint): Promise<Attempt> {
-  const child = execa('node', [cli, 'run', '--config', configFile, ...(resume ? ['--resume'] : [])], {
+/** `refine-af run` as a child process, exactly as a user starts it. */
+export function startRun(configFile: string, ...flags: ('--resume' | '--force')[]) {
+  return execa('node', [cli, 'run', '--config', configFile, ...flags], {
     cwd: packageRoot, reject: false, all: true, env: { REFINE_AF_LOG_LEVEL: 'warn' },
   });
+}
+
+async function attempt(configFile: string, runDir: string, resume: boolean, kill?: KillPoint): Promise<Attempt> {
+  const child = startRun(configFile, ...(resume ? (['--resume'] as const) : []));
   let killed: Attempt | undefined;
   const watch = kill && (async () => {
     while (child.exitCode === null && !child.killed) {
