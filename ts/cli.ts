@@ -9,7 +9,7 @@ import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { formatRunSummary, runPipeline } from './run.js';
 import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
 import { RATINGS } from './eval/human/scale.js';
-import { logger } from './log.js';
+import { flushLogs, logger } from './log.js';
 import { dedupFiles } from './stages/dedup.js';
 import { runInstructionGeneration } from './stages/instructions.js';
 import { scoreFile, summaryTable } from './feedback/score.js';
@@ -248,5 +248,8 @@ try {
   await program.parseAsync();
 } catch (error) {
   logger.error((error as Error).message);
-  process.exitCode = 1;
+  // The command failed and has nothing left to do. A Python worker that died under it leaves pythonia's handles open,
+  // which would keep Node waiting forever instead of exiting: flush the log, then exit.
+  await flushLogs();
+  process.exit(1);
 }

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -58,12 +58,25 @@ export interface HarnessReport {
 
 const cli = join(packageRoot, 'bin', 'refine-af.js');
 
+/** Longest delay after the progress counter is reached, per stage: shorter than the stage's time per unit of work. */
+const MAX_DELAY_MS: Record<StageName, number> = { instructions: 300, rlaf: 1500, instances: 800, sft: 1500 };
+
 /** The kill points: `perStage` per stage, in run order, each at a seeded progress and delay. */
 export function planKills(seed: number, perStage: number, units: Record<StageName, number>): KillPoint[] {
   const random = new Random(seed);
   return STAGE_NAMES.flatMap((stage) =>
-    Array.from({ length: perStage }, () => ({ stage, progress: random.int(units[stage]), delayMs: random.int(1500) })).sort((a, b) => a.progress - b.progress || a.delayMs - b.delayMs),
+    Array.from({ length: perStage }, () => ({ stage, progress: random.int(units[stage]), delayMs: random.int(MAX_DELAY_MS[stage]) })).sort(
+      (a, b) => a.progress - b.progress || a.delayMs - b.delayMs,
+    ),
   );
+}
+
+/** A kill point is due once its stage runs with the progress reached, or at once when the run is already past that stage. */
+function due(runDir: string, kill: KillPoint): boolean {
+  const running = runningStage(runDir);
+  if (running === undefined) return false;
+  const order = STAGE_NAMES.indexOf(running) - STAGE_NAMES.indexOf(kill.stage);
+  return order > 0 || (order === 0 && progressOf(runDir, kill.stage) >= kill.progress);
 }
 
 /** The scripted tiny Llama (scripted_llama.py): stage 3 parses an instance from every completion, so SFT has data. */
@@ -96,7 +109,10 @@ export function harnessConfig(runDir: string, generator: string, server: Complet
 }
 
 /** Units of work per stage in the harness config (the range kill points are drawn from). */
-export const HARNESS_UNITS: Record<StageName, number> = { instructions: 16, rlaf: 4, instances: 16, sft: 5 };
+export const HARNESS_UNITS: Record<'full' | 'small', Record<StageName, number>> = {
+  full: { instructions: 16, rlaf: 4, instances: 16, sft: 5 },
+  small: { instructions: 8, rlaf: 3, instances: 8, sft: 2 },
+};
 
 // ------------------------------------------------------------------ what is on disk
 
@@ -211,7 +227,7 @@ async function attempt(configFile: string, runDir: string, resume: boolean, kill
   let killed: Attempt | undefined;
   const watch = kill && (async () => {
     while (child.exitCode === null && !child.killed) {
-      if (runningStage(runDir) === kill.stage && progressOf(runDir, kill.stage) >= kill.progress) {
+      if (due(runDir, kill)) {
         await sleep(kill.delayMs);
         if (child.exitCode !== null) return;
         const pythons = descendants(child.pid!);
@@ -349,7 +365,8 @@ export function strictParse(runDir: string): HarnessReport['strictParse'] {
 }
 
 /** The whole experiment: reference run, crashed run, comparison. */
-export async function crashAndResume(root: string, options: { seed: number; perStage: number }): Promise<HarnessReport> {
+export async function crashAndResume(root: string, options: { seed: number; perStage: number; size?: 'full' | 'small' }): Promise<HarnessReport> {
+  const size = options.size ?? 'full';
   mkdirSync(root, { recursive: true });
   const generator = buildGenerator(root);
   const server = await startCompletionsServer({ delayMs: 150 });
@@ -357,15 +374,16 @@ export async function crashAndResume(root: string, options: { seed: number; perS
     const write = (name: string) => {
       const runDir = join(root, name);
       const file = join(root, `${name}.yaml`);
-      writeFileSync(file, stringify(harnessConfig(runDir, generator, server)));
+      writeFileSync(file, stringify(harnessConfig(runDir, generator, server, size)));
       return { runDir, file };
     };
-    const reference = write(`reference-${options.seed}`);
-    const crashed = write(`crashed-${options.seed}`);
+    const reference = write(`reference-${size}`);
+    const crashed = write(`crashed-${size}-${options.seed}-${options.perStage}`);
+    rmSync(crashed.runDir, { recursive: true, force: true });
     const started = Date.now();
     if (!existsSync(join(reference.runDir, 'sft', 'result.json'))) await uninterruptedRun(reference.file, reference.runDir);
     const referenceSeconds = (Date.now() - started) / 1000;
-    const { kills, attempts } = await crashedRun(crashed.file, crashed.runDir, planKills(options.seed, options.perStage, HARNESS_UNITS));
+    const { kills, attempts } = await crashedRun(crashed.file, crashed.runDir, planKills(options.seed, options.perStage, HARNESS_UNITS[size]));
     return {
       seed: options.seed,
       kills,
