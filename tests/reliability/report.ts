@@ -1,7 +1,10 @@
 /**
  * `make reliability`: run the crash harness with N kill points per stage and the fault tests, and write RELIABILITY.md.
  *
- *   npx tsx tests/reliability/report.ts [--seed 2026] [--per-stage 6] [--out RELIABILITY.md] [--work DIR]
+ *   npx tsx tests/reliability/report.ts [--seed 2026] [--per-stage 6] [--out RELIABILITY.md] [--work DIR] [--reuse-harness]
+ *
+ * --reuse-harness takes the crash harness's results from the last run with the same seed and count (in --work) and
+ * re-runs only the fault tests.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,7 @@ const { values } = parseArgs({
     'per-stage': { type: 'string', default: '6' },
     out: { type: 'string', default: join(packageRoot, 'RELIABILITY.md') },
     work: { type: 'string', default: join(tmpdir(), 'refine-af-reliability') },
+    'reuse-harness': { type: 'boolean', default: false },
   },
 });
 const seed = Number(values.seed);
@@ -40,6 +44,7 @@ const FAULT_ROWS: FaultRow[] = [
   { fault: 'SIGTERM during stage 3', times: '1', checked: 'stops after the batch in flight (whole batches, no torn line); same message; no Python process left', file: 'tests/ts/run-faults.test.ts', tests: ['SIGTERM during stage 3'] },
   { fault: 'Python worker SIGKILLed mid-call (stage 3)', times: '1', checked: 'one error line "the Python process died (signal SIGKILL)"; batches done before are kept', file: 'tests/ts/run-faults.test.ts', tests: ['the worker killed mid-call'] },
   { fault: '…then `--resume` after the three faults above', times: '1', checked: 'the run completes; every JSONL artifact parses strictly, no duplicate key; PPO steps 1..3 and every pool index exactly once', file: 'tests/ts/run-faults.test.ts', tests: ['--resume then completes'] },
+  { fault: 'CPU out of memory inside a PPO step (the worker\'s address space capped with prlimit RLIMIT_AS once stage 2 runs: torch\'s allocator fails)', times: '1', checked: 'one error line "worker.ppo_step failed in Python: out of memory (…)"; completed steps kept; --resume finishes all steps', file: 'tests/ts/run-oom.test.ts', tests: ['reports the out-of-memory in one line'] },
   { fault: 'Worker killed (idle, busy, closed), job killed, job aborted, Python exception in a call or job', times: '1 each', checked: 'typed error (WorkerDiedError / PythonError with type, message, traceback); the next call starts a fresh worker; no process left', file: 'tests/ts/bridge.test.ts', tests: ['rejects every pending call when the worker dies', 'SIGKILL during a long call', 'reports a Python exception in a job', 'reports a killed job as WorkerDiedError', 'stops the job process when the caller aborts', 'turns a Python exception into a typed error'] },
   { fault: 'Generator path that does not exist', times: '1', checked: 'one error line naming the path; stage 1, already complete, kept', file: 'tests/ts/run-inputs.test.ts', tests: ['a generator path that does not exist'] },
   { fault: 'Interrupted stage re-run without --resume', times: '1', checked: 'refused with "pass --resume"', file: 'tests/ts/run-inputs.test.ts', tests: ['does not restart an interrupted stage'] },
@@ -96,8 +101,9 @@ function crashTable(report: HarnessReport): string[] {
 async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
   console.log(`crash harness: seed ${seed}, ${perStage} kill points per stage, work dir ${work}`);
-  const report = await crashAndResume(work, { seed, perStage });
-  writeFileSync(join(work, `crash-${seed}-${perStage}.json`), JSON.stringify(report, null, 2));
+  const saved = join(work, `crash-${seed}-${perStage}.json`);
+  const report: HarnessReport = values['reuse-harness'] ? (JSON.parse(readFileSync(saved, 'utf8')) as HarnessReport) : await crashAndResume(work, { seed, perStage });
+  writeFileSync(saved, JSON.stringify(report, null, 2));
   const compared = Object.entries(report.comparison);
   const equal = compared.filter(([, same]) => same).length;
   const parsed = Object.entries(report.strictParse);
@@ -145,9 +151,8 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|',
     ...FAULT_ROWS.map((row) => `| ${row.fault} | ${row.times} | ${row.checked} | ${faultResult(row, results)} | ${row.file} |`),
     '',
-    'Not covered here: a Super-NI directory with a missing task file (the Super-NI evaluator is not on this branch); an exception inside a ' +
-      'PPO step and out-of-memory reach TS as a `PythonError` (type, message, traceback; `isOutOfMemory` for CUDA/CPU OOM) through the same ' +
-      'path as the Python exceptions tested in tests/ts/bridge.test.ts, but are not injected into a PPO step here.',
+    'Not covered here: a Super-NI directory with a missing task file (the Super-NI evaluator is not on this branch). CUDA out-of-memory ' +
+      'is recognised by the same `PythonError.isOutOfMemory` (torch.OutOfMemoryError) but needs a GPU to inject.',
     '',
   ].join('\n');
   writeFileSync(values.out!, md);
