@@ -94,3 +94,19 @@ def test_the_worker_loads_an_adapter_under_a_handle_and_refuses_to_swap_it_silen
     missing = json.loads(service.call("load_model", json.dumps({**base, "handle": "other", "adapter": str(tmp_path)})))
     assert not missing["ok"] and missing["error"]["type"] == "ModelNotFoundError"
     service.call("unload_model", json.dumps({"handle": "policy"}))
+
+
+def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
+    """The Trainer writes checkpoint-N in place and trainer_state.json last: a kill mid-save leaves a newer directory
+    without a readable state, which must not be taken as the checkpoint to resume from."""
+    from refine_af.sft import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+    for step, state in [(2, '{"global_step": 2}'), (10, '{"global_step": 10}'), (12, '{"global_st'), (14, None)]:
+        directory = tmp_path / f"checkpoint-{step}"
+        directory.mkdir()
+        (directory / "adapter_model.safetensors").write_bytes(b"partial")
+        if state is not None:
+            (directory / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
