@@ -23,6 +23,7 @@ import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { Random } from '../../ts/random.js';
 import { STAGE_NAMES, type StageName } from '../../ts/run.js';
 import { startCompletionsServer, type CompletionsServer } from '../ts/fixtures/completions-server.js';
+import { processAlive } from '../ts/helpers.js';
 
 export interface KillPoint {
   stage: StageName;
@@ -196,14 +197,6 @@ export function descendants(pid: number): number[] {
   return children.flatMap((c) => [c, ...descendants(c)]);
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // ------------------------------------------------------------------ running
 
@@ -235,10 +228,10 @@ async function attempt(configFile: string, runDir: string, resume: boolean, kill
         const progressAtKill = landed === 'none' ? 0 : progressOf(runDir, landed);
         child.kill('SIGKILL');
         await child;
-        let orphans = pythons.filter(alive);
+        let orphans = pythons.filter(processAlive);
         for (let waited = 0; orphans.length > 0 && waited < 10_000; waited += 200) {
           await sleep(200);
-          orphans = orphans.filter(alive);
+          orphans = orphans.filter(processAlive);
         }
         for (const pid of orphans) process.kill(pid, 'SIGKILL');
         killed = { exit: 'SIGKILL', killedIn: landed, progressAtKill, orphans: orphans.length, output: '' };
