@@ -161,8 +161,12 @@ def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
     return max(steps)[1] if steps else None
 
 
+def _checkpoint_step(checkpoint: str) -> int:
+    return int(Path(checkpoint).name.partition("-")[2])
+
+
 def train(params: dict, emit: Emit) -> dict:
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import Trainer, TrainerState, TrainingArguments, set_seed
 
     started = time.monotonic()
     output_dir = Path(params["output_dir"])
@@ -208,7 +212,14 @@ def train(params: dict, emit: Emit) -> dict:
     )
     resume_from = last_complete_checkpoint(checkpoints_dir)
     with _trusting_own_checkpoints():
-        outcome = trainer.train(resume_from_checkpoint=resume_from)
+        if resume_from is not None and args.max_steps > 0 and _checkpoint_step(resume_from) >= args.max_steps:
+            # Killed after the last step was checkpointed but before the model was saved. Resuming through train() would
+            # run one step past max_steps (transformers 4.46 checks the limit only after a step): load it instead.
+            trainer._load_from_checkpoint(resume_from)
+            trainer.state = TrainerState.load_from_json(str(Path(resume_from) / "trainer_state.json"))
+            training_loss = math.nan
+        else:
+            training_loss = trainer.train(resume_from_checkpoint=resume_from).training_loss
 
     model_dir = output_dir / (ADAPTER if params["lora"] else FULL_MODEL)
     merged_dir = output_dir / MERGED if params["lora"] and params["merge_weights"] else None
@@ -228,7 +239,7 @@ def train(params: dict, emit: Emit) -> dict:
         "examples_too_long": len(tokenized) - len(examples),
         "steps": trainer.state.global_step,
         "resumed_from": resume_from,
-        "train_loss": outcome.training_loss if math.isfinite(outcome.training_loss) else None,
+        "train_loss": training_loss if math.isfinite(training_loss) else None,
         "loss_curve": losses,
         "quantization": "nf4" if quantized else "none",
         "runtime_s": time.monotonic() - started,

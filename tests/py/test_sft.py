@@ -110,3 +110,17 @@ def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
             (directory / "trainer_state.json").write_text(state)
     (tmp_path / "checkpoint-x").mkdir()
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+
+
+def test_killed_after_the_last_checkpoint_it_saves_that_model_without_an_extra_step(tiny_llama_dir, tmp_path):
+    import shutil
+
+    finished = train(sft_params(tiny_llama_dir, tmp_path, max_steps=4, save_steps=2), lambda e: None)
+    reference = (tmp_path / "sft" / "adapter" / "adapter_model.safetensors").read_bytes()
+    shutil.rmtree(tmp_path / "sft" / "adapter")  # the kill came after checkpoint-4 and before the final save
+    events = []
+    again = train(sft_params(tiny_llama_dir, tmp_path, max_steps=4, save_steps=2), events.append)
+    assert again["resumed_from"].endswith("checkpoint-4") and again["steps"] == 4
+    assert [e for e in events if e["type"] == "progress"] == []
+    assert again["loss_curve"] == finished["loss_curve"] and again["train_loss"] is None
+    assert (tmp_path / "sft" / "adapter" / "adapter_model.safetensors").read_bytes() == reference
