@@ -117,6 +117,7 @@ describe('refine-af run: bad input and the disk', () => {
   });
 
   it.runIf(process.getuid?.() === 0)('the crash-safe writer on a full disk: a write cut short throws and leaves the old content whole', () => {
+    rmSync(join(disk, 'run'), { recursive: true, force: true }); // the previous test's run: the disk shrinks back to 12 KiB
     execFileSync('mount', ['-o', 'remount,size=12k', disk]);
     const log = join(disk, 'log.jsonl');
     const snapshot = join(disk, 'snapshot.json');
