@@ -292,7 +292,8 @@ function normalised(value: unknown, runDir: string, key = ''): unknown {
     // peft writes target_modules from a Python set: its order follows PYTHONHASHSEED, its content is what matters.
     return key === 'target_modules' ? items.map(String).sort() : items;
   }
-  if (typeof value === 'string') return value.split(runDir).join('<run>');
+  // The completions server listens on a fresh port in every session.
+  if (typeof value === 'string') return value.split(runDir).join('<run>').replace(/http:\/\/127\.0\.0\.1:\d+/g, '<server>');
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).filter(([k]) => !PER_CALL.test(k)).map(([k, v]) => [k, normalised(v, runDir, k)]));
   }
@@ -372,9 +373,9 @@ export async function crashAndResume(root: string, options: { seed: number; perS
     };
     const reference = write(`reference-${size}`);
     const crashed = write(`crashed-${size}-${options.seed}-${options.perStage}`);
-    rmSync(crashed.runDir, { recursive: true, force: true });
+    for (const dir of [reference.runDir, crashed.runDir]) rmSync(dir, { recursive: true, force: true });
     const started = Date.now();
-    if (!existsSync(join(reference.runDir, 'sft', 'result.json'))) await uninterruptedRun(reference.file, reference.runDir);
+    await uninterruptedRun(reference.file, reference.runDir);
     const referenceSeconds = (Date.now() - started) / 1000;
     const { kills, attempts } = await crashedRun(crashed.file, crashed.runDir, planKills(options.seed, options.perStage, HARNESS_UNITS[size]));
     return {
