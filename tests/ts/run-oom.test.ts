@@ -1,5 +1,5 @@
 /**
- * Out of memory in the Python worker during a PPO step, injected from outside: once stage 2 runs, the worker's address
+ * Out of memory in the Python worker during stage 2 (a rollout or a PPO update, whichever allocates next), injected from outside: once stage 2 runs, the worker's address
  * space is capped at what it already uses (prlimit RLIMIT_AS), so the next large allocation fails inside torch exactly
  * as a real CPU out-of-memory does. The run must stop with one clear message saying so, keep what was done, and resume.
  */

@@ -7,10 +7,11 @@ export class BridgeError extends Error {
 
 /**
  * CUDA: torch.OutOfMemoryError ("CUDA out of memory"); Python: MemoryError; torch on CPU: a RuntimeError from its
- * allocator, "DefaultCPUAllocator: can't allocate memory … (Cannot allocate memory)".
+ * allocator, "DefaultCPUAllocator: can't allocate memory … (Cannot allocate memory)"; Rust extensions (tokenizers): a
+ * PanicException wrapping a MemoryError.
  */
 function outOfMemory(info: Pick<PythonErrorInfo, 'type' | 'message'>): boolean {
-  return /OutOfMemoryError|MemoryError/.test(info.type) || /out of memory|can't allocate memory/i.test(info.message);
+  return /OutOfMemoryError|MemoryError/.test(info.type) || /out of memory|can't allocate memory|\bMemoryError\b/i.test(info.message);
 }
 
 /** A Python exception raised inside a worker method or job. */
