@@ -36,9 +36,10 @@ test-py: setup
 
 test: typecheck test-ts test-py
 
+# The whole pipeline on the embedded default; run again after an interruption and it continues (completed stages are skipped).
 demo: setup
 	npx refine-af doctor --config $(CONFIG)
-	npx refine-af generate --config $(CONFIG) --prompt "Give three tips for staying healthy." --max-new-tokens 80
+	npx refine-af run --config $(CONFIG) --resume
 
 bench: setup
 	npx tsx bench/bridge.bench.ts

@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 180_000,
     maxWorkers: 2,
+    // Two test files at once, each with a Python worker: one torch thread each keeps 2 cores from thrashing
+    // (oversubscribed OpenMP threads made model steps tens of times slower here).
+    env: { OMP_NUM_THREADS: '1' },
   },
 });

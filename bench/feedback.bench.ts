@@ -64,8 +64,8 @@ console.log(`\nComposite misordered on: ${misordered.join('; ') || 'none'}\n`);
 
 // 2. Throughput, batch size swept (the model is loaded and warm from the ordering pass).
 console.log(`CPU: ${cpus().length} × ${cpus()[0]?.model ?? '?'}; load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
-console.log('| batch size | triplets | seconds | triplets/s | speed-up vs batch 1 |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log('| batch size | triplets | seconds | triplets/s | s/triplet | speed-up vs batch 1 |');
+console.log('| --- | --- | --- | --- | --- | --- |');
 let reference = 0;
 for (const batchSize of BATCH_SIZES) {
   const timed = triplets.slice(0, THROUGHPUT_TRIPLETS);
@@ -74,7 +74,7 @@ for (const batchSize of BATCH_SIZES) {
   const seconds = (performance.now() - start) / 1000;
   const rate = timed.length / seconds;
   if (batchSize === 1) reference = rate;
-  console.log(`| ${batchSize}${batchSize === 1 ? ' (reference)' : ''} | ${timed.length} | ${seconds.toFixed(1)} | ${rate.toFixed(2)} | ${(rate / reference).toFixed(2)}× |`);
+  console.log(`| ${batchSize}${batchSize === 1 ? ' (reference)' : ''} | ${timed.length} | ${seconds.toFixed(1)} | ${rate.toFixed(3)} | ${(seconds / timed.length).toFixed(1)} | ${(rate / reference).toFixed(2)}× |`);
 }
 console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 await worker.close();

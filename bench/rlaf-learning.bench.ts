@@ -5,10 +5,14 @@
  *
  * The synthetic reward prefers a parsable instance with a short output: −min(words, 40) / 40 for a parsed instance
  * (0 is best), rlaf.unparsed_reward = −1 when nothing parses. Everything else is the configured loop; the overrides
- * below only shrink the run to fit minutes of CPU: the two-demonstration cut of Table VII (137 prompt tokens instead of
- * 642), shorter rollouts, two PPO epochs, and a learning rate that moves a LoRA adapter within tens of steps.
+ * below only shrink the run to fit minutes of a shared CPU: the two-demonstration cut of Table VII (137 prompt tokens
+ * instead of 642), rollouts of at most 32 tokens, one PPO epoch with an optimiser update per rollout (4 per step instead of
+ * 16 passes for 4 updates), and a learning rate that moves a LoRA adapter within a few dozen updates.
  *
- * Run: `npx tsx bench/rlaf-learning.bench.ts [steps]` (default 24). Writes runs/bench-rlaf/rlaf/{metrics.jsonl,
+ * Run: `OMP_NUM_THREADS=1 npx tsx bench/rlaf-learning.bench.ts [steps] [--resume]` (default 24 steps; --resume extends
+ * an earlier run of this script from its last checkpoint, which draws exactly what a straight run would). One OpenMP thread because the
+ * project machine's 2 cores are shared: with torch's default of 2 threads on an oversubscribed machine, OpenMP's spinning
+ * barriers made a step ~35× slower (a rollout of 8 tokens: 214 s with 2 threads, 5.7 s with 1). Writes runs/bench-rlaf/rlaf/{metrics.jsonl,
  * metrics.csv, reward-curve.svg, summary.json} and prints the figures recorded in BENCHMARKS.md.
  */
 import { rmSync } from 'node:fs';
@@ -19,7 +23,9 @@ import { defaultSeedTasksFile } from '../ts/io/seeds.js';
 import { configureLogging } from '../ts/log.js';
 import { readRlafMetrics, rlafPaths, trainRlaf, type RewardFn } from '../ts/stages/rlaf.js';
 
-const steps = Number.parseInt(process.argv[2] ?? '24', 10);
+const args = process.argv.slice(2);
+const resume = args.includes('--resume');
+const steps = Number.parseInt(args.find((a) => a !== '--resume') ?? '24', 10);
 const MAX_WORDS = 40;
 const runDir = join('runs', 'bench-rlaf');
 
@@ -30,11 +36,11 @@ const config = parseConfig({
     pool: defaultSeedTasksFile,
     steps,
     batch_size: 4,
-    mini_batch_size: 2,
-    gradient_accumulation_steps: 2,
-    ppo_epochs: 2,
+    mini_batch_size: 1,
+    gradient_accumulation_steps: 1,
+    ppo_epochs: 1,
     learning_rate: 1e-3,
-    max_new_tokens: 40,
+    max_new_tokens: 32,
     template: 'instance_generation_short.txt',
     save_every: 1000,
   },
@@ -45,11 +51,11 @@ const shortOutputReward: RewardFn = async (triplets) =>
   triplets.map((t) => ({ reward: -Math.min(words(t.output), MAX_WORDS) / MAX_WORDS, indicators: { output_words: words(t.output) } }));
 
 configureLogging({ level: 'info' });
-rmSync(runDir, { recursive: true, force: true });
+if (!resume) rmSync(runDir, { recursive: true, force: true });
 const worker = new PythonWorker();
 const started = performance.now();
 try {
-  const summary = await trainRlaf(config, { worker, reward: shortOutputReward });
+  const summary = await trainRlaf(config, { worker, reward: shortOutputReward, resume });
   const metrics = readRlafMetrics(rlafPaths(config).metrics);
   const third = Math.max(1, Math.floor(metrics.length / 3));
   const meanOf = (rows: typeof metrics) => rows.reduce((a, r) => a + r.reward_mean, 0) / rows.length;

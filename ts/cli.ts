@@ -5,12 +5,14 @@ import { stringify } from 'yaml';
 import { doctor, generateText } from './commands.js';
 import { loadConfig, parseConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
+import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
+import { configureLogging, flushLogs, logger } from './log.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { formatRunSummary, runPipeline } from './run.js';
 import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
 import { RATINGS } from './eval/human/scale.js';
-import { flushLogs, logger } from './log.js';
 import { dedupFiles } from './stages/dedup.js';
+import { analyseDataset } from './stats/report.js';
 import { runInstructionGeneration } from './stages/instructions.js';
 import { scoreFile, summaryTable } from './feedback/score.js';
 import { withStageContext } from './stages/context.js';
@@ -174,6 +176,59 @@ config
   .command('reference')
   .description('print every config key with its type, default and meaning (Markdown)')
   .action(() => console.log(configReference()));
+
+const evaluation = program.command('eval').description('evaluate models (§V of the paper)');
+evaluation
+  .command('superni')
+  .description('Super-NaturalInstructions zero-shot (§V-A): generate with a model (or take --predictions) and score EM and ROUGE-L')
+  .addOption(configOption())
+  .requiredOption('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt)')
+  .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
+  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
+  .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
+  .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
+  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const report =
+      options.predictions === undefined
+        ? await evalSuperNiModel(config, {
+            dataDir: options.dataDir,
+            outDir: options.out,
+            model: options.model ?? config.models.generator,
+            ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+          })
+        : scorePredictionsFile(config, options.dataDir, options.predictions, options.out);
+    process.stdout.write(formatReport(report));
+  });
+evaluation
+  .command('compare')
+  .description('compare two `eval superni` runs: % tasks better (Table II) and ROUGE-L per category (Table III)')
+  .argument('<runA>', 'run directory of the system under test')
+  .argument('<runB>', 'run directory of the baseline')
+  .action((runA: string, runB: string) => {
+    process.stdout.write(formatComparison(compareReports(readReport(runA), readReport(runB)), runA, runB));
+  });
+
+program
+  .command('stats')
+  .description('analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve')
+  .addOption(configOption())
+  .requiredOption('--dataset <file>', 'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records')
+  .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
+  .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
+  .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
+  .action((options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const stats = analyseDataset(config, {
+      dataset: options.dataset,
+      outDir: options.out,
+      ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    });
+    console.log(JSON.stringify({ tableV: stats.tableV, uniqueVerbNounPairs: stats.diversity.uniqueVerbNounPairs, report: `${options.out}/report.html` }, null, 2));
+  });
 
 const humanEval = program
   .command('human-eval')

@@ -43,6 +43,28 @@ export {
   type InstructionsOptions,
 } from './stages/instructions.js';
 export { parseCompletion, rejectionReason, REJECTION_REASONS, type RejectionReason } from './stages/instructions/postprocess.js';
+export { exactMatch, normalizeAnswer, superniRougeL, stemmedRougeTokens, scoreInstance } from './eval/metrics.js';
+export { porterStem } from './eval/porter.js';
+export {
+  loadSuperNi,
+  buildPrompt,
+  generatePredictions,
+  scoreSuperNi,
+  formatReport,
+  evalSuperNi,
+  evalSuperNiModel,
+  scorePredictionsFile,
+  readReport,
+  compareReports,
+  formatComparison,
+  type SuperNiTask,
+  type SuperNiInstance,
+  type SuperNiReport,
+  type Prediction,
+  type Comparison,
+} from './eval/superni.js';
+export { verbNoun, diversity, type VerbNoun, type DiversitySummary } from './stats/diversity.js';
+export { analyseDataset, type DatasetStats, type StatsOptions, type RewardCurve } from './stats/report.js';
 export {
   composeReward,
   rewardFormula,
@@ -67,7 +89,7 @@ export {
   type InstanceStageResult,
 } from './stages/instances.js';
 export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
-export { datasetStatistics, formatTableV, countWords, iftRecordSchema, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
+export { datasetStatistics, formatTableV, countWords, iftRecordSchema, loadDataset, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
 export {
   trainRlaf,
   runRlafTraining,

@@ -166,7 +166,7 @@ def _checkpoint_step(checkpoint: str) -> int:
 
 
 def train(params: dict, emit: Emit) -> dict:
-    from transformers import Trainer, TrainerState, TrainingArguments, set_seed
+    from transformers import PrinterCallback, Trainer, TrainerState, TrainingArguments, set_seed
 
     started = time.monotonic()
     output_dir = Path(params["output_dir"])
@@ -210,6 +210,7 @@ def train(params: dict, emit: Emit) -> dict:
         data_collator=PadCollator(tokenizer.pad_token_id),
         callbacks=[_event_callback(emit)],
     )
+    trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
     resume_from = last_complete_checkpoint(checkpoints_dir)
     with _trusting_own_checkpoints():
         if resume_from is not None and args.max_steps > 0 and _checkpoint_step(resume_from) >= args.max_steps:

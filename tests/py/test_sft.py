@@ -61,9 +61,10 @@ def test_sft_lowers_the_loss_and_saves_a_loadable_adapter(tiny_llama_dir, tmp_pa
     assert tuned.info()["adapter"] == result["model_dir"]
 
 
-def test_a_rerun_continues_from_the_last_checkpoint(tiny_llama_dir, tmp_path):
+def test_a_rerun_continues_from_the_last_complete_checkpoint(tiny_llama_dir, tmp_path):
     stopped = train(sft_params(tiny_llama_dir, tmp_path, max_steps=6, save_steps=4), lambda e: None)
     assert stopped["steps"] == 6 and stopped["resumed_from"] is None  # checkpoints at updates 4 and 6
+    (tmp_path / "sft" / "checkpoints" / "checkpoint-8").mkdir()  # a save torn by a kill: no state written yet
     events = []
     resumed = train(sft_params(tiny_llama_dir, tmp_path, max_steps=10, save_steps=4), events.append)
     assert resumed["resumed_from"].endswith("checkpoint-6")
@@ -124,3 +125,15 @@ def test_killed_after_the_last_checkpoint_it_saves_that_model_without_an_extra_s
     assert [e for e in events if e["type"] == "progress"] == []
     assert again["loss_curve"] == finished["loss_curve"] and again["train_loss"] is None
     assert (tmp_path / "sft" / "adapter" / "adapter_model.safetensors").read_bytes() == reference
+
+
+def test_merged_weights_match_the_base_with_its_adapter(tiny_llama_dir, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    params = sft_params(tiny_llama_dir, tmp_path, epochs=2, merge_weights=True, lora_target_modules=["q_proj", "v_proj"])
+    result = train(params, lambda e: None)
+    merged = AutoModelForCausalLM.from_pretrained(result["merged_dir"])
+    tuned = load_causal_lm(str(tiny_llama_dir), "float32", False, "cpu", adapter=result["model_dir"])
+    batch = tuned.tokenizer(PAIRS[1][0], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(merged(**batch).logits, tuned.model(**batch).logits, atol=1e-5)

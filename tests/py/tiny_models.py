@@ -27,3 +27,14 @@ def save_tiny_llama(directory: Path, tokenizer) -> Path:
     LlamaForCausalLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def save_tiny_lora(directory: Path, model_dir: Path) -> Path:
+    """A LoRA adapter for the model in `model_dir` with random A and B (init_lora_weights=False), so it changes the outputs."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(1)
+    lora = LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(LlamaForCausalLM.from_pretrained(model_dir), lora).save_pretrained(directory)
+    return directory

@@ -27,6 +27,8 @@ writeFileSync(
     .join('\n') + '\n',
 );
 const JUDGE = 'judge:embedded:smollm2-135m-instruct';
+// A few seconds on an idle machine; minutes when the CPU is shared, as on the development machine.
+const SHARED_CPU_TIMEOUT_MS = 600_000;
 
 describe('refine-af score with the embedded judge', () => {
   const worker = new PythonWorker();
@@ -73,7 +75,7 @@ describe('refine-af score with the embedded judge', () => {
       expect(r.reward).toBeCloseTo(records[i]!.reward, 4); // the normaliser was rebuilt from the records already written
     });
     expect(readFileSync(`${torn}.rejected.jsonl`, 'utf8').trim().split('\n')).toHaveLength(1);
-  });
+  }, SHARED_CPU_TIMEOUT_MS);
 
   it('runs from the command line and prints the summary table', async () => {
     const yaml = join(dir, 'cli.yaml');
@@ -84,5 +86,5 @@ describe('refine-af score with the embedded judge', () => {
     expect(run.stdout).toMatch(new RegExp(`\\| naturalness \\| ${JUDGE} \\| 0\\.\\d{4} \\|`));
     expect(run.stdout).toMatch(/\| composite \| Eq\. 1 \| -?\d\.\d{4} \|/);
     expect(readJsonl(out, scoredRecordSchema)).toHaveLength(5);
-  });
+  }, SHARED_CPU_TIMEOUT_MS);
 });

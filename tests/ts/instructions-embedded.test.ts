@@ -8,8 +8,8 @@ import { runInstructionGeneration } from '../../ts/stages/instructions.js';
 describe('stage 1 end to end with the embedded SmolLM2-135M-Instruct on CPU', () => {
   it('bootstraps 20 kept instructions from the seeds', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stage1-embedded-'));
-    // Short completions keep this test quick: one or two instructions fit in 48 tokens.
-    const config = parseConfig({ run: { dir, seed: 1 }, instructions: { num_instructions: 20, request_batch_size: 8, decoding: { max_new_tokens: 48 } } });
+    // Short completions and one wide batch keep this test quick on CPU: one or two instructions fit in 48 tokens.
+    const config = parseConfig({ run: { dir, seed: 1 }, instructions: { num_instructions: 20, request_batch_size: 16, decoding: { max_new_tokens: 48 } } });
     const summary = await runInstructionGeneration(config);
     const records = readFileSync(join(dir, 'machine_instructions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(summary.kept).toBe(20);

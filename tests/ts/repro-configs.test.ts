@@ -24,6 +24,8 @@ describe('the reproduction configs (§III-A)', () => {
       expect(baseline.pipeline.method).toBe('self-instruct');
       expect(refine.sft).toMatchObject({ epochs: 3, learning_rate: 2e-5, lr_scheduler: 'cosine', warmup_ratio: 0.3, per_device_batch_size: 2, gradient_accumulation_steps: 4 });
       expect(sftSubsets(refine)).toEqual([null, 5000, 10000]);
+      expect(refine.instructions.num_instructions).toBe(15000);
+      expect(refine.feedback.backends).toEqual({ reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' });
       expect(refine.run.dir).not.toBe(baseline.run.dir);
       const same = (c: typeof refine) => ({ ...c, run: { ...c.run, dir: '' }, pipeline: { method: '' } });
       expect(same(baseline)).toEqual(same(refine));

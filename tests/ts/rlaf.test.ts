@@ -103,6 +103,14 @@ describe('the RLAF loop', () => {
     expect(latestCheckpoint(paths.checkpoints)?.step).toBe(3);
   });
 
+  it('survives a SIGINT to the worker (Ctrl-C reaches the whole process group) without tearing the call in flight', async () => {
+    await worker.call('ping', {});
+    const call = worker.call('sleep', { seconds: 1.5 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(worker.pid!, 'SIGINT');
+    await expect(call).resolves.toEqual({ slept: 1.5 });
+  });
+
   it('sends the rewards to the PPO trainer unchanged through the bridge', async () => {
     const config = configFor('bridge', 1);
     const { rlaf } = config;

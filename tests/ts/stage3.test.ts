@@ -76,6 +76,7 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
     expect(curve).toHaveLength(4); // steps 3, 6, 9, 12: the curve spans the killed and the resumed part
     expect(curve.at(-1)!).toBeLessThan(0.8 * curve[0]!);
     expect(readFileSync(join(resumed.result.model_dir, 'adapter_config.json'), 'utf8')).toContain('lm_head');
+    expect(JSON.parse(readFileSync(join(resumed.result.model_dir, 'refine-af-config.json'), 'utf8')).sft.max_steps).toBe(12);
     adapterDir = resumed.result.model_dir;
 
     const again: unknown[] = [];

@@ -52,6 +52,34 @@ const loggingSection = z
   })
   .describe('Logging.');
 
+const evalSection = z
+  .strictObject({
+    instances_per_task: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe('Test instances per Super-NI task: the first N of its Instances (the benchmark\'s label-balanced test set is the first 100; §V-A).'),
+    template: z
+      .string()
+      .default('superni_zero_shot.txt')
+      .describe('Zero-shot prompt under seeds/templates/ ({{definition}}, {{input}}): the task Definition and the input, no demonstrations (§V-A; format of Tk-Instruct\'s definition-only prompt).'),
+    max_new_tokens: z
+      .number()
+      .int()
+      .positive()
+      .default(128)
+      .describe('Tokens generated per instance (Tk-Instruct evaluates with max_target_length 128).'),
+    batch_size: z.number().int().positive().default(8).describe('Prompts per generate call; predictions are appended after each batch (hardware choice, not a paper value).'),
+    prompt_format: z
+      .enum(['raw', 'chat'])
+      .default('raw')
+      .describe('"raw" sends the prompt as is (a base or SFT model, as in the benchmark); "chat" wraps it in the model\'s chat template (an instruct model).'),
+    stop: z.array(z.string()).default([]).describe('Stop sequences cutting a prediction; none by default, predictions are scored as generated (superni-eval.md).'),
+  })
+  .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
+
+
 const rlafSection = z
   .strictObject({
     pool: z
@@ -345,6 +373,17 @@ const sftSection = z
   })
   .describe('Supervised fine-tuning of the base model on the IFT dataset with the HF Trainer (§II-D "Instruction Finetuning", §III-A).');
 
+const statsSection = z
+  .strictObject({
+    top_verbs: z.number().int().positive().default(20).describe('Root verbs shown in the diversity chart (Figure 8: the 20 most frequent).'),
+    nouns_per_verb: z.number().int().positive().default(4).describe('Direct-object nouns shown per verb (Figure 8: the top 4).'),
+    rouge_bins: z.number().int().positive().default(20).describe('Bins of the max-ROUGE-L-to-seeds histogram over [0, 1] (Figure 4).'),
+    length_bins: z.number().int().positive().default(30).describe('Bins of each length histogram (Figure 3), whole words wide, from 0 to about the 99th percentile.'),
+    reward_key: z.string().default('reward_mean').describe('Field of a stage-2 metrics JSONL line holding the step\'s mean reward (Figure 2).'),
+    moving_average_span: z.number().positive().default(30).describe('Span of the reward curve\'s exponential moving average (§III: "a span of 30 steps").'),
+  })
+  .describe('Dataset analysis (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve.');
+
 export const configSchema = z
   .strictObject({
     run: runSection.prefault({}),
@@ -354,6 +393,8 @@ export const configSchema = z
     human_eval: humanEvalSection.prefault({}),
     openai: openaiSection.prefault({}),
     instructions: instructionsSection.prefault({}),
+    eval: evalSection.prefault({}),
+    stats: statsSection.prefault({}),
     feedback: feedbackSection.prefault({}),
     rlaf: rlafSection.prefault({}),
     pipeline: pipelineSection.prefault({}),

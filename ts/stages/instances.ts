@@ -57,6 +57,8 @@ export interface InstanceFiles {
   alpaca: string;
   /** Counts, drop reasons and Table V statistics. */
   summary: string;
+  /** What the generations were made with (model, adapter, prompt, decoding, seed), checked on resume. */
+  settings: string;
 }
 
 export interface InstanceStageResult {
@@ -87,6 +89,7 @@ export function instanceFiles(outDir: string): InstanceFiles {
     dataset: join(outDir, 'ift.jsonl'),
     alpaca: join(outDir, 'ift_alpaca.json'),
     summary: join(outDir, 'summary.json'),
+    settings: join(outDir, 'settings.json'),
   };
 }
 
@@ -104,6 +107,24 @@ function checkPolicy(config: Config, adapter: string | null): void {
   }
 }
 
+/** The first run records its settings; a resume must bring the same ones, or the file would mix two policies. */
+function recordSettings(file: string, current: z.input<typeof settingsSchema>): void {
+  const previous = readJsonIfExists(file, settingsSchema);
+  if (previous && JSON.stringify(previous) !== JSON.stringify(settingsSchema.parse(current))) {
+    throw new Error(`${file}: these generations were made with other settings; resume with the same config and pool, or use another run directory`);
+  }
+  writeJsonAtomic(file, current);
+}
+
+/** The completions already made (a torn last batch is dropped), each checked against the pool it came from. */
+function readGenerations(file: string, pool: readonly string[]): Generation[] {
+  const generations = readJsonl(file, generationSchema, { repairTornTail: true });
+  for (const g of generations) {
+    if (pool[g.index] !== g.instruction) throw new Error(`${file}: the line for pool index ${g.index} is for another instruction (the pool changed since)`);
+  }
+  return generations;
+}
+
 export async function generateInstances(ctx: StageContext, options: InstanceStageOptions): Promise<InstanceStageResult> {
   const { config, logger } = ctx;
   const settings = config.instances;
@@ -112,7 +133,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   const pool = readJsonl(options.instructionsFile, poolRecordSchema).map((r) => r.instruction);
   const decoding = instanceDecoding(settings);
 
-  const stageSettings = {
+  recordSettings(files.settings, {
     model: config.models.generator,
     adapter: options.adapter,
     template: settings.template,
@@ -120,22 +141,8 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
     batch_size: settings.batch_size,
     seed: config.run.seed,
     pool_size: pool.length,
-  };
-  const settingsFile = join(files.generations, '..', 'settings.json');
-  const previous = readJsonIfExists(settingsFile, settingsSchema);
-  if (previous && JSON.stringify(previous) !== JSON.stringify(settingsSchema.parse(stageSettings))) {
-    throw new Error(
-      `${files.generations} was generated with other settings (${settingsFile}); resume with the same config and pool, or use another run directory`,
-    );
-  }
-  writeJsonAtomic(settingsFile, stageSettings);
-
-  const generations = readJsonl(files.generations, generationSchema, { repairTornTail: true });
-  for (const g of generations) {
-    if (pool[g.index] !== g.instruction) {
-      throw new Error(`${files.generations}: line for pool index ${g.index} does not match ${options.instructionsFile} (the pool changed since)`);
-    }
-  }
+  });
+  const generations = readGenerations(files.generations, pool);
   const done = new Set(generations.map((g) => g.index));
 
   const backend = new LocalWorkerBackend(ctx.worker, config.models, settings.batch_size, 'instances-policy', config.models.generator, options.adapter);

@@ -376,7 +376,7 @@ function reconcileLogs(paths: RlafPaths, checkpointStep: number): { history: Rla
 
 const CSV_STATS = ['reward_mean', 'reward_ema', 'parsed_fraction', 'kl', 'kl_coef', 'entropy', 'policy_loss', 'value_loss', 'response_tokens_mean', 'seconds', 'seconds_ppo'] as const;
 
-export function metricsCsv(history: readonly RlafStepRecord[]): string {
+function metricsCsv(history: readonly RlafStepRecord[]): string {
   const indicatorNames = [...new Set(history.flatMap((r) => Object.keys(r.indicators)))].sort();
   return toCsv(
     ['step', ...CSV_STATS, ...indicatorNames.map((name) => `indicator_${name}`)],

@@ -126,6 +126,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
       },
     });
     writeJsonAtomic(recordFile, { params, train_sha256: trainSha256, instructions, result });
+    writeJsonAtomic(join(result.model_dir, 'refine-af-config.json'), config); // the whole config that made this model
     logger.info(
       `sft: ${result.steps} steps, train loss ${result.train_loss?.toFixed(4) ?? 'n/a'}` +
         `${result.resumed_from ? ` (resumed from ${result.resumed_from})` : ''}; ${result.adapter ? 'adapter' : 'model'} in ${result.model_dir}`,

@@ -1,5 +1,7 @@
 /** Statistics of an instruction-tuning dataset, as in the paper's Table V (Appendix IX-A); lengths are in words. */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DataFileError, readJsonl } from '../io/files.js';
 
 /** One line of an IFT dataset (Alpaca's record): an empty input means the instruction needs none. */
 export const iftRecordSchema = z.strictObject({ instruction: z.string(), input: z.string(), output: z.string() });
@@ -57,4 +59,46 @@ export function formatTableV(columns: Record<string, DatasetStatistics>): string
     `| --- |${names.map(() => ' ---: |').join('')}`,
     ...TABLE_V_ROWS.map(([key, label]) => `| ${label} | ${names.map((n) => cell(key, columns[n]!)).join(' | ')} |`),
   ].join('\n');
+}
+
+const groupedRecordSchema = z.object({
+  instruction: z.string(),
+  instances: z.array(z.object({ input: z.string().default(''), output: z.string() })).min(1),
+});
+const flatRecordSchema = z.object({ instruction: z.string(), input: z.string().default(''), output: z.string() });
+/** A dataset line: flat (Alpaca: input may be left out) or grouped (seed style: one instruction, several instances). */
+const anyRecordSchema = z.union([groupedRecordSchema, flatRecordSchema]);
+
+const toRecords = (record: z.infer<typeof anyRecordSchema>): IftRecord[] =>
+  'instances' in record
+    ? record.instances.map((i) => ({ instruction: record.instruction, input: i.input, output: i.output }))
+    : [record];
+
+/**
+ * Any IFT dataset as records: JSONL or a JSON array of {instruction, input?, output} or
+ * {instruction, instances: [{input, output}]} objects. A bad record fails naming the file and line (or array index).
+ */
+export function loadDataset(file: string): IftRecord[] {
+  let records: z.infer<typeof anyRecordSchema>[];
+  if (file.endsWith('.json')) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new DataFileError(file, undefined, `not valid JSON: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(raw)) throw new DataFileError(file, undefined, 'expected a JSON array of records');
+    records = raw.map((item, index) => {
+      const parsed = anyRecordSchema.safeParse(item);
+      if (!parsed.success) {
+        throw new DataFileError(file, undefined, `record ${index}: expected {instruction, input?, output} or {instruction, instances: [{input, output}]}`);
+      }
+      return parsed.data;
+    });
+  } else {
+    records = readJsonl(file, anyRecordSchema);
+  }
+  const flat = records.flatMap(toRecords);
+  if (flat.length === 0) throw new DataFileError(file, undefined, 'no instances');
+  return flat;
 }

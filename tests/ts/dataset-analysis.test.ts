@@ -1,0 +1,145 @@
+/** `refine-af stats`: dataset loading, verb–noun extraction, histograms and the sunburst, the report end to end. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../ts/config/load.js';
+import { DataFileError } from '../../ts/io/files.js';
+import { loadSeedTasks } from '../../ts/io/seeds.js';
+import { datasetStatistics, loadDataset } from '../../ts/stats/dataset.js';
+import { diversity, verbNoun } from '../../ts/stats/diversity.js';
+import { analyseDataset, type DatasetStats } from '../../ts/stats/report.js';
+import { histogramBins, histogramSvg } from '../../ts/stats/svg.js';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'refine-af-stats-'));
+function file(name: string, lines: unknown[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  return path;
+}
+
+describe('loading a dataset', () => {
+  it('flattens grouped records and mixes them with flat ones (Table V over the result)', () => {
+    const dataset = file('mixed.jsonl', [
+      { instruction: 'Write a poem about the sea.', input: '', output: 'Waves roll in.' },
+      { instruction: 'Sort the numbers.', instances: [{ input: '3 1 2', output: '1 2 3' }, { input: '9  8', output: '8 9' }] },
+      { instruction: 'Write a poem about the sea.', input: 'Make it short', output: 'Blue.' },
+    ]);
+    const instances = loadDataset(dataset);
+    expect(instances).toHaveLength(4);
+    expect(datasetStatistics(instances)).toEqual({
+      instructions: 2,
+      instances: 4,
+      instances_with_empty_input: 1,
+      avg_instruction_words: (6 + 3) / 2,
+      avg_nonempty_input_words: (3 + 2 + 3) / 3,
+      avg_output_words: (3 + 3 + 2 + 1) / 4,
+    });
+  });
+
+  it('reads a JSON array and names the bad line of a JSONL file', () => {
+    const json = join(dir, 'alpaca.json');
+    writeFileSync(json, JSON.stringify([{ instruction: 'List colors.', output: 'red' }]));
+    expect(loadDataset(json)).toEqual([{ instruction: 'List colors.', input: '', output: 'red' }]);
+    const bad = file('bad.jsonl', [{ instruction: 'ok', output: 'x' }, { instruction: 'no output' }]);
+    expect(() => loadDataset(bad)).toThrow(DataFileError);
+    expect(() => loadDataset(bad)).toThrow(/bad\.jsonl:2/);
+  });
+});
+
+describe('root verb and direct object from POS tags', () => {
+  it.each([
+    ['Write a short poem about the sea.', 'write', 'poem'],
+    ['Given a sentence, generate a title for it.', 'generate', 'title'],
+    ['Give me a list of 5 fruits.', 'give', 'list'],
+    ['Suggest some names for a pet cat.', 'suggest', 'name'],
+    ['Answer the following question.', 'answer', 'question'],
+    ['Output the word counts.', 'output', 'count'],
+    ['Using the facts given, write a question-answer pair.', 'write', 'pair'],
+    ['Link all the entities in the sentence to Wikipedia.', 'link', 'entity'],
+    ['Tell me about yourself.', 'tell', null],
+    ['What is the capital of France?', null, null],
+  ])('%s → %s %s', (instruction, verb, noun) => {
+    expect(verbNoun(instruction)).toEqual({ verb, noun });
+  });
+
+  it('counts pairs once per instruction and ranks verbs by count', () => {
+    const summary = diversity(
+      ['Write a poem.', 'Write a poem about cats.', 'Write a story.', 'Sort the numbers.', 'What is love?'],
+      20,
+      4,
+    );
+    expect(summary).toMatchObject({ instructions: 5, withVerb: 4, withVerbAndNoun: 4, uniqueVerbNounPairs: 3, uniqueVerbs: 2 });
+    expect(summary.topVerbs[0]).toEqual({ verb: 'write', count: 3, nouns: [{ noun: 'poem', count: 2 }, { noun: 'story', count: 1 }] });
+    expect(diversity(['Write a poem.', 'Write a story.'], 1, 1).topVerbs).toEqual([{ verb: 'write', count: 2, nouns: [{ noun: 'poem', count: 1 }] }]);
+  });
+});
+
+describe('charts', () => {
+  it('bins every value once, clamping the ends', () => {
+    const bins = histogramBins([0, 0.05, 0.5, 1, 1.2, -1], 4, 0, 1);
+    expect(bins.map((b) => b.count)).toEqual([3, 0, 1, 2]);
+  });
+
+  it('escapes text', () => {
+    const svg = histogramSvg('<script>alert(1)</script> & co', histogramBins([1], 2, 0, 2), 'x "label"');
+    expect(svg).not.toContain('<script>');
+    expect(svg).toContain('&lt;script&gt;');
+    expect(svg).toContain('x &quot;label&quot;');
+  });
+});
+
+describe('refine-af stats', () => {
+  const seeds = loadSeedTasks().slice(0, 3);
+  const dataset = file('dataset.jsonl', [
+    // A seed instruction verbatim: its max ROUGE-L against the seeds is exactly 1.
+    { instruction: seeds[0]!.instruction, input: '', output: 'Yes.' },
+    { instruction: 'Write a haiku about autumn leaves.', input: '', output: 'Red leaves fall softly.' },
+    { instruction: 'Classify the sentiment of the review.', input: 'I loved it.', output: 'positive' },
+    { instruction: 'Zebra quantum marmalade.', input: '', output: 'ok' },
+  ]);
+  const metrics = file(
+    'metrics.jsonl',
+    Array.from({ length: 40 }, (_, step) => ({ step, reward_mean: step / 10 + (step % 3) * 0.5, kl: 0.1 })),
+  );
+
+  it('writes stats.json, one SVG per figure and a self-contained HTML report', () => {
+    const out = join(dir, 'out');
+    const stats = analyseDataset(parseConfig({}), { dataset, outDir: out, metrics });
+    expect(stats.tableV.instructions).toBe(4);
+    expect(stats.seedOverlap.seeds).toBe(175);
+    expect(stats.seedOverlap.bins.reduce((n, b) => n + b.count, 0)).toBe(4);
+    expect(stats.seedOverlap.bins.at(-1)!.count).toBeGreaterThanOrEqual(1);
+    expect(stats.seedOverlap.bins[0]!.count).toBeGreaterThanOrEqual(1); // "Zebra quantum marmalade." shares no token
+    expect(stats.reward!.steps).toBe(40);
+    expect(stats.reward!.spearman).toBeGreaterThan(0.8);
+    expect(stats.figures.sort()).toEqual([
+      'fig2-reward.svg',
+      'fig3-length-input.svg',
+      'fig3-length-instruction.svg',
+      'fig3-length-output.svg',
+      'fig4-seed-rouge.svg',
+      'fig8-verb-noun.svg',
+    ]);
+    for (const figure of stats.figures) expect(readFileSync(join(out, figure), 'utf8')).toMatch(/^<svg [^]*<\/svg>\n?$/);
+    const saved = JSON.parse(readFileSync(join(out, 'stats.json'), 'utf8')) as DatasetStats;
+    expect(saved.tableV).toEqual(stats.tableV);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html.match(/<svg /g)).toHaveLength(6);
+    expect(html).not.toMatch(/(src|href)=/);
+  });
+
+  it('runs from the command line and fails clearly on a metrics file without the reward field', async () => {
+    const out = join(dir, 'cli');
+    const cli = (args: string[]) => execa('node', [join(repoRoot, 'bin', 'refine-af.js'), ...args], { cwd: repoRoot, reject: false });
+    const ok = await cli(['stats', '--dataset', dataset, '--out', out]);
+    expect(ok.exitCode).toBe(0);
+    expect(JSON.parse(ok.stdout).tableV.instances).toBe(4);
+    const wrong = file('wrong-metrics.jsonl', [{ step: 0, loss: 1 }]);
+    const failed = await cli(['stats', '--dataset', dataset, '--out', out, '--metrics', wrong]);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toMatch(/wrong-metrics\.jsonl:1: reward_mean/);
+  });
+});

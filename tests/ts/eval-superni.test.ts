@@ -1,0 +1,150 @@
+/** Super-NI evaluation on the 12-task fixture in its native layout: loading, prompts, resumable generation, scoring, comparing. */
+import { cpSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalWorkerBackend } from '../../ts/backends/local.js';
+import { PythonWorker } from '../../ts/bridge/worker.js';
+import { parseConfig } from '../../ts/config/load.js';
+import { DataFileError, readJsonl } from '../../ts/io/files.js';
+import {
+  buildPrompt,
+  compareReports,
+  evalSuperNi,
+  loadSuperNi,
+  predictionSchema,
+  readReport,
+  scoreSuperNi,
+  type SuperNiReport,
+} from '../../ts/eval/superni.js';
+import { sharedDir } from './helpers.js';
+
+const dataDir = join(sharedDir(), 'data', 'superni-mini');
+const golden = join(import.meta.dirname, '..', 'golden');
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+describe('reading the benchmark', () => {
+  it('takes the split’s tasks, their first N instances and the first category, lower-cased with underscores', () => {
+    const tasks = loadSuperNi(dataDir, 100);
+    expect(tasks).toHaveLength(12);
+    expect(new Set(tasks.map((t) => t.category)).size).toBe(12);
+    expect(tasks.every((t) => t.instances.length === 20)).toBe(true);
+    const entailment = tasks.find((t) => t.name === 'task1344_glue_entailment_classification')!;
+    expect(entailment.category).toBe('textual_entailment');
+    expect(entailment.instances[0]!.id).toBe('task1344-e2e0b311e9054658a24644d11122ce31');
+    expect(loadSuperNi(dataDir, 3).every((t) => t.instances.length === 3)).toBe(true);
+  });
+
+  it('names the missing task file and the split line that lists it', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'superni-copy-'));
+    cpSync(dataDir, copy, { recursive: true });
+    const split = join(copy, 'splits', 'default', 'test_tasks.txt');
+    writeFileSync(split, readFileSync(split, 'utf8') + 'task9999_not_here\n');
+    expect(() => loadSuperNi(copy, 100)).toThrow(DataFileError);
+    expect(() => loadSuperNi(copy, 100)).toThrow(/tasks\/task9999_not_here\.json: task file missing: .*test_tasks\.txt:13/);
+    expect(() => loadSuperNi(join(copy, 'tasks'), 100)).toThrow(/no test split here/);
+  });
+
+  it('builds a definition-only prompt with the instance input and no demonstrations', () => {
+    const task = loadSuperNi(dataDir, 1).find((t) => t.name === 'task1344_glue_entailment_classification')!;
+    const prompt = buildPrompt('superni_zero_shot.txt', task, task.instances[0]!);
+    expect(prompt).toBe(`Definition: ${task.definition}\n\nNow complete the following example -\nInput: ${task.instances[0]!.input}\nOutput: `);
+    // A definition or input without final punctuation gets a period, as in Tk-Instruct.
+    const bare = buildPrompt('superni_zero_shot.txt', { ...task, definition: 'Say yes' }, { id: 'x', input: 'a b', output: ['yes'] });
+    expect(bare).toBe('Definition: Say yes.\n\nNow complete the following example -\nInput: a b.\nOutput: ');
+  });
+});
+
+describe('scoring', () => {
+  const tasks = loadSuperNi(dataDir, 100);
+  const predictions = readJsonl(join(golden, 'superni-mini-predictions.jsonl'), predictionSchema);
+
+  it('gives the official evaluator’s per-task, per-category and overall numbers', () => {
+    const expected = JSON.parse(readFileSync(join(golden, 'superni-mini-scores.json'), 'utf8')) as SuperNiReport;
+    const report = scoreSuperNi(tasks, predictions);
+    expect(report.overall).toEqual(expected.overall);
+    expect(report.categories).toEqual(expected.categories);
+    for (const [name, scores] of Object.entries(expected.tasks)) expect(report.tasks[name]).toMatchObject(scores);
+    expect(report.missing_predictions).toBe(240 - predictions.length);
+  });
+
+  it('rejects duplicate predictions and predictions filed under the wrong task', () => {
+    expect(() => scoreSuperNi(tasks, [predictions[0]!, predictions[0]!], 'p.jsonl')).toThrow(/p\.jsonl:2: duplicate prediction/);
+    expect(() => scoreSuperNi(tasks, [{ ...predictions[0]!, task: 'task1_other' }])).toThrow(/names task task1_other/);
+  });
+
+  it('counts the tasks where one run beats another', () => {
+    const good = scoreSuperNi(tasks, predictions);
+    const empty = scoreSuperNi(tasks, []);
+    expect(compareReports(good, empty)).toMatchObject({ better: 12, worse: 0, tied: 0, tasks: 12, percentTasksBetter: 100 });
+    expect(compareReports(empty, good).percentTasksBetter).toBe(0);
+    expect(compareReports(good, good)).toMatchObject({ tied: 12, percentTasksBetter: 0 });
+  });
+
+  it('scores a predictions file and compares two runs from the command line', async () => {
+    const runA = mkdtempSync(join(tmpdir(), 'superni-a-'));
+    const runB = mkdtempSync(join(tmpdir(), 'superni-b-'));
+    const emptyPredictions = join(runB, 'none.jsonl');
+    writeFileSync(emptyPredictions, '');
+    const cli = (args: string[]) => execa('node', [join(repoRoot, 'bin', 'refine-af.js'), ...args], { cwd: repoRoot });
+    const scored = await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', join(golden, 'superni-mini-predictions.jsonl'), '--out', runA]);
+    expect(scored.stdout).toMatch(/overall\s+59\.86\s+52\.50\s+240/);
+    expect(readReport(runA).overall.rougeL).toBe(59.8607);
+    await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', emptyPredictions, '--out', runB]);
+    const compared = await cli(['eval', 'compare', runA, runB]);
+    expect(compared.stdout).toMatch(/% tasks better \(A over B, ROUGE-L\): 100\.00%/);
+    expect(compared.stdout).toMatch(/textual_entailment\s+62\.86\s+0\.00\s+62\.86/);
+  });
+});
+
+describe('generating through the worker (a tiny random Llama: the weights do not matter here)', () => {
+  const worker = new PythonWorker();
+  afterAll(() => worker.close());
+  const model = mkdtempSync(join(tmpdir(), 'tiny-llama-'));
+  const adapter = mkdtempSync(join(tmpdir(), 'tiny-lora-'));
+  const config = parseConfig({ eval: { instances_per_task: 2, max_new_tokens: 6, batch_size: 8 }, models: { device: 'cpu' } });
+  const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, 'superni-eval', model);
+  beforeAll(async () => {
+    await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), model, adapter], {
+      env: { PYTHONPATH: join(repoRoot, 'py') },
+    });
+  });
+
+  it('writes one prediction per instance, resumes after a torn write without duplicates, and scores', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'superni-run-'));
+    const first = await evalSuperNi(config, { dataDir, outDir: out, backend, model });
+    const file = join(out, 'predictions.jsonl');
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    expect(lines).toHaveLength(24);
+    expect(first.overall.instances).toBe(24);
+    expect(first.missing_predictions).toBe(0);
+
+    // A crash in the middle of the second batch: ten lines survive, the eleventh is torn.
+    const kept = lines.slice(0, 10).join('\n') + '\n';
+    writeFileSync(file, kept + lines[10]!);
+    truncateSync(file, Buffer.byteLength(kept) + 7);
+    const resumed = await evalSuperNi(config, { dataDir, outDir: out, backend, model });
+    const after = readJsonl(file, predictionSchema);
+    expect(after).toHaveLength(24);
+    expect(new Set(after.map((p) => p.id)).size).toBe(24);
+    expect(readFileSync(file, 'utf8').startsWith(kept)).toBe(true);
+    expect(resumed.overall.instances).toBe(24);
+
+    await expect(evalSuperNi(config, { dataDir, outDir: out, backend, model: 'some/other-model' })).rejects.toThrow(/other settings/);
+  });
+
+  it('evaluates base + adapter: the adapter is loaded on top of the model and changes its predictions', async () => {
+    const settings = parseConfig({ eval: { instances_per_task: 1, max_new_tokens: 6, batch_size: 12 }, models: { device: 'cpu' } });
+    const adapted = new LocalWorkerBackend(worker, settings.models, 12, 'superni-eval-adapter', model, adapter);
+    const baseOut = mkdtempSync(join(tmpdir(), 'superni-base-'));
+    const adaptedOut = mkdtempSync(join(tmpdir(), 'superni-adapted-'));
+    await evalSuperNi(settings, { dataDir, outDir: baseOut, backend, model });
+    await evalSuperNi(settings, { dataDir, outDir: adaptedOut, backend: adapted, model, adapter });
+    const base = readJsonl(join(baseOut, 'predictions.jsonl'), predictionSchema);
+    const withAdapter = readJsonl(join(adaptedOut, 'predictions.jsonl'), predictionSchema);
+    expect(withAdapter.map((p) => p.id)).toEqual(base.map((p) => p.id));
+    expect(withAdapter.some((p, i) => p.prediction !== base[i]!.prediction)).toBe(true);
+    expect(JSON.parse(readFileSync(join(adaptedOut, 'eval-run.json'), 'utf8')).adapter).toBe(adapter);
+  });
+});

@@ -1,0 +1,376 @@
+/**
+ * Zero-shot evaluation on Super-NaturalInstructions (§V-A), top to bottom:
+ * read the benchmark in its native layout → build definition-only prompts → generate in batches (appended to
+ * predictions.jsonl, resumable) → score Exact Match and ROUGE-L per task, per category and overall → write JSON + table.
+ * Works unchanged on a checkout of allenai/natural-instructions (119 tasks) and on the 12-task fixture.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Decoding } from '../bridge/contract.js';
+import { LocalWorkerBackend } from '../backends/local.js';
+import type { GenerationBackend } from '../backends/types.js';
+import { workerFromConfig } from '../bridge/worker.js';
+import type { Config } from '../config/schema.js';
+import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { logger } from '../log.js';
+import { startProgress } from '../progress.js';
+import { renderTemplate } from '../prompts/render.js';
+import { aggregate, scoreInstance, type InstanceScore } from './metrics.js';
+
+// ---------------------------------------------------------------- the benchmark
+
+export const SPLIT_FILE = join('splits', 'default', 'test_tasks.txt');
+
+const taskFileSchema = z.looseObject({
+  Categories: z.array(z.string()).min(1),
+  Definition: z.array(z.string()).min(1),
+  Instances: z.array(z.object({ id: z.string(), input: z.string(), output: z.array(z.string()).min(1) })),
+});
+
+export interface SuperNiInstance {
+  id: string;
+  input: string;
+  /** Reference outputs; a prediction scores the maximum over them. */
+  output: string[];
+}
+
+export interface SuperNiTask {
+  name: string;
+  /** First entry of Categories, lower-cased with spaces as "_", as the benchmark names categories. */
+  category: string;
+  definition: string;
+  instances: SuperNiInstance[];
+}
+
+export const categoryOf = (categories: readonly string[]): string => categories[0]!.toLowerCase().replaceAll(' ', '_');
+
+/** The test tasks named in splits/default/test_tasks.txt, each with its first `instancesPerTask` instances. */
+export function loadSuperNi(dataDir: string, instancesPerTask: number): SuperNiTask[] {
+  const splitFile = resolve(dataDir, SPLIT_FILE);
+  if (!existsSync(splitFile)) {
+    throw new DataFileError(splitFile, undefined, `no test split here: is ${dataDir} a Super-NaturalInstructions checkout (tasks/ and ${SPLIT_FILE})?`);
+  }
+  const names = readFileSync(splitFile, 'utf8').split('\n').map((line) => line.trim());
+  const tasks: SuperNiTask[] = [];
+  names.forEach((name, index) => {
+    if (name === '') return;
+    const file = resolve(dataDir, 'tasks', `${name}.json`);
+    if (!existsSync(file)) {
+      throw new DataFileError(file, undefined, `task file missing: task ${name} is listed at ${splitFile}:${index + 1}`);
+    }
+    const task = readJsonIfExists(file, taskFileSchema)!;
+    tasks.push({
+      name,
+      category: categoryOf(task.Categories),
+      definition: task.Definition[0]!,
+      instances: task.Instances.slice(0, instancesPerTask),
+    });
+  });
+  if (tasks.length === 0) throw new DataFileError(splitFile, undefined, 'lists no task');
+  return tasks;
+}
+
+// ---------------------------------------------------------------- prompts
+
+const PYTHON_PUNCTUATION = `!"#$%&'()*+,-./:;<=>?@[\\]^_\`{|}~`;
+/** Tk-Instruct ends the definition and the input with a period unless they already end in punctuation. */
+const withFinalPunctuation = (text: string): string =>
+  text.length > 0 && PYTHON_PUNCTUATION.includes(text.at(-1)!) ? text : `${text}.`;
+
+/** The definition-only zero-shot prompt of one instance (no demonstrations). */
+export function buildPrompt(template: string, task: SuperNiTask, instance: SuperNiInstance): string {
+  return renderTemplate(template, {
+    definition: withFinalPunctuation(task.definition.trim()),
+    input: withFinalPunctuation(instance.input.trim()),
+  });
+}
+
+// ---------------------------------------------------------------- generation
+
+export const predictionSchema = z.object({ id: z.string(), task: z.string(), prediction: z.string() });
+export type Prediction = z.infer<typeof predictionSchema>;
+
+export const PREDICTIONS_FILE = 'predictions.jsonl';
+const RUN_FILE = 'eval-run.json';
+
+const runInfoSchema = z.object({
+  benchmark: z.literal('super-natural-instructions'),
+  data_dir: z.string(),
+  model: z.string(),
+  adapter: z.string().nullable(),
+  eval: z.record(z.string(), z.unknown()),
+  seed: z.number().int(),
+});
+type RunInfo = z.infer<typeof runInfoSchema>;
+
+export interface GenerateOptions {
+  backend: GenerationBackend;
+  settings: Config['eval'];
+  seed: number;
+  /** Called with the predictions already on disk at the start, then after each batch is safely on disk. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+/**
+ * Generate a prediction for every instance not yet in `outDir/predictions.jsonl`, one batch at a time, appending
+ * each batch before the next starts: a crash loses at most the batch in flight, and a rerun continues where it stopped.
+ */
+export async function generatePredictions(tasks: SuperNiTask[], outDir: string, options: GenerateOptions): Promise<Prediction[]> {
+  const file = join(outDir, PREDICTIONS_FILE);
+  const done = new Set(readJsonl(file, predictionSchema, { repairTornTail: true }).map((p) => p.id));
+  const pending = tasks.flatMap((task) => task.instances.filter((i) => !done.has(i.id)).map((instance) => ({ task, instance })));
+  const total = tasks.reduce((n, t) => n + t.instances.length, 0);
+  const { settings } = options;
+  const decoding: Decoding = {
+    max_new_tokens: settings.max_new_tokens,
+    do_sample: false,
+    temperature: 1,
+    top_p: 1,
+    stop: settings.stop,
+    prompt_format: settings.prompt_format,
+  };
+  if (pending.length < total) logger.info(`resuming: ${total - pending.length} of ${total} predictions already in ${file}`);
+  options.onBatch?.(total - pending.length, total);
+  for (let start = 0; start < pending.length; start += settings.batch_size) {
+    const batch = pending.slice(start, start + settings.batch_size);
+    const completions = await options.backend.generate({
+      prompts: batch.map(({ task, instance }) => buildPrompt(settings.template, task, instance)),
+      decoding,
+      seed: options.seed,
+    });
+    appendJsonl(
+      file,
+      batch.map(({ task, instance }, i) => ({ id: instance.id, task: task.name, prediction: completions[i]!.text })),
+    );
+    options.onBatch?.(total - pending.length + start + batch.length, total);
+  }
+  return readJsonl(file, predictionSchema);
+}
+
+// ---------------------------------------------------------------- scoring
+
+export interface Scores extends InstanceScore {
+  instances: number;
+}
+
+export interface SuperNiReport {
+  overall: Scores;
+  categories: Record<string, Scores>;
+  tasks: Record<string, Scores & { category: string }>;
+  /** Evaluated instances with no prediction: scored as the empty string (0 on both metrics). */
+  missing_predictions: number;
+  /** Predictions for instances outside the evaluated set (other tasks, or beyond instances_per_task). */
+  ignored_predictions: number;
+}
+
+/** Score predictions against the references; every level is a micro-average over its instances, in file order. */
+export function scoreSuperNi(tasks: SuperNiTask[], predictions: readonly Prediction[], source = 'predictions'): SuperNiReport {
+  const byId = new Map<string, Prediction>();
+  predictions.forEach((p, index) => {
+    if (byId.has(p.id)) throw new DataFileError(source, index + 1, `duplicate prediction for id ${p.id}`);
+    byId.set(p.id, p);
+  });
+  const perTask = new Map<SuperNiTask, InstanceScore[]>();
+  let missing = 0;
+  let matched = 0;
+  for (const task of tasks) {
+    perTask.set(
+      task,
+      task.instances.map((instance) => {
+        const prediction = byId.get(instance.id);
+        if (prediction === undefined) missing++;
+        else {
+          matched++;
+          if (prediction.task !== task.name) {
+            throw new DataFileError(source, undefined, `prediction ${instance.id} names task ${prediction.task}, but the id is in ${task.name}`);
+          }
+        }
+        return scoreInstance(prediction?.prediction ?? '', instance.output);
+      }),
+    );
+  }
+  const categories = [...new Set(tasks.map((t) => t.category))].sort();
+  return {
+    overall: aggregate([...perTask.values()].flat()),
+    categories: Object.fromEntries(
+      categories.map((c) => [c, aggregate(tasks.filter((t) => t.category === c).flatMap((t) => perTask.get(t)!))]),
+    ),
+    tasks: Object.fromEntries(tasks.map((t) => [t.name, { category: t.category, ...aggregate(perTask.get(t)!) }])),
+    missing_predictions: missing,
+    ignored_predictions: predictions.length - matched,
+  };
+}
+
+/** The metric Tk-Instruct reports per category (EM for the classification-like ones); the paper uses ROUGE-L throughout. */
+const EXACT_MATCH_CATEGORIES = new Set([
+  'textual_entailment',
+  'cause_effect_classification',
+  'coreference_resolution',
+  'dialogue_act_recognition',
+  'answerability_classification',
+  'word_analogy',
+]);
+
+const fixed = (x: number): string => x.toFixed(2).padStart(7);
+
+/** A readable table: per category (Table III) with both metrics, overall, then per task. */
+export function formatReport(report: SuperNiReport): string {
+  const width = Math.max(30, ...Object.keys(report.tasks).map((t) => t.length)) + 2;
+  const row = (name: string, s: Scores, note = '') => `${name.padEnd(width)}${fixed(s.rougeL)} ${fixed(s.exact_match)} ${String(s.instances).padStart(6)}${note}`;
+  const header = `${''.padEnd(width)}${'ROUGE-L'.padStart(7)} ${'EM'.padStart(7)} ${'n'.padStart(6)}`;
+  const lines = ['Super-NaturalInstructions, zero-shot (ROUGE-L and Exact Match ×100)', '', 'per category', header];
+  for (const [name, s] of Object.entries(report.categories)) {
+    lines.push(row(name, s, EXACT_MATCH_CATEGORIES.has(name) ? '   (Tk-Instruct reports EM)' : ''));
+  }
+  lines.push(row('overall', report.overall), '', 'per task', header);
+  for (const [name, s] of Object.entries(report.tasks)) lines.push(row(name, s));
+  if (report.missing_predictions > 0) lines.push('', `${report.missing_predictions} instances had no prediction (scored as empty)`);
+  if (report.ignored_predictions > 0) lines.push('', `${report.ignored_predictions} predictions were for instances outside the evaluated set`);
+  return lines.join('\n') + '\n';
+}
+
+export const SCORES_JSON = 'scores.json';
+export const SCORES_TXT = 'scores.txt';
+
+function writeReport(outDir: string, report: SuperNiReport): void {
+  writeJsonAtomic(join(outDir, SCORES_JSON), report);
+  writeFileAtomic(join(outDir, SCORES_TXT), formatReport(report));
+}
+
+export interface EvalSuperNiOptions {
+  dataDir: string;
+  outDir: string;
+  backend: GenerationBackend;
+  model: string;
+  adapter?: string;
+}
+
+/** Generate (resuming) and score. A run directory belongs to one model, adapter, benchmark and setting. */
+export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): Promise<SuperNiReport> {
+  const settings = config.eval;
+  const tasks = loadSuperNi(options.dataDir, settings.instances_per_task);
+  const info: RunInfo = {
+    benchmark: 'super-natural-instructions',
+    data_dir: resolve(options.dataDir),
+    model: options.model,
+    adapter: options.adapter === undefined ? null : resolve(options.adapter),
+    // Batch size is left out: it is a hardware choice, and a run may resume on another machine.
+    eval: Object.fromEntries(Object.entries(settings).filter(([key]) => key !== 'batch_size')),
+    seed: config.run.seed,
+  };
+  const runFile = join(options.outDir, RUN_FILE);
+  const previous = readJsonIfExists(runFile, runInfoSchema);
+  if (previous !== undefined && JSON.stringify(previous) !== JSON.stringify(info)) {
+    throw new DataFileError(runFile, undefined, `this directory holds a run with other settings (${JSON.stringify(previous)}); use another --out`);
+  }
+  writeJsonAtomic(runFile, info);
+  const total = tasks.reduce((n, t) => n + t.instances.length, 0);
+  const progress = startProgress('super-ni', total);
+  try {
+    const predictions = await generatePredictions(tasks, options.outDir, {
+      backend: options.backend,
+      settings,
+      seed: config.run.seed,
+      onBatch: (done) => progress.update(done),
+    });
+    const report = scoreSuperNi(tasks, predictions, join(options.outDir, PREDICTIONS_FILE));
+    writeReport(options.outDir, report);
+    return report;
+  } finally {
+    progress.stop();
+  }
+}
+
+/** Load `model` (plus `adapter`) in a Python worker and evaluate it; the worker is closed afterwards. */
+export async function evalSuperNiModel(
+  config: Config,
+  options: { dataDir: string; outDir: string; model: string; adapter?: string },
+): Promise<SuperNiReport> {
+  const worker = workerFromConfig(config);
+  try {
+    const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, 'superni-eval', options.model, options.adapter);
+    return await evalSuperNi(config, { ...options, backend });
+  } finally {
+    await worker.close();
+  }
+}
+
+/** Score an existing predictions file (lines {"id", "task", "prediction"}) and write the report to `outDir`. */
+export function scorePredictionsFile(config: Config, dataDir: string, predictionsFile: string, outDir: string): SuperNiReport {
+  const tasks = loadSuperNi(dataDir, config.eval.instances_per_task);
+  if (!existsSync(predictionsFile)) throw new DataFileError(predictionsFile, undefined, 'predictions file not found');
+  const report = scoreSuperNi(tasks, readJsonl(predictionsFile, predictionSchema), predictionsFile);
+  writeReport(outDir, report);
+  return report;
+}
+
+// ---------------------------------------------------------------- comparing two runs (Tables II and III)
+
+const reportSchema = z.object({
+  overall: z.object({ exact_match: z.number(), rougeL: z.number(), instances: z.number() }),
+  categories: z.record(z.string(), z.object({ exact_match: z.number(), rougeL: z.number(), instances: z.number() })),
+  tasks: z.record(z.string(), z.object({ category: z.string(), exact_match: z.number(), rougeL: z.number(), instances: z.number() })),
+  missing_predictions: z.number(),
+  ignored_predictions: z.number(),
+});
+
+export function readReport(runDir: string): SuperNiReport {
+  const file = join(runDir, SCORES_JSON);
+  const report = readJsonIfExists(file, reportSchema);
+  if (report === undefined) throw new DataFileError(file, undefined, 'no scores here: run `refine-af eval superni` with this --out first');
+  return report;
+}
+
+export interface Comparison {
+  /** Tasks on which A's ROUGE-L is higher / lower / equal (Table II's "% tasks better" is better ÷ tasks × 100). */
+  better: number;
+  worse: number;
+  tied: number;
+  tasks: number;
+  percentTasksBetter: number;
+  categories: { category: string; a: number; b: number }[];
+  overall: { a: number; b: number };
+}
+
+/** Compare run A with run B on ROUGE-L over the tasks both scored. */
+export function compareReports(a: SuperNiReport, b: SuperNiReport): Comparison {
+  const shared = Object.keys(a.tasks).filter((t) => t in b.tasks);
+  if (shared.length === 0) throw new Error('the two runs share no task');
+  let better = 0;
+  let worse = 0;
+  for (const task of shared) {
+    const difference = a.tasks[task]!.rougeL - b.tasks[task]!.rougeL;
+    if (difference > 0) better++;
+    else if (difference < 0) worse++;
+  }
+  const categories = Object.keys(a.categories)
+    .filter((c) => c in b.categories)
+    .map((category) => ({ category, a: a.categories[category]!.rougeL, b: b.categories[category]!.rougeL }));
+  return {
+    better,
+    worse,
+    tied: shared.length - better - worse,
+    tasks: shared.length,
+    percentTasksBetter: Math.round((10_000 * better) / shared.length) / 100,
+    categories,
+    overall: { a: a.overall.rougeL, b: b.overall.rougeL },
+  };
+}
+
+
+export function formatComparison(c: Comparison, nameA: string, nameB: string): string {
+  const width = Math.max(30, ...c.categories.map((r) => r.category.length)) + 2;
+  const lines = [
+    `A = ${nameA}`,
+    `B = ${nameB}`,
+    '',
+    `% tasks better (A over B, ROUGE-L): ${c.percentTasksBetter.toFixed(2)}%  (${c.better} better, ${c.worse} worse, ${c.tied} tied of ${c.tasks})`,
+    '',
+    `${'category (ROUGE-L)'.padEnd(width)}${'A'.padStart(8)}${'B'.padStart(8)}${'A−B'.padStart(8)}`,
+  ];
+  for (const r of [...c.categories, { category: 'overall', ...c.overall }]) {
+    lines.push(`${r.category.padEnd(width)}${r.a.toFixed(2).padStart(8)}${r.b.toFixed(2).padStart(8)}${(r.a - r.b).toFixed(2).padStart(8)}`);
+  }
+  return lines.join('\n') + '\n';
+}
