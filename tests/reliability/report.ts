@@ -54,6 +54,7 @@ const FAULT_ROWS: FaultRow[] = [
   { fault: 'Malformed YAML, wrongly typed value, unknown key (typo), non-mapping top level, missing file', times: '1 each', checked: 'error names file, line (and column), key path, value and expectation', file: 'tests/ts/config.test.ts', tests: ['wrongly typed value', 'unknown key', 'malformed YAML', 'not a mapping', 'missing file'] },
   { fault: 'Seed file with a broken line', times: '1', checked: 'error names the file and line', file: 'tests/ts/instructions.test.ts', tests: ['names the file and line of a bad one'] },
   { fault: 'Dataset with a missing or wrongly typed field (stage-3 pool, SFT dataset)', times: '3', checked: 'error names file, line and field before any model work; nothing written', file: 'tests/ts/bad-datasets.test.ts', tests: ['stage 3: a pool line', 'SFT: an IFT record'] },
+  { fault: 'Super-NI directory with a missing task file', times: '1', checked: 'error names the missing file and the split line that lists it', file: 'tests/ts/eval-superni.test.ts', tests: ['names the missing task file'] },
   { fault: 'OpenAI-compatible endpoint unreachable / failing / wrong URL', times: '1 each', checked: 'retries with exponential backoff, then one error naming the endpoint; HTTP 404 not retried', file: 'tests/ts/openai-backend.test.ts', tests: ['retries HTTP 503', 'gives up with a clear error', 'retries an unreachable endpoint', 'does not retry a client error'] },
   { fault: 'Random model output into stage 1\'s parser and filters (fast-check)', times: '2000 + 2000 + 100 inputs', checked: 'never throws; single-line trimmed instructions; only the last one of a cut completion marked truncated; numbered tasks round-trip', file: 'tests/ts/instructions-postprocess.property.test.ts', tests: ['never throws', 'recovers every numbered task', 'the filters give'] },
   { fault: 'Random model output into stage 3\'s instance parser (fast-check)', times: 'fast-check default runs', checked: 'never throws; trimmed strings; no line of a next task kept; written instances recovered', file: 'tests/ts/instance-parser.test.ts', tests: ['never throws, returns trimmed strings', 'recovers every instance written', 'recovers labelled pairs'] },
@@ -151,8 +152,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|',
     ...FAULT_ROWS.map((row) => `| ${row.fault} | ${row.times} | ${row.checked} | ${faultResult(row, results)} | ${row.file} |`),
     '',
-    'Not covered here: a Super-NI directory with a missing task file (the Super-NI evaluator is not on this branch). CUDA out-of-memory ' +
-      'is recognised by the same `PythonError.isOutOfMemory` (torch.OutOfMemoryError) but needs a GPU to inject.',
+    'Not injected here: CUDA out-of-memory, recognised by the same `PythonError.isOutOfMemory` (torch.OutOfMemoryError), needs a GPU.',
     '',
   ].join('\n');
   writeFileSync(values.out!, md);
