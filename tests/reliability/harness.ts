@@ -54,22 +54,26 @@ export interface HarnessReport {
   /** Artifacts read strictly (no torn-tail repair) after the run, with duplicate keys counted. */
   strictParse: Record<string, { ok: boolean; records: number; duplicates: number; error?: string }>;
   referenceSeconds: number;
+  /** How long each stage ran in the uninterrupted run (ms); the kill delays scale with it. */
+  stageMs: Record<StageName, number>;
   totalSeconds: number;
 }
 
 const cli = join(packageRoot, 'bin', 'refine-af.js');
 
-/** Longest delay after the progress counter is reached, per stage: shorter than the stage's time per unit of work. */
-const MAX_DELAY_MS: Record<StageName, number> = { instructions: 300, rlaf: 1500, instances: 800, sft: 1500 };
-
-/** The kill points: `perStage` per stage, in run order, each at a seeded progress and delay. */
-export function planKills(seed: number, perStage: number, units: Record<StageName, number>): KillPoint[] {
+/**
+ * The kill points: `perStage` per stage, in run order, each at a seeded progress counter and a seeded delay after it of
+ * up to one unit of that stage's work, as timed in the uninterrupted run (so the kill falls anywhere inside a unit,
+ * on a fast machine as on a slow one).
+ */
+export function planKills(seed: number, perStage: number, units: Record<StageName, number>, stageMs: Record<StageName, number>): KillPoint[] {
   const random = new Random(seed);
-  return STAGE_NAMES.flatMap((stage) =>
-    Array.from({ length: perStage }, () => ({ stage, progress: random.int(units[stage]), delayMs: random.int(MAX_DELAY_MS[stage]) })).sort(
+  return STAGE_NAMES.flatMap((stage) => {
+    const unitMs = Math.max(1, Math.round(stageMs[stage] / units[stage]));
+    return Array.from({ length: perStage }, () => ({ stage, progress: random.int(units[stage]), delayMs: random.int(unitMs) })).sort(
       (a, b) => a.progress - b.progress || a.delayMs - b.delayMs,
-    ),
-  );
+    );
+  });
 }
 
 /** A kill point is due once its stage runs with the progress reached, or at once when the run is already past that stage. */
@@ -248,9 +252,19 @@ async function attempt(configFile: string, runDir: string, resume: boolean, kill
 }
 
 /** Run the config to the end without interruption; the reference. */
-export async function uninterruptedRun(configFile: string, runDir: string): Promise<void> {
-  const result = await attempt(configFile, runDir, false);
+/** Run the config to the end without interruption (the reference); returns how long each stage ran. */
+export async function uninterruptedRun(configFile: string, runDir: string): Promise<Record<StageName, number>> {
+  const started = Object.fromEntries(STAGE_NAMES.map((s) => [s, 0])) as Record<StageName, number>;
+  const ended = { ...started };
+  const timer = setInterval(() => {
+    const stage = runningStage(runDir);
+    if (stage === undefined) return;
+    started[stage] ||= Date.now();
+    ended[stage] = Date.now();
+  }, 10);
+  const result = await attempt(configFile, runDir, false).finally(() => clearInterval(timer));
   if (result.exit !== '0') throw new Error(`uninterrupted run failed (${result.exit}):\n${result.output.slice(-4000)}`);
+  return Object.fromEntries(STAGE_NAMES.map((s) => [s, ended[s] - started[s]])) as Record<StageName, number>;
 }
 
 export async function crashedRun(configFile: string, runDir: string, kills: KillPoint[]): Promise<{ kills: KillOutcome[]; attempts: number }> {
@@ -375,9 +389,9 @@ export async function crashAndResume(root: string, options: { seed: number; perS
     const crashed = write(`crashed-${size}-${options.seed}-${options.perStage}`);
     for (const dir of [reference.runDir, crashed.runDir]) rmSync(dir, { recursive: true, force: true });
     const started = Date.now();
-    await uninterruptedRun(reference.file, reference.runDir);
+    const stageMs = await uninterruptedRun(reference.file, reference.runDir);
     const referenceSeconds = (Date.now() - started) / 1000;
-    const { kills, attempts } = await crashedRun(crashed.file, crashed.runDir, planKills(options.seed, options.perStage, HARNESS_UNITS[size]));
+    const { kills, attempts } = await crashedRun(crashed.file, crashed.runDir, planKills(options.seed, options.perStage, HARNESS_UNITS[size], stageMs));
     return {
       seed: options.seed,
       kills,
@@ -385,6 +399,7 @@ export async function crashAndResume(root: string, options: { seed: number; perS
       comparison: compareRuns(reference.runDir, crashed.runDir),
       strictParse: strictParse(crashed.runDir),
       referenceSeconds,
+      stageMs,
       totalSeconds: (Date.now() - started) / 1000,
     };
   } finally {
