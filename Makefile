@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup chromium test test-ts test-py typecheck demo bench repro
+.PHONY: setup chromium test test-ts test-py typecheck demo bench repro reliability
 
 setup: $(STAMP)
 
@@ -51,3 +51,10 @@ repro: setup
 	npx refine-af doctor --config configs/$(MODEL).yaml
 	npx refine-af run --config configs/$(MODEL).yaml --resume
 	npx refine-af run --config configs/$(MODEL)-self-instruct.yaml --resume
+
+# Crash harness (a real run SIGKILLed at KILLS seeded points per stage, resumed, compared with an uninterrupted run) and
+# the fault tests; writes RELIABILITY.md. About 20 minutes on 2 CPU cores.
+KILLS ?= 6
+SEED ?= 2026
+reliability: setup
+	npx tsx tests/reliability/report.ts --seed $(SEED) --per-stage $(KILLS) --out RELIABILITY.md

@@ -6,7 +6,7 @@ import { doctor, generateText } from './commands.js';
 import { loadConfig, parseConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
-import { configureLogging, logger } from './log.js';
+import { configureLogging, flushLogs, logger } from './log.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { formatRunSummary, runPipeline } from './run.js';
 import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
@@ -303,5 +303,8 @@ try {
   await program.parseAsync();
 } catch (error) {
   logger.error((error as Error).message);
-  process.exitCode = 1;
+  // The command failed and has nothing left to do. A Python worker that died under it leaves pythonia's handles open,
+  // which would keep Node waiting forever instead of exiting: flush the log, then exit.
+  await flushLogs();
+  process.exit(1);
 }

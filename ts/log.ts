@@ -35,3 +35,11 @@ export function logPythonLine(line: string, source: string): void {
   const level = /^(ERROR|CRITICAL)\b/.test(line) ? 'error' : /^WARNING\b/.test(line) ? 'warn' : /^DEBUG\b/.test(line) ? 'debug' : 'info';
   logger.log(level, line, { source });
 }
+
+/** Wait until every transport has written what it was given (before an explicit process exit). */
+export function flushLogs(): Promise<void> {
+  return new Promise((resolve) => {
+    logger.on('finish', () => resolve());
+    logger.end();
+  });
+}

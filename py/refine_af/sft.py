@@ -132,16 +132,6 @@ def _save_merged(params: dict, adapter_dir: Path, target: Path, quantized: bool,
     model.merge_and_unload().save_pretrained(target)
 
 
-def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
-    """The newest Trainer checkpoint that was written to the end. The Trainer (4.46) writes a checkpoint in place with
-    trainer_state.json last, so a run killed while saving leaves a newer directory without it; that one is skipped."""
-    complete = [
-        path for path in checkpoints_dir.glob("checkpoint-*")
-        if path.name.removeprefix("checkpoint-").isdigit() and (path / "trainer_state.json").is_file()
-    ]
-    return str(max(complete, key=lambda path: int(path.name.removeprefix("checkpoint-")))) if complete else None
-
-
 def _trusting_own_checkpoints():
     """transformers 4.46 loads a checkpoint's RNG state (numpy arrays) with torch.load's default, weights_only=True since
     torch 2.6, which refuses numpy types. These files are the Trainer's own checkpoints of this run: allow exactly those types."""
@@ -152,12 +142,37 @@ def _trusting_own_checkpoints():
     )
 
 
+def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
+    """The newest Trainer checkpoint that was saved to the end. The Trainer writes checkpoint-N in place and
+    trainer_state.json last, so a process killed mid-save leaves a checkpoint-N without a readable state, which
+    transformers' get_last_checkpoint would pick and then fail to load (or load half of)."""
+    if not checkpoints_dir.is_dir():
+        return None
+    steps = []
+    for entry in checkpoints_dir.iterdir():
+        name, _, number = entry.name.partition("-")
+        if name != "checkpoint" or not number.isdigit():
+            continue
+        try:
+            json.loads((entry / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        steps.append((int(number), str(entry)))
+    return max(steps)[1] if steps else None
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    return int(Path(checkpoint).name.partition("-")[2])
+
+
 def train(params: dict, emit: Emit) -> dict:
-    from transformers import PrinterCallback, Trainer, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainerState, TrainingArguments, set_seed
 
     started = time.monotonic()
     output_dir = Path(params["output_dir"])
     checkpoints_dir = output_dir / CHECKPOINTS
+    # The Trainer seeds only when it is built; the LoRA matrices are initialised before that, when the model is loaded.
+    set_seed(params["seed"])
     resolved, model, tokenizer, device, quantized = load_model_for_training(params)
 
     tokenized = [tokenize_example(tokenizer, e["prompt"], e["response"], params["max_seq_length"]) for e in read_examples(params["train_file"])]
@@ -198,7 +213,14 @@ def train(params: dict, emit: Emit) -> dict:
     trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
     resume_from = last_complete_checkpoint(checkpoints_dir)
     with _trusting_own_checkpoints():
-        outcome = trainer.train(resume_from_checkpoint=resume_from)
+        if resume_from is not None and args.max_steps > 0 and _checkpoint_step(resume_from) >= args.max_steps:
+            # Killed after the last step was checkpointed but before the model was saved. Resuming through train() would
+            # run one step past max_steps (transformers 4.46 checks the limit only after a step): load it instead.
+            trainer._load_from_checkpoint(resume_from)
+            trainer.state = TrainerState.load_from_json(str(Path(resume_from) / "trainer_state.json"))
+            training_loss = math.nan
+        else:
+            training_loss = trainer.train(resume_from_checkpoint=resume_from).training_loss
 
     model_dir = output_dir / (ADAPTER if params["lora"] else FULL_MODEL)
     merged_dir = output_dir / MERGED if params["lora"] and params["merge_weights"] else None
@@ -218,7 +240,7 @@ def train(params: dict, emit: Emit) -> dict:
         "examples_too_long": len(tokenized) - len(examples),
         "steps": trainer.state.global_step,
         "resumed_from": resume_from,
-        "train_loss": outcome.training_loss if math.isfinite(outcome.training_loss) else None,
+        "train_loss": training_loss if math.isfinite(training_loss) else None,
         "loss_curve": losses,
         "quantization": "nf4" if quantized else "none",
         "runtime_s": time.monotonic() - started,

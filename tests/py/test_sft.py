@@ -97,6 +97,36 @@ def test_the_worker_loads_an_adapter_under_a_handle_and_refuses_to_swap_it_silen
     service.call("unload_model", json.dumps({"handle": "policy"}))
 
 
+def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
+    """The Trainer writes checkpoint-N in place and trainer_state.json last: a kill mid-save leaves a newer directory
+    without a readable state, which must not be taken as the checkpoint to resume from."""
+    from refine_af.sft import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+    for step, state in [(2, '{"global_step": 2}'), (10, '{"global_step": 10}'), (12, '{"global_st'), (14, None)]:
+        directory = tmp_path / f"checkpoint-{step}"
+        directory.mkdir()
+        (directory / "adapter_model.safetensors").write_bytes(b"partial")
+        if state is not None:
+            (directory / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+
+
+def test_killed_after_the_last_checkpoint_it_saves_that_model_without_an_extra_step(tiny_llama_dir, tmp_path):
+    import shutil
+
+    finished = train(sft_params(tiny_llama_dir, tmp_path, max_steps=4, save_steps=2), lambda e: None)
+    reference = (tmp_path / "sft" / "adapter" / "adapter_model.safetensors").read_bytes()
+    shutil.rmtree(tmp_path / "sft" / "adapter")  # the kill came after checkpoint-4 and before the final save
+    events = []
+    again = train(sft_params(tiny_llama_dir, tmp_path, max_steps=4, save_steps=2), events.append)
+    assert again["resumed_from"].endswith("checkpoint-4") and again["steps"] == 4
+    assert [e for e in events if e["type"] == "progress"] == []
+    assert again["loss_curve"] == finished["loss_curve"] and again["train_loss"] is None
+    assert (tmp_path / "sft" / "adapter" / "adapter_model.safetensors").read_bytes() == reference
+
+
 def test_merged_weights_match_the_base_with_its_adapter(tiny_llama_dir, tmp_path):
     from transformers import AutoModelForCausalLM
 

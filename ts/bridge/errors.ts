@@ -5,6 +5,15 @@ export class BridgeError extends Error {
   override name = 'BridgeError';
 }
 
+/**
+ * CUDA: torch.OutOfMemoryError ("CUDA out of memory"); Python: MemoryError; torch on CPU: a RuntimeError from its
+ * allocator, "DefaultCPUAllocator: can't allocate memory … (Cannot allocate memory)"; Rust extensions (tokenizers): a
+ * PanicException wrapping a MemoryError.
+ */
+function outOfMemory(info: Pick<PythonErrorInfo, 'type' | 'message'>): boolean {
+  return /OutOfMemoryError|MemoryError/.test(info.type) || /out of memory|can't allocate memory|\bMemoryError\b/i.test(info.message);
+}
+
 /** A Python exception raised inside a worker method or job. */
 export class PythonError extends BridgeError {
   override name = 'PythonError';
@@ -12,14 +21,14 @@ export class PythonError extends BridgeError {
   readonly pythonMessage: string;
   readonly pythonTraceback: string;
   constructor(readonly origin: string, info: PythonErrorInfo) {
-    super(`${origin} failed in Python: ${info.type}: ${info.message}`);
+    super(`${origin} failed in Python: ${outOfMemory(info) ? 'out of memory (lower a batch size or free memory, then resume): ' : ''}${info.type}: ${info.message}`);
     this.pythonType = info.type;
     this.pythonMessage = info.message;
     this.pythonTraceback = info.traceback;
   }
   /** Out-of-memory on either device, so callers can lower a batch size and resume. */
   get isOutOfMemory(): boolean {
-    return /OutOfMemoryError|MemoryError/.test(this.pythonType) || /out of memory/i.test(this.pythonMessage);
+    return outOfMemory({ type: this.pythonType, message: this.pythonMessage });
   }
 }
 

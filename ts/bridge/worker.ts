@@ -172,7 +172,8 @@ export class PythonWorker {
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.process) return;
-    if (this.pending.size > 0) logger.error(`python worker (pid ${child.pid}) died: ${signal ?? `exit code ${code}`}`);
+    // A warning: the pending calls reject with WorkerDiedError, which is the one error their caller reports.
+    if (this.pending.size > 0) logger.warn(`python worker (pid ${child.pid}) died: ${signal ?? `exit code ${code}`}`);
     for (const entry of this.pending) entry.reject(new WorkerDiedError(entry.method, code, signal));
     this.pending.clear();
     this.stop();

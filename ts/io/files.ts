@@ -4,7 +4,7 @@
  *   `readJsonl(..., { repairTornTail: true })` drops a torn last line when a run resumes.
  * - Snapshots (state, summaries, configs): written to a temporary file in the same directory, fsynced, renamed over.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
 
@@ -24,14 +24,26 @@ function fsyncDirectory(dir: string): void {
   }
 }
 
-/** Append records as JSON lines in one write, then fsync: after it returns, they survive a crash. */
+/** writeSync may write less than asked (a disk filling up, a file-size limit): go on until all is written or it throws. */
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
+}
+
+/**
+ * Append records as JSON lines in one write, then fsync: after it returns, they survive a crash. When the write fails
+ * (a full disk), the file is cut back to its old length, so a failed append leaves no partial batch behind.
+ */
 export function appendJsonl(file: string, records: readonly unknown[]): void {
   if (records.length === 0) return;
   mkdirSync(dirname(file), { recursive: true });
   const fd = openSync(file, 'a');
+  const size = fstatSync(fd).size;
   try {
-    writeSync(fd, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeAll(fd, Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n'));
     fsyncSync(fd);
+  } catch (error) {
+    ftruncateSync(fd, size);
+    throw error;
   } finally {
     closeSync(fd);
   }
@@ -44,7 +56,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const temp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
   const fd = openSync(temp, 'w');
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);

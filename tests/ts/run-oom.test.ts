@@ -1,0 +1,58 @@
+/**
+ * Out of memory in the Python worker during stage 2 (a rollout or a PPO update, whichever allocates next), injected from outside: once stage 2 runs, the worker's address
+ * space is capped at what it already uses (prlimit RLIMIT_AS), so the next large allocation fails inside torch exactly
+ * as a real CPU out-of-memory does. The run must stop with one clear message saying so, keep what was done, and resume.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGenerator, completeLines, descendants, harnessConfig, progressOf, runningStage, startRun } from '../reliability/harness.js';
+import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+
+const root = mkdtempSync(join(tmpdir(), 'refine-af-oom-'));
+const runDir = join(root, 'run');
+const configFile = join(root, 'run.yaml');
+let server: CompletionsServer;
+
+beforeAll(async () => {
+  server = await startCompletionsServer();
+  writeFileSync(configFile, stringify(harnessConfig(runDir, buildGenerator(root), server, 'small')));
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function addressSpaceBytes(pid: number): number {
+  const kib = /VmSize:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kib) * 1024;
+}
+
+describe('out of memory in a PPO step', () => {
+  it.runIf(process.platform === 'linux')('reports the out-of-memory in one line, keeps the completed steps, and resumes', async () => {
+    const child = startRun(configFile);
+    let capped = 0;
+    const poll = setInterval(() => {
+      if (capped || runningStage(runDir) !== 'rlaf' || progressOf(runDir, 'rlaf') < 1) return;
+      for (const pid of descendants(child.pid!)) {
+        execFileSync('prlimit', ['--pid', String(pid), `--as=${addressSpaceBytes(pid)}`]);
+        capped = pid;
+      }
+    }, 20);
+    const failed = await child.finally(() => clearInterval(poll));
+    const errors = String(failed.all).replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /^error /.test(l));
+    expect(capped).toBeGreaterThan(0);
+    expect(failed.exitCode).toBe(1);
+    expect(errors, String(failed.all)).toHaveLength(1);
+    expect(errors[0]).toMatch(/out of memory/i);
+    const steps = completeLines(join(runDir, 'rlaf', 'metrics.jsonl'));
+    expect(steps).toBeGreaterThanOrEqual(1);
+
+    const resumed = await startRun(configFile, '--resume');
+    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    expect(completeLines(join(runDir, 'rlaf', 'metrics.jsonl'))).toBe(3);
+  });
+});
