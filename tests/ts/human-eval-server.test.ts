@@ -183,6 +183,8 @@ describe('human-eval server: bodies', () => {
       ['level outside the scale', form, Buffer.from(`csrf=${alice.csrf}&rating=E`), 400],
       ['field twice', form, Buffer.from(`csrf=${alice.csrf}&rating=A&rating=D`), 400],
       ['unknown field', form, Buffer.from(`csrf=${alice.csrf}&rating=A&admin=1`), 400],
+      ['__proto__ field', form, Buffer.from(`csrf=${alice.csrf}&rating=C&__proto__=1`), 400],
+      ['__proto__ field twice', form, Buffer.from(`csrf=${alice.csrf}&rating=C&__proto__=1&__proto__=2`), 400],
       ['empty', form, Buffer.alloc(0), 400],
       ['not a form', form, Buffer.from('%%%\u0000<<>>'), 400],
     ];
@@ -190,6 +192,11 @@ describe('human-eval server: bodies', () => {
       const response = await rawRequest('POST', `/rate/${id}`, headers, [body]);
       expect({ name, status: response.status }).toEqual({ name, status });
       expect(response.body).toContain('Error');
+    }
+    for (const body of [`token=${tokens.alice}&__proto__=1`, `token=${tokens.alice}&__proto__=1&__proto__=2`]) {
+      const login = await post('/login', body);
+      expect({ body, status: login.status }).toEqual({ body, status: 400 });
+      expect(login.headers.get('set-cookie')).toBeNull();
     }
     expect(await rawRequest('GET', 'http://[', { cookie: alice.cookie }, [])).toMatchObject({ status: 400, body: expect.stringContaining('Malformed request target') });
     const put = await fetch(`${server.url}/rate/${id}`, { method: 'PUT', headers: { cookie: alice.cookie } });

@@ -138,12 +138,15 @@ function readForm<S extends z.ZodType>(req: IncomingMessage, limit: number, sche
       } catch {
         return reject(new HttpError(400, 'The form is not valid UTF-8.'));
       }
-      const fields: Record<string, string> = {};
+      // A Map, not a plain object: a field named "__proto__" would otherwise set the object's prototype and slip past
+      // both the duplicate check and the strict schema.
+      const fields = new Map<string, string>();
       for (const [key, value] of new URLSearchParams(text)) {
-        if (Object.hasOwn(fields, key)) return reject(new HttpError(400, `The form field "${key}" appears twice.`));
-        fields[key] = value;
+        if (fields.has(key)) return reject(new HttpError(400, `The form field "${key}" appears twice.`));
+        fields.set(key, value);
       }
-      const parsed = schema.safeParse(fields);
+      // Object.fromEntries defines "__proto__" as an own field, which the strict schema then refuses as unknown.
+      const parsed = schema.safeParse(Object.fromEntries(fields));
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'form'}: ${i.message}`).join('; ');
         return reject(new HttpError(400, `Malformed form: ${problems}`));
