@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { distributionCsv, ratingsCsv } from '../../ts/eval/human/csv.js';
 import { escapeHtml, html } from '../../ts/eval/human/html.js';
 import { loadInstructions, loadRun, parseRunArgument } from '../../ts/eval/human/responses.js';
+import { toCsv } from '../../ts/io/csv.js';
+import { FORMULA_IDS } from './human-eval-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-human-data-'));
 const write = (name: string, text: string) => {
@@ -89,5 +91,12 @@ describe('rendering and export', () => {
     expect(ratingsCsv([{ rater: 'r', instructionId: 'x,"y"', system: 's', rating: 'B', ratedAt: 't' }])).toBe(
       'rater,instruction_id,system,rating,rated_at\r\nr,"x,""y""",s,B,t\r\n',
     );
+  });
+
+  it('writes text cells a spreadsheet would run as formulas as quoted text, and numbers as numbers', () => {
+    expect(toCsv(['id'], [['=HYPERLINK("http://x","y")']])).toBe(`id\r\n"'=HYPERLINK(""http://x"",""y"")"\r\n`);
+    for (const id of FORMULA_IDS) expect(toCsv(['id'], [[id]])).toBe(`id\r\n"'${id.replaceAll('"', '""')}"\r\n`);
+    // Text that merely looks like a negative number is still text (it could be "-2+3+cmd|…"); number cells stay numbers.
+    expect(toCsv(['reward', 'label'], [[-0.25, '-1'], [-3, 'ok'], [0, 'a=b']])).toBe(`reward,label\r\n-0.25,"'-1"\r\n-3,ok\r\n0,a=b\r\n`);
   });
 });

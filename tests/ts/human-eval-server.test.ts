@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRater, serveHumanEval } from '../../ts/eval/human/commands.js';
 import type { RatingServer } from '../../ts/eval/human/server.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
-import { HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
+import { FORMULA_IDS, HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
 
 const BODY_LIMIT = 2048;
-const fixture = ratingFixture(3);
+// Instruction ids that are spreadsheet formulas: the CSV exports must write them as text.
+const fixture = ratingFixture(3, { id: (i) => FORMULA_IDS[i]! });
 const db = join(fixture.dir, 'ratings.sqlite');
 const tokens: Record<string, string> = {};
 let server: RatingServer;
@@ -288,6 +289,20 @@ describe('human-eval server: rating', () => {
       expect(results).toMatch(/<td>echo<\/td><td>\d+ \(/);
     } finally {
       await second.close();
+    }
+  });
+
+  it('exports instruction ids that look like formulas as text in /ratings.csv', async () => {
+    tokens.erin = addRater(db, 'erin').token;
+    const store = RatingStore.open(db, { mustExist: true });
+    const erin = store.raterByToken(tokens.erin)!;
+    for (let id = store.nextAssignment(erin.id); id !== undefined; id = store.nextAssignment(erin.id)) store.rate(erin.id, id, 'B');
+    store.close();
+    const admin = await login('admin');
+    const rows = (await (await get('/ratings.csv', admin.cookie)).text()).split('\r\n').filter((line) => line.startsWith('erin,'));
+    expect(rows).toHaveLength(6);
+    for (const id of FORMULA_IDS.slice(0, 3)) {
+      expect(rows.filter((row) => row.startsWith(`erin,"'${id.replaceAll('"', '""')}",`))).toHaveLength(2);
     }
   });
 });
