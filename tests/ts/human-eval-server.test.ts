@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -309,6 +310,25 @@ describe('human-eval server: rating', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('refuses to serve a system added after raters have begun, and keeps serving the others', async () => {
+    const third = join(fixture.dir, 'third.jsonl');
+    writeFileSync(third, fixture.instructionIds.map((id) => JSON.stringify({ id, response: `third system's answer to ${id}` })).join('\n') + '\n');
+    const refused = serveHumanEval({
+      db,
+      runs: [...fixture.runs, `third=${third}`],
+      instructions: fixture.instructionsFile,
+      host: '127.0.0.1',
+      port: 0,
+      bodyLimitBytes: BODY_LIMIT,
+      sessionHours: 1,
+    });
+    await expect(refused).rejects.toThrow(/cannot add responses \(3 of system "third"\): raters .*alice.* already have their order/);
+    const store = RatingStore.open(db, { mustExist: true });
+    expect(store.systems()).toEqual(['echo', 'markup']);
+    store.close();
+    expect((await get('/login')).status).toBe(200);
   });
 
   it('exports instruction ids that look like formulas as text in /ratings.csv', async () => {
