@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distributionCsv, ratingsCsv } from '../../ts/eval/human/csv.js';
-import { escapeHtml, html } from '../../ts/eval/human/html.js';
+import { escapeHtml, html, visibleText } from '../../ts/eval/human/html.js';
 import { loadInstructions, loadRun, parseRunArgument } from '../../ts/eval/human/responses.js';
 import { toCsv } from '../../ts/io/csv.js';
 import { FORMULA_IDS } from './human-eval-fixtures.js';
@@ -75,6 +75,13 @@ describe('rendering and export', () => {
     expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
     const inner = html`<b>${'<i>'}</b>`;
     expect(html`<p>${inner}${['<', html`<br>`]}${undefined}${false}${3}</p>`.text).toBe('<p><b>&lt;i&gt;</b>&lt;<br>3</p>');
+  });
+
+  it('shows invisible and direction-changing characters as marked code points, and keeps tabs and line breaks', () => {
+    const mark = (codePoint: string) => `<span class="codepoint">&lt;U+${codePoint}&gt;</span>`;
+    expect(visibleText('a\u202Eb<c>\u200B\u2066d\u0000\uFEFF\u{E0041}\u00AD\u3164\te\r\nf é ✓ שלום').text).toBe(
+      `a${mark('202E')}b&lt;c&gt;${mark('200B')}${mark('2066')}d${mark('0000')}${mark('FEFF')}${mark('E0041')}${mark('00AD')}${mark('3164')}\te\r\nf é ✓ שלום`,
+    );
   });
 
   it('writes the distribution with counts and shares, and every rating', () => {

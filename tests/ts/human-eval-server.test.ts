@@ -134,7 +134,7 @@ describe('human-eval server: access', () => {
     const bob = await login('bob');
     const aliceItem = (await next(alice))!;
     const page = await (await get(`/rate/${aliceItem}`, alice.cookie)).text();
-    const response = /<section id="response">.*?<div class="text">(.*?)<\/div>/s.exec(page)![1]!;
+    const response = /<section id="response">.*?<div class="text"[^>]*>(.*?)<\/div>/s.exec(page)![1]!;
 
     const peek = await get(`/rate/${aliceItem}`, bob.cookie);
     expect(peek.status).toBe(403);
