@@ -122,13 +122,13 @@ const rlafSection = z
       .describe('The LoRA adapter trained by PPO (§III-A: "trained with LoRA").'),
     template: z
       .string()
-      .default('instance_generation.txt')
-      .describe('Prompt template with {{instruction}}, under seeds/templates/ or an absolute path (Table VII, Appendix IX-D).'),
-    max_new_tokens: z.number().int().positive().default(128).describe('Tokens per rollout response (StackLLaMA [19]: 128; the paper gives no value).'),
+      .default('instance_generation_input_first.txt')
+      .describe('Prompt template with {{instruction}}, under seeds/templates/ or an absolute path: Self-Instruct\'s complete input-first prompt (§II-D "the same prompt as used by Self Instruct"; Table VII prints its first five demonstrations).'),
+    max_new_tokens: z.number().int().positive().default(350).describe('Tokens per rollout response (Self-Instruct\'s limit for this prompt, max_tokens 350; the paper gives no value).'),
     stop: z
       .array(z.string())
-      .default(['Task:'])
-      .describe('Rollouts stop at these strings (the model starting a new "Task:" of the Table VII prompt); the tokens up to the stop are trained on.'),
+      .default(['Example 6', 'Task:'])
+      .describe('Rollouts stop at these strings (Self-Instruct\'s: at most five examples, or the model starting a new "Task:"); the tokens up to the stop are trained on. Sampling itself stays plain (temperature 1, no top-p), as PPO needs.'),
     prompt_format: z
       .enum(['raw', 'chat'])
       .default('raw')
@@ -297,17 +297,23 @@ const instancesSection = z
   .strictObject({
     template: z
       .string()
-      .default('instance_generation.txt')
-      .describe('Instance-generation prompt, under seeds/templates/ or absolute; {{instruction}} is filled (Table VII, the same prompt as in stage 2, §II-D).'),
+      .default('instance_generation_input_first.txt')
+      .describe('Instance-generation prompt, under seeds/templates/ or absolute; {{instruction}} is filled with the trimmed instruction. Default: Self-Instruct\'s complete input-first prompt, the same as in stage 2 (§II-D, Table VII).'),
     batch_size: z.number().int().positive().default(8).describe('Instructions per generation batch (and per append to the output file).'),
-    max_new_tokens: z.number().int().positive().default(300).describe('Token limit of one completion (Self-Instruct generate_instances.py: max_tokens 300).'),
+    max_new_tokens: z.number().int().positive().default(350).describe('Token limit of one completion (Self-Instruct generate_instances.py: max_tokens 350 for the input-first prompt).'),
     do_sample: z.boolean().default(false).describe('Sample instead of greedy decoding (Self-Instruct generates instances at temperature 0).'),
     temperature: z.number().positive().default(1).describe('Sampling temperature, when do_sample.'),
     top_p: z.number().gt(0).lte(1).default(1).describe('Nucleus sampling mass, when do_sample.'),
+    presence_penalty: z
+      .number()
+      .min(-2)
+      .max(2)
+      .default(1.5)
+      .describe('Presence penalty (Self-Instruct: 1.5), applied by an OpenAI-compatible endpoint; the local worker has none and ignores it with one warning.'),
     stop: z
       .array(z.string())
-      .default(['\nTask:'])
-      .describe('Stop sequences: the model starting a new task ends the completion (Self-Instruct stops at "Task:").'),
+      .default(['Example 6', 'Task:'])
+      .describe('Stop sequences (Self-Instruct\'s): a sixth example (at most five per instruction) or the model starting a new "Task:" ends the completion.'),
     prompt_format: z
       .enum(['raw', 'chat'])
       .default('raw')
