@@ -1,7 +1,8 @@
 /**
  * Stage 3 — instance generation (§II-D, Appendix IX-D). For every instruction of the stage-1 pool, the policy (the base
- * model with the stage-2 LoRA adapter; the bare base model for the Self-Instruct baseline) completes Self-Instruct's instance prompt (Table VII);
- * the completion is parsed into input/output instances, filtered, and the survivors form the IFT dataset.
+ * model with the stage-2 LoRA adapter; the bare base model for the Self-Instruct baseline) completes Self-Instruct's
+ * instance prompt (Table VII); the completion is parsed into input/output instances, filtered, and the survivors form
+ * the IFT dataset.
  *
  *   read pool → for each batch of instructions: prompt → generate → append raw completions → (at the end) parse → filter
  *   → deduplicate → write the dataset (JSONL + Alpaca JSON) and its Table V statistics.

@@ -1,7 +1,8 @@
 /**
  * Stage 2 (§II-C, §III-A): reinforcement learning from automated feedback. Each step: sample instructions from the
- * stage-1 pool → render the instance-generation prompt (Self-Instruct's, Table VII) → the policy generates → parse (input, output) →
- * score with the reward function (Eq. 1 in a real run) → one PPO step in the Python worker → log the step.
+ * stage-1 pool → render the instance-generation prompt (Self-Instruct's, Table VII) → the policy generates → parse
+ * (input, output) → score with the reward function (Eq. 1 in a real run) → one PPO step in the Python worker → log
+ * the step.
  *
  * TRL's PPOTrainer does the optimisation (py/refine_af/ppo.py); this file owns the loop, the logs, checkpoints and
  * resume. Every random draw of a step is a function of (run seed, step), so a run resumed from the checkpoint at step
