@@ -378,7 +378,7 @@ const instructionsSection = z
       .string()
       .default('machine_instructions.jsonl')
       .describe('Append-only output of kept instructions, relative to run.dir; its resume snapshot sits beside it (.state.json).')
-      .meta(ours('the name Self-Instruct gives the file')),
+      .meta(ours('named for what it holds')),
     backend: z
       .enum(['local', 'openai'])
       .default('local')
@@ -655,7 +655,7 @@ const sftSection = z
       .describe('LoRA rank (not given in the paper; a common QLoRA value).')
       .meta(ours('a common QLoRA rank; the paper gives none')),
     lora_alpha: z.number().positive().default(32).describe('LoRA scaling alpha (not given in the paper; 2 × rank).').meta(ours('2 × rank; the paper gives none')),
-    lora_dropout: z.number().min(0).max(1).default(0.05).describe('Dropout on the LoRA path (not given in the paper; the QLoRA value).').meta(library('QLoRA')),
+    lora_dropout: z.number().min(0).max(1).default(0.05).describe('Dropout on the LoRA path (not given in the paper).').meta(ours('QLoRA uses 0.05 for its 33B/65B models, 0.1 up to 13B; the paper gives none')),
     lora_target_modules: z
       .array(z.string())
       .nullable()
