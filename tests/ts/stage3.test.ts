@@ -87,7 +87,8 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
 
   it('stage 3 generates with the adapter, resumes exactly after a torn write, and refuses the wrong policy', async () => {
     const runDir = join(dir, 'stage3-run');
-    const cfg = config(runDir, { instances: { batch_size: 4, max_new_tokens: 12, do_sample: true } });
+    // The short prompt: the full one (~1,500 tokens) is past the tiny model's 512 positions.
+    const cfg = config(runDir, { instances: { template: 'instance_generation_short.txt', batch_size: 4, max_new_tokens: 12, do_sample: true } });
     const first = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
     expect(first.generatedNow).toBe(6);
     expect(first.poolSize).toBe(6);
