@@ -49,6 +49,8 @@ export { porterStem } from './eval/porter.js';
 export {
   loadSuperNi,
   buildPrompt,
+  evalPromptFor,
+  RAW_PROMPT_DESCRIPTION,
   generatePredictions,
   scoreSuperNi,
   formatReport,
@@ -60,6 +62,7 @@ export {
   formatComparison,
   type SuperNiTask,
   type SuperNiInstance,
+  type EvalPrompt,
   type SuperNiReport,
   type Prediction,
   type Comparison,
@@ -90,7 +93,19 @@ export {
   type InstanceStageOptions,
   type InstanceStageResult,
 } from './stages/instances.js';
-export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
+export {
+  runSft,
+  sftPrompt,
+  sftPromptTemplates,
+  readSftPromptTemplates,
+  SFT_RECORD_FILE,
+  sftSubsets,
+  sftOutDir,
+  firstInstructions,
+  type SftOptions,
+  type SftRunResult,
+  type SftPromptTemplates,
+} from './stages/sft.js';
 export { datasetStatistics, formatTableV, countWords, iftRecordSchema, loadDataset, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
 export {
   trainRlaf,
