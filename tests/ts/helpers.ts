@@ -46,6 +46,7 @@ export async function runInTerminal(
   command: readonly string[],
   options: { cwd: string; env?: Record<string, string>; columns?: number; timeoutMs?: number },
 ): Promise<{ screen: string; exitCode: number }> {
+  // exitCode: the command's, or 128 + the signal that ended it, as a shell reports it.
   const dir = mkdtempSync(join(tmpdir(), 'refine-af-terminal-'));
   const socket = join(dir, 'tmux.sock');
   const config = join(dir, 'tmux.conf');
@@ -57,10 +58,11 @@ export async function runInTerminal(
     tmux('new-session', '-d', '-s', 'run', '-x', String(options.columns ?? 160), '-y', '50', '-c', options.cwd, ...env, ...command);
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     for (;;) {
-      const [dead, status] = tmux('display-message', '-p', '-t', 'run', '#{pane_dead} #{pane_dead_status}').trim().split(' ');
+      const [dead, status, signal] = tmux('display-message', '-p', '-t', 'run', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}').trim().split(',');
       if (dead === '1') {
-        const screen = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'run').replace(/\s+$/, '');
-        return { screen, exitCode: Number(status) };
+        // Less tmux's own "Pane is dead" line.
+        const screen = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'run').replace(/\s*Pane is dead[^\n]*\s*$/, '').replace(/\s+$/, '');
+        return { screen, exitCode: status ? Number(status) : 128 + Number(signal) };
       }
       if (Date.now() > deadline) throw new Error(`${command.join(' ')} still running after ${options.timeoutMs} ms:\n${tmux('capture-pane', '-p', '-t', 'run')}`);
       await sleep(250);
