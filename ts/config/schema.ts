@@ -47,7 +47,7 @@ const bridgeSection = z
 
 const loggingSection = z
   .strictObject({
-    level: z.enum(LOG_LEVELS).default('info').describe('What the terminal shows (env REFINE_AF_LOG_LEVEL and --verbose override); the run log file receives every record, library output included.'),
+    level: z.enum(LOG_LEVELS).default('info').describe('Log level (env REFINE_AF_LOG_LEVEL overrides).'),
     file: z.string().default('refine-af.log').describe('JSON-lines log file, relative to the run directory.'),
   })
   .describe('Logging.');
