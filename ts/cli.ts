@@ -258,7 +258,8 @@ evaluation
   .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
   .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
   .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
-  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string; json?: boolean }) => {
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
     const report =
@@ -270,7 +271,7 @@ evaluation
             ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
           })
         : scorePredictionsFile(config, options.dataDir, options.predictions, options.out);
-    process.stdout.write(formatReport(report));
+    finish(options, report, (r) => formatReport(r).trimEnd());
   });
 evaluation
   .command('compare')
