@@ -6,7 +6,7 @@ import { doctor, generateText } from './commands.js';
 import { loadConfig, parseConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
-import { configureLogging, flushLogs, logger } from './log.js';
+import { configureLogging, flushLogs, logger, overrideLogLevel } from './log.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { formatRunSummary, runPipeline } from './run.js';
 import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
@@ -33,22 +33,54 @@ async function interruptible<T>(resumeCommand: string, work: (signal: AbortSigna
   }
 }
 
+let commandStarted = Date.now();
+
 const program = new Command('refine-af')
   .description(
     'REFINE-AF: build an instruction-tuning dataset with a small open LLM, improved with PPO from automated feedback.\n' +
       'Every command reads a YAML config (see `refine-af config reference`); configs/default.yaml runs on a CPU with the embedded model.',
   )
+  .option('-v, --verbose', 'show every log record on the terminal, library output included (the run log file always has them)')
+  .hook('preAction', () => {
+    if (program.opts<{ verbose?: boolean }>().verbose) overrideLogLevel('debug');
+    commandStarted = Date.now();
+  })
   .showHelpAfterError();
 
 const configOption = () => new Option('-c, --config <yaml>', 'configuration file').default('configs/default.yaml');
+const jsonOption = () => new Option('--json', 'print the result as JSON for scripts instead of a summary');
+
+function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${(ms / 1000).toFixed(1)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+/** How a command ends: with --json the machine-readable result, for scripts; else a short summary and the time taken, for a person. */
+function finish<T>(options: { json?: boolean }, result: T, summary: (result: T) => string, json: (result: T) => string = (r) => JSON.stringify(r)): void {
+  console.log(options.json ? json(result) : `${summary(result)}\n(${formatDuration(Date.now() - commandStarted)})`);
+}
+
+const countsText = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ') || 'none';
 
 program
   .command('doctor')
   .description('check the Python worker, torch/CUDA and that the configured models resolve')
   .addOption(configOption())
-  .action(async (options: { config: string }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; json?: boolean }) => {
     const report = await doctor(loadConfig(options.config));
-    console.log(JSON.stringify(report, null, 2));
+    finish(options, report, ({ python, models }) =>
+      [
+        `ready: Python ${python.python}, torch ${python.torch}, ${python.cuda_available ? `${python.cuda_devices} CUDA device(s)` : 'no CUDA (CPU)'}`,
+        ...Object.entries(models).map(([role, model]) => `  ${role}: ${model.ref} → ${model.kind} ${model.gguf_file ? `${model.path}/${model.gguf_file}` : model.path}`),
+      ].join('\n'),
+    );
   });
 
 program
@@ -58,12 +90,18 @@ program
   .requiredOption('-p, --prompt <text...>', 'one or more prompts')
   .option('--max-new-tokens <n>', 'tokens to generate per prompt', (v) => Number.parseInt(v, 10), 64)
   .option('--raw', 'send the prompt as is instead of through the chat template')
-  .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; raw?: boolean }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; raw?: boolean; json?: boolean }) => {
     const completions = await generateText(loadConfig(options.config), options.prompt, {
       maxNewTokens: options.maxNewTokens,
       promptFormat: options.raw ? 'raw' : 'chat',
     });
-    for (const c of completions) console.log(JSON.stringify(c));
+    finish(
+      options,
+      completions,
+      (all) => all.map((c, i) => `── completion ${i + 1} of ${all.length} (${c.new_tokens} tokens, ended by ${c.finish_reason})\n${c.text}`).join('\n'),
+      (all) => all.map((c) => JSON.stringify(c)).join('\n'),
+    );
   });
 
 program
@@ -71,12 +109,18 @@ program
   .description('stage 1: bootstrap instructions from the seed tasks with the ROUGE-L novelty filter (§II-B)')
   .addOption(configOption())
   .option('--resume', 'continue the run in run.dir exactly where its last completed batch ended')
-  .action(async (options: { config: string; resume?: boolean }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; resume?: boolean; json?: boolean }) => {
     const config = loadConfig(options.config);
     const summary = await interruptible(`refine-af generate-instructions --config ${options.config} --resume`, (signal) =>
       runInstructionGeneration(config, { resume: options.resume ?? false, signal }),
     );
-    console.log(JSON.stringify(summary));
+    finish(options, summary, (s) =>
+      [
+        `${s.kept} instructions kept of ${s.generated} generated in ${s.requests} requests → ${s.output}`,
+        `rejected: ${countsText(s.rejected)}`,
+      ].join('\n'),
+    );
   });
 
 program
@@ -86,10 +130,11 @@ program
   .requiredOption('--candidates <jsonl>', 'candidates: JSON lines with an "instruction" field')
   .requiredOption('--out <jsonl>', 'output: {"instruction","kept","max_rouge_l","most_similar"} per candidate, in order')
   .option('--threshold <f>', 'drop when the max ROUGE-L F is above this', Number.parseFloat, parseConfig({}).instructions.rouge_threshold)
-  .action((options: { pool: string; candidates: string; out: string; threshold: number }) => {
+  .addOption(jsonOption())
+  .action((options: { pool: string; candidates: string; out: string; threshold: number; json?: boolean }) => {
     if (!(options.threshold >= 0 && options.threshold <= 1)) throw new Error(`--threshold must be in [0, 1]; got ${options.threshold}`);
     const summary = dedupFiles({ ...options, topK: parseConfig({}).instructions.most_similar_k });
-    console.log(JSON.stringify(summary));
+    finish(options, summary, (s) => `${s.kept} of ${s.candidates} candidates kept against a pool of ${s.pool} → ${options.out}`);
   });
 
 program
@@ -99,9 +144,10 @@ program
   .requiredOption('--in <file>', 'JSONL of {instruction, input, output}, or an Alpaca-style JSON array')
   .requiredOption('--out <jsonl>', 'output: one line per scored record (rejected ones go to <out>.rejected.jsonl)')
   .option('--resume', 'continue an interrupted run into the same --out, skipping what it already holds')
-  .action(async (options: { config: string; in: string; out: string; resume?: boolean }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; in: string; out: string; resume?: boolean; json?: boolean }) => {
     const summary = await scoreFile(loadConfig(options.config), { inFile: options.in, outFile: options.out, resume: options.resume });
-    console.log(summaryTable(summary));
+    finish(options, summary, summaryTable);
   });
 
 program
@@ -111,11 +157,22 @@ program
   .requiredOption('-i, --instructions <jsonl>', 'the stage-1 instruction pool (JSONL with an "instruction" field)')
   .option('-a, --adapter <dir>', 'the stage-2 LoRA adapter (pipeline.method refine-af); omit for self-instruct')
   .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
-  .action(async (options: { config: string; instructions: string; adapter?: string; out?: string }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; instructions: string; adapter?: string; out?: string; json?: boolean }) => {
     const result = await withStageContext(loadConfig(options.config), (ctx) =>
       generateInstances(ctx, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out }),
     );
-    console.log(JSON.stringify(result.files, null, 2));
+    finish(
+      options,
+      result,
+      (r) =>
+        [
+          `${r.instancesParsed} instances from ${r.poolSize} instructions (${r.instructionsWithoutInstance} gave none) → ${r.files.dataset}`,
+          `dropped: ${countsText(r.dropped)}`,
+          `also: ${r.files.alpaca}, ${r.files.summary}`,
+        ].join('\n'),
+      (r) => JSON.stringify(r.files),
+    );
   });
 
 program
@@ -125,11 +182,17 @@ program
   .requiredOption('-d, --dataset <jsonl>', 'the IFT dataset (JSONL of {instruction, input, output})')
   .option('-n, --max-instructions <n>', 'train on the first N instructions only (Table II subsets)', (v) => Number.parseInt(v, 10))
   .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
-  .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string; json?: boolean }) => {
     const run = await withStageContext(loadConfig(options.config), (ctx) =>
       runSft(ctx, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out }),
     );
-    console.log(JSON.stringify({ outDir: run.outDir, model_dir: run.result.model_dir, train_loss: run.result.train_loss }, null, 2));
+    finish(
+      options,
+      run,
+      (r) => `fine-tuned on ${r.instructions} instructions${r.result.train_loss === null ? '' : `, training loss ${r.result.train_loss.toFixed(4)}`} → ${r.result.model_dir}`,
+      (r) => JSON.stringify({ outDir: r.outDir, model_dir: r.result.model_dir, train_loss: r.result.train_loss }),
+    );
   });
 
 program
@@ -137,11 +200,18 @@ program
   .description('stage 2: PPO from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight')
   .addOption(configOption())
   .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
-  .action(async (options: { config: string; resume?: boolean }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; resume?: boolean; json?: boolean }) => {
     const summary = await interruptible(`refine-af train-rlaf --config ${options.config} --resume`, (signal) =>
       runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false, signal }),
     );
-    console.log(JSON.stringify(summary));
+    finish(options, summary, (s) =>
+      [
+        `${s.steps} PPO steps${s.interrupted ? ' (interrupted)' : ''}, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
+        `checkpoint: ${s.checkpoint}`,
+        `metrics: ${s.metrics}, reward curve: ${s.chart}`,
+      ].join('\n'),
+    );
   });
 
 program
@@ -150,12 +220,13 @@ program
   .addOption(configOption())
   .option('--resume', 'continue a stage that was interrupted (crash or Ctrl-C)')
   .option('--force', 'discard artifacts a different config made in run.dir (that stage and every later one)')
-  .action(async (options: { config: string; resume?: boolean; force?: boolean }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; resume?: boolean; force?: boolean; json?: boolean }) => {
     const config = loadConfig(options.config);
     const summary = await interruptible(`refine-af run --config ${options.config} --resume`, (signal) =>
       runPipeline(config, { resume: options.resume, force: options.force, signal }),
     );
-    console.log(formatRunSummary(summary));
+    finish(options, summary, formatRunSummary);
   });
 
 const config = program.command('config').description('inspect configuration');
@@ -187,7 +258,8 @@ evaluation
   .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
   .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
   .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
-  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string }) => {
+  .addOption(jsonOption())
+  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string; json?: boolean }) => {
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
     const report =
@@ -199,7 +271,7 @@ evaluation
             ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
           })
         : scorePredictionsFile(config, options.dataDir, options.predictions, options.out);
-    process.stdout.write(formatReport(report));
+    finish(options, report, (r) => formatReport(r).trimEnd());
   });
 evaluation
   .command('compare')
@@ -218,7 +290,8 @@ program
   .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
   .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
   .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
-  .action((options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string }) => {
+  .addOption(jsonOption())
+  .action((options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string; json?: boolean }) => {
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
     const stats = analyseDataset(config, {
@@ -227,7 +300,13 @@ program
       ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     });
-    console.log(JSON.stringify({ tableV: stats.tableV, uniqueVerbNounPairs: stats.diversity.uniqueVerbNounPairs, report: `${options.out}/report.html` }, null, 2));
+    const report = `${options.out}/report.html`;
+    finish(
+      options,
+      stats,
+      (s) => `${s.tableV.instructions} instructions, ${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs → ${report}`,
+      (s) => JSON.stringify({ tableV: s.tableV, uniqueVerbNounPairs: s.diversity.uniqueVerbNounPairs, report }),
+    );
   });
 
 const humanEval = program

@@ -1,6 +1,6 @@
 /** Progress bars for loops longer than a few seconds: a live bar on a terminal, periodic log lines otherwise. */
 import cliProgress from 'cli-progress';
-import { logger } from './log.js';
+import { holdTerminalLine, logger } from './log.js';
 
 const LOG_EVERY_MS = 30_000;
 
@@ -26,16 +26,19 @@ export function startProgress(label: string, total: number, start = 0): Progress
     };
   }
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} | {eta_formatted} left | {fields}`, stream: process.stderr, hideCursor: true },
+    // Cleared when stopped: the command's summary (or error) takes its place.
+    { format: `${label} [{bar}] {value}/{total} | {eta_formatted} left | {fields}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, start, { fields: '' });
+  holdTerminalLine(true);
   return {
     update(done, fields = {}) {
       bar.update(done, { fields: fieldsText(fields) });
     },
     stop() {
       bar.stop();
+      holdTerminalLine(false);
     },
   };
 }

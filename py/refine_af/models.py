@@ -2,11 +2,30 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+
+def _route_library_logging() -> None:
+    """transformers and huggingface_hub print their records through stderr handlers of their own (and huggingface_hub
+    also propagates, so each of its records came out twice); leave them to the root handler, which tags each record with
+    its level and logger for TS (service.py). Done here because every model path imports this module before them."""
+    from huggingface_hub.utils import logging as hub_logging
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_default_handler()
+    transformers_logging.enable_propagation()
+    hub_root = hub_logging.get_logger()
+    for handler in list(hub_root.handlers):
+        hub_root.removeHandler(handler)
+    hub_root.propagate = True
+
+
+_route_library_logging()
 
 # Models shipped inside PyPI packages, so that a machine without hub access still has a real default.
 EMBEDDED_MODELS = {
@@ -77,18 +96,37 @@ def resolve_model(ref: str) -> ResolvedModel:
     return _resolve_hub_id(ref)
 
 
+HUB_PROBE_TIMEOUT_S = 10
+# Why the hub could not be reached, once a resolution has found out; later ones in this process fail at once with it.
+_hub_unreachable: str | None = None
+
+
 def _resolve_hub_id(ref: str) -> ResolvedModel:
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.constants import HF_HUB_CACHE, HF_HUB_OFFLINE
+    global _hub_unreachable
+    import requests
+    from huggingface_hub import constants, hf_hub_download, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.utils import build_hf_headers, get_session
 
     if isinstance(try_to_load_from_cache(ref, "config.json"), str):
         return ResolvedModel(ref, "hub", ref, None)
     how = (
-        f"download it on a machine with hub access (`huggingface-cli download {ref}`) into the cache at {HF_HUB_CACHE},"
+        f"download it on a machine with hub access (`huggingface-cli download {ref}`) into the cache at {constants.HF_HUB_CACHE},"
         " or point the config at a local directory"
     )
-    if HF_HUB_OFFLINE:
+    if _hub_unreachable is not None:
+        raise ModelNotFoundError(f"hub model {ref!r} could not be reached ({_hub_unreachable}); {how}")
+    if constants.HF_HUB_OFFLINE:
         raise ModelNotFoundError(f"hub model {ref!r} is not in the local cache and HF_HUB_OFFLINE is set; {how}")
+    url = hf_hub_url(ref, "config.json")
+    try:
+        # One attempt: the hub client retries a connection error five times with back-off (about 30 s) before giving up.
+        get_session().head(url, headers=build_hf_headers(), timeout=HUB_PROBE_TIMEOUT_S, allow_redirects=False)
+    except (requests.ConnectionError, requests.Timeout) as error:
+        # No network: the rest of this process works from the cache alone, so no later download retries either.
+        constants.HF_HUB_OFFLINE = True
+        reason = getattr(error.args[0], "reason", error) if error.args else error
+        _hub_unreachable = f"no connection to {constants.ENDPOINT}: {reason}"
+        raise ModelNotFoundError(f"hub model {ref!r} could not be reached ({_hub_unreachable}); {how}") from error
     try:
         hf_hub_download(ref, "config.json")
     except Exception as error:  # any failure (no network, gated repo, typo) means: not loadable here

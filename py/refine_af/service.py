@@ -88,9 +88,12 @@ def sleep(params: Params) -> dict:
 
 @method
 def emit_output(params: Params) -> dict:
+    import warnings
+
     print(params["text"], flush=True)
     print(params["text"], file=sys.stderr, flush=True)
     log.warning(params["text"])
+    warnings.warn(params["text"], stacklevel=1)
     os.write(1, (params["text"] + "\n").encode())  # C-level write, as native libraries do
     return {}
 
@@ -293,12 +296,25 @@ def run_job(name: str, params_file: str) -> int:
         return 1
 
 
+# Every log record leaves Python as one line: this prefix, then JSON with its level, logger name and message (a traceback
+# included), so that TS logs it once at its own level (ts/log.ts). Any other line is raw library output.
+LOG_RECORD_PREFIX = "@refine-af-log "
+
+
+class _RecordLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return LOG_RECORD_PREFIX + json.dumps({"level": record.levelname, "logger": record.name, "message": message})
+
+
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("REFINE_AF_LOG_LEVEL", "INFO").upper(),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RecordLineFormatter())
+    logging.basicConfig(level=os.environ.get("REFINE_AF_PYTHON_LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)
+    # warnings.warn would print to stderr as well as reach a logger: as a record of the `py.warnings` logger it appears once.
+    logging.captureWarnings(True)
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,9 @@
 import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +40,39 @@ def test_offline_hub_id_not_in_cache_says_how_to_provide_it(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelNotFoundError, match=r"'meta-llama/Llama-2-7b-hf' is not in the local cache.*huggingface-cli download"):
         resolve_model("meta-llama/Llama-2-7b-hf")
+
+
+HUB_RESOLUTION_WITHOUT_NETWORK = """
+import logging, time
+from refine_af.models import ModelNotFoundError, resolve_model
+logging.basicConfig(level="DEBUG")
+for ref in ("meta-llama/Llama-2-7b-hf", "MingZhong/unieval-dialog"):
+    start = time.monotonic()
+    try:
+        resolve_model(ref)
+    except ModelNotFoundError as error:
+        print(f"{time.monotonic() - start:.2f} {error}")
+"""
+
+
+def test_hub_id_without_network_fails_after_one_attempt(tmp_path):
+    """A hub nobody answers for (a closed local port: as real a connection failure as a machine without network, on any
+    machine): the clear error after one attempt, no retry lines in the log, and the next hub id fails at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port}", "HF_HUB_CACHE": str(tmp_path),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "py")}
+    env.pop("HF_HUB_OFFLINE", None)
+    result = subprocess.run([sys.executable, "-c", HUB_RESOLUTION_WITHOUT_NETWORK], env=env, capture_output=True, text=True, timeout=300)
+    answers = result.stdout.splitlines()
+    assert len(answers) == 2, result.stdout + result.stderr
+    for answer, ref in zip(answers, ("meta-llama/Llama-2-7b-hf", "MingZhong/unieval-dialog")):
+        seconds, message = answer.split(" ", 1)
+        assert float(seconds) < 5
+        assert message.startswith(f"hub model {ref!r} could not be reached (no connection to http://127.0.0.1:{closed_port}")
+        assert "huggingface-cli download" in message
+    assert "MaxRetryError" not in result.stderr and "Retrying" not in result.stderr, result.stderr
 
 
 def test_directory_without_config_is_rejected(tmp_path):

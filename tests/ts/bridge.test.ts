@@ -62,7 +62,7 @@ describe('pythonia worker', () => {
     expect(fresh.pid).not.toBe(pid);
   });
 
-  it('routes Python stdout, stderr, logging and raw fd writes into the TS logger without breaking the channel', async () => {
+  it('routes Python stdout, stderr, logging, warnings and raw fd writes into the TS logger once each, without breaking the channel', async () => {
     const capture = new CaptureTransport();
     logger.add(capture);
     try {
@@ -70,9 +70,12 @@ describe('pythonia worker', () => {
       expect(await worker.call('echo', { texts: ['still fine'] })).toEqual({ texts: ['still fine'] });
       await new Promise((r) => setTimeout(r, 600));
       const lines = capture.lines.filter((l) => l.message.includes('marker-7f3a'));
-      expect(lines).toHaveLength(4);
       expect(lines.every((l) => l.source === 'python')).toBe(true);
-      expect(lines.some((l) => l.level === 'warn' && l.message.startsWith('WARNING refine_af'))).toBe(true);
+      // The toolkit's own warning at its level, as it was logged; the warnings.warn record and the three raw writes at debug.
+      expect(lines.filter((l) => l.level === 'warn')).toEqual([expect.objectContaining({ message: 'marker-7f3a', logger: 'refine_af' })]);
+      expect(lines.filter((l) => l.level === 'debug')).toHaveLength(4);
+      expect(lines.filter((l) => l.logger === 'py.warnings')).toHaveLength(1);
+      expect(lines).toHaveLength(5);
     } finally {
       logger.remove(capture);
     }

@@ -134,7 +134,7 @@ describe('refine-af stats', () => {
   it('runs from the command line and fails clearly on a metrics file without the reward field', async () => {
     const out = join(dir, 'cli');
     const cli = (args: string[]) => execa('node', [join(repoRoot, 'bin', 'refine-af.js'), ...args], { cwd: repoRoot, reject: false });
-    const ok = await cli(['stats', '--dataset', dataset, '--out', out]);
+    const ok = await cli(['stats', '--dataset', dataset, '--out', out, '--json']);
     expect(ok.exitCode).toBe(0);
     expect(JSON.parse(ok.stdout).tableV.instances).toBe(4);
     const wrong = file('wrong-metrics.jsonl', [{ step: 0, loss: 1 }]);

@@ -45,7 +45,7 @@ describe('dedup: the novelty filter alone', () => {
     ]);
     const out = join(dir, 'out.jsonl');
     const pool = resolve(packageRoot, 'seeds/seed_tasks.jsonl');
-    const result = await execa(resolve(packageRoot, 'bin/refine-af.js'), ['dedup', '--pool', pool, '--candidates', candidates, '--out', out, '--threshold', '0.7']);
+    const result = await execa(resolve(packageRoot, 'bin/refine-af.js'), ['dedup', '--pool', pool, '--candidates', candidates, '--out', out, '--threshold', '0.7', '--json']);
     expect(JSON.parse(result.stdout)).toEqual({ pool: 175, candidates: 3, kept: 2 });
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.instruction, l.kept, l.max_rouge_l])).toEqual([

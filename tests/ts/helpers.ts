@@ -1,11 +1,14 @@
-import { resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Transport from 'winston-transport';
 
 /** A winston transport that keeps every record it is given: add it to the logger to see what a test logged. */
 export class CaptureTransport extends Transport {
-  lines: { level: string; message: string; source?: string }[] = [];
-  override log(info: { level: string; message: string; source?: string }, next: () => void) {
+  lines: { level: string; message: string; source?: string; logger?: string }[] = [];
+  override log(info: { level: string; message: string; source?: string; logger?: string }, next: () => void) {
     this.lines.push(info);
     next();
   }
@@ -33,4 +36,43 @@ export async function waitForExit(pid: number, ms = 10_000): Promise<boolean> {
 /** The shared data folder beside the repository (CI clones shared/ next to it); REFINE_AF_SHARED overrides. */
 export function sharedDir(): string {
   return process.env.REFINE_AF_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', 'shared');
+}
+
+/**
+ * Run a command in a real terminal (a tmux pane: a pseudo-terminal with a terminal emulator behind it) and return what
+ * the screen shows once it has exited, scrollback included, with wrapped lines joined, as a person would read it.
+ */
+export async function runInTerminal(
+  command: readonly string[],
+  options: { cwd: string; env?: Record<string, string>; columns?: number; timeoutMs?: number },
+): Promise<{ screen: string; exitCode: number }> {
+  // exitCode: the command's, or 128 + the signal that ended it, as a shell reports it.
+  const dir = mkdtempSync(join(tmpdir(), 'refine-af-terminal-'));
+  const socket = join(dir, 'tmux.sock');
+  const config = join(dir, 'tmux.conf');
+  // The pane stays on the screen after its command exits, so that its last screen can be read; a generous scrollback.
+  writeFileSync(config, 'set -g remain-on-exit on\nset -g history-limit 20000\n');
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', socket, '-f', config, ...args], { encoding: 'utf8' });
+  const env = Object.entries(options.env ?? {}).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+  try {
+    tmux('new-session', '-d', '-s', 'run', '-x', String(options.columns ?? 160), '-y', '50', '-c', options.cwd, ...env, ...command);
+    const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+    for (;;) {
+      const [dead, status, signal] = tmux('display-message', '-p', '-t', 'run', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}').trim().split(',');
+      if (dead === '1') {
+        // Less tmux's own "Pane is dead" line.
+        const screen = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'run').replace(/\s*Pane is dead[^\n]*\s*$/, '').replace(/\s+$/, '');
+        return { screen, exitCode: status ? Number(status) : 128 + Number(signal) };
+      }
+      if (Date.now() > deadline) throw new Error(`${command.join(' ')} still running after ${options.timeoutMs} ms:\n${tmux('capture-pane', '-p', '-t', 'run')}`);
+      await sleep(250);
+    }
+  } finally {
+    try {
+      tmux('kill-server');
+    } catch {
+      // Already gone.
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
-import { logger, logPythonLine } from '../log.js';
+import { logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython, pythonPackageDir } from '../paths.js';
 import { jobs, jobTerminalEventSchema, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
 import { BridgeError, ContractError, PythonError, WorkerDiedError } from './errors.js';
@@ -46,7 +46,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
         ...options.env,
         PYTHONPATH: [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
         PYTHONUNBUFFERED: '1',
-        REFINE_AF_LOG_LEVEL: logger.level.toUpperCase(),
+        REFINE_AF_PYTHON_LOG_LEVEL: terminalLogLevel().toUpperCase(),
       },
       cancelSignal: options.signal,
       forceKillAfterDelay: KILL_GRACE_MS,
@@ -63,8 +63,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       partial = lines.pop() ?? '';
       for (const line of lines) {
         if (!line.trim()) continue;
-        logPythonLine(line, origin);
-        stderrTail.push(line);
+        stderrTail.push(logPythonLine(line, origin));
         if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
       }
     });

@@ -2,7 +2,7 @@
  * The pythonia door: one long-lived Python worker that holds loaded models between calls.
  *
  * pythonia is a per-process singleton that neither reports a dead worker nor limits a call to anything but
- * 100 s by default (../shared/docs/bridge-notes.md). This wrapper adds what a training run needs: per-method
+ * 100 s by default. This wrapper adds what a training run needs: per-method
  * timeouts, rejection of every pending call when the process dies, a fresh worker on the next call, zod
  * validation of every parameter and result, Python output routed into the TS logger, and no orphan at exit.
  */
@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { logger, logPythonLine } from '../log.js';
+import { logger, logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython, pythonPackageDir } from '../paths.js';
 import {
   envelopeSchema,
@@ -31,7 +31,7 @@ export interface WorkerOptions {
   python?: string;
   /** Per-method limits in ms, overriding the contract's defaults. */
   timeoutsMs?: Partial<Record<WorkerMethod, number>>;
-  /** Python log level for the worker's own logging. */
+  /** Python log level for the worker's logging (default: the terminal's level when the worker starts). */
   logLevel?: string;
 }
 
@@ -60,7 +60,7 @@ function loadPythonia(): Pythonia {
 export class PythonWorker {
   readonly python: string;
   private readonly timeoutsMs: Partial<Record<WorkerMethod, number>>;
-  private readonly logLevel: string;
+  private readonly logLevel: string | undefined;
   private service: ServiceProxy | undefined;
   private starting: Promise<ServiceProxy> | undefined;
   private process: ChildProcess | undefined;
@@ -73,7 +73,7 @@ export class PythonWorker {
   constructor(options: WorkerOptions = {}) {
     this.python = options.python ?? defaultPython;
     this.timeoutsMs = options.timeoutsMs ?? {};
-    this.logLevel = options.logLevel ?? 'INFO';
+    this.logLevel = options.logLevel;
   }
 
   /** The worker's process id while it runs. */
@@ -154,7 +154,7 @@ export class PythonWorker {
     process.env.PYTHON_BIN = this.python;
     process.env.PYTHONPATH = [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter);
     process.env.REFINE_AF_WORKER_LOG = logFile;
-    process.env.REFINE_AF_LOG_LEVEL = this.logLevel.toUpperCase();
+    process.env.REFINE_AF_PYTHON_LOG_LEVEL = (this.logLevel ?? terminalLogLevel()).toUpperCase();
     process.env.PYTHONUNBUFFERED = '1';
     const pythonia = loadPythonia();
     const importing = pythonia.python(SERVICE_MODULE);
@@ -225,11 +225,10 @@ process.once('exit', () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
 });
 
-/** The worker a config asks for: its interpreter, per-method timeouts and log level. */
+/** The worker a config asks for: its interpreter and per-method timeouts (its log level follows the terminal's). */
 export function workerFromConfig(config: Config): PythonWorker {
   return new PythonWorker({
     python: config.bridge.python,
     timeoutsMs: config.bridge.timeouts_ms as Partial<Record<WorkerMethod, number>>,
-    logLevel: config.logging.level,
   });
 }
