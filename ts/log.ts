@@ -4,7 +4,14 @@ import winston from 'winston';
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Progress is shown as live bars on a terminal (not under CI); everywhere else as log lines. */
+export const liveTerminal = Boolean(process.stderr.isTTY) && !process.env.CI;
+
+/** With live bars the terminal already shows progress: its records go to the log file only. */
+const dropProgressUnderBars = winston.format((info) => (liveTerminal && info.progress !== undefined ? false : info));
+
 const terminalFormat = winston.format.combine(
+  dropProgressUnderBars(),
   winston.format.colorize({ level: process.stderr.isTTY }),
   winston.format.printf(({ level, message, source }) => `${level}${source ? ` [${String(source)}]` : ''} ${String(message)}`),
 );

@@ -80,6 +80,13 @@ const evalSection = z
   .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
 
 
+/** HF/TRL's `report_to`: where training metrics also go, for `tensorboard --logdir <run.dir>` while a run goes on. */
+const reportTo = (what: string, subdir: string) =>
+  z
+    .array(z.enum(['tensorboard']))
+    .default(['tensorboard'])
+    .describe(`${what} as TensorBoard event files in <run.dir>/tensorboard/${subdir} ([] = none; HF Trainer/TRL report_to convention, our default).`);
+
 const rlafSection = z
   .strictObject({
     pool: z
@@ -139,6 +146,7 @@ const rlafSection = z
       .describe('Reward of a response from which no (input, output) instance parses (not in the paper; below anything Eq. 1 gives with its default weights).'),
     save_every: z.number().int().positive().default(20).describe('Save a checkpoint (adapter, value head, optimizer, KL controller) every N steps, and always at the end.'),
     moving_average_span: z.number().positive().default(30).describe('Span of the exponential moving average of the reward curve (§III: "a span of 30 steps").'),
+    report_to: reportTo('PPO metrics per step (TRL\'s tags: env/reward_mean = the composite reward, objective/kl, ppo/loss/…, plus feedback/<indicator>)', 'rlaf'),
   })
   .refine((s) => s.batch_size % (s.mini_batch_size * s.gradient_accumulation_steps) === 0, {
     message: 'batch_size must be a multiple of mini_batch_size × gradient_accumulation_steps (TRL splits each batch that way)',
@@ -370,6 +378,7 @@ const sftSection = z
     save_steps: z.number().int().positive().default(200).describe('Write a resumable checkpoint every this many optimizer updates.'),
     save_total_limit: z.number().int().positive().default(2).describe('Checkpoints kept on disk (older ones are deleted).'),
     merge_weights: z.boolean().default(false).describe('Also save the base weights with the adapter merged in (a plain checkpoint for serving).'),
+    report_to: reportTo('The HF Trainer\'s logs (train/loss, train/learning_rate, …)', 'sft or sft-<N>'),
   })
   .describe('Supervised fine-tuning of the base model on the IFT dataset with the HF Trainer (§II-D "Instruction Finetuning", §III-A).');
 
