@@ -9,7 +9,8 @@ Made from configs, with fixed seeds and no download, into <out>/:
               with a byte-level BPE tokenizer carrying oasst's <|prompter|>, <|assistant|> and <|endoftext|>;
   unieval/    a T5 v1.1 (UniEval's dialogue model's architecture) with a sentencepiece T5 tokenizer in which "Yes" and "No"
               are whole tokens (the scorer reads P(Yes) / (P(Yes) + P(No))).
-A stamp file records the spec; a second call with the same spec does nothing.
+A stamp file records the spec; a second call with the same spec does nothing. bench/gpu_check.py makes the same models at
+the paper's sizes (a spec's `model_vocab_size` then gives the real checkpoints' embedding rows, beyond the tokenizer's).
 
 The Llama is not all noise: a purely random model never writes "Output: …", so stage 3 would parse no instance and SFT
 would have no data. Its weights are set, not trained: every ordinary token embeds to one state whose head favours word
@@ -78,10 +79,8 @@ def _sentencepiece(lines: list[str], **options) -> bytes:
     return model.getvalue()
 
 
-def build_llama(directory: Path, lines: list[str]) -> None:
+def build_llama(directory: Path, lines: list[str], spec: dict, seed: int, device: str, dtype: torch.dtype) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer, LlamaTokenizerFast
-
-    spec = SPEC["llama"]
     directory.mkdir(parents=True)
     (directory / "tokenizer.model").write_bytes(_sentencepiece(
         lines, model_type="bpe", vocab_size=spec["vocab_size"], byte_fallback=True, normalization_rule_name="identity",
@@ -93,15 +92,16 @@ def build_llama(directory: Path, lines: list[str]) -> None:
     tokenizer = LlamaTokenizerFast.from_pretrained(directory, legacy=False)
     tokenizer.save_pretrained(directory)
 
-    torch.manual_seed(SPEC["seed"])
+    torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=spec["hidden_size"], intermediate_size=spec["intermediate_size"],
+        vocab_size=spec.get("model_vocab_size", len(tokenizer)), hidden_size=spec["hidden_size"], intermediate_size=spec["intermediate_size"],
         num_hidden_layers=spec["num_hidden_layers"], num_attention_heads=spec["num_attention_heads"],
         num_key_value_heads=spec["num_key_value_heads"], max_position_embeddings=spec["max_position_embeddings"],
         rms_norm_eps=spec["rms_norm_eps"], tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=None,
     )
-    model = LlamaForCausalLM(config)
+    with torch.device(device):
+        model = LlamaForCausalLM._from_config(config, torch_dtype=dtype)
     script = tokenizer.encode(spec["script"], add_special_tokens=False) + [tokenizer.eos_token_id]
     if len(set(script)) != len(script) or len(script) >= spec["hidden_size"]:
         raise ValueError(f"the script {spec['script']!r} needs distinct tokens, fewer than hidden_size: {script}")
@@ -129,13 +129,12 @@ def build_llama(directory: Path, lines: list[str]) -> None:
     model.save_pretrained(directory)
 
 
-def build_oasst_reward_model(directory: Path, lines: list[str]) -> None:
+def build_oasst_reward_model(directory: Path, lines: list[str], spec: dict, seed: int, device: str, dtype: torch.dtype) -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPTNeoXTokenizerFast
 
     from .scorers import GPTNeoXRewardModel, GPTNeoXRewardModelConfig
 
-    spec = SPEC["oasst_rm"]
     specials = ["<|endoftext|>", "<|padding|>", "<|prompter|>", "<|assistant|>"]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -145,24 +144,24 @@ def build_oasst_reward_model(directory: Path, lines: list[str]) -> None:
     tokenizer = GPTNeoXTokenizerFast(tokenizer_object=bpe, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
                                      unk_token="<|endoftext|>", pad_token="<|padding|>",
                                      additional_special_tokens=["<|prompter|>", "<|assistant|>"])
-    torch.manual_seed(SPEC["seed"] + 1)
+    torch.manual_seed(seed + 1)
     config = GPTNeoXRewardModelConfig(
-        vocab_size=len(tokenizer), hidden_size=spec["hidden_size"], intermediate_size=spec["intermediate_size"],
+        vocab_size=spec.get("model_vocab_size", len(tokenizer)), hidden_size=spec["hidden_size"], intermediate_size=spec["intermediate_size"],
         num_hidden_layers=spec["num_hidden_layers"], num_attention_heads=spec["num_attention_heads"],
         max_position_embeddings=spec["max_position_embeddings"], rotary_pct=spec["rotary_pct"],
         use_parallel_residual=spec["use_parallel_residual"], pooling=spec["pooling"],
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
-    GPTNeoXRewardModel(config).save_pretrained(directory)
+    with torch.device(device):
+        GPTNeoXRewardModel._from_config(config, torch_dtype=dtype).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
 
 
-def build_unieval(directory: Path, lines: list[str]) -> None:
+def build_unieval(directory: Path, lines: list[str], spec: dict, seed: int, device: str, dtype: torch.dtype) -> None:
     from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
 
     from .scorers import BOOLEAN_QUESTIONS
 
-    spec = SPEC["unieval"]
     directory.mkdir(parents=True)
     answers = ["Yes", "No"] * 50  # UniEval's answers, frequent enough to be whole pieces
     (directory / "spiece.model").write_bytes(_sentencepiece(
@@ -173,30 +172,33 @@ def build_unieval(directory: Path, lines: list[str]) -> None:
     for word in ("Yes", "No"):
         if len(tokenizer(word, add_special_tokens=False).input_ids) != 1:
             raise ValueError(f"the UniEval tokenizer splits {word!r}: {tokenizer.tokenize(word)}")
-    torch.manual_seed(SPEC["seed"] + 2)
+    torch.manual_seed(seed + 2)
     config = T5Config(
-        vocab_size=len(tokenizer), d_model=spec["d_model"], d_ff=spec["d_ff"], d_kv=spec["d_kv"], num_layers=spec["num_layers"],
+        vocab_size=spec.get("model_vocab_size", len(tokenizer)), d_model=spec["d_model"], d_ff=spec["d_ff"], d_kv=spec["d_kv"], num_layers=spec["num_layers"],
         num_heads=spec["num_heads"], feed_forward_proj=spec["feed_forward_proj"], tie_word_embeddings=spec["tie_word_embeddings"],
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
     )
-    T5ForConditionalGeneration(config).save_pretrained(directory)
+    with torch.device(device):
+        T5ForConditionalGeneration._from_config(config, torch_dtype=dtype).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
 
 
-def spec_digest() -> str:
+def spec_digest(spec: dict) -> str:
     """What the models depend on: the spec, the corpus, this file and the transformers version."""
     import transformers
 
-    digest = hashlib.sha256(json.dumps(SPEC, sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
     for path in [SEED_TASKS, Path(__file__), *sorted(TEMPLATES.glob("*.txt"))]:
         digest.update(path.read_bytes())
     digest.update(transformers.__version__.encode())
     return digest.hexdigest()
 
 
-def make(out: Path) -> bool:
-    """Build the three models into `out` unless its stamp names the same spec; True when something was built."""
-    digest = spec_digest()
+def make(out: Path, spec: dict = SPEC, device: str = "cpu", dtype: torch.dtype = torch.float32) -> bool:
+    """Build the three models into `out` unless its stamp names the same spec; True when something was built.
+
+    Weights are initialised on `device` in `dtype` (a GPU makes billions of random weights in seconds) and saved."""
+    digest = spec_digest({**spec, "dtype": str(dtype)})
     stamp = out / STAMP
     if stamp.is_file() and json.loads(stamp.read_text()).get("digest") == digest:
         return False
@@ -205,10 +207,10 @@ def make(out: Path) -> bool:
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir(parents=True)
     lines = corpus_lines()
-    build_llama(temp / "llama", lines)
-    build_oasst_reward_model(temp / "oasst-rm", lines)
-    build_unieval(temp / "unieval", lines)
-    (temp / STAMP).write_text(json.dumps({"digest": digest, "spec": SPEC}, indent=2) + "\n")
+    build_llama(temp / "llama", lines, spec["llama"], spec["seed"], device, dtype)
+    build_oasst_reward_model(temp / "oasst-rm", lines, spec["oasst_rm"], spec["seed"], device, dtype)
+    build_unieval(temp / "unieval", lines, spec["unieval"], spec["seed"], device, dtype)
+    (temp / STAMP).write_text(json.dumps({"digest": digest, "spec": spec}, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     temp.rename(out)
     return True
