@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 WHEELS=(transformers tokenizers huggingface_hub accelerate peft trl datasets dill multiprocess tyro docstring_parser typeguard)
 
 if [[ "${1:-}" == wheels ]]; then
-  grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >>"$(git rev-parse --git-path info/exclude)"
+  exclude="$(git rev-parse --git-path info/exclude)"  # the wheels travel as carried files, never as tracked ones
+  mkdir -p "$(dirname "$exclude")"
+  grep -qx '/.whl/' "$exclude" 2>/dev/null || echo '/.whl/' >>"$exclude"
   pins=()
   for name in "${WHEELS[@]}"; do pins+=("$(grep -i "^${name}==" requirements.txt)"); done
   exec python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
