@@ -81,6 +81,7 @@ def _sentencepiece(lines: list[str], **options) -> bytes:
 
 def build_llama(directory: Path, lines: list[str], spec: dict, seed: int, device: str, dtype: torch.dtype) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer, LlamaTokenizerFast
+
     directory.mkdir(parents=True)
     (directory / "tokenizer.model").write_bytes(_sentencepiece(
         lines, model_type="bpe", vocab_size=spec["vocab_size"], byte_fallback=True, normalization_rule_name="identity",

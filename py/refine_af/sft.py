@@ -214,12 +214,13 @@ def train(params: dict, emit: Emit) -> dict:
     )
     trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
     resume_from = last_complete_checkpoint(checkpoints_dir)
-    if resume_from is not None and "tensorboard" in params["report_to"]:
-        # TensorBoard's purge marker: the steps an interrupted run logged after this checkpoint are dropped from the curves,
-        # so the resumed run's steps replace them instead of showing twice.
+    if "tensorboard" in params["report_to"]:
+        # TensorBoard's purge marker: the steps an earlier (interrupted) run logged after this run's starting point are
+        # dropped from the curves, so this run's steps replace them instead of showing twice.
         from torch.utils.tensorboard import SummaryWriter
 
-        SummaryWriter(params["logging_dir"], purge_step=_checkpoint_step(resume_from) + 1).close()
+        start = _checkpoint_step(resume_from) if resume_from is not None else 0
+        SummaryWriter(params["logging_dir"], purge_step=start + 1).close()
     with _trusting_own_checkpoints():
         if resume_from is not None and args.max_steps > 0 and _checkpoint_step(resume_from) >= args.max_steps:
             # Killed after the last step was checkpointed but before the model was saved. Resuming through train() would
