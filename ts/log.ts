@@ -11,8 +11,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 // While a progress bar holds the terminal's last line, a log line first clears it, so it is not written after the bar.
 let liveLine = false;
 const CLEAR_LINE = '\r\x1b[2K';
+/** Progress is shown as live bars on a terminal (not under CI); everywhere else as log lines. */
+export const liveTerminal = Boolean(process.stderr.isTTY) && !process.env.CI;
+
+/** With live bars the terminal already shows progress: its records go to the log file only. */
+const dropProgressUnderBars = winston.format((info) => (liveTerminal && info.progress !== undefined ? false : info));
 
 const terminalFormat = winston.format.combine(
+  dropProgressUnderBars(),
   winston.format.colorize({ level: process.stderr.isTTY }),
   winston.format.printf(({ level, message, source, logger }) => {
     const origin = source ? ` [${String(source)}${logger ? ` ${String(logger)}` : ''}]` : '';

@@ -5,6 +5,11 @@ TypeScript owns the loop; this module owns one step at a time:
   `PpoPolicy.step(scores)` trains on exactly the tokens that were scored; `save(dir)` writes a checkpoint
   that `PpoPolicy.open(..., resume_from=dir)` continues from.
 
+Metrics of every step also go to TensorBoard event files when a logging directory is given (TRL's tags, so that the
+curves read as any TRL run's: env/reward_mean is the mean of the scores as given, i.e. the composite reward). A resumed
+run starts its event file with TensorBoard's purge marker at the first step it will write, so the steps logged after the
+checkpoint by the interrupted process are dropped from the curves and no step shows twice.
+
 The reference policy of the KL term is the frozen base with the adapter disabled (TRL does this when ref_model is
 None and the model is a PEFT model): no second copy of the weights.
 
@@ -98,6 +103,7 @@ class PpoPolicy:
         self.settings = settings
         self.step_count = step
         self.rollout: Rollout | None = None
+        self.writer = None  # a TensorBoard SummaryWriter when metrics are logged
 
     @property
     def model(self):
@@ -109,7 +115,7 @@ class PpoPolicy:
 
     @classmethod
     def open(cls, ref: str, dtype: str, load_in_4bit: bool, device: str, lora: LoraSettings, ppo: PpoSettings,
-             seed: int, resume_from: str | None) -> "PpoPolicy":
+             seed: int, resume_from: str | None, logging_dir: str | None = None) -> "PpoPolicy":
         from peft import LoraConfig
         from trl import AutoModelForCausalLMWithValueHead, PPOConfig, PPOTrainer
 
@@ -147,6 +153,10 @@ class PpoPolicy:
         policy = cls(loaded, trainer, ppo, step=0)
         if resume_from is not None:
             policy._restore(resume_from)
+        if logging_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            policy.writer = SummaryWriter(logging_dir, purge_step=policy.step_count + 1)
         return policy
 
     def info(self) -> dict:
@@ -204,8 +214,10 @@ class PpoPolicy:
         self.rollout = Rollout(queries, responses)
         return results
 
-    def step(self, scores: list[float], seed: int) -> dict:
-        """One PPO optimisation step on the last rollout with one score per response, exactly as given."""
+    def step(self, scores: list[float], seed: int, scalars: dict[str, float] | None = None) -> dict:
+        """One PPO optimisation step on the last rollout with one score per response, exactly as given.
+
+        `scalars`: more metrics of this step for TensorBoard (the caller's, e.g. each feedback indicator's mean)."""
         if self.rollout is None:
             raise RuntimeError("ppo_step needs a rollout: call ppo_generate first (each rollout is used by one step)")
         if len(scores) != len(self.rollout.responses):
@@ -216,6 +228,8 @@ class PpoPolicy:
         score_tensors = [torch.tensor(float(s), dtype=torch.float32) for s in scores]
         stats = self.trainer.step(rollout.queries, rollout.responses, score_tensors)
         self.step_count += 1
+        if self.writer is not None:
+            self._log(stats, scores, scalars or {})
         return {
             "step": self.step_count,
             "mean_score": float(stats["ppo/mean_scores"]),
@@ -228,6 +242,23 @@ class PpoPolicy:
             "response_tokens_mean": float(stats["tokens/responses_len_mean"]),
             "seconds": time.perf_counter() - started,
         }
+
+    def _log(self, stats: dict, scores: list[float], scalars: dict[str, float]) -> None:
+        """The env/reward_* tags as PPOTrainer.log_stats writes them (std with Bessel's correction, as torch.std), the
+        caller's scalars, and every scalar of TRL's step stats."""
+        rewards = np.asarray(scores, dtype=np.float64)
+        std = rewards.std(ddof=1) if rewards.size > 1 else 0.0
+        logs = {"env/reward_mean": rewards.mean(), "env/reward_std": std, **scalars}
+        logs.update({tag: value for tag, value in stats.items() if np.ndim(value) == 0})
+        for tag, value in logs.items():
+            self.writer.add_scalar(tag, float(value), self.step_count)
+        self.writer.add_histogram("env/reward_dist", rewards, self.step_count)
+        self.writer.flush()  # visible to a running TensorBoard now, not after flush_secs
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
     # ------------------------------------------------------------------ checkpoints
 

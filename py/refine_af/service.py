@@ -191,6 +191,7 @@ def ppo_init(params: Params) -> dict:
     _ppo_policy = PpoPolicy.open(
         params["ref"], params["dtype"], params["load_in_4bit"], params["device"],
         LoraSettings(**params["lora"]), PpoSettings(**params["ppo"]), params["seed"], params["resume_from"],
+        logging_dir=params["logging_dir"],
     )
     return _ppo_policy.info()
 
@@ -206,7 +207,7 @@ def ppo_generate(params: Params) -> dict:
 
 @method
 def ppo_step(params: Params) -> dict:
-    return _policy().step(params["scores"], params["seed"])
+    return _policy().step(params["scores"], params["seed"], params["scalars"])
 
 
 @method
@@ -218,6 +219,8 @@ def ppo_save(params: Params) -> dict:
 def ppo_close(params: Params) -> dict:
     global _ppo_policy
     closed = _ppo_policy is not None
+    if closed:
+        _ppo_policy.close()
     _ppo_policy = None
     if closed:
         _free_memory()

@@ -203,7 +203,9 @@ def train(params: dict, emit: Emit) -> dict:
         remove_unused_columns=False,
         # Under DDP (accelerate launch), frozen base weights are "unused"; searching for them every step only costs time.
         ddp_find_unused_parameters=False if params["lora"] else None,
-        report_to=[],
+        # report_to: the Trainer's own integrations (TensorBoard: train/loss, train/learning_rate, … per logged step).
+        report_to=params["report_to"],
+        logging_dir=params["logging_dir"],
         disable_tqdm=True,
     )
     trainer = Trainer(
@@ -215,6 +217,13 @@ def train(params: dict, emit: Emit) -> dict:
     )
     trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
     resume_from = last_complete_checkpoint(checkpoints_dir)
+    if "tensorboard" in params["report_to"]:
+        # TensorBoard's purge marker: the steps an earlier (interrupted) run logged after this run's starting point are
+        # dropped from the curves, so this run's steps replace them instead of showing twice.
+        from torch.utils.tensorboard import SummaryWriter
+
+        start = _checkpoint_step(resume_from) if resume_from is not None else 0
+        SummaryWriter(params["logging_dir"], purge_step=start + 1).close()
     with _trusting_own_checkpoints():
         if resume_from is not None and args.max_steps > 0 and _checkpoint_step(resume_from) >= args.max_steps:
             # Killed after the last step was checkpointed but before the model was saved. Resuming through train() would

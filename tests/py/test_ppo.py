@@ -126,3 +126,32 @@ def test_an_incomplete_checkpoint_is_refused(tiny_llama_dir, tmp_path):
     (tmp_path / "step-0" / COMPLETE_MARKER).unlink()
     with pytest.raises(CheckpointError, match="not a complete checkpoint"):
         open_policy(tiny_llama_dir, resume_from=str(tmp_path / "step-0"))
+
+
+def test_metrics_go_to_tensorboard_and_a_resumed_run_replaces_the_steps_after_its_checkpoint(tiny_llama_dir, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = tmp_path / "tensorboard"
+
+    def steps(policy, numbers, run):
+        for step in numbers:
+            policy.generate(PROMPTS, max_new_tokens=8, stop=["Task:"], prompt_format="raw", seed=100 + step)
+            policy.step(SCORES[step], seed=200 + step, scalars={"feedback/run": run})
+
+    first = PpoPolicy.open(str(tiny_llama_dir), "float32", True, "cpu", LORA, SETTINGS, seed=7, resume_from=None, logging_dir=str(logs))
+    steps(first, range(2), run=0.0)
+    first.save(str(tmp_path / "step-2"))
+    steps(first, range(2, 3), run=0.0)  # step 3 is logged, then the process dies before the next checkpoint
+    resumed = PpoPolicy.open(str(tiny_llama_dir), "float32", True, "cpu", LORA, SETTINGS, seed=7,
+                             resume_from=str(tmp_path / "step-2"), logging_dir=str(logs))
+    steps(resumed, range(2, 4), run=1.0)
+    resumed.close()
+
+    events = EventAccumulator(str(logs))
+    events.Reload()
+    assert {"env/reward_mean", "env/reward_std", "objective/kl", "objective/kl_coef", "ppo/loss/policy", "ppo/mean_scores"} <= set(
+        events.Tags()["scalars"])
+    reward = events.Scalars("env/reward_mean")
+    assert [e.step for e in reward] == [1, 2, 3, 4]  # each step once: the resumed run's step 3 replaced the first's
+    assert [e.value for e in reward] == pytest.approx([sum(s) / len(s) for s in SCORES])  # the scores as given
+    assert [e.value for e in events.Scalars("feedback/run")] == [0.0, 0.0, 1.0, 1.0]

@@ -1,5 +1,6 @@
 """SFT on a tiny random Llama: the loss falls, only response tokens are trained on, the adapter loads, a rerun resumes."""
 import json
+import shutil
 
 import pytest
 import torch
@@ -27,6 +28,7 @@ def sft_params(tiny_llama_dir, tmp_path, **overrides):
         "lora": True, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
         "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"],
         "logging_steps": 4, "save_steps": 10, "save_total_limit": 2, "merge_weights": False, "seed": 0,
+        "report_to": [], "logging_dir": str(tmp_path / "tensorboard"),
     }
     return {**params, **overrides}
 
@@ -70,6 +72,27 @@ def test_a_rerun_continues_from_the_last_complete_checkpoint(tiny_llama_dir, tmp
     assert resumed["resumed_from"].endswith("checkpoint-6")
     assert [e["step"] for e in events if e["type"] == "progress"] == [7, 8, 9, 10]
     assert resumed["steps"] == 10
+
+
+def test_losses_go_to_tensorboard_and_a_resumed_run_replaces_the_steps_after_its_checkpoint(tiny_llama_dir, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    params = dict(max_steps=6, save_steps=4, logging_steps=1, report_to=["tensorboard"])
+    first = train(sft_params(tiny_llama_dir, tmp_path, **params), lambda e: None)
+    # Killed after update 6 was logged but before its checkpoint: the rerun resumes from update 4 and logs 5 and 6 again.
+    shutil.rmtree(tmp_path / "sft" / "checkpoints" / "checkpoint-6")
+    (tmp_path / "sft" / "adapter").rename(tmp_path / "first-adapter")
+    resumed = train(sft_params(tiny_llama_dir, tmp_path, **{**params, "max_steps": 8}), lambda e: None)
+    assert resumed["resumed_from"].endswith("checkpoint-4")
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "train/learning_rate"} <= set(events.Tags()["scalars"])
+    losses = events.Scalars("train/loss")
+    assert [e.step for e in losses] == list(range(1, 9))  # each update once
+    first_curve = {p["step"]: p["loss"] for p in first["loss_curve"]}
+    resumed_curve = {p["step"]: p["loss"] for p in resumed["loss_curve"]}
+    assert [e.value for e in losses] == pytest.approx([first_curve[s] for s in (1, 2, 3, 4)] + [resumed_curve[s] for s in (5, 6, 7, 8)])
 
 
 def test_an_empty_dataset_is_a_clear_error(tiny_llama_dir, tmp_path):

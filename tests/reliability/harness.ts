@@ -336,7 +336,8 @@ function artifactDigests(runDir: string): Record<string, string> {
       const relPath = rel ? `${rel}/${name}` : name;
       if (statSync(path).isDirectory()) {
         // Intermediate checkpoints depend on where the kills fell (which ones were rotated out); the final ones are compared.
-        if (name === 'checkpoints') continue;
+        // TensorBoard event files are logs: named and stamped with wall time and host, and appended to by each resume.
+        if (name === 'checkpoints' || (name === 'tensorboard' && rel === '')) continue;
         walk(path, relPath);
       } else if (!/\.log$/.test(name) && !NOT_COMPARED.has(name)) {
         const text = readFileSync(path);

@@ -214,6 +214,8 @@ export const workerMethods = {
       ppo: ppoSettingsSchema,
       seed: z.number().int(),
       resume_from: z.string().nullable(),
+      /** TensorBoard event files of every step go here (TRL's tags); null: none. */
+      logging_dir: z.string().nullable().default(null),
     }),
     result: z.object({
       model: modelInfoSchema,
@@ -238,7 +240,12 @@ export const workerMethods = {
   }),
   ppo_step: method({
     description: 'One TRL PPOTrainer.step on the last rollout with one score per response, as given.',
-    params: z.object({ scores: z.array(z.number()).min(1), seed: z.number().int() }),
+    params: z.object({
+      scores: z.array(z.number()).min(1),
+      seed: z.number().int(),
+      /** More metrics of the step for TensorBoard, by tag (the feedback indicators' means). */
+      scalars: z.record(z.string(), z.number()).default({}),
+    }),
     result: ppoStepStatsSchema,
     timeoutMs: 2 * HOUR_MS,
   }),
@@ -328,6 +335,9 @@ export const jobs = {
       /** The template texts the prompts of train_file were rendered with: not used by the job, recorded beside the model
        * (refine-af-sft.json) so that evaluation prompts it as it was trained, whatever the config says later. */
       prompt_templates: sftPromptTemplatesSchema,
+      /** The HF Trainer's report_to and logging_dir (TensorBoard event files of the losses). */
+      report_to: z.array(z.string()),
+      logging_dir: z.string(),
     }),
     progress: z.discriminatedUnion('type', [
       z.object({ type: z.literal('progress'), step: z.number().int(), total_steps: z.number().int(), epoch: z.number() }),

@@ -126,6 +126,14 @@ const evalSection = z
   .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
 
 
+/** HF/TRL's `report_to`: where training metrics also go, for `tensorboard --logdir <run.dir>` while a run goes on. */
+const reportTo = (what: string, subdir: string) =>
+  z
+    .array(z.enum(['tensorboard']))
+    .default(['tensorboard'])
+    .describe(`${what} as TensorBoard event files in <run.dir>/tensorboard/${subdir} ([] = none; HF Trainer/TRL report_to convention, our default).`)
+    .meta(ours('TensorBoard event files, where HF and TRL users look for training curves'));
+
 const rlafSection = z
   .strictObject({
     pool: z
@@ -236,6 +244,7 @@ const rlafSection = z
       .default(30)
       .describe('Span of the exponential moving average of the reward curve (§III: "a span of 30 steps").')
       .meta(paper('§III')),
+    report_to: reportTo('PPO metrics per step (TRL\'s tags: env/reward_mean = the composite reward, objective/kl, ppo/loss/…, plus feedback/<indicator>)', 'rlaf'),
   })
   .refine((s) => s.batch_size % (s.mini_batch_size * s.gradient_accumulation_steps) === 0, {
     message: 'batch_size must be a multiple of mini_batch_size × gradient_accumulation_steps (TRL splits each batch that way)',
@@ -692,6 +701,7 @@ const sftSection = z
       .default(false)
       .describe('Also save the base weights with the adapter merged in (a plain checkpoint for serving).')
       .meta(ours('the adapter alone is enough for evaluation')),
+    report_to: reportTo('The HF Trainer\'s logs (train/loss, train/learning_rate, …)', 'sft or sft-<N>'),
   })
   .describe('Supervised fine-tuning of the base model on the IFT dataset with the HF Trainer (§II-D "Instruction Finetuning", §III-A).');
 

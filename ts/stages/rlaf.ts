@@ -25,6 +25,7 @@ import { toCsv } from '../io/csv.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { FeedbackScorer } from '../feedback/scorer.js';
 import { logger } from '../log.js';
+import { tensorboardDir } from '../paths.js';
 import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
 import { spearman } from '../stats/correlation.js';
@@ -85,6 +86,8 @@ export interface RlafPaths {
   chart: string;
   summary: string;
   checkpoints: string;
+  /** TensorBoard event files of every step (rlaf.report_to). */
+  tensorboard: string;
 }
 
 export interface RlafSummary {
@@ -126,6 +129,7 @@ export function rlafPaths(config: Config): RlafPaths {
     chart: join(dir, 'reward-curve.svg'),
     summary: join(dir, 'summary.json'),
     checkpoints: join(dir, 'checkpoints'),
+    tensorboard: tensorboardDir(config.run.dir, 'rlaf'),
   };
 }
 
@@ -168,6 +172,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
     },
     seed: config.run.seed,
     resume_from: resumeFrom?.dir ?? null,
+    logging_dir: settings.report_to.includes('tensorboard') ? paths.tensorboard : null,
   });
   if (opened.step !== startStep) throw new Error(`checkpoint ${resumeFrom?.dir} holds step ${opened.step}, its marker says ${startStep}`);
   logger.info(
@@ -207,7 +212,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       const rollouts = await scoreResponses(instructions, responses, reward, settings.unparsed_reward);
 
       // 4. One PPO step with exactly these rewards.
-      const stats = await worker.call('ppo_step', { scores: rollouts.map((r) => r.reward), seed: random.nextUint32() });
+      const stats = await worker.call('ppo_step', { scores: rollouts.map((r) => r.reward), seed: random.nextUint32(), scalars: feedbackScalars(rollouts) });
       if (stats.step !== step) throw new Error(`the PPO trainer reports step ${stats.step} where the loop is at step ${step}`);
 
       // 5. Log the step: metrics (JSONL + CSV), rollouts; checkpoint every save_every steps.
@@ -306,6 +311,19 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
+/** Mean of each indicator over the rollouts that parsed (the others were not scored). */
+function indicatorMeans(rollouts: readonly Omit<RolloutRecord, 'step'>[]): Record<string, number> {
+  const parsed = rollouts.filter((r) => r.instance !== null);
+  const names = [...new Set(parsed.flatMap((r) => Object.keys(r.indicators)))].sort();
+  return Object.fromEntries(names.map((name) => [name, mean(parsed.flatMap((r) => r.indicators[name] ?? []))]));
+}
+
+/** The step's feedback for TensorBoard, beside TRL's own tags: each indicator's mean and the share of parsed responses. */
+function feedbackScalars(rollouts: readonly Omit<RolloutRecord, 'step'>[]): Record<string, number> {
+  const scalars = Object.fromEntries(Object.entries(indicatorMeans(rollouts)).map(([name, value]) => [`feedback/${name}`, value]));
+  return { ...scalars, 'feedback/parsed_fraction': rollouts.filter((r) => r.instance !== null).length / rollouts.length };
+}
+
 function stepRecord(
   history: readonly RlafStepRecord[],
   rollouts: readonly Omit<RolloutRecord, 'step'>[],
@@ -315,14 +333,12 @@ function stepRecord(
 ): RlafStepRecord {
   const rewardMean = mean(rollouts.map((r) => r.reward));
   const parsed = rollouts.filter((r) => r.instance !== null);
-  const names = [...new Set(parsed.flatMap((r) => Object.keys(r.indicators)))].sort();
-  const indicators = Object.fromEntries(names.map((name) => [name, mean(parsed.flatMap((r) => r.indicators[name] ?? []))]));
   const ema = exponentialMovingAverage([...history.map((h) => h.reward_mean), rewardMean], span).at(-1)!;
   return {
     step: stats.step,
     reward_mean: rewardMean,
     reward_ema: ema,
-    indicators,
+    indicators: indicatorMeans(rollouts),
     parsed_fraction: parsed.length / rollouts.length,
     kl: stats.kl,
     kl_coef: stats.kl_coef,

@@ -9,12 +9,13 @@
  * A killed run resumes from the job's Trainer checkpoints; a finished one is not redone.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { jobs, sftPromptTemplatesSchema, type JobProgress, type JobResult } from '../bridge/contract.js';
 import { runJob } from '../bridge/jobs.js';
 import type { Config } from '../config/schema.js';
 import { DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { tensorboardDir } from '../paths.js';
 import { loadTemplate, renderTemplateText } from '../prompts/render.js';
 import { startProgress, type Progress } from '../progress.js';
 import { iftRecordSchema, type IftRecord } from '../stats/dataset.js';
@@ -131,6 +132,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
     output_dir: outDir,
     seed: config.run.seed,
     prompt_templates: templates,
+    logging_dir: tensorboardDir(ctx.runDir, basename(outDir)),
   });
   const trainSha256 = createHash('sha256').update(trainText).digest('hex');
   const finished = readJsonIfExists(recordFile, runRecordSchema);

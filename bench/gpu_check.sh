@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The GPU check (bench/gpu_check.py says what it measures, what travels and what cannot be done).
+#
+#   bash bench/gpu_check.sh wheels   # here, with pip and PyPI: our pins as Python 3.12 wheels into .whl/ (ignored by git)
+#   bash bench/gpu_check.sh          # on the device machine, with .whl carried: install them, run the check into $OUT
+#
+# The device tool's call: run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Missing on the device image, or there in other versions than ours: the versions come from requirements.txt.
+# bitsandbytes is left out: its wheel is over the 64 MiB carry limit (gpu_check.py).
+WHEELS=(transformers tokenizers huggingface_hub accelerate peft trl datasets dill multiprocess tyro docstring_parser typeguard)
+
+if [[ "${1:-}" == wheels ]]; then
+  exclude="$(git rev-parse --git-path info/exclude)"  # the wheels travel as carried files, never as tracked ones
+  mkdir -p "$(dirname "$exclude")"
+  grep -qx '/.whl/' "$exclude" 2>/dev/null || echo '/.whl/' >>"$exclude"
+  pins=()
+  for name in "${WHEELS[@]}"; do pins+=("$(grep -i "^${name}==" requirements.txt)"); done
+  exec python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl "${pins[@]}"
+fi
+
+if compgen -G '.whl/*.whl' >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+# Inside the device tool's 10-minute limit, with time left to bring $OUT back.
+exec timeout 560 python3 bench/gpu_check.py --out "${OUT:-/tmp/refine-af-gpu-check/out}" "$@"
