@@ -9,7 +9,9 @@ import { compareReports, evalSuperNiModel, formatComparison, formatReport, readR
 import { configureLogging, flushLogs, logger } from './log.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { formatRunSummary, runPipeline } from './run.js';
-import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
+import { addRater, exportHumanEval, importHumanEvalRuns, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
+import { generateResponsesWithModel } from './eval/human/respond.js';
+import { formatReproSummary, runRepro } from './repro.js';
 import { RATINGS } from './eval/human/scale.js';
 import { dedupFiles } from './stages/dedup.js';
 import { analyseDataset } from './stats/report.js';
@@ -158,6 +160,24 @@ program
     console.log(formatRunSummary(summary));
   });
 
+program
+  .command('repro')
+  .description(
+    'after `run` of both pipelines: Super-NI of every model, Tables II/III, the dataset analysis (Table V, Figures 2/3/4/8), ' +
+      'user-oriented responses in a rating database, and one report beside the paper\'s numbers; completed steps are skipped',
+  )
+  .requiredOption('-c, --config <yaml>', 'the REFINE-AF config (its eval section and run.dir: the report goes to <run.dir>/repro)')
+  .requiredOption('-b, --baseline <yaml>', 'its Self-Instruct baseline config')
+  .option('--resume', 'continue a step that was interrupted (crash or Ctrl-C)')
+  .option('--force', 'redo a step whose inputs changed (a pipeline rerun with --force, other eval settings)')
+  .action(async (options: { config: string; baseline: string; resume?: boolean; force?: boolean }) => {
+    const [main, baseline] = [loadConfig(options.config), loadConfig(options.baseline)];
+    const summary = await interruptible(`refine-af repro --config ${options.config} --baseline ${options.baseline} --resume`, (signal) =>
+      runRepro(main, baseline, { resume: options.resume, force: options.force, signal }),
+    );
+    console.log(formatReproSummary(summary));
+  });
+
 const config = program.command('config').description('inspect configuration');
 config
   .command('check')
@@ -267,6 +287,35 @@ humanEval
     // Every rating is committed when its response is sent: stopping loses nothing.
     await server.close();
     interrupts.dispose();
+  });
+humanEval
+  .command('respond')
+  .description('write a run file: a model\'s (base + adapter) responses to the user-oriented instructions, greedy; rerun to resume')
+  .addOption(configOption())
+  .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
+  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model (an SFT model is prompted with the config\'s sft template)')
+  .option('--instructions <jsonl>', 'instructions to answer (default: seeds/user_oriented_instructions.jsonl)')
+  .requiredOption('--out <jsonl>', 'the run file ({"id", "response"} per line), appended per batch')
+  .action(async (options: { config: string; model?: string; adapter?: string; instructions?: string; out: string }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const result = await generateResponsesWithModel(config, {
+      model: options.model ?? config.models.generator,
+      out: options.out,
+      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+      ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+    });
+    console.log(`${result.responses} responses in ${result.out}`);
+  });
+humanEval
+  .command('import')
+  .description('import run files into the rating database (created when absent) without serving; already imported responses are kept')
+  .requiredOption('--db <file>', 'the rating database')
+  .requiredOption('--runs <name=path...>', 'one per system, e.g. refine-af=out/refine.jsonl self-instruct=out/si.jsonl')
+  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
+  .action((options: { db: string; runs: string[]; instructions?: string }) => {
+    const { added, kept } = importHumanEvalRuns(options.db, options.runs, options.instructions);
+    console.log(`${added} responses imported, ${kept} already in ${options.db}`);
   });
 humanEval
   .command('add-rater')

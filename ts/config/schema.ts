@@ -76,6 +76,15 @@ const evalSection = z
       .default('raw')
       .describe('"raw" sends the prompt as is (a base or SFT model, as in the benchmark); "chat" wraps it in the model\'s chat template (an instruct model).'),
     stop: z.array(z.string()).default([]).describe('Stop sequences cutting a prediction; none by default, predictions are scored as generated (superni-eval.md).'),
+    data_dir: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('The Super-NI benchmark in its native layout (a checkout of allenai/natural-instructions, or data/superni-mini) that `refine-af repro` evaluates on (§V-A); null: repro refuses to start.'),
+    paper_backbone: z
+      .enum(['llama2-7b', 'llama2-13b', 'mistral-7b'])
+      .default('llama2-7b')
+      .describe('Whose numbers in the paper (Tables II, III, V; Figure 2) the reproduction report puts beside this run\'s (docs/paper-results.json).'),
   })
   .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
 
@@ -161,6 +170,12 @@ const humanEvalSection = z
       .default(16_384)
       .describe('Largest request body accepted; a form post (login token or rating) is far smaller, so larger bodies are refused with 413.'),
     session_hours: z.number().positive().default(12).describe('How long a rater stays logged in after entering their token.'),
+    max_new_tokens: z
+      .number()
+      .int()
+      .positive()
+      .default(512)
+      .describe('Tokens generated per response to a user-oriented instruction, greedy (our choice: the paper gives no value; its golden outputs are mostly shorter).'),
   })
   .describe('The blind human rating web app for the user-oriented instructions (§V-B, Figure 6).');
 const openaiSection = z

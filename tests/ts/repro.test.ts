@@ -1,0 +1,142 @@
+/**
+ * `refine-af repro` end to end through the real CLI: both pipelines on the harness's tiny settings (scripted tiny Llama,
+ * stage 1 from the completions fixture, one extra Table II subset), then the reproduction on the vendored 12-task Super-NI
+ * fixture. Asserts every artifact and every table of the report; a SIGKILL in the middle of the Super-NI step, then
+ * --resume, skips the completed steps and continues the interrupted one; ratings appear as Figure 6 on the next run.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { loadConfig } from '../../ts/config/load.js';
+import { RatingStore } from '../../ts/eval/human/store.js';
+import { loadSuperNi } from '../../ts/eval/superni.js';
+import { readJsonl } from '../../ts/io/files.js';
+import { packageRoot } from '../../ts/paths.js';
+import { buildGenerator, harnessConfig, startRun } from '../reliability/harness.js';
+import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+
+const root = mkdtempSync(join(tmpdir(), 'refine-af-repro-'));
+const superni = join(packageRoot, 'data', 'superni-mini');
+const cli = join(packageRoot, 'bin', 'refine-af.js');
+let server: CompletionsServer;
+const files = { refineAf: join(root, 'refine-af.yaml'), selfInstruct: join(root, 'self-instruct.yaml') };
+const reproDir = join(root, 'refine-af', 'repro');
+
+function writeConfigs(generator: string): void {
+  for (const [method, file] of [['refine-af', files.refineAf], ['self-instruct', files.selfInstruct]] as const) {
+    const config = harnessConfig(join(root, method), generator, server, 'small');
+    config.pipeline = { method };
+    config.sft = { ...(config.sft as object), extra_subsets: [2] };
+    config.eval = { data_dir: superni, instances_per_task: 2, max_new_tokens: 4, batch_size: 12 };
+    config.human_eval = { max_new_tokens: 4 };
+    writeFileSync(file, stringify(config));
+  }
+}
+
+const repro = (...flags: string[]) =>
+  execa('node', [cli, 'repro', '--config', files.refineAf, '--baseline', files.selfInstruct, ...flags], {
+    cwd: packageRoot, reject: false, all: true, env: { REFINE_AF_LOG_LEVEL: 'warn' },
+  });
+
+const stepSchema = z.object({ steps: z.record(z.string(), z.object({ status: z.string() })) });
+const steps = () => stepSchema.parse(JSON.parse(readFileSync(join(reproDir, 'repro.json'), 'utf8'))).steps;
+const report = () => readFileSync(join(reproDir, 'report.md'), 'utf8');
+
+beforeAll(async () => {
+  server = await startCompletionsServer();
+  writeConfigs(buildGenerator(root));
+  for (const file of [files.refineAf, files.selfInstruct]) {
+    const run = await startRun(file);
+    expect(run.exitCode, String(run.all)).toBe(0);
+  }
+}, 900_000);
+afterAll(async () => {
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('refine-af repro', () => {
+  it('killed in the middle of the Super-NI step, it resumes: completed steps are skipped, the interrupted one continues', async () => {
+    const child = repro();
+    const predictions = join(reproDir, 'superni', 'refine-af-2', 'predictions.jsonl');
+    while (child.exitCode === null && !existsSync(predictions)) await sleep(100);
+    child.kill('SIGKILL');
+    await child;
+    expect(steps()['superni/base']?.status).toBe('complete');
+    expect(steps()['superni/refine-af-2']?.status).toBe('running');
+
+    const refused = await repro();
+    expect(refused.exitCode).toBe(1);
+    expect(String(refused.all)).toMatch(/superni\/refine-af-2 was interrupted; pass --resume/);
+
+    const resumed = await repro('--resume');
+    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    expect(resumed.stdout).toContain('superni/base: skipped (already complete)');
+    expect(resumed.stdout).toContain('superni/refine-af-2: ran');
+    expect(Object.values(steps()).every((s) => s.status === 'complete')).toBe(true);
+  }, 900_000);
+
+  it('writes every artifact: scores per model, tables, both analyses with their figures, both run files, the rating database', () => {
+    const tasks = loadSuperNi(superni, 2);
+    for (const model of ['base', 'refine-af', 'refine-af-2', 'self-instruct', 'self-instruct-2']) {
+      const predictions = readJsonl(join(reproDir, 'superni', model, 'predictions.jsonl'), z.object({ id: z.string() }));
+      expect(new Set(predictions.map((p) => p.id)).size).toBe(predictions.length);
+      expect(predictions).toHaveLength(tasks.length * 2);
+      expect(existsSync(join(reproDir, 'superni', model, 'scores.json'))).toBe(true);
+    }
+    for (const table of ['table-ii.csv', 'table-iii.csv', 'report.html', 'report.md']) expect(existsSync(join(reproDir, table))).toBe(true);
+    for (const arm of ['refine-af', 'self-instruct']) {
+      for (const figure of ['fig3-length-instruction.svg', 'fig3-length-input.svg', 'fig3-length-output.svg', 'fig4-seed-rouge.svg', 'fig8-verb-noun.svg']) {
+        expect(readFileSync(join(reproDir, 'stats', arm, figure), 'utf8')).toMatch(/^<svg/);
+      }
+      const run = readJsonl(join(reproDir, 'user-oriented', `${arm}.jsonl`), z.object({ id: z.string(), response: z.string() }));
+      expect(run).toHaveLength(252);
+    }
+    expect(readFileSync(join(reproDir, 'stats', 'refine-af', 'fig2-reward.svg'), 'utf8')).toMatch(/^<svg/);
+    const store = RatingStore.open(join(reproDir, 'ratings.sqlite'), { mustExist: true });
+    expect(store.systems()).toEqual(['refine-af', 'self-instruct']);
+    store.close();
+  });
+
+  it('the report holds every table beside the paper’s LLaMA 2-7B numbers, and Figure 6 is "not yet rated"', () => {
+    const text = report();
+    expect(text).toContain('its numbers are meaningless');
+    const tableII = text.split('## Table II')[1]!.split('## ')[0]!;
+    expect(tableII).toMatch(/\n\| 2 \| [\d.]+ \| [\d.]+ \| [\d.]+% \(\d+\/\d+\/\d+ of 12\) \| 5,000 \| 5\.8012 \| 5\.9613 \| 66\.66% \|/);
+    expect(tableII).toMatch(/\n\| all \(\d+ \/ \d+\) \| [\d.]+ \| [\d.]+ \| [\d.]+% .* \| 10,000 \| 5\.9841 \| 6\.0398 \| 53\.79% \|/);
+    const tableIII = text.split('## Table III')[1]!.split('## ')[0]!;
+    for (const category of new Set(loadSuperNi(superni, 1).map((t) => t.category))) expect(tableIII).toContain(`| ${category} |`);
+    expect(tableIII).toContain('| grammar_error_correction | ');
+    expect(tableIII).toMatch(/\| question_rewriting \| [\d.]+ \| [\d.]+ \| 20\.2548 \| 20\.6361 \|/);
+    const tableV = text.split('## Table V')[1]!.split('## ')[0]!;
+    expect(tableV).toMatch(/\| # of instances \| \d+ \| \d+ \| 14,998 \|/);
+    expect(text).toMatch(/Spearman ρ\(step, reward\): -?[\d.]+ over 3 steps; paper \(LLaMA 2-7B\): 0\.553/);
+    for (const figure of ['stats/refine-af/fig2-reward.svg', 'stats/self-instruct/fig8-verb-noun.svg', 'stats/refine-af/fig4-seed-rouge.svg']) {
+      expect(text).toContain(`](${figure})`);
+    }
+    expect(text.split('## Figure 6')[1]).toMatch(/^[^\n]*\n\nNot yet rated\./);
+    const html = readFileSync(join(reproDir, 'report.html'), 'utf8');
+    expect(html.match(/<svg/g)!.length).toBe(1 + 2 * 5);
+    expect(html).toContain('Not yet rated.');
+  });
+
+  it('a second run skips every step; once ratings exist it shows Figure 6', async () => {
+    const store = RatingStore.open(join(reproDir, 'ratings.sqlite'));
+    const { rater } = store.addRater('alice');
+    for (let i = 0; i < 3; i++) store.rate(rater.id, store.nextAssignment(rater.id)!, 'A');
+    store.close();
+    const again = await repro('--resume');
+    expect(again.exitCode, String(again.all)).toBe(0);
+    expect(again.stdout).not.toMatch(/: ran$/m);
+    expect(again.stdout.match(/skipped \(already complete\)/g)).toHaveLength(Object.keys(steps()).length);
+    expect(readFileSync(join(reproDir, 'figure6.svg'), 'utf8')).toMatch(/^<svg/);
+    expect(report()).not.toContain('Not yet rated.');
+    expect(report()).toMatch(/\| (refine-af|self-instruct) \| 3 \| 0 \| 0 \| 0 \| 3 \|/);
+    expect(loadConfig(files.refineAf).eval.data_dir).toBe(superni);
+  }, 300_000);
+});
