@@ -202,23 +202,25 @@ evaluation
   .command('superni')
   .description('Super-NaturalInstructions zero-shot (§V-A): generate with a model (or take --predictions) and score EM and ROUGE-L')
   .addOption(configOption())
-  .requiredOption('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt)')
+  .option('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt); default eval.data_dir')
   .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
   .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
   .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
   .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
-  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string }) => {
+  .action(async (options: { config: string; dataDir?: string; model?: string; adapter?: string; predictions?: string; out: string }) => {
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
+    const dataDir = options.dataDir ?? config.eval.data_dir;
+    if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
     const report =
       options.predictions === undefined
         ? await evalSuperNiModel(config, {
-            dataDir: options.dataDir,
+            dataDir,
             outDir: options.out,
             model: options.model ?? config.models.generator,
             ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
           })
-        : scorePredictionsFile(config, options.dataDir, options.predictions, options.out);
+        : scorePredictionsFile(config, dataDir, options.predictions, options.out);
     process.stdout.write(formatReport(report));
   });
 evaluation

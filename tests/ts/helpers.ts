@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export function processAlive(pid: number): boolean {
@@ -18,9 +17,4 @@ export async function waitForExit(pid: number, ms = 10_000): Promise<boolean> {
     await sleep(100);
   }
   return !processAlive(pid);
-}
-
-/** The shared data folder beside the repository (CI clones shared/ next to it); REFINE_AF_SHARED overrides. */
-export function sharedDir(): string {
-  return process.env.REFINE_AF_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', 'shared');
 }
