@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup chromium test test-ts test-py typecheck demo bench repro reliability
+.PHONY: setup chromium test test-ts test-py typecheck demo bench repro rehearsal-models reliability
 
 setup: $(STAMP)
 
@@ -47,12 +47,18 @@ bench: setup
 # One backbone of the paper (llama2-7b | llama2-13b | mistral-7b): REFINE-AF, then its Self-Instruct baseline, each with its
 # Table II subsets (sft.extra_subsets), then `repro`: Super-NI of every model, the tables, the dataset analysis, the rating
 # database and <run.dir>/repro/report.{html,md}. Needs a GPU and hub access; README "Reproducing the paper" says what and how long.
-repro: setup
-	test -f configs/$(MODEL).yaml || { echo "no configs/$(MODEL).yaml; MODEL is one of: llama2-7b llama2-13b mistral-7b" >&2; exit 2; }
+# MODEL=rehearsal runs the same on tiny local models (configs/rehearsal*.yaml), made first, in minutes on a CPU.
+REHEARSAL_MODELS := runs/rehearsal-models
+repro: setup $(if $(filter rehearsal,$(MODEL)),rehearsal-models)
+	test -f configs/$(MODEL).yaml || { echo "no configs/$(MODEL).yaml; MODEL is one of: llama2-7b llama2-13b mistral-7b rehearsal" >&2; exit 2; }
 	npx refine-af doctor --config configs/$(MODEL).yaml
 	npx refine-af run --config configs/$(MODEL).yaml --resume
 	npx refine-af run --config configs/$(MODEL)-self-instruct.yaml --resume
 	npx refine-af repro --config configs/$(MODEL).yaml --baseline configs/$(MODEL)-self-instruct.yaml --resume
+
+# The tiny models the rehearsal configs name; does nothing when they are already made with the same spec.
+rehearsal-models: setup
+	PYTHONPATH=py $(PY) -m refine_af.rehearsal_models $(REHEARSAL_MODELS)
 
 # Crash harness (a real run SIGKILLed at KILLS seeded points per stage, resumed, compared with an uninterrupted run) and
 # the fault tests; writes RELIABILITY.md. About 20 minutes on 2 CPU cores.
