@@ -1,6 +1,7 @@
 /**
- * `refine-af repro` end to end through the real CLI: both pipelines on the harness's tiny settings (scripted tiny Llama,
- * stage 1 from the completions fixture, one extra Table II subset), then the reproduction on the vendored 12-task Super-NI
+ * `make repro MODEL=rehearsal`'s last step, `refine-af repro`, end to end through the real CLI: both rehearsal pipelines
+ * (configs/rehearsal*.yaml: tiny models of the lab architectures, the Table II subsets 8 and 16 of 24 instructions; only the
+ * run directory and the model directory moved to a temporary folder), then the reproduction on the vendored 12-task Super-NI
  * fixture. Asserts every artifact and every table of the report; a SIGKILL in the middle of the Super-NI step, then
  * --resume, skips the completed steps and continues the interrupted one; ratings appear as Figure 6 on the next run.
  */
@@ -9,31 +10,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { loadConfig } from '../../ts/config/load.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
 import { loadSuperNi } from '../../ts/eval/superni.js';
 import { readJsonl } from '../../ts/io/files.js';
-import { packageRoot } from '../../ts/paths.js';
-import { buildGenerator, harnessConfig, startRun } from '../reliability/harness.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { defaultPython, packageRoot } from '../../ts/paths.js';
+import { startRun } from '../reliability/harness.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-repro-'));
 const superni = join(packageRoot, 'data', 'superni-mini');
 const cli = join(packageRoot, 'bin', 'refine-af.js');
-let server: CompletionsServer;
-const files = { refineAf: join(root, 'refine-af.yaml'), selfInstruct: join(root, 'self-instruct.yaml') };
-const reproDir = join(root, 'refine-af', 'repro');
+const models = join(root, 'rehearsal-models');
+const files = { refineAf: join(root, 'rehearsal.yaml'), selfInstruct: join(root, 'rehearsal-self-instruct.yaml') };
+const reproDir = join(root, 'rehearsal', 'repro');
+const MODELS = ['base', 'refine-af', 'refine-af-8', 'refine-af-16', 'self-instruct', 'self-instruct-8', 'self-instruct-16'];
 
-function writeConfigs(generator: string): void {
-  for (const [method, file] of [['refine-af', files.refineAf], ['self-instruct', files.selfInstruct]] as const) {
-    const config = harnessConfig(join(root, method), generator, server, 'small');
-    config.pipeline = { method };
-    config.sft = { ...(config.sft as object), extra_subsets: [2] };
-    config.eval = { data_dir: superni, instances_per_task: 2, max_new_tokens: 4, batch_size: 12 };
-    config.human_eval = { max_new_tokens: 4 };
+/** The rehearsal configs as they are, with the run directory and the tiny models' directory in `root`. */
+function writeConfigs(): void {
+  for (const [name, file] of [['rehearsal', files.refineAf], ['rehearsal-self-instruct', files.selfInstruct]] as const) {
+    const config = parse(readFileSync(join(packageRoot, 'configs', `${name}.yaml`), 'utf8'));
+    config.run.dir = join(root, name);
+    config.models.generator = join(models, 'llama');
+    config.feedback.reward_model = join(models, 'oasst-rm');
+    config.feedback.unieval = join(models, 'unieval');
     writeFileSync(file, stringify(config));
   }
 }
@@ -48,42 +49,40 @@ const steps = () => stepSchema.parse(JSON.parse(readFileSync(join(reproDir, 'rep
 const report = () => readFileSync(join(reproDir, 'report.md'), 'utf8');
 
 beforeAll(async () => {
-  server = await startCompletionsServer();
-  writeConfigs(buildGenerator(root));
+  await execa(defaultPython, ['-m', 'refine_af.rehearsal_models', models], { cwd: packageRoot, env: { PYTHONPATH: join(packageRoot, 'py') } });
+  writeConfigs();
   for (const file of [files.refineAf, files.selfInstruct]) {
     const run = await startRun(file);
     expect(run.exitCode, String(run.all)).toBe(0);
   }
 }, 900_000);
-afterAll(async () => {
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('refine-af repro', () => {
   it('killed in the middle of the Super-NI step, it resumes: completed steps are skipped, the interrupted one continues', async () => {
     const child = repro();
-    const predictions = join(reproDir, 'superni', 'refine-af-2', 'predictions.jsonl');
+    // The first batch of the first SFT model is on disk: the step is in flight (two more batches to go).
+    const predictions = join(reproDir, 'superni', 'refine-af', 'predictions.jsonl');
     while (child.exitCode === null && !existsSync(predictions)) await sleep(100);
     child.kill('SIGKILL');
     await child;
     expect(steps()['superni/base']?.status).toBe('complete');
-    expect(steps()['superni/refine-af-2']?.status).toBe('running');
+    expect(steps()['superni/refine-af']?.status).toBe('running');
 
     const refused = await repro();
     expect(refused.exitCode).toBe(1);
-    expect(String(refused.all)).toMatch(/superni\/refine-af-2 was interrupted; pass --resume/);
+    expect(String(refused.all)).toMatch(/superni\/refine-af was interrupted; pass --resume/);
 
     const resumed = await repro('--resume');
     expect(resumed.exitCode, String(resumed.all)).toBe(0);
     expect(resumed.stdout).toContain('superni/base: skipped (already complete)');
-    expect(resumed.stdout).toContain('superni/refine-af-2: ran');
+    expect(resumed.stdout).toContain('superni/refine-af: ran');
     expect(Object.values(steps()).every((s) => s.status === 'complete')).toBe(true);
   }, 900_000);
 
   it('writes every artifact: scores per model, tables, both analyses with their figures, both run files, the rating database', () => {
     const tasks = loadSuperNi(superni, 2);
-    for (const model of ['base', 'refine-af', 'refine-af-2', 'self-instruct', 'self-instruct-2']) {
+    for (const model of MODELS) {
       const predictions = readJsonl(join(reproDir, 'superni', model, 'predictions.jsonl'), z.object({ id: z.string() }));
       expect(new Set(predictions.map((p) => p.id)).size).toBe(predictions.length);
       expect(predictions).toHaveLength(tasks.length * 2);
@@ -107,15 +106,16 @@ describe('refine-af repro', () => {
     const text = report();
     expect(text).toContain('its numbers are meaningless');
     const tableII = text.split('## Table II')[1]!.split('## ')[0]!;
-    expect(tableII).toMatch(/\n\| 2 \| [\d.]+ \| [\d.]+ \| [\d.]+% \(\d+\/\d+\/\d+ of 12\) \| 5,000 \| 5\.8012 \| 5\.9613 \| 66\.66% \|/);
-    expect(tableII).toMatch(/\n\| all \(\d+ \/ \d+\) \| [\d.]+ \| [\d.]+ \| [\d.]+% .* \| 10,000 \| 5\.9841 \| 6\.0398 \| 53\.79% \|/);
+    expect(tableII).toMatch(/\n\| 8 \| [\d.]+ \| [\d.]+ \| [\d.]+% \(\d+\/\d+\/\d+ of 12\) \| 5,000 \| 5\.8012 \| 5\.9613 \| 66\.66% \|/);
+    expect(tableII).toMatch(/\n\| 16 \| [\d.]+ \| [\d.]+ \| [\d.]+% .* \| 10,000 \| 5\.9841 \| 6\.0398 \| 53\.79% \|/);
+    expect(tableII).toMatch(/\n\| all \(\d+ \/ \d+\) \| [\d.]+ \| [\d.]+ \| [\d.]+% .* \| 15,000 \| 6\.0414 \| 6\.1636 \| 64\.39% \|/);
     const tableIII = text.split('## Table III')[1]!.split('## ')[0]!;
     for (const category of new Set(loadSuperNi(superni, 1).map((t) => t.category))) expect(tableIII).toContain(`| ${category} |`);
     expect(tableIII).toContain('| grammar_error_correction | ');
     expect(tableIII).toMatch(/\| question_rewriting \| [\d.]+ \| [\d.]+ \| 20\.2548 \| 20\.6361 \|/);
     const tableV = text.split('## Table V')[1]!.split('## ')[0]!;
     expect(tableV).toMatch(/\| # of instances \| \d+ \| \d+ \| 14,998 \|/);
-    expect(text).toMatch(/Spearman ρ\(step, reward\): -?[\d.]+ over 3 steps; paper \(LLaMA 2-7B\): 0\.553/);
+    expect(text).toMatch(/Spearman ρ\(step, reward\): (-?[\d.]+|undefined \(the reward never changed\)) over 6 steps; paper \(LLaMA 2-7B\): 0\.553/);
     for (const figure of ['stats/refine-af/fig2-reward.svg', 'stats/self-instruct/fig8-verb-noun.svg', 'stats/refine-af/fig4-seed-rouge.svg']) {
       expect(text).toContain(`](${figure})`);
     }
@@ -137,6 +137,27 @@ describe('refine-af repro', () => {
     expect(readFileSync(join(reproDir, 'figure6.svg'), 'utf8')).toMatch(/^<svg/);
     expect(report()).not.toContain('Not yet rated.');
     expect(report()).toMatch(/\| (refine-af|self-instruct) \| 3 \| 0 \| 0 \| 0 \| 3 \|/);
-    expect(loadConfig(files.refineAf).eval.data_dir).toBe(superni);
+  }, 300_000);
+
+  it('human-eval respond resumes a torn run file from any model + adapter; human-eval import puts run files into a new database', async () => {
+    const original = readFileSync(join(reproDir, 'user-oriented', 'refine-af.jsonl'), 'utf8').split('\n');
+    const out = join(root, 'resumed.jsonl');
+    writeFileSync(out, original.slice(0, 250).join('\n') + '\n{"id": "user_orien');
+    const adapter = join(root, 'rehearsal', 'sft', 'adapter');
+    const respond = await execa('node', [cli, 'human-eval', 'respond', '--config', files.refineAf, '--adapter', adapter, '--out', out], { cwd: packageRoot, reject: false, all: true });
+    expect(respond.exitCode, String(respond.all)).toBe(0);
+    const lines = readJsonl(out, z.object({ id: z.string(), response: z.string() }));
+    expect(lines).toHaveLength(252);
+    expect(new Set(lines.map((l) => l.id)).size).toBe(252);
+    expect(readFileSync(out, 'utf8').startsWith(original.slice(0, 250).join('\n'))).toBe(true);
+
+    const db = join(root, 'fresh.sqlite');
+    const runs = ['refine-af', 'self-instruct'].map((arm) => `${arm}=${join(reproDir, 'user-oriented', `${arm}.jsonl`)}`);
+    const imported = await execa('node', [cli, 'human-eval', 'import', '--db', db, '--runs', ...runs], { cwd: packageRoot, reject: false, all: true });
+    expect(imported.exitCode, String(imported.all)).toBe(0);
+    expect(imported.stdout).toContain('504 responses imported, 0 already in');
+    const store = RatingStore.open(db, { mustExist: true });
+    expect(store.systems()).toEqual(['refine-af', 'self-instruct']);
+    store.close();
   }, 300_000);
 });
