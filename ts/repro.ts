@@ -83,13 +83,14 @@ class Steps {
   private readonly manifest: z.infer<typeof manifestSchema>;
   readonly outcomes: ReproSummary['steps'] = [];
 
-  get signal(): AbortSignal | undefined {
-    return this.options.signal;
-  }
-
   constructor(dir: string, private readonly options: ReproOptions) {
     this.file = join(dir, 'repro.json');
     this.manifest = readJsonIfExists(this.file, manifestSchema) ?? { steps: {} };
+  }
+
+  /** Long steps check it between batches (Ctrl-C). */
+  get signal(): AbortSignal | undefined {
+    return this.options.signal;
   }
 
   async run(name: string, inputs: unknown, outputs: string[], work: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
