@@ -2,12 +2,13 @@
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export { configSchema, EMBEDDED_DEFAULT_MODEL, type Config, type ConfigInput } from './config/schema.js';
 export { configReference } from './config/reference.js';
+export { sourceSchema, sourceText, type Source } from './config/provenance.js';
 export { PythonWorker, workerFromConfig, type WorkerOptions } from './bridge/worker.js';
 export { runJob, type JobOptions } from './bridge/jobs.js';
 export { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError, ContractError } from './bridge/errors.js';
 export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
 export { FEEDBACK_INDICATORS, type FeedbackIndicator, type IndicatorValues, type Triplet } from './bridge/contract.js';
-export type { GenerationBackend, GenerationRequest } from './backends/types.js';
+export type { BackendDecoding, GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { doctor, generateText } from './commands.js';
 export { configureLogging, logger } from './log.js';
@@ -50,6 +51,8 @@ export { porterStem } from './eval/porter.js';
 export {
   loadSuperNi,
   buildPrompt,
+  evalPromptFor,
+  RAW_PROMPT_DESCRIPTION,
   generatePredictions,
   scoreSuperNi,
   formatReport,
@@ -61,6 +64,7 @@ export {
   formatComparison,
   type SuperNiTask,
   type SuperNiInstance,
+  type EvalPrompt,
   type SuperNiReport,
   type Prediction,
   type Comparison,
@@ -79,6 +83,7 @@ export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './fe
 export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
 export { withStageContext, type StageContext } from './stages/context.js';
 export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
+export { instancePrompt } from './stages/instance-prompt.js';
 export {
   generateInstances,
   buildDataset,
@@ -90,7 +95,19 @@ export {
   type InstanceStageOptions,
   type InstanceStageResult,
 } from './stages/instances.js';
-export { runSft, sftPrompt, sftSubsets, sftOutDir, firstInstructions, type SftOptions, type SftRunResult } from './stages/sft.js';
+export {
+  runSft,
+  sftPrompt,
+  sftPromptTemplates,
+  readSftPromptTemplates,
+  SFT_RECORD_FILE,
+  sftSubsets,
+  sftOutDir,
+  firstInstructions,
+  type SftOptions,
+  type SftRunResult,
+  type SftPromptTemplates,
+} from './stages/sft.js';
 export { datasetStatistics, formatTableV, countWords, iftRecordSchema, loadDataset, type DatasetStatistics, type IftRecord } from './stats/dataset.js';
 export {
   trainRlaf,

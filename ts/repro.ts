@@ -256,7 +256,7 @@ async function prepareHumanEvaluation(steps: Steps, worker: PythonWorker, arms: 
     const inputs = { max_new_tokens: config.human_eval.max_new_tokens, sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input], model: config.models.generator, adapter: full.adapter, upstream: full.upstream, seed: config.run.seed };
     await steps.run(`responses/${arm.name}`, inputs, [out], async () => {
       const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, `responses:${arm.name}`, config.models.generator, full.adapter);
-      await generateResponses(config, { backend, out, signal: steps.signal });
+      await generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal });
       await backend.unload();
       return { run: out };
     });

@@ -130,17 +130,30 @@ def load_tokenizer(resolved: ResolvedModel, padding_side: str = "left"):
         config = AutoConfig.from_pretrained(resolved.path, **kwargs)
         if config.eos_token_id is not None:
             tokenizer.eos_token = tokenizer.convert_ids_to_tokens(config.eos_token_id)
+        # It also adds BOS whatever the file says (SmolLM2's says no, as its original tokenizer does): follow the file.
+        add_bos = _gguf_field(resolved, "tokenizer.ggml.add_bos_token")
+        if add_bos is not None and hasattr(tokenizer, "add_bos_token"):
+            tokenizer.add_bos_token = bool(add_bos)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = padding_side
     return tokenizer
 
 
-def _gguf_has_output_head(resolved: ResolvedModel) -> bool:
+def _gguf_reader(resolved: ResolvedModel):
     from gguf import GGUFReader
 
-    reader = GGUFReader(os.path.join(resolved.path, resolved.gguf_file))
-    return any(tensor.name == "output.weight" for tensor in reader.tensors)
+    return GGUFReader(os.path.join(resolved.path, resolved.gguf_file))
+
+
+def _gguf_field(resolved: ResolvedModel, key: str):
+    """A scalar metadata value of the GGUF file, None when the file does not set it."""
+    field = _gguf_reader(resolved).fields.get(key)
+    return None if field is None else field.parts[field.data[0]][0].item()
+
+
+def _gguf_has_output_head(resolved: ResolvedModel) -> bool:
+    return any(tensor.name == "output.weight" for tensor in _gguf_reader(resolved).tensors)
 
 
 def load_pretrained_kwargs(resolved: ResolvedModel, dtype: str, load_in_4bit: bool, device: str) -> dict:
@@ -214,10 +227,27 @@ def apply_adapter(model, adapter: str, merge: bool):
     return peft_model.merge_and_unload() if merge and not tied_head else peft_model
 
 
-def _apply_format(tokenizer, prompt: str, prompt_format: str) -> str:
+def prompt_ids(tokenizer, prompt: str, prompt_format: str) -> list[int]:
+    """The token ids a causal LM receives for a prompt: the one rule for special tokens, shared by SFT (the training
+    prompt), generation (stages 1 and 3, evaluation), PPO rollouts and the judge.
+
+    raw: the tokenizer's own special tokens (Llama-2 and Mistral prepend BOS, as their pretraining did; SmolLM2 adds none).
+    chat: the chat template renders every special token the model expects (BOS included where the template writes it),
+    so the rendered text is tokenised without adding more, as `apply_chat_template(tokenize=True)` does; a BOS is never
+    doubled. A tokenizer without a chat template gets the raw rule.
+    """
     if prompt_format == "chat" and tokenizer.chat_template:
-        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
-    return prompt
+        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return tokenizer(prompt, add_special_tokens=True)["input_ids"]
+
+
+def prompt_batch(tokenizer, prompts: list[str], prompt_format: str):
+    """`prompt_ids` of each prompt, padded on the tokenizer's padding side, with the attention mask (PyTorch tensors)."""
+    # Padding ids that are already tokenised: transformers' advice to tokenise through __call__ instead does not apply
+    # (its own collators silence it the same way).
+    tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
+    return tokenizer.pad({"input_ids": [prompt_ids(tokenizer, p, prompt_format) for p in prompts]}, padding=True, return_tensors="pt")
 
 
 def _cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
@@ -231,8 +261,7 @@ def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int, do
     tokenizer, model = loaded.tokenizer, loaded.model
     results: list[dict] = []
     for start in range(0, len(prompts), batch_size):
-        batch = [_apply_format(tokenizer, p, prompt_format) for p in prompts[start:start + batch_size]]
-        encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(loaded.device)
+        encoded = prompt_batch(tokenizer, prompts[start:start + batch_size], prompt_format).to(loaded.device)
         # Seeding per batch makes a batch's samples independent of what ran before it: resume gives the same text.
         torch.manual_seed(seed + start)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}

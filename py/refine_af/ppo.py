@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models import LoadedModel, _apply_format, load_causal_lm
+from .models import LoadedModel, load_causal_lm, prompt_batch
 
 COMPLETE_MARKER = "checkpoint-complete.json"
 ADAPTER_DIR = "adapter"
@@ -171,8 +171,7 @@ class PpoPolicy:
         if len(prompts) != self.settings.batch_size:
             raise ValueError(f"a PPO rollout needs batch_size={self.settings.batch_size} prompts, got {len(prompts)}")
         tokenizer = self.tokenizer
-        texts = [_apply_format(tokenizer, p, prompt_format) for p in prompts]
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.loaded.device)
+        encoded = prompt_batch(tokenizer, prompts, prompt_format).to(self.loaded.device)
         reseed(seed)
         output = self.trainer.accelerator.unwrap_model(self.model).generate(
             **encoded,

@@ -5,7 +5,8 @@ Backends:
   * unieval      — UniEval's dialogue evaluator (a T5), P(Yes) / (P(Yes) + P(No)) for a Boolean question, in [0, 1];
   * judge        — the same Boolean questions put to a local causal LM, read from its next-token distribution, in [0, 1];
                    it also stands in for the reward model with one more question (JUDGE_REWARD_QUESTION).
-Facts about the reference models: ../shared/docs/reward.md. Every scorer loads once and scores in batches; a result never
+Special tokens follow each reference: the reward model and UniEval are tokenised with their tokenizer's defaults, as their
+reference code calls them; the judge is a causal LM and gets `models.prompt_ids`, like every generation. Every scorer loads once and scores in batches; a result never
 depends on the batch size or the padding side (positions come from the attention mask, pooling reads the last real token).
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .models import LoadedModel, _apply_format, device_for, load_causal_lm, resolve_model, torch_dtype_for
+from .models import LoadedModel, device_for, load_causal_lm, prompt_batch, resolve_model, torch_dtype_for
 
 INDICATORS = ("reward", "naturalness", "coherence", "understandability")
 BOOLEAN_INDICATORS = ("naturalness", "coherence", "understandability")
@@ -166,7 +167,9 @@ AutoTokenizer.register(GPTNeoXRewardModelConfig, fast_tokenizer_class=GPTNeoXTok
 
 class RewardModelScorer:
     """The OpenAssistant reward model over `<|prompter|>{history}<|endoftext|><|assistant|>{output}<|endoftext|>`; a sequence
-    longer than max_tokens loses tokens from the left, so the response (the part being judged) survives."""
+    longer than max_tokens loses tokens from the left, so the response (the part being judged) survives. The text is
+    tokenised with the tokenizer's defaults, as OpenAssistant's model card calls it (`tokenizer(text)`); its GPT-NeoX
+    tokenizer adds no special token, the end-of-text tokens are in the text."""
 
     indicator = "reward"
 
@@ -190,10 +193,8 @@ class RewardModelScorer:
         truncated: list[bool] = []
         for start in range(0, len(texts), batch_size):
             batch = texts[start:start + batch_size]
-            full_lengths = [len(ids) for ids in self.tokenizer(batch, add_special_tokens=False).input_ids]
-            encoded = self.tokenizer(
-                batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens, add_special_tokens=False
-            ).to(self.device)
+            full_lengths = [len(ids) for ids in self.tokenizer(batch).input_ids]
+            encoded = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens).to(self.device)
             logits = self.model(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).logits
             values += logits[:, 0].float().tolist()
             truncated += [n > self.max_tokens for n in full_lengths]
@@ -220,7 +221,8 @@ class UniEvalModel:
 class UniEvalScorer:
     """UniEval's Boolean QA: the question and texts go to the encoder, the decoder runs one step from its start token, and
     the score is P(Yes) / (P(Yes) + P(No)) there. Inputs longer than max_tokens are cut at the end (the reference's rule),
-    which for coherence shortens the dialogue history first."""
+    which for coherence shortens the dialogue history first. Tokenised with the tokenizer's defaults, as UniEval's
+    reference does: T5 appends `</s>` (the `</s>` separators inside the text are UniEval's own wording)."""
 
     def __init__(self, unieval: UniEvalModel, indicator: str, max_tokens: int):
         self.unieval = unieval
@@ -274,7 +276,7 @@ class JudgeScorer:
         history, history_cut = _truncate_to_tokens(tokenizer, history_of(triplet), self.max_field_tokens)
         response, response_cut = _truncate_to_tokens(tokenizer, response_of(triplet), self.max_field_tokens)
         cut = response_cut or (history_cut and READS_HISTORY[self.indicator])
-        return _apply_format(tokenizer, judge_prompt(self.indicator, history, response), "chat"), cut
+        return judge_prompt(self.indicator, history, response), cut
 
     @torch.inference_mode()
     def score(self, triplets: list[dict], batch_size: int) -> Scored:
@@ -282,7 +284,7 @@ class JudgeScorer:
         prompts, truncated = zip(*(self._prompt(t) for t in triplets)) if triplets else ((), ())
         values: list[float] = []
         for start in range(0, len(prompts), batch_size):
-            encoded = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            encoded = prompt_batch(tokenizer, list(prompts[start:start + batch_size]), "chat").to(device)
             mask = encoded.attention_mask
             # The body alone, then the vocabulary head on the last real token only: the one next-token distribution needed.
             hidden = model.base_model(

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from .models import device_for, load_pretrained_kwargs, load_tokenizer, resolve_model
+from .models import device_for, load_pretrained_kwargs, load_tokenizer, prompt_ids, resolve_model
 
 IGNORE_INDEX = -100  # label value the causal-LM loss skips: prompt tokens and padding
 CHECKPOINTS = "checkpoints"
@@ -35,13 +35,16 @@ def read_examples(path: str) -> list[dict]:
 
 
 def tokenize_example(tokenizer, prompt: str, response: str, max_length: int) -> dict | None:
-    """Prompt then response then EOS; labels mask the prompt. None when the prompt leaves no room for the response."""
-    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    """Prompt then response then EOS; labels mask the prompt. None when the prompt leaves no room for the response.
+
+    The prompt's ids are exactly those generation feeds the fine-tuned model for the same prompt (raw format, which is
+    how evaluation prompts an SFT adapter), so training and inference see the same prefix, BOS included."""
+    prompt_tokens = prompt_ids(tokenizer, prompt, "raw")
     response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    if len(prompt_ids) >= max_length:
+    if len(prompt_tokens) >= max_length:
         return None
-    input_ids = (prompt_ids + response_ids)[:max_length]
-    labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
+    input_ids = (prompt_tokens + response_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_tokens) + response_ids)[:max_length]
     return {"input_ids": input_ids, "labels": labels}
 
 

@@ -1,6 +1,7 @@
 """Tiny randomly initialised models built from configs (no downloaded weights), saved as real checkpoints.
 
 Used by the pytest fixtures in conftest.py and, through tests/ts/fixtures/tiny_llama.py, by TypeScript tests."""
+import io
 from pathlib import Path
 
 import torch
@@ -38,3 +39,42 @@ def save_tiny_lora(directory: Path, model_dir: Path) -> Path:
     lora = LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(LlamaForCausalLM.from_pretrained(model_dir), lora).save_pretrained(directory)
     return directory
+
+
+# Text the tiny sentencepiece model is trained on: English plus the words of the project's prompts, so they tokenise to
+# real pieces rather than <unk>.
+SENTENCEPIECE_TEXT = [
+    "Below is an instruction that describes a task, paired with an input that provides further context.",
+    "Write a response that appropriately completes the request.",
+    "### Instruction: ### Input: ### Response: Definition: Now complete the following example - Input: Output:",
+    "Name a colour. Name a fruit. Count to three. Say hello. red apple one, two, three hello there",
+    "Give three tips for staying healthy. Eat well, sleep enough and move every day.",
+    "Is this a natural, coherent and understandable response in the dialogue history? Answer Yes or No.",
+    "The quick brown fox jumps over the lazy dog while the cat sleeps in the sun. [INST] [/INST]",
+]
+
+
+def save_tiny_sentencepiece_tokenizer(directory: Path, chat_template: str | None = None):
+    """A Llama-style sentencepiece tokenizer that prepends BOS `<s>` (id 1) to raw text, EOS `</s>` (id 2), as Llama-2 and
+    Mistral do: trained here on a few sentences (no download) and saved to `directory`; returned loaded (fast)."""
+    import sentencepiece
+    from transformers import LlamaTokenizerFast
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(SENTENCEPIECE_TEXT * 4), model_writer=model, vocab_size=160, model_type="bpe",
+        character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab_file = directory / "tokenizer.model"
+    vocab_file.write_bytes(model.getvalue())
+    tokenizer = LlamaTokenizerFast(vocab_file=str(vocab_file), from_slow=True, legacy=True)
+    tokenizer.chat_template = chat_template
+    tokenizer.save_pretrained(directory)
+    return LlamaTokenizerFast.from_pretrained(directory)
+
+
+def save_tiny_sentencepiece_llama(directory: Path, chat_template: str | None = None) -> Path:
+    """A 2-layer Llama with a BOS-adding sentencepiece tokenizer (save_tiny_sentencepiece_tokenizer): a stand-in for a
+    Llama-2 or Mistral base checkpoint, with its special-token behaviour."""
+    return save_tiny_llama(directory, save_tiny_sentencepiece_tokenizer(directory, chat_template))

@@ -1,22 +1,13 @@
 import { execa } from 'execa';
-import Transport from 'winston-transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../ts/bridge/jobs.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError } from '../../ts/bridge/errors.js';
 import { logger } from '../../ts/log.js';
-import { processAlive, waitForExit } from './helpers.js';
+import { CaptureTransport, processAlive, waitForExit } from './helpers.js';
 
 // pythonia reads its default request limit once, at load: make it 1 s so that a 2.5 s call proves ours replaces it.
 process.env.REQ_TIMEOUT = '1000';
-
-class CaptureTransport extends Transport {
-  lines: { level: string; message: string; source?: string }[] = [];
-  override log(info: { level: string; message: string; source?: string }, next: () => void) {
-    this.lines.push(info);
-    next();
-  }
-}
 
 describe('pythonia worker', () => {
   const worker = new PythonWorker();

@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalWorkerBackend } from '../../ts/backends/local.js';
+import type { GenerationBackend, GenerationRequest } from '../../ts/backends/types.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { DataFileError, readJsonl } from '../../ts/io/files.js';
 import {
   buildPrompt,
   compareReports,
+  RAW_PROMPT_DESCRIPTION,
   evalSuperNi,
   loadSuperNi,
   predictionSchema,
@@ -97,6 +99,12 @@ describe('scoring', () => {
   });
 });
 
+/** The real backend, keeping every request it was sent. */
+function recording(inner: GenerationBackend): { backend: GenerationBackend; requests: GenerationRequest[] } {
+  const requests: GenerationRequest[] = [];
+  return { requests, backend: { name: inner.name, generate: (request) => (requests.push(request), inner.generate(request)) } };
+}
+
 describe('generating through the worker (a tiny random Llama: the weights do not matter here)', () => {
   const worker = new PythonWorker();
   afterAll(() => worker.close());
@@ -145,5 +153,61 @@ describe('generating through the worker (a tiny random Llama: the weights do not
     expect(withAdapter.map((p) => p.id)).toEqual(base.map((p) => p.id));
     expect(withAdapter.some((p, i) => p.prediction !== base[i]!.prediction)).toBe(true);
     expect(JSON.parse(readFileSync(join(adaptedOut, 'eval-run.json'), 'utf8')).adapter).toBe(adapter);
+    // Neither the base nor an adapter without an SFT record has a training template: both get the raw prompt.
+    expect(readReport(adaptedOut).prompt).toBe(RAW_PROMPT_DESCRIPTION);
+  });
+
+  it('prompts an adapter made by our SFT with the template recorded beside it, the base with the raw prompt, and says which', async () => {
+    const settings = parseConfig({ eval: { instances_per_task: 1, max_new_tokens: 4, batch_size: 12 }, models: { device: 'cpu' } });
+    const sftAdapter = mkdtempSync(join(tmpdir(), 'tiny-sft-adapter-'));
+    cpSync(adapter, sftAdapter, { recursive: true });
+    // As the sft job records it beside the adapter: its parameters, the template texts among them (Alpaca's here).
+    const alpaca = (file: string) => readFileSync(join(repoRoot, 'seeds', 'templates', file), 'utf8');
+    const record = join(sftAdapter, 'refine-af-sft.json');
+    writeFileSync(record, JSON.stringify({ model, prompt_templates: { input: alpaca('sft_alpaca_input.txt'), no_input: alpaca('sft_alpaca_no_input.txt') } }));
+    const sftBackend = new LocalWorkerBackend(worker, settings.models, 12, 'superni-eval-sft', model, sftAdapter);
+    const sftCalls = recording(sftBackend);
+    const baseCalls = recording(backend);
+    const sftOut = mkdtempSync(join(tmpdir(), 'superni-sft-'));
+    const baseOut = mkdtempSync(join(tmpdir(), 'superni-base-raw-'));
+    await evalSuperNi(settings, { dataDir, outDir: sftOut, backend: sftCalls.backend, model, adapter: sftAdapter });
+    await evalSuperNi(settings, { dataDir, outDir: baseOut, backend: baseCalls.backend, model });
+
+    const tasks = loadSuperNi(dataDir, 1);
+    const ids = tasks.map((t) => t.instances[0]!.id);
+    // What the worker was sent, by instance (one batch of 12, in task order); predictions.jsonl records the same.
+    const sent = (calls: GenerationRequest[], out: string) => {
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.decoding.prompt_format).toBe('raw');
+      const recorded = readJsonl(join(out, 'predictions.jsonl'), predictionSchema);
+      expect(recorded.map((p) => p.prompt)).toEqual(calls[0]!.prompts);
+      return new Map(calls[0]!.prompts.map((prompt, i) => [ids[i]!, prompt]));
+    };
+    const sftPrompts = sent(sftCalls.requests, sftOut);
+    const basePrompts = sent(baseCalls.requests, baseOut);
+    const entailment = tasks.find((t) => t.name === 'task1344_glue_entailment_classification')!;
+    const instance = entailment.instances[0]!;
+    expect(sftPrompts.get(instance.id)).toBe(
+      'Below is an instruction that describes a task, paired with an input that provides further context. ' +
+        'Write a response that appropriately completes the request.\n\n' +
+        `### Instruction:\n${entailment.definition}\n\n### Input:\n${instance.input}\n\n### Response:\n`,
+    );
+    for (const task of tasks) {
+      const [only] = task.instances;
+      expect(sftPrompts.get(only!.id)).toMatch(/^Below is an instruction that describes a task[^]*\n### Input:\n[^]*\n\n### Response:\n$/);
+      expect(basePrompts.get(only!.id)).toBe(buildPrompt('superni_zero_shot.txt', task, only!));
+    }
+
+    expect(readReport(sftOut).prompt).toBe(`sft template from ${record}`);
+    expect(readReport(baseOut).prompt).toBe('raw Tk-Instruct definition-only');
+    expect(readFileSync(join(sftOut, 'scores.txt'), 'utf8').split('\n')[1]).toBe(`prompt: sft template from ${record}`);
+    expect(readFileSync(join(baseOut, 'scores.txt'), 'utf8').split('\n')[1]).toBe('prompt: raw Tk-Instruct definition-only');
+    expect(JSON.parse(readFileSync(join(sftOut, 'eval-run.json'), 'utf8')).prompt).toBe(`sft template from ${record}`);
+
+    // A record from before the template texts were recorded: its training prompts are unknown, so evaluation refuses.
+    writeFileSync(record, JSON.stringify({ model }));
+    await expect(
+      evalSuperNi(settings, { dataDir, outDir: mkdtempSync(join(tmpdir(), 'superni-old-')), backend: sftBackend, model, adapter: sftAdapter }),
+    ).rejects.toThrow(/refine-af-sft\.json: no prompt_templates/);
   });
 });

@@ -1,4 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import Transport from 'winston-transport';
+
+/** A winston transport that keeps every record it is given: add it to the logger to see what a test logged. */
+export class CaptureTransport extends Transport {
+  lines: { level: string; message: string; source?: string }[] = [];
+  override log(info: { level: string; message: string; source?: string }, next: () => void) {
+    this.lines.push(info);
+    next();
+  }
+}
 
 export function processAlive(pid: number): boolean {
   try {

@@ -1,5 +1,6 @@
 // End to end in a real browser: Debian's chromium driven by playwright-core. A rater logs in with a token, rates every
-// response (and revises one), the ratings land in the database, and the admin sees them on the results page.
+// response (and revises one), the ratings land in the database, and the admin sees them on the results page; a very long
+// response leaves the rating buttons in view, and direction-changing characters show as marked code points.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -42,9 +43,9 @@ async function submit(page: Page, selector: string): Promise<void> {
   await page.waitForLoadState();
 }
 
-async function logIn(page: Page, token: string): Promise<void> {
-  await page.goto(`${server.url}/`);
-  expect(page.url()).toBe(`${server.url}/login`);
+async function logIn(page: Page, token: string, url = server.url): Promise<void> {
+  await page.goto(`${url}/`);
+  expect(page.url()).toBe(`${url}/login`);
   await page.fill('input[name="token"]', token);
   await submit(page, 'button[type="submit"]');
 }
@@ -122,5 +123,70 @@ describe('human-eval in a headless browser', () => {
     expect(await page.locator('svg rect').count()).toBeGreaterThanOrEqual(8);
     expect(await page.locator('#progress tbody tr', { hasText: 'alice' }).locator('td').allTextContents()).toEqual(['alice', '6', '6']);
     await context.close();
+  });
+
+  it('keeps the rating buttons in view beside a 1 MB response, and shows direction-changing characters as code points', async () => {
+    const longResponse = 'A long response line that goes on and on.\n'.repeat(25_000);
+    // Instruction 0: the "markup" system answers with 1 MB. Instruction 1: every text carries a right-to-left override.
+    const hostile = ratingFixture(2, {
+      text: (text, i, field) => (i === 0 ? (field === 'markup' ? longResponse : text) : `${text} ${field}:\u202Eright to left`),
+    });
+    const hostileDb = join(hostile.dir, 'ratings.sqlite');
+    const readerToken = addRater(hostileDb, 'reader').token;
+    const hostileServer = await serveFixture(hostile, hostileDb);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    try {
+      const page = await context.newPage();
+      await logIn(page, readerToken, hostileServer.url);
+      let longPages = 0;
+      let overridePages = 0;
+      while (/\/rate\/\d+$/.test(page.url())) {
+        // Every rating button lies within the first screen, without scrolling the page.
+        expect(await page.evaluate(() => window.scrollY)).toBe(0);
+        for (const level of ['A', 'B', 'C', 'D']) {
+          const box = (await page.locator(`button[name="rating"][value="${level}"]`).boundingBox())!;
+          expect(box.y).toBeGreaterThanOrEqual(0);
+          expect(box.y + box.height).toBeLessThanOrEqual(720);
+        }
+        const response = (await page.textContent('#response .text'))!;
+        if (response.length > 100_000) {
+          longPages++;
+          expect(response).toBe(longResponse);
+          expect(await page.textContent('#response h2')).toContain(`${longResponse.length.toLocaleString('en')} characters`);
+          // The response scrolls inside its own box.
+          expect(await page.evaluate(() => {
+            const box = document.querySelector('#response .text')!;
+            return box.scrollHeight > 10 * box.clientHeight;
+          })).toBe(true);
+        } else if (response.includes('right to left')) {
+          overridePages++;
+          for (const section of ['instruction', 'input', 'golden', 'response']) {
+            const text = (await page.textContent(`#${section} .text`))!;
+            expect(text).not.toContain('\u202E');
+            expect(text).toMatch(/:<U\+202E>right to left$/);
+            expect(await page.locator(`#${section} .codepoint`).allTextContents()).toEqual(['<U+202E>']);
+            // Read left to right as written: the "r" that begins "right to left" is left of the "t" that ends it.
+            const [first, last] = await page.evaluate((id) => {
+              const box = document.querySelector(`#${id} .text`)!;
+              const node = [...box.childNodes].find((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.includes('right to left'))!;
+              const at = node.textContent!.lastIndexOf('right to left');
+              const left = (offset: number) => {
+                const range = document.createRange();
+                range.setStart(node, offset);
+                range.setEnd(node, offset + 1);
+                return range.getBoundingClientRect().left;
+              };
+              return [left(at), left(at + 'right to left'.length - 1)];
+            }, section);
+            expect(first).toBeLessThan(last!);
+          }
+        }
+        await submit(page, 'button[name="rating"][value="B"]');
+      }
+      expect({ longPages, overridePages }).toEqual({ longPages: 1, overridePages: 2 });
+    } finally {
+      await context.close();
+      await hostileServer.close();
+    }
   });
 });

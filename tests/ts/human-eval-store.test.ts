@@ -100,18 +100,32 @@ describe('rating store', () => {
     reopened.close();
   });
 
-  it('appends the items of a run imported later after the order already drawn', () => {
+  it('refuses responses added once a rater has an order, so that no system is rated apart from the others', () => {
     const fixture = ratingFixture(5);
     const { store, instructions, runs, file } = storeWithRuns(fixture);
+    const third: SystemRun = { system: 'third', file: 'third.jsonl', responses: new Map(runs[0]!.responses) };
+    // Before any rater has begun, a system may still be added: it is shuffled in with the others.
     store.importRuns(instructions, runs.slice(0, 1));
-    const alice = store.addRater('alice').rater;
-    store.nextAssignment(alice.id);
-    const before = order(file, 'alice');
     store.importRuns(instructions, runs);
-    store.nextAssignment(alice.id);
-    const after = order(file, 'alice');
-    expect(after.slice(0, 5)).toEqual(before);
-    expect(after.slice(5).sort((a, b) => a - b)).toEqual([6, 7, 8, 9, 10]);
+    const alice = store.addRater('alice').rater;
+    const first = store.nextAssignment(alice.id)!;
+    expect(store.rate(alice.id, first, 'A')).toBe('rated');
+    const before = order(file, 'alice');
+    expect([...before].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+
+    expect(() => store.importRuns(instructions, [...runs, third])).toThrow(
+      /cannot add responses \(5 of system "third"\): raters alice already have their order .* Rate all systems together in a new database/,
+    );
+    // More instructions answered by one system only would be rated apart from the others just the same.
+    const more = [...instructions, { ...instructions[0]!, id: 'task_extra' }];
+    const echoMore: SystemRun = { ...runs[0]!, responses: new Map(runs[0]!.responses).set('task_extra', 'extra') };
+    expect(() => store.importRuns(more, [echoMore])).toThrow(/cannot add responses \(1 of system "echo"\)/);
+    expect(store.systems()).toEqual(['echo', 'markup']);
+    // The same runs again add nothing and are accepted; the order, the rating and where alice resumes are unchanged.
+    expect(store.importRuns(instructions, runs)).toEqual({ added: 0, kept: 10 });
+    expect(order(file, 'alice')).toEqual(before);
+    expect(store.assignment(store.nextAssignment(alice.id)!)?.position).toBe(2);
+    expect(store.ratings()).toHaveLength(1);
     store.close();
   });
 

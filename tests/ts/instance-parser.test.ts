@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadTemplate } from '../../ts/prompts/render.js';
 import { parseInstances, type ParsedInstance } from '../../ts/stages/instance-parser.js';
 
 describe('parseInstances on the shapes the Table VII prompt invites', () => {
@@ -106,6 +107,74 @@ describe('parseInstances on the shapes the Table VII prompt invites', () => {
   it('does not take "Examples" or "example" inside a sentence for a header', () => {
     expect(parseInstances('Output: Examples of fruit: apple, pear.\nFor example 1 apple.')).toEqual([
       { input: '', output: 'Examples of fruit: apple, pear.\nFor example 1 apple.' },
+    ]);
+  });
+});
+
+describe('parseInstances on completions of the full Self-Instruct prompt', () => {
+  // Each demonstration of the prompt, after its "Task: <instruction>" line, is what a completion looks like; the stop at
+  // "Task:" leaves the blank line that separates demonstrations at the end.
+  const demonstrations = loadTemplate('instance_generation_input_first.txt')
+    .split(/^Task: /m)
+    .slice(1, -1)
+    .map((block) => ({ instruction: block.slice(0, block.indexOf('\n')).trim(), completion: block.slice(block.indexOf('\n')) }));
+
+  it('reads every one of the eleven demonstrations into as many instances as it shows', () => {
+    expect(demonstrations.map(({ instruction, completion }) => [instruction.slice(0, 30), parseInstances(completion).length])).toEqual([
+      ['Which exercises are best for r', 1],
+      ['Extract all the country names ', 1],
+      ['Converting 85 F to Celsius.', 1],
+      ['Sort the given list ascendingl', 2],
+      ['Suggest a better and more prof', 2],
+      ['Read the following paragraph a', 1],
+      ['Write Python code to solve thi', 1],
+      ['Solve the equation and find th', 2],
+      ['Write a program to compute the', 1],
+      ['Select the oldest person from ', 2],
+      ['Turn down a job offer by sendi', 1],
+    ]);
+  });
+
+  it('keeps a two-field input together and a multi-line calculation whole (the math demonstration)', () => {
+    const math = demonstrations[5]!;
+    const [instance] = parseInstances(math.completion);
+    expect(instance!.input).toMatch(/^Paragraph: Gun violence .* with a firearm\.\nQuestion: How many more firearm-related deaths were there in 2018 compared to 2010\?$/s);
+    expect(instance!.output).toBe('38390 - (19392 + 11078) = 38390 - 30470 = 7920. \nSo, in 2018, there were 7920 more deaths by firearm than in 2010.');
+  });
+
+  it('keeps code with its indentation and blank lines as one output', () => {
+    const completion = '\nExample 1\nProblem: Reverse a string.\nOutput:\ndef reverse(s):\n    return s[::-1]\n\n\nprint(reverse("abc"))\n\n';
+    expect(parseInstances(completion)).toEqual([
+      { input: 'Problem: Reverse a string.', output: 'def reverse(s):\n    return s[::-1]\n\n\nprint(reverse("abc"))' },
+    ]);
+    expect(parseInstances(demonstrations[6]!.completion)[0]!.output).toMatch(/^class Solution\(object\):\n    def addTwoNumbers\(self, l1, l2\):\n        carry = 0\n[\s\S]*\n        return root\.next$/);
+  });
+
+  it('reads five examples cut by the "Example 6" stop, with the generic and the named input styles mixed', () => {
+    const completion = [
+      'Example 1',
+      'Input: 3, 1, 2',
+      'Output: 1, 2, 3',
+      'Example 2',
+      'Input 2 - List: [9, 8]',
+      'Output: [8, 9]',
+      'Example 3',
+      'List: [5]',
+      'Output: [5]',
+      'Example 4',
+      'Input: 2, 2, 1',
+      'Output: 1, 2, 2',
+      'Example 5',
+      'Input: b, a',
+      'Output: a, b',
+      '',
+    ].join('\n');
+    expect(parseInstances(completion)).toEqual([
+      { input: '3, 1, 2', output: '1, 2, 3' },
+      { input: 'List: [9, 8]', output: '[8, 9]' },
+      { input: 'List: [5]', output: '[5]' },
+      { input: '2, 2, 1', output: '1, 2, 2' },
+      { input: 'b, a', output: 'a, b' },
     ]);
   });
 });

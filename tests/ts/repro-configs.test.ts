@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../ts/config/load.js';
@@ -12,6 +12,16 @@ describe('the reproduction configs (§III-A)', () => {
   it('has a REFINE-AF config and its Self-Instruct baseline for each backbone', () => {
     const files = readdirSync(configsDir);
     for (const name of Object.keys(backbones)) expect(files).toEqual(expect.arrayContaining([`${name}.yaml`, `${name}-self-instruct.yaml`]));
+  });
+
+  it('say in their header where the keys they do not set come from, without claiming they are all the paper\'s', () => {
+    for (const name of ['default', ...Object.keys(backbones).flatMap((b) => [b, `${b}-self-instruct`])]) {
+      const text = readFileSync(join(configsDir, `${name}.yaml`), 'utf8');
+      const header = text.slice(0, text.search(/^[a-z_]+:/m)).replace(/\n# ?/g, ' ');
+      // The old claim, "takes the schema default, which is the paper's value" / "(the paper's value)", was untrue for many keys.
+      expect(header, name).not.toMatch(/not written here takes? the schema default(, which is| \() the paper's value/i);
+      expect(header, name).toMatch(/not written here take the schema default[^.]*`refine-af config reference` says/);
+    }
   });
 
   for (const [name, hubId] of Object.entries(backbones)) {

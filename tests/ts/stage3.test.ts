@@ -77,6 +77,12 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
     expect(curve.at(-1)!).toBeLessThan(0.8 * curve[0]!);
     expect(readFileSync(join(resumed.result.model_dir, 'adapter_config.json'), 'utf8')).toContain('lm_head');
     expect(JSON.parse(readFileSync(join(resumed.result.model_dir, 'refine-af-config.json'), 'utf8')).sft.max_steps).toBe(12);
+    // The template texts (not only their file names) are recorded beside the adapter: evaluation prompts it with them.
+    const template = (file: string) => readFileSync(join(packageRoot, 'seeds', 'templates', file), 'utf8');
+    expect(JSON.parse(readFileSync(join(resumed.result.model_dir, 'refine-af-sft.json'), 'utf8')).prompt_templates).toEqual({
+      input: template('sft_alpaca_input.txt'),
+      no_input: template('sft_alpaca_no_input.txt'),
+    });
     adapterDir = resumed.result.model_dir;
 
     const again: unknown[] = [];
@@ -87,7 +93,8 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
 
   it('stage 3 generates with the adapter, resumes exactly after a torn write, and refuses the wrong policy', async () => {
     const runDir = join(dir, 'stage3-run');
-    const cfg = config(runDir, { instances: { batch_size: 4, max_new_tokens: 12, do_sample: true } });
+    // The short prompt: the full one (~1,500 tokens) is past the tiny model's 512 positions.
+    const cfg = config(runDir, { instances: { template: 'instance_generation_short.txt', batch_size: 4, max_new_tokens: 12, do_sample: true } });
     const first = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
     expect(first.generatedNow).toBe(6);
     expect(first.poolSize).toBe(6);

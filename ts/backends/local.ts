@@ -4,10 +4,12 @@ import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import type { GenerationBackend, GenerationRequest } from './types.js';
 import type { Completion } from '../bridge/contract.js';
+import { logger } from '../log.js';
 
 export class LocalWorkerBackend implements GenerationBackend {
   readonly name: string;
   private info: ModelInfo | undefined;
+  private warnedPresencePenalty = false;
 
   constructor(
     private readonly worker: PythonWorker,
@@ -42,13 +44,19 @@ export class LocalWorkerBackend implements GenerationBackend {
   }
 
   async generate(request: GenerationRequest): Promise<Completion[]> {
+    const { presence_penalty, ...decoding } = request.decoding;
+    // transformers' generate has no presence penalty (its repetition_penalty is a different rule), so it is not applied.
+    if (presence_penalty !== undefined && presence_penalty !== 0 && !this.warnedPresencePenalty) {
+      logger.warn(`${this.name}: presence_penalty ${presence_penalty} is ignored: the local worker has no presence penalty (an OpenAI-compatible endpoint applies it)`);
+      this.warnedPresencePenalty = true;
+    }
     await this.load();
     const { completions } = await this.worker.call('generate', {
       handle: this.handle,
       prompts: request.prompts,
       seed: request.seed,
       batch_size: this.batchSize,
-      ...request.decoding,
+      ...decoding,
     });
     return completions;
   }

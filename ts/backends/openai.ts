@@ -73,6 +73,7 @@ export class OpenAICompletionsBackend implements GenerationBackend {
       temperature: decoding.do_sample ? decoding.temperature : 0,
       top_p: decoding.do_sample ? decoding.top_p : 1,
       ...(decoding.stop.length > 0 ? { stop: decoding.stop } : {}),
+      ...(decoding.presence_penalty !== undefined ? { presence_penalty: decoding.presence_penalty } : {}),
       seed,
       n: 1,
     };

@@ -283,6 +283,9 @@ interface JobSpec<P extends z.ZodType, E extends z.ZodType, R extends z.ZodType>
   progress: E;
   result: R;
 }
+/** SFT's prompt template texts: `input` for an instance with an input ({{instruction}}, {{input}}), `no_input` without. */
+export const sftPromptTemplatesSchema = z.object({ input: z.string(), no_input: z.string() });
+
 const job = <P extends z.ZodType, E extends z.ZodType, R extends z.ZodType>(spec: JobSpec<P, E, R>) => spec;
 
 export const jobs = {
@@ -322,6 +325,9 @@ export const jobs = {
       save_total_limit: z.number().int().positive(),
       merge_weights: z.boolean(),
       seed: z.number().int(),
+      /** The template texts the prompts of train_file were rendered with: not used by the job, recorded beside the model
+       * (refine-af-sft.json) so that evaluation prompts it as it was trained, whatever the config says later. */
+      prompt_templates: sftPromptTemplatesSchema,
     }),
     progress: z.discriminatedUnion('type', [
       z.object({ type: z.literal('progress'), step: z.number().int(), total_steps: z.number().int(), epoch: z.number() }),

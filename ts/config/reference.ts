@@ -1,11 +1,14 @@
-/** The config reference (every key, its type, default and description) rendered from the schema itself. */
+/** The config reference (every key, its type, default, the default's source and description) rendered from the schema itself. */
 import { z } from 'zod';
+import { sourceText, type Source } from './provenance.js';
 import { configSchema } from './schema.js';
 
 interface JsonSchemaNode {
   type?: string | string[];
   description?: string;
   default?: unknown;
+  /** The field's `.meta({ source })`, carried into the JSON schema. */
+  source?: Source;
   enum?: unknown[];
   properties?: Record<string, JsonSchemaNode>;
   items?: JsonSchemaNode;
@@ -23,7 +26,9 @@ function typeText(node: JsonSchemaNode): string {
 function rows(prefix: string, node: JsonSchemaNode): string[] {
   return Object.entries(node.properties ?? {}).flatMap(([key, field]) => {
     const fallback = field.default === undefined ? '—' : `\`${JSON.stringify(field.default)}\``;
-    const row = `| \`${prefix}.${key}\` | ${typeText(field).replaceAll('|', '\\|')} | ${fallback.replaceAll('|', '\\|')} | ${field.description ?? ''} |`;
+    const source = field.source === undefined ? '' : sourceText(field.source);
+    const cells = [`\`${prefix}.${key}\``, typeText(field), fallback, source, field.description ?? ''];
+    const row = `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
     return [row, ...rows(`${prefix}.${key}`, field)];
   });
 }
@@ -33,7 +38,7 @@ export function configReference(): string {
   const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
   const out: string[] = [];
   for (const [section, node] of Object.entries(root.properties ?? {})) {
-    out.push(`### \`${section}\` — ${node.description ?? ''}`, '', '| key | type | default | meaning |', '| --- | --- | --- | --- |');
+    out.push(`### \`${section}\` — ${node.description ?? ''}`, '', '| key | type | default | source of the default | meaning |', '| --- | --- | --- | --- | --- |');
     out.push(...rows(section, node), '');
   }
   return out.join('\n');

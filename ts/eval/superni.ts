@@ -1,6 +1,7 @@
 /**
  * Zero-shot evaluation on Super-NaturalInstructions (§V-A), top to bottom:
- * read the benchmark in its native layout → build definition-only prompts → generate in batches (appended to
+ * read the benchmark in its native layout → choose the prompt (a model made by our SFT: the template it was trained with,
+ * recorded beside it; any other model: Tk-Instruct's definition-only prompt) → generate in batches (appended to
  * predictions.jsonl, resumable) → score Exact Match and ROUGE-L per task, per category and overall → write JSON + table.
  * Works unchanged on a checkout of allenai/natural-instructions (119 tasks) and on the 12-task fixture.
  */
@@ -16,6 +17,7 @@ import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomi
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { renderTemplate } from '../prompts/render.js';
+import { sftModelTemplates, sftPrompt } from '../stages/sft.js';
 import { aggregate, scoreInstance, type InstanceScore } from './metrics.js';
 
 // ---------------------------------------------------------------- the benchmark
@@ -86,9 +88,43 @@ export function buildPrompt(template: string, task: SuperNiTask, instance: Super
   });
 }
 
+/** How the evaluated model is prompted; `description` goes into eval-run.json, scores.json and the printed table. */
+export interface EvalPrompt {
+  description: string;
+  prompt_format: 'raw' | 'chat';
+  render: (task: SuperNiTask, instance: SuperNiInstance) => string;
+}
+
+export const RAW_PROMPT_DESCRIPTION = 'raw Tk-Instruct definition-only';
+
+/**
+ * The prompt for a model: one made by our SFT (an adapter, or a fully fine-tuned model directory, holding SFT_RECORD_FILE)
+ * is prompted with the template texts recorded there, raw, as it was trained: instruction = the task Definition (with
+ * Tk-Instruct's final punctuation), input = the instance input. Any other model (the base, an adapter from elsewhere) gets
+ * the Tk-Instruct definition-only prompt of `settings.template` in `settings.prompt_format`.
+ */
+export function evalPromptFor(settings: Config['eval'], model: string, adapter?: string): EvalPrompt {
+  const sft = sftModelTemplates(model, adapter);
+  if (sft !== undefined) {
+    const { record, templates } = sft;
+    return {
+      description: `sft template from ${record}`,
+      prompt_format: 'raw',
+      render: (task, instance) =>
+        sftPrompt(templates, { instruction: withFinalPunctuation(task.definition.trim()), input: instance.input.trim() }, record),
+    };
+  }
+  return {
+    description: settings.prompt_format === 'raw' ? RAW_PROMPT_DESCRIPTION : 'Tk-Instruct definition-only in the chat template',
+    prompt_format: settings.prompt_format,
+    render: (task, instance) => buildPrompt(settings.template, task, instance),
+  };
+}
+
 // ---------------------------------------------------------------- generation
 
-export const predictionSchema = z.object({ id: z.string(), task: z.string(), prediction: z.string() });
+/** `prompt`: what the model was sent (absent in predictions made elsewhere and scored with --predictions). */
+export const predictionSchema = z.object({ id: z.string(), task: z.string(), prediction: z.string(), prompt: z.string().optional() });
 export type Prediction = z.infer<typeof predictionSchema>;
 
 export const PREDICTIONS_FILE = 'predictions.jsonl';
@@ -101,12 +137,14 @@ const runInfoSchema = z.object({
   adapter: z.string().nullable(),
   eval: z.record(z.string(), z.unknown()),
   seed: z.number().int(),
+  prompt: z.string().optional(),
 });
 type RunInfo = z.infer<typeof runInfoSchema>;
 
 export interface GenerateOptions {
   backend: GenerationBackend;
   settings: Config['eval'];
+  prompt: EvalPrompt;
   seed: number;
   /** Called with the predictions already on disk at the start, then after each batch is safely on disk. */
   onBatch?: (done: number, total: number) => void;
@@ -121,27 +159,24 @@ export async function generatePredictions(tasks: SuperNiTask[], outDir: string, 
   const done = new Set(readJsonl(file, predictionSchema, { repairTornTail: true }).map((p) => p.id));
   const pending = tasks.flatMap((task) => task.instances.filter((i) => !done.has(i.id)).map((instance) => ({ task, instance })));
   const total = tasks.reduce((n, t) => n + t.instances.length, 0);
-  const { settings } = options;
+  const { settings, prompt } = options;
   const decoding: Decoding = {
     max_new_tokens: settings.max_new_tokens,
     do_sample: false,
     temperature: 1,
     top_p: 1,
     stop: settings.stop,
-    prompt_format: settings.prompt_format,
+    prompt_format: prompt.prompt_format,
   };
   if (pending.length < total) logger.info(`resuming: ${total - pending.length} of ${total} predictions already in ${file}`);
   options.onBatch?.(total - pending.length, total);
   for (let start = 0; start < pending.length; start += settings.batch_size) {
     const batch = pending.slice(start, start + settings.batch_size);
-    const completions = await options.backend.generate({
-      prompts: batch.map(({ task, instance }) => buildPrompt(settings.template, task, instance)),
-      decoding,
-      seed: options.seed,
-    });
+    const prompts = batch.map(({ task, instance }) => prompt.render(task, instance));
+    const completions = await options.backend.generate({ prompts, decoding, seed: options.seed });
     appendJsonl(
       file,
-      batch.map(({ task, instance }, i) => ({ id: instance.id, task: task.name, prediction: completions[i]!.text })),
+      batch.map(({ task, instance }, i) => ({ id: instance.id, task: task.name, prediction: completions[i]!.text, prompt: prompts[i]! })),
     );
     options.onBatch?.(total - pending.length + start + batch.length, total);
   }
@@ -155,6 +190,8 @@ export interface Scores extends InstanceScore {
 }
 
 export interface SuperNiReport {
+  /** How the model was prompted (EvalPrompt.description); absent when predictions made elsewhere were scored. */
+  prompt?: string;
   overall: Scores;
   categories: Record<string, Scores>;
   tasks: Record<string, Scores & { category: string }>;
@@ -219,7 +256,13 @@ export function formatReport(report: SuperNiReport): string {
   const width = Math.max(30, ...Object.keys(report.tasks).map((t) => t.length)) + 2;
   const row = (name: string, s: Scores, note = '') => `${name.padEnd(width)}${fixed(s.rougeL)} ${fixed(s.exact_match)} ${String(s.instances).padStart(6)}${note}`;
   const header = `${''.padEnd(width)}${'ROUGE-L'.padStart(7)} ${'EM'.padStart(7)} ${'n'.padStart(6)}`;
-  const lines = ['Super-NaturalInstructions, zero-shot (ROUGE-L and Exact Match ×100)', '', 'per category', header];
+  const lines = [
+    'Super-NaturalInstructions, zero-shot (ROUGE-L and Exact Match ×100)',
+    `prompt: ${report.prompt ?? 'unknown (predictions scored from a file)'}`,
+    '',
+    'per category',
+    header,
+  ];
   for (const [name, s] of Object.entries(report.categories)) {
     lines.push(row(name, s, EXACT_MATCH_CATEGORIES.has(name) ? '   (Tk-Instruct reports EM)' : ''));
   }
@@ -250,6 +293,7 @@ export interface EvalSuperNiOptions {
 export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): Promise<SuperNiReport> {
   const settings = config.eval;
   const tasks = loadSuperNi(options.dataDir, settings.instances_per_task);
+  const prompt = evalPromptFor(settings, options.model, options.adapter);
   const info: RunInfo = {
     benchmark: 'super-natural-instructions',
     data_dir: resolve(options.dataDir),
@@ -258,6 +302,7 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
     // Batch size is left out: it is a hardware choice, and a run may resume on another machine.
     eval: Object.fromEntries(Object.entries(settings).filter(([key]) => key !== 'batch_size')),
     seed: config.run.seed,
+    prompt: prompt.description,
   };
   const runFile = join(options.outDir, RUN_FILE);
   const previous = readJsonIfExists(runFile, runInfoSchema);
@@ -271,10 +316,11 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
     const predictions = await generatePredictions(tasks, options.outDir, {
       backend: options.backend,
       settings,
+      prompt,
       seed: config.run.seed,
       onBatch: (done) => progress.update(done),
     });
-    const report = scoreSuperNi(tasks, predictions, join(options.outDir, PREDICTIONS_FILE));
+    const report = { prompt: prompt.description, ...scoreSuperNi(tasks, predictions, join(options.outDir, PREDICTIONS_FILE)) };
     writeReport(options.outDir, report);
     return report;
   } finally {
@@ -308,6 +354,7 @@ export function scorePredictionsFile(config: Config, dataDir: string, prediction
 // ---------------------------------------------------------------- comparing two runs (Tables II and III)
 
 const reportSchema = z.object({
+  prompt: z.string().optional(),
   overall: z.object({ exact_match: z.number(), rougeL: z.number(), instances: z.number() }),
   categories: z.record(z.string(), z.object({ exact_match: z.number(), rougeL: z.number(), instances: z.number() })),
   tasks: z.record(z.string(), z.object({ category: z.string(), exact_match: z.number(), rougeL: z.number(), instances: z.number() })),

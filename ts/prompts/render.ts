@@ -1,4 +1,4 @@
-/** The one templating function: `{{name}}` placeholders in files under seeds/templates/, every one filled, none extra. */
+/** The one templating rule: `{{name}}` placeholders (in files under seeds/templates/ or recorded texts), every one filled, none extra. */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { packageRoot } from '../paths.js';
@@ -26,14 +26,18 @@ export function loadTemplate(path: string): string {
 }
 
 export function renderTemplate(path: string, values: Record<string, string | number>): string {
-  const template = loadTemplate(path);
+  return renderTemplateText(loadTemplate(path), values, `template ${path}`);
+}
+
+/** Fill a template given as text (one recorded elsewhere, e.g. beside an SFT adapter); `source` names it in errors. */
+export function renderTemplateText(template: string, values: Record<string, string | number>, source: string): string {
   const used = new Set<string>();
   const out = template.replace(PLACEHOLDER, (_, name: string) => {
-    if (!(name in values)) throw new TemplateError(`template ${path}: no value for {{${name}}}`);
+    if (!(name in values)) throw new TemplateError(`${source}: no value for {{${name}}}`);
     used.add(name);
     return String(values[name]);
   });
   const unused = Object.keys(values).filter((k) => !used.has(k));
-  if (unused.length > 0) throw new TemplateError(`template ${path}: values given but not used: ${unused.join(', ')}`);
+  if (unused.length > 0) throw new TemplateError(`${source}: values given but not used: ${unused.join(', ')}`);
   return out;
 }

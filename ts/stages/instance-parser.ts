@@ -1,7 +1,7 @@
 /**
- * Parse a completion of the instance-generation prompt (Table VII, seeds/templates/instance_generation.txt) into
- * input/output instances. The prompt ends with "Task: <instruction>", so the completion carries one of the shapes its
- * demonstrations show:
+ * Parse a completion of the instance-generation prompt (Self-Instruct's, Table VII;
+ * seeds/templates/instance_generation_input_first.txt) into input/output instances. The prompt ends with
+ * "Task: <instruction>", so the completion carries one of the shapes its demonstrations show:
  *
  *   Output: 85°F = 29.44°C                       → one instance with an empty input
  *   Example 1 / Paragraph: … / Output: …          → one instance per example

@@ -1,7 +1,8 @@
 /**
  * Stage 3 — instance generation (§II-D, Appendix IX-D). For every instruction of the stage-1 pool, the policy (the base
- * model with the stage-2 LoRA adapter; the bare base model for the Self-Instruct baseline) completes the Table VII prompt;
- * the completion is parsed into input/output instances, filtered, and the survivors form the IFT dataset.
+ * model with the stage-2 LoRA adapter; the bare base model for the Self-Instruct baseline) completes Self-Instruct's
+ * instance prompt (Table VII); the completion is parsed into input/output instances, filtered, and the survivors form
+ * the IFT dataset.
  *
  *   read pool → for each batch of instructions: prompt → generate → append raw completions → (at the end) parse → filter
  *   → deduplicate → write the dataset (JSONL + Alpaca JSON) and its Table V statistics.
@@ -13,15 +14,15 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LocalWorkerBackend } from '../backends/local.js';
-import type { Decoding } from '../bridge/contract.js';
+import type { BackendDecoding } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { throwIfInterrupted } from '../interrupt.js';
-import { renderTemplate } from '../prompts/render.js';
 import { startProgress } from '../progress.js';
 import { countWords, datasetStatistics, formatTableV, type DatasetStatistics, type IftRecord } from '../stats/dataset.js';
 import type { StageContext } from './context.js';
 import { parseInstances, withoutFieldLabel } from './instance-parser.js';
+import { instancePrompt } from './instance-prompt.js';
 
 /** A stage-1 pool line: at least an instruction; other fields (scores, provenance) are carried by stage 1 and ignored here. */
 export const poolRecordSchema = z.looseObject({ instruction: z.string().min(1) });
@@ -93,9 +94,9 @@ export function instanceFiles(outDir: string): InstanceFiles {
   };
 }
 
-function instanceDecoding(settings: Config['instances']): Decoding {
-  const { max_new_tokens, do_sample, temperature, top_p, stop, prompt_format } = settings;
-  return { max_new_tokens, do_sample, temperature, top_p, stop, prompt_format };
+function instanceDecoding(settings: Config['instances']): BackendDecoding {
+  const { max_new_tokens, do_sample, temperature, top_p, presence_penalty, stop, prompt_format } = settings;
+  return { max_new_tokens, do_sample, temperature, top_p, presence_penalty, stop, prompt_format };
 }
 
 function checkPolicy(config: Config, adapter: string | null): void {
@@ -158,7 +159,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
       if (batch.length === 0) continue;
       throwIfInterrupted(options.signal);
       const completions = await backend.generate({
-        prompts: batch.map(({ instruction }) => renderTemplate(settings.template, { instruction })),
+        prompts: batch.map(({ instruction }) => instancePrompt(settings.template, instruction)),
         decoding,
         seed: config.run.seed + start,
       });

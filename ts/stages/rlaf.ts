@@ -1,7 +1,8 @@
 /**
  * Stage 2 (§II-C, §III-A): reinforcement learning from automated feedback. Each step: sample instructions from the
- * stage-1 pool → render the instance-generation prompt (Table VII by default) → the policy generates → parse (input, output) →
- * score with the reward function (Eq. 1 in a real run) → one PPO step in the Python worker → log the step.
+ * stage-1 pool → render the instance-generation prompt (Self-Instruct's, Table VII) → the policy generates → parse
+ * (input, output) → score with the reward function (Eq. 1 in a real run) → one PPO step in the Python worker → log
+ * the step.
  *
  * TRL's PPOTrainer does the optimisation (py/refine_af/ppo.py); this file owns the loop, the logs, checkpoints and
  * resume. Every random draw of a step is a function of (run seed, step), so a run resumed from the checkpoint at step
@@ -25,13 +26,13 @@ import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAto
 import { FeedbackScorer } from '../feedback/scorer.js';
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
-import { renderTemplate } from '../prompts/render.js';
 import { Random } from '../random.js';
 import { spearman } from '../stats/correlation.js';
 import { lineChartSvg } from '../stats/line-chart.js';
 import { exponentialMovingAverage } from '../stats/smoothing.js';
 import { instructionsOutputPaths } from './instructions.js';
 import { parseInstances } from './instance-parser.js';
+import { instancePrompt } from './instance-prompt.js';
 import { withStageContext } from './context.js';
 
 /** The composite reward (Eq. 1) and the indicators it was composed from (Rew, Nat, Coh, Und, …), per triplet. */
@@ -189,9 +190,9 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       const started = performance.now();
       const random = stepRandom(config.run.seed, step);
 
-      // 1. Sample instructions and render the instance-generation prompt (rlaf.template: Table VII).
+      // 1. Sample instructions and render the instance-generation prompt (rlaf.template: Self-Instruct's, Table VII).
       const instructions = random.sample(pool, settings.batch_size);
-      const prompts = instructions.map((instruction) => renderTemplate(settings.template, { instruction }));
+      const prompts = instructions.map((instruction) => instancePrompt(settings.template, instruction));
 
       // 2. The policy generates one response per prompt; its token ids stay in Python for the PPO step.
       const { responses } = await worker.call('ppo_generate', {

@@ -4,17 +4,19 @@
  *   read dataset → keep the first N instructions (Table II subsets) → render prompt/response pairs → run the `sft` job
  *   (HF Trainer in a subprocess, optionally under `accelerate launch`) → record its result next to the adapter.
  *
- * The prompt format is configuration (Alpaca's by default), rendered here so that evaluation can prompt the fine-tuned
- * model the same way (`sftPrompt`). A killed run resumes from the job's Trainer checkpoints; a finished one is not redone.
+ * The prompt format is configuration (Alpaca's by default), rendered here; its template texts are recorded beside the
+ * model (SFT_RECORD_FILE) so that evaluation prompts the fine-tuned model the same way (`sftPrompt`, `readSftPromptTemplates`).
+ * A killed run resumes from the job's Trainer checkpoints; a finished one is not redone.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { jobs, type JobProgress, type JobResult } from '../bridge/contract.js';
+import { jobs, sftPromptTemplatesSchema, type JobProgress, type JobResult } from '../bridge/contract.js';
 import { runJob } from '../bridge/jobs.js';
 import type { Config } from '../config/schema.js';
-import { readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
-import { renderTemplate } from '../prompts/render.js';
+import { DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { loadTemplate, renderTemplateText } from '../prompts/render.js';
 import { startProgress, type Progress } from '../progress.js';
 import { iftRecordSchema, type IftRecord } from '../stats/dataset.js';
 import type { StageContext } from './context.js';
@@ -40,11 +42,52 @@ export interface SftRunResult {
   result: SftJobResult;
 }
 
+export type SftPromptTemplates = z.infer<typeof sftPromptTemplatesSchema>;
+
+/** The file the sft job writes beside the adapter (or full model): its parameters, the prompt template texts among them. */
+export const SFT_RECORD_FILE = 'refine-af-sft.json';
+
+/** The template texts the config names (sft.prompt_template, sft.prompt_template_no_input). */
+export function sftPromptTemplates(settings: Config['sft']): SftPromptTemplates {
+  return { input: loadTemplate(settings.prompt_template), no_input: loadTemplate(settings.prompt_template_no_input) };
+}
+
 /** The training prompt of one instance; evaluation prompts the fine-tuned model with the same function. */
-export function sftPrompt(settings: Config['sft'], record: { instruction: string; input: string }): string {
+export function sftPrompt(templates: SftPromptTemplates, record: { instruction: string; input: string }, source = 'sft prompt template'): string {
   return record.input.trim() === ''
-    ? renderTemplate(settings.prompt_template_no_input, { instruction: record.instruction })
-    : renderTemplate(settings.prompt_template, { instruction: record.instruction, input: record.input });
+    ? renderTemplateText(templates.no_input, { instruction: record.instruction }, `${source} (no input)`)
+    : renderTemplateText(templates.input, { instruction: record.instruction, input: record.input }, `${source} (input)`);
+}
+
+/**
+ * The prompt templates a model directory was fine-tuned with, from its SFT_RECORD_FILE; undefined when the directory has
+ * no such file (not made by our SFT). A record without the template texts (written before they were recorded) is an
+ * error: the prompts it was trained on cannot be known, and evaluating it with other prompts would be silently wrong.
+ */
+export function readSftPromptTemplates(modelDir: string): SftPromptTemplates | undefined {
+  const file = join(modelDir, SFT_RECORD_FILE);
+  const record = readJsonIfExists(file, z.looseObject({ prompt_templates: sftPromptTemplatesSchema.optional() }));
+  if (record === undefined) return undefined;
+  if (record.prompt_templates === undefined) {
+    throw new DataFileError(
+      file,
+      undefined,
+      'no prompt_templates (this model was fine-tuned by an older refine-af, which did not record its training prompt texts): ' +
+        'add "prompt_templates": {"input": ..., "no_input": ...} with the template texts it was trained with, or fine-tune it again',
+    );
+  }
+  return record.prompt_templates;
+}
+
+/**
+ * The model a (model, adapter) pair names as made by our SFT, with the templates it was trained with: the adapter, or a
+ * fully fine-tuned model directory; undefined for any other model (a hub id, the base weights, an adapter from elsewhere).
+ * Evaluation and the user-oriented responses choose their prompt with it.
+ */
+export function sftModelTemplates(model: string, adapter?: string): { record: string; templates: SftPromptTemplates } | undefined {
+  const modelDir = adapter ?? (existsSync(model) && statSync(model).isDirectory() ? model : undefined);
+  const templates = modelDir === undefined ? undefined : readSftPromptTemplates(modelDir);
+  return templates === undefined ? undefined : { record: resolve(modelDir!, SFT_RECORD_FILE), templates };
 }
 
 /** Every fine-tuning a config asks for: the main one, then one per extra Table II subset. */
@@ -84,7 +127,8 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const records = firstInstructions(readJsonl(options.datasetFile, iftRecordSchema), maxInstructions);
   if (records.length === 0) throw new Error(`${options.datasetFile}: no instances to fine-tune on`);
   const instructions = new Set(records.map((r) => r.instruction)).size;
-  const pairs = records.map((r) => ({ prompt: sftPrompt(settings, r), response: r.output }));
+  const templates = sftPromptTemplates(settings);
+  const pairs = records.map((r) => ({ prompt: sftPrompt(templates, r), response: r.output }));
   const trainText = pairs.map((p) => JSON.stringify(p)).join('\n') + '\n';
   writeFileAtomic(trainFile, trainText);
 
@@ -98,6 +142,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
     train_file: trainFile,
     output_dir: outDir,
     seed: config.run.seed,
+    prompt_templates: templates,
   });
   const trainSha256 = createHash('sha256').update(trainText).digest('hex');
   const finished = readJsonIfExists(recordFile, runRecordSchema);

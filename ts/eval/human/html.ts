@@ -28,6 +28,26 @@ function render(value: Fragment): string {
   return escapeHtml(String(value));
 }
 
+/**
+ * Characters that change how text reads without showing themselves: control characters (but tab and line breaks), format
+ * characters (bidirectional overrides, embeddings and isolates, zero-width characters, the BOM, tag characters) and the
+ * Hangul fillers, which render blank.
+ */
+const HIDDEN_CHARACTER = /(?![\t\n\r])[\p{Cc}\p{Cf}\u115F\u1160\u3164\uFFA0]/gu;
+
+/**
+ * Text to show a rater: escaped, with each hidden character replaced by its marked code point (`<U+202E>`), so that it
+ * neither takes effect (a U+202E would reverse what follows) nor goes unnoticed.
+ */
+export function visibleText(text: string): Html {
+  return new Html(
+    escapeHtml(text).replace(HIDDEN_CHARACTER, (c) => {
+      const codePoint = `U+${(c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
+      return html`<span class="codepoint">&lt;${codePoint}&gt;</span>`.text;
+    }),
+  );
+}
+
 /** Tagged template: `html\`<p>${text}</p>\`` escapes `text`; nested `html` fragments and arrays of them pass through. */
 export function html(strings: TemplateStringsArray, ...values: Fragment[]): Html {
   return new Html(strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i] as Fragment) : ''), ''));
@@ -39,8 +59,13 @@ header { display: flex; justify-content: space-between; align-items: center; bor
 header form { margin: 0; }
 section { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: 0.5rem 1rem; margin-bottom: 0.75rem; }
 section h2 { font-size: 0.9rem; text-transform: uppercase; letter-spacing: 0.05em; color: #666; margin: 0.5rem 0; }
-.text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: 0.95rem; }
+.text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: 0.95rem; max-height: 30vh; overflow: auto; }
 #response { border-color: #4a7bd0; border-width: 2px; }
+#response .text { max-height: 45vh; }
+.length { text-transform: none; letter-spacing: normal; font-weight: normal; }
+.codepoint { font-size: 0.8em; color: #a00; background: #fee; border: 1px solid #d99; border-radius: 3px; padding: 0 0.15em; }
+/* The rating buttons stay at the bottom of the window until the page's end scrolls into view, however long the texts. */
+.rate { position: sticky; bottom: 0; background: #fafafa; border-top: 1px solid #ddd; padding: 0.5rem 0; }
 .ratings { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5rem; }
 .ratings button { text-align: left; padding: 0.75rem; font-size: 1rem; border: 1px solid #bbb; border-radius: 6px; background: #fff; cursor: pointer; }
 .ratings button:hover, .ratings button:focus { background: #eef3fc; }
@@ -81,8 +106,15 @@ export function loginPage(message?: string): Html {
   );
 }
 
+/** From this many characters on, a text's box may scroll, so its heading says how long the text is. */
+const LONG_TEXT = 2000;
+
+/** One text in a box of limited height that scrolls on its own, so the page stays short whatever the text's length. */
 function textSection(heading: string, text: string, id: string): Html {
-  return html`<section id="${id}"><h2>${heading}</h2><div class="text">${text === '' ? html`<span class="muted">(empty)</span>` : text}</div></section>`;
+  const length = [...text].length;
+  return html`<section id="${id}"><h2>${heading}${
+    length >= LONG_TEXT && html` <span class="length">· ${length.toLocaleString('en')} characters, scroll inside the box</span>`
+  }</h2><div class="text" tabindex="0">${text === '' ? html`<span class="muted">(empty)</span>` : visibleText(text)}</div></section>`;
 }
 
 export function ratingPage(view: AssignmentView, session: Session): Html {
@@ -98,7 +130,7 @@ ${textSection('Instruction', view.instruction, 'instruction')}
 ${textSection('Input', view.input, 'input')}
 ${textSection('Golden output (reference)', view.output, 'golden')}
 ${textSection('Response to rate', view.response, 'response')}
-<form method="post" action="/rate/${view.id}">
+<form class="rate" method="post" action="/rate/${view.id}">
 <input type="hidden" name="csrf" value="${session.csrf}">
 <div class="ratings">${buttons}</div>
 </form>`,

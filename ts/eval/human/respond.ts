@@ -13,22 +13,28 @@ import { appendJsonl, readJsonl } from '../../io/files.js';
 import { logger } from '../../log.js';
 import { startProgress } from '../../progress.js';
 import { throwIfInterrupted } from '../../interrupt.js';
-import { sftPrompt } from '../../stages/sft.js';
+import { sftModelTemplates, sftPrompt, sftPromptTemplates } from '../../stages/sft.js';
 import { loadInstructions, type Instruction } from './responses.js';
 
 const runLineSchema = z.object({ id: z.string(), response: z.string() });
 
 /**
- * The prompt a model (with or without an SFT adapter) gets for one instruction: the fine-tuning prompt of the config's
- * sft section, so an SFT model is asked the way it was trained. Seam: when evaluation reads the template from the
- * adapter's refine-af-sft.json, this becomes that shared "prompt for this model + adapter" function.
+ * How a model is asked one instruction: a model made by our SFT with the templates it was trained with (recorded beside it,
+ * as evaluation does); any other model with the config's sft templates (Alpaca's by default: the paper names no prompt
+ * for the user-oriented instructions).
  */
-export function userOrientedPrompt(config: Config, instruction: Instruction): string {
-  return sftPrompt(config.sft, { instruction: instruction.instruction, input: instruction.input });
+export function userOrientedPrompt(config: Config, model: string, adapter?: string): (instruction: Instruction) => string {
+  const sft = sftModelTemplates(model, adapter);
+  const templates = sft?.templates ?? sftPromptTemplates(config.sft);
+  const source = sft?.record ?? 'sft prompt template';
+  return (instruction) => sftPrompt(templates, { instruction: instruction.instruction, input: instruction.input }, source);
 }
 
 export interface RespondOptions {
   backend: GenerationBackend;
+  /** The model and adapter the backend serves: they choose the prompt. */
+  model: string;
+  adapter?: string;
   /** The run file to write (appended; a torn last line from a crash is dropped first). */
   out: string;
   /** Default: the 252 user-oriented instructions in seeds/. */
@@ -41,6 +47,7 @@ export async function generateResponses(config: Config, options: RespondOptions)
   const instructions = loadInstructions(options.instructions);
   const done = new Set(readJsonl(options.out, runLineSchema, { repairTornTail: true }).map((line) => line.id));
   const pending = instructions.filter((i) => !done.has(i.id));
+  const prompt = userOrientedPrompt(config, options.model, options.adapter);
   if (done.size > 0) logger.info(`user-oriented responses: resuming, ${done.size} of ${instructions.length} already in ${options.out}`);
   const batchSize = config.eval.batch_size;
   const progress = startProgress('user-oriented responses', instructions.length, done.size);
@@ -49,7 +56,7 @@ export async function generateResponses(config: Config, options: RespondOptions)
       throwIfInterrupted(options.signal);
       const batch = pending.slice(start, start + batchSize);
       const completions = await options.backend.generate({
-        prompts: batch.map((instruction) => userOrientedPrompt(config, instruction)),
+        prompts: batch.map(prompt),
         seed: config.run.seed,
         decoding: {
           max_new_tokens: config.human_eval.max_new_tokens,
@@ -72,7 +79,7 @@ export async function generateResponses(config: Config, options: RespondOptions)
 /** Load `model` (plus `adapter`) in a Python worker and answer the instructions with it; the worker is closed afterwards. */
 export async function generateResponsesWithModel(
   config: Config,
-  options: Omit<RespondOptions, 'backend'> & { model: string; adapter?: string },
+  options: Omit<RespondOptions, 'backend'>,
 ): Promise<{ out: string; responses: number }> {
   const worker = workerFromConfig(config);
   try {

@@ -58,14 +58,24 @@ class HttpError extends Error {
   }
 }
 
+/** The client closed the connection before its form arrived whole: nothing to answer, and nothing wrong on this side. */
+class ClientClosedError extends Error {}
+
+/**
+ * Send a response with its length stated: a HEAD request then gets the same headers as a GET (Node leaves the body out
+ * for HEAD, but would otherwise leave out Content-Length too).
+ */
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body = ''): void {
+  res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
 function sendHtml(res: ServerResponse, status: number, page: Html, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
-  res.end(page.text);
+  send(res, status, { ...headers, 'Content-Type': 'text/html; charset=utf-8' }, page.text);
 }
 
 function redirect(res: ServerResponse, location: string, headers: Record<string, string> = {}): void {
-  res.writeHead(303, { ...headers, Location: location });
-  res.end();
+  send(res, 303, { ...headers, Location: location });
 }
 
 function sessionIdFrom(req: IncomingMessage): string | undefined {
@@ -138,19 +148,23 @@ function readForm<S extends z.ZodType>(req: IncomingMessage, limit: number, sche
       } catch {
         return reject(new HttpError(400, 'The form is not valid UTF-8.'));
       }
-      const fields: Record<string, string> = {};
+      // A Map, not a plain object: a field named "__proto__" would otherwise set the object's prototype and slip past
+      // both the duplicate check and the strict schema.
+      const fields = new Map<string, string>();
       for (const [key, value] of new URLSearchParams(text)) {
-        if (Object.hasOwn(fields, key)) return reject(new HttpError(400, `The form field "${key}" appears twice.`));
-        fields[key] = value;
+        if (fields.has(key)) return reject(new HttpError(400, `The form field "${key}" appears twice.`));
+        fields.set(key, value);
       }
-      const parsed = schema.safeParse(fields);
+      // Object.fromEntries defines "__proto__" as an own field, which the strict schema then refuses as unknown.
+      const parsed = schema.safeParse(Object.fromEntries(fields));
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'form'}: ${i.message}`).join('; ');
         return reject(new HttpError(400, `Malformed form: ${problems}`));
       }
       resolve(parsed.data);
     };
-    req.on('data', onData).on('end', onEnd).on('error', reject);
+    // An IncomingMessage errs only when its connection breaks before the body is complete (the client went away).
+    req.on('data', onData).on('end', onEnd).on('error', () => reject(new ClientClosedError('the client closed the connection before sending the whole form')));
   });
 }
 
@@ -162,10 +176,10 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
     return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
   }
 
-  /** The session, or: a GET goes to the login page, a POST is refused. */
+  /** The session, or: a GET (or HEAD) goes to the login page, a POST is refused. */
   function requireSession(req: IncomingMessage, res: ServerResponse, session: Session | undefined): session is Session {
     if (session) return true;
-    if (req.method === 'GET') redirect(res, '/login');
+    if (req.method !== 'POST') redirect(res, '/login');
     else throw new HttpError(401, 'Log in with your rater token first.', true);
     return false;
   }
@@ -179,9 +193,10 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    const method = req.method ?? '';
+    // HEAD is answered as GET: same status and headers; Node sends no body for it.
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
     if (method !== 'GET' && method !== 'POST') {
-      res.setHeader('Allow', 'GET, POST');
+      res.setHeader('Allow', 'GET, HEAD, POST');
       throw new HttpError(405, `Method ${method} is not allowed.`, true);
     }
     requireLoopbackHost(req, options.host);
@@ -194,9 +209,7 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
 
     switch (route) {
       case 'GET /app.css':
-        res.writeHead(200, { 'Content-Type': 'text/css; charset=utf-8' });
-        res.end(STYLESHEET);
-        return;
+        return send(res, 200, { 'Content-Type': 'text/css; charset=utf-8' }, STYLESHEET);
       case 'GET /login':
         if (session) return redirect(res, '/');
         return sendHtml(res, 200, loginPage());
@@ -242,9 +255,7 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
         if (!session.rater.isAdmin) throw new HttpError(403, 'Results are shown to admins only, so that raters stay blind.');
         if (path === '/results') return sendHtml(res, 200, resultsPage(store.distribution(), store.progress(), session));
         const body = path === '/results.csv' ? distributionCsv(store.distribution()) : ratingsCsv(store.ratings());
-        res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${path.slice(1)}"` });
-        res.end(body);
-        return;
+        return send(res, 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${path.slice(1)}"` }, body);
       }
       default:
         throw new HttpError(404, 'Not found.', method === 'POST');
@@ -253,6 +264,10 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
+      if (error instanceof ClientClosedError) {
+        logger.warn(`human-eval: ${req.method} ${req.url}: ${error.message}`);
+        return void res.destroy();
+      }
       const known = error instanceof HttpError;
       if (!known) logger.error(`human-eval: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
       if (res.headersSent) return void res.destroy();

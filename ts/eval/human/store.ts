@@ -4,6 +4,7 @@
  * - items: one response of one system to one instruction, copied in when a run is imported, so a rating always refers to
  *   the exact text that was shown; importing a different text for the same (instruction, system) is refused.
  * - assignments: each rater's own random order of all items, drawn once and stored, so rating resumes where it stopped.
+ *   Once any rater has an order, no item can be added (see importRuns), so every order stays one shuffle of all items.
  * - ratings: at most one per rater × item (a second post revises it), and only for an item assigned to that rater.
  * - raters and sessions hold only SHA-256 hashes of the tokens and session ids, never the secrets themselves.
  * Every multi-statement change runs in one IMMEDIATE transaction: concurrent writers wait for each other (busy_timeout)
@@ -180,7 +181,9 @@ export class RatingStore {
   /**
    * Copy the instructions and each run's responses in. Idempotent: what is already there is kept; a different text for an
    * instruction or an (instruction, system) already stored is an error, because ratings given to the old text would then
-   * describe a response nobody rated.
+   * describe a response nobody rated. Adding responses once a rater has been given an order is an error too: they could
+   * only be rated apart from the others (a rater who has rated the rest would be left with the new ones alone), so raters
+   * could tell which system they are rating.
    */
   importRuns(instructions: readonly Instruction[], runs: readonly SystemRun[]): { added: number; kept: number } {
     const getInstruction = this.db.prepare<[string], { instruction: string; input: string; output: string }>(
@@ -202,15 +205,13 @@ export class RatingStore {
             throw new RatingStoreError(`instruction ${i.id} differs from the one already in the database; rate a different set in a new database`);
           }
         }
-        let added = 0;
+        const fresh: { system: string; instructionId: string; response: string }[] = [];
         let kept = 0;
         for (const run of runs) {
           for (const [instructionId, response] of run.responses) {
             const stored = getItem.get(instructionId, run.system);
-            if (!stored) {
-              putItem.run(instructionId, run.system, response);
-              added++;
-            } else if (stored.response !== response) {
+            if (!stored) fresh.push({ system: run.system, instructionId, response });
+            else if (stored.response !== response) {
               throw new RatingStoreError(
                 `${run.file}: the response of system "${run.system}" to ${instructionId} differs from the one already in the database ` +
                   '(ratings were given to that text); import it under another system name or use a new database',
@@ -218,9 +219,29 @@ export class RatingStore {
             } else kept++;
           }
         }
-        return { added, kept };
+        if (fresh.length > 0) this.refuseAfterOrders(fresh.map((f) => f.system));
+        for (const f of fresh) putItem.run(f.instructionId, f.system, f.response);
+        return { added: fresh.length, kept };
       })
       .immediate();
+  }
+
+  /** Throw, naming the new responses and the raters who have begun, if any rater already has an order. */
+  private refuseAfterOrders(freshSystems: readonly string[]): void {
+    const started = this.db
+      .prepare<[], { name: string }>('SELECT name FROM raters WHERE id IN (SELECT DISTINCT rater_id FROM assignments) ORDER BY name')
+      .all()
+      .map((r) => r.name);
+    if (started.length === 0) return;
+    const counts = new Map<string, number>();
+    for (const system of freshSystems) counts.set(system, (counts.get(system) ?? 0) + 1);
+    const what = [...counts].map(([system, n]) => `${n} of system "${system}"`).join(', ');
+    const names = started.slice(0, 5).join(', ') + (started.length > 5 ? ` and ${started.length - 5} more` : '');
+    throw new RatingStoreError(
+      `cannot add responses (${what}): raters ${names} already have their order of the responses in this database; ` +
+        'responses added now would come after the ones they have rated, so raters could tell them apart. ' +
+        'Rate all systems together in a new database (--db).',
+    );
   }
 
   systems(): string[] {
@@ -282,30 +303,24 @@ export class RatingStore {
     this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(sha256(sessionId));
   }
 
-  /** Append the items this rater has not been given yet, in a fresh random order, after the ones already assigned. */
-  private assignNewItems(raterId: number): void {
+  /** Draw the rater's random order of all items, once: importRuns adds no item after that, so it stays complete. */
+  private drawOrder(raterId: number): void {
     this.db
       .transaction(() => {
-        const fresh = this.db
-          .prepare<[number], { id: number }>(
-            `SELECT i.id FROM items i
-             WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.rater_id = ? AND a.item_id = i.id) ORDER BY i.id`,
-          )
-          .all(raterId)
+        if (this.db.prepare('SELECT 1 FROM assignments WHERE rater_id = ? LIMIT 1').get(raterId)) return;
+        const items = this.db
+          .prepare<[], { id: number }>('SELECT id FROM items ORDER BY id')
+          .all()
           .map((r) => r.id);
-        if (fresh.length === 0) return;
-        const { last } = this.db
-          .prepare<[number], { last: number }>('SELECT coalesce(max(position), 0) AS last FROM assignments WHERE rater_id = ?')
-          .get(raterId) as { last: number };
         const insert = this.db.prepare('INSERT INTO assignments (rater_id, position, item_id) VALUES (?, ?, ?)');
-        shuffled(fresh).forEach((itemId, index) => insert.run(raterId, last + index + 1, itemId));
+        shuffled(items).forEach((itemId, index) => insert.run(raterId, index + 1, itemId));
       })
       .immediate();
   }
 
   /** The rater's first unrated assignment in their order, or undefined when everything is rated. */
   nextAssignment(raterId: number): number | undefined {
-    this.assignNewItems(raterId);
+    this.drawOrder(raterId);
     const row = this.db
       .prepare<[number], { id: number }>(
         `SELECT a.id FROM assignments a
@@ -318,7 +333,7 @@ export class RatingStore {
 
   /** The rater's first assignment (to review ratings from the start), or undefined when there are no items. */
   firstAssignment(raterId: number): number | undefined {
-    this.assignNewItems(raterId);
+    this.drawOrder(raterId);
     return this.db
       .prepare<[number], { id: number }>('SELECT id FROM assignments WHERE rater_id = ? ORDER BY position LIMIT 1')
       .get(raterId)?.id;
