@@ -100,6 +100,7 @@ export {
   sftPrompt,
   sftPromptTemplates,
   readSftPromptTemplates,
+  sftModelTemplates,
   SFT_RECORD_FILE,
   sftSubsets,
   sftOutDir,
