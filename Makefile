@@ -45,7 +45,8 @@ bench: setup
 	npx tsx bench/bridge.bench.ts
 
 # One backbone of the paper (llama2-7b | llama2-13b | mistral-7b): REFINE-AF, then its Self-Instruct baseline, each with its
-# Table II subsets (sft.extra_subsets). Needs a GPU and hub access; README "Reproducing the paper" says what and how long.
+# Table II subsets (sft.extra_subsets), then `repro`: Super-NI of every model, the tables, the dataset analysis, the rating
+# database and <run.dir>/repro/report.{html,md}. Needs a GPU and hub access; README "Reproducing the paper" says what and how long.
 # MODEL=rehearsal runs the same on tiny local models (configs/rehearsal*.yaml), made first, in minutes on a CPU.
 REHEARSAL_MODELS := runs/rehearsal-models
 repro: setup $(if $(filter rehearsal,$(MODEL)),rehearsal-models)
@@ -53,6 +54,7 @@ repro: setup $(if $(filter rehearsal,$(MODEL)),rehearsal-models)
 	npx refine-af doctor --config configs/$(MODEL).yaml
 	npx refine-af run --config configs/$(MODEL).yaml --resume
 	npx refine-af run --config configs/$(MODEL)-self-instruct.yaml --resume
+	npx refine-af repro --config configs/$(MODEL).yaml --baseline configs/$(MODEL)-self-instruct.yaml --resume
 
 # The tiny models the rehearsal configs name; does nothing when they are already made with the same spec.
 rehearsal-models: setup

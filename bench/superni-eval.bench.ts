@@ -3,7 +3,7 @@
  * generation through the worker, append + fsync per batch, scoring) and, side by side in the same run, the reference —
  * the same prompts in one bare `generate` call on the same loaded model. Then the scorer alone (EM + stemmed ROUGE-L),
  * against the benchmark's own scoring in Python (rouge_score) on the same pairs.
- * Run: `REFINE_AF_SHARED=../shared npx tsx bench/superni-eval.bench.ts [instances_per_task] [max_new_tokens]`.
+ * Run: `npx tsx bench/superni-eval.bench.ts [instances_per_task] [max_new_tokens]` (on the fixture in data/superni-mini).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { buildPrompt, evalSuperNi, loadSuperNi, scoreSuperNi, type Prediction } 
 
 const instancesPerTask = Number(process.argv[2] ?? 2);
 const maxNewTokens = Number(process.argv[3] ?? 32);
-const dataDir = join(process.env.REFINE_AF_SHARED ?? resolve(import.meta.dirname, '..', '..', 'shared'), 'data', 'superni-mini');
+const dataDir = resolve(import.meta.dirname, '..', 'data', 'superni-mini');
 const config = parseConfig({
   eval: { instances_per_task: instancesPerTask, max_new_tokens: maxNewTokens, batch_size: 8, prompt_format: 'chat' },
   models: { device: 'cpu' },

@@ -9,7 +9,9 @@ import { compareReports, evalSuperNiModel, formatComparison, formatReport, readR
 import { configureLogging, flushLogs, logger, overrideLogLevel } from './log.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { formatRunSummary, runPipeline } from './run.js';
-import { addRater, exportHumanEval, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
+import { addRater, exportHumanEval, importHumanEvalRuns, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
+import { generateResponsesWithModel } from './eval/human/respond.js';
+import { formatReproSummary, runRepro } from './repro.js';
 import { RATINGS } from './eval/human/scale.js';
 import { dedupFiles } from './stages/dedup.js';
 import { analyseDataset } from './stats/report.js';
@@ -229,6 +231,25 @@ program
     finish(options, summary, formatRunSummary);
   });
 
+program
+  .command('repro')
+  .description(
+    'after `run` of both pipelines: Super-NI of every model, Tables II/III, the dataset analysis (Table V, Figures 2/3/4/8), ' +
+      'user-oriented responses in a rating database, and one report beside the paper\'s numbers; completed steps are skipped',
+  )
+  .requiredOption('-c, --config <yaml>', 'the REFINE-AF config (its eval section and run.dir: the report goes to <run.dir>/repro)')
+  .requiredOption('-b, --baseline <yaml>', 'its Self-Instruct baseline config')
+  .option('--resume', 'continue a step that was interrupted (crash or Ctrl-C)')
+  .option('--force', 'redo a step whose inputs changed (a pipeline rerun with --force, other eval settings)')
+  .addOption(jsonOption())
+  .action(async (options: { config: string; baseline: string; resume?: boolean; force?: boolean; json?: boolean }) => {
+    const [main, baseline] = [loadConfig(options.config), loadConfig(options.baseline)];
+    const summary = await interruptible(`refine-af repro --config ${options.config} --baseline ${options.baseline} --resume`, (signal) =>
+      runRepro(main, baseline, { resume: options.resume, force: options.force, signal }),
+    );
+    finish(options, summary, formatReproSummary);
+  });
+
 const config = program.command('config').description('inspect configuration');
 config
   .command('check')
@@ -253,24 +274,26 @@ evaluation
   .command('superni')
   .description('Super-NaturalInstructions zero-shot (§V-A): generate with a model (or take --predictions) and score EM and ROUGE-L')
   .addOption(configOption())
-  .requiredOption('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt)')
+  .option('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt); default eval.data_dir')
   .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
   .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
   .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
   .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
   .addOption(jsonOption())
-  .action(async (options: { config: string; dataDir: string; model?: string; adapter?: string; predictions?: string; out: string; json?: boolean }) => {
+  .action(async (options: { config: string; dataDir?: string; model?: string; adapter?: string; predictions?: string; out: string; json?: boolean }) => {
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
+    const dataDir = options.dataDir ?? config.eval.data_dir;
+    if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
     const report =
       options.predictions === undefined
         ? await evalSuperNiModel(config, {
-            dataDir: options.dataDir,
+            dataDir,
             outDir: options.out,
             model: options.model ?? config.models.generator,
             ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
           })
-        : scorePredictionsFile(config, options.dataDir, options.predictions, options.out);
+        : scorePredictionsFile(config, dataDir, options.predictions, options.out);
     finish(options, report, (r) => formatReport(r).trimEnd());
   });
 evaluation
@@ -346,6 +369,36 @@ humanEval
     // Every rating is committed when its response is sent: stopping loses nothing.
     await server.close();
     interrupts.dispose();
+  });
+humanEval
+  .command('respond')
+  .description('write a run file: a model\'s (base + adapter) responses to the user-oriented instructions, greedy; rerun to resume')
+  .addOption(configOption())
+  .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
+  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model (an SFT model is prompted with the config\'s sft template)')
+  .option('--instructions <jsonl>', 'instructions to answer (default: seeds/user_oriented_instructions.jsonl)')
+  .requiredOption('--out <jsonl>', 'the run file ({"id", "response"} per line), appended per batch')
+  .addOption(jsonOption())
+  .action(async (options: { config: string; model?: string; adapter?: string; instructions?: string; out: string; json?: boolean }) => {
+    const config = loadConfig(options.config);
+    configureLogging({ level: config.logging.level });
+    const result = await generateResponsesWithModel(config, {
+      model: options.model ?? config.models.generator,
+      out: options.out,
+      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+      ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+    });
+    finish(options, result, (r) => `${r.responses} responses in ${r.out}`);
+  });
+humanEval
+  .command('import')
+  .description('import run files into the rating database (created when absent) without serving; already imported responses are kept')
+  .requiredOption('--db <file>', 'the rating database')
+  .requiredOption('--runs <name=path...>', 'one per system, e.g. refine-af=out/refine.jsonl self-instruct=out/si.jsonl')
+  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
+  .action((options: { db: string; runs: string[]; instructions?: string }) => {
+    const { added, kept } = importHumanEvalRuns(options.db, options.runs, options.instructions);
+    console.log(`${added} responses imported, ${kept} already in ${options.db}`);
   });
 humanEval
   .command('add-rater')

@@ -17,9 +17,11 @@ export {
   addRater,
   ratingDistribution,
   exportHumanEval,
+  importHumanEvalRuns,
   type ServeHumanEvalOptions,
   type ExportTable,
 } from './eval/human/commands.js';
+export { generateResponses, generateResponsesWithModel, userOrientedPrompt, type RespondOptions } from './eval/human/respond.js';
 export { startRatingServer, type RatingServer, type RatingServerOptions } from './eval/human/server.js';
 export { RatingStore, RatingStoreError, type SystemDistribution, type RatingRecord } from './eval/human/store.js';
 export { loadInstructions, loadRun, parseRunArgument, type Instruction, type SystemRun } from './eval/human/responses.js';
@@ -98,6 +100,7 @@ export {
   sftPrompt,
   sftPromptTemplates,
   readSftPromptTemplates,
+  sftModelTemplates,
   SFT_RECORD_FILE,
   sftSubsets,
   sftOutDir,
@@ -125,3 +128,6 @@ export type { PpoStepStats } from './bridge/contract.js';
 export { spearman, pearson, ranks } from './stats/correlation.js';
 export { exponentialMovingAverage } from './stats/smoothing.js';
 export { lineChartSvg, type LineChartSpec, type LineSeries } from './stats/line-chart.js';
+export { runRepro, formatReproSummary, reproDir, ReproConfigError, type ReproOptions, type ReproSummary } from './repro.js';
+export { writeReproReport, loadPaperResults, PAPER_RESULTS_FILE, type PaperResults, type ReproResults } from './repro-report.js';
+export { runPipeline, formatRunSummary, completedRun, RunConflictError, RunIncompleteError, type RunOptions, type RunSummary } from './run.js';

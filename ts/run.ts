@@ -28,7 +28,8 @@ export type StageName = (typeof STAGE_NAMES)[number];
 
 const MANIFEST_FILE = 'run.json';
 
-const stageEntrySchema = z.strictObject({
+/** One step of a resumable manifest (run.json here, repro.json for `refine-af repro`). */
+export const stageEntrySchema = z.strictObject({
   hash: z.string(),
   status: z.enum(['running', 'complete']),
   artifacts: z.record(z.string(), z.string()),
@@ -114,18 +115,21 @@ const STAGES: StageDefinition[] = [
       for (const maxInstructions of sftSubsets(ctx.config)) {
         throwIfInterrupted(signal);
         const run = await runSft(ctx, { datasetFile: upstream.instances.dataset!, maxInstructions, signal });
-        artifacts[maxInstructions === null ? 'model' : `model_${maxInstructions}`] = run.result.model_dir;
+        artifacts[sftArtifactKey(maxInstructions)] = run.result.model_dir;
       }
       return artifacts;
     },
   },
 ];
 
+/** The sft stage's artifact name of the model fine-tuned on the first `maxInstructions` instructions (null: all). */
+export const sftArtifactKey = (maxInstructions: number | null): string => (maxInstructions === null ? 'model' : `model_${maxInstructions}`);
+
 function inPipeline(config: Config, stage: StageName): boolean {
   return stage !== 'rlaf' || config.pipeline.method === 'refine-af';
 }
 
-function hashOf(value: unknown): string {
+export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
@@ -179,6 +183,23 @@ export async function runPipeline(config: Config, options: RunOptions = {}): Pro
     }
     return { runDir: config.run.dir, stages: reports };
   });
+}
+
+export class RunIncompleteError extends Error {
+  override name = 'RunIncompleteError';
+}
+
+/** What a finished run holds, per stage of its pipeline: the input hash and the artifacts (what later steps build on). */
+export function completedRun(config: Config): Partial<Record<StageName, { hash: string; artifacts: Record<string, string> }>> {
+  const manifestFile = join(config.run.dir, MANIFEST_FILE);
+  const manifest = readJsonIfExists(manifestFile, manifestSchema);
+  for (const stage of STAGE_NAMES) {
+    if (!inPipeline(config, stage)) continue;
+    if (manifest?.stages[stage]?.status !== 'complete') {
+      throw new RunIncompleteError(`${manifestFile}: stage ${stage} is not complete; finish the run first (refine-af run --config <its yaml> --resume)`);
+    }
+  }
+  return manifest!.stages;
 }
 
 /** --force: remove the artifacts of `from` and every stage after it, so nothing of the old config survives downstream. */

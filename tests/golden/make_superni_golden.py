@@ -10,12 +10,11 @@ Writes, next to this script:
   * superni-mini-predictions.jsonl and superni-mini-scores.json — a deterministic predictions file over the fixture
     (exact, re-cased, truncated, wrong and missing predictions) and its per-task / per-category / overall scores computed
     as allenai/natural-instructions eval/automatic/evaluation.py does (micro-average over instances, x100, round 4).
-SUPERNI_DIR defaults to $REFINE_AF_SHARED/data/superni-mini (REFINE_AF_SHARED defaults to ../shared beside the repo).
+SUPERNI_DIR defaults to the fixture vendored in data/superni-mini.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import string
 import sys
@@ -45,8 +44,7 @@ def rouge_l(prediction: str, reference: str) -> float:
 def superni_dir() -> Path:
     if len(sys.argv) > 1:
         return Path(sys.argv[1])
-    shared = Path(os.environ.get("REFINE_AF_SHARED", REPO.parent / "shared"))
-    return shared / "data" / "superni-mini"
+    return REPO / "data" / "superni-mini"
 
 
 def load_tasks(root: Path) -> list[dict]:

@@ -20,9 +20,8 @@ import {
   scoreSuperNi,
   type SuperNiReport,
 } from '../../ts/eval/superni.js';
-import { sharedDir } from './helpers.js';
 
-const dataDir = join(sharedDir(), 'data', 'superni-mini');
+const dataDir = join(import.meta.dirname, '..', '..', 'data', 'superni-mini');
 const golden = join(import.meta.dirname, '..', 'golden');
 const repoRoot = join(import.meta.dirname, '..', '..');
 

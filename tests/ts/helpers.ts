@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Transport from 'winston-transport';
 
@@ -33,10 +33,6 @@ export async function waitForExit(pid: number, ms = 10_000): Promise<boolean> {
   return !processAlive(pid);
 }
 
-/** The shared data folder beside the repository (CI clones shared/ next to it); REFINE_AF_SHARED overrides. */
-export function sharedDir(): string {
-  return process.env.REFINE_AF_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', 'shared');
-}
 
 /**
  * Run a command in a real terminal (a tmux pane: a pseudo-terminal with a terminal emulator behind it) and return what

@@ -5,7 +5,7 @@ import { packageRoot } from '../../ts/paths.js';
 
 const configsDir = join(packageRoot, 'configs');
 
-/** The keys a rehearsal may change: model references, counts (work, batch sizes, token limits) and the run directory. */
+/** The keys a rehearsal may change: model references, counts (work, batch sizes, token limits), the benchmark (the Super-NI fixture) and the run directory. */
 const MAY_DIFFER = new Set([
   'run.dir',
   'models.generator',
@@ -28,6 +28,8 @@ const MAY_DIFFER = new Set([
   'eval.instances_per_task',
   'eval.max_new_tokens',
   'eval.batch_size',
+  'eval.data_dir',
+  'human_eval.max_new_tokens',
 ]);
 
 /** Every leaf (a scalar or an array) of a parsed config, by its dotted key path. */

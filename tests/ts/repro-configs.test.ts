@@ -36,6 +36,7 @@ describe('the reproduction configs (§III-A)', () => {
       expect(sftSubsets(refine)).toEqual([null, 5000, 10000]);
       expect(refine.instructions.num_instructions).toBe(15000);
       expect(refine.feedback.backends).toEqual({ reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' });
+      expect(refine.eval).toMatchObject({ data_dir: 'data/natural-instructions', paper_backbone: name });
       expect(refine.run.dir).not.toBe(baseline.run.dir);
       const same = (c: typeof refine) => ({ ...c, run: { ...c.run, dir: '' }, pipeline: { method: '' } });
       expect(same(baseline)).toEqual(same(refine));

@@ -122,6 +122,17 @@ const evalSection = z
       .default([])
       .describe('Stop sequences cutting a prediction; none by default, predictions are scored as generated (superni-eval.md).')
       .meta(ours('predictions are scored as generated')),
+    data_dir: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('The Super-NI benchmark in its native layout (a checkout of allenai/natural-instructions, or data/superni-mini) that `refine-af repro` evaluates on (§V-A); null: repro refuses to start.')
+      .meta(ours('no benchmark is assumed: the lab configs name their checkout, the rehearsal the fixture')),
+    paper_backbone: z
+      .enum(['llama2-7b', 'llama2-13b', 'mistral-7b'])
+      .default('llama2-7b')
+      .describe('Whose numbers in the paper (Tables II, III, V; Figure 2) the reproduction report puts beside this run\'s (docs/paper-results.json).')
+      .meta(ours('the first backbone of the paper\'s tables; each lab config names its own')),
   })
   .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
 
@@ -269,6 +280,13 @@ const humanEvalSection = z
       .describe('Largest request body accepted; a form post (login token or rating) is far smaller, so larger bodies are refused with 413.')
       .meta(ours('far above any form post the app takes')),
     session_hours: z.number().positive().default(12).describe('How long a rater stays logged in after entering their token.').meta(ours('a working day of rating')),
+    max_new_tokens: z
+      .number()
+      .int()
+      .positive()
+      .default(512)
+      .describe('Tokens generated per response to a user-oriented instruction, greedy.')
+      .meta(ours('the paper gives no value; room for an answer of a few paragraphs')),
   })
   .describe('The blind human rating web app for the user-oriented instructions (§V-B, Figure 6).');
 const openaiSection = z

@@ -5,7 +5,7 @@
  * predictions.jsonl, resumable) → score Exact Match and ROUGE-L per task, per category and overall → write JSON + table.
  * Works unchanged on a checkout of allenai/natural-instructions (119 tasks) and on the 12-task fixture.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Decoding } from '../bridge/contract.js';
@@ -17,7 +17,7 @@ import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomi
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { renderTemplate } from '../prompts/render.js';
-import { readSftPromptTemplates, SFT_RECORD_FILE, sftPrompt } from '../stages/sft.js';
+import { sftModelTemplates, sftPrompt } from '../stages/sft.js';
 import { aggregate, scoreInstance, type InstanceScore } from './metrics.js';
 
 // ---------------------------------------------------------------- the benchmark
@@ -104,10 +104,9 @@ export const RAW_PROMPT_DESCRIPTION = 'raw Tk-Instruct definition-only';
  * the Tk-Instruct definition-only prompt of `settings.template` in `settings.prompt_format`.
  */
 export function evalPromptFor(settings: Config['eval'], model: string, adapter?: string): EvalPrompt {
-  const modelDir = adapter ?? (existsSync(model) && statSync(model).isDirectory() ? model : undefined);
-  const templates = modelDir === undefined ? undefined : readSftPromptTemplates(modelDir);
-  if (templates !== undefined) {
-    const record = resolve(modelDir!, SFT_RECORD_FILE);
+  const sft = sftModelTemplates(model, adapter);
+  if (sft !== undefined) {
+    const { record, templates } = sft;
     return {
       description: `sft template from ${record}`,
       prompt_format: 'raw',

@@ -9,7 +9,8 @@
  * A killed run resumes from the job's Trainer checkpoints; a finished one is not redone.
  */
 import { createHash } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { jobs, sftPromptTemplatesSchema, type JobProgress, type JobResult } from '../bridge/contract.js';
 import { runJob } from '../bridge/jobs.js';
@@ -77,6 +78,17 @@ export function readSftPromptTemplates(modelDir: string): SftPromptTemplates | u
     );
   }
   return record.prompt_templates;
+}
+
+/**
+ * The model a (model, adapter) pair names as made by our SFT, with the templates it was trained with: the adapter, or a
+ * fully fine-tuned model directory; undefined for any other model (a hub id, the base weights, an adapter from elsewhere).
+ * Evaluation and the user-oriented responses choose their prompt with it.
+ */
+export function sftModelTemplates(model: string, adapter?: string): { record: string; templates: SftPromptTemplates } | undefined {
+  const modelDir = adapter ?? (existsSync(model) && statSync(model).isDirectory() ? model : undefined);
+  const templates = modelDir === undefined ? undefined : readSftPromptTemplates(modelDir);
+  return templates === undefined ? undefined : { record: resolve(modelDir!, SFT_RECORD_FILE), templates };
 }
 
 /** Every fine-tuning a config asks for: the main one, then one per extra Table II subset. */

@@ -40,7 +40,8 @@ export function datasetStatistics(records: readonly IftRecord[]): DatasetStatist
   };
 }
 
-const TABLE_V_ROWS: [keyof DatasetStatistics, string][] = [
+/** Table V's rows in the paper's order, with its labels. */
+export const TABLE_V_ROWS: [keyof DatasetStatistics, string][] = [
   ['instructions', '# of instructions'],
   ['instances', '# of instances'],
   ['instances_with_empty_input', '# of instances with empty input'],

@@ -34,12 +34,7 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
           'a blind comparison needs two or more: give --runs name=path for each',
       );
     }
-    if (runArguments.length > 0) {
-      const instructions = loadInstructions(options.instructions);
-      const runs = runArguments.map((r) => loadRun(r.system, r.file, instructions));
-      const { added, kept } = store.importRuns(instructions, runs);
-      logger.info(`human-eval: ${added} responses imported, ${kept} already in ${options.db}`);
-    }
+    if (runArguments.length > 0) importInto(store, options.db, runArguments, options.instructions);
     if (!isLoopback(options.host)) {
       logger.warn(`human-eval: listening on ${options.host} over plain HTTP: tokens cross the network unencrypted unless a TLS proxy fronts the app`);
     }
@@ -56,6 +51,19 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
     store.close();
     throw error;
   }
+}
+
+function importInto(store: RatingStore, db: string, runs: readonly { system: string; file: string }[], instructionsFile?: string) {
+  const instructions = loadInstructions(instructionsFile);
+  const { added, kept } = store.importRuns(instructions, runs.map((r) => loadRun(r.system, r.file, instructions)));
+  logger.info(`human-eval: ${added} responses imported, ${kept} already in ${db}`);
+  return { added, kept };
+}
+
+/** Put runs into the rating database (created when absent) without serving; idempotent, as `serve --runs` imports. */
+export function importHumanEvalRuns(db: string, runs: readonly string[], instructionsFile?: string): { added: number; kept: number } {
+  const runArguments = runs.map(parseRunArgument);
+  return withStore(db, { mustExist: false }, (store) => importInto(store, db, runArguments, instructionsFile));
 }
 
 function withStore<T>(db: string, options: { mustExist: boolean }, use: (store: RatingStore) => T): T {

@@ -1,0 +1,257 @@
+/**
+ * The reproduction report: every table and figure of `refine-af repro` beside the paper's numbers, as one Markdown file
+ * (figures linked) and one self-contained HTML file (figures inline). The paper's numbers come from
+ * docs/paper-results.json, transcribed from the paper's text with the table or section each comes from.
+ */
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Config } from './config/schema.js';
+import type { SystemDistribution } from './eval/human/store.js';
+import type { Scores } from './eval/superni.js';
+import { readJsonIfExists, writeFileAtomic } from './io/files.js';
+import { packageRoot } from './paths.js';
+import { TABLE_V_ROWS } from './stats/dataset.js';
+import { escapeXml } from './stats/line-chart.js';
+import type { DatasetStats } from './stats/report.js';
+import { RATINGS } from './eval/human/scale.js';
+
+export const PAPER_RESULTS_FILE = resolve(packageRoot, 'docs', 'paper-results.json');
+
+const tableVSchema = z.strictObject({
+  instructions: z.number(),
+  instances: z.number(),
+  instances_with_empty_input: z.number(),
+  avg_instruction_words: z.number(),
+  avg_nonempty_input_words: z.number(),
+  avg_output_words: z.number(),
+});
+const paperResultsSchema = z.strictObject({
+  paper: z.string(),
+  sources: z.record(z.string(), z.string()),
+  figure_6_finding: z.string(),
+  backbones: z.record(
+    z.string(),
+    z.strictObject({
+      label: z.string(),
+      table_ii: z.array(z.strictObject({ instructions: z.number(), self_instruct: z.number(), refine_af: z.number(), percent_tasks_better: z.number() })),
+      table_iii: z.record(z.string(), z.strictObject({ self_instruct: z.number(), refine_af: z.number() })),
+      table_v_refine_af: tableVSchema,
+      figure_2_spearman: z.number(),
+      unique_verb_noun_pairs: z.number(),
+    }),
+  ),
+});
+export type PaperResults = z.infer<typeof paperResultsSchema>;
+
+export function loadPaperResults(file = PAPER_RESULTS_FILE): PaperResults {
+  return readJsonIfExists(file, paperResultsSchema)!;
+}
+
+export interface TableIIRow {
+  subset: number | null;
+  instructions: { refineAf: number; selfInstruct: number };
+  selfInstruct: number;
+  refineAf: number;
+  percentTasksBetter: number;
+  better: number;
+  worse: number;
+  tied: number;
+  tasks: number;
+}
+
+export interface TableIIIRow {
+  category: string;
+  selfInstruct: number;
+  refineAf: number;
+}
+
+export interface ReproResults {
+  config: Config;
+  baseline: Config;
+  base: Scores;
+  tableII: TableIIRow[];
+  tableIII: TableIIIRow[];
+  stats: Record<'refine-af' | 'self-instruct', DatasetStats>;
+  userOrientedRuns: Record<'refine-af' | 'self-instruct', string>;
+  /** distribution null: nothing rated yet. */
+  humanEval: { db: string; distribution: null } | { db: string; distribution: SystemDistribution[]; figure: string };
+}
+
+/** A report is a list of blocks, each rendered both as Markdown and as HTML, so the two never disagree. */
+type Block =
+  | { kind: 'title'; text: string }
+  | { kind: 'heading'; text: string }
+  | { kind: 'paragraph'; text: string }
+  | { kind: 'table'; header: string[]; rows: string[][] }
+  | { kind: 'figure'; file: string; caption: string };
+
+const number = (x: number | undefined, digits = 2): string =>
+  x === undefined ? '—' : Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits);
+
+/** ρ is undefined for a constant reward (NaN, written to stats.json as null). */
+const spearmanText = (rho: number | null) => (rho === null || Number.isNaN(rho) ? 'undefined (the reward never changed)' : number(rho, 3));
+
+function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[] {
+  const backbone = r.config.eval.paper_backbone;
+  const p = paper.backbones[backbone]!;
+  const comparable = r.config.instructions.num_instructions === p.table_v_refine_af.instructions;
+  const blocks: Block[] = [
+    { kind: 'title', text: `Reproduction of REFINE-AF: ${r.config.models.generator}` },
+    {
+      kind: 'paragraph',
+      text:
+        `REFINE-AF run: ${r.config.run.dir}; Self-Instruct baseline: ${r.baseline.run.dir}; Super-NI: ${r.config.eval.data_dir}. ` +
+        `Reference: the paper's ${p.label} numbers (docs/paper-results.json, ${paper.paper}).`,
+    },
+  ];
+  if (!comparable) {
+    blocks.push({
+      kind: 'paragraph',
+      text:
+        `This run generated ${number(r.config.instructions.num_instructions)} instructions where the paper generated ` +
+        `${number(p.table_v_refine_af.instructions)} with ${p.label}: its numbers are not comparable to the paper's. ` +
+        'A rehearsal on tiny random models checks that every step runs and every artifact appears; its numbers are meaningless.',
+    });
+  }
+
+  blocks.push(
+    { kind: 'heading', text: 'Table II: Super-NI zero-shot, % of tasks better (§V-A, §V-C)' },
+    { kind: 'paragraph', text: `ROUGE-L ×100 over the benchmark's tasks; % tasks better = tasks on which REFINE-AF's ROUGE-L is higher. Base model without fine-tuning: ROUGE-L ${number(r.base.rougeL)}, EM ${number(r.base.exact_match)}. Paper: ${paper.sources.table_ii}.` },
+    {
+      kind: 'table',
+      header: ['instructions', 'Self-Instruct', 'REFINE-AF', '% tasks better (better/worse/tied of tasks)', 'paper: instructions', 'paper: Self-Instruct', 'paper: REFINE-AF', 'paper: % tasks better'],
+      rows: r.tableII.map((row, i) => {
+        const ref = p.table_ii[i];
+        const size = row.subset === null ? `all (${number(row.instructions.refineAf)} / ${number(row.instructions.selfInstruct)})` : number(row.subset);
+        return [
+          size,
+          number(row.selfInstruct, 4),
+          number(row.refineAf, 4),
+          `${number(row.percentTasksBetter)}% (${row.better}/${row.worse}/${row.tied} of ${row.tasks})`,
+          number(ref?.instructions),
+          number(ref?.self_instruct, 4),
+          number(ref?.refine_af, 4),
+          ref === undefined ? '—' : `${number(ref.percent_tasks_better)}%`,
+        ];
+      }),
+    },
+    { kind: 'heading', text: 'Table III: ROUGE-L per task category (§V-A)' },
+    { kind: 'paragraph', text: `The full-size models of both arms. Paper: ${paper.sources.table_iii}.` },
+    {
+      kind: 'table',
+      header: ['category', 'Self-Instruct', 'REFINE-AF', 'paper: Self-Instruct', 'paper: REFINE-AF'],
+      rows: r.tableIII.map((row) => [row.category, number(row.selfInstruct, 4), number(row.refineAf, 4), number(p.table_iii[row.category]?.self_instruct, 4), number(p.table_iii[row.category]?.refine_af, 4)]),
+    },
+    { kind: 'heading', text: 'Table V: statistics of the IFT datasets (Appendix IX-A)' },
+    { kind: 'paragraph', text: `Lengths in words. Paper: ${paper.sources.table_v_refine_af}.` },
+    {
+      kind: 'table',
+      header: ['statistic', 'REFINE-AF', 'Self-Instruct', `paper: REFINE-AF ${p.label}`],
+      rows: TABLE_V_ROWS.map(([key, label]) => [label, number(r.stats['refine-af'].tableV[key]), number(r.stats['self-instruct'].tableV[key]), number(p.table_v_refine_af[key])]),
+    },
+  );
+
+  const reward = r.stats['refine-af'].reward;
+  blocks.push(
+    { kind: 'heading', text: 'Figure 2: mean reward per PPO step (§III-A)' },
+    {
+      kind: 'paragraph',
+      text: `Spearman ρ(step, reward): ${reward === undefined ? '— (no stage-2 metrics)' : `${spearmanText(reward.spearman)} over ${reward.steps} steps`}; paper (${p.label}): ${number(p.figure_2_spearman, 3)}.`,
+    },
+    { kind: 'figure', file: join('stats', 'refine-af', 'fig2-reward.svg'), caption: 'Figure 2: mean reward per PPO step and its moving average (REFINE-AF)' },
+    { kind: 'heading', text: 'Figure 8: diversity, root verbs and their direct objects (§IV-A)' },
+    {
+      kind: 'paragraph',
+      text:
+        `Unique verb–noun pairs: REFINE-AF ${number(r.stats['refine-af'].diversity.uniqueVerbNounPairs)}, Self-Instruct ${number(r.stats['self-instruct'].diversity.uniqueVerbNounPairs)}; ` +
+        `paper (${p.label}, REFINE-AF): ${number(p.unique_verb_noun_pairs)}. Found with part-of-speech tags, not the paper's parser (docs/evaluation.md): compare the two arms with each other.`,
+    },
+  );
+  const armFigure = (name: string, caption: string): Block[] =>
+    (['refine-af', 'self-instruct'] as const).map((arm) => ({ kind: 'figure', file: join('stats', arm, name), caption: `${caption} (${arm})` }));
+  blocks.push(
+    ...armFigure('fig8-verb-noun.svg', 'Figure 8: top root verbs and their top direct-object nouns'),
+    { kind: 'heading', text: 'Figure 4: overlap with the seed instructions (§IV-A)' },
+    ...armFigure('fig4-seed-rouge.svg', 'Figure 4: max ROUGE-L of each instruction against the seeds'),
+    { kind: 'heading', text: 'Figure 3: lengths of instructions, inputs and outputs (§IV-A)' },
+    ...(['instruction', 'input', 'output'] as const).flatMap((part) => armFigure(`fig3-length-${part}.svg`, `Figure 3: ${part} length`)),
+  );
+
+  blocks.push({ kind: 'heading', text: 'Figure 6: human evaluation of the user-oriented instructions (§V-B)' });
+  const runs = `responses: ${r.userOrientedRuns['refine-af']} (REFINE-AF), ${r.userOrientedRuns['self-instruct']} (Self-Instruct); rating database: ${r.humanEval.db}`;
+  if (r.humanEval.distribution === null) {
+    blocks.push({
+      kind: 'paragraph',
+      text:
+        `Not yet rated. ${runs}. Add raters (refine-af human-eval add-rater --db ${r.humanEval.db} --name <name>), serve the app ` +
+        `(refine-af human-eval serve --db ${r.humanEval.db}), then run repro again: this section then shows the distribution and the chart.`,
+    });
+  } else {
+    blocks.push(
+      { kind: 'paragraph', text: runs },
+      { kind: 'table', header: ['system', ...RATINGS, 'ratings'], rows: r.humanEval.distribution.map((d) => [d.system, ...RATINGS.map((level) => String(d.counts[level])), String(d.total)]) },
+      { kind: 'figure', file: relative(dir, r.humanEval.figure), caption: 'Figure 6: ratings per system' },
+    );
+  }
+  blocks.push({ kind: 'paragraph', text: `Paper: ${paper.figure_6_finding} (${paper.sources.figure_6}).` });
+  return blocks;
+}
+
+function markdown(blocks: Block[]): string {
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  return (
+    blocks
+      .map((b) => {
+        switch (b.kind) {
+          case 'title':
+            return `# ${b.text}`;
+          case 'heading':
+            return `## ${b.text}`;
+          case 'paragraph':
+            return b.text;
+          case 'table':
+            return [`| ${b.header.map(cell).join(' | ')} |`, `|${b.header.map(() => ' --- |').join('')}`, ...b.rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+          case 'figure':
+            return `![${b.caption}](${b.file})`;
+        }
+      })
+      .join('\n\n') + '\n'
+  );
+}
+
+function html(dir: string, blocks: Block[]): string {
+  const body = blocks
+    .map((b) => {
+      switch (b.kind) {
+        case 'title':
+          return `<h1>${escapeXml(b.text)}</h1>`;
+        case 'heading':
+          return `<h2>${escapeXml(b.text)}</h2>`;
+        case 'paragraph':
+          return `<p>${escapeXml(b.text)}</p>`;
+        case 'table':
+          return `<table><tr>${b.header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>\n${b.rows.map((row) => `<tr>${row.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('\n')}</table>`;
+        case 'figure':
+          return `<figure>${readFileSync(join(dir, b.file), 'utf8')}<figcaption>${escapeXml(b.caption)}</figcaption></figure>`;
+      }
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>REFINE-AF reproduction report</title>
+<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}figure{margin:1em 0}svg{max-width:100%;height:auto}</style></head>
+<body>
+${body}
+</body></html>
+`;
+}
+
+/** Write report.md and report.html into `dir` (which holds the figures they show). */
+export function writeReproReport(dir: string, results: ReproResults, paper = loadPaperResults()): { html: string; markdown: string } {
+  const blocks = reportBlocks(dir, results, paper);
+  const files = { html: join(dir, 'report.html'), markdown: join(dir, 'report.md') };
+  writeFileAtomic(files.markdown, markdown(blocks));
+  writeFileAtomic(files.html, html(dir, blocks));
+  return files;
+}

@@ -1,0 +1,323 @@
+/**
+ * `refine-af repro`: from two finished pipelines — REFINE-AF and its Self-Instruct baseline, each with its Table II
+ * subsets — to the paper's tables, top to bottom:
+ *   1. Super-NI zero-shot of the base model and of every SFT model of both arms (§V-A)
+ *   2. Tables II and III from those scores (`eval compare`'s functions)
+ *   3. the analysis of both IFT datasets: Table V, Figures 2, 3, 4, 8 (`stats`)
+ *   4. the full-size SFT models' responses to the 252 user-oriented instructions, imported into a rating database (§V-B)
+ *   5. one report, HTML and Markdown, beside the paper's numbers (Figure 6 once ratings exist)
+ *
+ * `repro.json` records per step a hash of its inputs (config sections, model, adapter, and the hash of the pipeline
+ * stage it builds on). A completed step with the same hash is skipped; an interrupted one continues with --resume (the
+ * evaluation and the responses append per batch); a step whose inputs changed is refused unless --force. The tables and
+ * the report are rewritten on every run: they are cheap, and Figure 6 reads the ratings as they are now.
+ */
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { LocalWorkerBackend } from './backends/local.js';
+import { workerFromConfig, type PythonWorker } from './bridge/worker.js';
+import type { Config } from './config/schema.js';
+import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from './eval/human/commands.js';
+import { DEFAULT_INSTRUCTIONS_FILE } from './eval/human/responses.js';
+import { generateResponses } from './eval/human/respond.js';
+import { compareReports, evalSuperNi, readReport, type SuperNiReport } from './eval/superni.js';
+import { toCsv } from './io/csv.js';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
+import { throwIfInterrupted } from './interrupt.js';
+import { configureLogging, logger } from './log.js';
+import { writeReproReport, type ReproResults, type TableIIRow, type TableIIIRow } from './repro-report.js';
+import { completedRun, hashOf, RunConflictError, sftArtifactKey, stageEntrySchema } from './run.js';
+import { sftOutDir, sftSubsets } from './stages/sft.js';
+import { analyseDataset, type DatasetStats } from './stats/report.js';
+
+export type ArmName = 'refine-af' | 'self-instruct';
+
+export interface ReproOptions {
+  /** Continue a step that was interrupted (crash, Ctrl-C). */
+  resume?: boolean;
+  /** Discard a step's outputs when its inputs changed (a pipeline rerun with --force, other eval settings). */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ReproSummary {
+  dir: string;
+  steps: { step: string; outcome: 'ran' | 'skipped (already complete)' }[];
+  report: { html: string; markdown: string };
+}
+
+interface SftModel {
+  /** Configured subset (sft.max_instructions or one of sft.extra_subsets); null = all instructions. */
+  subset: number | null;
+  /** Distinct instructions it was fine-tuned on. */
+  instructions: number;
+  adapter: string;
+  /** The sft stage's input hash: changes whenever the model would. */
+  upstream: string;
+}
+
+interface Arm {
+  name: ArmName;
+  config: Config;
+  dataset: string;
+  datasetUpstream: string;
+  /** Stage 2's metrics (Figure 2); REFINE-AF only. */
+  metrics?: string;
+  models: SftModel[];
+}
+
+export const reproDir = (config: Config): string => join(config.run.dir, 'repro');
+
+export class ReproConfigError extends Error {
+  override name = 'ReproConfigError';
+}
+
+// ---------------------------------------------------------------- the manifest
+
+const manifestSchema = z.strictObject({ steps: z.record(z.string(), stageEntrySchema) });
+
+/** Runs named steps once per input hash, recording each in repro.json (the same entries as run.json). */
+class Steps {
+  private readonly file: string;
+  private readonly manifest: z.infer<typeof manifestSchema>;
+  readonly outcomes: ReproSummary['steps'] = [];
+
+  constructor(dir: string, private readonly options: ReproOptions) {
+    this.file = join(dir, 'repro.json');
+    this.manifest = readJsonIfExists(this.file, manifestSchema) ?? { steps: {} };
+  }
+
+  /** Long steps check it between batches (Ctrl-C). */
+  get signal(): AbortSignal | undefined {
+    return this.options.signal;
+  }
+
+  async run(name: string, inputs: unknown, outputs: string[], work: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
+    throwIfInterrupted(this.options.signal);
+    const hash = hashOf(inputs);
+    const entry = this.manifest.steps[name];
+    if (entry?.hash === hash && entry.status === 'complete') {
+      logger.info(`repro ${name}: complete for these inputs, skipped`);
+      this.outcomes.push({ step: name, outcome: 'skipped (already complete)' });
+      return entry.artifacts;
+    }
+    if (entry && entry.hash !== hash) {
+      if (!this.options.force) {
+        throw new RunConflictError(`${this.file}: step ${name} was made from other inputs (a rerun pipeline or other settings); pass --force to redo it`);
+      }
+      for (const path of outputs) rmSync(path, { recursive: true, force: true });
+      logger.warn(`repro ${name}: --force: discarded the outputs of other inputs`);
+    } else if (entry?.status === 'running' && !this.options.resume) {
+      throw new RunConflictError(`${this.file}: step ${name} was interrupted; pass --resume to continue it`);
+    }
+    this.save(name, { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() });
+    logger.info(`repro ${name}: ${entry?.status === 'running' ? 'resuming' : 'starting'}`);
+    const artifacts = await work();
+    throwIfInterrupted(this.options.signal);
+    this.save(name, { hash, status: 'complete', artifacts, updated_at: new Date().toISOString() });
+    this.outcomes.push({ step: name, outcome: 'ran' });
+    return artifacts;
+  }
+
+  private save(name: string, entry: z.infer<typeof stageEntrySchema>): void {
+    this.manifest.steps[name] = entry;
+    writeJsonAtomic(this.file, this.manifest);
+  }
+}
+
+// ---------------------------------------------------------------- the two arms
+
+/** What a finished pipeline offers the reproduction: its dataset, reward log and SFT models, with their stage hashes. */
+function armOf(name: ArmName, config: Config): Arm {
+  if (config.pipeline.method !== name) {
+    throw new ReproConfigError(`the ${name} config (run.dir ${config.run.dir}) has pipeline.method ${config.pipeline.method}; expected ${name}`);
+  }
+  const stages = completedRun(config);
+  const instances = stages.instances!;
+  const sft = stages.sft!;
+  const models = sftSubsets(config).map((subset) => {
+    const adapter = sft.artifacts[sftArtifactKey(subset)];
+    const record = readJsonIfExists(join(sftOutDir(config.run.dir, subset), 'result.json'), z.looseObject({ instructions: z.number() }));
+    if (adapter === undefined || record === undefined) {
+      throw new ReproConfigError(`${config.run.dir}: the sft stage recorded no model for subset ${subset ?? 'all'}`);
+    }
+    return { subset, instructions: record.instructions, adapter, upstream: sft.hash };
+  });
+  return {
+    name,
+    config,
+    dataset: instances.artifacts.dataset!,
+    datasetUpstream: instances.hash,
+    ...(stages.rlaf === undefined ? {} : { metrics: stages.rlaf.artifacts.metrics! }),
+    models,
+  };
+}
+
+function checkComparable(main: Config, baseline: Config): void {
+  if (main.models.generator !== baseline.models.generator) {
+    throw new ReproConfigError(`the two configs fine-tune different base models (${main.models.generator} vs ${baseline.models.generator}); a comparison needs the same one`);
+  }
+  const subsets = (c: Config) => JSON.stringify(sftSubsets(c).map(String).sort());
+  if (subsets(main) !== subsets(baseline)) {
+    throw new ReproConfigError(`the two configs fine-tune different Table II subsets (sft.max_instructions and sft.extra_subsets must match)`);
+  }
+  if (main.eval.data_dir === null) {
+    throw new ReproConfigError(
+      `eval.data_dir is not set in the REFINE-AF config: name the Super-NI benchmark (a checkout of allenai/natural-instructions, or data/superni-mini)`,
+    );
+  }
+}
+
+const modelLabel = (arm: ArmName, model: SftModel) => (model.subset === null ? arm : `${arm}-${model.subset}`);
+
+// ---------------------------------------------------------------- the steps
+
+/** Step 1: Super-NI zero-shot of the base model and of every SFT model of both arms, each in its own directory. */
+async function evaluateOnSuperNi(steps: Steps, worker: PythonWorker, config: Config, arms: Arm[], dir: string): Promise<Map<string, SuperNiReport>> {
+  const dataDir = config.eval.data_dir!;
+  const { batch_size: _hardwareChoice, ...settings } = config.eval;
+  const reports = new Map<string, SuperNiReport>();
+  const evaluate = async (label: string, adapter: string | undefined, upstream: string | null) => {
+    const outDir = join(dir, 'superni', label);
+    const inputs = { settings, data_dir: resolve(dataDir), model: config.models.generator, adapter: adapter ?? null, upstream, seed: config.run.seed };
+    await steps.run(`superni/${label}`, inputs, [outDir], async () => {
+      const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, `superni:${label}`, config.models.generator, adapter ?? null);
+      await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }) });
+      await backend.unload(); // one model in memory at a time
+      return { scores: join(outDir, 'scores.json') };
+    });
+    reports.set(label, readReport(outDir));
+  };
+  await evaluate('base', undefined, null);
+  for (const arm of arms) {
+    for (const model of arm.models) await evaluate(modelLabel(arm.name, model), model.adapter, model.upstream);
+  }
+  return reports;
+}
+
+/** Step 2: Table II (% of tasks better per subset size) and Table III (ROUGE-L per category of the full-size models). */
+function compareArms(arms: Arm[], reports: Map<string, SuperNiReport>, dir: string): { tableII: TableIIRow[]; tableIII: TableIIIRow[] } {
+  const [refineAf, selfInstruct] = arms as [Arm, Arm];
+  const bySize = (a: SftModel, b: SftModel) => a.instructions - b.instructions;
+  const tableII = [...refineAf.models].sort(bySize).map((model) => {
+    const baseline = selfInstruct.models.find((m) => m.subset === model.subset)!;
+    const c = compareReports(reports.get(modelLabel('refine-af', model))!, reports.get(modelLabel('self-instruct', baseline))!);
+    return {
+      subset: model.subset,
+      instructions: { refineAf: model.instructions, selfInstruct: baseline.instructions },
+      selfInstruct: c.overall.b,
+      refineAf: c.overall.a,
+      percentTasksBetter: c.percentTasksBetter,
+      better: c.better,
+      worse: c.worse,
+      tied: c.tied,
+      tasks: c.tasks,
+    };
+  });
+  const full = (arm: Arm) => modelLabel(arm.name, arm.models[0]!);
+  const tableIII = compareReports(reports.get(full(refineAf))!, reports.get(full(selfInstruct))!).categories.map((c) => ({
+    category: c.category,
+    selfInstruct: c.b,
+    refineAf: c.a,
+  }));
+  writeFileAtomic(
+    join(dir, 'table-ii.csv'),
+    toCsv(
+      ['subset', 'instructions_refine_af', 'instructions_self_instruct', 'self_instruct_rougeL', 'refine_af_rougeL', 'percent_tasks_better', 'better', 'worse', 'tied', 'tasks'],
+      tableII.map((r) => [r.subset ?? 'all', r.instructions.refineAf, r.instructions.selfInstruct, r.selfInstruct, r.refineAf, r.percentTasksBetter, r.better, r.worse, r.tied, r.tasks]),
+    ),
+  );
+  writeFileAtomic(join(dir, 'table-iii.csv'), toCsv(['category', 'self_instruct_rougeL', 'refine_af_rougeL'], tableIII.map((r) => [r.category, r.selfInstruct, r.refineAf])));
+  return { tableII, tableIII };
+}
+
+/** Step 3: Table V and Figures 2 (REFINE-AF's reward curve), 3, 4 and 8 for each IFT dataset. */
+async function analyseBothDatasets(steps: Steps, config: Config, arms: Arm[], dir: string): Promise<Record<ArmName, DatasetStats>> {
+  const result = {} as Record<ArmName, DatasetStats>;
+  for (const arm of arms) {
+    const outDir = join(dir, 'stats', arm.name);
+    await steps.run(`stats/${arm.name}`, { stats: config.stats, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream }, [outDir], async () => {
+      analyseDataset(config, { dataset: arm.dataset, outDir, ...(arm.metrics === undefined ? {} : { metrics: arm.metrics }) });
+      return { stats: join(outDir, 'stats.json'), report: join(outDir, 'report.html') };
+    });
+    result[arm.name] = readJsonIfExists(join(outDir, 'stats.json'), z.custom<DatasetStats>((v) => typeof v === 'object' && v !== null))!;
+  }
+  return result;
+}
+
+/** Step 4: each full-size SFT model answers the user-oriented instructions; both run files go into the rating database. */
+async function prepareHumanEvaluation(steps: Steps, worker: PythonWorker, arms: Arm[], dir: string): Promise<{ db: string; runs: Record<ArmName, string> }> {
+  const runs = {} as Record<ArmName, string>;
+  for (const arm of arms) {
+    const full = arm.models[0]!;
+    const out = join(dir, 'user-oriented', `${arm.name}.jsonl`);
+    const { config } = arm;
+    const inputs = { max_new_tokens: config.human_eval.max_new_tokens, sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input], model: config.models.generator, adapter: full.adapter, upstream: full.upstream, seed: config.run.seed };
+    await steps.run(`responses/${arm.name}`, inputs, [out], async () => {
+      const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, `responses:${arm.name}`, config.models.generator, full.adapter);
+      await generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal });
+      await backend.unload();
+      return { run: out };
+    });
+    runs[arm.name] = out;
+  }
+  const db = join(dir, 'ratings.sqlite');
+  // Never discarded: it holds the ratings. Importing is idempotent, and a changed response is refused by the store.
+  await steps.run('ratings-db', { runs: arms.map((a) => [a.name, a.models[0]!.upstream]), instructions: DEFAULT_INSTRUCTIONS_FILE }, [], async () => {
+    importHumanEvalRuns(db, arms.map((arm) => `${arm.name}=${runs[arm.name]}`));
+    return { db };
+  });
+  return { db, runs };
+}
+
+/** Step 5's input on the human side: Figure 6 once ratings exist, else "not yet rated". */
+function humanEvaluationResults(db: string, dir: string): ReproResults['humanEval'] {
+  const distribution = ratingDistribution(db);
+  if (distribution.every((d) => d.total === 0)) return { db, distribution: null };
+  const csv = join(dir, 'figure6.csv');
+  const svg = join(dir, 'figure6.svg');
+  exportHumanEval(db, csv, { svg });
+  return { db, distribution, figure: svg };
+}
+
+// ---------------------------------------------------------------- the whole reproduction
+
+export async function runRepro(config: Config, baseline: Config, options: ReproOptions = {}): Promise<ReproSummary> {
+  const dir = reproDir(config);
+  configureLogging({ level: config.logging.level, file: join(config.run.dir, config.logging.file) });
+  checkComparable(config, baseline);
+  const arms = [armOf('refine-af', config), armOf('self-instruct', baseline)];
+  const steps = new Steps(dir, options);
+  const worker = workerFromConfig(config); // one worker for every model of every step, each model unloaded after its step
+  try {
+    const reports = await evaluateOnSuperNi(steps, worker, config, arms, dir);
+    const { tableII, tableIII } = compareArms(arms, reports, dir);
+    const stats = await analyseBothDatasets(steps, config, arms, dir);
+    const { db, runs } = await prepareHumanEvaluation(steps, worker, arms, dir);
+    const report = writeReproReport(dir, {
+      config,
+      baseline,
+      base: reports.get('base')!.overall,
+      tableII,
+      tableIII,
+      stats,
+      userOrientedRuns: runs,
+      humanEval: humanEvaluationResults(db, dir),
+    });
+    logger.info(`repro: report in ${report.html} and ${report.markdown}`);
+    return { dir, steps: steps.outcomes, report };
+  } finally {
+    await worker.close();
+  }
+}
+
+/** Readable lines: every step, what happened, and where the report is. */
+export function formatReproSummary(summary: ReproSummary): string {
+  return [
+    `reproduction directory: ${summary.dir}`,
+    ...summary.steps.map((s) => `  ${s.step}: ${s.outcome}`),
+    `report: ${summary.report.html}`,
+    `        ${summary.report.markdown}`,
+  ].join('\n');
+}
