@@ -6,6 +6,7 @@ import { doctor, generateText } from './commands.js';
 import { loadConfig, parseConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
+import { formatDuration } from './progress.js';
 import { configureLogging, flushLogs, logger, overrideLogLevel } from './log.js';
 import { handleInterrupts, InterruptedError } from './interrupt.js';
 import { formatRunSummary, runPipeline } from './run.js';
@@ -52,16 +53,9 @@ const program = new Command('refine-af')
 const configOption = () => new Option('-c, --config <yaml>', 'configuration file').default('configs/default.yaml');
 const jsonOption = () => new Option('--json', 'print the result as JSON for scripts instead of a summary');
 
-function formatDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${(ms / 1000).toFixed(1)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
-}
-
 /** How a command ends: with --json the machine-readable result, for scripts; else a short summary and the time taken, for a person. */
 function finish<T>(options: { json?: boolean }, result: T, summary: (result: T) => string, json: (result: T) => string = (r) => JSON.stringify(r)): void {
-  console.log(options.json ? json(result) : `${summary(result)}\n(${formatDuration(Date.now() - commandStarted)})`);
+  console.log(options.json ? json(result) : `${summary(result)}\n(${formatDuration((Date.now() - commandStarted) / 1000)})`);
 }
 
 const countsText = (counts: Record<string, number>) =>

@@ -17,10 +17,11 @@ export interface Progress {
   stop(): void;
 }
 
-/** "42 s", "3 min 05 s", "2 h 07 min", "3 d 04 h": a duration at the precision a person reads an ETA with. */
+/** "4.2 s", "42 s", "3 min 05 s", "2 h 07 min", "3 d 04 h": a duration at the precision a person reads it with. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'unknown';
-  const s = Math.max(0, Math.round(seconds));
+  if (seconds > 0 && seconds < 10 && !Number.isInteger(seconds)) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
   const pad = (n: number) => String(n).padStart(2, '0');
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
