@@ -5,7 +5,7 @@ export { configReference } from './config/reference.js';
 export { PythonWorker, workerFromConfig, type WorkerOptions } from './bridge/worker.js';
 export { runJob, type JobOptions } from './bridge/jobs.js';
 export { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError, ContractError } from './bridge/errors.js';
-export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
+export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMemory, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
 export { FEEDBACK_INDICATORS, type FeedbackIndicator, type IndicatorValues, type Triplet } from './bridge/contract.js';
 export type { GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
@@ -75,7 +75,8 @@ export {
 } from './feedback/compose.js';
 export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
 export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
-export { withStageContext, type StageContext } from './stages/context.js';
+export { withStageContext, releaseModels, type StageContext, type StageRelease } from './stages/context.js';
+export { runPipeline, formatRunSummary, RunConflictError, STAGE_NAMES, type RunOptions, type RunSummary, type StageEnd, type StageName, type StageReport } from './run.js';
 export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
 export {
   generateInstances,

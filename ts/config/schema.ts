@@ -26,7 +26,30 @@ const modelsSection = z
       .default(EMBEDDED_DEFAULT_MODEL)
       .describe('The LLM that generates instructions and instances and is trained with PPO (paper: LLaMA 2-7B/13B, Mistral-7B).'),
     dtype: z.enum(['auto', 'float32', 'bfloat16', 'float16']).default('auto').describe('Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.'),
-    load_in_4bit: z.boolean().default(true).describe('Load in 4-bit NF4 through bitsandbytes when on CUDA (§III-A: "loaded in 4-bit mode"); ignored on CPU.'),
+    load_in_4bit: z
+      .strictObject(
+        {
+          instructions: z.boolean().default(false).describe('Stage 1 generation. Ours: the paper quantises only the PPO model; full precision fits one A100 for inference.'),
+          rlaf: z.boolean().default(true).describe('The stage-2 PPO policy (§III-A: "The model is loaded in 4-bit mode and trained with LoRA").'),
+          instances: z
+            .boolean()
+            .default(true)
+            .describe('Stage 3 generation, both arms. Ours: the stage-2 adapter runs on the 4-bit base it was trained on, and the baseline is generated the same way.'),
+          sft: z.boolean().default(true).describe('Fine-tuning: QLoRA when sft.lora. Ours (the paper does not say): it keeps the 13B model on one A100 (§III-A) with room to spare.'),
+          eval: z
+            .boolean()
+            .default(true)
+            .describe('`eval superni` and `generate`. Ours: a model fine-tuned with QLoRA is evaluated on the 4-bit base its adapter was trained on.'),
+        },
+        {
+          error: (issue) =>
+            typeof issue.input === 'boolean'
+              ? 'one setting per stage, not one for all: write e.g. {instructions: false, rlaf: true, instances: true, sft: true, eval: true} (§III-A: 4-bit for the PPO model)'
+              : undefined,
+        },
+      )
+      .prefault({})
+      .describe('Load in 4-bit NF4 through bitsandbytes when on CUDA, per stage; ignored on CPU. Feedback models are never quantised.'),
     device: z.string().default('auto').describe('"auto" (CUDA when present), "cpu", "cuda" or "cuda:N".'),
   })
   .describe('The generator model and how it is loaded.');
@@ -289,6 +312,15 @@ const pipelineSection = z
       .describe(
         'refine-af: instances come from the PPO-trained policy (base model + stage-2 adapter). self-instruct: the paper\'s baseline, ' +
           'the same pipeline without stage 2, so instances come from the base model (§III-A "Baselines").',
+      ),
+    instructions_from: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe(
+        'Run directory of another run whose completed stage 1 this run copies instead of generating its own; null generates. The Self-Instruct ' +
+          'baseline configs name their REFINE-AF run, so that the two arms differ in stage 2 only, as the paper\'s comparison requires (§III-A "Baselines").',
       ),
   })
   .describe('Which pipeline a run is: REFINE-AF or its Self-Instruct baseline. Both write the same kinds of artifacts.');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { jobs, type JobProgress, type JobResult } from '../bridge/contract.js';
 import { runJob } from '../bridge/jobs.js';
+import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { renderTemplate } from '../prompts/render.js';
@@ -92,9 +93,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const params = jobs.sft.params.parse({
     ...settings,
     model: config.models.generator,
-    dtype: config.models.dtype,
-    load_in_4bit: config.models.load_in_4bit,
-    device: config.models.device,
+    ...modelLoading(config.models, 'sft'),
     train_file: trainFile,
     output_dir: outDir,
     seed: config.run.seed,
