@@ -45,7 +45,8 @@ bench: setup
 	npx tsx bench/bridge.bench.ts
 
 # One backbone of the paper (llama2-7b | llama2-13b | mistral-7b): REFINE-AF, then its Self-Instruct baseline, each with its
-# Table II subsets (sft.extra_subsets). Needs a GPU and hub access; README "Reproducing the paper" says what and how long.
+# Table II subsets (sft.extra_subsets). The order matters: the baseline copies REFINE-AF's stage-1 instructions
+# (pipeline.instructions_from), so the two arms differ in stage 2 only. Needs a GPU and hub access; README "Reproducing the paper" says what and how long.
 repro: setup
 	test -f configs/$(MODEL).yaml || { echo "no configs/$(MODEL).yaml; MODEL is one of: llama2-7b llama2-13b mistral-7b" >&2; exit 2; }
 	npx refine-af doctor --config configs/$(MODEL).yaml

@@ -24,7 +24,7 @@ let generator = '';
 beforeAll(async () => {
   server = await startCompletionsServer();
   generator = buildGenerator(root);
-});
+}, 600_000); // building the tiny model takes minutes on a loaded 2-core machine
 afterAll(async () => {
   await server.close();
   rmSync(root, { recursive: true, force: true });

@@ -35,7 +35,7 @@ const worker = new RecordingWorker();
 let generator = '';
 beforeAll(() => {
   generator = buildGenerator(root);
-});
+}, 600_000); // building the tiny model takes minutes on a loaded 2-core machine
 afterAll(async () => {
   await worker.close();
   rmSync(root, { recursive: true, force: true });
