@@ -46,8 +46,10 @@ bench: setup
 
 # One backbone of the paper (llama2-7b | llama2-13b | mistral-7b): REFINE-AF, then its Self-Instruct baseline, each with its
 # Table II subsets (sft.extra_subsets), then `repro`: Super-NI of every model, the tables, the dataset analysis, the rating
-# database and <run.dir>/repro/report.{html,md}. Needs a GPU and hub access; README "Reproducing the paper" says what and how long.
-# MODEL=rehearsal runs the same on tiny local models (configs/rehearsal*.yaml), made first, in minutes on a CPU.
+# database and <run.dir>/repro/report.{html,md}. The order matters: the baseline copies REFINE-AF's stage-1 instructions
+# (pipeline.instructions_from), so the two arms differ in stage 2 only. Needs a GPU and hub access; README "Reproducing the
+# paper" says what and how long. MODEL=rehearsal runs the same on tiny local models (configs/rehearsal*.yaml), made first,
+# in minutes on a CPU.
 REHEARSAL_MODELS := runs/rehearsal-models
 repro: setup $(if $(filter rehearsal,$(MODEL)),rehearsal-models)
 	test -f configs/$(MODEL).yaml || { echo "no configs/$(MODEL).yaml; MODEL is one of: llama2-7b llama2-13b mistral-7b rehearsal" >&2; exit 2; }

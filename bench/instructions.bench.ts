@@ -19,7 +19,7 @@ const MAX_NEW_TOKENS = process.env.MAX_NEW_TOKENS === undefined ? undefined : Nu
 const base = parseConfig({});
 const worker = workerFromConfig(base);
 try {
-  const info = await new LocalWorkerBackend(worker, base.models, 1).load();
+  const info = await new LocalWorkerBackend(worker, base.models, 'instructions', 1).load();
   console.log(`model ${info.resolved.ref} on ${info.device} (${info.dtype}); ${PROMPTS} prompts per batch size`);
   console.log('');
   console.log('| batch size | prompts | max new tokens | generated | kept | seconds | kept/min | prompts/min |');
@@ -30,7 +30,7 @@ try {
       instructions: { request_batch_size: batchSize, ...(MAX_NEW_TOKENS ? { decoding: { max_new_tokens: MAX_NEW_TOKENS } } : {}) },
     });
     const start = performance.now();
-    const summary = await generateInstructions(config, new LocalWorkerBackend(worker, config.models, batchSize), { maxRequests: PROMPTS });
+    const summary = await generateInstructions(config, new LocalWorkerBackend(worker, config.models, 'instructions', batchSize), { maxRequests: PROMPTS });
     const seconds = (performance.now() - start) / 1000;
     const perMinute = (n: number) => ((60 * n) / seconds).toFixed(1);
     console.log(

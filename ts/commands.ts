@@ -32,7 +32,7 @@ export async function generateText(
   configureLogging({ level: config.logging.level });
   const worker = workerFromConfig(config);
   try {
-    const backend = new LocalWorkerBackend(worker, config.models, prompts.length);
+    const backend = new LocalWorkerBackend(worker, config.models, 'eval', prompts.length);
     return await backend.generate({
       prompts,
       seed: config.run.seed,

@@ -6,7 +6,7 @@ export { sourceSchema, sourceText, type Source } from './config/provenance.js';
 export { PythonWorker, workerFromConfig, type WorkerOptions } from './bridge/worker.js';
 export { runJob, type JobOptions } from './bridge/jobs.js';
 export { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError, ContractError } from './bridge/errors.js';
-export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
+export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMemory, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
 export { FEEDBACK_INDICATORS, type FeedbackIndicator, type IndicatorValues, type Triplet } from './bridge/contract.js';
 export type { BackendDecoding, GenerationBackend, GenerationRequest } from './backends/types.js';
 export { LocalWorkerBackend } from './backends/local.js';
@@ -81,7 +81,7 @@ export {
 } from './feedback/compose.js';
 export { FeedbackScorer, type ScoredTriplet, type IndicatorBackends } from './feedback/scorer.js';
 export { scoreDataset, scoreFile, readTriplets, summaryTable, type ScoreDatasetOptions, type ScoreSummary, type ScoredRecord } from './feedback/score.js';
-export { withStageContext, type StageContext } from './stages/context.js';
+export { withStageContext, releaseModels, type StageContext, type StageRelease } from './stages/context.js';
 export { parseInstances, type ParsedInstance } from './stages/instance-parser.js';
 export { instancePrompt } from './stages/instance-prompt.js';
 export {
@@ -130,4 +130,16 @@ export { exponentialMovingAverage } from './stats/smoothing.js';
 export { lineChartSvg, type LineChartSpec, type LineSeries } from './stats/line-chart.js';
 export { runRepro, formatReproSummary, reproDir, ReproConfigError, type ReproOptions, type ReproSummary } from './repro.js';
 export { writeReproReport, loadPaperResults, PAPER_RESULTS_FILE, type PaperResults, type ReproResults } from './repro-report.js';
-export { runPipeline, formatRunSummary, completedRun, RunConflictError, RunIncompleteError, type RunOptions, type RunSummary } from './run.js';
+export {
+  runPipeline,
+  formatRunSummary,
+  completedRun,
+  RunConflictError,
+  RunIncompleteError,
+  STAGE_NAMES,
+  type RunOptions,
+  type RunSummary,
+  type StageEnd,
+  type StageName,
+  type StageReport,
+} from './run.js';

@@ -182,7 +182,7 @@ async function evaluateOnSuperNi(steps: Steps, worker: PythonWorker, config: Con
     const outDir = join(dir, 'superni', label);
     const inputs = { settings, data_dir: resolve(dataDir), model: config.models.generator, adapter: adapter ?? null, upstream, seed: config.run.seed };
     await steps.run(`superni/${label}`, inputs, [outDir], async () => {
-      const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, `superni:${label}`, config.models.generator, adapter ?? null);
+      const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, `superni:${label}`, config.models.generator, adapter ?? null);
       await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }) });
       await backend.unload(); // one model in memory at a time
       return { scores: join(outDir, 'scores.json') };
@@ -255,7 +255,7 @@ async function prepareHumanEvaluation(steps: Steps, worker: PythonWorker, arms: 
     const { config } = arm;
     const inputs = { max_new_tokens: config.human_eval.max_new_tokens, sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input], model: config.models.generator, adapter: full.adapter, upstream: full.upstream, seed: config.run.seed };
     await steps.run(`responses/${arm.name}`, inputs, [out], async () => {
-      const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, `responses:${arm.name}`, config.models.generator, full.adapter);
+      const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, `responses:${arm.name}`, config.models.generator, full.adapter);
       await generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal });
       await backend.unload();
       return { run: out };

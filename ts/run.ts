@@ -6,18 +6,26 @@
  * hash of the stage before it) and whether it completed. A completed stage with the same hash is skipped; a stage
  * interrupted under the same hash is continued with --resume; artifacts made by a different config are never
  * replaced without --force.
+ *
+ * `pipeline.instructions_from` makes stage 1 a copy of another run's completed stage 1 (the Self-Instruct baseline takes
+ * its REFINE-AF run's instructions); the hash is then that file's content hash, so a changed source is noticed.
+ *
+ * Every stage ends with its models released from the shared worker (completed, failed or interrupted alike), so no
+ * stage runs beside the models of the one before; run.json records what each completed stage held and left.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { backendFromConfig } from './backends/from-config.js';
+import type { QuantizedStage } from './config/model-loading.js';
 import type { Config } from './config/schema.js';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
 import { throwIfInterrupted } from './interrupt.js';
 import { logger } from './log.js';
-import { withStageContext, type StageContext } from './stages/context.js';
+import { workerMethods } from './bridge/contract.js';
+import { releaseModels, withStageContext, type StageContext, type StageRelease } from './stages/context.js';
 import { generateInstances, instanceFiles } from './stages/instances.js';
 import { generateInstructions, instructionsOutputPaths } from './stages/instructions.js';
 import { rlafPaths, trainRlafWithFeedback } from './stages/rlaf.js';
@@ -33,6 +41,8 @@ export const stageEntrySchema = z.strictObject({
   hash: z.string(),
   status: z.enum(['running', 'complete']),
   artifacts: z.record(z.string(), z.string()),
+  /** What the worker held at the end of the stage and after its release; null when no worker process ran. */
+  release: workerMethods.release_models.result.nullable().optional(),
   updated_at: z.string(),
 });
 const manifestSchema = z.strictObject({ stages: z.partialRecord(z.enum(STAGE_NAMES), stageEntrySchema) });
@@ -48,6 +58,14 @@ export interface RunOptions {
   /** Discard artifacts made by a different config (that stage and every later one) instead of refusing. */
   force?: boolean;
   signal?: AbortSignal;
+  /** Called when a stage that ran ends (completed or not), after its models were released from the worker. */
+  onStageEnd?: (end: StageEnd) => void;
+}
+
+export interface StageEnd {
+  stage: StageName;
+  completed: boolean;
+  release: StageRelease | null;
 }
 
 export interface StageReport {
@@ -73,10 +91,20 @@ interface StageDefinition {
 const STAGES: StageDefinition[] = [
   {
     name: 'instructions',
-    inputs: (c) => ({ seed: c.run.seed, generator: c.models.generator, instructions: c.instructions, openai_model: c.instructions.backend === 'openai' ? c.openai.model : null }),
+    inputs: (c) =>
+      c.pipeline.instructions_from === null
+        ? { seed: c.run.seed, generator: c.models.generator, instructions: c.instructions, openai_model: c.instructions.backend === 'openai' ? c.openai.model : null }
+        : { instructions_from_sha256: sharedInstructions(c).sha256 },
     outputs: (c) => Object.values(instructionsOutputPaths(c)),
     run: async (ctx, resume, _upstream, signal) => {
       const { config } = ctx;
+      if (config.pipeline.instructions_from !== null) {
+        const { file, content } = sharedInstructions(config);
+        const output = instructionsOutputPaths(config).output;
+        writeFileAtomic(output, content);
+        logger.info(`instructions: copied ${file} (stage 1 of ${config.pipeline.instructions_from}) to ${output}; nothing generated`);
+        return { instructions: output };
+      }
       const backend = backendFromConfig(config, config.instructions.backend, config.instructions.request_batch_size, ctx.worker);
       // A crash right after run.json said "running" leaves no snapshot yet: then there is nothing to resume.
       const summary = await generateInstructions(config, backend, { resume: resume && existsSync(instructionsOutputPaths(config).state), signal });
@@ -85,7 +113,7 @@ const STAGES: StageDefinition[] = [
   },
   {
     name: 'rlaf',
-    inputs: (c) => ({ seed: c.run.seed, models: c.models, rlaf: c.rlaf, feedback: c.feedback }),
+    inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'rlaf'), rlaf: c.rlaf, feedback: c.feedback }),
     outputs: (c) => [rlafPaths(c).dir],
     run: async (ctx, resume, _upstream, signal) => {
       const summary = await trainRlafWithFeedback(ctx.config, ctx.worker, { resume, signal });
@@ -108,7 +136,7 @@ const STAGES: StageDefinition[] = [
   },
   {
     name: 'sft',
-    inputs: (c) => ({ seed: c.run.seed, models: c.models, sft: c.sft }),
+    inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'sft'), sft: c.sft }),
     outputs: (c) => sftSubsets(c).map((max) => sftOutDir(c.run.dir, max)),
     run: async (ctx, _resume, upstream, signal) => {
       const artifacts: Record<string, string> = {};
@@ -124,6 +152,27 @@ const STAGES: StageDefinition[] = [
 
 /** The sft stage's artifact name of the model fine-tuned on the first `maxInstructions` instructions (null: all). */
 export const sftArtifactKey = (maxInstructions: number | null): string => (maxInstructions === null ? 'model' : `model_${maxInstructions}`);
+
+/** The models section as one stage sees it, in the shape of the old single 4-bit flag: runs started before keep their hash. */
+function modelsAsSeenBy(config: Config, stage: QuantizedStage) {
+  return { ...config.models, load_in_4bit: config.models.load_in_4bit[stage] };
+}
+
+/** The completed stage-1 output of the run named by pipeline.instructions_from, or a refusal saying what to run first. */
+function sharedInstructions(config: Config): { file: string; content: Buffer; sha256: string } {
+  const source = config.pipeline.instructions_from!;
+  if (resolve(source) === resolve(config.run.dir)) throw new RunConflictError(`pipeline.instructions_from names this run's own run.dir (${source})`);
+  const entry = readJsonIfExists(join(source, MANIFEST_FILE), manifestSchema)?.stages.instructions;
+  const file = entry?.artifacts.instructions;
+  if (entry?.status !== 'complete' || file === undefined) {
+    throw new RunConflictError(
+      `pipeline.instructions_from: ${source} has no completed instructions stage (${entry ? `it is ${entry.status}` : 'no run there'}); ` +
+        `run that arm first: refine-af run --config <its config, with run.dir ${source}>`,
+    );
+  }
+  const content = readFileSync(file);
+  return { file, content, sha256: createHash('sha256').update(content).digest('hex') };
+}
 
 function inPipeline(config: Config, stage: StageName): boolean {
   return stage !== 'rlaf' || config.pipeline.method === 'refine-af';
@@ -174,9 +223,8 @@ export async function runPipeline(config: Config, options: RunOptions = {}): Pro
       manifest.stages[stage.name] = { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() };
       save();
       logger.info(`${stage.name}: ${resume ? 'resuming' : 'starting'}`);
-      const artifacts = await stage.run(ctx, resume, upstream, options.signal);
-      throwIfInterrupted(options.signal);
-      manifest.stages[stage.name] = { hash, status: 'complete', artifacts, updated_at: new Date().toISOString() };
+      const { artifacts, release } = await runReleasing(ctx, stage.name, options, () => stage.run(ctx, resume, upstream, options.signal));
+      manifest.stages[stage.name] = { hash, status: 'complete', artifacts, release, updated_at: new Date().toISOString() };
       save();
       upstream[stage.name] = artifacts;
       reports.push({ stage: stage.name, outcome: 'ran', artifacts });
@@ -200,6 +248,40 @@ export function completedRun(config: Config): Partial<Record<StageName, { hash: 
     }
   }
   return manifest!.stages;
+}
+
+/** Run a stage, then release every model it loaded in the worker, whether it completed, failed or was interrupted. */
+async function runReleasing(
+  ctx: StageContext,
+  stage: StageName,
+  options: RunOptions,
+  run: () => Promise<Record<string, string>>,
+): Promise<{ artifacts: Record<string, string>; release: StageRelease | null }> {
+  let completed = false;
+  let artifacts: Record<string, string> = {};
+  let release: StageRelease | null = null;
+  try {
+    artifacts = await run();
+    throwIfInterrupted(options.signal);
+    completed = true;
+  } finally {
+    try {
+      release = await releaseModels(ctx.worker);
+    } catch (error) {
+      if (completed) throw error;
+      // The stage's own error is the one to report; the worker may be what failed.
+      logger.warn(`${stage}: releasing its models failed: ${(error as Error).message}`);
+    }
+    if (release) logger.info(`${stage}: released ${describeRelease(release)}`);
+    options.onStageEnd?.({ stage, completed, release });
+  }
+  return { artifacts, release };
+}
+
+function describeRelease({ before, after }: StageRelease): string {
+  const held = [...before.handles.map((h) => `${h.handle} (${h.kind} ${h.ref})`), ...(before.ppo_policy ? [`PPO policy (${before.ppo_policy})`] : [])];
+  const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+  return `${held.join(', ') || 'nothing'}; worker RSS ${mib(before.rss_bytes)} → ${mib(after.rss_bytes)}`;
 }
 
 /** --force: remove the artifacts of `from` and every stage after it, so nothing of the old config survives downstream. */

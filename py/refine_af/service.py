@@ -135,6 +135,44 @@ def unload_model(params: Params) -> dict:
     return {"unloaded": removed}
 
 
+def _memory_report() -> dict:
+    """What the worker holds: every handle with its kind and model, the PPO policy's model if one is open, and the process's memory."""
+    import psutil
+    import torch
+
+    from .models import LoadedModel
+
+    handles = []
+    for handle, held in _models.items():
+        if isinstance(held, LoadedModel):
+            ref = held.resolved.ref + (f"+{held.adapter}" if held.adapter else "")
+            handles.append({"handle": handle, "kind": "causal_lm", "ref": ref})
+        else:
+            handles.append({"handle": handle, "kind": "feedback_scorers", "ref": ", ".join(sorted(set(held.backends().values())))})
+    return {
+        "handles": handles,
+        "ppo_policy": None if _ppo_policy is None else _ppo_policy.loaded.resolved.ref,
+        "rss_bytes": psutil.Process().memory_info().rss,
+        "cuda_allocated_bytes": torch.cuda.memory_allocated() if torch.cuda.is_available() else None,
+    }
+
+
+@method
+def loaded_models(params: Params) -> dict:
+    return _memory_report()
+
+
+@method
+def release_models(params: Params) -> dict:
+    """Free every handle and the PPO policy, then the CUDA cache: what a stage of `refine-af run` leaves behind."""
+    global _ppo_policy
+    before = _memory_report()
+    _models.clear()
+    _ppo_policy = None
+    _free_memory()
+    return {"before": before, "after": _memory_report()}
+
+
 def _free_memory() -> None:
     import gc
 

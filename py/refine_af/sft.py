@@ -118,7 +118,7 @@ def load_model_for_training(params: dict):
             target_modules=params["lora_target_modules"],
         ))
     elif quantized:
-        raise ValueError("full fine-tuning of 4-bit weights is not possible: set sft.lora: true or models.load_in_4bit: false")
+        raise ValueError("full fine-tuning of 4-bit weights is not possible: set sft.lora: true or models.load_in_4bit.sft: false")
     return resolved, model, load_tokenizer(resolved, padding_side="right"), device, quantized
 
 

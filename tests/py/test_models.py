@@ -109,3 +109,16 @@ def test_service_model_lifecycle(tiny_llama_dir):
     assert call("unload_model", handle="t")["value"] == {"unloaded": True}
     assert call("generate", handle="t", prompts=["hi"], max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0,
                 stop=[], seed=0, batch_size=1, prompt_format="raw")["error"]["type"] == "KeyError"
+
+
+def test_service_reports_what_is_loaded_and_releases_all_of_it(tiny_llama_dir):
+    ref = str(tiny_llama_dir)
+    assert call("load_model", handle="a", ref=ref, dtype="float32", load_in_4bit=False, device="cpu")["ok"]
+    assert call("load_model", handle="b", ref=ref, dtype="float32", load_in_4bit=False, device="cpu")["ok"]
+    loaded = call("loaded_models")["value"]
+    assert loaded["handles"] == [{"handle": "a", "kind": "causal_lm", "ref": ref}, {"handle": "b", "kind": "causal_lm", "ref": ref}]
+    assert loaded["ppo_policy"] is None and loaded["rss_bytes"] > 0 and loaded["cuda_allocated_bytes"] is None
+    released = call("release_models")["value"]
+    assert released["before"]["handles"] == loaded["handles"]
+    assert released["after"]["handles"] == [] and released["after"]["ppo_policy"] is None
+    assert call("loaded_models")["value"]["handles"] == []

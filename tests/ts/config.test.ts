@@ -25,17 +25,26 @@ describe('config', () => {
   it('fills the paper defaults into an empty config', () => {
     const config = parseConfig({});
     expect(config.models.generator).toBe('embedded:smollm2-135m-instruct');
-    expect(config.models.load_in_4bit).toBe(true);
+    // rlaf is the paper's (§III-A); the other entries are ours, each says why.
+    expect(config.models.load_in_4bit).toEqual({ instructions: false, rlaf: true, instances: true, sft: true, eval: true });
     expect(config.run.seed).toBe(42);
   });
 
   it('names file, line, key path, value and expectation for a wrongly typed value', () => {
-    const file = yamlFile('typed.yaml', 'run:\n  seed: 3\nmodels:\n  load_in_4bit: "yes"\n');
+    const file = yamlFile('typed.yaml', 'run:\n  seed: 3\nmodels:\n  load_in_4bit:\n    rlaf: "yes"\n');
     const [problem, ...rest] = problemsOf(() => loadConfig(file));
     expect(rest).toEqual([]);
-    expect(problem).toContain(`${file}:4: models.load_in_4bit:`);
+    expect(problem).toContain(`${file}:5: models.load_in_4bit.rlaf:`);
     expect(problem).toContain('expected boolean');
     expect(problem).toContain('got "yes"');
+  });
+
+  it('rejects the old single 4-bit flag, saying what to write instead', () => {
+    const file = yamlFile('one-flag.yaml', 'models:\n  load_in_4bit: true\n');
+    const [problem, ...rest] = problemsOf(() => loadConfig(file));
+    expect(rest).toEqual([]);
+    expect(problem).toContain(`${file}:2: models.load_in_4bit: one setting per stage, not one for all: write e.g. {instructions: false, rlaf: true,`);
+    expect(problem).toContain('got true');
   });
 
   it('rejects an unknown key (a typo) at its line', () => {
@@ -75,7 +84,7 @@ describe('config', () => {
 
   it('documents every key in the reference', () => {
     const reference = configReference();
-    expect(reference).toContain('| `models.load_in_4bit` | boolean | `true` |');
+    expect(reference).toContain('| `models.load_in_4bit.rlaf` | boolean | `true` |');
     expect(reference).toContain('| `run.seed` | integer | `42` |');
   });
 });

@@ -111,7 +111,7 @@ describe('generating through the worker (a tiny random Llama: the weights do not
   const model = mkdtempSync(join(tmpdir(), 'tiny-llama-'));
   const adapter = mkdtempSync(join(tmpdir(), 'tiny-lora-'));
   const config = parseConfig({ eval: { instances_per_task: 2, max_new_tokens: 6, batch_size: 8 }, models: { device: 'cpu' } });
-  const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, 'superni-eval', model);
+  const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'superni-eval', model);
   beforeAll(async () => {
     await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), model, adapter], {
       env: { PYTHONPATH: join(repoRoot, 'py') },
@@ -143,7 +143,7 @@ describe('generating through the worker (a tiny random Llama: the weights do not
 
   it('evaluates base + adapter: the adapter is loaded on top of the model and changes its predictions', async () => {
     const settings = parseConfig({ eval: { instances_per_task: 1, max_new_tokens: 6, batch_size: 12 }, models: { device: 'cpu' } });
-    const adapted = new LocalWorkerBackend(worker, settings.models, 12, 'superni-eval-adapter', model, adapter);
+    const adapted = new LocalWorkerBackend(worker, settings.models, 'eval', 12, 'superni-eval-adapter', model, adapter);
     const baseOut = mkdtempSync(join(tmpdir(), 'superni-base-'));
     const adaptedOut = mkdtempSync(join(tmpdir(), 'superni-adapted-'));
     await evalSuperNi(settings, { dataDir, outDir: baseOut, backend, model });
@@ -165,7 +165,7 @@ describe('generating through the worker (a tiny random Llama: the weights do not
     const alpaca = (file: string) => readFileSync(join(repoRoot, 'seeds', 'templates', file), 'utf8');
     const record = join(sftAdapter, 'refine-af-sft.json');
     writeFileSync(record, JSON.stringify({ model, prompt_templates: { input: alpaca('sft_alpaca_input.txt'), no_input: alpaca('sft_alpaca_no_input.txt') } }));
-    const sftBackend = new LocalWorkerBackend(worker, settings.models, 12, 'superni-eval-sft', model, sftAdapter);
+    const sftBackend = new LocalWorkerBackend(worker, settings.models, 'eval', 12, 'superni-eval-sft', model, sftAdapter);
     const sftCalls = recording(sftBackend);
     const baseCalls = recording(backend);
     const sftOut = mkdtempSync(join(tmpdir(), 'superni-sft-'));

@@ -5,9 +5,10 @@ import { packageRoot } from '../../ts/paths.js';
 
 const configsDir = join(packageRoot, 'configs');
 
-/** The keys a rehearsal may change: model references, counts (work, batch sizes, token limits), the benchmark (the Super-NI fixture) and the run directory. */
+/** The keys a rehearsal may change: model references, counts (work, batch sizes, token limits), the benchmark (the Super-NI fixture) and the run directories (its own and, for the baseline, the REFINE-AF run it copies stage 1 from). */
 const MAY_DIFFER = new Set([
   'run.dir',
+  'pipeline.instructions_from',
   'models.generator',
   'feedback.reward_model',
   'feedback.unieval',

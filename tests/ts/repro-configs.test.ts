@@ -25,11 +25,11 @@ describe('the reproduction configs (§III-A)', () => {
   });
 
   for (const [name, hubId] of Object.entries(backbones)) {
-    it(`${name}: the paper's backbone, hyperparameters and Table II subsets; the baseline differs only in method and run directory`, () => {
+    it(`${name}: the paper's backbone, hyperparameters and Table II subsets; the baseline differs only in method, run directory and its shared stage 1`, () => {
       const refine = loadConfig(join(configsDir, `${name}.yaml`));
       const baseline = loadConfig(join(configsDir, `${name}-self-instruct.yaml`));
       expect(refine.models.generator).toBe(hubId);
-      expect(refine.models.load_in_4bit).toBe(true);
+      expect(refine.models.load_in_4bit).toEqual({ instructions: false, rlaf: true, instances: true, sft: true, eval: true });
       expect(refine.pipeline.method).toBe('refine-af');
       expect(baseline.pipeline.method).toBe('self-instruct');
       expect(refine.sft).toMatchObject({ epochs: 3, learning_rate: 2e-5, lr_scheduler: 'cosine', warmup_ratio: 0.3, per_device_batch_size: 2, gradient_accumulation_steps: 4 });
@@ -38,7 +38,10 @@ describe('the reproduction configs (§III-A)', () => {
       expect(refine.feedback.backends).toEqual({ reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' });
       expect(refine.eval).toMatchObject({ data_dir: 'data/natural-instructions', paper_backbone: name });
       expect(refine.run.dir).not.toBe(baseline.run.dir);
-      const same = (c: typeof refine) => ({ ...c, run: { ...c.run, dir: '' }, pipeline: { method: '' } });
+      // Both arms share stage 1: the baseline copies the REFINE-AF run's instructions.
+      expect(refine.pipeline.instructions_from).toBeNull();
+      expect(baseline.pipeline.instructions_from).toBe(refine.run.dir);
+      const same = (c: typeof refine) => ({ ...c, run: { ...c.run, dir: '' }, pipeline: { method: '', instructions_from: '' } });
       expect(same(baseline)).toEqual(same(refine));
     });
   }

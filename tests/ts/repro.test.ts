@@ -35,6 +35,8 @@ function writeConfigs(): void {
     config.models.generator = join(models, 'llama');
     config.feedback.reward_model = join(models, 'oasst-rm');
     config.feedback.unieval = join(models, 'unieval');
+    // The baseline copies stage 1 of the REFINE-AF rehearsal, wherever that run is.
+    if (config.pipeline.instructions_from) config.pipeline.instructions_from = join(root, 'rehearsal');
     writeFileSync(file, stringify(config));
   }
 }

@@ -6,5 +6,5 @@ import { OpenAICompletionsBackend } from './openai.js';
 import type { GenerationBackend } from './types.js';
 
 export function backendFromConfig(config: Config, kind: 'local' | 'openai', batchSize: number, worker: PythonWorker): GenerationBackend {
-  return kind === 'openai' ? new OpenAICompletionsBackend(config.openai) : new LocalWorkerBackend(worker, config.models, batchSize);
+  return kind === 'openai' ? new OpenAICompletionsBackend(config.openai) : new LocalWorkerBackend(worker, config.models, 'instructions', batchSize);
 }

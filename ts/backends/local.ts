@@ -1,6 +1,7 @@
-/** The local Python worker as a generation backend: transformers, batched, 4-bit on CUDA when configured. */
+/** The local Python worker as a generation backend: transformers, batched, 4-bit on CUDA when the stage's setting says so. */
 import type { ModelInfo } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
+import { modelLoading, type QuantizedStage } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import type { GenerationBackend, GenerationRequest } from './types.js';
 import type { Completion } from '../bridge/contract.js';
@@ -14,6 +15,8 @@ export class LocalWorkerBackend implements GenerationBackend {
   constructor(
     private readonly worker: PythonWorker,
     private readonly models: Config['models'],
+    /** Whose models.load_in_4bit entry applies. */
+    private readonly stage: QuantizedStage,
     private readonly batchSize: number,
     /** Several stages can share one loaded model by using the same handle. */
     private readonly handle = 'generator',
@@ -29,9 +32,7 @@ export class LocalWorkerBackend implements GenerationBackend {
     this.info ??= await this.worker.call('load_model', {
       handle: this.handle,
       ref: this.ref,
-      dtype: this.models.dtype,
-      load_in_4bit: this.models.load_in_4bit,
-      device: this.models.device,
+      ...modelLoading(this.models, this.stage),
       adapter: this.adapter,
     });
     return this.info;

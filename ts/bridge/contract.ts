@@ -56,6 +56,17 @@ const modelInfoSchema = z.object({
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 
+/** What the worker holds: models under handles (causal LMs, feedback scorers), the open PPO policy, the process's memory. */
+export const workerMemorySchema = z.object({
+  handles: z.array(z.object({ handle: z.string(), kind: z.enum(['causal_lm', 'feedback_scorers']), ref: z.string() })),
+  /** The model of the open PPO policy; null when none is open. */
+  ppo_policy: z.string().nullable(),
+  rss_bytes: z.number().int(),
+  /** torch.cuda.memory_allocated(); null without CUDA. */
+  cuda_allocated_bytes: z.number().int().nullable(),
+});
+export type WorkerMemory = z.infer<typeof workerMemorySchema>;
+
 export const decodingSchema = z.object({
   max_new_tokens: z.number().int().positive(),
   do_sample: z.boolean(),
@@ -192,6 +203,18 @@ export const workerMethods = {
     description: 'Free a loaded model.',
     params: z.object({ handle: z.string() }),
     result: z.object({ unloaded: z.boolean() }),
+    timeoutMs: 5 * MINUTE_MS,
+  }),
+  loaded_models: method({
+    description: 'What the worker holds now: every handle with its kind and model, the open PPO policy, process RSS and CUDA memory.',
+    params: z.object({}),
+    result: workerMemorySchema,
+    timeoutMs: MINUTE_MS,
+  }),
+  release_models: method({
+    description: 'Free every handle and the PPO policy and empty the CUDA cache; reports what was held before and after.',
+    params: z.object({}),
+    result: z.object({ before: workerMemorySchema, after: workerMemorySchema }),
     timeoutMs: 5 * MINUTE_MS,
   }),
   generate: method({

@@ -49,10 +49,34 @@ const modelsSection = z
       .describe('Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.')
       .meta(ours('bfloat16 where CUDA has it, float32 on a CPU')),
     load_in_4bit: z
-      .boolean()
-      .default(true)
-      .describe('Load in 4-bit NF4 through bitsandbytes when on CUDA (§III-A: "loaded in 4-bit mode"); ignored on CPU.')
-      .meta(paper('§III-A')),
+      .strictObject(
+        {
+          instructions: z.boolean().default(false).describe('Stage 1 generation. Ours: the paper quantises only the PPO model; full precision fits one A100 for inference.')
+            .meta(ours('the paper quantises only the PPO model; full precision fits one A100 for inference')),
+          rlaf: z.boolean().default(true).describe('The stage-2 PPO policy (§III-A: "The model is loaded in 4-bit mode and trained with LoRA").')
+            .meta(paper('§III-A')),
+          instances: z
+            .boolean()
+            .default(true)
+            .describe('Stage 3 generation, both arms. Ours: the stage-2 adapter runs on the 4-bit base it was trained on, and the baseline is generated the same way.')
+            .meta(ours('the stage-2 adapter runs on the 4-bit base it was trained on')),
+          sft: z.boolean().default(true).describe('Fine-tuning: QLoRA when sft.lora. Ours (the paper does not say): it keeps the 13B model on one A100 (§III-A) with room to spare.')
+            .meta(ours('QLoRA keeps the 13B model on one A100')),
+          eval: z
+            .boolean()
+            .default(true)
+            .describe('`eval superni` and `generate`. Ours: a model fine-tuned with QLoRA is evaluated on the 4-bit base its adapter was trained on.')
+            .meta(ours('a QLoRA model is evaluated on the 4-bit base it was trained on')),
+        },
+        {
+          error: (issue) =>
+            typeof issue.input === 'boolean'
+              ? 'one setting per stage, not one for all: write e.g. {instructions: false, rlaf: true, instances: true, sft: true, eval: true} (§III-A: 4-bit for the PPO model)'
+              : undefined,
+        },
+      )
+      .prefault({})
+      .describe('Load in 4-bit NF4 through bitsandbytes when on CUDA, per stage; ignored on CPU. Feedback models are never quantised.'),
     device: z.string().default('auto').describe('"auto" (CUDA when present), "cpu", "cuda" or "cuda:N".').meta(ours('CUDA when present, else the CPU')),
   })
   .describe('The generator model and how it is loaded.');
@@ -551,6 +575,16 @@ const pipelineSection = z
           'the same pipeline without stage 2, so instances come from the base model (§III-A "Baselines").',
       )
       .meta(paper('§II')),
+    instructions_from: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe(
+        'Run directory of another run whose completed stage 1 this run copies instead of generating its own; null generates. The Self-Instruct ' +
+          'baseline configs name their REFINE-AF run, so that the two arms differ in stage 2 only, as the paper\'s comparison requires (§III-A "Baselines").',
+      )
+      .meta(ours('the two arms share stage 1 so that they differ in stage 2 only')),
   })
   .describe('Which pipeline a run is: REFINE-AF or its Self-Instruct baseline. Both write the same kinds of artifacts.');
 

@@ -335,7 +335,7 @@ export async function evalSuperNiModel(
 ): Promise<SuperNiReport> {
   const worker = workerFromConfig(config);
   try {
-    const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, 'superni-eval', options.model, options.adapter);
+    const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'superni-eval', options.model, options.adapter);
     return await evalSuperNi(config, { ...options, backend });
   } finally {
     await worker.close();

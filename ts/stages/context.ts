@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'winston';
+import type { MethodResult } from '../bridge/contract.js';
 import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { configureLogging, logger } from '../log.js';
@@ -24,4 +25,17 @@ export async function withStageContext<T>(config: Config, fn: (ctx: StageContext
   } finally {
     await worker.close();
   }
+}
+
+/** What the worker held when a stage ended, and what it holds after the release (nothing, unless a release failed). */
+export type StageRelease = MethodResult<'release_models'>;
+
+/**
+ * Free everything in the worker (models under handles, feedback scorers, the PPO policy) and empty the CUDA cache, so
+ * that the next stage, or the SFT subprocess, starts with the memory free. `refine-af run` calls it after every stage,
+ * whether it completed, failed or was interrupted. Without a worker process nothing is loaded: null, and none is started.
+ */
+export async function releaseModels(worker: PythonWorker): Promise<StageRelease | null> {
+  if (worker.pid === undefined) return null;
+  return worker.call('release_models', {});
 }

@@ -146,7 +146,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   const generations = readGenerations(files.generations, pool);
   const done = new Set(generations.map((g) => g.index));
 
-  const backend = new LocalWorkerBackend(ctx.worker, config.models, settings.batch_size, 'instances-policy', config.models.generator, options.adapter);
+  const backend = new LocalWorkerBackend(ctx.worker, config.models, 'instances', settings.batch_size, 'instances-policy', config.models.generator, options.adapter);
   logger.info(`stage 3: ${pool.length - done.size} of ${pool.length} instructions to go, policy ${backend.name}`);
   const progress = startProgress('stage 3: instances', pool.length, done.size);
   let generatedNow = 0;
@@ -177,7 +177,6 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   } finally {
     progress.stop();
   }
-  if (generatedNow > 0) await backend.unload();
 
   generations.sort((a, b) => a.index - b.index);
   const built = buildDataset(generations, settings);

@@ -20,6 +20,7 @@ import {
   type Triplet,
 } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
+import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { toCsv } from '../io/csv.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
@@ -149,9 +150,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
 
   const opened = await worker.call('ppo_init', {
     ref: config.models.generator,
-    dtype: config.models.dtype,
-    load_in_4bit: config.models.load_in_4bit,
-    device: config.models.device,
+    ...modelLoading(config.models, 'rlaf'),
     lora: settings.lora,
     ppo: {
       learning_rate: settings.learning_rate,

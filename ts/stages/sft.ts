@@ -14,6 +14,7 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { jobs, sftPromptTemplatesSchema, type JobProgress, type JobResult } from '../bridge/contract.js';
 import { runJob } from '../bridge/jobs.js';
+import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { tensorboardDir } from '../paths.js';
@@ -137,9 +138,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const params = jobs.sft.params.parse({
     ...settings,
     model: config.models.generator,
-    dtype: config.models.dtype,
-    load_in_4bit: config.models.load_in_4bit,
-    device: config.models.device,
+    ...modelLoading(config.models, 'sft'),
     train_file: trainFile,
     output_dir: outDir,
     seed: config.run.seed,

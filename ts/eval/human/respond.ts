@@ -83,7 +83,7 @@ export async function generateResponsesWithModel(
 ): Promise<{ out: string; responses: number }> {
   const worker = workerFromConfig(config);
   try {
-    const backend = new LocalWorkerBackend(worker, config.models, config.eval.batch_size, 'user-oriented', options.model, options.adapter ?? null);
+    const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'user-oriented', options.model, options.adapter ?? null);
     return await generateResponses(config, { ...options, backend });
   } finally {
     await worker.close();

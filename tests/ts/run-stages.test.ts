@@ -1,0 +1,111 @@
+/**
+ * `runPipeline` (the SDK face of `refine-af run`) on the crash harness's tiny settings — stage 1 from a local
+ * completions server, the scripted tiny Llama everywhere else — with its real Python worker and SFT job:
+ * - every stage ends with nothing left in the worker (models under handles, feedback scorers, the PPO policy), whether
+ *   it completed or was interrupted, as `onStageEnd` and run.json report;
+ * - a Self-Instruct baseline with `pipeline.instructions_from` takes the REFINE-AF run's instructions byte for byte
+ *   without generating any, refuses a source whose stage 1 is not complete, and notices a changed source.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../ts/config/load.js';
+import type { Config } from '../../ts/config/schema.js';
+import { runPipeline, type StageEnd } from '../../ts/run.js';
+import { buildGenerator, harnessConfig, progressOf } from '../reliability/harness.js';
+import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+
+const root = mkdtempSync(join(tmpdir(), 'refine-af-stages-'));
+const sourceDir = join(root, 'refine-af');
+let server: CompletionsServer;
+let generator = '';
+
+beforeAll(async () => {
+  server = await startCompletionsServer();
+  generator = buildGenerator(root);
+}, 600_000); // building the tiny model takes minutes on a loaded 2-core machine
+afterAll(async () => {
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function configFor(runDir: string, pipeline: Record<string, unknown> = {}): Config {
+  const raw = harnessConfig(runDir, generator, server, 'small');
+  return parseConfig({ ...raw, pipeline });
+}
+
+const manifestOf = (runDir: string) => JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { stages: Record<string, { status: string; release?: unknown }> };
+const instructionsFile = (runDir: string) => join(runDir, 'machine_instructions.jsonl');
+
+describe('refine-af run releases every stage\'s models before the next stage', () => {
+  const ends: StageEnd[] = [];
+
+  // Whole runs with a Python worker and an SFT job: minutes on a loaded 2-core machine.
+  it('interrupted during PPO: the stage ends with the feedback scorers released and nothing loaded', { timeout: 600_000 }, async () => {
+    const controller = new AbortController();
+    const poll = setInterval(() => {
+      if (progressOf(sourceDir, 'rlaf') >= 1) controller.abort(new Error('test interrupt'));
+    }, 20);
+    await expect(runPipeline(configFor(sourceDir), { signal: controller.signal, onStageEnd: (end) => ends.push(end) }).finally(() => clearInterval(poll))).rejects.toThrow();
+    expect(ends.map((e) => [e.stage, e.completed])).toEqual([['instructions', true], ['rlaf', false]]);
+    // Stage 1 generated on the completions server: no worker process was started for it.
+    expect(ends[0]!.release).toBeNull();
+    const rlaf = ends[1]!.release!;
+    expect(rlaf.before.handles).toEqual([{ handle: 'feedback', kind: 'feedback_scorers', ref: `judge:${generator}` }]);
+    expect(rlaf.after.handles).toEqual([]);
+    expect(rlaf.after.ppo_policy).toBeNull();
+  });
+
+  it('resumed to the end: after every stage the worker holds nothing, and run.json records what was released', { timeout: 600_000 }, async () => {
+    ends.length = 0;
+    await runPipeline(configFor(sourceDir), { resume: true, onStageEnd: (end) => ends.push(end) });
+    expect(ends.map((e) => [e.stage, e.completed])).toEqual([['rlaf', true], ['instances', true], ['sft', true]]);
+    for (const { stage, release } of ends) {
+      expect(release, stage).not.toBeNull();
+      expect(release!.after.handles, stage).toEqual([]);
+      expect(release!.after.ppo_policy, stage).toBeNull();
+      expect(manifestOf(sourceDir).stages[stage]!.release, stage).toEqual(release);
+    }
+    const [rlaf, instances, sft] = ends.map((e) => e.release!);
+    expect(rlaf!.before.handles.map((h) => h.handle)).toEqual(['feedback']);
+    expect(instances!.before.handles).toEqual([
+      { handle: 'instances-policy', kind: 'causal_lm', ref: expect.stringMatching(new RegExp(`^${generator}\\+.*/rlaf/checkpoints/step-000003/adapter$`)) },
+    ]);
+    expect(sft!.before.handles).toEqual([]); // SFT trains in its own subprocess
+  });
+});
+
+describe('the Self-Instruct baseline shares stage 1 of the REFINE-AF run (pipeline.instructions_from)', () => {
+  it('copies the source run\'s instructions byte for byte without generating, then runs its own stages 3 and SFT', { timeout: 600_000 }, async () => {
+    const baselineDir = join(root, 'self-instruct');
+    const requestsBefore = server.requests.length;
+    const summary = await runPipeline(configFor(baselineDir, { method: 'self-instruct', instructions_from: sourceDir }));
+    expect(server.requests.length).toBe(requestsBefore); // not one completion requested
+    expect(readFileSync(instructionsFile(baselineDir))).toEqual(readFileSync(instructionsFile(sourceDir)));
+    expect(summary.stages.map((s) => [s.stage, s.outcome])).toEqual([
+      ['instructions', 'ran'], ['rlaf', 'not in this pipeline'], ['instances', 'ran'], ['sft', 'ran'],
+    ]);
+  });
+
+  it('refuses a source with no run, or whose stage 1 is not complete, naming what to run first', async () => {
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    await expect(runPipeline(configFor(join(root, 'b1'), { method: 'self-instruct', instructions_from: empty }))).rejects.toThrow(
+      /instructions_from: .*empty has no completed instructions stage \(no run there\); run that arm first: refine-af run --config/,
+    );
+    const interrupted = join(root, 'interrupted');
+    await expect(runPipeline(configFor(interrupted), { signal: AbortSignal.abort(new Error('stop at once')) })).rejects.toThrow();
+    expect(manifestOf(interrupted).stages.instructions!.status).toBe('running');
+    await expect(runPipeline(configFor(join(root, 'b2'), { method: 'self-instruct', instructions_from: interrupted }))).rejects.toThrow(
+      /has no completed instructions stage \(it is running\); run that arm first/,
+    );
+  });
+
+  it('a changed source file changes the stage-1 hash: the baseline refuses to keep what it copied', async () => {
+    writeFileSync(instructionsFile(sourceDir), readFileSync(instructionsFile(sourceDir), 'utf8').split('\n').slice(1).join('\n'));
+    await expect(runPipeline(configFor(join(root, 'self-instruct'), { method: 'self-instruct', instructions_from: sourceDir }))).rejects.toThrow(
+      /holds instructions artifacts made by a different config/,
+    );
+  });
+});
