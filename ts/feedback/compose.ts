@@ -1,7 +1,7 @@
 /**
  * Eq. 1 of REFINE-AF (§II-C): the reward is a weighted sum of the four indicators, rising with the reward-model score,
  * naturalness and coherence and falling with understandability. The weights are signed coefficients and the defaults
- * (config `feedback.weights`, `feedback.bias`) are reconstructed from Instruction Mining; see ../shared/docs/reward.md.
+ * (config `feedback.weights`, `feedback.bias`) are reconstructed from Instruction Mining; see docs/feedback.md.
  * This is the one implementation: stage 2 (PPO) and `refine-af score` both call composeReward.
  */
 import { z } from 'zod';
