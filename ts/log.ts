@@ -36,6 +36,9 @@ export const logger = winston.createLogger({ level: 'debug', transports: [termin
 
 let fileTransport: winston.transport | undefined;
 
+/** How long an exiting process waits for its log file to take the last records. */
+const FLUSH_LIMIT_MS = 5_000;
+
 /** The terminal's level: `--verbose` or env REFINE_AF_LOG_LEVEL wins over config. A file, when given, receives every record as JSON. */
 export function configureLogging(options: { level: LogLevel; file?: string }): void {
   terminal.level = levelOverride ?? options.level;
@@ -103,7 +106,14 @@ export function logPythonLine(line: string, source: string): string {
 /** Wait until every transport has written what it was given (before an explicit process exit). */
 export function flushLogs(): Promise<void> {
   return new Promise((resolve) => {
-    logger.on('finish', () => resolve());
+    // A log file that cannot take more (a full disk) never finishes: the error being reported must still end the process.
+    const timer = setTimeout(done, FLUSH_LIMIT_MS);
+    function done() {
+      clearTimeout(timer);
+      resolve();
+    }
+    fileTransport?.once('error', done);
+    logger.once('finish', done);
     logger.end();
   });
 }
