@@ -88,7 +88,8 @@ def instruction_prompt(tasks: list[dict]) -> str:
 
 
 def instance_prompt(instruction: str) -> str:
-    return template("instance_generation.txt").replace("{{instruction}}", instruction)
+    """Stages 2 and 3's default prompt (Self-Instruct's complete input-first one) as ts/stages/instance-prompt.ts fills it."""
+    return template("instance_generation_input_first.txt").replace("{{instruction}}", instruction.strip())
 
 
 class Report:
