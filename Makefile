@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup chromium test test-ts test-py typecheck demo bench repro rehearsal-models reliability
+.PHONY: setup chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability
 
 setup: $(STAMP)
 
@@ -25,10 +25,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
+# Debian's tmux, the pseudo-terminal that shows a command's screen as a person sees it (tests/ts/terminal-output.test.ts).
+tmux:
+	@command -v tmux >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends tmux; }
+
 typecheck: setup
 	npx tsc --noEmit
 
-test-ts: setup chromium
+test-ts: setup chromium tmux
 	npx vitest run
 
 test-py: setup
