@@ -47,7 +47,7 @@ describe('out of memory in a PPO step', () => {
     expect(capped).toBeGreaterThan(0);
     expect(failed.exitCode).toBe(1);
     expect(errors, String(failed.all)).toHaveLength(1);
-    expect(errors[0]).toMatch(/out of memory/i);
+    expect(errors[0], String(failed.all)).toMatch(/out of memory/i);
     const steps = completeLines(join(runDir, 'rlaf', 'metrics.jsonl'));
     expect(steps).toBeGreaterThanOrEqual(1);
 
