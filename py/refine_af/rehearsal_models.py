@@ -71,7 +71,8 @@ def corpus_lines() -> list[str]:
     return [text for text in lines if text.strip()]
 
 
-def _sentencepiece(lines: list[str], **options) -> bytes:
+def train_sentencepiece(lines: list[str], **options) -> bytes:
+    """A sentencepiece model trained in memory on `lines` (no download); `options` are SentencePieceTrainer's."""
     import sentencepiece as spm
 
     model = io.BytesIO()
@@ -83,7 +84,7 @@ def build_llama(directory: Path, lines: list[str], spec: dict, seed: int, device
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer, LlamaTokenizerFast
 
     directory.mkdir(parents=True)
-    (directory / "tokenizer.model").write_bytes(_sentencepiece(
+    (directory / "tokenizer.model").write_bytes(train_sentencepiece(
         lines, model_type="bpe", vocab_size=spec["vocab_size"], byte_fallback=True, normalization_rule_name="identity",
         remove_extra_whitespaces=False, split_digits=True, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, character_coverage=1.0,
         # One piece, so that the script's states are not entered by every ":" of a prompt.
@@ -165,7 +166,7 @@ def build_unieval(directory: Path, lines: list[str], spec: dict, seed: int, devi
 
     directory.mkdir(parents=True)
     answers = ["Yes", "No"] * 50  # UniEval's answers, frequent enough to be whole pieces
-    (directory / "spiece.model").write_bytes(_sentencepiece(
+    (directory / "spiece.model").write_bytes(train_sentencepiece(
         lines + list(BOOLEAN_QUESTIONS.values()) + answers, model_type="unigram", vocab_size=spec["vocab_size"],
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0,
     ))

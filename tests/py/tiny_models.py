@@ -1,7 +1,6 @@
 """Tiny randomly initialised models built from configs (no downloaded weights), saved as real checkpoints.
 
 Used by the pytest fixtures in conftest.py and, through tests/ts/fixtures/tiny_llama.py, by TypeScript tests."""
-import io
 from pathlib import Path
 
 import torch
@@ -57,17 +56,15 @@ SENTENCEPIECE_TEXT = [
 def save_tiny_sentencepiece_tokenizer(directory: Path, chat_template: str | None = None):
     """A Llama-style sentencepiece tokenizer that prepends BOS `<s>` (id 1) to raw text, EOS `</s>` (id 2), as Llama-2 and
     Mistral do: trained here on a few sentences (no download) and saved to `directory`; returned loaded (fast)."""
-    import sentencepiece
+    from refine_af.rehearsal_models import train_sentencepiece
     from transformers import LlamaTokenizerFast
 
-    model = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(SENTENCEPIECE_TEXT * 4), model_writer=model, vocab_size=160, model_type="bpe",
-        character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
+    model = train_sentencepiece(
+        SENTENCEPIECE_TEXT * 4, vocab_size=160, model_type="bpe", character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
     )
     directory.mkdir(parents=True, exist_ok=True)
     vocab_file = directory / "tokenizer.model"
-    vocab_file.write_bytes(model.getvalue())
+    vocab_file.write_bytes(model)
     tokenizer = LlamaTokenizerFast(vocab_file=str(vocab_file), from_slow=True, legacy=True)
     tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(directory)

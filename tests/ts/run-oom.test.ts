@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGenerator, completeLines, descendants, harnessConfig, progressOf, runningStage, startRun } from '../reliability/harness.js';
 import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
 
+// A fixed mmap threshold: every large allocation maps fresh memory, so the cap fails the next one. glibc's default threshold
+// grows as big blocks are freed (stages release their models), and later allocations then reuse freed heap under the cap.
+process.env.MALLOC_MMAP_THRESHOLD_ = String(128 * 1024);
 const root = mkdtempSync(join(tmpdir(), 'refine-af-oom-'));
 const runDir = join(root, 'run');
 const configFile = join(root, 'run.yaml');

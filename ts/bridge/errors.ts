@@ -14,6 +14,12 @@ function outOfMemory(info: Pick<PythonErrorInfo, 'type' | 'message'>): boolean {
   return /OutOfMemoryError|MemoryError/.test(info.type) || /out of memory|can't allocate memory|\bMemoryError\b/i.test(info.message);
 }
 
+/**
+ * What a process prints as it aborts when a native allocation fails: Rust's allocation-error handler (tokenizers) and
+ * C++'s std::bad_alloc. Such a process dies (SIGABRT) without raising MemoryError.
+ */
+const NATIVE_OUT_OF_MEMORY = /memory allocation of \d+ bytes failed|std::bad_alloc/;
+
 /** A Python exception raised inside a worker method or job. */
 export class PythonError extends BridgeError {
   override name = 'PythonError';
@@ -32,19 +38,27 @@ export class PythonError extends BridgeError {
   }
 }
 
-/** The worker or job process ended (killed, segfault, OOM killer) while work was pending. */
+/** Lines of a dead process's last output quoted in its WorkerDiedError. */
+export const LAST_OUTPUT_LINES = 20;
+
+/** The worker or job process ended (killed, segfault, OOM killer, a native allocation failure) while work was pending. */
 export class WorkerDiedError extends BridgeError {
   override name = 'WorkerDiedError';
+  /** Its last output says a native allocation failed: callers can lower a batch size and resume. */
+  readonly isOutOfMemory: boolean;
   constructor(
     readonly origin: string,
     readonly exitCode: number | null,
     readonly signal: string | null,
     detail = '',
   ) {
+    const outOfMemory = NATIVE_OUT_OF_MEMORY.test(detail);
     super(
       `${origin}: the Python process died (${signal ? `signal ${signal}` : `exit code ${exitCode}`})` +
+        (outOfMemory ? ': out of memory (lower a batch size or free memory, then resume)' : '') +
         (detail ? `; last output:\n${detail}` : '; the next call starts a fresh worker'),
     );
+    this.isOutOfMemory = outOfMemory;
   }
 }
 

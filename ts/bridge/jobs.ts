@@ -11,10 +11,9 @@ import { execa } from 'execa';
 import { logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython, pythonPackageDir } from '../paths.js';
 import { jobs, jobTerminalEventSchema, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
-import { BridgeError, ContractError, PythonError, WorkerDiedError } from './errors.js';
+import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
 
 const KILL_GRACE_MS = 5_000;
-const STDERR_TAIL_LINES = 20;
 
 export interface JobOptions<J extends JobName> {
   python?: string;
@@ -64,7 +63,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       for (const line of lines) {
         if (!line.trim()) continue;
         stderrTail.push(logPythonLine(line, origin));
-        if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+        if (stderrTail.length > LAST_OUTPUT_LINES) stderrTail.shift();
       }
     });
     for await (const line of subprocess.iterable({ from: 'stdout' })) {

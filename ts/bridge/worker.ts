@@ -20,7 +20,7 @@ import {
   type MethodResult,
   type WorkerMethod,
 } from './contract.js';
-import { BridgeError, ContractError, PythonError, WorkerDiedError, WorkerTimeoutError } from './errors.js';
+import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError, WorkerTimeoutError } from './errors.js';
 import type { Config } from '../config/schema.js';
 
 const LOG_POLL_MS = 200;
@@ -67,6 +67,8 @@ export class PythonWorker {
   private readonly pending = new Set<Pending>();
   private logDir: string | undefined;
   private logOffset = 0;
+  /** The worker's last lines of output, quoted when it dies. */
+  private lastLines: string[] = [];
   private logTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -151,6 +153,7 @@ export class PythonWorker {
     this.logDir = mkdtempSync(join(tmpdir(), 'refine-af-worker-'));
     const logFile = join(this.logDir, 'worker.log');
     this.logOffset = 0;
+    this.lastLines = [];
     process.env.PYTHON_BIN = this.python;
     process.env.PYTHONPATH = [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter);
     process.env.REFINE_AF_WORKER_LOG = logFile;
@@ -174,7 +177,9 @@ export class PythonWorker {
     if (child !== this.process) return;
     // A warning: the pending calls reject with WorkerDiedError, which is the one error their caller reports.
     if (this.pending.size > 0) logger.warn(`python worker (pid ${child.pid}) died: ${signal ?? `exit code ${code}`}`);
-    for (const entry of this.pending) entry.reject(new WorkerDiedError(entry.method, code, signal));
+    if (this.logDir) this.drainLog(join(this.logDir, 'worker.log')); // its last words, written just before it died
+    const tail = this.lastLines.join('\n');
+    for (const entry of this.pending) entry.reject(new WorkerDiedError(entry.method, code, signal, tail));
     this.pending.clear();
     this.stop();
   }
@@ -212,7 +217,11 @@ export class PythonWorker {
       const text = buffer.toString('utf8');
       const complete = text.lastIndexOf('\n') + 1;
       this.logOffset += Buffer.byteLength(text.slice(0, complete));
-      for (const line of text.slice(0, complete).split('\n')) if (line.trim()) logPythonLine(line, 'python');
+      for (const line of text.slice(0, complete).split('\n')) {
+        if (!line.trim()) continue;
+        this.lastLines.push(logPythonLine(line, 'python'));
+        if (this.lastLines.length > LAST_OUTPUT_LINES) this.lastLines.shift();
+      }
     } finally {
       closeSync(fd);
     }
