@@ -56,7 +56,7 @@ bench: setup
 # in minutes on a CPU.
 REHEARSAL_MODELS := runs/rehearsal-models
 repro: setup $(if $(filter rehearsal,$(MODEL)),rehearsal-models)
-	test -f configs/$(MODEL).yaml || { echo "no configs/$(MODEL).yaml; MODEL is one of: llama2-7b llama2-13b mistral-7b rehearsal" >&2; exit 2; }
+	test -f configs/$(MODEL).yaml || { echo "no configs/$(MODEL).yaml; MODEL is one of: llama2-7b llama2-13b mistral-7b qwen3-1.7b rehearsal" >&2; exit 2; }
 	npx refine-af doctor --config configs/$(MODEL).yaml
 	npx refine-af run --config configs/$(MODEL).yaml --resume
 	npx refine-af run --config configs/$(MODEL)-self-instruct.yaml --resume

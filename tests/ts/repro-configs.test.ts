@@ -45,4 +45,20 @@ describe('the reproduction configs (§III-A)', () => {
       expect(same(baseline)).toEqual(same(refine));
     });
   }
+
+  // Current small models beside the paper's backbones: the paper's recipe (llama2-7b's keys) on another generator.
+  const currentModels = { 'qwen3-1.7b': 'Qwen/Qwen3-1.7B-Base' };
+  for (const [name, hubId] of Object.entries(currentModels)) {
+    for (const suffix of ['', '-self-instruct']) {
+      it(`${name}${suffix}.yaml is llama2-7b${suffix}.yaml with ${hubId} as generator and a run directory of its own`, () => {
+        const paper = loadConfig(join(configsDir, `llama2-7b${suffix}.yaml`));
+        const current = loadConfig(join(configsDir, `${name}${suffix}.yaml`));
+        expect(current.models.generator).toBe(hubId);
+        expect(current.run.dir).toBe(`runs/${name}${suffix}`);
+        if (suffix) expect(current.pipeline.instructions_from).toBe(`runs/${name}`);
+        const rest = (c: typeof paper) => ({ ...c, run: { ...c.run, dir: '' }, models: { ...c.models, generator: '' }, pipeline: { ...c.pipeline, instructions_from: '' } });
+        expect(rest(current)).toEqual(rest(paper));
+      });
+    }
+  }
 });
