@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .compat import lora_target_modules
 from .models import LoadedModel, load_causal_lm, prompt_batch
 
 COMPLETE_MARKER = "checkpoint-complete.json"
@@ -126,7 +127,7 @@ class PpoPolicy:
         loaded = load_causal_lm(ref, dtype, load_in_4bit, device)
         # No LoRA dropout: PPO's probability ratios compare forward passes, which must be deterministic.
         peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
-                                 target_modules=lora.target_modules)
+                                 target_modules=lora_target_modules(loaded.model.config.model_type, lora.target_modules))
         model = AutoModelForCausalLMWithValueHead.from_pretrained(loaded.model, peft_config=peft_config)
         if loaded.quantization == "none":
             model.to(loaded.device)

@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from .compat import lora_target_modules
 from .models import device_for, load_pretrained_kwargs, load_tokenizer, prompt_ids, resolve_model
 
 IGNORE_INDEX = -100  # label value the causal-LM loss skips: prompt tokens and padding
@@ -115,7 +116,7 @@ def load_model_for_training(params: dict):
             r=params["lora_r"],
             lora_alpha=params["lora_alpha"],
             lora_dropout=params["lora_dropout"],
-            target_modules=params["lora_target_modules"],
+            target_modules=lora_target_modules(model.config.model_type, params["lora_target_modules"]),
         ))
     elif quantized:
         raise ValueError("full fine-tuning of 4-bit weights is not possible: set sft.lora: true or models.load_in_4bit.sft: false")
