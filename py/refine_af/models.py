@@ -146,6 +146,12 @@ def torch_dtype_for(name: str, device: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
+# Devices on which `load_in_4bit` loads NF4 weights. bitsandbytes (>= 0.48) runs NF4 on a CPU too, but CPU runs of the
+# pipeline stay in full precision as they always were: the demo's and the rehearsal's outputs (scripted logits) are
+# those of unquantised weights. tests/py/test_four_bit.py adds "cpu" here to run every 4-bit path in CI.
+NF4_DEVICES = {"cuda"}
+
+
 def four_bit_config(compute_dtype: torch.dtype):
     """NF4 with double quantisation, as QLoRA and the paper's PPO run load the policy."""
     from transformers import BitsAndBytesConfig
@@ -205,9 +211,9 @@ def load_pretrained_kwargs(resolved: ResolvedModel, dtype: str, load_in_4bit: bo
         # Tied-embedding models (SmolLM2) store no output.weight; without this the head is left random.
         config.tie_word_embeddings = not _gguf_has_output_head(resolved)
         kwargs["config"] = config
-    if load_in_4bit and device == "cuda":
+    if load_in_4bit and device in NF4_DEVICES:
         kwargs["quantization_config"] = four_bit_config(kwargs["torch_dtype"])
-        kwargs["device_map"] = {"": torch.cuda.current_device()}
+        kwargs["device_map"] = {"": torch.cuda.current_device() if device == "cuda" else device}
     return kwargs
 
 

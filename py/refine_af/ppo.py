@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .compat import lora_target_modules
+from .compat import drop_whole_cpu_device_map, keep_cpu_nf4_weights_trainable, lora_target_modules
 from .models import LoadedModel, load_causal_lm, prompt_batch
 
 COMPLETE_MARKER = "checkpoint-complete.json"
@@ -125,12 +125,15 @@ class PpoPolicy:
         # to TRL as a model object: TRL then adds the LoRA adapter (after prepare_model_for_kbit_training when 4-bit)
         # and the value head, without probing the hub for adapter or value-head files under a local path.
         loaded = load_causal_lm(ref, dtype, load_in_4bit, device)
+        drop_whole_cpu_device_map(loaded.model)
         # No LoRA dropout: PPO's probability ratios compare forward passes, which must be deterministic.
         peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
                                  target_modules=lora_target_modules(loaded.model.config.model_type, lora.target_modules))
         model = AutoModelForCausalLMWithValueHead.from_pretrained(loaded.model, peft_config=peft_config)
         if loaded.quantization == "none":
             model.to(loaded.device)
+        else:
+            keep_cpu_nf4_weights_trainable(model)
         config = PPOConfig(
             seed=seed,
             learning_rate=ppo.learning_rate,

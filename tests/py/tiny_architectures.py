@@ -105,7 +105,7 @@ def _byte_level_bpe_tokenizer(arch: Architecture):
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=arch.bos, eos_token=arch.eos, pad_token=arch.pad)
 
 
-def save_tiny_architecture(directory: Path, arch: Architecture) -> Path:
+def save_tiny_architecture(directory: Path, arch: Architecture, shape: dict = SHAPE) -> Path:
     """A 2-layer model of `arch` with its tokenizer, saved with save_pretrained (loads as a real checkpoint would)."""
     import transformers
 
@@ -119,7 +119,7 @@ def save_tiny_architecture(directory: Path, arch: Architecture) -> Path:
 
     torch.manual_seed(0)
     config = getattr(transformers, arch.config_class)(
-        vocab_size=len(tokenizer), tie_word_embeddings=True, **SHAPE, **arch.config,
+        vocab_size=len(tokenizer), tie_word_embeddings=True, **shape, **arch.config,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
     getattr(transformers, arch.model_class)(config).save_pretrained(directory)
