@@ -22,14 +22,12 @@ What travels to the device machine and how (/work/.library/device/README.md): th
 runs/ and .venv) and at most 64 MiB of carried files; nothing can be downloaded there. Its image has Python 3.12 with
 torch 2.11 (CUDA 13), transformers 5.x, accelerate, peft, tokenizers 0.23, tensorboard; it has NO trl and NO bitsandbytes,
 and its transformers/tokenizers/huggingface-hub are newer than ours. So the wrapper installs carried wheels (pip download
---python-version 3.12 … into .whl/, see the device README) of our pins: transformers 4.46.3, tokenizers 0.20.3,
-huggingface-hub < 1, accelerate 1.1.1, peft 0.13.2, trl 0.11.4 and trl's needs (datasets, dill, multiprocess, tyro …).
+--python-version 3.12 … into .whl/, see the device README) of our pins: transformers 4.57.6, tokenizers 0.22.2,
+huggingface-hub < 1, accelerate 1.15.0, peft 0.21.2, trl 0.11.4, bitsandbytes 0.50.2 (CUDA 13 binaries; 43 MB, which
+with the rest stays under the 64 MiB carry limit) and trl's needs (datasets, dill, multiprocess, tyro …).
 What cannot be done as pinned:
-  * bitsandbytes 0.45.5's wheel is 76 MB, over the 64 MiB carry limit, and it ships CUDA 11/12 binaries only (the image
-    has CUDA 13 libraries): 4-bit loading with our pin cannot run there. A bitsandbytes release built for CUDA 13, if its
-    wheel fits, can be carried instead (a different version from requirements.txt). Without bitsandbytes the check runs
-    the same steps in bf16 and says so in its output (`quantization: none`), which still measures the PPO/SFT path but
-    not NF4's speed or memory.
+  * if bitsandbytes cannot load there, the check runs the same steps in bf16 and says so in its output
+    (`quantization: none`), which still measures the PPO/SFT path but not NF4's speed or memory.
   * the real checkpoints (Llama-2-7b-hf, oasst-rm-2.1-pythia-1.4b, unieval-dialog) cannot travel (GBs, gated): the
     weights are random, so the numbers are speed and memory, never quality.
 """

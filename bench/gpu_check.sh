@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Missing on the device image, or there in other versions than ours: the versions come from requirements.txt.
-# bitsandbytes is left out: its wheel is over the 64 MiB carry limit (gpu_check.py).
-WHEELS=(transformers tokenizers huggingface_hub accelerate peft trl datasets dill multiprocess tyro docstring_parser typeguard)
+# With bitsandbytes 0.50.2 (43 MB, CUDA 13 binaries) they come to about 59 MiB, the working tree to about 2 MiB: under
+# the 64 MiB carry limit (gpu_check.py).
+WHEELS=(transformers tokenizers huggingface_hub accelerate peft trl datasets dill multiprocess tyro docstring_parser typeguard bitsandbytes)
 
 if [[ "${1:-}" == wheels ]]; then
   exclude="$(git rev-parse --git-path info/exclude)"  # the wheels travel as carried files, never as tracked ones
@@ -19,7 +20,8 @@ if [[ "${1:-}" == wheels ]]; then
   pins=()
   for name in "${WHEELS[@]}"; do pins+=("$(grep -i "^${name}==" requirements.txt)"); done
   exec python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl "${pins[@]}"
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d .whl "${pins[@]}"
 fi
 
 if compgen -G '.whl/*.whl' >/dev/null; then
