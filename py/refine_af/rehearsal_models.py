@@ -170,7 +170,9 @@ def build_unieval(directory: Path, lines: list[str], spec: dict, seed: int, devi
         lines + list(BOOLEAN_QUESTIONS.values()) + answers, model_type="unigram", vocab_size=spec["vocab_size"],
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0,
     ))
-    tokenizer = T5TokenizerFast(vocab_file=str(directory / "spiece.model"), extra_ids=0)
+    # add_prefix_space: "▁" before the first word, as sentencepiece and a hub T5 checkpoint's tokenizer do (transformers
+    # 4.57 builds a fast T5 tokenizer from a vocab file without it, and "Yes" was no longer one piece).
+    tokenizer = T5TokenizerFast(vocab_file=str(directory / "spiece.model"), extra_ids=0, add_prefix_space=True)
     for word in ("Yes", "No"):
         if len(tokenizer(word, add_special_tokens=False).input_ids) != 1:
             raise ValueError(f"the UniEval tokenizer splits {word!r}: {tokenizer.tokenize(word)}")
