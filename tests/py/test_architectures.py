@@ -13,14 +13,10 @@ from refine_af import service
 from refine_af.models import load_causal_lm, prompt_ids
 from refine_af.ppo import LoraSettings, PpoPolicy, PpoSettings
 from refine_af.sft import train
-from tiny_architectures import ARCHITECTURES, save_tiny_architecture
+from tiny_architectures import ARCHITECTURES, TINY_PPO, save_tiny_architecture, sft_step_params
 
 LORA = LoraSettings(r=4, alpha=8, target_modules=None)  # None: peft's default modules for the architecture
-PPO = PpoSettings(
-    learning_rate=1e-2, batch_size=2, mini_batch_size=1, gradient_accumulation_steps=2, ppo_epochs=1,
-    init_kl_coef=0.2, adap_kl_ctrl=True, kl_target=6.0, kl_horizon=10000, cliprange=0.2, cliprange_value=0.2,
-    vf_coef=0.1, gamma=1.0, lam=0.95, max_grad_norm=None,
-)
+PPO = PpoSettings(**TINY_PPO)
 PROMPTS = ["Name a colour.", "Say hello."]
 SCORES = [[1.5, -0.5], [-1.0, 0.25], [0.75, 2.0]]
 SUPERNI_PROMPT = "Definition: Name a fruit.\n\nNow complete the following example -\nInput: red\nOutput:"
@@ -127,17 +123,7 @@ def test_ppo_step_then_stage_three_generation_from_the_saved_adapter(arch, tmp_p
 
 def test_sft_step_then_super_ni_prediction_from_the_adapter(arch, tmp_path):
     spec, model_dir = arch
-    train_file = tmp_path / "train.jsonl"
-    train_file.write_text(json.dumps({"prompt": "Name a fruit.\n", "response": "apple"}) + "\n")
-    result = train({
-        "model": str(model_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu",
-        "train_file": str(train_file), "output_dir": str(tmp_path / "sft"),
-        "epochs": 1, "max_steps": 2, "learning_rate": 5e-2, "lr_scheduler": "constant", "warmup_ratio": 0.0,
-        "per_device_batch_size": 1, "gradient_accumulation_steps": 1, "max_seq_length": 32,
-        "lora": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_target_modules": None,
-        "logging_steps": 1, "save_steps": 10, "save_total_limit": 1, "merge_weights": False, "seed": 0,
-        "report_to": [], "logging_dir": str(tmp_path / "tensorboard"),
-    }, lambda event: None)
+    result = train(sft_step_params(model_dir, tmp_path), lambda event: None)
     assert result["steps"] == 2
 
     base = load_causal_lm(str(model_dir), "float32", False, "cpu")
@@ -148,10 +134,10 @@ def test_sft_step_then_super_ni_prediction_from_the_adapter(arch, tmp_path):
     worker("load_model", **loading(model_dir), handle=f"superni-{spec.name}", adapter=result["model_dir"])
     predictions = worker_generate(f"superni-{spec.name}", [SUPERNI_PROMPT], do_sample=False, prompt_format="raw", stop=["\n"])
     worker("unload_model", handle=f"superni-{spec.name}")
-    assert predictions == [completion for completion in worker_generate_with(tuned, SUPERNI_PROMPT)]
+    assert predictions == generate_outside_the_worker(tuned, SUPERNI_PROMPT)
 
 
-def worker_generate_with(loaded, prompt: str) -> list[dict]:
+def generate_outside_the_worker(loaded, prompt: str) -> list[dict]:
     """The same greedy prediction through models.generate directly, on the adapter loaded outside the worker."""
     from refine_af.models import generate
 

@@ -10,15 +10,11 @@ from refine_af import models, service
 from refine_af.models import load_causal_lm, prompt_ids
 from refine_af.ppo import LoraSettings, PpoPolicy, PpoSettings
 from refine_af.sft import train
-from tiny_architectures import ARCHITECTURES, SHAPE, save_tiny_architecture
+from tiny_architectures import ARCHITECTURES, SHAPE, TINY_PPO, save_tiny_architecture, sft_step_params
 
 # bitsandbytes quantises in blocks of 64 weights along the input dimension on a CPU: the model is 64 wide.
 WIDE = {**SHAPE, "hidden_size": 64, "intermediate_size": 128}
-PPO = PpoSettings(
-    learning_rate=1e-2, batch_size=2, mini_batch_size=1, gradient_accumulation_steps=2, ppo_epochs=1,
-    init_kl_coef=0.2, adap_kl_ctrl=True, kl_target=6.0, kl_horizon=10000, cliprange=0.2, cliprange_value=0.2,
-    vf_coef=0.1, gamma=1.0, lam=0.95, max_grad_norm=None,
-)
+PPO = PpoSettings(**TINY_PPO)
 PROMPTS = ["Name a colour.", "Say hello."]
 
 
@@ -84,17 +80,7 @@ def test_the_ppo_policy_in_four_bit_trains_its_adapter_and_value_head_only(model
 
 
 def test_qlora_sft_trains_an_adapter_that_runs_on_the_four_bit_base(model_dir, tmp_path):
-    train_file = tmp_path / "train.jsonl"
-    train_file.write_text(json.dumps({"prompt": "Name a fruit.\n", "response": "apple"}) + "\n")
-    result = train({
-        "model": str(model_dir), "dtype": "float32", "load_in_4bit": True, "device": "cpu",
-        "train_file": str(train_file), "output_dir": str(tmp_path / "sft"),
-        "epochs": 1, "max_steps": 3, "learning_rate": 5e-2, "lr_scheduler": "constant", "warmup_ratio": 0.0,
-        "per_device_batch_size": 1, "gradient_accumulation_steps": 1, "max_seq_length": 32,
-        "lora": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_target_modules": None,
-        "logging_steps": 1, "save_steps": 10, "save_total_limit": 1, "merge_weights": True, "seed": 0,
-        "report_to": [], "logging_dir": str(tmp_path / "tensorboard"),
-    }, lambda event: None)
+    result = train(sft_step_params(model_dir, tmp_path, load_in_4bit=True, max_steps=3, merge_weights=True), lambda event: None)
     assert result["quantization"] == "nf4" and result["steps"] == 3
 
     base = load_causal_lm(str(model_dir), "float32", True, "cpu")

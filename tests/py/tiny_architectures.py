@@ -124,3 +124,28 @@ def save_tiny_architecture(directory: Path, arch: Architecture, shape: dict = SH
     )
     getattr(transformers, arch.model_class)(config).save_pretrained(directory)
     return directory
+
+
+# PPO settings for a tiny model: a learning rate far above the paper's so that one step moves the adapter measurably.
+TINY_PPO = dict(
+    learning_rate=1e-2, batch_size=2, mini_batch_size=1, gradient_accumulation_steps=2, ppo_epochs=1,
+    init_kl_coef=0.2, adap_kl_ctrl=True, kl_target=6.0, kl_horizon=10000, cliprange=0.2, cliprange_value=0.2,
+    vf_coef=0.1, gamma=1.0, lam=0.95, max_grad_norm=None,
+)
+
+
+def sft_step_params(model_dir: Path, tmp_path: Path, **overrides) -> dict:
+    """`sft.train` parameters for a few LoRA updates on one example, with peft's default target modules."""
+    import json
+
+    train_file = tmp_path / "train.jsonl"
+    train_file.write_text(json.dumps({"prompt": "Name a fruit.\n", "response": "apple"}) + "\n")
+    return {
+        "model": str(model_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu",
+        "train_file": str(train_file), "output_dir": str(tmp_path / "sft"),
+        "epochs": 1, "max_steps": 2, "learning_rate": 5e-2, "lr_scheduler": "constant", "warmup_ratio": 0.0,
+        "per_device_batch_size": 1, "gradient_accumulation_steps": 1, "max_seq_length": 32,
+        "lora": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_target_modules": None,
+        "logging_steps": 1, "save_steps": 10, "save_total_limit": 1, "merge_weights": False, "seed": 0,
+        "report_to": [], "logging_dir": str(tmp_path / "tensorboard"), **overrides,
+    }
