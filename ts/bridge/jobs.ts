@@ -157,7 +157,9 @@ export async function startServer<S extends ServerName>(name: S, params: ServerP
     env: { PYTHONPATH: [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter), PYTHONUNBUFFERED: '1' },
     cancelSignal: options.signal,
     forceKillAfterDelay: KILL_GRACE_MS,
-    cleanup: true,
+    // Its own process group: Ctrl-C in the terminal reaches the stage, which finishes its batch and then stops the
+    // server, instead of the server dying under the batch in flight. It dies with this process (service.py exec).
+    detached: true,
     reject: false,
     stdin: 'ignore',
     all: true,
