@@ -124,6 +124,19 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
     expect(new Set(a.map((c) => c.text)).size).toBeGreaterThan(1);
   });
 
+  it('passes the presence penalty through, warning once that llama.cpp applies it over its 64-token window', { timeout: 120_000 }, async () => {
+    await withCapture(async (capture) => {
+      const backend = new OpenAICompletionsBackend(settings());
+      const prompt = 'List fruits: apple, apple, apple,';
+      const [plain] = await backend.generate({ prompts: [prompt], decoding, seed: 1 });
+      const [penalised] = await backend.generate({ prompts: [prompt], decoding: { ...decoding, presence_penalty: 2 }, seed: 1 });
+      await backend.generate({ prompts: [prompt], decoding: { ...decoding, presence_penalty: 2 }, seed: 1 });
+      expect(penalised!.text).not.toBe(plain!.text);
+      const warnings = capture.lines.filter((l) => l.level === 'warn' && l.message.includes('presence_penalty is not applied as OpenAI specifies it'));
+      expect(warnings).toHaveLength(1);
+    });
+  });
+
   it('refuses a model the server does not list before sending any completion', async () => {
     const backend = new OpenAICompletionsBackend(settings({ model: 'llama-2-7b' }));
     const failure = backend.generate({ prompts: ['x'], decoding, seed: 1 });
@@ -240,6 +253,20 @@ describe('SIGKILL mid-stage with a started llama.cpp server, then resume', () =>
       2,
     );
     expect(Object.keys(comparison)).toContain('machine_instructions.jsonl');
+  });
+
+  it('stage 3: generations resume where they stopped, the IFT dataset equal', { timeout: 600_000 }, async () => {
+    const pool = join(root, 'crash-pool.jsonl');
+    const instructions = ['Name a colour.', 'Add 2 and 3.', 'Give a synonym of "big".', 'Name a planet.', 'Write a greeting.', 'Name an animal.', 'Spell "cat".', 'Name a month.'];
+    writeFileSync(pool, instructions.map((instruction) => JSON.stringify({ instruction })).join('\n') + '\n');
+    const comparison = await crashResumeCompare(
+      'cli-stage3',
+      (dir) => ['generate-instances', '--config', `${dir}.yaml`, '--instructions', pool],
+      [],
+      (dir) => completeLines(join(dir, 'instances', 'generations.jsonl')),
+      2,
+    );
+    expect(Object.keys(comparison)).toEqual(expect.arrayContaining(['instances/generations.jsonl', 'instances/summary.json']));
   });
 
   it('the Super-NI evaluation: predictions resume where they stopped, scores equal', { timeout: 600_000 }, async () => {

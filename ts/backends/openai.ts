@@ -46,6 +46,17 @@ function dialectOf(ownedBy: string | undefined): ServerDialect {
  */
 const LLAMA_CPP_NEUTRAL_SAMPLING = { top_k: 0, min_p: 0, repeat_penalty: 1 };
 
+/**
+ * Decoding parameters a server takes but does not apply as the protocol means them, with what it does instead; a
+ * request that sets one is warned about once. Unknown servers ("other") are assumed to follow the protocol.
+ */
+const NOT_AS_SPECIFIED: Record<ServerDialect, Partial<Record<'presence_penalty' | 'seed' | 'stop', string>>> = {
+  vllm: {},
+  // llama-cpp-python 0.3.36, Llama.sample: penalties over last_n_tokens_size (64) tokens, the prompt's included.
+  llama_cpp: { presence_penalty: 'llama.cpp penalises only tokens among the last 64 of prompt and completion (its repeat window), not the whole completion' },
+  other: {},
+};
+
 export interface OpenAIBackendOptions {
   /** The model name requests carry: the served base model, or a LoRA adapter's served name. */
   model?: string;
@@ -68,6 +79,7 @@ export class OpenAICompletionsBackend implements GenerationBackend {
   private readonly replicas: Replica[];
   private dialect: ServerDialect | undefined;
   private nextReplica = 0;
+  private warned = false;
 
   constructor(
     private readonly settings: Config['openai'],
@@ -114,6 +126,7 @@ export class OpenAICompletionsBackend implements GenerationBackend {
 
   async generate(request: GenerationRequest): Promise<Completion[]> {
     const dialect = await this.check();
+    this.warnOnce(dialect, request);
     const results = new Array<Completion>(request.prompts.length);
     let next = 0;
     const lane = async () => {
@@ -125,6 +138,15 @@ export class OpenAICompletionsBackend implements GenerationBackend {
     };
     await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, request.prompts.length) }, lane));
     return results;
+  }
+
+  private warnOnce(dialect: ServerDialect, request: GenerationRequest): void {
+    if (this.warned) return;
+    const used = { presence_penalty: (request.decoding.presence_penalty ?? 0) !== 0, seed: request.decoding.do_sample, stop: request.decoding.stop.length > 0 };
+    const caveats = Object.entries(NOT_AS_SPECIFIED[dialect]).filter(([name]) => used[name as keyof typeof used]);
+    if (caveats.length === 0) return;
+    logger.warn(`${this.name}: ${caveats.map(([name, what]) => `${name} is not applied as OpenAI specifies it: ${what}`).join('; ')}`);
+    this.warned = true;
   }
 
   /** Run `attempt` on the healthiest replica next in turn; when it fails there after the client's retries, on the next one. */
