@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -68,17 +69,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       stdin: 'ignore',
       buffer: { stdout: false, stderr: false },
     });
-    subprocess.stderr.setEncoding('utf8');
-    let partial = '';
-    subprocess.stderr.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        stderrTail.push(logPythonLine(line, origin));
-        if (stderrTail.length > LAST_OUTPUT_LINES) stderrTail.shift();
-      }
-    });
+    logLines(subprocess.stderr, origin, stderrTail);
     for await (const line of subprocess.iterable({ from: 'stdout' })) {
       if (!line.trim()) continue;
       let event: unknown;
@@ -113,6 +104,21 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Send a subprocess stream's lines to the logger, keeping the last LAST_OUTPUT_LINES in `tail` for an error message. */
+function logLines(stream: Readable, origin: string, tail: string[]): void {
+  stream.setEncoding('utf8');
+  let partial = '';
+  stream.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      tail.push(logPythonLine(line, origin));
+      if (tail.length > LAST_OUTPUT_LINES) tail.shift();
+    }
+  });
 }
 
 /** A model server started by startServer: where it answers, and how to stop it. */
@@ -165,17 +171,7 @@ export async function startServer<S extends ServerName>(name: S, params: ServerP
     all: true,
     buffer: false,
   });
-  subprocess.all!.setEncoding('utf8');
-  let partial = '';
-  subprocess.all!.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      outputTail.push(logPythonLine(line, origin));
-      if (outputTail.length > LAST_OUTPUT_LINES) outputTail.shift();
-    }
-  });
+  logLines(subprocess.all!, origin, outputTail);
   const exited = subprocess.then((finished) => finished);
   let stopped = false;
   const stop = async () => {
