@@ -15,6 +15,9 @@ MODEL ?= llama2-7b
 # repository; every later setup, a fresh clone included, installs that wheel in seconds.
 LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements-serving.txt)
 WHEEL_CACHE ?= $(HOME)/.cache/refine-af/wheels
+# Not -march=native: a native build of 0.3.36 here used AMX/AVX-512 instructions this machine's CPU advertises but the
+# sandbox refuses (SIGILL at the first decode). --no-cache-dir: pip's own wheel cache keys on the source, not these flags.
+LLAMA_CPP_CMAKE_ARGS := -DGGML_NATIVE=OFF
 
 setup: $(STAMP)
 
@@ -24,7 +27,8 @@ $(STAMP):
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embedded.txt
 	ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
-	  $(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEEL_CACHE)
+	  CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --disable-pip-version-check --no-cache-dir --no-deps \
+	    --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEEL_CACHE)
 	$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEEL_CACHE) -r requirements-serving.txt
 	rm -f $(VENV)/.setup-*
 	touch $@
