@@ -3,12 +3,21 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-LOCK_HASH := $(shell cat package-lock.json requirements.txt requirements-embedded.txt | sha256sum | cut -c1-16)
+LOCK_HASH := $(shell cat package-lock.json requirements.txt requirements-embedded.txt requirements-serving.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability
+.PHONY: setup chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
+
+# llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution: the first
+# setup on a machine compiles it (about 24 minutes on 2 cores, README "Serving") into this wheel cache outside the
+# repository; every later setup, a fresh clone included, installs that wheel in seconds.
+LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements-serving.txt)
+WHEEL_CACHE ?= $(HOME)/.cache/refine-af/wheels
+# Not -march=native: a native build of 0.3.36 here used AMX/AVX-512 instructions this machine's CPU advertises but the
+# sandbox refuses (SIGILL at the first decode). --no-cache-dir: pip's own wheel cache keys on the source, not these flags.
+LLAMA_CPP_CMAKE_ARGS := -DGGML_NATIVE=OFF
 
 setup: $(STAMP)
 
@@ -17,6 +26,10 @@ $(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embedded.txt
+	ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --disable-pip-version-check --no-cache-dir --no-deps \
+	    --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEEL_CACHE)
+	$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEEL_CACHE) -r requirements-serving.txt
 	rm -f $(VENV)/.setup-*
 	touch $@
 
@@ -61,6 +74,13 @@ repro: setup $(if $(filter rehearsal,$(MODEL)),rehearsal-models)
 	npx refine-af run --config configs/$(MODEL).yaml --resume
 	npx refine-af run --config configs/$(MODEL)-self-instruct.yaml --resume
 	npx refine-af repro --config configs/$(MODEL).yaml --baseline configs/$(MODEL)-self-instruct.yaml --resume
+
+# vLLM for GPU machines (backend vllm), in its own environment: it pins its own torch. Never needed on a CPU, and never
+# run here (no GPU): README "Serving" says how a lab points server.vllm.command at .venv-vllm/bin/vllm.
+VLLM_VERSION := 0.33.0
+vllm:
+	test -x .venv-vllm/bin/python || $(PYTHON) -m venv .venv-vllm
+	.venv-vllm/bin/python -m pip install --quiet --disable-pip-version-check vllm==$(VLLM_VERSION)
 
 # The tiny models the rehearsal configs name; does nothing when they are already made with the same spec.
 rehearsal-models: setup

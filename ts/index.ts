@@ -4,7 +4,7 @@ export { configSchema, EMBEDDED_DEFAULT_MODEL, type Config, type ConfigInput } f
 export { configReference } from './config/reference.js';
 export { sourceSchema, sourceText, type Source } from './config/provenance.js';
 export { PythonWorker, workerFromConfig, type WorkerOptions } from './bridge/worker.js';
-export { runJob, type JobOptions } from './bridge/jobs.js';
+export { runJob, startServer, type JobOptions, type ManagedServer } from './bridge/jobs.js';
 export { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError, ContractError } from './bridge/errors.js';
 export type { Completion, Decoding, ModelInfo, ResolvedModel, WorkerMemory, WorkerMethod, MethodParams, MethodResult, JobName } from './bridge/contract.js';
 export { FEEDBACK_INDICATORS, type FeedbackIndicator, type IndicatorValues, type Triplet } from './bridge/contract.js';
@@ -34,8 +34,8 @@ export { dedupInstructions, isNovel, type DedupOptions, type DedupRecord } from 
 export { dedupFiles, type DedupFilesOptions, type DedupSummary } from './stages/dedup.js';
 export { loadSeedTasks, seedTaskSchema, type SeedTask } from './io/seeds.js';
 export { Random, type RandomState } from './random.js';
-export { OpenAICompletionsBackend, EndpointError } from './backends/openai.js';
-export { backendFromConfig } from './backends/from-config.js';
+export { OpenAICompletionsBackend, EndpointError, ServedModelError } from './backends/openai.js';
+export { BackendConfigError, openStageBackend, withStageBackend, type StageBackendSpec } from './backends/from-config.js';
 export {
   generateInstructions,
   runInstructionGeneration,

@@ -15,13 +15,13 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { LocalWorkerBackend } from './backends/local.js';
+import { withStageBackend } from './backends/from-config.js';
 import { workerFromConfig, type PythonWorker } from './bridge/worker.js';
 import type { Config } from './config/schema.js';
 import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from './eval/human/commands.js';
 import { DEFAULT_INSTRUCTIONS_FILE } from './eval/human/responses.js';
-import { generateResponses } from './eval/human/respond.js';
-import { compareReports, evalSuperNi, readReport, type SuperNiReport } from './eval/superni.js';
+import { generateResponses, responsesBackendSpec } from './eval/human/respond.js';
+import { compareReports, evalSuperNi, readReport, superNiBackendSpec, type SuperNiReport } from './eval/superni.js';
 import { toCsv } from './io/csv.js';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
 import { throwIfInterrupted } from './interrupt.js';
@@ -182,9 +182,10 @@ async function evaluateOnSuperNi(steps: Steps, worker: PythonWorker, config: Con
     const outDir = join(dir, 'superni', label);
     const inputs = { settings, data_dir: resolve(dataDir), model: config.models.generator, adapter: adapter ?? null, upstream, seed: config.run.seed };
     await steps.run(`superni/${label}`, inputs, [outDir], async () => {
-      const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, `superni:${label}`, config.models.generator, adapter ?? null);
-      await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }) });
-      await backend.unload(); // one model in memory at a time
+      // Closing the backend frees the model (or stops the server): one model in memory at a time.
+      await withStageBackend(config, superNiBackendSpec(config, worker, `superni:${label}`, config.models.generator, adapter ?? null), (backend) =>
+        evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }) }),
+      );
       return { scores: join(outDir, 'scores.json') };
     });
     reports.set(label, readReport(outDir));
@@ -255,9 +256,9 @@ async function prepareHumanEvaluation(steps: Steps, worker: PythonWorker, arms: 
     const { config } = arm;
     const inputs = { max_new_tokens: config.human_eval.max_new_tokens, sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input], model: config.models.generator, adapter: full.adapter, upstream: full.upstream, seed: config.run.seed };
     await steps.run(`responses/${arm.name}`, inputs, [out], async () => {
-      const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, `responses:${arm.name}`, config.models.generator, full.adapter);
-      await generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal });
-      await backend.unload();
+      await withStageBackend(config, responsesBackendSpec(config, worker, `responses:${arm.name}`, config.models.generator, full.adapter, steps.signal), (backend) =>
+        generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal }),
+      );
       return { run: out };
     });
     runs[arm.name] = out;

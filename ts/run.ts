@@ -18,7 +18,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { backendFromConfig } from './backends/from-config.js';
+import { withStageBackend } from './backends/from-config.js';
 import type { QuantizedStage } from './config/model-loading.js';
 import type { Config } from './config/schema.js';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
@@ -27,7 +27,7 @@ import { logger } from './log.js';
 import { workerMethods } from './bridge/contract.js';
 import { releaseModels, withStageContext, type StageContext, type StageRelease } from './stages/context.js';
 import { generateInstances, instanceFiles } from './stages/instances.js';
-import { generateInstructions, instructionsOutputPaths } from './stages/instructions.js';
+import { generateInstructions, instructionsBackendSpec, instructionsOutputPaths } from './stages/instructions.js';
 import { rlafPaths, trainRlafWithFeedback } from './stages/rlaf.js';
 import { runSft, sftOutDir, sftSubsets } from './stages/sft.js';
 
@@ -105,9 +105,10 @@ const STAGES: StageDefinition[] = [
         logger.info(`instructions: copied ${file} (stage 1 of ${config.pipeline.instructions_from}) to ${output}; nothing generated`);
         return { instructions: output };
       }
-      const backend = backendFromConfig(config, config.instructions.backend, config.instructions.request_batch_size, ctx.worker);
       // A crash right after run.json said "running" leaves no snapshot yet: then there is nothing to resume.
-      const summary = await generateInstructions(config, backend, { resume: resume && existsSync(instructionsOutputPaths(config).state), signal });
+      const summary = await withStageBackend(config, instructionsBackendSpec(config, ctx.worker, signal), (backend) =>
+        generateInstructions(config, backend, { resume: resume && existsSync(instructionsOutputPaths(config).state), signal }),
+      );
       return { instructions: summary.output };
     },
   },

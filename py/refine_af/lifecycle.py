@@ -34,6 +34,20 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="refine-af-parent-watch", daemon=True).start()
 
 
+def exec_tied_to_parent(command: list[str]) -> None:
+    """Replace this process with `command` (a model server), which the kernel kills when our parent dies.
+
+    The parent-death signal survives exec, so a server started by a Node process that is SIGKILLed does not hold its port
+    and memory as an orphan. Without Linux's prctl the command runs untied (execa still stops it on a normal exit).
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(70)
+    os.execvp(command[0], command)
+
+
 def leave_interrupts_to_parent() -> None:
     """Ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the Node parent decides what it means
     (a training run finishes its step and saves a checkpoint); a KeyboardInterrupt here would tear the step in flight."""

@@ -98,7 +98,7 @@ export function harnessConfig(runDir: string, generator: string, server: Complet
     run: { dir: runDir, seed: 11 },
     models: { generator, dtype: 'float32', device: 'cpu' },
     logging: { level: 'warn' },
-    openai: { base_url: server.url, model: 'fixture', max_retries: 2, initial_backoff_ms: 50, concurrency: 2 },
+    openai: { base_url: server.url, model: 'fixture', max_retries: 2, concurrency: 2 },
     instructions: { backend: 'openai', num_instructions: small ? 8 : 16, request_batch_size: 2 },
     feedback: { judge: generator, judge_max_field_tokens: 32, batch_size: 4 },
     rlaf: {

@@ -58,7 +58,7 @@ describe('presence penalty', () => {
   afterAll(() => server.close());
 
   it('is sent to an OpenAI-compatible endpoint when given, and not otherwise', async () => {
-    const backend = new OpenAICompletionsBackend(parseConfig({ openai: { base_url: server.url } }).openai);
+    const backend = new OpenAICompletionsBackend(parseConfig({ openai: { base_url: server.url, model: 'fixture' } }).openai);
     await backend.generate({ prompts: ['a'], decoding: { ...decoding, presence_penalty: 1.5 }, seed: 1 });
     await backend.generate({ prompts: ['b'], decoding, seed: 1 });
     expect(server.requests.map((r) => r.presence_penalty)).toEqual([1.5, undefined]);

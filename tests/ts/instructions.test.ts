@@ -127,7 +127,7 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
 
   const configFor = (dir: string, extra: ConfigInput['instructions'] = {}): ConfigInput => ({
     run: { dir, seed: 3 },
-    openai: { base_url: server.url, model: 'fake', concurrency: 2 },
+    openai: { base_url: server.url, model: 'fixture', concurrency: 2 },
     instructions: { backend: 'openai', num_instructions: 25, request_batch_size: 3, ...extra },
   });
   const run = (input: ConfigInput, options: { resume?: boolean } = {}, backend?: GenerationBackend) => {
@@ -156,7 +156,7 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
       expect(record.most_similar).toHaveLength(10);
       expect(record.most_similar[0].score).toBe(Math.max(...scores));
       expect(record.avg_similarity_score).toBe(scores.reduce((a, b) => a + b, 0) / pool.length);
-      expect(record.model).toBe(`openai:${server.url}#fake`);
+      expect(record.model).toBe(`openai:${server.url}#fixture`);
       expect(record.generation.decoding).toEqual(defaults.decoding);
     });
     expect(new Set(records.map((r) => r.request_idx)).size).toBeGreaterThan(5);
@@ -209,7 +209,7 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
     try {
       const write = (dir: string) => {
         const file = join(dir, 'config.yaml');
-        writeFileSync(file, stringify({ ...configFor(dir, { num_instructions: 40, request_batch_size: 2 }), openai: { base_url: slow.url, model: 'fake', concurrency: 2 } }));
+        writeFileSync(file, stringify({ ...configFor(dir, { num_instructions: 40, request_batch_size: 2 }), openai: { base_url: slow.url, model: 'fixture', concurrency: 2 } }));
         return file;
       };
       const cli = (file: string, resume: boolean) =>

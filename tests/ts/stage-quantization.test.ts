@@ -7,13 +7,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendFromConfig } from '../../ts/backends/from-config.js';
+import { openStageBackend } from '../../ts/backends/from-config.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import type { MethodParams, WorkerMethod } from '../../ts/bridge/contract.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { logger } from '../../ts/log.js';
 import { generateInstances } from '../../ts/stages/instances.js';
-import { generateInstructions } from '../../ts/stages/instructions.js';
+import { generateInstructions, instructionsBackendSpec } from '../../ts/stages/instructions.js';
 import { trainRlaf } from '../../ts/stages/rlaf.js';
 import { runSft } from '../../ts/stages/sft.js';
 import { buildGenerator } from '../reliability/harness.js';
@@ -55,7 +55,8 @@ const config = () =>
 describe('models.load_in_4bit: each stage loads with its own entry', () => {
   it('stage 1 loads the generator with instructions: true', async () => {
     const c = config();
-    await generateInstructions(c, backendFromConfig(c, 'local', 1, worker), { maxRequests: 1 });
+    const { backend } = await openStageBackend(c, instructionsBackendSpec(c, worker));
+    await generateInstructions(c, backend, { maxRequests: 1 });
     expect(worker.fourBit('load_model')).toEqual([true]);
   });
 

@@ -393,3 +393,71 @@ export const jobTerminalEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('result'), value: z.unknown() }),
   z.object({ type: z.literal('error'), error: pythonErrorSchema }),
 ]);
+
+/**
+ * Model servers (OpenAI-compatible HTTP) that a stage starts through the job door (jobs.ts startServer) and stops when it
+ * ends. Each declares its parameters and the arguments that follow its command; it is ready when GET /v1/models answers.
+ */
+interface ServerSpec<P extends z.ZodType> {
+  description: string;
+  params: P;
+  args: (params: z.output<P>) => string[];
+  /** Whether it applies LoRA adapters given as `adapters` (served name → directory). */
+  servesAdapters: boolean;
+}
+const server = <P extends z.ZodType>(spec: ServerSpec<P>) => spec;
+
+const serverCommonParams = {
+  /** The weights: a hub id or directory (vLLM), a .gguf file (llama.cpp). */
+  model: z.string().min(1),
+  /** The name requests give as `model` for the base weights. */
+  served_name: z.string().min(1),
+  port: z.number().int().min(1).max(65_535),
+  /** LoRA adapters, served name → directory. */
+  adapters: z.record(z.string().min(1), z.string().min(1)),
+  extra_args: z.array(z.string()),
+};
+
+export const servers = {
+  vllm: server({
+    description: 'vLLM\'s OpenAI-compatible server (`vllm serve`), GPU only; LoRA adapters as --enable-lora --lora-modules NAME=DIR.',
+    params: z.object({
+      ...serverCommonParams,
+      dtype: z.enum(['auto', 'float32', 'bfloat16', 'float16']),
+      /** bitsandbytes 4-bit, the stage's models.load_in_4bit. */
+      load_in_4bit: z.boolean(),
+      tensor_parallel_size: z.number().int().positive(),
+      max_lora_rank: z.number().int().positive(),
+    }),
+    args: (p) => [
+      p.model,
+      ...['--host', '127.0.0.1', '--port', String(p.port), '--served-model-name', p.served_name, '--dtype', p.dtype],
+      ...['--tensor-parallel-size', String(p.tensor_parallel_size)],
+      ...(p.load_in_4bit ? ['--quantization', 'bitsandbytes'] : []),
+      ...(Object.keys(p.adapters).length > 0
+        ? ['--enable-lora', '--max-lora-rank', String(p.max_lora_rank), '--lora-modules', ...Object.entries(p.adapters).map(([name, dir]) => `${name}=${dir}`)]
+        : []),
+      ...p.extra_args,
+    ],
+    servesAdapters: true,
+  }),
+  llama_cpp: server({
+    description: 'llama-cpp-python\'s OpenAI-compatible server (`python -m llama_cpp.server`) serving a .gguf file on CPU; no peft adapters.',
+    params: z.object({
+      ...serverCommonParams,
+      n_ctx: z.number().int().positive(),
+      n_threads: z.number().int().positive().nullable(),
+      seed: z.number().int(),
+    }),
+    args: (p) => [
+      ...['--model', p.model, '--model_alias', p.served_name, '--host', '127.0.0.1', '--port', String(p.port), '--n_ctx', String(p.n_ctx)],
+      ...(p.n_threads === null ? [] : ['--n_threads', String(p.n_threads)]),
+      ...['--seed', String(p.seed)],
+      ...p.extra_args,
+    ],
+    servesAdapters: false,
+  }),
+} as const;
+
+export type ServerName = keyof typeof servers;
+export type ServerParams<S extends ServerName> = z.input<(typeof servers)[S]['params']>;

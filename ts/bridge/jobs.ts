@@ -2,15 +2,29 @@
  * The execa door: long batch jobs (SFT, multi-GPU work under `accelerate launch`) run as subprocesses of
  * `python -m refine_af.service job NAME PARAMS_FILE`, streaming JSON-lines events on stdout. Every event is
  * validated against the job's declaration in contract.ts; stderr lines go to the logger; the subprocess is
- * killed when the TS process exits or the caller aborts.
+ * killed when the TS process exits or the caller aborts. Model servers (vLLM, llama.cpp) start through the same
+ * door (startServer), declared in contract.ts `servers`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
 import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { logPythonLine, terminalLogLevel } from '../log.js';
+import { logger, logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython, pythonPackageDir } from '../paths.js';
-import { jobs, jobTerminalEventSchema, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
+import {
+  jobs,
+  jobTerminalEventSchema,
+  servers,
+  type JobName,
+  type JobParams,
+  type JobProgress,
+  type JobResult,
+  type ServerName,
+  type ServerParams,
+} from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
 
 const KILL_GRACE_MS = 5_000;
@@ -55,17 +69,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       stdin: 'ignore',
       buffer: { stdout: false, stderr: false },
     });
-    subprocess.stderr.setEncoding('utf8');
-    let partial = '';
-    subprocess.stderr.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        stderrTail.push(logPythonLine(line, origin));
-        if (stderrTail.length > LAST_OUTPUT_LINES) stderrTail.shift();
-      }
-    });
+    logLines(subprocess.stderr, origin, stderrTail);
     for await (const line of subprocess.iterable({ from: 'stdout' })) {
       if (!line.trim()) continue;
       let event: unknown;
@@ -100,4 +104,126 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Send a subprocess stream's lines to the logger, keeping the last LAST_OUTPUT_LINES in `tail` for an error message. */
+function logLines(stream: Readable, origin: string, tail: string[]): void {
+  stream.setEncoding('utf8');
+  let partial = '';
+  stream.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      tail.push(logPythonLine(line, origin));
+      if (tail.length > LAST_OUTPUT_LINES) tail.shift();
+    }
+  });
+}
+
+/** A model server started by startServer: where it answers, and how to stop it. */
+export interface ManagedServer {
+  readonly name: ServerName;
+  /** e.g. http://127.0.0.1:8123/v1 */
+  readonly baseUrl: string;
+  readonly pid: number | undefined;
+  /** Stop it (SIGTERM, then SIGKILL after a grace period) and wait until it has exited. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** Program and leading arguments, e.g. ['vllm', 'serve'] or [python, '-m', 'llama_cpp.server']. */
+  command: readonly string[];
+  /** The interpreter that starts it tied to this process (it dies with it, even on SIGKILL); default the project's. */
+  python?: string;
+  /** How long the server may take to answer GET /v1/models. */
+  startupTimeoutMs: number;
+  /** Aborting (SIGINT) stops the server. */
+  signal?: AbortSignal;
+}
+
+const READY_POLL_MS = 250;
+
+/**
+ * Start a model server, send its output to the logger, and resolve once GET /v1/models answers 200. It is stopped
+ * when the caller calls stop(), the signal aborts, or this process exits. If it exits or does not answer in time,
+ * the start fails with the server's last output.
+ */
+export async function startServer<S extends ServerName>(name: S, params: ServerParams<S>, options: ServerOptions): Promise<ManagedServer> {
+  const spec = servers[name];
+  const origin = `server.${name}`;
+  const checked = spec.params.safeParse(params);
+  if (!checked.success) throw new BridgeError(`${origin}: invalid parameters: ${checked.error.message}`);
+  const command = [...options.command, ...(spec.args as (p: unknown) => string[])(checked.data)];
+  const port = (checked.data as { port: number }).port;
+  const baseUrl = `http://127.0.0.1:${port}/v1`;
+  logger.info(`${origin}: starting ${command.join(' ')}`);
+  const outputTail: string[] = [];
+  const subprocess = execa(options.python ?? defaultPython, ['-m', 'refine_af.service', 'exec', ...command], {
+    env: { PYTHONPATH: [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter), PYTHONUNBUFFERED: '1' },
+    cancelSignal: options.signal,
+    forceKillAfterDelay: KILL_GRACE_MS,
+    // Its own process group: Ctrl-C in the terminal reaches the stage, which finishes its batch and then stops the
+    // server, instead of the server dying under the batch in flight. It dies with this process (service.py exec).
+    detached: true,
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    buffer: false,
+  });
+  logLines(subprocess.all!, origin, outputTail);
+  const exited = subprocess.then((finished) => finished);
+  let stopped = false;
+  const stop = async () => {
+    if (!stopped) {
+      stopped = true;
+      subprocess.kill('SIGTERM');
+    }
+    await exited;
+  };
+  const started = Date.now();
+  let exitedEarly: Awaited<typeof exited> | undefined;
+  void exited.then((finished) => (exitedEarly = finished));
+  try {
+    for (;;) {
+      if (exitedEarly !== undefined) {
+        if (exitedEarly.isCanceled) throw new BridgeError(`${origin} was cancelled while starting`);
+        throw new WorkerDiedError(origin, exitedEarly.exitCode ?? null, exitedEarly.signal ?? null, outputTail.join('\n'));
+      }
+      if (await answers(`${baseUrl}/models`)) break;
+      if (Date.now() - started > options.startupTimeoutMs) {
+        throw new BridgeError(
+          `${origin} did not answer ${baseUrl}/models within ${options.startupTimeoutMs} ms (raise server.startup_timeout_ms); last output:\n${outputTail.join('\n')}`,
+        );
+      }
+      await sleep(READY_POLL_MS);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  logger.info(`${origin}: ready at ${baseUrl} after ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${subprocess.pid})`);
+  return { name, baseUrl, pid: subprocess.pid, stop };
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** A TCP port free at this moment on 127.0.0.1 (the server binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolvePort(port));
+    });
+  });
 }

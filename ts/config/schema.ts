@@ -16,6 +16,18 @@ const SELF_INSTRUCT_INSTANCES = library('Self-Instruct generate_instances.py');
 const EQ1_RECONSTRUCTION = library('Instruction Mining v1 (arXiv 2307.06290), as Eq. 1 is reconstructed');
 const JUDGE_STANDS_IN_FOR_UNIEVAL = ours('the embedded judge runs on any machine; the paper\'s unieval is set in the reproduction configs');
 
+/** Where a generating stage runs (README "Serving"): one choice per stage, every backend behind GenerationBackend. */
+export const GENERATION_BACKENDS = ['local', 'openai', 'vllm', 'llama_cpp'] as const;
+const generationBackend = (stage: string, fallback: (typeof GENERATION_BACKENDS)[number], source: ReturnType<typeof ours>) =>
+  z
+    .enum(GENERATION_BACKENDS)
+    .default(fallback)
+    .describe(
+      `Generation backend of ${stage}: local (the Python worker, models section), openai (running OpenAI-compatible servers, openai section), ` +
+        'vllm or llama_cpp (a server this stage starts and stops, server section).',
+    )
+    .meta(source);
+
 const modelRef = z
   .string()
   .min(1)
@@ -157,6 +169,7 @@ const evalSection = z
       .default('llama2-7b')
       .describe('Whose numbers in the paper (Tables II, III, V; Figure 2) the reproduction report puts beside this run\'s (docs/paper-results.json).')
       .meta(ours('the first backbone of the paper\'s tables; each lab config names its own')),
+    backend: generationBackend('the Super-NI evaluation', 'local', ours('the local worker needs no server')),
   })
   .describe('Super-NaturalInstructions zero-shot evaluation (§V-A): greedy decoding, Exact Match and ROUGE-L as the benchmark scores them.');
 
@@ -311,15 +324,16 @@ const humanEvalSection = z
       .default(512)
       .describe('Tokens generated per response to a user-oriented instruction, greedy.')
       .meta(ours('the paper gives no value; room for an answer of a few paragraphs')),
+    backend: generationBackend('the responses to the user-oriented instructions', 'local', ours('the local worker needs no server')),
   })
   .describe('The blind human rating web app for the user-oriented instructions (§V-B, Figure 6).');
 const openaiSection = z
   .strictObject({
     base_url: z
-      .string()
-      .url()
+      .union([z.string().url(), z.array(z.string().url()).min(1)])
       .default('http://127.0.0.1:8000/v1')
-      .describe('Base URL of an OpenAI-compatible server (vLLM, TGI, llama.cpp server); /completions is appended.')
+      .transform((url) => (Array.isArray(url) ? url : [url]))
+      .describe('Base URL of an OpenAI-compatible server (vLLM, TGI, llama.cpp server), or a list of replicas serving the same model: they share the requests, and a request that fails on one moves to another.')
       .meta(library('vLLM\'s OpenAI-compatible server (port 8000)')),
     model: z
       .string()
@@ -327,6 +341,14 @@ const openaiSection = z
       .default('default')
       .describe('Model name the server expects in each request.')
       .meta(ours('a placeholder: the served model\'s name goes here')),
+    adapters: z
+      .record(z.string().min(1), z.string().min(1))
+      .default({})
+      .describe(
+        'LoRA adapters the servers serve, served name → adapter directory (vLLM: --enable-lora --lora-modules NAME=DIR). A stage that needs an adapter ' +
+          '(stage 3\'s policy, an SFT model under evaluation) sends its name as the model; it must also be listed by the server\'s /v1/models.',
+      )
+      .meta(library('vLLM\'s --lora-modules NAME=DIR')),
     api_key_env: z
       .string()
       .default('OPENAI_API_KEY')
@@ -344,15 +366,8 @@ const openaiSection = z
       .int()
       .nonnegative()
       .default(5)
-      .describe('Retries of a failed request (connection error, timeout, HTTP 429 or 5xx) before the run fails.')
+      .describe('Retries of a failed request on one server (connection error, timeout, HTTP 408, 409, 429 or 5xx) by the openai client, which waits as Retry-After says or backs off exponentially with jitter; then the request moves to another replica.')
       .meta(ours('rides out a server restart')),
-    initial_backoff_ms: z
-      .number()
-      .positive()
-      .default(500)
-      .describe('Wait before the first retry; doubled for each further one (exponential backoff).')
-      .meta(ours('short first wait, doubled')),
-    max_backoff_ms: z.number().positive().default(30_000).describe('Longest wait between retries.').meta(ours('caps the wait between retries')),
     timeout_ms: z
       .number()
       .positive()
@@ -360,7 +375,74 @@ const openaiSection = z
       .describe('Limit for one request, after which it counts as failed and is retried.')
       .meta(ours('a long completion on a busy server fits')),
   })
-  .describe('An OpenAI-compatible completions endpoint as a generation backend (the path beyond one GPU: vLLM with tensor parallelism, replicas).');
+  .describe('OpenAI-compatible servers as a generation backend, called with the official openai client (the path beyond one GPU: vLLM with tensor parallelism, replicas).');
+
+const serverSection = z
+  .strictObject({
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65_535)
+      .nullable()
+      .default(null)
+      .describe('Port of a server a stage starts (backend vllm or llama_cpp); null takes a free one.')
+      .meta(ours('a free port never collides with another run')),
+    startup_timeout_ms: z
+      .number()
+      .positive()
+      .default(1_800_000)
+      .describe('How long a started server may take to answer /v1/models (loading the weights) before the stage fails.')
+      .meta(ours('vLLM loads a 13B model and captures its CUDA graphs in minutes')),
+    vllm: z
+      .strictObject({
+        command: z
+          .array(z.string().min(1))
+          .min(1)
+          .default(['vllm', 'serve'])
+          .describe('Command that starts vLLM\'s OpenAI-compatible server; the model and the options below follow it.')
+          .meta(library('vLLM CLI')),
+        tensor_parallel_size: z
+          .number()
+          .int()
+          .positive()
+          .default(1)
+          .describe('GPUs one model is split over (vllm serve --tensor-parallel-size).')
+          .meta(library('vLLM default')),
+        max_lora_rank: z
+          .number()
+          .int()
+          .positive()
+          .default(16)
+          .describe('Largest LoRA rank served (vllm serve --max-lora-rank); at least sft.lora_r and rlaf\'s adapter rank.')
+          .meta(library('vLLM default, equal to sft.lora_r')),
+        extra_args: z.array(z.string()).default([]).describe('Further vllm serve arguments, e.g. ["--gpu-memory-utilization", "0.85"].').meta(ours('none')),
+      })
+      .prefault({})
+      .describe('vllm serve, for backend vllm: the model is models.generator (or the model under evaluation), dtype models.dtype, 4-bit (bitsandbytes) the stage\'s models.load_in_4bit, LoRA adapters as --lora-modules.'),
+    llama_cpp: z
+      .strictObject({
+        n_ctx: z
+          .number()
+          .int()
+          .positive()
+          .default(4096)
+          .describe('Context window in tokens (llama_cpp.server --n_ctx): prompt plus completion.')
+          .meta(ours('room for the longest Super-NI prompt plus its completion')),
+        n_threads: z
+          .number()
+          .int()
+          .positive()
+          .nullable()
+          .default(null)
+          .describe('CPU threads (llama_cpp.server --n_threads); null lets llama.cpp choose.')
+          .meta(library('llama-cpp-python default')),
+        extra_args: z.array(z.string()).default([]).describe('Further llama_cpp.server arguments.').meta(ours('none')),
+      })
+      .prefault({})
+      .describe('llama-cpp-python\'s server, for backend llama_cpp: serves a .gguf model (the embedded default is one) on CPU; it cannot apply a peft adapter.'),
+  })
+  .describe('A server a stage starts for itself (backend vllm or llama_cpp), waits for, and stops when the stage ends, fails or is interrupted.');
 
 const instructionsSection = z
   .strictObject({
@@ -430,11 +512,7 @@ const instructionsSection = z
       .default('machine_instructions.jsonl')
       .describe('Append-only output of kept instructions, relative to run.dir; its resume snapshot sits beside it (.state.json).')
       .meta(ours('named for what it holds')),
-    backend: z
-      .enum(['local', 'openai'])
-      .default('local')
-      .describe('Generation backend: the local Python worker (models section) or an OpenAI-compatible endpoint (openai section).')
-      .meta(ours('the local worker needs no server')),
+    backend: generationBackend('stage 1', 'local', ours('the local worker needs no server')),
     decoding: z
       .strictObject({
         max_new_tokens: z
@@ -655,6 +733,7 @@ const instancesSection = z
       .default(300)
       .describe('Drop an instance whose output is longer than this many words (over-long).')
       .meta(ours('drops runaway generations only')),
+    backend: generationBackend('stage 3 (an adapter policy needs local, openai or vllm)', 'local', ours('the policy is a peft adapter, which the local worker applies')),
     drop_truncated: z
       .boolean()
       .default(true)
@@ -797,6 +876,7 @@ export const configSchema = z
     logging: loggingSection.prefault({}),
     human_eval: humanEvalSection.prefault({}),
     openai: openaiSection.prefault({}),
+    server: serverSection.prefault({}),
     instructions: instructionsSection.prefault({}),
     eval: evalSection.prefault({}),
     stats: statsSection.prefault({}),

@@ -9,9 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Decoding } from '../bridge/contract.js';
-import { LocalWorkerBackend } from '../backends/local.js';
+import { withStageBackend, type StageBackendSpec } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
-import { workerFromConfig } from '../bridge/worker.js';
+import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { logger } from '../log.js';
@@ -335,11 +335,17 @@ export async function evalSuperNiModel(
 ): Promise<SuperNiReport> {
   const worker = workerFromConfig(config);
   try {
-    const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'superni-eval', options.model, options.adapter);
-    return await evalSuperNi(config, { ...options, backend });
+    return await withStageBackend(config, superNiBackendSpec(config, worker, 'superni-eval', options.model, options.adapter ?? null), (backend) =>
+      evalSuperNi(config, { ...options, backend }),
+    );
   } finally {
     await worker.close();
   }
+}
+
+/** The Super-NI evaluation's backend: eval.backend, generating with `model` (plus `adapter`). */
+export function superNiBackendSpec(config: Config, worker: PythonWorker, handle: string, model: string, adapter: string | null): StageBackendSpec {
+  return { stage: 'eval', kind: config.eval.backend, worker, batchSize: config.eval.batch_size, handle, model, adapter };
 }
 
 /** Score an existing predictions file (lines {"id", "task", "prediction"}) and write the report to `outDir`. */

@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { LocalWorkerBackend } from '../backends/local.js';
+import { withStageBackend } from '../backends/from-config.js';
 import type { BackendDecoding } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
@@ -146,37 +146,49 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   const generations = readGenerations(files.generations, pool);
   const done = new Set(generations.map((g) => g.index));
 
-  const backend = new LocalWorkerBackend(ctx.worker, config.models, 'instances', settings.batch_size, 'instances-policy', config.models.generator, options.adapter);
-  logger.info(`stage 3: ${pool.length - done.size} of ${pool.length} instructions to go, policy ${backend.name}`);
-  const progress = startProgress('stage 3: instances', pool.length, done.size);
+  const spec = {
+    stage: 'instances' as const,
+    kind: settings.backend,
+    worker: ctx.worker,
+    batchSize: settings.batch_size,
+    handle: 'instances-policy',
+    model: config.models.generator,
+    adapter: options.adapter,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   let generatedNow = 0;
-  try {
-    for (let start = 0; start < pool.length; start += settings.batch_size) {
-      const batch = pool
-        .slice(start, start + settings.batch_size)
-        .map((instruction, offset) => ({ index: start + offset, instruction }))
-        .filter(({ index }) => !done.has(index));
-      if (batch.length === 0) continue;
-      throwIfInterrupted(options.signal);
-      const completions = await backend.generate({
-        prompts: batch.map(({ instruction }) => instancePrompt(settings.template, instruction)),
-        decoding,
-        seed: config.run.seed + start,
-      });
-      const records: Generation[] = batch.map(({ index, instruction }, k) => ({
-        index,
-        instruction,
-        completion: completions[k]!.text,
-        finish_reason: completions[k]!.finish_reason,
-      }));
-      appendJsonl(files.generations, records);
-      generations.push(...records);
-      generatedNow += records.length;
-      progress.update(done.size + generatedNow);
+  const policy = await withStageBackend(config, spec, async (backend) => {
+    logger.info(`stage 3: ${pool.length - done.size} of ${pool.length} instructions to go, policy ${backend.name}`);
+    const progress = startProgress('stage 3: instances', pool.length, done.size);
+    try {
+      for (let start = 0; start < pool.length; start += settings.batch_size) {
+        const batch = pool
+          .slice(start, start + settings.batch_size)
+          .map((instruction, offset) => ({ index: start + offset, instruction }))
+          .filter(({ index }) => !done.has(index));
+        if (batch.length === 0) continue;
+        throwIfInterrupted(options.signal);
+        const completions = await backend.generate({
+          prompts: batch.map(({ instruction }) => instancePrompt(settings.template, instruction)),
+          decoding,
+          seed: config.run.seed + start,
+        });
+        const records: Generation[] = batch.map(({ index, instruction }, k) => ({
+          index,
+          instruction,
+          completion: completions[k]!.text,
+          finish_reason: completions[k]!.finish_reason,
+        }));
+        appendJsonl(files.generations, records);
+        generations.push(...records);
+        generatedNow += records.length;
+        progress.update(done.size + generatedNow);
+      }
+    } finally {
+      progress.stop();
     }
-  } finally {
-    progress.stop();
-  }
+    return backend.name;
+  });
 
   generations.sort((a, b) => a.index - b.index);
   const built = buildDataset(generations, settings);
@@ -191,7 +203,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
     dropped: built.dropped,
     statistics,
   };
-  writeJsonAtomic(files.summary, { policy: backend.name, ...result });
+  writeJsonAtomic(files.summary, { policy, ...result });
   logger.info(
     `stage 3: ${built.parsed} instances parsed from ${pool.length} instructions (${built.instructionsWithoutInstance} gave none); ` +
       `dropped ${DROP_REASONS.map((r) => `${r} ${built.dropped[r]}`).join(', ')}`,

@@ -7,9 +7,10 @@
 import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { backendFromConfig } from '../backends/from-config.js';
+import { withStageBackend, type StageBackendSpec } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
 import { decodingSchema } from '../bridge/contract.js';
+import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeJsonAtomic } from '../io/files.js';
 import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
@@ -194,6 +195,12 @@ function reconcile(paths: { output: string; state: string }): { state: StageStat
 /** The CLI's and SDK's entry: the configured backend over a worker of its own, closed whatever happens. */
 export async function runInstructionGeneration(config: Config, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
   return withStageContext(config, (ctx) =>
-    generateInstructions(config, backendFromConfig(config, config.instructions.backend, config.instructions.request_batch_size, ctx.worker), options),
+    withStageBackend(config, instructionsBackendSpec(config, ctx.worker, options.signal), (backend) => generateInstructions(config, backend, options)),
   );
+}
+
+/** Stage 1's backend: instructions.backend, generating with models.generator. */
+export function instructionsBackendSpec(config: Config, worker: PythonWorker, signal?: AbortSignal): StageBackendSpec {
+  const kind = config.instructions.backend;
+  return { stage: 'instructions', kind, worker, batchSize: config.instructions.request_batch_size, handle: 'generator', model: config.models.generator, adapter: null, ...(signal ? { signal } : {}) };
 }

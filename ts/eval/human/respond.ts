@@ -5,10 +5,10 @@
  * the batch in flight and a rerun continues where it stopped.
  */
 import { z } from 'zod';
-import { LocalWorkerBackend } from '../../backends/local.js';
+import { withStageBackend, type StageBackendSpec } from '../../backends/from-config.js';
 import type { GenerationBackend } from '../../backends/types.js';
 import type { Config } from '../../config/schema.js';
-import { workerFromConfig } from '../../bridge/worker.js';
+import { workerFromConfig, type PythonWorker } from '../../bridge/worker.js';
 import { appendJsonl, readJsonl } from '../../io/files.js';
 import { logger } from '../../log.js';
 import { startProgress } from '../../progress.js';
@@ -83,9 +83,15 @@ export async function generateResponsesWithModel(
 ): Promise<{ out: string; responses: number }> {
   const worker = workerFromConfig(config);
   try {
-    const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'user-oriented', options.model, options.adapter ?? null);
-    return await generateResponses(config, { ...options, backend });
+    return await withStageBackend(config, responsesBackendSpec(config, worker, 'user-oriented', options.model, options.adapter ?? null, options.signal), (backend) =>
+      generateResponses(config, { ...options, backend }),
+    );
   } finally {
     await worker.close();
   }
+}
+
+/** The responses' backend: human_eval.backend, generating with `model` (plus `adapter`). */
+export function responsesBackendSpec(config: Config, worker: PythonWorker, handle: string, model: string, adapter: string | null, signal?: AbortSignal): StageBackendSpec {
+  return { stage: 'responses', kind: config.human_eval.backend, worker, batchSize: config.eval.batch_size, handle, model, adapter, ...(signal ? { signal } : {}) };
 }
