@@ -11,7 +11,7 @@ MODEL ?= llama2-7b
 .PHONY: setup chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
 
 # llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution: the first
-# setup on a machine compiles it (about 24 minutes on 2 cores, README "Serving") into this wheel cache outside the
+# setup on a machine compiles it (35 minutes wall, 17 of CPU, on 2 busy cores: README "Serving") into this wheel cache outside the
 # repository; every later setup, a fresh clone included, installs that wheel in seconds.
 LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements-serving.txt)
 WHEEL_CACHE ?= $(HOME)/.cache/refine-af/wheels
