@@ -45,11 +45,8 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "py"))
-
-from refine_af import rehearsal_models  # noqa: E402
-from refine_af.models import generate, load_causal_lm  # noqa: E402
+from refine_af import rehearsal_models
+from refine_af.models import generate, load_causal_lm
 
 # The paper's shapes: Llama-2-7B (meta-llama/Llama-2-7b-hf config.json), oasst-rm-2.1-pythia-1.4b (Pythia-1.4B),
 # UniEval's dialogue model (google/t5-v1_1-large).

@@ -1,14 +1,12 @@
 """Shared fixtures: tiny randomly initialised models built from configs (no downloaded weights), saved as real checkpoints."""
-import sys
 from pathlib import Path
 
 import pytest
+from refine_af.models import load_tokenizer, resolve_model  # the installed worker package (make setup)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "py"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from refine_af.models import load_tokenizer, resolve_model  # noqa: E402
-from tiny_models import save_tiny_llama  # noqa: E402
+# tests/py has no __init__.py, so pytest's default import mode puts this directory first on the path: the helper module
+# beside this file imports by its name.
+from tiny_models import save_tiny_llama
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 

@@ -38,6 +38,14 @@ describe('user-oriented instructions', () => {
     );
     expect(() => loadInstructions(join(dir, 'absent.jsonl'))).toThrow(/absent\.jsonl: no such file/);
   });
+
+  it('counts blank lines in the line numbers of its errors (line numbers, not record numbers)', () => {
+    const line = (id: string) => JSON.stringify({ id, motivation_app: 'x', instruction: 'i', instances: [{ input: '', output: 'o' }] });
+    expect(() => loadInstructions(write('blank-dup.jsonl', `${line('a')}\n\n${line('b')}\n\n${line('a')}\n`))).toThrow(/blank-dup\.jsonl:5: id "a" appears twice/);
+    expect(() => loadRun('s', write('blank-run.jsonl', '{"id":"a","response":"x"}\n\n\n{"id":"a","response":"y"}\n'), instructions)).toThrow(
+      /blank-run\.jsonl:4: id: "a" already answered/,
+    );
+  });
 });
 
 describe('runs', () => {

@@ -21,7 +21,7 @@ const pool = join(root, 'pool.jsonl');
 const worker = new PythonWorker();
 
 beforeAll(async () => {
-  await execa(defaultPython, [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), modelDir]);
+  await execa(defaultPython, [join(import.meta.dirname, '..', 'py', 'tiny_models.py'), modelDir]);
   const instructions = ['Name a colour.', 'Add two numbers.', 'Translate "cat" to French.', 'Sort a list of numbers.', 'Give a synonym for "big".', 'Reverse a word.'];
   writeFileSync(pool, instructions.map((instruction) => JSON.stringify({ instruction, most_similar: [] }) + '\n').join(''));
 });

@@ -45,7 +45,7 @@ function config(runDir: string, extra: ConfigInput = {}) {
 }
 
 beforeAll(async () => {
-  await execa(defaultPython, [join(packageRoot, 'tests', 'ts', 'fixtures', 'tiny_llama.py'), tinyModel]);
+  await execa(defaultPython, [join(packageRoot, 'tests', 'py', 'tiny_models.py'), tinyModel]);
   writeFileSync(datasetFile, records.map((r) => JSON.stringify(r) + '\n').join(''));
   writeFileSync(poolFile, readFileSync(join(packageRoot, 'seeds', 'seed_tasks.jsonl'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n');
 });

@@ -6,10 +6,10 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { logPythonLine, terminalLogLevel } from '../log.js';
-import { defaultPython, pythonPackageDir } from '../paths.js';
+import { defaultPython } from '../paths.js';
 import { jobs, jobTerminalEventSchema, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
 
@@ -43,7 +43,6 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       cwd: options.cwd,
       env: {
         ...options.env,
-        PYTHONPATH: [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
         PYTHONUNBUFFERED: '1',
         REFINE_AF_PYTHON_LOG_LEVEL: terminalLogLevel().toUpperCase(),
       },
@@ -57,15 +56,18 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
     });
     subprocess.stderr.setEncoding('utf8');
     let partial = '';
+    const keepStderrLine = (line: string) => {
+      if (!line.trim()) return;
+      stderrTail.push(logPythonLine(line, origin));
+      if (stderrTail.length > LAST_OUTPUT_LINES) stderrTail.shift();
+    };
     subprocess.stderr.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        stderrTail.push(logPythonLine(line, origin));
-        if (stderrTail.length > LAST_OUTPUT_LINES) stderrTail.shift();
-      }
+      lines.forEach(keepStderrLine);
     });
+    // A process that dies mid-line (an abort message, a crash) leaves its last words without a newline.
+    subprocess.stderr.on('end', () => keepStderrLine(partial));
     for await (const line of subprocess.iterable({ from: 'stdout' })) {
       if (!line.trim()) continue;
       let event: unknown;

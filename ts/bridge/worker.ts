@@ -9,10 +9,10 @@
 import { accessSync, constants, closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
-import { defaultPython, pythonPackageDir } from '../paths.js';
+import { defaultPython } from '../paths.js';
 import {
   envelopeSchema,
   workerMethods,
@@ -155,7 +155,6 @@ export class PythonWorker {
     this.logOffset = 0;
     this.lastLines = [];
     process.env.PYTHON_BIN = this.python;
-    process.env.PYTHONPATH = [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter);
     process.env.REFINE_AF_WORKER_LOG = logFile;
     process.env.REFINE_AF_PYTHON_LOG_LEVEL = (this.logLevel ?? terminalLogLevel()).toUpperCase();
     process.env.PYTHONUNBUFFERED = '1';

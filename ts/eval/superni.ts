@@ -205,7 +205,7 @@ export interface SuperNiReport {
 export function scoreSuperNi(tasks: SuperNiTask[], predictions: readonly Prediction[], source = 'predictions'): SuperNiReport {
   const byId = new Map<string, Prediction>();
   predictions.forEach((p, index) => {
-    if (byId.has(p.id)) throw new DataFileError(source, index + 1, `duplicate prediction for id ${p.id}`);
+    if (byId.has(p.id)) throw new DataFileError(source, undefined, `duplicate prediction for id ${p.id} (prediction ${index + 1}, counting from 1)`);
     byId.set(p.id, p);
   });
   const perTask = new Map<SuperNiTask, InstanceScore[]>();

@@ -96,6 +96,11 @@ export interface ReadJsonlOptions {
 
 /** Read and validate every line; a bad line fails with file, line number, key path and the problem. */
 export function readJsonl<S extends z.ZodType>(file: string, schema: S, options: ReadJsonlOptions = {}): z.output<S>[] {
+  return readJsonlLines(file, schema, options).map(({ record }) => record);
+}
+
+/** readJsonl, each record with its line number in the file (blank lines are skipped, so the two differ), for later checks' errors. */
+export function readJsonlLines<S extends z.ZodType>(file: string, schema: S, options: ReadJsonlOptions = {}): { line: number; record: z.output<S> }[] {
   if (!existsSync(file)) return [];
   let text = readFileSync(file, 'utf8');
   if (text.length > 0 && !text.endsWith('\n')) {
@@ -106,7 +111,7 @@ export function readJsonl<S extends z.ZodType>(file: string, schema: S, options:
     truncateSync(file, Buffer.byteLength(text.slice(0, cut)));
     text = text.slice(0, cut);
   }
-  const records: z.output<S>[] = [];
+  const records: { line: number; record: z.output<S> }[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     let raw: unknown;
@@ -117,7 +122,7 @@ export function readJsonl<S extends z.ZodType>(file: string, schema: S, options:
     }
     const parsed = schema.safeParse(raw);
     if (!parsed.success) throw new DataFileError(file, index + 1, formatIssues(parsed.error));
-    records.push(parsed.data);
+    records.push({ line: index + 1, record: parsed.data });
   });
   return records;
 }
