@@ -270,12 +270,18 @@ def ppo_close(params: Params) -> dict:
 
 @method
 def load_scorers(params: Params) -> dict:
-    """Load the four feedback indicators' backends under a handle (idempotent per handle); unload_model frees them."""
+    """Load the four feedback indicators' backends under a handle; loading the same spec again is a no-op, another spec
+    under a handle in use is an error (scoring would silently use the old models). unload_model frees them."""
     from .scorers import FeedbackScorers, FeedbackSpec
 
     handle = params["handle"]
-    if handle not in _models:
-        _models[handle] = FeedbackScorers(FeedbackSpec(**params["spec"]))
+    spec = FeedbackSpec(**params["spec"])
+    held = _models.get(handle)
+    if held is None:
+        _models[handle] = FeedbackScorers(spec)
+    elif not isinstance(held, FeedbackScorers) or held.spec != spec:
+        what = "feedback scorers with another spec" if isinstance(held, FeedbackScorers) else f"a {type(held).__name__}"
+        raise ValueError(f"handle {handle!r} already holds {what}: unload_model it first, or load under another handle")
     return _models[handle].info()
 
 
