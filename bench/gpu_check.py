@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import sys
 import time
 import traceback
 from pathlib import Path

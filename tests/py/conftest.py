@@ -2,11 +2,12 @@
 from pathlib import Path
 
 import pytest
-from refine_af.models import load_tokenizer, resolve_model  # the installed worker package (make setup)
 
 # tests/py has no __init__.py, so pytest's default import mode puts this directory first on the path: the helper module
 # beside this file imports by its name.
 from tiny_models import save_tiny_llama
+
+from refine_af.models import load_tokenizer, resolve_model  # the installed worker package (make setup)
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 

@@ -1,8 +1,7 @@
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
+
 
 def run_job(tmp_path, name, params):
     params_file = tmp_path / "params.json"

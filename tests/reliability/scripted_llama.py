@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import torch
+
 from refine_af.models import load_tokenizer, resolve_model
 
 SCRIPT = "Output: red"

@@ -56,7 +56,7 @@ describe('the packed package, installed into a fresh project', () => {
       "import { loadSeedTasks, parseConfig, type Config, type SeedTask } from 'refine-af';\n" +
         'const config: Config = parseConfig({});\n' +
         'const seeds: SeedTask[] = loadSeedTasks();\n' +
-        'export const summary: string = `${config.models.generator}: ${seeds.length}`;\n',
+        "export const summary: string = [config.models.generator, seeds.length].join(': ');\n",
     );
     await execa(tsc, ['-p', 'tsconfig.json'], { cwd: project });
     writeFileSync(join(project, 'bad.ts'), "import { loadSeedTasks } from 'refine-af';\nexport const count: string = loadSeedTasks();\n");
