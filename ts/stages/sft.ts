@@ -21,7 +21,7 @@ import { tensorboardDir } from '../paths.js';
 import { loadTemplate, renderTemplateText } from '../prompts/render.js';
 import { startProgress, type Progress } from '../progress.js';
 import { iftRecordSchema, type IftRecord } from '../stats/dataset.js';
-import type { StageContext } from './context.js';
+import { withStageContext, type StageContext } from './context.js';
 
 export type SftJobResult = JobResult<'sft'>;
 
@@ -117,6 +117,11 @@ const runRecordSchema = z.strictObject({
   instructions: z.number().int(),
   result: jobs.sft.result,
 });
+
+/** SFT on its own (`refine-af sft`): the same shape as every stage entry point, config + options. */
+export function runSftTraining(config: Config, options: SftOptions): Promise<SftRunResult> {
+  return withStageContext(config, (ctx) => runSft(ctx, options));
+}
 
 export async function runSft(ctx: StageContext, options: SftOptions): Promise<SftRunResult> {
   const { config, logger } = ctx;
