@@ -18,9 +18,8 @@ import { dedupFiles } from './stages/dedup.js';
 import { analyseDataset } from './stats/report.js';
 import { runInstructionGeneration } from './stages/instructions.js';
 import { scoreFile, summaryTable } from './feedback/score.js';
-import { withStageContext } from './stages/context.js';
-import { generateInstances } from './stages/instances.js';
-import { runSft } from './stages/sft.js';
+import { runInstanceGeneration } from './stages/instances.js';
+import { runSftTraining } from './stages/sft.js';
 import { runRlafTraining } from './stages/rlaf.js';
 
 /** Ctrl-C/SIGTERM stop a long command after its current unit of work; the message then says how to continue. */
@@ -155,8 +154,10 @@ program
   .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
   .addOption(jsonOption())
   .action(async (options: { config: string; instructions: string; adapter?: string; out?: string; json?: boolean }) => {
-    const result = await withStageContext(loadConfig(options.config), (ctx) =>
-      generateInstances(ctx, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out }),
+    const config = loadConfig(options.config);
+    const again = `refine-af generate-instances --config ${options.config} --instructions ${options.instructions}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.out ? ` --out ${options.out}` : ''}`;
+    const result = await interruptible(again, (signal) =>
+      runInstanceGeneration(config, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out, signal }),
     );
     finish(
       options,
@@ -180,8 +181,10 @@ program
   .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
   .addOption(jsonOption())
   .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string; json?: boolean }) => {
-    const run = await withStageContext(loadConfig(options.config), (ctx) =>
-      runSft(ctx, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out }),
+    const config = loadConfig(options.config);
+    const again = `refine-af sft --config ${options.config} --dataset ${options.dataset}${options.maxInstructions === undefined ? '' : ` --max-instructions ${options.maxInstructions}`}${options.out ? ` --out ${options.out}` : ''}`;
+    const run = await interruptible(again, (signal) =>
+      runSftTraining(config, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out, signal }),
     );
     finish(
       options,
@@ -376,12 +379,16 @@ humanEval
   .action(async (options: { config: string; model?: string; adapter?: string; instructions?: string; out: string; json?: boolean }) => {
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
-    const result = await generateResponsesWithModel(config, {
-      model: options.model ?? config.models.generator,
-      out: options.out,
-      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
-      ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
-    });
+    const again = `refine-af human-eval respond --config ${options.config} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.instructions ? ` --instructions ${options.instructions}` : ''}`;
+    const result = await interruptible(again, (signal) =>
+      generateResponsesWithModel(config, {
+        model: options.model ?? config.models.generator,
+        out: options.out,
+        ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+        ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+        signal,
+      }),
+    );
     finish(options, result, (r) => `${r.responses} responses in ${r.out}`);
   });
 humanEval

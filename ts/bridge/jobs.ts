@@ -92,7 +92,8 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
     }
     const finished = await subprocess;
     if (failure) throw failure;
-    if (finished.isCanceled) throw new BridgeError(`${origin} was cancelled`);
+    // Cancelled by its signal: the signal's reason (Ctrl-C's InterruptedError) is what the caller handles.
+    if (finished.isCanceled) throw options.signal?.reason instanceof Error ? options.signal.reason : new BridgeError(`${origin} was cancelled`);
     if (finished.exitCode !== 0 || result === undefined) {
       throw new WorkerDiedError(origin, finished.exitCode ?? null, finished.signal ?? null, stderrTail.join('\n'));
     }
