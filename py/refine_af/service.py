@@ -222,13 +222,13 @@ def _policy():
 @method
 def ppo_init(params: Params) -> dict:
     global _ppo_policy
-    from .ppo import LoraSettings, PpoPolicy, PpoSettings
+    from .ppo import PpoPolicy
 
     if _ppo_policy is not None:
         raise RuntimeError("a PPO policy is already open: call ppo_close first")
     _ppo_policy = PpoPolicy.open(
         params["ref"], params["dtype"], params["load_in_4bit"], params["device"],
-        LoraSettings(**params["lora"]), PpoSettings(**params["ppo"]), params["seed"], params["resume_from"],
+        params["lora"], params["ppo"], params["seed"], params["resume_from"],
         logging_dir=params["logging_dir"],
     )
     return _ppo_policy.info()

@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from refine_af.ppo import COMPLETE_MARKER, CheckpointError, LoraSettings, PpoPolicy, PpoSettings
+from refine_af.ppo import COMPLETE_MARKER, CheckpointError, PpoPolicy
 
-LORA = LoraSettings(r=4, alpha=8, target_modules=None)
+LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": None}
 # A learning rate far above the paper's 2e-5 so that a couple of steps move the tiny adapter measurably.
-SETTINGS = PpoSettings(
+SETTINGS = dict(
     learning_rate=1e-2, batch_size=4, mini_batch_size=1, gradient_accumulation_steps=4, ppo_epochs=2,
-    init_kl_coef=0.2, adap_kl_ctrl=True, kl_target=6.0, kl_horizon=10000, cliprange=0.2, cliprange_value=0.2,
+    init_kl_coef=0.2, adap_kl_ctrl=True, target=6.0, horizon=10000, cliprange=0.2, cliprange_value=0.2,
     vf_coef=0.1, gamma=1.0, lam=0.95, max_grad_norm=None,
 )
 PROMPTS = ["Task: Name a colour.", "Task: Add 2 and 3.", "Task: Say hello politely.", "Task: Sort [3, 1, 2]."]

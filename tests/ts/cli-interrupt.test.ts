@@ -26,8 +26,8 @@ let server: CompletionsServer;
 beforeAll(async () => {
   server = await startCompletionsServer();
   const config = harnessConfig(runDir, buildGenerator(root), server, 'small');
-  const sft = config.sft as Record<string, unknown>;
-  writeFileSync(configFile, stringify({ ...config, pipeline: { method: 'self-instruct' }, sft: { ...sft, max_steps: 8 } }));
+  const sft = config.sft as { training: Record<string, unknown> };
+  writeFileSync(configFile, stringify({ ...config, pipeline: { method: 'self-instruct' }, sft: { ...sft, training: { ...sft.training, max_steps: 8 } } }));
 });
 afterAll(async () => {
   await server.close();

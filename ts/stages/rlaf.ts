@@ -138,7 +138,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   const settings = config.rlaf;
   const paths = rlafPaths(config);
   const { worker, reward } = options;
-  const pool = readPool(paths.pool, settings.batch_size);
+  const pool = readPool(paths.pool, settings.ppo.batch_size);
 
   const resumeFrom = options.resume ? latestCheckpoint(paths.checkpoints) : undefined;
   if (!options.resume && existsSync(paths.metrics)) {
@@ -152,23 +152,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
     ref: config.models.generator,
     ...modelLoading(config.models, 'rlaf'),
     lora: settings.lora,
-    ppo: {
-      learning_rate: settings.learning_rate,
-      batch_size: settings.batch_size,
-      mini_batch_size: settings.mini_batch_size,
-      gradient_accumulation_steps: settings.gradient_accumulation_steps,
-      ppo_epochs: settings.ppo_epochs,
-      init_kl_coef: settings.init_kl_coef,
-      adap_kl_ctrl: settings.adaptive_kl,
-      kl_target: settings.kl_target,
-      kl_horizon: settings.kl_horizon,
-      cliprange: settings.cliprange,
-      cliprange_value: settings.cliprange_value,
-      vf_coef: settings.vf_coef,
-      gamma: settings.gamma,
-      lam: settings.lam,
-      max_grad_norm: settings.max_grad_norm,
-    },
+    ppo: settings.ppo,
     seed: config.run.seed,
     resume_from: resumeFrom?.dir ?? null,
     logging_dir: settings.report_to.includes('tensorboard') ? paths.tensorboard : null,
@@ -195,7 +179,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       const random = stepRandom(config.run.seed, step);
 
       // 1. Sample instructions and render the instance-generation prompt (rlaf.template: Self-Instruct's, Table VII).
-      const instructions = random.sample(pool, settings.batch_size);
+      const instructions = random.sample(pool, settings.ppo.batch_size);
       const prompts = instructions.map((instruction) => instancePrompt(settings.template, instruction));
 
       // 2. The policy generates one response per prompt; its token ids stay in Python for the PPO step.
@@ -267,7 +251,7 @@ function readPool(file: string, batchSize: number): string[] {
   if (!existsSync(file)) throw new Error(`instruction pool ${file} not found: run stage 1 (refine-af generate-instructions) or set rlaf.pool`);
   const instructions = [...new Set(readJsonl(file, poolLineSchema).map((line) => line.instruction))];
   if (instructions.length < batchSize) {
-    throw new Error(`instruction pool ${file} has ${instructions.length} distinct instructions; a PPO step samples rlaf.batch_size = ${batchSize}`);
+    throw new Error(`instruction pool ${file} has ${instructions.length} distinct instructions; a PPO step samples rlaf.ppo.batch_size = ${batchSize}`);
   }
   return instructions;
 }
