@@ -16,6 +16,7 @@ import { appendJsonl, DataFileError, readJsonl, writeJsonAtomic } from '../io/fi
 import { configureLogging, logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { FeedbackScorer } from './scorer.js';
+import { mean, quantile } from '../stats/summary.js';
 
 export const scoredRecordSchema = z.object({
   index: z.number().int().nonnegative(),
@@ -108,19 +109,11 @@ export interface ScoreSummary {
   stats: Record<(typeof FEEDBACK_INDICATORS)[number] | 'composite', IndicatorSummary>;
 }
 
-/** Linear interpolation between order statistics (numpy's default). */
-function quantile(sorted: readonly number[], q: number): number {
-  const position = (sorted.length - 1) * q;
-  const lower = Math.floor(position);
-  const upper = Math.min(lower + 1, sorted.length - 1);
-  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
-}
-
 export function summarise(values: readonly number[]): IndicatorSummary {
   if (values.length === 0) return { mean: NaN, min: NaN, q1: NaN, median: NaN, q3: NaN, max: NaN };
   const sorted = [...values].sort((a, b) => a - b);
   return {
-    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    mean: mean(values),
     min: sorted[0]!,
     q1: quantile(sorted, 0.25),
     median: quantile(sorted, 0.5),

@@ -30,8 +30,9 @@ import { tensorboardDir } from '../paths.js';
 import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
 import { spearman } from '../stats/correlation.js';
-import { lineChartSvg } from '../stats/line-chart.js';
+import { rewardCurveSvg } from '../stats/line-chart.js';
 import { exponentialMovingAverage } from '../stats/smoothing.js';
+import { mean } from '../stats/summary.js';
 import { instructionsOutputPaths } from './instructions.js';
 import { parseInstances } from './instance-parser.js';
 import { instancePrompt } from './instance-prompt.js';
@@ -215,7 +216,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   }
 
   const summary = summarise(paths, history, lastSaved!, step < settings.steps);
-  writeFileAtomic(paths.chart, rewardChartSvg(history, settings.moving_average_span));
+  writeFileAtomic(paths.chart, rewardCurveSvg(history.map((r) => ({ step: r.step, reward: r.reward_mean })), settings.moving_average_span));
   writeJsonAtomic(paths.summary, summary);
   logger.info(
     `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} steps; reward ${summary.reward_first.toFixed(3)} → ` +
@@ -288,10 +289,6 @@ export async function scoreResponses(
       indicators: score.indicators,
     };
   });
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 /** Mean of each indicator over the rollouts that parsed (the others were not scored). */
@@ -382,19 +379,6 @@ function metricsCsv(history: readonly RlafStepRecord[]): string {
     ['step', ...CSV_STATS, ...indicatorNames.map((name) => `indicator_${name}`)],
     history.map((r) => [r.step, ...CSV_STATS.map((key) => r[key]), ...indicatorNames.map((name) => r.indicators[name])]),
   );
-}
-
-export function rewardChartSvg(history: readonly RlafStepRecord[], span: number): string {
-  const rho = spearman(history.map((r) => r.step), history.map((r) => r.reward_mean));
-  return lineChartSvg({
-    title: `Mean reward per PPO step (Spearman ρ with step = ${rho.toFixed(3)})`,
-    xLabel: 'step',
-    yLabel: 'mean reward',
-    series: [
-      { name: 'mean reward', points: history.map((r) => [r.step, r.reward_mean]), color: '#9ecae1', width: 1, markers: true },
-      { name: `moving average (span ${span})`, points: history.map((r) => [r.step, r.reward_ema]), color: '#08519c', width: 2.5 },
-    ],
-  });
 }
 
 function summarise(paths: RlafPaths, history: readonly RlafStepRecord[], checkpoint: string, interrupted: boolean): RlafSummary {
