@@ -56,6 +56,12 @@ describe('config', () => {
     expect(problems.some((p) => p.startsWith(`${file}:5: run.sed: unknown key`))).toBe(true);
   });
 
+  it('rejects a per-method timeout for a method the worker does not have', () => {
+    const file = yamlFile('timeouts.yaml', 'bridge:\n  timeouts_ms:\n    generate: 1000\n    genrate: 2000\n');
+    expect(problemsOf(() => loadConfig(file))).toEqual([expect.stringMatching(new RegExp(`^${file}:4: bridge\\.timeouts_ms\\.genrate: unknown key`))]);
+    expect(loadConfig(yamlFile('timeout.yaml', 'bridge:\n  timeouts_ms:\n    generate: 1000\n')).bridge.timeouts_ms).toEqual({ generate: 1000 });
+  });
+
   it('names the new key path of every key that moved under a library\'s own names', () => {
     const file = yamlFile(
       'old-keys.yaml',

@@ -238,6 +238,6 @@ process.once('exit', () => {
 export function workerFromConfig(config: Config): PythonWorker {
   return new PythonWorker({
     python: config.bridge.python,
-    timeoutsMs: config.bridge.timeouts_ms as Partial<Record<WorkerMethod, number>>,
+    timeoutsMs: config.bridge.timeouts_ms,
   });
 }

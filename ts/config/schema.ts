@@ -5,7 +5,7 @@
  * (a typo) is an error, never silently ignored.
  */
 import { z } from 'zod';
-import { loraConfigSchema, ppoConfigSchema, trainingArgumentsSchema } from '../bridge/contract.js';
+import { loraConfigSchema, ppoConfigSchema, trainingArgumentsSchema, workerMethods, type WorkerMethod } from '../bridge/contract.js';
 import { LOG_LEVELS } from '../log.js';
 import { library, ours, paper, type Source } from './provenance.js';
 
@@ -90,9 +90,9 @@ const bridgeSection = z
       .describe('Python interpreter of the worker and jobs (default: the project .venv made by `make setup`).')
       .meta(ours('the project .venv that make setup builds')),
     timeouts_ms: z
-      .record(z.string(), z.number().positive())
+      .partialRecord(z.enum(Object.keys(workerMethods) as [WorkerMethod, ...WorkerMethod[]]), z.number().positive())
       .default({})
-      .describe('Per-method call limits in ms, e.g. {generate: 14400000}; unlisted methods use the defaults in ts/bridge/contract.ts.')
+      .describe('Per-method call limits in ms, e.g. {generate: 14400000}; unlisted methods use the defaults in ts/bridge/contract.ts; a name that is not a worker method is an error.')
       .meta(ours('per-method limits of ts/bridge/contract.ts, sized for the paper\'s models')),
     job_launcher: z
       .array(z.string())
