@@ -74,6 +74,7 @@ class PpoPolicy:
     def __init__(self, loaded: LoadedModel, trainer, step: int):
         self.loaded = loaded
         self.trainer = trainer
+        self.restored_adapter: str | None = None  # the adapter of the checkpoint it resumed from
         self.step_count = step
         self.rollout: Rollout | None = None
         self.writer = None  # a TensorBoard SummaryWriter when metrics are logged
@@ -122,6 +123,7 @@ class PpoPolicy:
             "parameters": parameters,
             "trainable_parameters": trainable,
             "step": self.step_count,
+            "adapter": self.restored_adapter,
         }
 
     # ------------------------------------------------------------------ rollouts
@@ -256,7 +258,7 @@ class PpoPolicy:
         else:
             temp.rename(target)
         _fsync_dir(target.parent)
-        return {"dir": str(target), "step": self.step_count}
+        return {"dir": str(target), "step": self.step_count, "adapter": str(target / ADAPTER_DIR)}
 
     def _restore(self, directory: str) -> None:
         from peft import set_peft_model_state_dict
@@ -273,6 +275,7 @@ class PpoPolicy:
         self._value_head().load_state_dict(torch.load(source / VALUE_HEAD_FILE, map_location=self.loaded.device))
         self.trainer.optimizer.load_state_dict(torch.load(source / OPTIMIZER_FILE, map_location=self.loaded.device))
         self.trainer.kl_ctl.value = state["kl_coef"]
+        self.restored_adapter = str(source / ADAPTER_DIR)
         self.step_count = int(state["step"])
 
 

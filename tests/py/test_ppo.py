@@ -107,10 +107,11 @@ def test_resume_from_a_checkpoint_continues_exactly(tiny_llama_dir, tmp_path):
     run_steps(first, range(2))
     saved = first.save(str(tmp_path / "step-2"))
     assert saved["step"] == 2 and json.loads((tmp_path / "step-2" / COMPLETE_MARKER).read_text()) == {"step": 2}
+    assert saved["adapter"] == str(tmp_path / "step-2" / "adapter") and (tmp_path / "step-2" / "adapter" / "adapter_config.json").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary directory left behind
 
     resumed = open_policy(tiny_llama_dir, resume_from=str(tmp_path / "step-2"))
-    assert resumed.step_count == 2
+    assert resumed.step_count == 2 and resumed.info()["adapter"] == saved["adapter"]
     continued = run_steps(resumed, range(2, 4))
     assert [s["step"] for s in continued] == [3, 4]
     for got, want in zip(continued, expected[2:]):
