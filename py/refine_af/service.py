@@ -338,7 +338,8 @@ def run_job(name: str, params_file: str) -> int:
 
 
 # Every log record leaves Python as one line: this prefix, then JSON with its level, logger name and message (a traceback
-# included), so that TS logs it once at its own level (ts/log.ts). Any other line is raw library output.
+# included), so that TS logs it once at its own level (ts/log.ts). Any other line is raw library output. The format, and
+# the environment variables read here, are declared in ts/bridge/contract.ts (PYTHON_LOG_RECORD_PREFIX, pythonEnvironment).
 LOG_RECORD_PREFIX = "@refine-af-log "
 
 

@@ -21,6 +21,26 @@ export const envelopeSchema = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(false), error: pythonErrorSchema }),
 ]);
 
+/**
+ * The environment the worker and every job start with, beside the interpreter's own: what service.py reads. `logFile`
+ * is the worker's alone (pythonia owns its stdout, so its output goes to a file TS tails); a job writes its events to
+ * stdout and everything else to stderr.
+ */
+export function pythonEnvironment(options: { logLevel: string; logFile?: string }): Record<string, string> {
+  return {
+    /** Output reaches TS as it is written, not when a buffer fills. */
+    PYTHONUNBUFFERED: '1',
+    /** Python's logging level: the terminal's (error, warn, info, debug), upper case. */
+    REFINE_AF_PYTHON_LOG_LEVEL: options.logLevel.toUpperCase(),
+    ...(options.logFile === undefined ? {} : { REFINE_AF_WORKER_LOG: options.logFile }),
+  };
+}
+
+/** Each Python log record crosses as one line: this prefix, then the record as JSON (service.py's formatter); every
+ * other line of Python output is raw library output. */
+export const PYTHON_LOG_RECORD_PREFIX = '@refine-af-log ';
+export const pythonLogRecordSchema = z.object({ level: z.string(), logger: z.string(), message: z.string() });
+
 interface MethodSpec<P extends z.ZodType, R extends z.ZodType> {
   description: string;
   params: P;
@@ -274,6 +294,8 @@ export const workerMethods = {
       parameters: z.number().int(),
       trainable_parameters: z.number().int(),
       step: z.number().int().nonnegative(),
+      /** The LoRA adapter directory of the checkpoint it resumed from; null when it starts fresh. */
+      adapter: z.string().nullable(),
     }),
     timeoutMs: 2 * HOUR_MS,
   }),
@@ -304,7 +326,8 @@ export const workerMethods = {
   ppo_save: method({
     description: `Write adapter, value head, optimizer and KL-controller state to a directory atomically (temp dir + rename; ${PPO_CHECKPOINT_MARKER} last).`,
     params: z.object({ dir: z.string() }),
-    result: z.object({ dir: z.string(), step: z.number().int().nonnegative() }),
+    /** `adapter`: where in the checkpoint the LoRA adapter is (loadable with PeftModel.from_pretrained). */
+    result: z.object({ dir: z.string(), step: z.number().int().nonnegative(), adapter: z.string() }),
     timeoutMs: HOUR_MS,
   }),
   ppo_close: method({

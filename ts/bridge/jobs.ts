@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
+import { InterruptedError } from '../interrupt.js';
 import { logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython, pythonPackageDir } from '../paths.js';
-import { jobs, jobTerminalEventSchema, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
+import { jobs, jobTerminalEventSchema, pythonEnvironment, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
 
 const KILL_GRACE_MS = 5_000;
@@ -44,8 +45,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       env: {
         ...options.env,
         PYTHONPATH: [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
-        PYTHONUNBUFFERED: '1',
-        REFINE_AF_PYTHON_LOG_LEVEL: terminalLogLevel().toUpperCase(),
+        ...pythonEnvironment({ logLevel: terminalLogLevel() }),
       },
       cancelSignal: options.signal,
       forceKillAfterDelay: KILL_GRACE_MS,
@@ -92,8 +92,11 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
     }
     const finished = await subprocess;
     if (failure) throw failure;
-    // Cancelled by its signal: the signal's reason (Ctrl-C's InterruptedError) is what the caller handles.
-    if (finished.isCanceled) throw options.signal?.reason instanceof Error ? options.signal.reason : new BridgeError(`${origin} was cancelled`);
+    if (finished.isCanceled) {
+      // Ctrl-C (interrupt.ts) is reported as the interruption it is, which the CLI turns into how to continue.
+      if (options.signal?.reason instanceof InterruptedError) throw options.signal.reason;
+      throw new BridgeError(`${origin} was cancelled`);
+    }
     if (finished.exitCode !== 0 || result === undefined) {
       throw new WorkerDiedError(origin, finished.exitCode ?? null, finished.signal ?? null, stderrTail.join('\n'));
     }
