@@ -141,7 +141,10 @@ program
   .option('--resume', 'continue an interrupted run into the same --out, skipping what it already holds')
   .addOption(jsonOption())
   .action(async (options: { config: string; in: string; out: string; resume?: boolean; json?: boolean }) => {
-    const summary = await scoreFile(loadConfig(options.config), { inFile: options.in, outFile: options.out, resume: options.resume });
+    const config = loadConfig(options.config);
+    const summary = await interruptible(`refine-af score --config ${options.config} --in ${options.in} --out ${options.out} --resume`, (signal) =>
+      scoreFile(config, { inFile: options.in, outFile: options.out, resume: options.resume, signal }),
+    );
     finish(options, summary, summaryTable);
   });
 
@@ -284,13 +287,18 @@ evaluation
     if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
     const report =
       options.predictions === undefined
-        ? await evalSuperNiModel(config, {
-            dataDir,
-            outDir: options.out,
-            model: options.model ?? config.models.generator,
-            ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
-          })
-        : scorePredictionsFile(config, dataDir, options.predictions, options.out);
+        ? await interruptible(
+            `refine-af eval superni --config ${options.config} --data-dir ${dataDir} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}`,
+            (signal) =>
+              evalSuperNiModel(config, {
+                dataDir,
+                outDir: options.out,
+                model: options.model ?? config.models.generator,
+                ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+                signal,
+              }),
+          )
+        : scorePredictionsFile(config, { dataDir, predictionsFile: options.predictions, outDir: options.out });
     finish(options, report, (r) => formatReport(r).trimEnd());
   });
 evaluation

@@ -2,7 +2,8 @@
  * Ctrl-C on every long CLI command, as a user meets it: a real `refine-af` process with its real Python worker or job
  * (the scripted tiny Llama) gets a real SIGINT in the middle of its work. It stops after the unit in flight, exits 1 with
  * one error line that says how to continue, leaves no Python process, and the command it names finishes the work with
- * nothing duplicated. `run` and `train-rlaf` are covered by run-faults.test.ts and rlaf.test.ts.
+ * nothing duplicated. `run` and `train-rlaf` are covered by run-faults.test.ts and rlaf.test.ts; `eval superni` and
+ * `human-eval respond` stop the same way between batches (the same wrapper), untested here.
  */
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,6 +57,24 @@ async function interrupted(args: string[], when: () => boolean) {
 const continueWith = (errorLine: string) => /continue with: refine-af (.*)$/.exec(errorLine)![1]!.split(' ');
 
 describe('Ctrl-C on a long CLI command', () => {
+  it('score: stops after the batch in flight, says how to continue; that command scores the rest once', async () => {
+    const dataset = join(root, 'to-score.jsonl');
+    const out = join(root, 'scored.jsonl');
+    writeFileSync(dataset, Array.from({ length: 12 }, (_, i) => JSON.stringify({ instruction: `Describe the number ${i}.`, input: '', output: `It is ${i}.` })).join('\n') + '\n');
+    const args = ['score', '--config', configFile, '--in', dataset, '--out', out];
+    const stopped = await interrupted(args, () => completeLines(out) >= 4);
+    expect(stopped.sent, stopped.output).toBe(true);
+    expect(stopped.exitCode, stopped.output).toBe(1);
+    expect(stopped.errors, stopped.output).toEqual([`error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')} --resume`]);
+    expect(stopped.pythonsLeft).toEqual([]);
+    expect(completeLines(out)).toBeLessThan(12);
+
+    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!)], { cwd: packageRoot, reject: false, all: true });
+    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    const indices = readJsonl(out, z.object({ index: z.number() })).map((r) => r.index);
+    expect(indices.sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  }, 300_000);
+
   const pool = join(root, 'pool.jsonl');
   const generations = join(runDir, 'instances', 'generations.jsonl');
 

@@ -13,6 +13,7 @@ import { FEEDBACK_INDICATORS, indicatorBackendsSchema, indicatorValuesSchema, ty
 import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, DataFileError, readJsonl, writeJsonAtomic } from '../io/files.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { configureLogging, logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { FeedbackScorer } from './scorer.js';
@@ -141,6 +142,8 @@ export interface ScoreDatasetOptions {
   outFile: string;
   /** Continue an earlier run into the same output; without it an existing non-empty output is an error. */
   resume?: boolean;
+  /** Aborting stops after the batch in flight is written (Ctrl-C); `resume` continues. */
+  signal?: AbortSignal;
 }
 
 function hasContent(file: string): boolean {
@@ -183,6 +186,7 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
   const batch = config.feedback.batch_size;
   const all: ScoredRecord[] = [...written];
   for (let start = 0; start < todo.length; start += batch) {
+    throwIfInterrupted(options.signal);
     const chunk = todo.slice(start, start + batch);
     const scored = await scorer.score(chunk.map((r) => r.triplet));
     const records = scored.map((s, i) => ({ index: chunk[i]!.index, ...s }));
