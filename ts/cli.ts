@@ -18,9 +18,8 @@ import { dedupFiles } from './stages/dedup.js';
 import { analyseDataset } from './stats/report.js';
 import { runInstructionGeneration } from './stages/instructions.js';
 import { scoreFile, summaryTable } from './feedback/score.js';
-import { withStageContext } from './stages/context.js';
-import { generateInstances } from './stages/instances.js';
-import { runSft } from './stages/sft.js';
+import { runInstanceGeneration } from './stages/instances.js';
+import { runSftTraining } from './stages/sft.js';
 import { runRlafTraining } from './stages/rlaf.js';
 
 /** Ctrl-C/SIGTERM stop a long command after its current unit of work; the message then says how to continue. */
@@ -142,7 +141,10 @@ program
   .option('--resume', 'continue an interrupted run into the same --out, skipping what it already holds')
   .addOption(jsonOption())
   .action(async (options: { config: string; in: string; out: string; resume?: boolean; json?: boolean }) => {
-    const summary = await scoreFile(loadConfig(options.config), { inFile: options.in, outFile: options.out, resume: options.resume });
+    const config = loadConfig(options.config);
+    const summary = await interruptible(`refine-af score --config ${options.config} --in ${options.in} --out ${options.out} --resume`, (signal) =>
+      scoreFile(config, { inFile: options.in, outFile: options.out, resume: options.resume, signal }),
+    );
     finish(options, summary, summaryTable);
   });
 
@@ -155,8 +157,10 @@ program
   .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
   .addOption(jsonOption())
   .action(async (options: { config: string; instructions: string; adapter?: string; out?: string; json?: boolean }) => {
-    const result = await withStageContext(loadConfig(options.config), (ctx) =>
-      generateInstances(ctx, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out }),
+    const config = loadConfig(options.config);
+    const again = `refine-af generate-instances --config ${options.config} --instructions ${options.instructions}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.out ? ` --out ${options.out}` : ''}`;
+    const result = await interruptible(again, (signal) =>
+      runInstanceGeneration(config, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out, signal }),
     );
     finish(
       options,
@@ -180,8 +184,10 @@ program
   .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
   .addOption(jsonOption())
   .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string; json?: boolean }) => {
-    const run = await withStageContext(loadConfig(options.config), (ctx) =>
-      runSft(ctx, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out }),
+    const config = loadConfig(options.config);
+    const again = `refine-af sft --config ${options.config} --dataset ${options.dataset}${options.maxInstructions === undefined ? '' : ` --max-instructions ${options.maxInstructions}`}${options.out ? ` --out ${options.out}` : ''}`;
+    const run = await interruptible(again, (signal) =>
+      runSftTraining(config, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out, signal }),
     );
     finish(
       options,
@@ -204,7 +210,7 @@ program
     finish(options, summary, (s) =>
       [
         `${s.steps} PPO steps${s.interrupted ? ' (interrupted)' : ''}, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
-        `checkpoint: ${s.checkpoint}`,
+        `checkpoint: ${s.checkpoint}, adapter: ${s.adapter}`,
         `metrics: ${s.metrics}, reward curve: ${s.chart}`,
       ].join('\n'),
     );
@@ -281,13 +287,18 @@ evaluation
     if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
     const report =
       options.predictions === undefined
-        ? await evalSuperNiModel(config, {
-            dataDir,
-            outDir: options.out,
-            model: options.model ?? config.models.generator,
-            ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
-          })
-        : scorePredictionsFile(config, dataDir, options.predictions, options.out);
+        ? await interruptible(
+            `refine-af eval superni --config ${options.config} --data-dir ${dataDir} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}`,
+            (signal) =>
+              evalSuperNiModel(config, {
+                dataDir,
+                outDir: options.out,
+                model: options.model ?? config.models.generator,
+                ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+                signal,
+              }),
+          )
+        : scorePredictionsFile(config, { dataDir, predictionsFile: options.predictions, outDir: options.out });
     finish(options, report, (r) => formatReport(r).trimEnd());
   });
 evaluation
@@ -376,12 +387,16 @@ humanEval
   .action(async (options: { config: string; model?: string; adapter?: string; instructions?: string; out: string; json?: boolean }) => {
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
-    const result = await generateResponsesWithModel(config, {
-      model: options.model ?? config.models.generator,
-      out: options.out,
-      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
-      ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
-    });
+    const again = `refine-af human-eval respond --config ${options.config} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.instructions ? ` --instructions ${options.instructions}` : ''}`;
+    const result = await interruptible(again, (signal) =>
+      generateResponsesWithModel(config, {
+        model: options.model ?? config.models.generator,
+        out: options.out,
+        ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+        ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+        signal,
+      }),
+    );
     finish(options, result, (r) => `${r.responses} responses in ${r.out}`);
   });
 humanEval

@@ -183,7 +183,7 @@ async function evaluateOnSuperNi(steps: Steps, worker: PythonWorker, config: Con
     const inputs = { settings, data_dir: resolve(dataDir), model: config.models.generator, adapter: adapter ?? null, upstream, seed: config.run.seed };
     await steps.run(`superni/${label}`, inputs, [outDir], async () => {
       const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, `superni:${label}`, config.models.generator, adapter ?? null);
-      await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }) });
+      await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }), signal: steps.signal });
       await backend.unload(); // one model in memory at a time
       return { scores: join(outDir, 'scores.json') };
     });

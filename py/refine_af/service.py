@@ -222,13 +222,13 @@ def _policy():
 @method
 def ppo_init(params: Params) -> dict:
     global _ppo_policy
-    from .ppo import LoraSettings, PpoPolicy, PpoSettings
+    from .ppo import PpoPolicy
 
     if _ppo_policy is not None:
         raise RuntimeError("a PPO policy is already open: call ppo_close first")
     _ppo_policy = PpoPolicy.open(
         params["ref"], params["dtype"], params["load_in_4bit"], params["device"],
-        LoraSettings(**params["lora"]), PpoSettings(**params["ppo"]), params["seed"], params["resume_from"],
+        params["lora"], params["ppo"], params["seed"], params["resume_from"],
         logging_dir=params["logging_dir"],
     )
     return _ppo_policy.info()
@@ -344,7 +344,8 @@ def run_job(name: str, params_file: str) -> int:
 
 
 # Every log record leaves Python as one line: this prefix, then JSON with its level, logger name and message (a traceback
-# included), so that TS logs it once at its own level (ts/log.ts). Any other line is raw library output.
+# included), so that TS logs it once at its own level (ts/log.ts). Any other line is raw library output. The format, and
+# the environment variables read here, are declared in ts/bridge/contract.ts (PYTHON_LOG_RECORD_PREFIX, pythonEnvironment).
 LOG_RECORD_PREFIX = "@refine-af-log "
 
 

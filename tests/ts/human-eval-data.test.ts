@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distributionCsv, ratingsCsv } from '../../ts/eval/human/csv.js';
-import { escapeHtml, html, visibleText } from '../../ts/eval/human/html.js';
+import { html, visibleText } from '../../ts/eval/human/html.js';
+import { escapeMarkup } from '../../ts/markup.js';
 import { loadInstructions, loadRun, parseRunArgument } from '../../ts/eval/human/responses.js';
 import { toCsv } from '../../ts/io/csv.js';
 import { FORMULA_IDS } from './human-eval-fixtures.js';
@@ -80,7 +81,7 @@ describe('runs', () => {
 
 describe('rendering and export', () => {
   it('escapes interpolated text once and passes fragments through', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+    expect(escapeMarkup(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
     const inner = html`<b>${'<i>'}</b>`;
     expect(html`<p>${inner}${['<', html`<br>`]}${undefined}${false}${3}</p>`.text).toBe('<p><b>&lt;i&gt;</b>&lt;<br>3</p>');
   });

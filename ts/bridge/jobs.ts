@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { InterruptedError } from '../interrupt.js';
 import { logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
-import { jobs, jobTerminalEventSchema, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
+import { jobs, jobTerminalEventSchema, pythonEnvironment, type JobName, type JobParams, type JobProgress, type JobResult } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
 
 const KILL_GRACE_MS = 5_000;
@@ -43,8 +44,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       cwd: options.cwd,
       env: {
         ...options.env,
-        PYTHONUNBUFFERED: '1',
-        REFINE_AF_PYTHON_LOG_LEVEL: terminalLogLevel().toUpperCase(),
+        ...pythonEnvironment({ logLevel: terminalLogLevel() }),
       },
       cancelSignal: options.signal,
       forceKillAfterDelay: KILL_GRACE_MS,
@@ -94,7 +94,11 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
     }
     const finished = await subprocess;
     if (failure) throw failure;
-    if (finished.isCanceled) throw new BridgeError(`${origin} was cancelled`);
+    if (finished.isCanceled) {
+      // Ctrl-C (interrupt.ts) is reported as the interruption it is, which the CLI turns into how to continue.
+      if (options.signal?.reason instanceof InterruptedError) throw options.signal.reason;
+      throw new BridgeError(`${origin} was cancelled`);
+    }
     if (finished.exitCode !== 0 || result === undefined) {
       throw new WorkerDiedError(origin, finished.exitCode ?? null, finished.signal ?? null, stderrTail.join('\n'));
     }

@@ -13,9 +13,11 @@ import { FEEDBACK_INDICATORS, indicatorBackendsSchema, indicatorValuesSchema, ty
 import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, DataFileError, readJsonl, writeJsonAtomic } from '../io/files.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { configureLogging, logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { FeedbackScorer } from './scorer.js';
+import { mean, quantile } from '../stats/summary.js';
 
 export const scoredRecordSchema = z.object({
   index: z.number().int().nonnegative(),
@@ -108,19 +110,11 @@ export interface ScoreSummary {
   stats: Record<(typeof FEEDBACK_INDICATORS)[number] | 'composite', IndicatorSummary>;
 }
 
-/** Linear interpolation between order statistics (numpy's default). */
-function quantile(sorted: readonly number[], q: number): number {
-  const position = (sorted.length - 1) * q;
-  const lower = Math.floor(position);
-  const upper = Math.min(lower + 1, sorted.length - 1);
-  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
-}
-
 export function summarise(values: readonly number[]): IndicatorSummary {
   if (values.length === 0) return { mean: NaN, min: NaN, q1: NaN, median: NaN, q3: NaN, max: NaN };
   const sorted = [...values].sort((a, b) => a - b);
   return {
-    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    mean: mean(values),
     min: sorted[0]!,
     q1: quantile(sorted, 0.25),
     median: quantile(sorted, 0.5),
@@ -148,6 +142,8 @@ export interface ScoreDatasetOptions {
   outFile: string;
   /** Continue an earlier run into the same output; without it an existing non-empty output is an error. */
   resume?: boolean;
+  /** Aborting stops after the batch in flight is written (Ctrl-C); `resume` continues. */
+  signal?: AbortSignal;
 }
 
 function hasContent(file: string): boolean {
@@ -190,6 +186,7 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
   const batch = config.feedback.batch_size;
   const all: ScoredRecord[] = [...written];
   for (let start = 0; start < todo.length; start += batch) {
+    throwIfInterrupted(options.signal);
     const chunk = todo.slice(start, start + batch);
     const scored = await scorer.score(chunk.map((r) => r.triplet));
     const records = scored.map((s, i) => ({ index: chunk[i]!.index, ...s }));

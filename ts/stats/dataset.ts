@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DataFileError, readJsonl } from '../io/files.js';
+import { mean } from './summary.js';
 
 /** One line of an IFT dataset (Alpaca's record): an empty input means the instruction needs none. */
 export const iftRecordSchema = z.strictObject({ instruction: z.string(), input: z.string(), output: z.string() });
@@ -22,10 +23,6 @@ export function countWords(text: string): number {
   return trimmed === '' ? 0 : trimmed.split(/\s+/).length;
 }
 
-function mean(values: number[]): number {
-  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
 /** Instruction length is averaged over distinct instructions; input length over the instances that have one. */
 export function datasetStatistics(records: readonly IftRecord[]): DatasetStatistics {
   const instructions = [...new Set(records.map((r) => r.instruction))];
@@ -34,9 +31,9 @@ export function datasetStatistics(records: readonly IftRecord[]): DatasetStatist
     instructions: instructions.length,
     instances: records.length,
     instances_with_empty_input: records.length - inputs.length,
-    avg_instruction_words: mean(instructions.map(countWords)),
-    avg_nonempty_input_words: mean(inputs.map((r) => countWords(r.input))),
-    avg_output_words: mean(records.map((r) => countWords(r.output))),
+    avg_instruction_words: mean(instructions.map(countWords), 0),
+    avg_nonempty_input_words: mean(inputs.map((r) => countWords(r.input)), 0),
+    avg_output_words: mean(records.map((r) => countWords(r.output)), 0),
   };
 }
 
