@@ -31,12 +31,24 @@ const commands = {
 type Name = keyof typeof commands;
 
 const candidates = join(work, 'candidates.jsonl');
-writeFileSync(candidates, makeCandidates(15_000, 2026).map((instruction) => JSON.stringify({ instruction })).join('\n') + '\n');
+writeFileSync(
+  candidates,
+  `${makeCandidates(15_000, 2026)
+    .map((instruction) => JSON.stringify({ instruction }))
+    .join('\n')}\n`,
+);
 const dedupArgs = ['dedup', '--pool', join(packageRoot, 'seeds', 'seed_tasks.jsonl'), '--candidates', candidates, '--threshold', '0.7'];
 
-interface Sample { wall: number; cpu: number }
+interface Sample {
+  wall: number;
+  cpu: number;
+}
 function timed(argv: readonly string[]): Sample {
-  const run = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S', ...argv], { cwd: work, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const run = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S', ...argv], {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   const line = run.stderr.split('\n').find((l) => l.startsWith('TIME '));
   if (run.status !== 0 || !line) throw new Error(`${argv.join(' ')} failed (${run.status}): ${run.stderr.slice(-2000)}`);
   const [wall, user, system] = line.slice(5).split(' ').map(Number) as [number, number, number];
@@ -51,7 +63,8 @@ const median = (xs: number[]) => {
 function measure(label: string, args: (run: number) => string[], runs: number): string[] {
   const samples: Record<Name, Sample[]> = { 'tsx on ts/cli.ts (before)': [], 'node on dist/ (now)': [] };
   for (const name of Object.keys(commands) as Name[]) timed([...commands[name], ...args(-1)]); // warm-up: file caches, tsx's cache
-  for (let i = 0; i < runs; i++) for (const name of Object.keys(commands) as Name[]) samples[name].push(timed([...commands[name], ...args(i)]));
+  for (let i = 0; i < runs; i++)
+    for (const name of Object.keys(commands) as Name[]) samples[name].push(timed([...commands[name], ...args(i)]));
   const before = samples['tsx on ts/cli.ts (before)'];
   return (Object.keys(commands) as Name[]).map((name) => {
     const s = samples[name];

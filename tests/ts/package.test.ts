@@ -23,7 +23,16 @@ beforeAll(async () => {
   // database, so better-sqlite3's native build is not needed (its binding loads when a database is opened).
   await execa(
     'npm',
-    ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', join(work, tarball), '@types/node@20'],
+    [
+      'install',
+      '--prefer-offline',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      join(work, tarball),
+      '@types/node@20',
+    ],
     { cwd: project },
   );
 }, 600_000);
@@ -43,13 +52,24 @@ describe('the packed package, installed into a fresh project', () => {
   it('ships no TypeScript loader: the command runs from the compiled JavaScript', async () => {
     const help = await execa(join(project, 'node_modules', '.bin', 'refine-af'), ['--help'], { cwd: project });
     expect(help.stdout).toMatch(/^Usage: refine-af /);
-    await expect(execa('node', ['--input-type=module', '-e', "import 'tsx'"], { cwd: project })).rejects.toThrow(/Cannot find package 'tsx'/);
+    await expect(execa('node', ['--input-type=module', '-e', "import 'tsx'"], { cwd: project })).rejects.toThrow(
+      /Cannot find package 'tsx'/,
+    );
   });
 
   it('type-checks a TypeScript file against its declarations, and rejects one that misuses them', async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: ['node'] } }),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+        },
+      }),
     );
     writeFileSync(
       join(project, 'good.ts'),

@@ -34,7 +34,14 @@ it('has no tracked file that refers to a sibling checkout', async () => {
 it('passes the tests that read the repository data, run inside the clone', async () => {
   const run = await execa(
     'npx',
-    ['vitest', 'run', 'tests/ts/eval-superni.test.ts', 'tests/ts/human-eval-data.test.ts', '-t', 'reading the benchmark|scoring|user-oriented|runs'],
+    [
+      'vitest',
+      'run',
+      'tests/ts/eval-superni.test.ts',
+      'tests/ts/human-eval-data.test.ts',
+      '-t',
+      'reading the benchmark|scoring|user-oriented|runs',
+    ],
     { cwd: clone, reject: false, all: true, env: { NO_COLOR: '1', FORCE_COLOR: '0' } },
   );
   expect(run.exitCode, run.all).toBe(0);
