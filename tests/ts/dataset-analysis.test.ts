@@ -10,6 +10,7 @@ import { loadSeedTasks } from '../../ts/io/seeds.js';
 import { datasetStatistics, loadDataset } from '../../ts/stats/dataset.js';
 import { diversity, verbNoun } from '../../ts/stats/diversity.js';
 import { analyseDataset, type DatasetStats } from '../../ts/stats/report.js';
+import { distributionChart } from '../../ts/eval/human/html.js';
 import { histogramBins, histogramSvg } from '../../ts/stats/svg.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -88,6 +89,25 @@ describe('charts', () => {
     expect(svg).not.toContain('<script>');
     expect(svg).toContain('&lt;script&gt;');
     expect(svg).toContain('x &quot;label&quot;');
+  });
+});
+
+describe('Figure 6 (human evaluation) with the shared chart code', () => {
+  it('draws one bar per system and rating level on the same axes, title and legend as the other figures', () => {
+    const counts = (a: number, b: number, c: number, d: number) => ({ A: a, B: b, C: c, D: d });
+    const svg = distributionChart([
+      { system: 'refine-af', counts: counts(30, 12, 5, 3), total: 50 },
+      { system: '<b>self</b>', counts: counts(20, 15, 10, 5), total: 50 },
+    ]).text;
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>$/);
+    expect(svg).toContain('<title>Rating distribution per system (Figure 6)</title>');
+    expect(svg.match(/<rect [^>]*><title>[^<]*, Rating-[ABCD]: \d+<\/title><\/rect>/g)).toHaveLength(8);
+    expect(svg).toContain('<title>refine-af, Rating-A: 30</title>');
+    // The y axis: round ticks from 0 up to at least the largest count, and its label.
+    for (const tick of ['0', '10', '20', '30']) expect(svg).toContain(`text-anchor="end">${tick}</text>`);
+    expect(svg).toContain('rotate(-90)" text-anchor="middle">responses</text>');
+    expect(svg).toContain('&lt;b&gt;self&lt;/b&gt;');
+    expect(svg).not.toContain('<b>');
   });
 });
 

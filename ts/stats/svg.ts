@@ -1,6 +1,7 @@
 /**
- * Dependency-free SVG charts for the dataset report beside ./line-chart.ts (Figure 2): histograms (Figures 3 and 4)
- * and a two-ring sunburst of verbs and their nouns (Figure 8). Every text is XML-escaped; output is a standalone <svg>.
+ * Dependency-free SVG charts beside ./line-chart.ts (Figure 2): histograms (Figures 3 and 4), a two-ring sunburst of
+ * verbs and their nouns (Figure 8) and grouped bars (Figure 6, the human evaluation). Every text is XML-escaped; output
+ * is a standalone <svg>.
  */
 import { escapeMarkup } from '../markup.js';
 
@@ -88,6 +89,38 @@ export function histogramSvg(title: string, bins: readonly Bin[], xLabel: string
   });
   const last = bins.at(-1);
   if (last) body.push(`<text x="${WIDTH - MARGIN.right}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${num(last.to)}</text>`);
+  return svgDocument(WIDTH, HEIGHT, title, body);
+}
+
+/**
+ * Grouped bars (Figure 6: per rating level, one bar per system): each group a label on the x axis, each series a colour
+ * of PALETTE with its value above the bar, and a legend of the series.
+ */
+export function groupedBarSvg(title: string, groups: readonly string[], series: readonly { label: string; values: readonly number[] }[], xLabel: string, yLabel: string): string {
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const { body, y } = axes(xLabel, yLabel, Math.max(1, ...series.flatMap((s) => s.values)));
+  const groupWidth = plotWidth / Math.max(1, groups.length);
+  const barWidth = (groupWidth * 0.8) / Math.max(1, series.length);
+  groups.forEach((group, g) => {
+    const left = MARGIN.left + g * groupWidth + groupWidth * 0.1;
+    series.forEach((s, i) => {
+      const value = s.values[g] ?? 0;
+      const x = left + i * barWidth;
+      body.push(
+        `<rect x="${num(x + 1)}" y="${num(y(value))}" width="${num(Math.max(1, barWidth - 2))}" height="${num(y(0) - y(value))}" fill="${PALETTE[i % PALETTE.length]}"><title>${escapeMarkup(s.label)}, ${escapeMarkup(group)}: ${num(value)}</title></rect>`,
+        `<text x="${num(x + barWidth / 2)}" y="${num(y(value) - 4)}" text-anchor="middle">${num(value)}</text>`,
+      );
+    });
+    body.push(`<text x="${num(left + groupWidth * 0.4)}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${escapeMarkup(group)}</text>`);
+  });
+  series.forEach((s, i) => {
+    const x = WIDTH - MARGIN.right - 150;
+    const top = MARGIN.top + i * 16;
+    body.push(
+      `<rect x="${x}" y="${top}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`,
+      `<text x="${x + 14}" y="${top + 9}">${escapeMarkup(s.label)}</text>`,
+    );
+  });
   return svgDocument(WIDTH, HEIGHT, title, body);
 }
 

@@ -4,7 +4,7 @@
  * No page carries a script; styles come from one stylesheet (/app.css), so the Content-Security-Policy can forbid the rest.
  */
 import { escapeMarkup } from '../../markup.js';
-import { PALETTE } from '../../stats/svg.js';
+import { groupedBarSvg } from '../../stats/svg.js';
 import { RATINGS, RATING_MEANINGS, type Rating } from './scale.js';
 import type { AssignmentView, RaterProgress, Session, SystemDistribution } from './store.js';
 
@@ -147,37 +147,16 @@ ${session.rater.isAdmin && html`<p><a href="/results">Results</a></p>`}`,
 
 /** Figure 6 as an SVG: for each rating level, one bar per system with its count. */
 export function distributionChart(distribution: readonly SystemDistribution[]): Html {
-  const barWidth = 28;
-  const groupGap = 30;
-  const chartHeight = 200;
-  const left = 40;
-  const top = 20;
-  const groupWidth = distribution.length * barWidth;
-  const width = left + RATINGS.length * (groupWidth + groupGap) + 160;
-  const height = top + chartHeight + 40;
-  const max = Math.max(1, ...distribution.flatMap((d) => RATINGS.map((level) => d.counts[level])));
-  const bars = RATINGS.flatMap((level, g) =>
-    distribution.map((d, s) => {
-      const value = d.counts[level];
-      const h = (value / max) * chartHeight;
-      const x = left + g * (groupWidth + groupGap) + s * barWidth;
-      const y = top + chartHeight - h;
-      return html`<rect x="${x}" y="${y.toFixed(1)}" width="${barWidth - 4}" height="${h.toFixed(1)}" fill="${PALETTE[s % PALETTE.length] ?? ''}"><title>${d.system}, rating ${level}: ${value}</title></rect>
-<text x="${x + (barWidth - 4) / 2}" y="${(y - 4).toFixed(1)}" font-size="11" text-anchor="middle">${value}</text>`;
-    }),
+  // groupedBarSvg escapes every text it draws, so its output is markup as it stands.
+  return new Html(
+    groupedBarSvg(
+      'Rating distribution per system (Figure 6)',
+      RATINGS.map((level) => `Rating-${level}`),
+      distribution.map((d) => ({ label: d.system, values: RATINGS.map((level) => d.counts[level]) })),
+      'rating',
+      'responses',
+    ),
   );
-  const labels = RATINGS.map(
-    (level, g) =>
-      html`<text x="${left + g * (groupWidth + groupGap) + groupWidth / 2}" y="${top + chartHeight + 18}" font-size="13" text-anchor="middle">Rating-${level}</text>`,
-  );
-  const legendX = left + RATINGS.length * (groupWidth + groupGap) + 10;
-  const legend = distribution.map(
-    (d, s) =>
-      html`<rect x="${legendX}" y="${top + s * 20}" width="12" height="12" fill="${PALETTE[s % PALETTE.length] ?? ''}"></rect><text x="${legendX + 18}" y="${top + s * 20 + 11}" font-size="12">${d.system}</text>`,
-  );
-  return html`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Rating distribution per system">
-<line x1="${left - 5}" y1="${top + chartHeight}" x2="${width - 165}" y2="${top + chartHeight}" stroke="#444"></line>
-${bars}${labels}${legend}</svg>`;
 }
 
 export function resultsPage(distribution: readonly SystemDistribution[], progress: readonly RaterProgress[], session: Session): Html {
