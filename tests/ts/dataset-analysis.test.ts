@@ -11,6 +11,7 @@ import { datasetStatistics, loadDataset } from '../../ts/stats/dataset.js';
 import { diversity, verbNoun } from '../../ts/stats/diversity.js';
 import { analyseDataset, type DatasetStats } from '../../ts/stats/report.js';
 import { distributionChart } from '../../ts/eval/human/html.js';
+import { readTriplets } from '../../ts/feedback/score.js';
 import { histogramBins, histogramSvg } from '../../ts/stats/svg.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -47,6 +48,17 @@ describe('loading a dataset', () => {
     const bad = file('bad.jsonl', [{ instruction: 'ok', output: 'x' }, { instruction: 'no output' }]);
     expect(() => loadDataset(bad)).toThrow(DataFileError);
     expect(() => loadDataset(bad)).toThrow(/bad\.jsonl:2/);
+  });
+
+  it('reads files as `score` does (one reader): a JSON array by its content, whatever the name; a bad record fails here, is rejected there', () => {
+    const array = join(dir, 'alpaca-array.jsonl');
+    writeFileSync(array, JSON.stringify([{ instruction: 'List colors.', output: 'red' }], null, 2));
+    expect(loadDataset(array)).toEqual([{ instruction: 'List colors.', input: '', output: 'red' }]);
+    expect(readTriplets(array).accepted.map((r) => r.record)).toEqual([{ instruction: 'List colors.', input: '', output: 'red' }]);
+    const bad = file('bad-json.jsonl', [{ instruction: 'ok', output: 'x' }]);
+    writeFileSync(bad, `${readFileSync(bad, 'utf8')}{"instruction": \n`);
+    expect(() => loadDataset(bad)).toThrow(/bad-json\.jsonl:2: not valid JSON/);
+    expect(readTriplets(bad).rejected).toEqual([{ index: 1, where: `${bad}:2`, reason: expect.stringMatching(/^not valid JSON/) }]);
   });
 });
 

@@ -7,12 +7,12 @@
  * `<out>.rejected.jsonl` holds the records that could not be scored and why; `<out>.summary.json` the summary table.
  * `resume` skips every index already written (scored or rejected), so a crashed run finishes with no duplicates.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { FEEDBACK_INDICATORS, indicatorBackendsSchema, indicatorValuesSchema, type Triplet } from '../bridge/contract.js';
 import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
-import { appendJsonl, DataFileError, readJsonl, writeJsonAtomic } from '../io/files.js';
+import { appendJsonl, DataFileError, readDatasetFile, readJsonl, writeJsonAtomic, type DatasetRead } from '../io/files.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { configureLogging, logger } from '../log.js';
 import { startProgress } from '../progress.js';
@@ -32,60 +32,24 @@ export const scoredRecordSchema = z.object({
 export type ScoredRecord = z.infer<typeof scoredRecordSchema>;
 
 const rejectedRecordSchema = z.object({ index: z.number().int().nonnegative(), where: z.string(), reason: z.string() });
-type RejectedRecord = z.infer<typeof rejectedRecordSchema>;
 
-interface InputRecord {
-  index: number;
-  where: string;
-  triplet: Triplet;
-}
-
-/** Why a parsed value cannot be scored, or its triplet. `input` may be absent or null (Alpaca leaves it empty). */
-function toTriplet(value: unknown): Triplet | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object with instruction, input, output';
+/** A parsed value's triplet, or why it cannot be scored. `input` may be absent or null (Alpaca leaves it empty). */
+function toTriplet(value: unknown): { record: Triplet } | { reason: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not an object with instruction, input, output' };
   const record = value as Record<string, unknown>;
   for (const key of ['instruction', 'output'] as const) {
-    if (!(key in record)) return `missing field "${key}"`;
-    if (typeof record[key] !== 'string') return `field "${key}" is not a string`;
-    if ((record[key] as string).trim() === '') return `field "${key}" is empty`;
+    if (!(key in record)) return { reason: `missing field "${key}"` };
+    if (typeof record[key] !== 'string') return { reason: `field "${key}" is not a string` };
+    if ((record[key] as string).trim() === '') return { reason: `field "${key}" is empty` };
   }
   const input = record.input ?? '';
-  if (typeof input !== 'string') return 'field "input" is not a string';
-  return { instruction: record.instruction as string, input, output: record.output as string };
+  if (typeof input !== 'string') return { reason: 'field "input" is not a string' };
+  return { record: { instruction: record.instruction as string, input, output: record.output as string } };
 }
 
-/** Every record of the file, accepted or rejected with its reason; only an unreadable JSON array fails as a whole. */
-export function readTriplets(file: string): { accepted: InputRecord[]; rejected: RejectedRecord[] } {
-  const text = readFileSync(file, 'utf8');
-  const accepted: InputRecord[] = [];
-  const rejected: RejectedRecord[] = [];
-  const take = (index: number, where: string, value: unknown) => {
-    const triplet = toTriplet(value);
-    if (typeof triplet === 'string') rejected.push({ index, where, reason: triplet });
-    else accepted.push({ index, where, triplet });
-  };
-  if (text.trimStart().startsWith('[')) {
-    let records: unknown;
-    try {
-      records = JSON.parse(text);
-    } catch (error) {
-      throw new DataFileError(file, undefined, `not a valid JSON array: ${(error as Error).message}`);
-    }
-    (records as unknown[]).forEach((value, i) => take(i, `${file}[${i}]`, value));
-  } else {
-    let index = 0;
-    text.split('\n').forEach((line, lineIndex) => {
-      if (line.trim() === '') return;
-      const where = `${file}:${lineIndex + 1}`;
-      try {
-        take(index, where, JSON.parse(line));
-      } catch (error) {
-        rejected.push({ index, where, reason: `not valid JSON: ${(error as Error).message}` });
-      }
-      index += 1;
-    });
-  }
-  return { accepted, rejected };
+/** Every record of the file, accepted or rejected with its reason (never fatal: the rejected ones are reported). */
+export function readTriplets(file: string): DatasetRead<Triplet> {
+  return readDatasetFile(file, toTriplet, 'reject');
 }
 
 export interface IndicatorSummary {
@@ -162,7 +126,7 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
   const byIndex = new Map(accepted.map((r) => [r.index, r]));
   for (const record of written) {
     const source = byIndex.get(record.index);
-    if (!source || source.triplet.instruction !== record.instruction || source.triplet.output !== record.output) {
+    if (!source || source.record.instruction !== record.instruction || source.record.output !== record.output) {
       throw new DataFileError(outFile, undefined, `record ${record.index} does not match ${inFile}: was it written from another input?`);
     }
   }
@@ -188,7 +152,7 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
   for (let start = 0; start < todo.length; start += batch) {
     throwIfInterrupted(options.signal);
     const chunk = todo.slice(start, start + batch);
-    const scored = await scorer.score(chunk.map((r) => r.triplet));
+    const scored = await scorer.score(chunk.map((r) => r.record));
     const records = scored.map((s, i) => ({ index: chunk[i]!.index, ...s }));
     appendJsonl(outFile, records);
     all.push(...records);

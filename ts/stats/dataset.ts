@@ -1,7 +1,6 @@
 /** Statistics of an instruction-tuning dataset, as in the paper's Table V (Appendix IX-A); lengths are in words. */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DataFileError, readJsonl } from '../io/files.js';
+import { DataFileError, formatIssues, readDatasetFile } from '../io/files.js';
 import { mean } from './summary.js';
 
 /** One line of an IFT dataset (Alpaca's record): an empty input means the instruction needs none. */
@@ -77,26 +76,15 @@ const toRecords = (record: z.infer<typeof anyRecordSchema>): IftRecord[] =>
  * {instruction, instances: [{input, output}]} objects. A bad record fails naming the file and line (or array index).
  */
 export function loadDataset(file: string): IftRecord[] {
-  let records: z.infer<typeof anyRecordSchema>[];
-  if (file.endsWith('.json')) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new DataFileError(file, undefined, `not valid JSON: ${(error as Error).message}`);
-    }
-    if (!Array.isArray(raw)) throw new DataFileError(file, undefined, 'expected a JSON array of records');
-    records = raw.map((item, index) => {
-      const parsed = anyRecordSchema.safeParse(item);
-      if (!parsed.success) {
-        throw new DataFileError(file, undefined, `record ${index}: expected {instruction, input?, output} or {instruction, instances: [{input, output}]}`);
-      }
-      return parsed.data;
-    });
-  } else {
-    records = readJsonl(file, anyRecordSchema);
-  }
-  const flat = records.flatMap(toRecords);
+  const { accepted } = readDatasetFile<IftRecord[]>(
+    file,
+    (value) => {
+      const parsed = anyRecordSchema.safeParse(value);
+      return parsed.success ? { record: toRecords(parsed.data) } : { reason: formatIssues(parsed.error) };
+    },
+    'fail',
+  );
+  const flat = accepted.flatMap((r) => r.record);
   if (flat.length === 0) throw new DataFileError(file, undefined, 'no instances');
   return flat;
 }
