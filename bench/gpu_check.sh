@@ -19,16 +19,19 @@ if [[ "${1:-}" == wheels ]]; then
   grep -qx '/.whl/' "$exclude" 2>/dev/null || echo '/.whl/' >>"$exclude"
   pins=()
   for name in "${WHEELS[@]}"; do pins+=("$(grep -i "^${name}==" requirements.txt)"); done
-  exec python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .whl "${pins[@]}"
+  # The worker package itself (pure Python), so that the device installs it like the rest.
+  exec python3 -m pip wheel --quiet --no-deps --wheel-dir .whl ./py
 fi
 
-if compgen -G '.whl/*.whl' >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site
-fi
+compgen -G '.whl/refine_af_worker-*.whl' >/dev/null || { echo "no .whl/refine_af_worker-*.whl: run 'bash bench/gpu_check.sh wheels' here first" >&2; exit 2; }
+# A venv over the image's own packages (its CUDA torch), with ours installed in it: its site-packages come first, so our
+# pins win, and nothing edits the import path.
+python3 -m venv --system-site-packages --without-pip /tmp/refine-af-venv
+python3 -m pip --python /tmp/refine-af-venv/bin/python install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 # Inside the device tool's 10-minute limit, with time left to bring $OUT back.
-exec timeout 560 python3 bench/gpu_check.py --out "${OUT:-/tmp/refine-af-gpu-check/out}" "$@"
+exec timeout 560 /tmp/refine-af-venv/bin/python bench/gpu_check.py --out "${OUT:-/tmp/refine-af-gpu-check/out}" "$@"

@@ -21,7 +21,9 @@ import { PythonWorker } from '../ts/bridge/worker.js';
 import { parseConfig } from '../ts/config/load.js';
 import { defaultSeedTasksFile } from '../ts/io/seeds.js';
 import { configureLogging } from '../ts/log.js';
-import { readRlafMetrics, rlafPaths, trainRlaf, type RewardFn } from '../ts/stages/rlaf.js';
+import { trainRlaf, type RewardFn } from '../ts/stages/rlaf.js';
+import { rlafPaths } from '../ts/stages/rlaf/paths.js';
+import { readRlafMetrics } from '../ts/stages/rlaf/records.js';
 
 const args = process.argv.slice(2);
 const resume = args.includes('--resume');
@@ -35,11 +37,7 @@ const config = parseConfig({
   rlaf: {
     pool: defaultSeedTasksFile,
     steps,
-    batch_size: 4,
-    mini_batch_size: 1,
-    gradient_accumulation_steps: 1,
-    ppo_epochs: 1,
-    learning_rate: 1e-3,
+    ppo: { batch_size: 4, mini_batch_size: 1, gradient_accumulation_steps: 1, ppo_epochs: 1, learning_rate: 1e-3 },
     max_new_tokens: 32,
     template: 'instance_generation_short.txt',
     save_every: 1000,

@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so the command never lags behind the code.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../ts/cli.ts');
+// The compiled command (`make setup` or `npm run build` writes dist/ from ts/).
+await import('../dist/cli.js');

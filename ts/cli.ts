@@ -1,30 +1,13 @@
 /** The `refine-af` command: a thin face over the same functions the SDK exports. */
+// Start-up: each command imports its modules (and the config schemas) inside its action, so `--help` and a short
+// command load only what they run instead of every module of the package.
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { stringify } from 'yaml';
-import { doctor, generateText } from './commands.js';
-import { loadConfig, parseConfig } from './config/load.js';
-import { configReference } from './config/reference.js';
-import { compareReports, evalSuperNiModel, formatComparison, formatReport, readReport, scorePredictionsFile } from './eval/superni.js';
-import { formatDuration } from './progress.js';
-import { configureLogging, flushLogs, logger, overrideLogLevel } from './log.js';
-import { handleInterrupts, InterruptedError } from './interrupt.js';
-import { formatRunSummary, runPipeline } from './run.js';
-import { addRater, exportHumanEval, importHumanEvalRuns, ratingDistribution, serveHumanEval, type ExportTable } from './eval/human/commands.js';
-import { generateResponsesWithModel } from './eval/human/respond.js';
-import { formatReproSummary, runRepro } from './repro.js';
-import { RATINGS } from './eval/human/scale.js';
-import { dedupFiles } from './stages/dedup.js';
-import { analyseDataset } from './stats/report.js';
-import { runInstructionGeneration } from './stages/instructions.js';
-import { scoreFile, summaryTable } from './feedback/score.js';
-import { withStageContext } from './stages/context.js';
-import { generateInstances } from './stages/instances.js';
-import { runSft } from './stages/sft.js';
-import { runRlafTraining } from './stages/rlaf.js';
+import type { ExportTable } from './eval/human/commands.js';
 
 /** Ctrl-C/SIGTERM stop a long command after its current unit of work; the message then says how to continue. */
 async function interruptible<T>(resumeCommand: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { handleInterrupts, InterruptedError } = await import('./interrupt.js');
   const interrupts = handleInterrupts();
   try {
     return await work(interrupts.signal);
@@ -44,9 +27,9 @@ const program = new Command('refine-af')
       'Every command reads a YAML config (see `refine-af config reference`); configs/default.yaml runs on a CPU with the embedded model.',
   )
   .option('-v, --verbose', 'show every log record on the terminal, library output included (the run log file always has them)')
-  .hook('preAction', () => {
-    if (program.opts<{ verbose?: boolean }>().verbose) overrideLogLevel('debug');
+  .hook('preAction', async () => {
     commandStarted = Date.now();
+    if (program.opts<{ verbose?: boolean }>().verbose) (await import('./log.js')).overrideLogLevel('debug');
   })
   .showHelpAfterError();
 
@@ -54,7 +37,13 @@ const configOption = () => new Option('-c, --config <yaml>', 'configuration file
 const jsonOption = () => new Option('--json', 'print the result as JSON for scripts instead of a summary');
 
 /** How a command ends: with --json the machine-readable result, for scripts; else a short summary and the time taken, for a person. */
-function finish<T>(options: { json?: boolean }, result: T, summary: (result: T) => string, json: (result: T) => string = (r) => JSON.stringify(r)): void {
+async function finish<T>(
+  options: { json?: boolean },
+  result: T,
+  summary: (result: T) => string,
+  json: (result: T) => string = (r) => JSON.stringify(r),
+): Promise<void> {
+  const { formatDuration } = await import('./progress.js');
   console.log(options.json ? json(result) : `${summary(result)}\n(${formatDuration((Date.now() - commandStarted) / 1000)})`);
 }
 
@@ -70,8 +59,9 @@ program
   .addOption(configOption())
   .addOption(jsonOption())
   .action(async (options: { config: string; json?: boolean }) => {
+    const [{ loadConfig }, { doctor }] = await Promise.all([import('./config/load.js'), import('./commands.js')]);
     const report = await doctor(loadConfig(options.config));
-    finish(options, report, ({ python, models }) =>
+    await finish(options, report, ({ python, models }) =>
       [
         `ready: Python ${python.python}, torch ${python.torch}, ${python.cuda_available ? `${python.cuda_devices} CUDA device(s)` : 'no CUDA (CPU)'}`,
         ...Object.entries(models).map(([role, model]) => `  ${role}: ${model.ref} → ${model.kind} ${model.gguf_file ? `${model.path}/${model.gguf_file}` : model.path}`),
@@ -88,11 +78,12 @@ program
   .option('--raw', 'send the prompt as is instead of through the chat template')
   .addOption(jsonOption())
   .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; raw?: boolean; json?: boolean }) => {
+    const [{ loadConfig }, { generateText }] = await Promise.all([import('./config/load.js'), import('./commands.js')]);
     const completions = await generateText(loadConfig(options.config), options.prompt, {
       maxNewTokens: options.maxNewTokens,
       promptFormat: options.raw ? 'raw' : 'chat',
     });
-    finish(
+    await finish(
       options,
       completions,
       (all) => all.map((c, i) => `── completion ${i + 1} of ${all.length} (${c.new_tokens} tokens, ended by ${c.finish_reason})\n${c.text}`).join('\n'),
@@ -107,11 +98,12 @@ program
   .option('--resume', 'continue the run in run.dir exactly where its last completed batch ended')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; json?: boolean }) => {
+    const [{ loadConfig }, { runInstructionGeneration }] = await Promise.all([import('./config/load.js'), import('./stages/instructions.js')]);
     const config = loadConfig(options.config);
     const summary = await interruptible(`refine-af generate-instructions --config ${options.config} --resume`, (signal) =>
       runInstructionGeneration(config, { resume: options.resume ?? false, signal }),
     );
-    finish(options, summary, (s) =>
+    await finish(options, summary, (s) =>
       [
         `${s.kept} instructions kept of ${s.generated} generated in ${s.requests} requests → ${s.output}`,
         `rejected: ${countsText(s.rejected)}`,
@@ -125,12 +117,15 @@ program
   .requiredOption('--pool <jsonl>', 'initial pool: JSON lines with an "instruction" field (e.g. seeds/seed_tasks.jsonl)')
   .requiredOption('--candidates <jsonl>', 'candidates: JSON lines with an "instruction" field')
   .requiredOption('--out <jsonl>', 'output: {"instruction","kept","max_rouge_l","most_similar"} per candidate, in order')
-  .option('--threshold <f>', 'drop when the max ROUGE-L F is above this', Number.parseFloat, parseConfig({}).instructions.rouge_threshold)
+  .option('--threshold <f>', 'drop when the max ROUGE-L F is above this (default: instructions.rouge_threshold of the config defaults)', Number.parseFloat)
   .addOption(jsonOption())
-  .action((options: { pool: string; candidates: string; out: string; threshold: number; json?: boolean }) => {
-    if (!(options.threshold >= 0 && options.threshold <= 1)) throw new Error(`--threshold must be in [0, 1]; got ${options.threshold}`);
-    const summary = dedupFiles({ ...options, topK: parseConfig({}).instructions.most_similar_k });
-    finish(options, summary, (s) => `${s.kept} of ${s.candidates} candidates kept against a pool of ${s.pool} → ${options.out}`);
+  .action(async (options: { pool: string; candidates: string; out: string; threshold?: number; json?: boolean }) => {
+    const [{ parseConfig }, { dedupFiles }] = await Promise.all([import('./config/load.js'), import('./stages/dedup.js')]);
+    const defaults = parseConfig({}).instructions;
+    const threshold = options.threshold ?? defaults.rouge_threshold;
+    if (!(threshold >= 0 && threshold <= 1)) throw new Error(`--threshold must be in [0, 1]; got ${threshold}`);
+    const summary = dedupFiles({ ...options, threshold, topK: defaults.most_similar_k });
+    await finish(options, summary, (s) => `${s.kept} of ${s.candidates} candidates kept against a pool of ${s.pool} → ${options.out}`);
   });
 
 program
@@ -142,8 +137,12 @@ program
   .option('--resume', 'continue an interrupted run into the same --out, skipping what it already holds')
   .addOption(jsonOption())
   .action(async (options: { config: string; in: string; out: string; resume?: boolean; json?: boolean }) => {
-    const summary = await scoreFile(loadConfig(options.config), { inFile: options.in, outFile: options.out, resume: options.resume });
-    finish(options, summary, summaryTable);
+    const [{ loadConfig }, { scoreFile, summaryTable }] = await Promise.all([import('./config/load.js'), import('./feedback/score.js')]);
+    const config = loadConfig(options.config);
+    const summary = await interruptible(`refine-af score --config ${options.config} --in ${options.in} --out ${options.out} --resume`, (signal) =>
+      scoreFile(config, { inFile: options.in, outFile: options.out, resume: options.resume, signal }),
+    );
+    await finish(options, summary, summaryTable);
   });
 
 program
@@ -155,10 +154,13 @@ program
   .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
   .addOption(jsonOption())
   .action(async (options: { config: string; instructions: string; adapter?: string; out?: string; json?: boolean }) => {
-    const result = await withStageContext(loadConfig(options.config), (ctx) =>
-      generateInstances(ctx, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out }),
+    const [{ loadConfig }, { runInstanceGeneration }] = await Promise.all([import('./config/load.js'), import('./stages/instances.js')]);
+    const config = loadConfig(options.config);
+    const again = `refine-af generate-instances --config ${options.config} --instructions ${options.instructions}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.out ? ` --out ${options.out}` : ''}`;
+    const result = await interruptible(again, (signal) =>
+      runInstanceGeneration(config, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out, signal }),
     );
-    finish(
+    await finish(
       options,
       result,
       (r) =>
@@ -180,10 +182,13 @@ program
   .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
   .addOption(jsonOption())
   .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string; json?: boolean }) => {
-    const run = await withStageContext(loadConfig(options.config), (ctx) =>
-      runSft(ctx, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out }),
+    const [{ loadConfig }, { runSftTraining }] = await Promise.all([import('./config/load.js'), import('./stages/sft.js')]);
+    const config = loadConfig(options.config);
+    const again = `refine-af sft --config ${options.config} --dataset ${options.dataset}${options.maxInstructions === undefined ? '' : ` --max-instructions ${options.maxInstructions}`}${options.out ? ` --out ${options.out}` : ''}`;
+    const run = await interruptible(again, (signal) =>
+      runSftTraining(config, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out, signal }),
     );
-    finish(
+    await finish(
       options,
       run,
       (r) => `fine-tuned on ${r.instructions} instructions${r.result.train_loss === null ? '' : `, training loss ${r.result.train_loss.toFixed(4)}`} → ${r.result.model_dir}`,
@@ -198,13 +203,14 @@ program
   .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; json?: boolean }) => {
+    const [{ loadConfig }, { runRlafTraining }] = await Promise.all([import('./config/load.js'), import('./stages/rlaf.js')]);
     const summary = await interruptible(`refine-af train-rlaf --config ${options.config} --resume`, (signal) =>
       runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false, signal }),
     );
-    finish(options, summary, (s) =>
+    await finish(options, summary, (s) =>
       [
         `${s.steps} PPO steps${s.interrupted ? ' (interrupted)' : ''}, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
-        `checkpoint: ${s.checkpoint}`,
+        `checkpoint: ${s.checkpoint}, adapter: ${s.adapter}`,
         `metrics: ${s.metrics}, reward curve: ${s.chart}`,
       ].join('\n'),
     );
@@ -218,11 +224,12 @@ program
   .option('--force', 'discard artifacts a different config made in run.dir (that stage and every later one)')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; force?: boolean; json?: boolean }) => {
+    const [{ loadConfig }, { formatRunSummary, runPipeline }] = await Promise.all([import('./config/load.js'), import('./run.js')]);
     const config = loadConfig(options.config);
     const summary = await interruptible(`refine-af run --config ${options.config} --resume`, (signal) =>
       runPipeline(config, { resume: options.resume, force: options.force, signal }),
     );
-    finish(options, summary, formatRunSummary);
+    await finish(options, summary, formatRunSummary);
   });
 
 program
@@ -237,11 +244,12 @@ program
   .option('--force', 'redo a step whose inputs changed (a pipeline rerun with --force, other eval settings)')
   .addOption(jsonOption())
   .action(async (options: { config: string; baseline: string; resume?: boolean; force?: boolean; json?: boolean }) => {
+    const [{ loadConfig }, { formatReproSummary, runRepro }] = await Promise.all([import('./config/load.js'), import('./repro.js')]);
     const [main, baseline] = [loadConfig(options.config), loadConfig(options.baseline)];
     const summary = await interruptible(`refine-af repro --config ${options.config} --baseline ${options.baseline} --resume`, (signal) =>
       runRepro(main, baseline, { resume: options.resume, force: options.force, signal }),
     );
-    finish(options, summary, formatReproSummary);
+    await finish(options, summary, formatReproSummary);
   });
 
 const config = program.command('config').description('inspect configuration');
@@ -249,7 +257,8 @@ config
   .command('check')
   .description('validate a config file; errors name the file, line, key path and what was expected')
   .argument('<yaml>')
-  .action((file: string) => {
+  .action(async (file: string) => {
+    const { loadConfig } = await import('./config/load.js');
     loadConfig(file);
     console.log(`${file}: valid`);
   });
@@ -257,11 +266,14 @@ config
   .command('show')
   .description('print a config with every default filled in')
   .argument('<yaml>')
-  .action((file: string) => console.log(stringify(loadConfig(file))));
+  .action(async (file: string) => {
+    const [{ loadConfig }, { stringify }] = await Promise.all([import('./config/load.js'), import('yaml')]);
+    console.log(stringify(loadConfig(file)));
+  });
 config
   .command('reference')
   .description('print every config key with its type, default and meaning (Markdown)')
-  .action(() => console.log(configReference()));
+  .action(async () => console.log((await import('./config/reference.js')).configReference()));
 
 const evaluation = program.command('eval').description('evaluate models (§V of the paper)');
 evaluation
@@ -275,27 +287,38 @@ evaluation
   .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
   .addOption(jsonOption())
   .action(async (options: { config: string; dataDir?: string; model?: string; adapter?: string; predictions?: string; out: string; json?: boolean }) => {
+    const [{ loadConfig }, { configureLogging }, { evalSuperNiModel, formatReport, scorePredictionsFile }] = await Promise.all([
+      import('./config/load.js'),
+      import('./log.js'),
+      import('./eval/superni.js'),
+    ]);
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
     const dataDir = options.dataDir ?? config.eval.data_dir;
     if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
     const report =
       options.predictions === undefined
-        ? await evalSuperNiModel(config, {
-            dataDir,
-            outDir: options.out,
-            model: options.model ?? config.models.generator,
-            ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
-          })
-        : scorePredictionsFile(config, dataDir, options.predictions, options.out);
-    finish(options, report, (r) => formatReport(r).trimEnd());
+        ? await interruptible(
+            `refine-af eval superni --config ${options.config} --data-dir ${dataDir} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}`,
+            (signal) =>
+              evalSuperNiModel(config, {
+                dataDir,
+                outDir: options.out,
+                model: options.model ?? config.models.generator,
+                ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+                signal,
+              }),
+          )
+        : scorePredictionsFile(config, { dataDir, predictionsFile: options.predictions, outDir: options.out });
+    await finish(options, report, (r) => formatReport(r).trimEnd());
   });
 evaluation
   .command('compare')
   .description('compare two `eval superni` runs: % tasks better (Table II) and ROUGE-L per category (Table III)')
   .argument('<runA>', 'run directory of the system under test')
   .argument('<runB>', 'run directory of the baseline')
-  .action((runA: string, runB: string) => {
+  .action(async (runA: string, runB: string) => {
+    const { compareReports, formatComparison, readReport } = await import('./eval/superni.js');
     process.stdout.write(formatComparison(compareReports(readReport(runA), readReport(runB)), runA, runB));
   });
 
@@ -308,7 +331,12 @@ program
   .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
   .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
   .addOption(jsonOption())
-  .action((options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string; json?: boolean }) => {
+  .action(async (options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string; json?: boolean }) => {
+    const [{ loadConfig }, { configureLogging }, { analyseDataset }] = await Promise.all([
+      import('./config/load.js'),
+      import('./log.js'),
+      import('./stats/report.js'),
+    ]);
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
     const stats = analyseDataset(config, {
@@ -318,7 +346,7 @@ program
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     });
     const report = `${options.out}/report.html`;
-    finish(
+    await finish(
       options,
       stats,
       (s) => `${s.tableV.instructions} instructions, ${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs → ${report}`,
@@ -347,6 +375,11 @@ humanEval
   .option('--host <address>', 'address to bind (config human_eval.host, default 127.0.0.1: this machine only)')
   .option('--port <n>', 'port to listen on, 0 for any free one (config human_eval.port)', parsePort)
   .action(async (options: { config: string; db: string; runs?: string[]; instructions?: string; host?: string; port?: number }) => {
+    const [{ loadConfig }, { serveHumanEval }, { handleInterrupts }] = await Promise.all([
+      import('./config/load.js'),
+      import('./eval/human/commands.js'),
+      import('./interrupt.js'),
+    ]);
     const settings = loadConfig(options.config).human_eval;
     const server = await serveHumanEval({
       db: options.db,
@@ -374,15 +407,24 @@ humanEval
   .requiredOption('--out <jsonl>', 'the run file ({"id", "response"} per line), appended per batch')
   .addOption(jsonOption())
   .action(async (options: { config: string; model?: string; adapter?: string; instructions?: string; out: string; json?: boolean }) => {
+    const [{ loadConfig }, { configureLogging }, { generateResponsesWithModel }] = await Promise.all([
+      import('./config/load.js'),
+      import('./log.js'),
+      import('./eval/human/respond.js'),
+    ]);
     const config = loadConfig(options.config);
     configureLogging({ level: config.logging.level });
-    const result = await generateResponsesWithModel(config, {
-      model: options.model ?? config.models.generator,
-      out: options.out,
-      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
-      ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
-    });
-    finish(options, result, (r) => `${r.responses} responses in ${r.out}`);
+    const again = `refine-af human-eval respond --config ${options.config} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.instructions ? ` --instructions ${options.instructions}` : ''}`;
+    const result = await interruptible(again, (signal) =>
+      generateResponsesWithModel(config, {
+        model: options.model ?? config.models.generator,
+        out: options.out,
+        ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+        ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+        signal,
+      }),
+    );
+    await finish(options, result, (r) => `${r.responses} responses in ${r.out}`);
   });
 humanEval
   .command('import')
@@ -390,7 +432,8 @@ humanEval
   .requiredOption('--db <file>', 'the rating database')
   .requiredOption('--runs <name=path...>', 'one per system, e.g. refine-af=out/refine.jsonl self-instruct=out/si.jsonl')
   .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
-  .action((options: { db: string; runs: string[]; instructions?: string }) => {
+  .action(async (options: { db: string; runs: string[]; instructions?: string }) => {
+    const { importHumanEvalRuns } = await import('./eval/human/commands.js');
     const { added, kept } = importHumanEvalRuns(options.db, options.runs, options.instructions);
     console.log(`${added} responses imported, ${kept} already in ${options.db}`);
   });
@@ -400,7 +443,8 @@ humanEval
   .requiredOption('--db <file>', 'the rating database')
   .requiredOption('--name <name>', 'rater name (letters, digits, ".", "_", "-")')
   .option('--admin', 'may also see the results page and download the CSVs')
-  .action((options: { db: string; name: string; admin?: boolean }) => {
+  .action(async (options: { db: string; name: string; admin?: boolean }) => {
+    const { addRater } = await import('./eval/human/commands.js');
     const rater = addRater(options.db, options.name, { admin: options.admin });
     console.log(`rater ${rater.name}${rater.admin ? ' (admin)' : ''}: token ${rater.token}`);
   });
@@ -408,7 +452,8 @@ humanEval
   .command('results')
   .description('print the rating distribution per system (Figure 6)')
   .requiredOption('--db <file>', 'the rating database')
-  .action((options: { db: string }) => {
+  .action(async (options: { db: string }) => {
+    const [{ ratingDistribution }, { RATINGS }] = await Promise.all([import('./eval/human/commands.js'), import('./eval/human/scale.js')]);
     const rows = ratingDistribution(options.db);
     console.log(['system', ...RATINGS, 'ratings'].join('\t'));
     for (const row of rows) console.log([row.system, ...RATINGS.map((level) => row.counts[level]), row.total].join('\t'));
@@ -420,7 +465,8 @@ humanEval
   .requiredOption('--out <csv>', 'CSV file to write')
   .addOption(new Option('--table <table>', 'what to write').choices(['distribution', 'ratings']).default('distribution'))
   .option('--svg <file>', 'also write the distribution chart (Figure 6) as SVG')
-  .action((options: { db: string; out: string; table: ExportTable; svg?: string }) => {
+  .action(async (options: { db: string; out: string; table: ExportTable; svg?: string }) => {
+    const { exportHumanEval } = await import('./eval/human/commands.js');
     exportHumanEval(options.db, options.out, { table: options.table, svg: options.svg });
     console.log(`wrote ${options.out}${options.svg ? ` and ${options.svg}` : ''}`);
   });
@@ -428,6 +474,7 @@ humanEval
 try {
   await program.parseAsync();
 } catch (error) {
+  const { flushLogs, logger } = await import('./log.js');
   logger.error((error as Error).message);
   // The command failed and has nothing left to do. A Python worker that died under it leaves pythonia's handles open,
   // which would keep Node waiting forever instead of exiting: flush the log, then exit.

@@ -3,7 +3,8 @@
  * in a run log file.
  */
 import winston from 'winston';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { PYTHON_LOG_RECORD_PREFIX, pythonLogRecordSchema } from './bridge/contract.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -70,15 +71,12 @@ export function holdTerminalLine(held: boolean): void {
   liveLine = held;
 }
 
-/** py/refine_af/service.py writes each Python log record as this prefix and a JSON object on one line. */
-const PYTHON_RECORD_PREFIX = '@refine-af-log ';
-const pythonRecordSchema = z.object({ level: z.string(), logger: z.string(), message: z.string() });
 const PYTHON_LEVELS: Record<string, LogLevel> = { CRITICAL: 'error', ERROR: 'error', WARNING: 'warn', INFO: 'info', DEBUG: 'debug' };
 
-function pythonRecord(line: string): z.infer<typeof pythonRecordSchema> | undefined {
-  if (!line.startsWith(PYTHON_RECORD_PREFIX)) return undefined;
+function pythonRecord(line: string): z.infer<typeof pythonLogRecordSchema> | undefined {
+  if (!line.startsWith(PYTHON_LOG_RECORD_PREFIX)) return undefined;
   try {
-    return pythonRecordSchema.parse(JSON.parse(line.slice(PYTHON_RECORD_PREFIX.length)));
+    return pythonLogRecordSchema.parse(JSON.parse(line.slice(PYTHON_LOG_RECORD_PREFIX.length)));
   } catch {
     return undefined;
   }

@@ -3,7 +3,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const pythonPackageDir = resolve(packageRoot, 'py');
 export const defaultPython = resolve(packageRoot, '.venv', 'bin', 'python');
 
 /** TensorBoard event files of one training in a run (`tensorboard --logdir <run.dir>` shows them all side by side). */

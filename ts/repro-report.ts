@@ -12,7 +12,7 @@ import type { Scores } from './eval/superni.js';
 import { readJsonIfExists, writeFileAtomic } from './io/files.js';
 import { packageRoot } from './paths.js';
 import { TABLE_V_ROWS } from './stats/dataset.js';
-import { escapeXml } from './stats/line-chart.js';
+import { escapeMarkup } from './markup.js';
 import type { DatasetStats } from './stats/report.js';
 import { RATINGS } from './eval/human/scale.js';
 
@@ -225,15 +225,15 @@ function html(dir: string, blocks: Block[]): string {
     .map((b) => {
       switch (b.kind) {
         case 'title':
-          return `<h1>${escapeXml(b.text)}</h1>`;
+          return `<h1>${escapeMarkup(b.text)}</h1>`;
         case 'heading':
-          return `<h2>${escapeXml(b.text)}</h2>`;
+          return `<h2>${escapeMarkup(b.text)}</h2>`;
         case 'paragraph':
-          return `<p>${escapeXml(b.text)}</p>`;
+          return `<p>${escapeMarkup(b.text)}</p>`;
         case 'table':
-          return `<table><tr>${b.header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>\n${b.rows.map((row) => `<tr>${row.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('\n')}</table>`;
+          return `<table><tr>${b.header.map((h) => `<th>${escapeMarkup(h)}</th>`).join('')}</tr>\n${b.rows.map((row) => `<tr>${row.map((c) => `<td>${escapeMarkup(c)}</td>`).join('')}</tr>`).join('\n')}</table>`;
         case 'figure':
-          return `<figure>${readFileSync(join(dir, b.file), 'utf8')}<figcaption>${escapeXml(b.caption)}</figcaption></figure>`;
+          return `<figure>${readFileSync(join(dir, b.file), 'utf8')}<figcaption>${escapeMarkup(b.caption)}</figcaption></figure>`;
       }
     })
     .join('\n');

@@ -184,7 +184,7 @@ async function evaluateOnSuperNi(steps: Steps, worker: PythonWorker, config: Con
     await steps.run(`superni/${label}`, inputs, [outDir], async () => {
       // Closing the backend frees the model (or stops the server): one model in memory at a time.
       await withStageBackend(config, superNiBackendSpec(config, worker, `superni:${label}`, config.models.generator, adapter ?? null), (backend) =>
-        evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }) }),
+        evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }), signal: steps.signal }),
       );
       return { scores: join(outDir, 'scores.json') };
     });

@@ -28,7 +28,8 @@ import { workerMethods } from './bridge/contract.js';
 import { releaseModels, withStageContext, type StageContext, type StageRelease } from './stages/context.js';
 import { generateInstances, instanceFiles } from './stages/instances.js';
 import { generateInstructions, instructionsBackendSpec, instructionsOutputPaths } from './stages/instructions.js';
-import { rlafPaths, trainRlafWithFeedback } from './stages/rlaf.js';
+import { trainRlafWithFeedback } from './stages/rlaf.js';
+import { rlafPaths } from './stages/rlaf/paths.js';
 import { runSft, sftOutDir, sftSubsets } from './stages/sft.js';
 
 export const STAGE_NAMES = ['instructions', 'rlaf', 'instances', 'sft'] as const;
@@ -119,7 +120,7 @@ const STAGES: StageDefinition[] = [
     run: async (ctx, resume, _upstream, signal) => {
       const summary = await trainRlafWithFeedback(ctx.config, ctx.worker, { resume, signal });
       throwIfInterrupted(signal);
-      return { adapter: join(summary.checkpoint, 'adapter'), metrics: summary.metrics, reward_curve: summary.chart };
+      return { adapter: summary.adapter, metrics: summary.metrics, reward_curve: summary.chart };
     },
   },
   {

@@ -16,7 +16,7 @@ def lora_target_modules(model_type: str, requested: list[str] | None) -> list[st
     if model_type in LORA_DEFAULT_TARGETS:
         return LORA_DEFAULT_TARGETS[model_type]
     raise ValueError(f"peft has no default LoRA target modules for model type {model_type!r}: set the LoRA target_modules"
-                     " in the config (rlaf.lora.target_modules, sft.lora_target_modules)")
+                     " in the config (rlaf.lora.target_modules, sft.lora.target_modules)")
 
 
 def drop_whole_cpu_device_map(model) -> None:

@@ -44,32 +44,6 @@ class CheckpointError(Exception):
     """A checkpoint directory that is missing, incomplete, or was written for a different model or adapter shape."""
 
 
-@dataclass(frozen=True)
-class LoraSettings:
-    r: int
-    alpha: int
-    target_modules: list[str] | None  # None: peft's default for the architecture
-
-
-@dataclass(frozen=True)
-class PpoSettings:
-    learning_rate: float
-    batch_size: int
-    mini_batch_size: int
-    gradient_accumulation_steps: int
-    ppo_epochs: int
-    init_kl_coef: float
-    adap_kl_ctrl: bool
-    kl_target: float
-    kl_horizon: int
-    cliprange: float
-    cliprange_value: float
-    vf_coef: float
-    gamma: float
-    lam: float
-    max_grad_norm: float | None
-
-
 def reseed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -98,10 +72,10 @@ class Rollout:
 class PpoPolicy:
     """One policy under PPO training: load once, then generate → step, generate → step, …, save now and then."""
 
-    def __init__(self, loaded: LoadedModel, trainer, settings: PpoSettings, step: int):
+    def __init__(self, loaded: LoadedModel, trainer, step: int):
         self.loaded = loaded
         self.trainer = trainer
-        self.settings = settings
+        self.restored_adapter: str | None = None  # the adapter of the checkpoint it resumed from
         self.step_count = step
         self.rollout: Rollout | None = None
         self.writer = None  # a TensorBoard SummaryWriter when metrics are logged
@@ -115,8 +89,9 @@ class PpoPolicy:
         return self.loaded.tokenizer
 
     @classmethod
-    def open(cls, ref: str, dtype: str, load_in_4bit: bool, device: str, lora: LoraSettings, ppo: PpoSettings,
+    def open(cls, ref: str, dtype: str, load_in_4bit: bool, device: str, lora: dict, ppo: dict,
              seed: int, resume_from: str | None, logging_dir: str | None = None) -> "PpoPolicy":
+        """`lora` and `ppo` are peft's LoraConfig and TRL's PPOConfig fields under their own names (contract.ts)."""
         from peft import LoraConfig
         from trl import AutoModelForCausalLMWithValueHead, PPOConfig, PPOTrainer
 
@@ -126,35 +101,17 @@ class PpoPolicy:
         # and the value head, without probing the hub for adapter or value-head files under a local path.
         loaded = load_causal_lm(ref, dtype, load_in_4bit, device)
         drop_whole_cpu_device_map(loaded.model)
-        # No LoRA dropout: PPO's probability ratios compare forward passes, which must be deterministic.
-        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
-                                 target_modules=lora_target_modules(loaded.model.config.model_type, lora.target_modules))
+        # The config requires lora_dropout 0: PPO's probability ratios compare forward passes, which must be deterministic.
+        target_modules = lora_target_modules(loaded.model.config.model_type, lora["target_modules"])
+        peft_config = LoraConfig(**{**lora, "target_modules": target_modules}, bias="none", task_type="CAUSAL_LM")
         model = AutoModelForCausalLMWithValueHead.from_pretrained(loaded.model, peft_config=peft_config)
         if loaded.quantization == "none":
             model.to(loaded.device)
         else:
             keep_cpu_nf4_weights_trainable(model)
-        config = PPOConfig(
-            seed=seed,
-            learning_rate=ppo.learning_rate,
-            batch_size=ppo.batch_size,
-            mini_batch_size=ppo.mini_batch_size,
-            gradient_accumulation_steps=ppo.gradient_accumulation_steps,
-            ppo_epochs=ppo.ppo_epochs,
-            init_kl_coef=ppo.init_kl_coef,
-            adap_kl_ctrl=ppo.adap_kl_ctrl,
-            target=ppo.kl_target,
-            horizon=ppo.kl_horizon,
-            cliprange=ppo.cliprange,
-            cliprange_value=ppo.cliprange_value,
-            vf_coef=ppo.vf_coef,
-            gamma=ppo.gamma,
-            lam=ppo.lam,
-            max_grad_norm=ppo.max_grad_norm,
-            log_with=None,
-        )
+        config = PPOConfig(**ppo, seed=seed, log_with=None)
         trainer = PPOTrainer(config=config, model=model, ref_model=None, tokenizer=loaded.tokenizer)
-        policy = cls(loaded, trainer, ppo, step=0)
+        policy = cls(loaded, trainer, step=0)
         if resume_from is not None:
             policy._restore(resume_from)
         if logging_dir is not None:
@@ -171,6 +128,7 @@ class PpoPolicy:
             "parameters": parameters,
             "trainable_parameters": trainable,
             "step": self.step_count,
+            "adapter": self.restored_adapter,
         }
 
     # ------------------------------------------------------------------ rollouts
@@ -182,8 +140,8 @@ class PpoPolicy:
         Plain means temperature 1, no top-k, no top-p, no minimum length: PPO's KL estimate and probability ratios assume
         the tokens were drawn from the policy's own distribution, and TRL's forward pass does not rescale logits.
         """
-        if len(prompts) != self.settings.batch_size:
-            raise ValueError(f"a PPO rollout needs batch_size={self.settings.batch_size} prompts, got {len(prompts)}")
+        if len(prompts) != self.trainer.config.batch_size:
+            raise ValueError(f"a PPO rollout needs batch_size={self.trainer.config.batch_size} prompts, got {len(prompts)}")
         tokenizer = self.tokenizer
         encoded = prompt_batch(tokenizer, prompts, prompt_format).to(self.loaded.device)
         reseed(seed)
@@ -305,7 +263,7 @@ class PpoPolicy:
         else:
             temp.rename(target)
         _fsync_dir(target.parent)
-        return {"dir": str(target), "step": self.step_count}
+        return {"dir": str(target), "step": self.step_count, "adapter": str(target / ADAPTER_DIR)}
 
     def _restore(self, directory: str) -> None:
         from peft import set_peft_model_state_dict
@@ -322,6 +280,7 @@ class PpoPolicy:
         self._value_head().load_state_dict(torch.load(source / VALUE_HEAD_FILE, map_location=self.loaded.device))
         self.trainer.optimizer.load_state_dict(torch.load(source / OPTIMIZER_FILE, map_location=self.loaded.device))
         self.trainer.kl_ctl.value = state["kl_coef"]
+        self.restored_adapter = str(source / ADAPTER_DIR)
         self.step_count = int(state["step"])
 
 

@@ -328,6 +328,7 @@ class FeedbackScorers:
 
     def __init__(self, spec: FeedbackSpec):
         spec.check()
+        self.spec = spec
         needed = spec.models_needed()
         for ref in needed.values():
             resolve_model(ref)  # every model is found (or the error names it) before anything is loaded or scored

@@ -222,13 +222,13 @@ def _policy():
 @method
 def ppo_init(params: Params) -> dict:
     global _ppo_policy
-    from .ppo import LoraSettings, PpoPolicy, PpoSettings
+    from .ppo import PpoPolicy
 
     if _ppo_policy is not None:
         raise RuntimeError("a PPO policy is already open: call ppo_close first")
     _ppo_policy = PpoPolicy.open(
         params["ref"], params["dtype"], params["load_in_4bit"], params["device"],
-        LoraSettings(**params["lora"]), PpoSettings(**params["ppo"]), params["seed"], params["resume_from"],
+        params["lora"], params["ppo"], params["seed"], params["resume_from"],
         logging_dir=params["logging_dir"],
     )
     return _ppo_policy.info()
@@ -270,12 +270,18 @@ def ppo_close(params: Params) -> dict:
 
 @method
 def load_scorers(params: Params) -> dict:
-    """Load the four feedback indicators' backends under a handle (idempotent per handle); unload_model frees them."""
+    """Load the four feedback indicators' backends under a handle; loading the same spec again is a no-op, another spec
+    under a handle in use is an error (scoring would silently use the old models). unload_model frees them."""
     from .scorers import FeedbackScorers, FeedbackSpec
 
     handle = params["handle"]
-    if handle not in _models:
-        _models[handle] = FeedbackScorers(FeedbackSpec(**params["spec"]))
+    spec = FeedbackSpec(**params["spec"])
+    held = _models.get(handle)
+    if held is None:
+        _models[handle] = FeedbackScorers(spec)
+    elif not isinstance(held, FeedbackScorers) or held.spec != spec:
+        what = "feedback scorers with another spec" if isinstance(held, FeedbackScorers) else f"a {type(held).__name__}"
+        raise ValueError(f"handle {handle!r} already holds {what}: unload_model it first, or load under another handle")
     return _models[handle].info()
 
 
@@ -338,7 +344,8 @@ def run_job(name: str, params_file: str) -> int:
 
 
 # Every log record leaves Python as one line: this prefix, then JSON with its level, logger name and message (a traceback
-# included), so that TS logs it once at its own level (ts/log.ts). Any other line is raw library output.
+# included), so that TS logs it once at its own level (ts/log.ts). Any other line is raw library output. The format, and
+# the environment variables read here, are declared in ts/bridge/contract.ts (PYTHON_LOG_RECORD_PREFIX, pythonEnvironment).
 LOG_RECORD_PREFIX = "@refine-af-log "
 
 

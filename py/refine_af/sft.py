@@ -106,20 +106,16 @@ def load_model_for_training(params: dict):
     model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     model.tie_weights()
     quantized = "quantization_config" in kwargs
-    if params["lora"]:
+    if params["lora"] is not None:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
         if quantized:
             model = prepare_model_for_kbit_training(model)
-        model = get_peft_model(model, LoraConfig(
-            task_type="CAUSAL_LM",
-            r=params["lora_r"],
-            lora_alpha=params["lora_alpha"],
-            lora_dropout=params["lora_dropout"],
-            target_modules=lora_target_modules(model.config.model_type, params["lora_target_modules"]),
-        ))
+        lora = params["lora"]
+        target_modules = lora_target_modules(model.config.model_type, lora["target_modules"])
+        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **{**lora, "target_modules": target_modules}))
     elif quantized:
-        raise ValueError("full fine-tuning of 4-bit weights is not possible: set sft.lora: true or models.load_in_4bit.sft: false")
+        raise ValueError("full fine-tuning of 4-bit weights is not possible: give sft.lora (an adapter) or set models.load_in_4bit.sft: false")
     return resolved, model, load_tokenizer(resolved, padding_side="right"), device, quantized
 
 
@@ -184,28 +180,18 @@ def train(params: dict, emit: Emit) -> dict:
     if not examples:
         raise ValueError(f"{params['train_file']}: no example fits in max_seq_length={params['max_seq_length']} tokens (or the file is empty)")
 
+    # The config's training settings under TrainingArguments' own names (contract.ts), and what the job sets itself.
     args = TrainingArguments(
+        **params["training"],
         output_dir=str(checkpoints_dir),
-        num_train_epochs=params["epochs"],
-        max_steps=params["max_steps"] or -1,
-        learning_rate=params["learning_rate"],
-        lr_scheduler_type=params["lr_scheduler"],
-        warmup_ratio=params["warmup_ratio"],
-        per_device_train_batch_size=params["per_device_batch_size"],
-        gradient_accumulation_steps=params["gradient_accumulation_steps"],
-        logging_steps=params["logging_steps"],
         save_strategy="steps",
-        save_steps=params["save_steps"],
-        save_total_limit=params["save_total_limit"],
         seed=params["seed"],
         data_seed=params["seed"],
         bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
         use_cpu=device == "cpu",
         remove_unused_columns=False,
         # Under DDP (accelerate launch), frozen base weights are "unused"; searching for them every step only costs time.
-        ddp_find_unused_parameters=False if params["lora"] else None,
-        # report_to: the Trainer's own integrations (TensorBoard: train/loss, train/learning_rate, … per logged step).
-        report_to=params["report_to"],
+        ddp_find_unused_parameters=False if params["lora"] is not None else None,
         logging_dir=params["logging_dir"],
         disable_tqdm=True,
     )
@@ -218,7 +204,7 @@ def train(params: dict, emit: Emit) -> dict:
     )
     trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
     resume_from = last_complete_checkpoint(checkpoints_dir)
-    if "tensorboard" in params["report_to"]:
+    if "tensorboard" in args.report_to:
         # TensorBoard's purge marker: the steps an earlier (interrupted) run logged after this run's starting point are
         # dropped from the curves, so this run's steps replace them instead of showing twice.
         from torch.utils.tensorboard import SummaryWriter
@@ -235,8 +221,9 @@ def train(params: dict, emit: Emit) -> dict:
         else:
             training_loss = trainer.train(resume_from_checkpoint=resume_from).training_loss
 
-    model_dir = output_dir / (ADAPTER if params["lora"] else FULL_MODEL)
-    merged_dir = output_dir / MERGED if params["lora"] and params["merge_weights"] else None
+    adapter = params["lora"] is not None
+    model_dir = output_dir / (ADAPTER if adapter else FULL_MODEL)
+    merged_dir = output_dir / MERGED if adapter and params["merge_weights"] else None
     trainer.save_model(str(model_dir))  # every rank calls it; the Trainer writes from the main process only
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(model_dir)
@@ -247,7 +234,7 @@ def train(params: dict, emit: Emit) -> dict:
     losses = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     return {
         "model_dir": str(model_dir),
-        "adapter": params["lora"],
+        "adapter": adapter,
         "merged_dir": str(merged_dir) if merged_dir else None,
         "examples": len(examples),
         "examples_too_long": len(tokenized) - len(examples),

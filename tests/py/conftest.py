@@ -1,14 +1,13 @@
 """Shared fixtures: tiny randomly initialised models built from configs (no downloaded weights), saved as real checkpoints."""
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "py"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# tests/py has no __init__.py, so pytest's default import mode puts this directory first on the path: the helper module
+# beside this file imports by its name.
+from tiny_models import save_tiny_llama
 
-from refine_af.models import load_tokenizer, resolve_model  # noqa: E402
-from tiny_models import save_tiny_llama  # noqa: E402
+from refine_af.models import load_tokenizer, resolve_model  # the installed worker package (make setup)
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 

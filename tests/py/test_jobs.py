@@ -1,18 +1,13 @@
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
-
-PY_DIR = Path(__file__).resolve().parents[2] / "py"
 
 
 def run_job(tmp_path, name, params):
     params_file = tmp_path / "params.json"
     params_file.write_text(json.dumps(params))
-    env = {**os.environ, "PYTHONPATH": str(PY_DIR)}
     return subprocess.run([sys.executable, "-m", "refine_af.service", "job", name, str(params_file)],
-                          capture_output=True, text=True, env=env, timeout=60)
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_job_events_stay_clean_while_prints_go_to_stderr(tmp_path):

@@ -3,7 +3,6 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -61,8 +60,7 @@ def test_hub_id_without_network_fails_after_one_attempt(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port}", "HF_HUB_CACHE": str(tmp_path),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "py")}
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port}", "HF_HUB_CACHE": str(tmp_path)}
     env.pop("HF_HUB_OFFLINE", None)
     result = subprocess.run([sys.executable, "-c", HUB_RESOLUTION_WITHOUT_NETWORK], env=env, capture_output=True, text=True, timeout=300)
     answers = result.stdout.splitlines()

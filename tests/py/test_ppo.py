@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from refine_af.ppo import COMPLETE_MARKER, CheckpointError, LoraSettings, PpoPolicy, PpoSettings
+from refine_af.ppo import COMPLETE_MARKER, CheckpointError, PpoPolicy
 
-LORA = LoraSettings(r=4, alpha=8, target_modules=None)
+LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": None}
 # A learning rate far above the paper's 2e-5 so that a couple of steps move the tiny adapter measurably.
-SETTINGS = PpoSettings(
+SETTINGS = dict(
     learning_rate=1e-2, batch_size=4, mini_batch_size=1, gradient_accumulation_steps=4, ppo_epochs=2,
-    init_kl_coef=0.2, adap_kl_ctrl=True, kl_target=6.0, kl_horizon=10000, cliprange=0.2, cliprange_value=0.2,
+    init_kl_coef=0.2, adap_kl_ctrl=True, target=6.0, horizon=10000, cliprange=0.2, cliprange_value=0.2,
     vf_coef=0.1, gamma=1.0, lam=0.95, max_grad_norm=None,
 )
 PROMPTS = ["Task: Name a colour.", "Task: Add 2 and 3.", "Task: Say hello politely.", "Task: Sort [3, 1, 2]."]
@@ -107,10 +107,11 @@ def test_resume_from_a_checkpoint_continues_exactly(tiny_llama_dir, tmp_path):
     run_steps(first, range(2))
     saved = first.save(str(tmp_path / "step-2"))
     assert saved["step"] == 2 and json.loads((tmp_path / "step-2" / COMPLETE_MARKER).read_text()) == {"step": 2}
+    assert saved["adapter"] == str(tmp_path / "step-2" / "adapter") and (tmp_path / "step-2" / "adapter" / "adapter_config.json").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary directory left behind
 
     resumed = open_policy(tiny_llama_dir, resume_from=str(tmp_path / "step-2"))
-    assert resumed.step_count == 2
+    assert resumed.step_count == 2 and resumed.info()["adapter"] == saved["adapter"]
     continued = run_steps(resumed, range(2, 4))
     assert [s["step"] for s in continued] == [3, 4]
     for got, want in zip(continued, expected[2:]):

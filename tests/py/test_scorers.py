@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
 
 from refine_af import service
 from refine_af.models import ModelNotFoundError
@@ -125,22 +124,35 @@ def test_unieval_cuts_long_inputs_at_the_end_and_says_so(tiny_t5_dir):
     assert scored.values[0] == pytest.approx(scored.values[1], abs=1e-6)  # only the history's end differs, and it was cut
 
 
-def test_reward_checkpoint_weight_names_load_through_the_registered_class(tiny_reward_dir, embedded_tokenizer):
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+def test_a_reward_checkpoint_in_openassistants_layout_loads_and_scores_as_openassistants_model_does(tmp_path, embedded_tokenizer):
+    """A checkpoint written without our class, the way OpenAssistant's reward models are stored (config model_type
+    gpt_neox_reward_model, a GPT-NeoX backbone under `gpt_neox.` and a linear head `out_proj`, last-token pooling):
+    every weight is taken, and the score is that head on the backbone's hidden state at the last attended token,
+    computed here straight from transformers' GPTNeoXModel."""
+    from safetensors.torch import save_file
+    from transformers import AutoModelForSequenceClassification, GPTNeoXConfig, GPTNeoXModel
 
-    config = json.loads((tiny_reward_dir / "config.json").read_text())
-    assert config["model_type"] == "gpt_neox_reward_model"
-    assert config["architectures"] == ["GPTNeoXRewardModel"]
-    with safe_open(str(tiny_reward_dir / "model.safetensors"), "pt") as weights:
-        names = set(weights.keys())
-    assert {"out_proj.weight", "out_proj.bias", "gpt_neox.embed_in.weight"} <= names
-    assert all(n.startswith(("gpt_neox.", "out_proj.")) for n in names)
-    assert isinstance(AutoConfig.from_pretrained(tiny_reward_dir), GPTNeoXRewardModelConfig)
-    model, info = AutoModelForSequenceClassification.from_pretrained(tiny_reward_dir, output_loading_info=True)
-    assert isinstance(model, GPTNeoXRewardModel)
+    torch.manual_seed(3)
+    backbone_config = GPTNeoXConfig(vocab_size=len(embedded_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                    num_attention_heads=4, max_position_embeddings=512)
+    backbone = GPTNeoXModel(backbone_config).eval()
+    head = torch.nn.Linear(backbone_config.hidden_size, 1)
+    weights = {f"gpt_neox.{name}": tensor.contiguous() for name, tensor in backbone.state_dict().items()}
+    weights |= {"out_proj.weight": head.weight.detach().clone(), "out_proj.bias": head.bias.detach().clone()}
+    save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    config = {**backbone_config.to_dict(), "model_type": "gpt_neox_reward_model", "architectures": ["GPTNeoXRewardModel"],
+              "pooling": "last"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+
+    model, info = AutoModelForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
     assert info["missing_keys"] == [] and info["unexpected_keys"] == []
-    with safe_open(str(tiny_reward_dir / "model.safetensors"), "pt") as weights:
-        assert torch.equal(model.out_proj.weight, weights.get_tensor("out_proj.weight"))
+    ids = torch.tensor([[5, 17, 42, 7, 99, 3], [8, 21, 64, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
+    with torch.no_grad():
+        scores = model(input_ids=ids, attention_mask=mask).logits.squeeze(-1)
+        expected = [head(backbone(input_ids=ids[i:i + 1, :n]).last_hidden_state[0, -1]).item() for i, n in enumerate((6, 3))]
+    assert scores.tolist() == pytest.approx(expected, abs=1e-5)
+    assert abs(expected[0] - expected[1]) > 1e-4  # two different sequences: the comparison could tell them apart
 
 
 def test_reward_model_scores_ignore_batching_and_padding_side(tiny_reward_dir):
@@ -212,6 +224,16 @@ def test_service_mixes_backends_and_names_each(tiny_llama_dir, tiny_t5_dir, tiny
     assert len(out["scores"]) == 3 and out["truncated"] == [False, False, False]
     assert set(out["scores"][0]) == {"reward", "naturalness", "coherence", "understandability"}
     assert json.loads(service.call("unload_model", json.dumps({"handle": "fb"})))["value"] == {"unloaded": True}
+
+
+def test_load_scorers_again_under_a_handle_is_a_no_op_for_the_same_spec_and_an_error_for_another(tiny_llama_dir):
+    spec = _spec(judge=str(tiny_llama_dir))
+    load = lambda spec: json.loads(service.call("load_scorers", json.dumps({"handle": "fb-again", "spec": spec})))  # noqa: E731
+    assert load(spec)["ok"] and load(spec)["ok"]
+    failed = load({**spec, "judge_max_field_tokens": 256})
+    assert failed["error"]["type"] == "ValueError"
+    assert "'fb-again' already holds feedback scorers with another spec" in failed["error"]["message"]
+    service.call("unload_model", json.dumps({"handle": "fb-again"}))
 
 
 def test_scoring_with_a_generator_handle_is_a_clear_error(tiny_llama_dir):

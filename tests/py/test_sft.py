@@ -16,19 +16,23 @@ PAIRS = [
 ]
 
 
-def sft_params(tiny_llama_dir, tmp_path, **overrides):
+def sft_params(tiny_llama_dir, tmp_path, training=None, lora=None, **overrides):
     train_file = tmp_path / "train.jsonl"
     train_file.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in PAIRS))
     params = {
         "model": str(tiny_llama_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu",
-        "train_file": str(train_file), "output_dir": str(tmp_path / "sft"),
-        "epochs": 20, "max_steps": None, "learning_rate": 5e-2, "lr_scheduler": "constant", "warmup_ratio": 0.0,
-        "per_device_batch_size": 2, "gradient_accumulation_steps": 2, "max_seq_length": 64,
+        "train_file": str(train_file), "output_dir": str(tmp_path / "sft"), "max_seq_length": 64,
+        "training": {
+            "num_train_epochs": 20, "max_steps": -1, "learning_rate": 5e-2, "lr_scheduler_type": "constant", "warmup_ratio": 0.0,
+            "per_device_train_batch_size": 2, "gradient_accumulation_steps": 2, "logging_steps": 4, "save_steps": 10,
+            "save_total_limit": 2, "report_to": [], **(training or {}),
+        },
         # lm_head too: a random tiny model's normed hidden states keep its logits near uniform; only the head can sharpen them.
-        "lora": True, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
-        "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"],
-        "logging_steps": 4, "save_steps": 10, "save_total_limit": 2, "merge_weights": False, "seed": 0,
-        "report_to": [], "logging_dir": str(tmp_path / "tensorboard"),
+        "lora": {
+            "r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"], **(lora or {}),
+        },
+        "merge_weights": False, "seed": 0, "logging_dir": str(tmp_path / "tensorboard"),
     }
     return {**params, **overrides}
 
@@ -54,7 +58,7 @@ def test_sft_lowers_the_loss_and_saves_a_loadable_adapter(tiny_llama_dir, tmp_pa
     assert [p["loss"] for p in result["loss_curve"]] == losses
 
     saved = json.loads((tmp_path / "sft" / "adapter" / "refine-af-sft.json").read_text())
-    assert saved["learning_rate"] == 5e-2 and saved["base_model"]["path"] == str(tiny_llama_dir)
+    assert saved["training"]["learning_rate"] == 5e-2 and saved["base_model"]["path"] == str(tiny_llama_dir)
     base = load_causal_lm(str(tiny_llama_dir), "float32", False, "cpu")
     tuned = load_causal_lm(str(tiny_llama_dir), "float32", False, "cpu", adapter=result["model_dir"])
     batch = base.tokenizer(PAIRS[0][0] + PAIRS[0][1], return_tensors="pt")
@@ -64,11 +68,11 @@ def test_sft_lowers_the_loss_and_saves_a_loadable_adapter(tiny_llama_dir, tmp_pa
 
 
 def test_a_rerun_continues_from_the_last_complete_checkpoint(tiny_llama_dir, tmp_path):
-    stopped = train(sft_params(tiny_llama_dir, tmp_path, max_steps=6, save_steps=4), lambda e: None)
+    stopped = train(sft_params(tiny_llama_dir, tmp_path, training=dict(max_steps=6, save_steps=4)), lambda e: None)
     assert stopped["steps"] == 6 and stopped["resumed_from"] is None  # checkpoints at updates 4 and 6
     (tmp_path / "sft" / "checkpoints" / "checkpoint-8").mkdir()  # a save torn by a kill: no state written yet
     events = []
-    resumed = train(sft_params(tiny_llama_dir, tmp_path, max_steps=10, save_steps=4), events.append)
+    resumed = train(sft_params(tiny_llama_dir, tmp_path, training=dict(max_steps=10, save_steps=4)), events.append)
     assert resumed["resumed_from"].endswith("checkpoint-6")
     assert [e["step"] for e in events if e["type"] == "progress"] == [7, 8, 9, 10]
     assert resumed["steps"] == 10
@@ -78,11 +82,11 @@ def test_losses_go_to_tensorboard_and_a_resumed_run_replaces_the_steps_after_its
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     params = dict(max_steps=6, save_steps=4, logging_steps=1, report_to=["tensorboard"])
-    first = train(sft_params(tiny_llama_dir, tmp_path, **params), lambda e: None)
+    first = train(sft_params(tiny_llama_dir, tmp_path, training=params), lambda e: None)
     # Killed after update 6 was logged but before its checkpoint: the rerun resumes from update 4 and logs 5 and 6 again.
     shutil.rmtree(tmp_path / "sft" / "checkpoints" / "checkpoint-6")
     (tmp_path / "sft" / "adapter").rename(tmp_path / "first-adapter")
-    resumed = train(sft_params(tiny_llama_dir, tmp_path, **{**params, "max_steps": 8}), lambda e: None)
+    resumed = train(sft_params(tiny_llama_dir, tmp_path, training={**params, "max_steps": 8}), lambda e: None)
     assert resumed["resumed_from"].endswith("checkpoint-4")
 
     events = EventAccumulator(str(tmp_path / "tensorboard"))
@@ -139,11 +143,11 @@ def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
 def test_killed_after_the_last_checkpoint_it_saves_that_model_without_an_extra_step(tiny_llama_dir, tmp_path):
     import shutil
 
-    finished = train(sft_params(tiny_llama_dir, tmp_path, max_steps=4, save_steps=2), lambda e: None)
+    finished = train(sft_params(tiny_llama_dir, tmp_path, training=dict(max_steps=4, save_steps=2)), lambda e: None)
     reference = (tmp_path / "sft" / "adapter" / "adapter_model.safetensors").read_bytes()
     shutil.rmtree(tmp_path / "sft" / "adapter")  # the kill came after checkpoint-4 and before the final save
     events = []
-    again = train(sft_params(tiny_llama_dir, tmp_path, max_steps=4, save_steps=2), events.append)
+    again = train(sft_params(tiny_llama_dir, tmp_path, training=dict(max_steps=4, save_steps=2)), events.append)
     assert again["resumed_from"].endswith("checkpoint-4") and again["steps"] == 4
     assert [e for e in events if e["type"] == "progress"] == []
     assert again["loss_curve"] == finished["loss_curve"] and again["train_loss"] is None
@@ -153,7 +157,7 @@ def test_killed_after_the_last_checkpoint_it_saves_that_model_without_an_extra_s
 def test_merged_weights_match_the_base_with_its_adapter(tiny_llama_dir, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    params = sft_params(tiny_llama_dir, tmp_path, epochs=2, merge_weights=True, lora_target_modules=["q_proj", "v_proj"])
+    params = sft_params(tiny_llama_dir, tmp_path, training=dict(num_train_epochs=2), lora=dict(target_modules=["q_proj", "v_proj"]), merge_weights=True)
     result = train(params, lambda e: None)
     merged = AutoModelForCausalLM.from_pretrained(result["merged_dir"])
     tuned = load_causal_lm(str(tiny_llama_dir), "float32", False, "cpu", adapter=result["model_dir"])

@@ -1,6 +1,9 @@
 """Tiny randomly initialised models built from configs (no downloaded weights), saved as real checkpoints.
 
-Used by the pytest fixtures in conftest.py and, through tests/ts/fixtures/tiny_llama.py, by TypeScript tests."""
+Used by the pytest fixtures in conftest.py and, run as a script, by TypeScript tests:
+`python tests/py/tiny_models.py MODEL_DIR [ADAPTER_DIR]` saves the tiny Llama (embedded tokenizer) and optionally a
+random LoRA adapter for it."""
+import sys
 from pathlib import Path
 
 import torch
@@ -75,3 +78,11 @@ def save_tiny_sentencepiece_llama(directory: Path, chat_template: str | None = N
     """A 2-layer Llama with a BOS-adding sentencepiece tokenizer (save_tiny_sentencepiece_tokenizer): a stand-in for a
     Llama-2 or Mistral base checkpoint, with its special-token behaviour."""
     return save_tiny_llama(directory, save_tiny_sentencepiece_tokenizer(directory, chat_template))
+
+
+if __name__ == "__main__":
+    from refine_af.models import load_tokenizer, resolve_model
+
+    save_tiny_llama(Path(sys.argv[1]), load_tokenizer(resolve_model("embedded:smollm2-135m-instruct")))
+    if len(sys.argv) > 2:
+        save_tiny_lora(Path(sys.argv[2]), Path(sys.argv[1]))

@@ -102,13 +102,17 @@ export function harnessConfig(runDir: string, generator: string, server: Complet
     instructions: { backend: 'openai', num_instructions: small ? 8 : 16, request_batch_size: 2 },
     feedback: { judge: generator, judge_max_field_tokens: 32, batch_size: 4 },
     rlaf: {
-      steps: small ? 3 : 4, batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, save_every: 1,
-      max_new_tokens: 8, learning_rate: 1e-3, template: 'instance_generation_short.txt', lora: { r: 4, alpha: 8 },
+      steps: small ? 3 : 4, save_every: 1, max_new_tokens: 8, template: 'instance_generation_short.txt',
+      ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-3 },
+      lora: { r: 4, lora_alpha: 8 },
     },
     instances: { template: 'instance_generation_short.txt', batch_size: 2, max_new_tokens: 12, drop_truncated: false },
     sft: {
-      max_steps: small ? 2 : 5, save_steps: 1, logging_steps: 1, per_device_batch_size: 1, gradient_accumulation_steps: 1,
-      max_seq_length: 128, warmup_ratio: 0, lr_scheduler: 'constant', learning_rate: 1e-3, lora_r: 4, lora_alpha: 8, save_total_limit: 2,
+      training: {
+        max_steps: small ? 2 : 5, save_steps: 1, logging_steps: 1, per_device_train_batch_size: 1, gradient_accumulation_steps: 1,
+        warmup_ratio: 0, lr_scheduler_type: 'constant', learning_rate: 1e-3, save_total_limit: 2,
+      },
+      max_seq_length: 128, lora: { r: 4, lora_alpha: 8 },
     },
   };
 }

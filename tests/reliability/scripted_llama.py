@@ -9,10 +9,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "py")]
-
-from refine_af.models import load_tokenizer, resolve_model  # noqa: E402
+from refine_af.models import load_tokenizer, resolve_model
 
 SCRIPT = "Output: red"
 LOGIT = 12.0

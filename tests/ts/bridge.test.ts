@@ -1,9 +1,13 @@
 import { execa } from 'execa';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../ts/bridge/jobs.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError } from '../../ts/bridge/errors.js';
 import { logger } from '../../ts/log.js';
+import { defaultPython } from '../../ts/paths.js';
 import { CaptureTransport, processAlive, waitForExit } from './helpers.js';
 
 // pythonia reads its default request limit once, at load: make it 1 s so that a 2.5 s call proves ours replaces it.
@@ -143,21 +147,33 @@ describe('execa jobs', () => {
   });
 
   it('reports a killed job as WorkerDiedError', async () => {
+    // The job's pid is not exposed: a launcher writes it down, then becomes the job (exec keeps the pid), so the test
+    // kills exactly that process and nothing else that happens to run the same command.
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'job-pid-')), 'pid');
     let killed = false;
     const error = await runJob(
       'countdown',
       { steps: 100, seconds_per_step: 0.2 },
       {
+        launcher: ['bash', '-c', `echo $$ > '${pidFile}'; exec "$0" "$@"`, defaultPython],
         onProgress: () => {
           if (killed) return;
           killed = true;
-          // The job's own pid is not exposed; kill the python child of this test process that runs the job.
-          void execa('pkill', ['-KILL', '-f', 'refine_af.service job countdown']);
+          process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
         },
       },
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerDiedError);
     expect((error as WorkerDiedError).signal).toBe('SIGKILL');
+  });
+
+  it('keeps the last stderr line of a job that dies without ending it with a newline', async () => {
+    const error = await runJob('countdown', { steps: 1, seconds_per_step: 0 }, {
+      launcher: ['bash', '-c', 'printf "first line\\nlast words, no newline" >&2; exit 3'],
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerDiedError);
+    expect((error as WorkerDiedError).exitCode).toBe(3);
+    expect((error as WorkerDiedError).message).toMatch(/first line\nlast words, no newline/);
   });
 
   it('stops the job process when the caller aborts', async () => {

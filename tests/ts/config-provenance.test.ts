@@ -37,7 +37,7 @@ describe('provenance of the config defaults', () => {
 
   it('is given for every leaf key of the schema: the paper (section), a library (which) or ours (why)', () => {
     const keys = leaves(configSchema).map(({ key }) => key);
-    expect(keys).toEqual(expect.arrayContaining(['rlaf.steps', 'rlaf.lora.r', 'feedback.weights.reward', 'instructions.decoding.top_p', 'sft.lora']));
+    expect(keys).toEqual(expect.arrayContaining(['rlaf.steps', 'rlaf.lora.r', 'feedback.weights.reward', 'instructions.decoding.top_p', 'sft.lora.lora_alpha', 'rlaf.ppo.target', 'sft.training.num_train_epochs']));
     expect(keys.length).toBeGreaterThan(100);
     expect(withoutSource(configSchema)).toEqual([]);
   });
@@ -46,7 +46,7 @@ describe('provenance of the config defaults', () => {
     const reference = configReference();
     expect(reference).toContain('| source of the default |');
     expect(reference).toContain('| `rlaf.steps` | integer | `200` | paper §III-A |');
-    expect(reference).toContain('| `rlaf.init_kl_coef` | number | `0.2` | library: TRL 0.11 PPOConfig default |');
+    expect(reference).toContain('| `rlaf.ppo.init_kl_coef` | number | `0.2` | library: TRL 0.11 PPOConfig default |');
     expect(reference).toMatch(/\| `models\.generator` \| string \| `"embedded:smollm2-135m-instruct"` \| ours: /);
     const rows = new Map(reference.split('\n').filter((l) => l.startsWith('| `')).map((l) => [l.slice(3, l.indexOf('`', 3)), l.split(' | ')[3]]));
     for (const { key } of leaves(configSchema)) expect(rows.get(key), key).toMatch(/^(paper §|paper Table|paper Figure|library: |ours: )/);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../ts/config/load.js';
 import { configReference } from '../../ts/config/reference.js';
+import { loraConfigSchema, ppoConfigSchema, trainingArgumentsSchema } from '../../ts/bridge/contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-config-'));
 function yamlFile(name: string, text: string): string {
@@ -53,6 +54,44 @@ describe('config', () => {
     expect(problems).toHaveLength(2);
     expect(problems.some((p) => p.startsWith(`${file}:3: models.genrator: unknown key`))).toBe(true);
     expect(problems.some((p) => p.startsWith(`${file}:5: run.sed: unknown key`))).toBe(true);
+  });
+
+  it('rejects a per-method timeout for a method the worker does not have', () => {
+    const file = yamlFile('timeouts.yaml', 'bridge:\n  timeouts_ms:\n    generate: 1000\n    genrate: 2000\n');
+    expect(problemsOf(() => loadConfig(file))).toEqual([expect.stringMatching(new RegExp(`^${file}:4: bridge\\.timeouts_ms\\.genrate: unknown key`))]);
+    expect(loadConfig(yamlFile('timeout.yaml', 'bridge:\n  timeouts_ms:\n    generate: 1000\n')).bridge.timeouts_ms).toEqual({ generate: 1000 });
+  });
+
+  it('names the new key path of every key that moved under a library\'s own names', () => {
+    const file = yamlFile(
+      'old-keys.yaml',
+      'rlaf:\n  batch_size: 8\n  kl_target: 3\n  lora:\n    alpha: 8\nsft:\n  lora: false\n  lora_r: 4\n  per_device_batch_size: 1\n  epochs: 2\n',
+    );
+    expect(problemsOf(() => loadConfig(file)).sort()).toEqual(
+      [
+        `${file}:2: rlaf.batch_size: moved to rlaf.ppo.batch_size (library settings are nested under the library's own field names)`,
+        `${file}:3: rlaf.kl_target: moved to rlaf.ppo.target (library settings are nested under the library's own field names)`,
+        `${file}:5: rlaf.lora.alpha: moved to rlaf.lora.lora_alpha (library settings are nested under the library's own field names)`,
+        `${file}:7: sft.lora: is now the LoRA settings (r, lora_alpha, lora_dropout, target_modules; omit it for the defaults), or null to train every weight`,
+        `${file}:8: sft.lora_r: moved to sft.lora.r (library settings are nested under the library's own field names)`,
+        `${file}:9: sft.per_device_batch_size: moved to sft.training.per_device_train_batch_size (library settings are nested under the library's own field names)`,
+        `${file}:10: sft.epochs: moved to sft.training.num_train_epochs (library settings are nested under the library's own field names)`,
+      ].sort(),
+    );
+  });
+
+  it('holds LoRA in one shape for PPO and SFT, and each library\'s settings under exactly the names the bridge passes on', () => {
+    const config = parseConfig({ sft: { lora: { r: 4 } } });
+    expect(Object.keys(config.rlaf.lora).sort()).toEqual(Object.keys(config.sft.lora!).sort());
+    expect(loraConfigSchema.parse(config.rlaf.lora)).toEqual(config.rlaf.lora);
+    expect(loraConfigSchema.parse(config.sft.lora)).toEqual({ r: 4, lora_alpha: 32, lora_dropout: 0.05, target_modules: null });
+    // Strict: a key the library object lacks (or one it has and the config lacks) fails here, not in Python.
+    expect(ppoConfigSchema.parse(config.rlaf.ppo)).toEqual(config.rlaf.ppo);
+    expect(trainingArgumentsSchema.parse(config.sft.training)).toEqual(config.sft.training);
+    expect(parseConfig({ sft: { lora: null } }).sft.lora).toBeNull();
+    expect(problemsOf(() => parseConfig({ rlaf: { lora: { lora_dropout: 0.1 } } }))).toEqual([
+      expect.stringContaining('rlaf.lora.lora_dropout: must be 0: PPO'),
+    ]);
   });
 
   it('reports malformed YAML with line and column', () => {

@@ -10,6 +10,8 @@ import { loadSeedTasks } from '../../ts/io/seeds.js';
 import { datasetStatistics, loadDataset } from '../../ts/stats/dataset.js';
 import { diversity, verbNoun } from '../../ts/stats/diversity.js';
 import { analyseDataset, type DatasetStats } from '../../ts/stats/report.js';
+import { distributionChart } from '../../ts/eval/human/html.js';
+import { readTriplets } from '../../ts/feedback/score.js';
 import { histogramBins, histogramSvg } from '../../ts/stats/svg.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -46,6 +48,17 @@ describe('loading a dataset', () => {
     const bad = file('bad.jsonl', [{ instruction: 'ok', output: 'x' }, { instruction: 'no output' }]);
     expect(() => loadDataset(bad)).toThrow(DataFileError);
     expect(() => loadDataset(bad)).toThrow(/bad\.jsonl:2/);
+  });
+
+  it('reads files as `score` does (one reader): a JSON array by its content, whatever the name; a bad record fails here, is rejected there', () => {
+    const array = join(dir, 'alpaca-array.jsonl');
+    writeFileSync(array, JSON.stringify([{ instruction: 'List colors.', output: 'red' }], null, 2));
+    expect(loadDataset(array)).toEqual([{ instruction: 'List colors.', input: '', output: 'red' }]);
+    expect(readTriplets(array).accepted.map((r) => r.record)).toEqual([{ instruction: 'List colors.', input: '', output: 'red' }]);
+    const bad = file('bad-json.jsonl', [{ instruction: 'ok', output: 'x' }]);
+    writeFileSync(bad, `${readFileSync(bad, 'utf8')}{"instruction": \n`);
+    expect(() => loadDataset(bad)).toThrow(/bad-json\.jsonl:2: not valid JSON/);
+    expect(readTriplets(bad).rejected).toEqual([{ index: 1, where: `${bad}:2`, reason: expect.stringMatching(/^not valid JSON/) }]);
   });
 });
 
@@ -88,6 +101,25 @@ describe('charts', () => {
     expect(svg).not.toContain('<script>');
     expect(svg).toContain('&lt;script&gt;');
     expect(svg).toContain('x &quot;label&quot;');
+  });
+});
+
+describe('Figure 6 (human evaluation) with the shared chart code', () => {
+  it('draws one bar per system and rating level on the same axes, title and legend as the other figures', () => {
+    const counts = (a: number, b: number, c: number, d: number) => ({ A: a, B: b, C: c, D: d });
+    const svg = distributionChart([
+      { system: 'refine-af', counts: counts(30, 12, 5, 3), total: 50 },
+      { system: '<b>self</b>', counts: counts(20, 15, 10, 5), total: 50 },
+    ]).text;
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>$/);
+    expect(svg).toContain('<title>Rating distribution per system (Figure 6)</title>');
+    expect(svg.match(/<rect [^>]*><title>[^<]*, Rating-[ABCD]: \d+<\/title><\/rect>/g)).toHaveLength(8);
+    expect(svg).toContain('<title>refine-af, Rating-A: 30</title>');
+    // The y axis: round ticks from 0 up to at least the largest count, and its label.
+    for (const tick of ['0', '10', '20', '30']) expect(svg).toContain(`text-anchor="end">${tick}</text>`);
+    expect(svg).toContain('rotate(-90)" text-anchor="middle">responses</text>');
+    expect(svg).toContain('&lt;b&gt;self&lt;/b&gt;');
+    expect(svg).not.toContain('<b>');
   });
 });
 

@@ -71,7 +71,7 @@ describe('scoring', () => {
   });
 
   it('rejects duplicate predictions and predictions filed under the wrong task', () => {
-    expect(() => scoreSuperNi(tasks, [predictions[0]!, predictions[0]!], 'p.jsonl')).toThrow(/p\.jsonl:2: duplicate prediction/);
+    expect(() => scoreSuperNi(tasks, [predictions[0]!, predictions[0]!], 'p.jsonl')).toThrow('p.jsonl: duplicate prediction for id ' + predictions[0]!.id + ' (prediction 2, counting from 1)');
     expect(() => scoreSuperNi(tasks, [{ ...predictions[0]!, task: 'task1_other' }])).toThrow(/names task task1_other/);
   });
 
@@ -113,9 +113,7 @@ describe('generating through the worker (a tiny random Llama: the weights do not
   const config = parseConfig({ eval: { instances_per_task: 2, max_new_tokens: 6, batch_size: 8 }, models: { device: 'cpu' } });
   const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'superni-eval', model);
   beforeAll(async () => {
-    await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), model, adapter], {
-      env: { PYTHONPATH: join(repoRoot, 'py') },
-    });
+    await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(repoRoot, 'tests', 'py', 'tiny_models.py'), model, adapter]);
   });
 
   it('writes one prediction per instance, resumes after a torn write without duplicates, and scores', async () => {

@@ -84,7 +84,7 @@ describe('reading a dataset to score', () => {
       ].join('\n'),
     );
     const { accepted, rejected } = readTriplets(file);
-    expect(accepted.map((r) => [r.index, r.where, r.triplet])).toEqual([
+    expect(accepted.map((r) => [r.index, r.where, r.record])).toEqual([
       [0, `${file}:1`, { instruction: 'A', input: 'x', output: 'B' }],
       [1, `${file}:3`, { instruction: 'C', input: '', output: 'D' }],
     ]);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distributionCsv, ratingsCsv } from '../../ts/eval/human/csv.js';
-import { escapeHtml, html, visibleText } from '../../ts/eval/human/html.js';
+import { html, visibleText } from '../../ts/eval/human/html.js';
+import { escapeMarkup } from '../../ts/markup.js';
 import { loadInstructions, loadRun, parseRunArgument } from '../../ts/eval/human/responses.js';
 import { toCsv } from '../../ts/io/csv.js';
 import { FORMULA_IDS } from './human-eval-fixtures.js';
@@ -37,6 +38,14 @@ describe('user-oriented instructions', () => {
       /noout\.jsonl:2: instances\.0\.output/,
     );
     expect(() => loadInstructions(join(dir, 'absent.jsonl'))).toThrow(/absent\.jsonl: no such file/);
+  });
+
+  it('counts blank lines in the line numbers of its errors (line numbers, not record numbers)', () => {
+    const line = (id: string) => JSON.stringify({ id, motivation_app: 'x', instruction: 'i', instances: [{ input: '', output: 'o' }] });
+    expect(() => loadInstructions(write('blank-dup.jsonl', `${line('a')}\n\n${line('b')}\n\n${line('a')}\n`))).toThrow(/blank-dup\.jsonl:5: id "a" appears twice/);
+    expect(() => loadRun('s', write('blank-run.jsonl', '{"id":"a","response":"x"}\n\n\n{"id":"a","response":"y"}\n'), instructions)).toThrow(
+      /blank-run\.jsonl:4: id: "a" already answered/,
+    );
   });
 });
 
@@ -72,7 +81,7 @@ describe('runs', () => {
 
 describe('rendering and export', () => {
   it('escapes interpolated text once and passes fragments through', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+    expect(escapeMarkup(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
     const inner = html`<b>${'<i>'}</b>`;
     expect(html`<p>${inner}${['<', html`<br>`]}${undefined}${false}${3}</p>`.text).toBe('<p><b>&lt;i&gt;</b>&lt;<br>3</p>');
   });

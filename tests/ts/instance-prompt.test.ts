@@ -67,7 +67,7 @@ describe('presence penalty', () => {
   describe('on the local worker, which has none', () => {
     const dir = mkdtempSync(join(tmpdir(), 'refine-af-presence-'));
     const worker = new PythonWorker();
-    beforeAll(() => execa(defaultPython, [join(packageRoot, 'tests', 'ts', 'fixtures', 'tiny_llama.py'), join(dir, 'tiny')]));
+    beforeAll(() => execa(defaultPython, [join(packageRoot, 'tests', 'py', 'tiny_models.py'), join(dir, 'tiny')]));
     afterAll(() => worker.close());
 
     it('is ignored with one warning naming it, however many batches', async () => {

@@ -137,6 +137,20 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
   const outputOf = (dir: string) => readFileSync(join(dir, 'machine_instructions.jsonl'), 'utf8');
   const freshDir = () => mkdtempSync(join(tmpdir(), 'stage1-'));
 
+  it('needs as many seed tasks as in-context instructions: the first prompts have no machine instructions to fill in with', async () => {
+    const seedFile = (count: number) => {
+      const file = join(freshDir(), `seeds-${count}.jsonl`);
+      writeFileSync(file, readFileSync(resolve(packageRoot, 'seeds/seed_tasks.jsonl'), 'utf8').split('\n').slice(0, count).join('\n') + '\n');
+      return file;
+    };
+    const seven = seedFile(7);
+    await expect(run(configFor(freshDir(), { seed_tasks: seven, num_instructions: 3 }))).rejects.toThrow(
+      `instructions: 8 in-context instructions per prompt need at least that many seed tasks (the first prompts have no machine instructions yet); ${seven} has 7`,
+    );
+    const summary = await run(configFor(freshDir(), { seed_tasks: seedFile(8), num_instructions: 3 }));
+    expect(summary.kept).toBe(3);
+  });
+
   let reference: string;
   it('keeps exactly num_instructions novel instructions with their similarity records, counting rejections', async () => {
     const dir = freshDir();

@@ -32,7 +32,7 @@ describe('the reproduction configs (§III-A)', () => {
       expect(refine.models.load_in_4bit).toEqual({ instructions: false, rlaf: true, instances: true, sft: true, eval: true });
       expect(refine.pipeline.method).toBe('refine-af');
       expect(baseline.pipeline.method).toBe('self-instruct');
-      expect(refine.sft).toMatchObject({ epochs: 3, learning_rate: 2e-5, lr_scheduler: 'cosine', warmup_ratio: 0.3, per_device_batch_size: 2, gradient_accumulation_steps: 4 });
+      expect(refine.sft.training).toMatchObject({ num_train_epochs: 3, learning_rate: 2e-5, lr_scheduler_type: 'cosine', warmup_ratio: 0.3, per_device_train_batch_size: 2, gradient_accumulation_steps: 4 });
       expect(sftSubsets(refine)).toEqual([null, 5000, 10000]);
       expect(refine.instructions.num_instructions).toBe(15000);
       expect(refine.feedback.backends).toEqual({ reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' });

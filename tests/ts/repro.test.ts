@@ -51,7 +51,7 @@ const steps = () => stepSchema.parse(JSON.parse(readFileSync(join(reproDir, 'rep
 const report = () => readFileSync(join(reproDir, 'report.md'), 'utf8');
 
 beforeAll(async () => {
-  await execa(defaultPython, ['-m', 'refine_af.rehearsal_models', models], { cwd: packageRoot, env: { PYTHONPATH: join(packageRoot, 'py') } });
+  await execa(defaultPython, ['-m', 'refine_af.rehearsal_models', models], { cwd: packageRoot });
   writeConfigs();
   for (const file of [files.refineAf, files.selfInstruct]) {
     const run = await startRun(file);

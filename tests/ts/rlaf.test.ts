@@ -13,7 +13,10 @@ import { parseConfig } from '../../ts/config/load.js';
 import type { ConfigInput } from '../../ts/config/schema.js';
 import { defaultPython } from '../../ts/paths.js';
 import type { Triplet } from '../../ts/bridge/contract.js';
-import { latestCheckpoint, readRlafMetrics, rlafPaths, scoreResponses, trainRlaf, type RewardFn } from '../../ts/stages/rlaf.js';
+import { scoreResponses, trainRlaf, type RewardFn } from '../../ts/stages/rlaf.js';
+import { latestCheckpoint } from '../../ts/stages/rlaf/checkpoints.js';
+import { rlafPaths } from '../../ts/stages/rlaf/paths.js';
+import { readRlafMetrics } from '../../ts/stages/rlaf/records.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
 const modelDir = join(root, 'tiny-llama');
@@ -21,7 +24,7 @@ const pool = join(root, 'pool.jsonl');
 const worker = new PythonWorker();
 
 beforeAll(async () => {
-  await execa(defaultPython, [join(import.meta.dirname, 'fixtures', 'tiny_llama.py'), modelDir]);
+  await execa(defaultPython, [join(import.meta.dirname, '..', 'py', 'tiny_models.py'), modelDir]);
   const instructions = ['Name a colour.', 'Add two numbers.', 'Translate "cat" to French.', 'Sort a list of numbers.', 'Give a synonym for "big".', 'Reverse a word.'];
   writeFileSync(pool, instructions.map((instruction) => JSON.stringify({ instruction, most_similar: [] }) + '\n').join(''));
 });
@@ -36,8 +39,8 @@ function configFor(name: string, steps: number) {
     run: { dir: join(root, name), seed: 5 },
     models: { generator: modelDir, device: 'cpu' },
     rlaf: {
-      pool, steps, batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1,
-      save_every: 2, max_new_tokens: 6, learning_rate: 1e-2, unparsed_reward: -0.25, template: 'instance_generation_short.txt',
+      pool, steps, save_every: 2, max_new_tokens: 6, unparsed_reward: -0.25, template: 'instance_generation_short.txt',
+      ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-2 },
     },
   };
   return parseConfig(input);
@@ -71,9 +74,11 @@ describe('the RLAF loop', () => {
       expect(Number.isFinite(m.kl) && Number.isFinite(m.policy_loss) && Number.isFinite(m.value_loss) && m.entropy > 0).toBe(true);
     }
     const rollouts = readRollouts(paths.rollouts);
-    expect(rollouts).toHaveLength(2 * config.rlaf.batch_size);
+    expect(rollouts).toHaveLength(2 * config.rlaf.ppo.batch_size);
     expect(metrics[0]!.reward_mean).toBeCloseTo(rollouts.slice(0, 2).reduce((a, r) => a + r.reward, 0) / 2, 12);
-    expect(existsSync(join(summary.checkpoint, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    // The adapter's place in the checkpoint is the worker's to say (ppo_save), not rebuilt here.
+    expect(summary.adapter).toBe(join(summary.checkpoint, 'adapter'));
+    expect(existsSync(join(summary.adapter, 'adapter_model.safetensors'))).toBe(true);
     expect(readFileSync(paths.metricsCsv, 'utf8').split('\r\n')[0]).toMatch(/^step,reward_mean,reward_ema,/);
     expect(readFileSync(paths.chart, 'utf8')).toMatch(/^<svg[\s\S]*<path d="M[^"]+L[^"]+"/);
   });
@@ -87,6 +92,9 @@ describe('the RLAF loop', () => {
     expect(summary).toMatchObject({ steps: 3, interrupted: false, checkpoint: join(paths.checkpoints, 'step-000003') });
     expect(readRlafMetrics(paths.metrics).map((m) => m.step)).toEqual([1, 2, 3]);
     expect(readdirSync(paths.checkpoints).sort()).toEqual(['step-000002', 'step-000003']);
+    // Resumed with no step left, nothing is saved: the adapter is the one the worker restored, as it reports it.
+    const again = await trainRlaf(config, { worker, reward: lengthReward, resume: true });
+    expect(again).toMatchObject({ steps: 3, checkpoint: summary.checkpoint, adapter: join(summary.checkpoint, 'adapter') });
   });
 
   it('after a save cut short, resumes from the last complete checkpoint and redoes exactly the steps after it', async () => {
@@ -120,11 +128,7 @@ describe('the RLAF loop', () => {
       load_in_4bit: false,
       device: 'cpu',
       lora: rlaf.lora,
-      ppo: {
-        learning_rate: rlaf.learning_rate, batch_size: 4, mini_batch_size: 1, gradient_accumulation_steps: 4, ppo_epochs: 1,
-        init_kl_coef: 0.2, adap_kl_ctrl: true, kl_target: 6, kl_horizon: 10000, cliprange: 0.2, cliprange_value: 0.2,
-        vf_coef: 0.1, gamma: 1, lam: 0.95, max_grad_norm: null,
-      },
+      ppo: { ...rlaf.ppo, batch_size: 4, mini_batch_size: 1, gradient_accumulation_steps: 4 },
       seed: 1,
       resume_from: null,
     });

@@ -47,9 +47,9 @@ const config = () =>
     models: { generator, dtype: 'float32', device: 'cpu', load_in_4bit: { instructions: true, rlaf: false, instances: true, sft: false, eval: true } },
     pipeline: { method: 'self-instruct' },
     instructions: { request_batch_size: 1, decoding: { max_new_tokens: 4 } },
-    rlaf: { steps: 1, batch_size: 1, mini_batch_size: 1, gradient_accumulation_steps: 1, ppo_epochs: 1, max_new_tokens: 4, out_dir: join(root, 'rlaf') },
+    rlaf: { steps: 1, ppo: { batch_size: 1, mini_batch_size: 1, gradient_accumulation_steps: 1, ppo_epochs: 1 }, max_new_tokens: 4, out_dir: join(root, 'rlaf') },
     instances: { batch_size: 2, max_new_tokens: 8, drop_truncated: false },
-    sft: { max_steps: 1, per_device_batch_size: 1, gradient_accumulation_steps: 1, max_seq_length: 64, save_steps: 1, logging_steps: 1 },
+    sft: { training: { max_steps: 1, per_device_train_batch_size: 1, gradient_accumulation_steps: 1, save_steps: 1, logging_steps: 1 }, max_seq_length: 64 },
   });
 
 describe('models.load_in_4bit: each stage loads with its own entry', () => {

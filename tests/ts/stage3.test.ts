@@ -29,23 +29,17 @@ function config(runDir: string, extra: ConfigInput = {}) {
     run: { dir: runDir, seed: 3 },
     models: { generator: tinyModel, dtype: 'float32', device: 'cpu' },
     sft: {
-      learning_rate: 5e-2,
-      lr_scheduler: 'constant',
-      warmup_ratio: 0,
-      max_steps: 12,
-      gradient_accumulation_steps: 1,
-      save_steps: 3,
-      logging_steps: 3,
+      training: { learning_rate: 5e-2, lr_scheduler_type: 'constant', warmup_ratio: 0, max_steps: 12, gradient_accumulation_steps: 1, save_steps: 3, logging_steps: 3 },
       max_seq_length: 128,
       // A random tiny model's logits stay near uniform unless the head adapts too.
-      lora_target_modules: ['q_proj', 'v_proj', 'lm_head'],
+      lora: { target_modules: ['q_proj', 'v_proj', 'lm_head'] },
       ...extra.sft,
     },
   });
 }
 
 beforeAll(async () => {
-  await execa(defaultPython, [join(packageRoot, 'tests', 'ts', 'fixtures', 'tiny_llama.py'), tinyModel]);
+  await execa(defaultPython, [join(packageRoot, 'tests', 'py', 'tiny_models.py'), tinyModel]);
   writeFileSync(datasetFile, records.map((r) => JSON.stringify(r) + '\n').join(''));
   writeFileSync(poolFile, readFileSync(join(packageRoot, 'seeds', 'seed_tasks.jsonl'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n');
 });
@@ -76,7 +70,7 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
     expect(curve).toHaveLength(4); // steps 3, 6, 9, 12: the curve spans the killed and the resumed part
     expect(curve.at(-1)!).toBeLessThan(0.8 * curve[0]!);
     expect(readFileSync(join(resumed.result.model_dir, 'adapter_config.json'), 'utf8')).toContain('lm_head');
-    expect(JSON.parse(readFileSync(join(resumed.result.model_dir, 'refine-af-config.json'), 'utf8')).sft.max_steps).toBe(12);
+    expect(JSON.parse(readFileSync(join(resumed.result.model_dir, 'refine-af-config.json'), 'utf8')).sft.training.max_steps).toBe(12);
     // The template texts (not only their file names) are recorded beside the adapter: evaluation prompts it with them.
     const template = (file: string) => readFileSync(join(packageRoot, 'seeds', 'templates', file), 'utf8');
     expect(JSON.parse(readFileSync(join(resumed.result.model_dir, 'refine-af-sft.json'), 'utf8')).prompt_templates).toEqual({

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { pearson, ranks, spearman } from '../../ts/stats/correlation.js';
-import { lineChartSvg, niceTicks } from '../../ts/stats/line-chart.js';
+import { lineChartSvg, rewardCurveSvg } from '../../ts/stats/line-chart.js';
+import { niceTicks } from '../../ts/stats/svg.js';
+import { mean, quantile } from '../../ts/stats/summary.js';
+import { analyseDataset } from '../../ts/stats/report.js';
+import { parseConfig } from '../../ts/config/load.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exponentialMovingAverage } from '../../ts/stats/smoothing.js';
 import { toCsv } from '../../ts/io/csv.js';
 
@@ -100,5 +107,36 @@ describe('toCsv', () => {
     expect(toCsv(['a', 'b', 'c'], [[1, 'x,y', undefined], ['say "hi"', 'two\nlines', 0.5]])).toBe(
       'a,b,c\r\n1,"x,y",\r\n"say ""hi""","two\nlines",0.5\r\n',
     );
+  });
+});
+
+describe('mean and quantile', () => {
+  it('interpolate between order statistics as numpy does: the median of an even count is the mean of the middle two', () => {
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(quantile([1, 2, 3, 4, 10], 0.5)).toBe(3);
+    expect(quantile([1, 2, 3, 4], 0.25)).toBe(1.75);
+    expect(quantile([], 0.5)).toBeNaN();
+    expect(mean([1, 2, 6])).toBe(3);
+    expect(mean([])).toBeNaN();
+    expect(mean([], 0)).toBe(0);
+  });
+
+  it('give the dataset report\'s median of an even count as the mean of the middle two', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'refine-af-median-'));
+    const dataset = join(dir, 'd.jsonl');
+    // Output lengths 1, 2, 3 and 4 words: the median is 2.5 (the upper middle element would be 3).
+    const outputs = ['a', 'a b', 'a b c', 'a b c d'];
+    writeFileSync(dataset, outputs.map((output, i) => JSON.stringify({ instruction: `Write item number ${i} now.`, input: '', output })).join('\n') + '\n');
+    const stats = analyseDataset(parseConfig({}), { dataset, outDir: join(dir, 'out') });
+    expect(stats.lengths.output.median).toBe(2.5);
+  });
+});
+
+describe('rewardCurveSvg (Figure 2, drawn by stage 2 and by the report alike)', () => {
+  it('plots the rewards and their moving average, with Spearman ρ in the title', () => {
+    const svg = rewardCurveSvg([{ step: 1, reward: 0 }, { step: 2, reward: 1 }, { step: 3, reward: 2 }], 2);
+    expect(svg).toContain('Spearman ρ with step = 1.000');
+    expect(svg).toContain('moving average (span 2)');
+    expect(svg.match(/<path /g)).toHaveLength(2);
   });
 });

@@ -21,6 +21,26 @@ export const envelopeSchema = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(false), error: pythonErrorSchema }),
 ]);
 
+/**
+ * The environment the worker and every job start with, beside the interpreter's own: what service.py reads. `logFile`
+ * is the worker's alone (pythonia owns its stdout, so its output goes to a file TS tails); a job writes its events to
+ * stdout and everything else to stderr.
+ */
+export function pythonEnvironment(options: { logLevel: string; logFile?: string }): Record<string, string> {
+  return {
+    /** Output reaches TS as it is written, not when a buffer fills. */
+    PYTHONUNBUFFERED: '1',
+    /** Python's logging level: the terminal's (error, warn, info, debug), upper case. */
+    REFINE_AF_PYTHON_LOG_LEVEL: options.logLevel.toUpperCase(),
+    ...(options.logFile === undefined ? {} : { REFINE_AF_WORKER_LOG: options.logFile }),
+  };
+}
+
+/** Each Python log record crosses as one line: this prefix, then the record as JSON (service.py's formatter); every
+ * other line of Python output is raw library output. */
+export const PYTHON_LOG_RECORD_PREFIX = '@refine-af-log ';
+export const pythonLogRecordSchema = z.object({ level: z.string(), logger: z.string(), message: z.string() });
+
 interface MethodSpec<P extends z.ZodType, R extends z.ZodType> {
   description: string;
   params: P;
@@ -84,13 +104,22 @@ const completionSchema = z.object({
 });
 export type Completion = z.infer<typeof completionSchema>;
 
-/** Stage 2 (PPO): LoRA shape, PPO hyperparameters (TRL 0.11 PPOConfig names) and what one step reports. */
-export const loraSettingsSchema = z.object({
+/**
+ * The settings a library consumes cross as one object under that library's own field names, declared here once: the
+ * config section holds exactly these keys (ts/config/schema.ts adds defaults and sources) and Python splats the object
+ * into the library's constructor. A key added here reaches the library without being listed anywhere else.
+ */
+/** peft's `LoraConfig` (peft 0.13): Python builds `LoraConfig(**lora, task_type="CAUSAL_LM")`. */
+export const loraConfigSchema = z.strictObject({
   r: z.number().int().positive(),
-  alpha: z.number().int().positive(),
+  lora_alpha: z.number().positive(),
+  lora_dropout: z.number().min(0).max(1),
+  /** null: peft's default for the architecture. */
   target_modules: z.array(z.string()).nullable(),
 });
-export const ppoSettingsSchema = z.object({
+export type LoraConfig = z.infer<typeof loraConfigSchema>;
+/** TRL 0.11.4's `PPOConfig` hyperparameters: Python builds `PPOConfig(**ppo, seed=seed, log_with=None)`. */
+export const ppoConfigSchema = z.strictObject({
   learning_rate: z.number().positive(),
   batch_size: z.number().int().positive(),
   mini_batch_size: z.number().int().positive(),
@@ -98,8 +127,8 @@ export const ppoSettingsSchema = z.object({
   ppo_epochs: z.number().int().positive(),
   init_kl_coef: z.number().nonnegative(),
   adap_kl_ctrl: z.boolean(),
-  kl_target: z.number().positive(),
-  kl_horizon: z.number().int().positive(),
+  target: z.number().positive(),
+  horizon: z.number().int().positive(),
   cliprange: z.number().positive(),
   cliprange_value: z.number().positive(),
   vf_coef: z.number().nonnegative(),
@@ -107,6 +136,26 @@ export const ppoSettingsSchema = z.object({
   lam: z.number().min(0).max(1),
   max_grad_norm: z.number().positive().nullable(),
 });
+export type PpoConfig = z.infer<typeof ppoConfigSchema>;
+/** The HF `TrainingArguments` the SFT job takes from the config: Python builds `TrainingArguments(**training, …)` with the
+ * paths, seed, precision and logging the job sets itself. */
+export const trainingArgumentsSchema = z.strictObject({
+  num_train_epochs: z.number().positive(),
+  /** -1: the full epochs (HF's convention). */
+  max_steps: z.union([z.literal(-1), z.number().int().positive()]),
+  learning_rate: z.number().positive(),
+  lr_scheduler_type: z.enum(['cosine', 'linear', 'constant', 'constant_with_warmup']),
+  warmup_ratio: z.number().min(0).max(1),
+  per_device_train_batch_size: z.number().int().positive(),
+  gradient_accumulation_steps: z.number().int().positive(),
+  logging_steps: z.number().int().positive(),
+  save_steps: z.number().int().positive(),
+  save_total_limit: z.number().int().positive(),
+  report_to: z.array(z.enum(['tensorboard'])),
+});
+export type TrainingArguments = z.infer<typeof trainingArgumentsSchema>;
+/** One line of the SFT job's train_file (JSONL): the rendered prompt and the response the loss is on. */
+export const sftTrainLineSchema = z.strictObject({ prompt: z.string(), response: z.string() });
 export const ppoStepStatsSchema = z.object({
   step: z.number().int().positive(),
   mean_score: z.number(),
@@ -233,8 +282,8 @@ export const workerMethods = {
       'Open the PPO policy (causal LM + value head + LoRA; NF4 on CUDA when asked; reference = the base with the adapter disabled), optionally from a checkpoint.',
     params: modelLoadingSchema.extend({
       ref: z.string(),
-      lora: loraSettingsSchema,
-      ppo: ppoSettingsSchema,
+      lora: loraConfigSchema,
+      ppo: ppoConfigSchema,
       seed: z.number().int(),
       resume_from: z.string().nullable(),
       /** TensorBoard event files of every step go here (TRL's tags); null: none. */
@@ -245,6 +294,8 @@ export const workerMethods = {
       parameters: z.number().int(),
       trainable_parameters: z.number().int(),
       step: z.number().int().nonnegative(),
+      /** The LoRA adapter directory of the checkpoint it resumed from; null when it starts fresh. */
+      adapter: z.string().nullable(),
     }),
     timeoutMs: 2 * HOUR_MS,
   }),
@@ -275,7 +326,8 @@ export const workerMethods = {
   ppo_save: method({
     description: `Write adapter, value head, optimizer and KL-controller state to a directory atomically (temp dir + rename; ${PPO_CHECKPOINT_MARKER} last).`,
     params: z.object({ dir: z.string() }),
-    result: z.object({ dir: z.string(), step: z.number().int().nonnegative() }),
+    /** `adapter`: where in the checkpoint the LoRA adapter is (loadable with PeftModel.from_pretrained). */
+    result: z.object({ dir: z.string(), step: z.number().int().nonnegative(), adapter: z.string() }),
     timeoutMs: HOUR_MS,
   }),
   ppo_close: method({
@@ -331,35 +383,22 @@ export const jobs = {
   }),
   sft: job({
     description:
-      'Supervised fine-tuning (HF Trainer) on a JSONL file of {prompt, response}: loss on the response only, LoRA (QLoRA on CUDA in 4 bits), ' +
+      'Supervised fine-tuning (HF Trainer) on train_file (JSONL, one sftTrainLineSchema per line): loss on the response only, LoRA (QLoRA on CUDA in 4 bits), ' +
       'checkpoints in <output_dir>/checkpoints that a rerun resumes from, the adapter saved with these parameters.',
     params: modelLoadingSchema.extend({
       model: z.string(),
       train_file: z.string(),
       output_dir: z.string(),
-      epochs: z.number().positive(),
-      max_steps: z.number().int().positive().nullable(),
-      learning_rate: z.number().positive(),
-      lr_scheduler: z.string(),
-      warmup_ratio: z.number().min(0).max(1),
-      per_device_batch_size: z.number().int().positive(),
-      gradient_accumulation_steps: z.number().int().positive(),
       max_seq_length: z.number().int().positive(),
-      lora: z.boolean(),
-      lora_r: z.number().int().positive(),
-      lora_alpha: z.number().positive(),
-      lora_dropout: z.number().min(0).max(1),
-      lora_target_modules: z.array(z.string()).nullable(),
-      logging_steps: z.number().int().positive(),
-      save_steps: z.number().int().positive(),
-      save_total_limit: z.number().int().positive(),
+      /** null: every weight is trained (full fine-tuning). */
+      lora: loraConfigSchema.nullable(),
+      training: trainingArgumentsSchema,
       merge_weights: z.boolean(),
       seed: z.number().int(),
       /** The template texts the prompts of train_file were rendered with: not used by the job, recorded beside the model
        * (refine-af-sft.json) so that evaluation prompts it as it was trained, whatever the config says later. */
       prompt_templates: sftPromptTemplatesSchema,
-      /** The HF Trainer's report_to and logging_dir (TensorBoard event files of the losses). */
-      report_to: z.array(z.string()),
+      /** Where the HF Trainer writes TensorBoard event files of the losses (when training.report_to has tensorboard). */
       logging_dir: z.string(),
     }),
     progress: z.discriminatedUnion('type', [

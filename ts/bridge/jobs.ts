@@ -9,14 +9,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { InterruptedError } from '../interrupt.js';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
-import { defaultPython, pythonPackageDir } from '../paths.js';
+import { defaultPython } from '../paths.js';
 import {
   jobs,
   jobTerminalEventSchema,
+  pythonEnvironment,
   servers,
   type JobName,
   type JobParams,
@@ -57,9 +59,7 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       cwd: options.cwd,
       env: {
         ...options.env,
-        PYTHONPATH: [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
-        PYTHONUNBUFFERED: '1',
-        REFINE_AF_PYTHON_LOG_LEVEL: terminalLogLevel().toUpperCase(),
+        ...pythonEnvironment({ logLevel: terminalLogLevel() }),
       },
       cancelSignal: options.signal,
       forceKillAfterDelay: KILL_GRACE_MS,
@@ -96,7 +96,11 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
     }
     const finished = await subprocess;
     if (failure) throw failure;
-    if (finished.isCanceled) throw new BridgeError(`${origin} was cancelled`);
+    if (finished.isCanceled) {
+      // Ctrl-C (interrupt.ts) is reported as the interruption it is, which the CLI turns into how to continue.
+      if (options.signal?.reason instanceof InterruptedError) throw options.signal.reason;
+      throw new BridgeError(`${origin} was cancelled`);
+    }
     if (finished.exitCode !== 0 || result === undefined) {
       throw new WorkerDiedError(origin, finished.exitCode ?? null, finished.signal ?? null, stderrTail.join('\n'));
     }
@@ -110,15 +114,18 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
 function logLines(stream: Readable, origin: string, tail: string[]): void {
   stream.setEncoding('utf8');
   let partial = '';
+  const keepLine = (line: string) => {
+    if (!line.trim()) return;
+    tail.push(logPythonLine(line, origin));
+    if (tail.length > LAST_OUTPUT_LINES) tail.shift();
+  };
   stream.on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      tail.push(logPythonLine(line, origin));
-      if (tail.length > LAST_OUTPUT_LINES) tail.shift();
-    }
+    lines.forEach(keepLine);
   });
+  // A process that dies mid-line (an abort message, a crash) leaves its last words without a newline.
+  stream.on('end', () => keepLine(partial));
 }
 
 /** A model server started by startServer: where it answers, and how to stop it. */
@@ -160,7 +167,7 @@ export async function startServer<S extends ServerName>(name: S, params: ServerP
   logger.info(`${origin}: starting ${command.join(' ')}`);
   const outputTail: string[] = [];
   const subprocess = execa(options.python ?? defaultPython, ['-m', 'refine_af.service', 'exec', ...command], {
-    env: { PYTHONPATH: [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter), PYTHONUNBUFFERED: '1' },
+    env: pythonEnvironment({ logLevel: terminalLogLevel() }),
     cancelSignal: options.signal,
     forceKillAfterDelay: KILL_GRACE_MS,
     // Its own process group: Ctrl-C in the terminal reaches the stage, which finishes its batch and then stops the

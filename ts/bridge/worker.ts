@@ -9,11 +9,12 @@
 import { accessSync, constants, closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
-import { defaultPython, pythonPackageDir } from '../paths.js';
+import { defaultPython } from '../paths.js';
 import {
+  pythonEnvironment,
   envelopeSchema,
   workerMethods,
   type MethodParams,
@@ -155,10 +156,8 @@ export class PythonWorker {
     this.logOffset = 0;
     this.lastLines = [];
     process.env.PYTHON_BIN = this.python;
-    process.env.PYTHONPATH = [pythonPackageDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter);
-    process.env.REFINE_AF_WORKER_LOG = logFile;
-    process.env.REFINE_AF_PYTHON_LOG_LEVEL = (this.logLevel ?? terminalLogLevel()).toUpperCase();
-    process.env.PYTHONUNBUFFERED = '1';
+    // pythonia starts Python with this process's environment.
+    Object.assign(process.env, pythonEnvironment({ logLevel: this.logLevel ?? terminalLogLevel(), logFile }));
     const pythonia = loadPythonia();
     const importing = pythonia.python(SERVICE_MODULE);
     const child = pythonia.com.proc;
@@ -238,6 +237,6 @@ process.once('exit', () => {
 export function workerFromConfig(config: Config): PythonWorker {
   return new PythonWorker({
     python: config.bridge.python,
-    timeoutsMs: config.bridge.timeouts_ms as Partial<Record<WorkerMethod, number>>,
+    timeoutsMs: config.bridge.timeouts_ms,
   });
 }

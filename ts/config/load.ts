@@ -26,13 +26,44 @@ function flatten(issues: z.core.$ZodIssue[]): { path: PropertyKey[]; message: st
   );
 }
 
+const PPO_CONFIG = ['batch_size', 'mini_batch_size', 'gradient_accumulation_steps', 'learning_rate', 'ppo_epochs', 'init_kl_coef', 'cliprange', 'cliprange_value', 'vf_coef', 'gamma', 'lam', 'max_grad_norm'];
+const TRAINING_ARGUMENTS = ['learning_rate', 'warmup_ratio', 'gradient_accumulation_steps', 'max_steps', 'logging_steps', 'save_steps', 'save_total_limit', 'report_to'];
+/** Keys of earlier versions and where each lives now (library settings moved under the library's own names). */
+const MOVED_KEYS: Record<string, string> = {
+  ...Object.fromEntries(PPO_CONFIG.map((key) => [`rlaf.${key}`, `rlaf.ppo.${key}`])),
+  'rlaf.adaptive_kl': 'rlaf.ppo.adap_kl_ctrl',
+  'rlaf.kl_target': 'rlaf.ppo.target',
+  'rlaf.kl_horizon': 'rlaf.ppo.horizon',
+  'rlaf.lora.alpha': 'rlaf.lora.lora_alpha',
+  ...Object.fromEntries(TRAINING_ARGUMENTS.map((key) => [`sft.${key}`, `sft.training.${key}`])),
+  'sft.epochs': 'sft.training.num_train_epochs',
+  'sft.lr_scheduler': 'sft.training.lr_scheduler_type',
+  'sft.per_device_batch_size': 'sft.training.per_device_train_batch_size',
+  'sft.lora_r': 'sft.lora.r',
+  'sft.lora_alpha': 'sft.lora.lora_alpha',
+  'sft.lora_dropout': 'sft.lora.lora_dropout',
+  'sft.lora_target_modules': 'sft.lora.target_modules',
+};
+
+/** A key of an earlier version: the problem names where it lives now, instead of calling it a typo. */
+function movedKeyProblem(path: PropertyKey[], got: unknown): string | undefined {
+  const keyPath = path.map(String).join('.');
+  if (keyPath === 'sft.lora' && typeof got === 'boolean') {
+    return `sft.lora: is now the LoRA settings (r, lora_alpha, lora_dropout, target_modules; omit it for the defaults), or null to train every weight`;
+  }
+  const moved = MOVED_KEYS[keyPath];
+  return moved && `${keyPath}: moved to ${moved} (library settings are nested under the library's own field names)`;
+}
+
 /** Validate an already-parsed object (the SDK path); `source` names it in errors. */
 export function parseConfig(raw: unknown, source = '<config object>', locate?: (path: PropertyKey[]) => string): Config {
   const result = configSchema.safeParse(raw ?? {});
   if (result.success) return result.data;
   const problems = flatten(result.error.issues).map(({ path, message }) => {
-    const keyPath = path.map(String).join('.') || '(top level)';
     const got = path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw);
+    const moved = movedKeyProblem(path, got);
+    if (moved) return `${locate?.(path) ?? source}: ${moved}`;
+    const keyPath = path.map(String).join('.') || '(top level)';
     return `${locate?.(path) ?? source}: ${keyPath}: ${message}; got ${describeValue(got)}`;
   });
   throw new ConfigError(source, problems);

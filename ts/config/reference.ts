@@ -29,7 +29,8 @@ function rows(prefix: string, node: JsonSchemaNode): string[] {
     const source = field.source === undefined ? '' : sourceText(field.source);
     const cells = [`\`${prefix}.${key}\``, typeText(field), fallback, source, field.description ?? ''];
     const row = `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
-    return [row, ...rows(`${prefix}.${key}`, field)];
+    // A nullable object (sft.lora) is an anyOf of the object and null: its keys get rows too.
+    return [row, ...rows(`${prefix}.${key}`, field.properties ? field : (field.anyOf?.find((member) => member.properties) ?? field))];
   });
 }
 

@@ -5,8 +5,9 @@
  * (a typo) is an error, never silently ignored.
  */
 import { z } from 'zod';
+import { loraConfigSchema, ppoConfigSchema, trainingArgumentsSchema, workerMethods, type WorkerMethod } from '../bridge/contract.js';
 import { LOG_LEVELS } from '../log.js';
-import { library, ours, paper } from './provenance.js';
+import { library, ours, paper, type Source } from './provenance.js';
 
 export const EMBEDDED_DEFAULT_MODEL = 'embedded:smollm2-135m-instruct';
 
@@ -101,9 +102,9 @@ const bridgeSection = z
       .describe('Python interpreter of the worker and jobs (default: the project .venv made by `make setup`).')
       .meta(ours('the project .venv that make setup builds')),
     timeouts_ms: z
-      .record(z.string(), z.number().positive())
+      .partialRecord(z.enum(Object.keys(workerMethods) as [WorkerMethod, ...WorkerMethod[]]), z.number().positive())
       .default({})
-      .describe('Per-method call limits in ms, e.g. {generate: 14400000}; unlisted methods use the defaults in ts/bridge/contract.ts.')
+      .describe('Per-method call limits in ms, e.g. {generate: 14400000}; unlisted methods use the defaults in ts/bridge/contract.ts; a name that is not a worker method is an error.')
       .meta(ours('per-method limits of ts/bridge/contract.ts, sized for the paper\'s models')),
     job_launcher: z
       .array(z.string())
@@ -182,6 +183,27 @@ const reportTo = (what: string, subdir: string) =>
     .describe(`${what} as TensorBoard event files in <run.dir>/tensorboard/${subdir} ([] = none; HF Trainer/TRL report_to convention, our default).`)
     .meta(ours('TensorBoard event files, where HF and TRL users look for training curves'));
 
+/** One LoRA shape for every stage that trains an adapter: peft's LoraConfig fields (ts/bridge/contract.ts), its defaults per stage. */
+function loraSection(
+  defaults: Omit<z.infer<typeof loraConfigSchema>, 'target_modules'>,
+  sources: Record<'r' | 'lora_alpha' | 'lora_dropout', { source: Source }>,
+  dropout: string,
+) {
+  const fields = loraConfigSchema.shape;
+  return z.strictObject({
+    r: fields.r.default(defaults.r).describe('LoRA rank (peft `r`).').meta(sources.r),
+    lora_alpha: fields.lora_alpha.default(defaults.lora_alpha).describe('LoRA scaling α (peft `lora_alpha`).').meta(sources.lora_alpha),
+    lora_dropout: fields.lora_dropout.default(defaults.lora_dropout).describe(`Dropout on the LoRA path (peft \`lora_dropout\`): ${dropout}`).meta(sources.lora_dropout),
+    target_modules: fields.target_modules
+      .default(null)
+      .describe('Modules that get adapters; null = peft\'s default for the architecture (q_proj and v_proj for Llama/Mistral).')
+      .meta(library('peft default for the architecture')),
+  });
+}
+
+const STACK_LLAMA = library('StackLLaMA (the paper\'s [19])');
+const ppo = ppoConfigSchema.shape;
+
 const rlafSection = z
   .strictObject({
     pool: z
@@ -195,63 +217,41 @@ const rlafSection = z
       .describe('Where stage 2 writes metrics, chart, checkpoints and the final adapter, relative to the run directory.')
       .meta(ours('one folder per stage in the run directory')),
     steps: z.number().int().positive().default(200).describe('PPO steps (§III-A: 200).').meta(paper('§III-A')),
-    batch_size: z.number().int().positive().default(4).describe('Instructions (rollouts) per PPO step (§III-A: batch size 4).').meta(paper('§III-A')),
-    mini_batch_size: z
-      .number()
-      .int()
-      .positive()
-      .default(1)
-      .describe('Rollouts per forward/backward pass; batch_size = mini_batch_size × gradient_accumulation_steps (§III-A: 4 = 1 × 4).')
-      .meta(paper('§III-A')),
-    gradient_accumulation_steps: z.number().int().positive().default(4).describe('Mini-batches per optimiser update (§III-A: 4).').meta(paper('§III-A')),
-    learning_rate: z.number().positive().default(2e-5).describe('Adam learning rate of the LoRA adapter and value head (§III-A: 2e-5).').meta(paper('§III-A')),
-    ppo_epochs: z
-      .number()
-      .int()
-      .positive()
-      .default(4)
-      .describe('Optimisation passes over each batch of rollouts (TRL PPOConfig default; not in the paper).')
-      .meta(TRL_PPO_DEFAULT),
-    init_kl_coef: z
-      .number()
-      .nonnegative()
-      .default(0.2)
-      .describe('Initial β of the KL penalty in Eq. 2 (TRL PPOConfig default; the paper gives no value).')
-      .meta(TRL_PPO_DEFAULT),
-    adaptive_kl: z.boolean().default(true).describe('Adapt β towards kl_target (TRL adaptive KL controller, its default).').meta(TRL_PPO_DEFAULT),
-    kl_target: z.number().positive().default(6).describe('KL the adaptive controller aims for (TRL default).').meta(TRL_PPO_DEFAULT),
-    kl_horizon: z.number().int().positive().default(10000).describe('Horizon of the adaptive KL controller (TRL default).').meta(TRL_PPO_DEFAULT),
-    cliprange: z.number().positive().default(0.2).describe('PPO policy-ratio clip range (TRL default).').meta(TRL_PPO_DEFAULT),
-    cliprange_value: z.number().positive().default(0.2).describe('Value-function clip range (TRL default).').meta(TRL_PPO_DEFAULT),
-    vf_coef: z.number().nonnegative().default(0.1).describe('Weight of the value loss in the PPO loss (TRL default).').meta(TRL_PPO_DEFAULT),
-    gamma: z.number().min(0).max(1).default(1).describe('Discount factor (TRL default).').meta(TRL_PPO_DEFAULT),
-    lam: z.number().min(0).max(1).default(0.95).describe('GAE λ (TRL default).').meta(TRL_PPO_DEFAULT),
-    max_grad_norm: z
-      .number()
-      .positive()
-      .nullable()
-      .default(null)
-      .describe('Gradient clipping norm; null = none (TRL default).')
-      .meta(TRL_PPO_DEFAULT),
-    lora: z
+    ppo: z
       .strictObject({
-        r: z
-          .number()
-          .int()
-          .positive()
-          .default(16)
-          .describe('LoRA rank (the paper trains "with LoRA" and cites StackLLaMA [19], which uses r = 16).')
-          .meta(library('StackLLaMA (the paper\'s [19])')),
-        alpha: z.number().int().positive().default(32).describe('LoRA α (StackLLaMA [19]: 32).').meta(library('StackLLaMA (the paper\'s [19])')),
-        target_modules: z
-          .array(z.string())
-          .nullable()
-          .default(null)
-          .describe('Modules that get adapters; null = peft\'s default for the architecture (q_proj and v_proj for Llama/Mistral).')
-          .meta(library('peft default for the architecture')),
+        batch_size: ppo.batch_size.default(4).describe('Instructions (rollouts) per PPO step (§III-A: batch size 4).').meta(paper('§III-A')),
+        mini_batch_size: ppo.mini_batch_size
+          .default(1)
+          .describe('Rollouts per forward/backward pass; batch_size = mini_batch_size × gradient_accumulation_steps (§III-A: 4 = 1 × 4).')
+          .meta(paper('§III-A')),
+        gradient_accumulation_steps: ppo.gradient_accumulation_steps.default(4).describe('Mini-batches per optimiser update (§III-A: 4).').meta(paper('§III-A')),
+        learning_rate: ppo.learning_rate.default(2e-5).describe('Adam learning rate of the LoRA adapter and value head (§III-A: 2e-5).').meta(paper('§III-A')),
+        ppo_epochs: ppo.ppo_epochs.default(4).describe('Optimisation passes over each batch of rollouts (TRL default; not in the paper).').meta(TRL_PPO_DEFAULT),
+        init_kl_coef: ppo.init_kl_coef.default(0.2).describe('Initial β of the KL penalty in Eq. 2 (TRL default; the paper gives no value).').meta(TRL_PPO_DEFAULT),
+        adap_kl_ctrl: ppo.adap_kl_ctrl.default(true).describe('Adapt β towards `target` (TRL\'s adaptive KL controller, its default).').meta(TRL_PPO_DEFAULT),
+        target: ppo.target.default(6).describe('KL the adaptive controller aims for (TRL default).').meta(TRL_PPO_DEFAULT),
+        horizon: ppo.horizon.default(10000).describe('Horizon of the adaptive KL controller (TRL default).').meta(TRL_PPO_DEFAULT),
+        cliprange: ppo.cliprange.default(0.2).describe('PPO policy-ratio clip range (TRL default).').meta(TRL_PPO_DEFAULT),
+        cliprange_value: ppo.cliprange_value.default(0.2).describe('Value-function clip range (TRL default).').meta(TRL_PPO_DEFAULT),
+        vf_coef: ppo.vf_coef.default(0.1).describe('Weight of the value loss in the PPO loss (TRL default).').meta(TRL_PPO_DEFAULT),
+        gamma: ppo.gamma.default(1).describe('Discount factor (TRL default).').meta(TRL_PPO_DEFAULT),
+        lam: ppo.lam.default(0.95).describe('GAE λ (TRL default).').meta(TRL_PPO_DEFAULT),
+        max_grad_norm: ppo.max_grad_norm.default(null).describe('Gradient clipping norm; null = none (TRL default).').meta(TRL_PPO_DEFAULT),
+      })
+      .refine((p) => p.batch_size % (p.mini_batch_size * p.gradient_accumulation_steps) === 0, {
+        message: 'batch_size must be a multiple of mini_batch_size × gradient_accumulation_steps (TRL splits each batch that way)',
+        path: ['batch_size'],
       })
       .prefault({})
-      .describe('The LoRA adapter trained by PPO (§III-A: "trained with LoRA").'),
+      .describe('PPO hyperparameters, under the names of TRL 0.11.4\'s PPOConfig (passed to it as they are).'),
+    lora: loraSection(
+      { r: 16, lora_alpha: 32, lora_dropout: 0 },
+      { r: STACK_LLAMA, lora_alpha: STACK_LLAMA, lora_dropout: ours('PPO\'s probability ratios compare forward passes, which must be deterministic') },
+      'must be 0 here: PPO\'s probability ratios compare forward passes, which must be deterministic.',
+    )
+      .refine((l) => l.lora_dropout === 0, { message: 'must be 0: PPO\'s probability ratios compare forward passes, which must be deterministic', path: ['lora_dropout'] })
+      .prefault({})
+      .describe('The LoRA adapter trained by PPO (§III-A: "trained with LoRA"; r and α of StackLLaMA [19], which the paper cites).'),
     template: z
       .string()
       .default('instance_generation_input_first.txt')
@@ -293,10 +293,6 @@ const rlafSection = z
       .describe('Span of the exponential moving average of the reward curve (§III: "a span of 30 steps").')
       .meta(paper('§III')),
     report_to: reportTo('PPO metrics per step (TRL\'s tags: env/reward_mean = the composite reward, objective/kl, ppo/loss/…, plus feedback/<indicator>)', 'rlaf'),
-  })
-  .refine((s) => s.batch_size % (s.mini_batch_size * s.gradient_accumulation_steps) === 0, {
-    message: 'batch_size must be a multiple of mini_batch_size × gradient_accumulation_steps (TRL splits each batch that way)',
-    path: ['batch_size'],
   })
   .describe('Stage 2: PPO from automated feedback (§II-C, §III-A).');
 
@@ -742,26 +738,29 @@ const instancesSection = z
   })
   .describe('Stage 3: input/output instances for every instruction of the pool, from the trained policy (§II-D, Appendix IX-D).');
 
+const training = trainingArgumentsSchema.shape;
+
 const sftSection = z
   .strictObject({
-    epochs: z.number().positive().default(3).describe('Training epochs over the IFT dataset (§III-A).').meta(paper('§III-A')),
-    learning_rate: z.number().positive().default(2e-5).describe('Peak learning rate (§III-A).').meta(paper('§III-A')),
-    lr_scheduler: z
-      .enum(['cosine', 'linear', 'constant', 'constant_with_warmup'])
-      .default('cosine')
-      .describe('Learning-rate schedule (§III-A: cosine).')
-      .meta(paper('§III-A')),
-    warmup_ratio: z.number().min(0).max(1).default(0.3).describe('Fraction of the steps spent warming up (§III-A).').meta(paper('§III-A')),
-    per_device_batch_size: z.number().int().positive().default(2).describe('Examples per device per step (§III-A: batch size 2).').meta(paper('§III-A')),
-    gradient_accumulation_steps: z.number().int().positive().default(4).describe('Steps accumulated per optimizer update (§III-A).').meta(paper('§III-A')),
-    max_steps: z
-      .number()
-      .int()
-      .positive()
-      .nullable()
-      .default(null)
-      .describe('Stop after this many optimizer updates; null trains the full epochs (short runs, the demo).')
-      .meta(library('HF Trainer default: the full epochs')),
+    training: z
+      .strictObject({
+        num_train_epochs: training.num_train_epochs.default(3).describe('Training epochs over the IFT dataset (§III-A).').meta(paper('§III-A')),
+        learning_rate: training.learning_rate.default(2e-5).describe('Peak learning rate (§III-A).').meta(paper('§III-A')),
+        lr_scheduler_type: training.lr_scheduler_type.default('cosine').describe('Learning-rate schedule (§III-A: cosine).').meta(paper('§III-A')),
+        warmup_ratio: training.warmup_ratio.default(0.3).describe('Fraction of the steps spent warming up (§III-A).').meta(paper('§III-A')),
+        per_device_train_batch_size: training.per_device_train_batch_size.default(2).describe('Examples per device per step (§III-A: batch size 2).').meta(paper('§III-A')),
+        gradient_accumulation_steps: training.gradient_accumulation_steps.default(4).describe('Steps accumulated per optimizer update (§III-A).').meta(paper('§III-A')),
+        max_steps: training.max_steps
+          .default(-1)
+          .describe('Stop after this many optimizer updates; -1 trains the full epochs (short runs, the demo).')
+          .meta(library('HF TrainingArguments default: the full epochs')),
+        logging_steps: training.logging_steps.default(10).describe('Report the training loss every this many optimizer updates.').meta(ours('a loss point every 10 updates')),
+        save_steps: training.save_steps.default(200).describe('Write a resumable checkpoint every this many optimizer updates.').meta(ours('a resumable checkpoint every 200 updates')),
+        save_total_limit: training.save_total_limit.default(2).describe('Checkpoints kept on disk (older ones are deleted).').meta(ours('two checkpoints bound the disk')),
+        report_to: reportTo('The HF Trainer\'s logs (train/loss, train/learning_rate, …)', 'sft or sft-<N>'),
+      })
+      .prefault({})
+      .describe('The HF Trainer\'s settings, under the names of transformers\' TrainingArguments (passed to it as they are).'),
     max_seq_length: z
       .number()
       .int()
@@ -782,26 +781,18 @@ const sftSection = z
       .default([])
       .describe('Also fine-tune one model per N listed, on the first N instructions (Table II: [5000, 10000] next to the full 15,000).')
       .meta(ours('one model by default; the reproduction configs add Table II\'s subsets')),
-    lora: z
-      .boolean()
-      .default(true)
-      .describe('Train a LoRA adapter (peft) instead of every weight; with models.load_in_4bit on CUDA this is QLoRA.')
-      .meta(ours('an adapter, QLoRA with the 4-bit model of §III-A')),
-    lora_r: z
-      .number()
-      .int()
-      .positive()
-      .default(16)
-      .describe('LoRA rank (not given in the paper; a common QLoRA value).')
-      .meta(ours('a common QLoRA rank; the paper gives none')),
-    lora_alpha: z.number().positive().default(32).describe('LoRA scaling alpha (not given in the paper; 2 × rank).').meta(ours('2 × rank; the paper gives none')),
-    lora_dropout: z.number().min(0).max(1).default(0.05).describe('Dropout on the LoRA path (not given in the paper).').meta(ours('QLoRA uses 0.05 for its 33B/65B models, 0.1 up to 13B; the paper gives none')),
-    lora_target_modules: z
-      .array(z.string())
+    lora: loraSection(
+      { r: 16, lora_alpha: 32, lora_dropout: 0.05 },
+      {
+        r: ours('a common QLoRA rank; the paper gives none'),
+        lora_alpha: ours('2 × rank; the paper gives none'),
+        lora_dropout: ours('QLoRA uses 0.05 for its 33B/65B models, 0.1 up to 13B; the paper gives none'),
+      },
+      'not given in the paper.',
+    )
       .nullable()
-      .default(null)
-      .describe('Modules that get adapters; null uses peft\'s default for the architecture (q_proj, v_proj for Llama and Mistral).')
-      .meta(library('peft default for the architecture')),
+      .prefault({})
+      .describe('The LoRA adapter trained (peft LoraConfig; with models.load_in_4bit on CUDA this is QLoRA); null trains every weight instead.'),
     prompt_template: z
       .string()
       .default('sft_alpaca_input.txt')
@@ -812,27 +803,11 @@ const sftSection = z
       .default('sft_alpaca_no_input.txt')
       .describe('Training prompt for an instance with an empty input ({{instruction}}); default Alpaca\'s format.')
       .meta(library('Alpaca')),
-    logging_steps: z
-      .number()
-      .int()
-      .positive()
-      .default(10)
-      .describe('Report the training loss every this many optimizer updates.')
-      .meta(ours('a loss point every 10 updates')),
-    save_steps: z
-      .number()
-      .int()
-      .positive()
-      .default(200)
-      .describe('Write a resumable checkpoint every this many optimizer updates.')
-      .meta(ours('a resumable checkpoint every 200 updates')),
-    save_total_limit: z.number().int().positive().default(2).describe('Checkpoints kept on disk (older ones are deleted).').meta(ours('two checkpoints bound the disk')),
     merge_weights: z
       .boolean()
       .default(false)
       .describe('Also save the base weights with the adapter merged in (a plain checkpoint for serving).')
       .meta(ours('the adapter alone is enough for evaluation')),
-    report_to: reportTo('The HF Trainer\'s logs (train/loss, train/learning_rate, …)', 'sft or sft-<N>'),
   })
   .describe('Supervised fine-tuning of the base model on the IFT dataset with the HF Trainer (§II-D "Instruction Finetuning", §III-A).');
 

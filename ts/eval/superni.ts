@@ -14,6 +14,7 @@ import type { GenerationBackend } from '../backends/types.js';
 import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { renderTemplate } from '../prompts/render.js';
@@ -148,6 +149,8 @@ export interface GenerateOptions {
   seed: number;
   /** Called with the predictions already on disk at the start, then after each batch is safely on disk. */
   onBatch?: (done: number, total: number) => void;
+  /** Aborting stops after the batch in flight is written (Ctrl-C); a rerun continues. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -171,6 +174,7 @@ export async function generatePredictions(tasks: SuperNiTask[], outDir: string, 
   if (pending.length < total) logger.info(`resuming: ${total - pending.length} of ${total} predictions already in ${file}`);
   options.onBatch?.(total - pending.length, total);
   for (let start = 0; start < pending.length; start += settings.batch_size) {
+    throwIfInterrupted(options.signal);
     const batch = pending.slice(start, start + settings.batch_size);
     const prompts = batch.map(({ task, instance }) => prompt.render(task, instance));
     const completions = await options.backend.generate({ prompts, decoding, seed: options.seed });
@@ -205,7 +209,7 @@ export interface SuperNiReport {
 export function scoreSuperNi(tasks: SuperNiTask[], predictions: readonly Prediction[], source = 'predictions'): SuperNiReport {
   const byId = new Map<string, Prediction>();
   predictions.forEach((p, index) => {
-    if (byId.has(p.id)) throw new DataFileError(source, index + 1, `duplicate prediction for id ${p.id}`);
+    if (byId.has(p.id)) throw new DataFileError(source, undefined, `duplicate prediction for id ${p.id} (prediction ${index + 1}, counting from 1)`);
     byId.set(p.id, p);
   });
   const perTask = new Map<SuperNiTask, InstanceScore[]>();
@@ -287,6 +291,7 @@ export interface EvalSuperNiOptions {
   backend: GenerationBackend;
   model: string;
   adapter?: string;
+  signal?: AbortSignal;
 }
 
 /** Generate (resuming) and score. A run directory belongs to one model, adapter, benchmark and setting. */
@@ -319,6 +324,7 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
       prompt,
       seed: config.run.seed,
       onBatch: (done) => progress.update(done),
+      signal: options.signal,
     });
     const report = { prompt: prompt.description, ...scoreSuperNi(tasks, predictions, join(options.outDir, PREDICTIONS_FILE)) };
     writeReport(options.outDir, report);
@@ -331,7 +337,7 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
 /** Load `model` (plus `adapter`) in a Python worker and evaluate it; the worker is closed afterwards. */
 export async function evalSuperNiModel(
   config: Config,
-  options: { dataDir: string; outDir: string; model: string; adapter?: string },
+  options: Omit<EvalSuperNiOptions, 'backend'>,
 ): Promise<SuperNiReport> {
   const worker = workerFromConfig(config);
   try {
@@ -349,7 +355,8 @@ export function superNiBackendSpec(config: Config, worker: PythonWorker, handle:
 }
 
 /** Score an existing predictions file (lines {"id", "task", "prediction"}) and write the report to `outDir`. */
-export function scorePredictionsFile(config: Config, dataDir: string, predictionsFile: string, outDir: string): SuperNiReport {
+export function scorePredictionsFile(config: Config, options: { dataDir: string; predictionsFile: string; outDir: string }): SuperNiReport {
+  const { dataDir, predictionsFile, outDir } = options;
   const tasks = loadSuperNi(dataDir, config.eval.instances_per_task);
   if (!existsSync(predictionsFile)) throw new DataFileError(predictionsFile, undefined, 'predictions file not found');
   const report = scoreSuperNi(tasks, readJsonl(predictionsFile, predictionSchema), predictionsFile);

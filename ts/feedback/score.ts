@@ -7,15 +7,17 @@
  * `<out>.rejected.jsonl` holds the records that could not be scored and why; `<out>.summary.json` the summary table.
  * `resume` skips every index already written (scored or rejected), so a crashed run finishes with no duplicates.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { FEEDBACK_INDICATORS, indicatorBackendsSchema, indicatorValuesSchema, type Triplet } from '../bridge/contract.js';
 import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
-import { appendJsonl, DataFileError, readJsonl, writeJsonAtomic } from '../io/files.js';
+import { appendJsonl, DataFileError, readDatasetFile, readJsonl, writeJsonAtomic, type DatasetRead } from '../io/files.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { configureLogging, logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { FeedbackScorer } from './scorer.js';
+import { mean, quantile } from '../stats/summary.js';
 
 export const scoredRecordSchema = z.object({
   index: z.number().int().nonnegative(),
@@ -30,60 +32,24 @@ export const scoredRecordSchema = z.object({
 export type ScoredRecord = z.infer<typeof scoredRecordSchema>;
 
 const rejectedRecordSchema = z.object({ index: z.number().int().nonnegative(), where: z.string(), reason: z.string() });
-type RejectedRecord = z.infer<typeof rejectedRecordSchema>;
 
-interface InputRecord {
-  index: number;
-  where: string;
-  triplet: Triplet;
-}
-
-/** Why a parsed value cannot be scored, or its triplet. `input` may be absent or null (Alpaca leaves it empty). */
-function toTriplet(value: unknown): Triplet | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object with instruction, input, output';
+/** A parsed value's triplet, or why it cannot be scored. `input` may be absent or null (Alpaca leaves it empty). */
+function toTriplet(value: unknown): { record: Triplet } | { reason: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not an object with instruction, input, output' };
   const record = value as Record<string, unknown>;
   for (const key of ['instruction', 'output'] as const) {
-    if (!(key in record)) return `missing field "${key}"`;
-    if (typeof record[key] !== 'string') return `field "${key}" is not a string`;
-    if ((record[key] as string).trim() === '') return `field "${key}" is empty`;
+    if (!(key in record)) return { reason: `missing field "${key}"` };
+    if (typeof record[key] !== 'string') return { reason: `field "${key}" is not a string` };
+    if ((record[key] as string).trim() === '') return { reason: `field "${key}" is empty` };
   }
   const input = record.input ?? '';
-  if (typeof input !== 'string') return 'field "input" is not a string';
-  return { instruction: record.instruction as string, input, output: record.output as string };
+  if (typeof input !== 'string') return { reason: 'field "input" is not a string' };
+  return { record: { instruction: record.instruction as string, input, output: record.output as string } };
 }
 
-/** Every record of the file, accepted or rejected with its reason; only an unreadable JSON array fails as a whole. */
-export function readTriplets(file: string): { accepted: InputRecord[]; rejected: RejectedRecord[] } {
-  const text = readFileSync(file, 'utf8');
-  const accepted: InputRecord[] = [];
-  const rejected: RejectedRecord[] = [];
-  const take = (index: number, where: string, value: unknown) => {
-    const triplet = toTriplet(value);
-    if (typeof triplet === 'string') rejected.push({ index, where, reason: triplet });
-    else accepted.push({ index, where, triplet });
-  };
-  if (text.trimStart().startsWith('[')) {
-    let records: unknown;
-    try {
-      records = JSON.parse(text);
-    } catch (error) {
-      throw new DataFileError(file, undefined, `not a valid JSON array: ${(error as Error).message}`);
-    }
-    (records as unknown[]).forEach((value, i) => take(i, `${file}[${i}]`, value));
-  } else {
-    let index = 0;
-    text.split('\n').forEach((line, lineIndex) => {
-      if (line.trim() === '') return;
-      const where = `${file}:${lineIndex + 1}`;
-      try {
-        take(index, where, JSON.parse(line));
-      } catch (error) {
-        rejected.push({ index, where, reason: `not valid JSON: ${(error as Error).message}` });
-      }
-      index += 1;
-    });
-  }
-  return { accepted, rejected };
+/** Every record of the file, accepted or rejected with its reason (never fatal: the rejected ones are reported). */
+export function readTriplets(file: string): DatasetRead<Triplet> {
+  return readDatasetFile(file, toTriplet, 'reject');
 }
 
 export interface IndicatorSummary {
@@ -108,19 +74,11 @@ export interface ScoreSummary {
   stats: Record<(typeof FEEDBACK_INDICATORS)[number] | 'composite', IndicatorSummary>;
 }
 
-/** Linear interpolation between order statistics (numpy's default). */
-function quantile(sorted: readonly number[], q: number): number {
-  const position = (sorted.length - 1) * q;
-  const lower = Math.floor(position);
-  const upper = Math.min(lower + 1, sorted.length - 1);
-  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
-}
-
 export function summarise(values: readonly number[]): IndicatorSummary {
   if (values.length === 0) return { mean: NaN, min: NaN, q1: NaN, median: NaN, q3: NaN, max: NaN };
   const sorted = [...values].sort((a, b) => a - b);
   return {
-    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    mean: mean(values),
     min: sorted[0]!,
     q1: quantile(sorted, 0.25),
     median: quantile(sorted, 0.5),
@@ -148,6 +106,8 @@ export interface ScoreDatasetOptions {
   outFile: string;
   /** Continue an earlier run into the same output; without it an existing non-empty output is an error. */
   resume?: boolean;
+  /** Aborting stops after the batch in flight is written (Ctrl-C); `resume` continues. */
+  signal?: AbortSignal;
 }
 
 function hasContent(file: string): boolean {
@@ -166,7 +126,7 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
   const byIndex = new Map(accepted.map((r) => [r.index, r]));
   for (const record of written) {
     const source = byIndex.get(record.index);
-    if (!source || source.triplet.instruction !== record.instruction || source.triplet.output !== record.output) {
+    if (!source || source.record.instruction !== record.instruction || source.record.output !== record.output) {
       throw new DataFileError(outFile, undefined, `record ${record.index} does not match ${inFile}: was it written from another input?`);
     }
   }
@@ -190,8 +150,9 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
   const batch = config.feedback.batch_size;
   const all: ScoredRecord[] = [...written];
   for (let start = 0; start < todo.length; start += batch) {
+    throwIfInterrupted(options.signal);
     const chunk = todo.slice(start, start + batch);
-    const scored = await scorer.score(chunk.map((r) => r.triplet));
+    const scored = await scorer.score(chunk.map((r) => r.record));
     const records = scored.map((s, i) => ({ index: chunk[i]!.index, ...s }));
     appendJsonl(outFile, records);
     all.push(...records);

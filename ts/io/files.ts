@@ -85,7 +85,7 @@ export function readJsonIfExists<S extends z.ZodType>(file: string, schema: S): 
   return parsed.data;
 }
 
-function formatIssues(error: z.ZodError): string {
+export function formatIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.map(String).join('.') || '(record)'}: ${i.message}`).join('; ');
 }
 
@@ -96,6 +96,11 @@ export interface ReadJsonlOptions {
 
 /** Read and validate every line; a bad line fails with file, line number, key path and the problem. */
 export function readJsonl<S extends z.ZodType>(file: string, schema: S, options: ReadJsonlOptions = {}): z.output<S>[] {
+  return readJsonlLines(file, schema, options).map(({ record }) => record);
+}
+
+/** readJsonl, each record with its line number in the file (blank lines are skipped, so the two differ), for later checks' errors. */
+export function readJsonlLines<S extends z.ZodType>(file: string, schema: S, options: ReadJsonlOptions = {}): { line: number; record: z.output<S> }[] {
   if (!existsSync(file)) return [];
   let text = readFileSync(file, 'utf8');
   if (text.length > 0 && !text.endsWith('\n')) {
@@ -106,7 +111,7 @@ export function readJsonl<S extends z.ZodType>(file: string, schema: S, options:
     truncateSync(file, Buffer.byteLength(text.slice(0, cut)));
     text = text.slice(0, cut);
   }
-  const records: z.output<S>[] = [];
+  const records: { line: number; record: z.output<S> }[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     let raw: unknown;
@@ -117,7 +122,58 @@ export function readJsonl<S extends z.ZodType>(file: string, schema: S, options:
     }
     const parsed = schema.safeParse(raw);
     if (!parsed.success) throw new DataFileError(file, index + 1, formatIssues(parsed.error));
-    records.push(parsed.data);
+    records.push({ line: index + 1, record: parsed.data });
   });
   return records;
+}
+
+/**
+ * What a dataset reader does with a record it cannot use: `fail` throws on the first one (the statistics of a file with a
+ * bad record would be wrong); `reject` sets each aside with its reason and reads on (`score` reports them in a file).
+ */
+export type BadRecordPolicy = 'fail' | 'reject';
+
+export interface DatasetRead<T> {
+  /** index: the record's position among the file's records (blank lines are not records); where: file:line or file[i]. */
+  accepted: { index: number; where: string; record: T }[];
+  rejected: { index: number; where: string; reason: string }[];
+}
+
+/**
+ * The one reader of dataset files: a JSON array (the file starts with `[`) or JSONL, one record a line. `parse` turns a
+ * parsed value into a record or says why it is unusable; `policy` decides what that reason does. Only a JSON array that
+ * does not parse fails as a whole under either policy.
+ */
+export function readDatasetFile<T>(file: string, parse: (value: unknown) => { record: T } | { reason: string }, policy: BadRecordPolicy): DatasetRead<T> {
+  const text = readFileSync(file, 'utf8');
+  const read: DatasetRead<T> = { accepted: [], rejected: [] };
+  const take = (index: number, where: string, line: number | undefined, value: () => unknown) => {
+    let parsed: { record: T } | { reason: string };
+    try {
+      parsed = parse(value());
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      parsed = { reason: `not valid JSON: ${error.message}` };
+    }
+    if ('record' in parsed) read.accepted.push({ index, where, record: parsed.record });
+    else if (policy === 'reject') read.rejected.push({ index, where, reason: parsed.reason });
+    else throw new DataFileError(file, line, line === undefined ? `record ${index}: ${parsed.reason}` : parsed.reason);
+  };
+  if (text.trimStart().startsWith('[')) {
+    let records: unknown[];
+    try {
+      records = JSON.parse(text);
+    } catch (error) {
+      throw new DataFileError(file, undefined, `not a valid JSON array: ${(error as Error).message}`);
+    }
+    records.forEach((value, i) => take(i, `${file}[${i}]`, undefined, () => value));
+  } else {
+    let index = 0;
+    text.split('\n').forEach((line, lineIndex) => {
+      if (line.trim() === '') return;
+      take(index, `${file}:${lineIndex + 1}`, lineIndex + 1, () => JSON.parse(line));
+      index += 1;
+    });
+  }
+  return read;
 }

@@ -20,7 +20,7 @@ import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAto
 import { throwIfInterrupted } from '../interrupt.js';
 import { startProgress } from '../progress.js';
 import { countWords, datasetStatistics, formatTableV, type DatasetStatistics, type IftRecord } from '../stats/dataset.js';
-import type { StageContext } from './context.js';
+import { withStageContext, type StageContext } from './context.js';
 import { parseInstances, withoutFieldLabel } from './instance-parser.js';
 import { instancePrompt } from './instance-prompt.js';
 
@@ -124,6 +124,11 @@ function readGenerations(file: string, pool: readonly string[]): Generation[] {
     if (pool[g.index] !== g.instruction) throw new Error(`${file}: the line for pool index ${g.index} is for another instruction (the pool changed since)`);
   }
   return generations;
+}
+
+/** Stage 3 on its own (`refine-af generate-instances`): the same shape as every stage entry point, config + options. */
+export function runInstanceGeneration(config: Config, options: InstanceStageOptions): Promise<InstanceStageResult> {
+  return withStageContext(config, (ctx) => generateInstances(ctx, options));
 }
 
 export async function generateInstances(ctx: StageContext, options: InstanceStageOptions): Promise<InstanceStageResult> {

@@ -77,8 +77,12 @@ export async function generateInstructions(config: Config, backend: GenerationBa
   const paths = instructionsOutputPaths(config);
   const seedFile = settings.seed_tasks === undefined ? defaultSeedTasksFile : resolvePath(settings.seed_tasks);
   const seeds = loadSeedTasks(seedFile).map((task) => task.instruction);
-  if (settings.num_machine_instructions > settings.num_prompt_instructions || settings.num_prompt_instructions - settings.num_machine_instructions > seeds.length) {
-    throw new Error(`instructions: ${settings.num_prompt_instructions} in-context instructions with ${settings.num_machine_instructions} machine ones need that many seeds; ${seedFile} has ${seeds.length}`);
+  if (settings.num_machine_instructions > settings.num_prompt_instructions) {
+    throw new Error(`instructions: num_machine_instructions (${settings.num_machine_instructions}) is more than num_prompt_instructions (${settings.num_prompt_instructions})`);
+  }
+  // The pool of machine instructions starts empty, so the first prompts take all their in-context instructions from the seeds.
+  if (settings.num_prompt_instructions > seeds.length) {
+    throw new Error(`instructions: ${settings.num_prompt_instructions} in-context instructions per prompt need at least that many seed tasks (the first prompts have no machine instructions yet); ${seedFile} has ${seeds.length}`);
   }
 
   const { state, kept } = options.resume ? reconcile(paths) : startFresh(paths, config.run.seed);

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { jobs, sftPromptTemplatesSchema, type JobProgress, type JobResult } from '../bridge/contract.js';
+import { jobs, sftPromptTemplatesSchema, sftTrainLineSchema, type JobProgress, type JobResult } from '../bridge/contract.js';
 import { runJob } from '../bridge/jobs.js';
 import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
@@ -21,7 +21,7 @@ import { tensorboardDir } from '../paths.js';
 import { loadTemplate, renderTemplateText } from '../prompts/render.js';
 import { startProgress, type Progress } from '../progress.js';
 import { iftRecordSchema, type IftRecord } from '../stats/dataset.js';
-import type { StageContext } from './context.js';
+import { withStageContext, type StageContext } from './context.js';
 
 export type SftJobResult = JobResult<'sft'>;
 
@@ -118,6 +118,11 @@ const runRecordSchema = z.strictObject({
   result: jobs.sft.result,
 });
 
+/** SFT on its own (`refine-af sft`): the same shape as every stage entry point, config + options. */
+export function runSftTraining(config: Config, options: SftOptions): Promise<SftRunResult> {
+  return withStageContext(config, (ctx) => runSft(ctx, options));
+}
+
 export async function runSft(ctx: StageContext, options: SftOptions): Promise<SftRunResult> {
   const { config, logger } = ctx;
   const settings = config.sft;
@@ -131,7 +136,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const instructions = new Set(records.map((r) => r.instruction)).size;
   const templates = sftPromptTemplates(settings);
   const pairs = records.map((r) => ({ prompt: sftPrompt(templates, r), response: r.output }));
-  const trainText = pairs.map((p) => JSON.stringify(p)).join('\n') + '\n';
+  const trainText = pairs.map((p) => JSON.stringify(sftTrainLineSchema.parse(p))).join('\n') + '\n';
   writeFileAtomic(trainFile, trainText);
 
   // The job's parameters: the sft section's hyperparameters (zod drops the keys the job does not take) and the model.

@@ -1,4 +1,5 @@
 /** Rank correlation, as the paper measures whether the reward rises with the training step (§III, "RL Training"). */
+import { mean } from './summary.js';
 
 /** 1-based ranks; tied values share the mean of the ranks they span (the convention of scipy.stats.rankdata). */
 export function ranks(values: readonly number[]): number[] {
@@ -19,8 +20,8 @@ export function pearson(xs: readonly number[], ys: readonly number[]): number {
   if (xs.length !== ys.length) throw new RangeError(`pearson: ${xs.length} x values but ${ys.length} y values`);
   const n = xs.length;
   if (n < 2) return Number.NaN;
-  const meanX = xs.reduce((a, b) => a + b, 0) / n;
-  const meanY = ys.reduce((a, b) => a + b, 0) / n;
+  const meanX = mean(xs);
+  const meanY = mean(ys);
   let sxy = 0;
   let sxx = 0;
   let syy = 0;

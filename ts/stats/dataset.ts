@@ -1,7 +1,7 @@
 /** Statistics of an instruction-tuning dataset, as in the paper's Table V (Appendix IX-A); lengths are in words. */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DataFileError, readJsonl } from '../io/files.js';
+import { DataFileError, formatIssues, readDatasetFile } from '../io/files.js';
+import { mean } from './summary.js';
 
 /** One line of an IFT dataset (Alpaca's record): an empty input means the instruction needs none. */
 export const iftRecordSchema = z.strictObject({ instruction: z.string(), input: z.string(), output: z.string() });
@@ -22,10 +22,6 @@ export function countWords(text: string): number {
   return trimmed === '' ? 0 : trimmed.split(/\s+/).length;
 }
 
-function mean(values: number[]): number {
-  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
 /** Instruction length is averaged over distinct instructions; input length over the instances that have one. */
 export function datasetStatistics(records: readonly IftRecord[]): DatasetStatistics {
   const instructions = [...new Set(records.map((r) => r.instruction))];
@@ -34,9 +30,9 @@ export function datasetStatistics(records: readonly IftRecord[]): DatasetStatist
     instructions: instructions.length,
     instances: records.length,
     instances_with_empty_input: records.length - inputs.length,
-    avg_instruction_words: mean(instructions.map(countWords)),
-    avg_nonempty_input_words: mean(inputs.map((r) => countWords(r.input))),
-    avg_output_words: mean(records.map((r) => countWords(r.output))),
+    avg_instruction_words: mean(instructions.map(countWords), 0),
+    avg_nonempty_input_words: mean(inputs.map((r) => countWords(r.input)), 0),
+    avg_output_words: mean(records.map((r) => countWords(r.output)), 0),
   };
 }
 
@@ -80,26 +76,15 @@ const toRecords = (record: z.infer<typeof anyRecordSchema>): IftRecord[] =>
  * {instruction, instances: [{input, output}]} objects. A bad record fails naming the file and line (or array index).
  */
 export function loadDataset(file: string): IftRecord[] {
-  let records: z.infer<typeof anyRecordSchema>[];
-  if (file.endsWith('.json')) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new DataFileError(file, undefined, `not valid JSON: ${(error as Error).message}`);
-    }
-    if (!Array.isArray(raw)) throw new DataFileError(file, undefined, 'expected a JSON array of records');
-    records = raw.map((item, index) => {
-      const parsed = anyRecordSchema.safeParse(item);
-      if (!parsed.success) {
-        throw new DataFileError(file, undefined, `record ${index}: expected {instruction, input?, output} or {instruction, instances: [{input, output}]}`);
-      }
-      return parsed.data;
-    });
-  } else {
-    records = readJsonl(file, anyRecordSchema);
-  }
-  const flat = records.flatMap(toRecords);
+  const { accepted } = readDatasetFile<IftRecord[]>(
+    file,
+    (value) => {
+      const parsed = anyRecordSchema.safeParse(value);
+      return parsed.success ? { record: toRecords(parsed.data) } : { reason: formatIssues(parsed.error) };
+    },
+    'fail',
+  );
+  const flat = accepted.flatMap((r) => r.record);
   if (flat.length === 0) throw new DataFileError(file, undefined, 'no instances');
   return flat;
 }

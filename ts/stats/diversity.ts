@@ -13,7 +13,13 @@
  * Verbs are reduced to the infinitive and nouns to the singular. Instructions without a verb (questions such as
  * "What is …") or without an object get none, as in the paper's figures.
  */
-import nlp from 'compromise';
+import { createRequire } from 'node:module';
+
+// The tagger takes about half a second to load: load it when the first instruction is tagged, not with every
+// command that imports this module (the CLI's start-up; BENCHMARKS.md "Start-up").
+type Nlp = typeof import('compromise').default;
+let tagger: Nlp | undefined;
+const nlp: Nlp = ((text: string) => (tagger ??= createRequire(import.meta.url)('compromise') as Nlp)(text)) as Nlp;
 
 interface Term {
   text: string;

@@ -3,6 +3,11 @@
  * legend. Enough for training curves and evaluation plots; the result is a standalone .svg file any browser opens.
  */
 
+import { escapeMarkup } from '../markup.js';
+import { spearman } from './correlation.js';
+import { exponentialMovingAverage } from './smoothing.js';
+import { niceTicks, PALETTE } from './svg.js';
+
 export interface LineSeries {
   name: string;
   points: readonly (readonly [x: number, y: number])[];
@@ -23,24 +28,7 @@ export interface LineChartSpec {
   height?: number;
 }
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 const MARGIN = { top: 40, right: 20, bottom: 50, left: 70 };
-const TICKS = 6;
-
-export function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
-
-/** Round tick positions covering [min, max] (1, 2 or 5 times a power of ten apart). */
-export function niceTicks(min: number, max: number, count = TICKS): number[] {
-  if (min === max) return [min];
-  const rough = (max - min) / Math.max(1, count - 1);
-  const power = 10 ** Math.floor(Math.log10(rough));
-  const step = ([1, 2, 5, 10].find((m) => m * power >= rough) ?? 10) * power;
-  const ticks: number[] = [];
-  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
-  return ticks;
-}
 
 function extent(values: number[]): [number, number] {
   const finite = values.filter(Number.isFinite);
@@ -72,7 +60,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="${MARGIN.top / 2 + 4}" text-anchor="middle" font-size="15">${escapeXml(spec.title)}</text>`,
+    `<text x="${width / 2}" y="${MARGIN.top / 2 + 4}" text-anchor="middle" font-size="15">${escapeMarkup(spec.title)}</text>`,
   ];
   for (const t of niceTicks(x0, x1)) {
     parts.push(`<line x1="${f(sx(t))}" y1="${MARGIN.top}" x2="${f(sx(t))}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
@@ -83,9 +71,9 @@ export function lineChartSvg(spec: LineChartSpec): string {
     parts.push(`<text x="${MARGIN.left - 6}" y="${f(sy(t) + 4)}" text-anchor="end">${formatTick(t)}</text>`);
   }
   parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
-  parts.push(`<text x="${MARGIN.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
+  parts.push(`<text x="${MARGIN.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escapeMarkup(spec.xLabel)}</text>`);
   parts.push(
-    `<text x="16" y="${MARGIN.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 16 ${MARGIN.top + plotH / 2})">${escapeXml(spec.yLabel)}</text>`,
+    `<text x="16" y="${MARGIN.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 16 ${MARGIN.top + plotH / 2})">${escapeMarkup(spec.yLabel)}</text>`,
   );
   spec.series.forEach((series, i) => {
     const color = series.color ?? PALETTE[i % PALETTE.length]!;
@@ -99,8 +87,24 @@ export function lineChartSvg(spec: LineChartSpec): string {
     }
     const ly = MARGIN.top + 14 + i * 16;
     parts.push(`<line x1="${MARGIN.left + 10}" y1="${ly - 4}" x2="${MARGIN.left + 30}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<text x="${MARGIN.left + 36}" y="${ly}">${escapeXml(series.name)}</text>`);
+    parts.push(`<text x="${MARGIN.left + 36}" y="${ly}">${escapeMarkup(series.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';
+}
+
+/** Figure 2: the mean reward per PPO step and its exponential moving average, as stage 2 draws it while training and the
+ * dataset report draws it from the metrics file. */
+export function rewardCurveSvg(points: readonly { step: number; reward: number }[], span: number): string {
+  const smooth = exponentialMovingAverage(points.map((p) => p.reward), span);
+  const rho = spearman(points.map((p) => p.step), points.map((p) => p.reward));
+  return lineChartSvg({
+    title: `Mean reward per PPO step (Spearman ρ with step = ${rho.toFixed(3)})`,
+    xLabel: 'step',
+    yLabel: 'mean reward',
+    series: [
+      { name: 'mean reward', points: points.map((p) => [p.step, p.reward] as const), color: PALETTE[0], width: 1, markers: true },
+      { name: `moving average (span ${span})`, points: points.map((p, i) => [p.step, smooth[i]!] as const), color: PALETTE[1], width: 2.5 },
+    ],
+  });
 }

@@ -14,7 +14,9 @@ import { NoveltyIndex } from '../rouge/index.js';
 import { spearman } from './correlation.js';
 import { countWords, datasetStatistics, loadDataset, type DatasetStatistics } from './dataset.js';
 import { diversity, type DiversitySummary } from './diversity.js';
-import { escapeXml, lineChartSvg } from './line-chart.js';
+import { escapeMarkup } from '../markup.js';
+import { rewardCurveSvg } from './line-chart.js';
+import { mean, quantile } from './summary.js';
 import { exponentialMovingAverage } from './smoothing.js';
 import { histogramBins, histogramSvg, sunburstSvg, type Bin } from './svg.js';
 
@@ -53,22 +55,20 @@ export interface DatasetStats {
 }
 
 const sorted = (values: readonly number[]) => [...values].sort((a, b) => a - b);
-const quantile = (ascending: readonly number[], q: number) =>
-  ascending.length === 0 ? 0 : ascending[Math.min(ascending.length - 1, Math.floor(q * ascending.length))]!;
 const LENGTH_RANGE_QUANTILE = 0.99;
 
 function distribution(values: readonly number[], bins: number, min: number, max: number): Distribution {
   const ascending = sorted(values);
   return {
-    mean: values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length,
-    median: quantile(ascending, 0.5),
+    mean: mean(values, 0),
+    median: values.length === 0 ? 0 : quantile(ascending, 0.5),
     bins: histogramBins(values, bins, min, max),
   };
 }
 
 function lengthDistribution(values: readonly number[], bins: number): Distribution {
   // A whole number of words per bin, so the bin edges read as word counts.
-  const wordsPerBin = Math.max(1, Math.ceil(quantile(sorted(values), LENGTH_RANGE_QUANTILE) / bins));
+  const wordsPerBin = Math.max(1, Math.ceil((values.length === 0 ? 0 : quantile(sorted(values), LENGTH_RANGE_QUANTILE)) / bins));
   return distribution(values, bins, 0, wordsPerBin * bins);
 }
 
@@ -130,15 +130,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
       last: points.at(-1)!.reward,
       lastMovingAverage: smooth.at(-1)!,
     };
-    figures['fig2-reward.svg'] = lineChartSvg({
-      title: `Mean reward per PPO step (Spearman ρ with step: ${reward.spearman.toFixed(3)})`,
-      xLabel: 'step',
-      yLabel: 'reward',
-      series: [
-        { name: 'mean reward', points: points.map((p) => [p.step, p.reward] as const), width: 1 },
-        { name: `moving average (span ${settings.moving_average_span})`, points: points.map((p, i) => [p.step, smooth[i]!] as const), width: 2 },
-      ],
-    });
+    figures['fig2-reward.svg'] = rewardCurveSvg(points, settings.moving_average_span);
   }
 
   const stats: DatasetStats = {
@@ -171,16 +163,16 @@ function htmlReport(stats: DatasetStats, figures: Record<string, string>): strin
   ];
   const d = stats.diversity;
   const verbRows = d.topVerbs
-    .map((v) => `<tr><td>${escapeXml(v.verb)}</td><td>${v.count}</td><td>${v.nouns.map((n) => `${escapeXml(n.noun)} (${n.count})`).join(', ')}</td></tr>`)
+    .map((v) => `<tr><td>${escapeMarkup(v.verb)}</td><td>${v.count}</td><td>${v.nouns.map((n) => `${escapeMarkup(n.noun)} (${n.count})`).join(', ')}</td></tr>`)
     .join('\n');
-  const figure = (name: string) => (figures[name] === undefined ? '' : `<figure>${figures[name]}<figcaption>${escapeXml(name)}</figcaption></figure>`);
+  const figure = (name: string) => (figures[name] === undefined ? '' : `<figure>${figures[name]}<figcaption>${escapeMarkup(name)}</figcaption></figure>`);
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Dataset statistics: ${escapeXml(basename(stats.dataset))}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Dataset statistics: ${escapeMarkup(basename(stats.dataset))}</title>
 <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}figure{margin:1em 0}svg{max-width:100%;height:auto}</style></head>
 <body>
 <h1>Dataset statistics</h1>
-<p>${escapeXml(stats.dataset)}</p>
+<p>${escapeMarkup(stats.dataset)}</p>
 <h2>Table V</h2>
 <table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${fmt(v)}</td></tr>`).join('')}</table>
 <h2>Diversity (Figure 8)</h2>

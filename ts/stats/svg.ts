@@ -1,22 +1,35 @@
 /**
- * Dependency-free SVG charts for the dataset report beside ./line-chart.ts (Figure 2): histograms (Figures 3 and 4)
- * and a two-ring sunburst of verbs and their nouns (Figure 8). Every text is XML-escaped; output is a standalone <svg>.
+ * Dependency-free SVG charts beside ./line-chart.ts (Figure 2): histograms (Figures 3 and 4), a two-ring sunburst of
+ * verbs and their nouns (Figure 8) and grouped bars (Figure 6, the human evaluation). Every text is XML-escaped; output
+ * is a standalone <svg>.
  */
-import { escapeXml, niceTicks } from './line-chart.js';
+import { escapeMarkup } from '../markup.js';
 
 const WIDTH = 640;
 const HEIGHT = 360;
 const MARGIN = { top: 36, right: 20, bottom: 48, left: 60 };
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+/** The one colour palette of every chart (Tableau 10): series, bars and systems take its colours in order. */
+export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+
+/** Round tick positions covering [min, max] (1, 2 or 5 times a power of ten apart). */
+export function niceTicks(min: number, max: number, count = 6): number[] {
+  if (min === max) return [min];
+  const rough = (max - min) / Math.max(1, count - 1);
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = ([1, 2, 5, 10].find((m) => m * power >= rough) ?? 10) * power;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
+}
 
 const num = (x: number) => Number(x.toFixed(2)).toString();
 
 function svgDocument(width: number, height: number, title: string, body: string[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
-    `<title>${escapeXml(title)}</title>`,
+    `<title>${escapeMarkup(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeMarkup(title)}</text>`,
     ...body,
     '</svg>',
   ].join('\n');
@@ -31,8 +44,8 @@ function axes(xLabel: string, yLabel: string, yMax: number): { body: string[]; y
   const body = [
     `<line x1="${MARGIN.left}" y1="${HEIGHT - MARGIN.bottom}" x2="${WIDTH - MARGIN.right}" y2="${HEIGHT - MARGIN.bottom}" stroke="black"/>`,
     `<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${HEIGHT - MARGIN.bottom}" stroke="black"/>`,
-    `<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
-    `<text transform="translate(14 ${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
+    `<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeMarkup(xLabel)}</text>`,
+    `<text transform="translate(14 ${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeMarkup(yLabel)}</text>`,
   ];
   for (const v of ticks) {
     body.push(
@@ -79,6 +92,38 @@ export function histogramSvg(title: string, bins: readonly Bin[], xLabel: string
   return svgDocument(WIDTH, HEIGHT, title, body);
 }
 
+/**
+ * Grouped bars (Figure 6: per rating level, one bar per system): each group a label on the x axis, each series a colour
+ * of PALETTE with its value above the bar, and a legend of the series.
+ */
+export function groupedBarSvg(title: string, groups: readonly string[], series: readonly { label: string; values: readonly number[] }[], xLabel: string, yLabel: string): string {
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const { body, y } = axes(xLabel, yLabel, Math.max(1, ...series.flatMap((s) => s.values)));
+  const groupWidth = plotWidth / Math.max(1, groups.length);
+  const barWidth = (groupWidth * 0.8) / Math.max(1, series.length);
+  groups.forEach((group, g) => {
+    const left = MARGIN.left + g * groupWidth + groupWidth * 0.1;
+    series.forEach((s, i) => {
+      const value = s.values[g] ?? 0;
+      const x = left + i * barWidth;
+      body.push(
+        `<rect x="${num(x + 1)}" y="${num(y(value))}" width="${num(Math.max(1, barWidth - 2))}" height="${num(y(0) - y(value))}" fill="${PALETTE[i % PALETTE.length]}"><title>${escapeMarkup(s.label)}, ${escapeMarkup(group)}: ${num(value)}</title></rect>`,
+        `<text x="${num(x + barWidth / 2)}" y="${num(y(value) - 4)}" text-anchor="middle">${num(value)}</text>`,
+      );
+    });
+    body.push(`<text x="${num(left + groupWidth * 0.4)}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${escapeMarkup(group)}</text>`);
+  });
+  series.forEach((s, i) => {
+    const x = WIDTH - MARGIN.right - 150;
+    const top = MARGIN.top + i * 16;
+    body.push(
+      `<rect x="${x}" y="${top}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`,
+      `<text x="${x + 14}" y="${top + 9}">${escapeMarkup(s.label)}</text>`,
+    );
+  });
+  return svgDocument(WIDTH, HEIGHT, title, body);
+}
+
 export interface SunburstGroup {
   label: string;
   count: number;
@@ -106,13 +151,13 @@ export function sunburstSvg(title: string, groups: readonly SunburstGroup[]): st
   groups.forEach((group, i) => {
     const span = (2 * Math.PI * group.count) / total;
     const color = PALETTE[i % PALETTE.length]!;
-    body.push(`<path d="${arc(cx, cy, r0, r1, angle, angle + span)}" fill="${color}" stroke="white"><title>${escapeXml(group.label)}: ${group.count}</title></path>`);
+    body.push(`<path d="${arc(cx, cy, r0, r1, angle, angle + span)}" fill="${color}" stroke="white"><title>${escapeMarkup(group.label)}: ${group.count}</title></path>`);
     label(body, group.label, cx, cy, (r0 + r1) / 2, angle + span / 2, span * ((r0 + r1) / 2) > 14);
     let childAngle = angle;
     for (const child of group.children) {
       const childSpan = (span * child.count) / group.count;
       body.push(
-        `<path d="${arc(cx, cy, r1, r2, childAngle, childAngle + childSpan)}" fill="${color}" fill-opacity="0.55" stroke="white"><title>${escapeXml(group.label)} ${escapeXml(child.label)}: ${child.count}</title></path>`,
+        `<path d="${arc(cx, cy, r1, r2, childAngle, childAngle + childSpan)}" fill="${color}" fill-opacity="0.55" stroke="white"><title>${escapeMarkup(group.label)} ${escapeMarkup(child.label)}: ${child.count}</title></path>`,
       );
       label(body, child.label, cx, cy, (r1 + r2) / 2, childAngle + childSpan / 2, childSpan * ((r1 + r2) / 2) > 10);
       childAngle += childSpan;
@@ -129,5 +174,5 @@ function label(body: string[], text: string, cx: number, cy: number, r: number, 
   const y = cy - r * Math.cos(a);
   let degrees = (a * 180) / Math.PI - 90;
   if (degrees > 90) degrees -= 180;
-  body.push(`<text x="${num(x)}" y="${num(y)}" transform="rotate(${num(degrees)} ${num(x)} ${num(y)})" text-anchor="middle" dominant-baseline="middle" font-size="10">${escapeXml(text)}</text>`);
+  body.push(`<text x="${num(x)}" y="${num(y)}" transform="rotate(${num(degrees)} ${num(x)} ${num(y)})" text-anchor="middle" dominant-baseline="middle" font-size="10">${escapeMarkup(text)}</text>`);
 }

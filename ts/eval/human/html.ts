@@ -3,6 +3,8 @@
  * already `Html`: text from the database (instructions, responses, names) can only ever render as text.
  * No page carries a script; styles come from one stylesheet (/app.css), so the Content-Security-Policy can forbid the rest.
  */
+import { escapeMarkup } from '../../markup.js';
+import { groupedBarSvg } from '../../stats/svg.js';
 import { RATINGS, RATING_MEANINGS, type Rating } from './scale.js';
 import type { AssignmentView, RaterProgress, Session, SystemDistribution } from './store.js';
 
@@ -13,11 +15,6 @@ export class Html {
   }
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
-}
 
 type Fragment = Html | string | number | readonly Fragment[] | undefined | null | false;
 
@@ -25,7 +22,7 @@ function render(value: Fragment): string {
   if (value === undefined || value === null || value === false) return '';
   if (value instanceof Html) return value.text;
   if (Array.isArray(value)) return value.map(render).join('');
-  return escapeHtml(String(value));
+  return escapeMarkup(String(value));
 }
 
 /**
@@ -41,7 +38,7 @@ const HIDDEN_CHARACTER = /(?![\t\n\r])[\p{Cc}\p{Cf}\u115F\u1160\u3164\uFFA0]/gu;
  */
 export function visibleText(text: string): Html {
   return new Html(
-    escapeHtml(text).replace(HIDDEN_CHARACTER, (c) => {
+    escapeMarkup(text).replace(HIDDEN_CHARACTER, (c) => {
       const codePoint = `U+${(c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
       return html`<span class="codepoint">&lt;${codePoint}&gt;</span>`.text;
     }),
@@ -148,41 +145,18 @@ ${session.rater.isAdmin && html`<p><a href="/results">Results</a></p>`}`,
   );
 }
 
-const SYSTEM_COLOURS = ['#4a7bd0', '#e08a2c', '#3a9c5a', '#b5487a', '#7b61c9', '#8a8a8a'];
-
 /** Figure 6 as an SVG: for each rating level, one bar per system with its count. */
 export function distributionChart(distribution: readonly SystemDistribution[]): Html {
-  const barWidth = 28;
-  const groupGap = 30;
-  const chartHeight = 200;
-  const left = 40;
-  const top = 20;
-  const groupWidth = distribution.length * barWidth;
-  const width = left + RATINGS.length * (groupWidth + groupGap) + 160;
-  const height = top + chartHeight + 40;
-  const max = Math.max(1, ...distribution.flatMap((d) => RATINGS.map((level) => d.counts[level])));
-  const bars = RATINGS.flatMap((level, g) =>
-    distribution.map((d, s) => {
-      const value = d.counts[level];
-      const h = (value / max) * chartHeight;
-      const x = left + g * (groupWidth + groupGap) + s * barWidth;
-      const y = top + chartHeight - h;
-      return html`<rect x="${x}" y="${y.toFixed(1)}" width="${barWidth - 4}" height="${h.toFixed(1)}" fill="${SYSTEM_COLOURS[s % SYSTEM_COLOURS.length] ?? ''}"><title>${d.system}, rating ${level}: ${value}</title></rect>
-<text x="${x + (barWidth - 4) / 2}" y="${(y - 4).toFixed(1)}" font-size="11" text-anchor="middle">${value}</text>`;
-    }),
+  // groupedBarSvg escapes every text it draws, so its output is markup as it stands.
+  return new Html(
+    groupedBarSvg(
+      'Rating distribution per system (Figure 6)',
+      RATINGS.map((level) => `Rating-${level}`),
+      distribution.map((d) => ({ label: d.system, values: RATINGS.map((level) => d.counts[level]) })),
+      'rating',
+      'responses',
+    ),
   );
-  const labels = RATINGS.map(
-    (level, g) =>
-      html`<text x="${left + g * (groupWidth + groupGap) + groupWidth / 2}" y="${top + chartHeight + 18}" font-size="13" text-anchor="middle">Rating-${level}</text>`,
-  );
-  const legendX = left + RATINGS.length * (groupWidth + groupGap) + 10;
-  const legend = distribution.map(
-    (d, s) =>
-      html`<rect x="${legendX}" y="${top + s * 20}" width="12" height="12" fill="${SYSTEM_COLOURS[s % SYSTEM_COLOURS.length] ?? ''}"></rect><text x="${legendX + 18}" y="${top + s * 20 + 11}" font-size="12">${d.system}</text>`,
-  );
-  return html`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Rating distribution per system">
-<line x1="${left - 5}" y1="${top + chartHeight}" x2="${width - 165}" y2="${top + chartHeight}" stroke="#444"></line>
-${bars}${labels}${legend}</svg>`;
 }
 
 export function resultsPage(distribution: readonly SystemDistribution[], progress: readonly RaterProgress[], session: Session): Html {

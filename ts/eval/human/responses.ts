@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DataFileError, readJsonl } from '../../io/files.js';
+import { DataFileError, readJsonlLines } from '../../io/files.js';
 import { packageRoot } from '../../paths.js';
 
 export const DEFAULT_INSTRUCTIONS_FILE = resolve(packageRoot, 'seeds', 'user_oriented_instructions.jsonl');
@@ -63,14 +63,14 @@ function requireFile(file: string): void {
 
 export function loadInstructions(file: string = DEFAULT_INSTRUCTIONS_FILE): Instruction[] {
   requireFile(file);
-  const rows = readJsonl(file, userOrientedInstructionSchema);
+  const rows = readJsonlLines(file, userOrientedInstructionSchema);
   if (rows.length === 0) throw new DataFileError(file, undefined, 'no instructions');
   const seen = new Set<string>();
-  return rows.map((row, index) => {
-    if (seen.has(row.id)) throw new DataFileError(file, index + 1, `id ${JSON.stringify(row.id)} appears twice`);
+  return rows.map(({ line, record: row }) => {
+    if (seen.has(row.id)) throw new DataFileError(file, line, `id ${JSON.stringify(row.id)} appears twice`);
     seen.add(row.id);
     // The user-oriented set has one instance per instruction (§V-B); a second one would never be shown, so refuse it.
-    if (row.instances.length !== 1) throw new DataFileError(file, index + 1, `instances: expected exactly one, got ${row.instances.length}`);
+    if (row.instances.length !== 1) throw new DataFileError(file, line, `instances: expected exactly one, got ${row.instances.length}`);
     const [instance] = row.instances as [{ input: string; output: string }];
     return { id: row.id, motivationApp: row.motivation_app, instruction: row.instruction, input: instance.input, output: instance.output };
   });
@@ -81,10 +81,10 @@ export function loadRun(system: string, file: string, instructions: readonly Ins
   requireFile(file);
   const known = new Set(instructions.map((i) => i.id));
   const responses = new Map<string, string>();
-  readJsonl(file, runLineSchema).forEach((line, index) => {
-    if (!known.has(line.id)) throw new DataFileError(file, index + 1, `id: ${JSON.stringify(line.id)} is not one of the instructions`);
-    if (responses.has(line.id)) throw new DataFileError(file, index + 1, `id: ${JSON.stringify(line.id)} already answered on an earlier line`);
-    responses.set(line.id, line.response);
+  readJsonlLines(file, runLineSchema).forEach(({ line, record }) => {
+    if (!known.has(record.id)) throw new DataFileError(file, line, `id: ${JSON.stringify(record.id)} is not one of the instructions`);
+    if (responses.has(record.id)) throw new DataFileError(file, line, `id: ${JSON.stringify(record.id)} already answered on an earlier line`);
+    responses.set(record.id, record.response);
   });
   const missing = instructions.filter((i) => !responses.has(i.id)).map((i) => i.id);
   if (missing.length > 0) {
