@@ -43,7 +43,9 @@ const pythonia = createRequire(import.meta.url)('pythonia') as {
 };
 const service = await pythonia.python('refine_af.service');
 const rows = [
-  await measure('pythonia direct (reference)', async (texts) => JSON.parse(await service.call$('echo', JSON.stringify({ texts }), { $timeout: Infinity }))),
+  await measure('pythonia direct (reference)', async (texts) =>
+    JSON.parse(await service.call$('echo', JSON.stringify({ texts }), { $timeout: Infinity })),
+  ),
   await measure('PythonWorker (typed bridge)', (texts) => worker.call('echo', { texts })),
 ];
 console.table(rows);

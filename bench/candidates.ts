@@ -59,7 +59,10 @@ export function makeCandidates(count: number, seed: number): string[] {
   const recombination = () => {
     const a = words(pick(sources));
     const b = words(pick(sources));
-    const w = [...a.slice(0, 1 + random.int(Math.max(1, Math.ceil(a.length / 2)))), ...b.slice(random.int(Math.max(1, Math.floor(b.length / 2))))];
+    const w = [
+      ...a.slice(0, 1 + random.int(Math.max(1, Math.ceil(a.length / 2)))),
+      ...b.slice(random.int(Math.max(1, Math.floor(b.length / 2)))),
+    ];
     const share = 0.15 + 0.25 * (random.nextUint32() / 2 ** 32);
     for (let i = 1; i < w.length; i++) if (random.nextUint32() / 2 ** 32 < share) w[i] = pick(vocabulary);
     return w.join(' ');

@@ -7,6 +7,7 @@ left loaded) and its peak within each stage.
 
 --repo runs another checkout's code (a `git worktree` of main, for the before/after comparison) with this script.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,11 @@ def main() -> None:
     parser.add_argument("--repo", default=os.getcwd())
     parser.add_argument("--config", default="configs/default.yaml")
     parser.add_argument("--interval", type=float, default=0.2)
-    parser.add_argument("--small", action="store_true",
-                        help="8 instructions, 3 PPO steps, 2 SFT updates: the same models and stages as the demo in a fraction of the time")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="8 instructions, 3 PPO steps, 2 SFT updates: the same models and stages as the demo in a fraction of the time",
+    )
     parser.add_argument("--out", default="demo-memory.json", help="the report, rewritten at every stage change and at the end")
     args = parser.parse_args()
 
@@ -68,8 +72,12 @@ def main() -> None:
         yaml.safe_dump(config, f)
 
     started = time.time()
-    node = subprocess.Popen(["node", "bin/refine-af.js", "run", "--config", config_file], cwd=repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    node = subprocess.Popen(
+        ["node", "bin/refine-af.js", "run", "--config", config_file],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     root = psutil.Process(node.pid)
     peak = {"worker": 0, "sft_job": 0, "tree": 0}
     worker_at_stage_start: dict[str, int] = {}
@@ -80,7 +88,11 @@ def main() -> None:
 
     def write_report(exit_code) -> None:
         with open(args.out, "w", encoding="utf-8") as f:
-            json.dump(report(repo, started, peak, worker_at_stage_start, worker_peak_in_stage, loads, config["run"]["dir"], exit_code), f, indent=2)
+            json.dump(
+                report(repo, started, peak, worker_at_stage_start, worker_peak_in_stage, loads, config["run"]["dir"], exit_code),
+                f,
+                indent=2,
+            )
 
     while node.poll() is None:
         try:
@@ -127,7 +139,11 @@ def report(repo, started, peak, worker_at_stage_start, worker_peak_in_stage, loa
         "peak_rss_mib": {k: mib(v) for k, v in peak.items()},
         "worker_rss_mib_at_stage_start": {k: mib(v) for k, v in worker_at_stage_start.items()},
         "worker_peak_rss_mib_in_stage": {k: mib(v) for k, v in worker_peak_in_stage.items()},
-        "load_average_1min": {"min": min(loads, default=0), "mean": round(sum(loads) / max(1, len(loads)), 2), "max": max(loads, default=0)},
+        "load_average_1min": {
+            "min": min(loads, default=0),
+            "mean": round(sum(loads) / max(1, len(loads)), 2),
+            "max": max(loads, default=0),
+        },
         "run_dir": run_dir,
     }
 

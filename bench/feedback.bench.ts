@@ -1,12 +1,3 @@
-/**
- * How good, and how fast, is the embedded judge (configs/default.yaml's feedback backends)?
- *  1. Ordering: bench/feedback-pairs.jsonl holds instructions each with a correct and a broken answer; for every indicator
- *     and for the Eq. 1 composite, how often the correct answer scores higher (ties counted apart).
- *  2. Throughput on CPU: triplets/s (each triplet = 4 indicator questions) over the first THROUGHPUT_TRIPLETS of those
- *     triplets, batch size swept, after the ordering pass has warmed the model; batch 1 is the reference row, in the same run.
- * Run: `npx tsx bench/feedback.bench.ts [config.yaml]` (default configs/default.yaml). Prints Markdown for BENCHMARKS.md.
- */
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -57,13 +48,19 @@ for (const [name, value] of Object.entries(measures)) {
     else if (g > b) higher += 1;
   });
   const n = pairs.length;
-  console.log(`| ${name} | ${higher}/${n} (${Math.round((100 * higher) / n)}%) | ${tie} | ${n - higher - tie} | ${(good / n).toFixed(3)} | ${(bad / n).toFixed(3)} |`);
+  console.log(
+    `| ${name} | ${higher}/${n} (${Math.round((100 * higher) / n)}%) | ${tie} | ${n - higher - tie} | ${(good / n).toFixed(3)} | ${(bad / n).toFixed(3)} |`,
+  );
 }
 const misordered = pairs.filter((_, i) => scored[2 * i]!.reward <= scored[2 * i + 1]!.reward).map((p) => p.breakage);
 console.log(`\nComposite misordered on: ${misordered.join('; ') || 'none'}\n`);
 
 // 2. Throughput, batch size swept (the model is loaded and warm from the ordering pass).
-console.log(`CPU: ${cpus().length} × ${cpus()[0]?.model ?? '?'}; load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+console.log(
+  `CPU: ${cpus().length} × ${cpus()[0]?.model ?? '?'}; load average before: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}\n`,
+);
 console.log('| batch size | triplets | seconds | triplets/s | s/triplet | speed-up vs batch 1 |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 let reference = 0;
@@ -74,7 +71,13 @@ for (const batchSize of BATCH_SIZES) {
   const seconds = (performance.now() - start) / 1000;
   const rate = timed.length / seconds;
   if (batchSize === 1) reference = rate;
-  console.log(`| ${batchSize}${batchSize === 1 ? ' (reference)' : ''} | ${timed.length} | ${seconds.toFixed(1)} | ${rate.toFixed(3)} | ${(seconds / timed.length).toFixed(1)} | ${(rate / reference).toFixed(2)}× |`);
+  console.log(
+    `| ${batchSize}${batchSize === 1 ? ' (reference)' : ''} | ${timed.length} | ${seconds.toFixed(1)} | ${rate.toFixed(3)} | ${(seconds / timed.length).toFixed(1)} | ${(rate / reference).toFixed(2)}× |`,
+  );
 }
-console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(
+  `\nload average after: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
 await worker.close();

@@ -31,6 +31,7 @@ What cannot be done as pinned:
   * the real checkpoints (Llama-2-7b-hf, oasst-rm-2.1-pythia-1.4b, unieval-dialog) cannot travel (GBs, gated): the
     weights are random, so the numbers are speed and memory, never quality.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,21 +49,58 @@ from refine_af.models import generate, load_causal_lm
 # The paper's shapes: Llama-2-7B (meta-llama/Llama-2-7b-hf config.json), oasst-rm-2.1-pythia-1.4b (Pythia-1.4B),
 # UniEval's dialogue model (google/t5-v1_1-large).
 PAPER_SHAPES = {
-    "llama": {"model_vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-              "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 4096},
-    "oasst_rm": {"model_vocab_size": 50288, "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 24,
-                 "num_attention_heads": 16, "max_position_embeddings": 2048},
+    "llama": {
+        "model_vocab_size": 32000,
+        "hidden_size": 4096,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "max_position_embeddings": 4096,
+    },
+    "oasst_rm": {
+        "model_vocab_size": 50288,
+        "hidden_size": 2048,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "max_position_embeddings": 2048,
+    },
     "unieval": {"model_vocab_size": 32128, "d_model": 1024, "d_ff": 2816, "d_kv": 64, "num_layers": 24, "num_heads": 16},
 }
 # The paper's settings (§III-A) and the schema defaults that configs/llama2-7b.yaml uses.
-PPO = {"learning_rate": 2e-5, "batch_size": 4, "mini_batch_size": 1, "gradient_accumulation_steps": 4, "ppo_epochs": 4,
-       "init_kl_coef": 0.2, "adap_kl_ctrl": True, "target": 6.0, "horizon": 10000, "cliprange": 0.2,
-       "cliprange_value": 0.2, "vf_coef": 0.1, "gamma": 1.0, "lam": 0.95, "max_grad_norm": None}
+PPO = {
+    "learning_rate": 2e-5,
+    "batch_size": 4,
+    "mini_batch_size": 1,
+    "gradient_accumulation_steps": 4,
+    "ppo_epochs": 4,
+    "init_kl_coef": 0.2,
+    "adap_kl_ctrl": True,
+    "target": 6.0,
+    "horizon": 10000,
+    "cliprange": 0.2,
+    "cliprange_value": 0.2,
+    "vf_coef": 0.1,
+    "gamma": 1.0,
+    "lam": 0.95,
+    "max_grad_norm": None,
+}
 LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": None}
-SFT = {"training": {"num_train_epochs": 3, "learning_rate": 2e-5, "lr_scheduler_type": "cosine", "warmup_ratio": 0.3,
-                    "per_device_train_batch_size": 2, "gradient_accumulation_steps": 4, "save_total_limit": 1},
-       "max_seq_length": 1024, "lora": {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": None},
-       "merge_weights": False}
+SFT = {
+    "training": {
+        "num_train_epochs": 3,
+        "learning_rate": 2e-5,
+        "lr_scheduler_type": "cosine",
+        "warmup_ratio": 0.3,
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 4,
+        "save_total_limit": 1,
+    },
+    "max_seq_length": 1024,
+    "lora": {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": None},
+    "merge_weights": False,
+}
 ROLLOUT_TOKENS = 128  # rlaf.max_new_tokens
 INSTANCE_TOKENS = 300  # instances.max_new_tokens
 INSTRUCTION_DECODING = {"max_new_tokens": 320, "do_sample": True, "temperature": 0.7, "top_p": 0.5, "stop": ["\n\n", "Task 11:"]}
@@ -79,7 +117,9 @@ def template(name: str) -> str:
 def instruction_prompt(tasks: list[dict]) -> str:
     """Stage 1's prompt as ts/stages/instructions/prompt.ts renders it: eight in-context tasks, then "Task 9:"."""
     listed = "\n".join(f"Task {i + 1}: {' '.join(t['instruction'].split()).rstrip(':')}" for i, t in enumerate(tasks))
-    return template("instruction_generation.txt").replace("{{in_context_tasks}}", listed).replace("{{next_task_number}}", str(len(tasks) + 1))
+    return (
+        template("instruction_generation.txt").replace("{{in_context_tasks}}", listed).replace("{{next_task_number}}", str(len(tasks) + 1))
+    )
 
 
 def instance_prompt(instruction: str) -> str:
@@ -115,8 +155,13 @@ def generation_numbers(loaded, prompts: list[str], **decoding) -> dict:
     completions = generate(loaded, prompts, seed=0, batch_size=len(prompts), prompt_format="raw", **decoding)
     seconds = time.perf_counter() - started
     new_tokens = sum(c["new_tokens"] for c in completions)
-    return {"prompts": len(prompts), "new_tokens": new_tokens, "seconds_per_batch": round(seconds, 2),
-            "new_tokens_per_second": round(new_tokens / seconds, 1), "sample": completions[0]["text"][:120]}
+    return {
+        "prompts": len(prompts),
+        "new_tokens": new_tokens,
+        "seconds_per_batch": round(seconds, 2),
+        "new_tokens_per_second": round(new_tokens / seconds, 1),
+        "sample": completions[0]["text"][:120],
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -133,9 +178,11 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("no CUDA GPU here; --dry-run runs the same code on the CPU")
     ppo_steps, sft_steps = (1, 1) if args.dry_run else (args.ppo_steps, args.sft_steps)
     tokens = (lambda n: min(n, 16)) if args.dry_run else (lambda n: n)  # the dry run checks the code path, not the speed
-    spec = rehearsal_models.SPEC if args.dry_run else {
-        **rehearsal_models.SPEC, **{name: {**rehearsal_models.SPEC[name], **shape} for name, shape in PAPER_SHAPES.items()}
-    }
+    spec = (
+        rehearsal_models.SPEC
+        if args.dry_run
+        else {**rehearsal_models.SPEC, **{name: {**rehearsal_models.SPEC[name], **shape} for name, shape in PAPER_SHAPES.items()}}
+    )
     dtype = "float32" if args.dry_run else "bfloat16"
     try:
         import bitsandbytes  # noqa: F401
@@ -149,18 +196,31 @@ def main(argv: list[str] | None = None) -> dict:
     models = args.work / "models"
     tasks = seed_tasks()
 
-    report.phase("make_models", lambda: {
-        "built": rehearsal_models.make(models, spec, device, getattr(torch, dtype)),
-        "shapes": {name: spec[name] for name in ("llama", "oasst_rm", "unieval")},
-    })
+    report.phase(
+        "make_models",
+        lambda: {
+            "built": rehearsal_models.make(models, spec, device, getattr(torch, dtype)),
+            "shapes": {name: spec[name] for name in ("llama", "oasst_rm", "unieval")},
+        },
+    )
     llama = str(models / "llama")
 
     def generation() -> dict:
         loaded = load_causal_lm(llama, dtype, load_in_4bit, device)
-        stage1 = generation_numbers(loaded, [instruction_prompt(tasks[i:i + 8]) for i in range(0, 40, 8)],
-                                    **{**INSTRUCTION_DECODING, "max_new_tokens": tokens(INSTRUCTION_DECODING["max_new_tokens"])})
-        stage3 = generation_numbers(loaded, [instance_prompt(t["instruction"]) for t in tasks[:16]], max_new_tokens=tokens(INSTANCE_TOKENS),
-                                    do_sample=False, temperature=1.0, top_p=1.0, stop=["\nTask:"])
+        stage1 = generation_numbers(
+            loaded,
+            [instruction_prompt(tasks[i : i + 8]) for i in range(0, 40, 8)],
+            **{**INSTRUCTION_DECODING, "max_new_tokens": tokens(INSTRUCTION_DECODING["max_new_tokens"])},
+        )
+        stage3 = generation_numbers(
+            loaded,
+            [instance_prompt(t["instruction"]) for t in tasks[:16]],
+            max_new_tokens=tokens(INSTANCE_TOKENS),
+            do_sample=False,
+            temperature=1.0,
+            top_p=1.0,
+            stop=["\nTask:"],
+        )
         info = loaded.info()
         del loaded
         return {"model": info, "stage1_batch": stage1, "stage3_batch": stage3}
@@ -171,34 +231,73 @@ def main(argv: list[str] | None = None) -> dict:
         from refine_af.ppo import PpoPolicy
         from refine_af.scorers import FeedbackScorers, FeedbackSpec
 
-        scorers = FeedbackScorers(FeedbackSpec(
-            backends={"reward": "reward_model", "naturalness": "unieval", "coherence": "unieval", "understandability": "unieval"},
-            reward_model=str(models / "oasst-rm"), unieval=str(models / "unieval"), judge="unused", device=device, dtype=dtype,
-            reward_model_max_tokens=2048, unieval_max_tokens=1024, judge_max_field_tokens=512,
-        ))
-        policy = PpoPolicy.open(llama, dtype, load_in_4bit, device, LORA, PPO, seed=42,
-                                resume_from=None, logging_dir=str(args.work / "tensorboard" / "rlaf"))
+        scorers = FeedbackScorers(
+            FeedbackSpec(
+                backends={
+                    "reward": "reward_model",
+                    "naturalness": "unieval",
+                    "coherence": "unieval",
+                    "understandability": "unieval",
+                },
+                reward_model=str(models / "oasst-rm"),
+                unieval=str(models / "unieval"),
+                judge="unused",
+                device=device,
+                dtype=dtype,
+                reward_model_max_tokens=2048,
+                unieval_max_tokens=1024,
+                judge_max_field_tokens=512,
+            )
+        )
+        policy = PpoPolicy.open(
+            llama,
+            dtype,
+            load_in_4bit,
+            device,
+            LORA,
+            PPO,
+            seed=42,
+            resume_from=None,
+            logging_dir=str(args.work / "tensorboard" / "rlaf"),
+        )
         steps = []
         for step in range(ppo_steps):
-            instructions = [t["instruction"] for t in tasks[4 * step:4 * step + PPO["batch_size"]]]
+            instructions = [t["instruction"] for t in tasks[4 * step : 4 * step + PPO["batch_size"]]]
             started = time.perf_counter()
-            responses = policy.generate([instance_prompt(i) for i in instructions], max_new_tokens=tokens(ROLLOUT_TOKENS), stop=["Task:"],
-                                        prompt_format="raw", seed=step)
+            responses = policy.generate(
+                [instance_prompt(i) for i in instructions],
+                max_new_tokens=tokens(ROLLOUT_TOKENS),
+                stop=["Task:"],
+                prompt_format="raw",
+                seed=step,
+            )
             rollout_s = time.perf_counter() - started
             started = time.perf_counter()
-            scored = scorers.score([{"instruction": i, "input": "", "output": r["text"]} for i, r in zip(instructions, responses)], 8)
+            scored = scorers.score(
+                [{"instruction": i, "input": "", "output": r["text"]} for i, r in zip(instructions, responses, strict=False)], 8
+            )
             scoring_s = time.perf_counter() - started
             # Eq. 1 is composed in TS (ts/feedback/compose.ts); its arithmetic costs nothing, so the reward model's logit stands in.
             stats = policy.step([s["reward"] for s in scored["scores"]], seed=1000 + step)
-            steps.append({"rollout_s": round(rollout_s, 2), "new_tokens": sum(r["new_tokens"] for r in responses),
-                          "scoring_s": round(scoring_s, 2), "ppo_step_s": round(stats["seconds"], 2)})
+            steps.append(
+                {
+                    "rollout_s": round(rollout_s, 2),
+                    "new_tokens": sum(r["new_tokens"] for r in responses),
+                    "scoring_s": round(scoring_s, 2),
+                    "ppo_step_s": round(stats["seconds"], 2),
+                }
+            )
         policy.close()
         timed = steps[1:] or steps  # the first step also warms up kernels and allocators
         mean = lambda key: round(sum(s[key] for s in timed) / len(timed), 2)  # noqa: E731
         seconds_per_step = round(mean("rollout_s") + mean("scoring_s") + mean("ppo_step_s"), 2)
-        return {"steps": steps, "seconds_per_step": seconds_per_step, "rollout_new_tokens_per_second":
-                round(sum(s["new_tokens"] for s in timed) / sum(s["rollout_s"] for s in timed), 1),
-                "paper_200_steps_hours": round(200 * seconds_per_step / 3600, 2), "model": policy.info()["model"]}
+        return {
+            "steps": steps,
+            "seconds_per_step": seconds_per_step,
+            "rollout_new_tokens_per_second": round(sum(s["new_tokens"] for s in timed) / sum(s["rollout_s"] for s in timed), 1),
+            "paper_200_steps_hours": round(200 * seconds_per_step / 3600, 2),
+            "model": policy.info()["model"],
+        }
 
     report.phase("ppo", ppo)
 
@@ -213,10 +312,25 @@ def main(argv: list[str] | None = None) -> dict:
                 pairs.append({"prompt": prompt, "response": instance["output"]})
         train_file = args.work / "sft-train.jsonl"
         train_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
-        training = {**SFT["training"], "max_steps": sft_steps, "logging_steps": 1, "save_steps": sft_steps + 1, "report_to": ["tensorboard"]}
-        params = {**SFT, "training": training, "model": llama, "dtype": dtype, "load_in_4bit": load_in_4bit, "device": device,
-                  "train_file": str(train_file), "output_dir": str(args.work / "sft"), "seed": 42,
-                  "logging_dir": str(args.work / "tensorboard" / "sft")}
+        training = {
+            **SFT["training"],
+            "max_steps": sft_steps,
+            "logging_steps": 1,
+            "save_steps": sft_steps + 1,
+            "report_to": ["tensorboard"],
+        }
+        params = {
+            **SFT,
+            "training": training,
+            "model": llama,
+            "dtype": dtype,
+            "load_in_4bit": load_in_4bit,
+            "device": device,
+            "train_file": str(train_file),
+            "output_dir": str(args.work / "sft"),
+            "seed": 42,
+            "logging_dir": str(args.work / "tensorboard" / "sft"),
+        }
         step_times: list[float] = []
         last = [time.perf_counter()]
 
@@ -230,9 +344,13 @@ def main(argv: list[str] | None = None) -> dict:
         timed = step_times[1:] or step_times
         examples_per_step = SFT["training"]["per_device_train_batch_size"] * SFT["training"]["gradient_accumulation_steps"]
         seconds_per_step = sum(timed) / len(timed)
-        return {"steps": result["steps"], "seconds_per_update": round(seconds_per_step, 2), "quantization": result["quantization"],
-                "examples_per_second": round(examples_per_step / seconds_per_step, 2),
-                "paper_15000_instructions_3_epochs_hours": round(3 * 15000 / examples_per_step * seconds_per_step / 3600, 1)}
+        return {
+            "steps": result["steps"],
+            "seconds_per_update": round(seconds_per_step, 2),
+            "quantization": result["quantization"],
+            "examples_per_second": round(examples_per_step / seconds_per_step, 2),
+            "paper_15000_instructions_3_epochs_hours": round(3 * 15000 / examples_per_step * seconds_per_step / 3600, 1),
+        }
 
     report.phase("sft", sft)
 
@@ -261,9 +379,13 @@ def markdown(summary: dict) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for name, phase in phases.items():
-        numbers = {k: v for k, v in phase.items() if k not in ("ok", "seconds", "peak_gpu_memory_gib", "traceback", "shapes", "model", "steps")}
-        lines.append(f"| {name} | {'yes' if phase['ok'] else 'NO'} | {phase['seconds']} | {phase.get('peak_gpu_memory_gib', '-')} | "
-                     f"`{json.dumps(numbers)}` |")
+        numbers = {
+            k: v for k, v in phase.items() if k not in ("ok", "seconds", "peak_gpu_memory_gib", "traceback", "shapes", "model", "steps")
+        }
+        lines.append(
+            f"| {name} | {'yes' if phase['ok'] else 'NO'} | {phase['seconds']} | {phase.get('peak_gpu_memory_gib', '-')} | "
+            f"`{json.dumps(numbers)}` |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -30,7 +30,9 @@ try {
       instructions: { request_batch_size: batchSize, ...(MAX_NEW_TOKENS ? { decoding: { max_new_tokens: MAX_NEW_TOKENS } } : {}) },
     });
     const start = performance.now();
-    const summary = await generateInstructions(config, new LocalWorkerBackend(worker, config.models, 'instructions', batchSize), { maxRequests: PROMPTS });
+    const summary = await generateInstructions(config, new LocalWorkerBackend(worker, config.models, 'instructions', batchSize), {
+      maxRequests: PROMPTS,
+    });
     const seconds = (performance.now() - start) / 1000;
     const perMinute = (n: number) => ((60 * n) / seconds).toFixed(1);
     console.log(

@@ -21,9 +21,9 @@ import { PythonWorker } from '../ts/bridge/worker.js';
 import { parseConfig } from '../ts/config/load.js';
 import { defaultSeedTasksFile } from '../ts/io/seeds.js';
 import { configureLogging } from '../ts/log.js';
-import { trainRlaf, type RewardFn } from '../ts/stages/rlaf.js';
 import { rlafPaths } from '../ts/stages/rlaf/paths.js';
 import { readRlafMetrics } from '../ts/stages/rlaf/records.js';
+import { type RewardFn, trainRlaf } from '../ts/stages/rlaf.js';
 
 const args = process.argv.slice(2);
 const resume = args.includes('--resume');

@@ -7,10 +7,11 @@
  *
  *   npx tsx bench/rouge.bench.ts            (CANDIDATES, EARLY, LATE override the sizes)
  */
-import { execaSync } from 'execa';
+
 import { cpus } from 'node:os';
+import { execaSync } from 'execa';
 import { defaultPython } from '../ts/paths.js';
-import { offerCandidate, type DedupRecord } from '../ts/rouge/dedup.js';
+import { type DedupRecord, offerCandidate } from '../ts/rouge/dedup.js';
 import { NoveltyIndex } from '../ts/rouge/index.js';
 import { LONG_SHARE, makeCandidates, NEAR_DUPLICATE_SHARE, seedInstructions } from './candidates.js';
 
@@ -71,9 +72,15 @@ const kept = ours.filter((r) => r.kept).length;
 const c = index.counters;
 
 const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-console.log(`candidates: ${COUNT} (seeded; ${NEAR_DUPLICATE_SHARE * 100}% near-duplicates, ${LONG_SHARE * 100}% long), kept ${kept}, pool ${seeds.length} → ${index.size}`);
-console.log(`pairs (candidate × pool at its turn): ${fmt(c.pairs)}; sharing a token: ${fmt(c.pairsSharingTokens)}; LCS computed: ${fmt(c.pairsScored)} (${fmt((100 * c.pairsScored) / c.pairs, 2)}%)`);
-console.log(`reference windows: ${windows.map((w) => `${w.name} (${fmt(w.result.pairs)} pairs, ${fmt(w.result.seconds, 1)} s wall, ${fmt(w.result.cpu_seconds, 1)} s CPU)`).join('; ')}`);
+console.log(
+  `candidates: ${COUNT} (seeded; ${NEAR_DUPLICATE_SHARE * 100}% near-duplicates, ${LONG_SHARE * 100}% long), kept ${kept}, pool ${seeds.length} → ${index.size}`,
+);
+console.log(
+  `pairs (candidate × pool at its turn): ${fmt(c.pairs)}; sharing a token: ${fmt(c.pairsSharingTokens)}; LCS computed: ${fmt(c.pairsScored)} (${fmt((100 * c.pairsScored) / c.pairs, 2)}%)`,
+);
+console.log(
+  `reference windows: ${windows.map((w) => `${w.name} (${fmt(w.result.pairs)} pairs, ${fmt(w.result.seconds, 1)} s wall, ${fmt(w.result.cpu_seconds, 1)} s CPU)`).join('; ')}`,
+);
 console.log(`decisions and max scores compared on ${EARLY + LATE} candidates: ${mismatches} mismatches`);
 console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}; both single-threaded`);
 console.log('');

@@ -5,6 +5,7 @@ max F-measure is above the threshold, otherwise append it to the pool.
 stdin: {"pool": [...], "candidates": [...], "threshold": 0.7}
 stdout: {"kept": [...], "max_rouge_l": [...], "pairs": N, "seconds": S, "cpu_seconds": C}  (the filtering loop alone)
 """
+
 import json
 import sys
 import time

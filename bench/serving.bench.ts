@@ -10,7 +10,7 @@
 import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withStageBackend, type BackendKind } from '../ts/backends/from-config.js';
+import { type BackendKind, withStageBackend } from '../ts/backends/from-config.js';
 import { workerFromConfig } from '../ts/bridge/worker.js';
 import { parseConfig } from '../ts/config/load.js';
 import { evalSuperNi, superNiBackendSpec } from '../ts/eval/superni.js';
@@ -52,14 +52,18 @@ try {
       const dataDir = join(packageRoot, 'data', 'superni-mini');
       const outDir = mkdtempSync(join(tmpdir(), `bench-serving-superni-${kind}-`));
       const openedEval = performance.now();
-      await withStageBackend(config, superNiBackendSpec(config, worker, 'bench-superni', config.models.generator, null), async (backend) => {
-        const ready = performance.now();
-        const report = await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator });
-        const seconds = (performance.now() - ready) / 1000;
-        rows.push(
-          `| ${round} | ${kind} | Super-NI | ${((ready - openedEval) / 1000).toFixed(1)} | ${report.overall.instances} instances | ${seconds.toFixed(1)} | ${(report.overall.instances / seconds).toFixed(3)} inst/s | ${loadavg()[0]!.toFixed(1)} |`,
-        );
-      });
+      await withStageBackend(
+        config,
+        superNiBackendSpec(config, worker, 'bench-superni', config.models.generator, null),
+        async (backend) => {
+          const ready = performance.now();
+          const report = await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator });
+          const seconds = (performance.now() - ready) / 1000;
+          rows.push(
+            `| ${round} | ${kind} | Super-NI | ${((ready - openedEval) / 1000).toFixed(1)} | ${report.overall.instances} instances | ${seconds.toFixed(1)} | ${(report.overall.instances / seconds).toFixed(3)} inst/s | ${loadavg()[0]!.toFixed(1)} |`,
+          );
+        },
+      );
       console.log(rows.at(-2));
       console.log(rows.at(-1));
     }
@@ -68,7 +72,9 @@ try {
   await worker.close();
 }
 console.log('');
-console.log(`stage 1: ${PROMPTS} prompts, max_new_tokens ${MAX_NEW_TOKENS}, seed 1; Super-NI: data/superni-mini × ${SUPERNI_PER_TASK} per task, greedy, 32 new tokens`);
+console.log(
+  `stage 1: ${PROMPTS} prompts, max_new_tokens ${MAX_NEW_TOKENS}, seed 1; Super-NI: data/superni-mini × ${SUPERNI_PER_TASK} per task, greedy, 32 new tokens`,
+);
 console.log('| round | backend | work | start-up s | done | seconds | rate | load average (1 min) |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const row of rows) console.log(row);

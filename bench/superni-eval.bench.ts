@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { LocalWorkerBackend } from '../ts/backends/local.js';
 import { PythonWorker } from '../ts/bridge/worker.js';
 import { parseConfig } from '../ts/config/load.js';
-import { buildPrompt, evalSuperNi, loadSuperNi, scoreSuperNi, type Prediction } from '../ts/eval/superni.js';
+import { buildPrompt, evalSuperNi, loadSuperNi, type Prediction, scoreSuperNi } from '../ts/eval/superni.js';
 
 const instancesPerTask = Number(process.argv[2] ?? 2);
 const maxNewTokens = Number(process.argv[3] ?? 32);
@@ -53,17 +53,29 @@ const repeats = 50;
 start = performance.now();
 for (let r = 0; r < repeats; r++) scoreSuperNi(allTasks, predictions);
 const scoreSeconds = (performance.now() - start) / 1000;
-const pairs = allTasks.flatMap((t) => t.instances.map((instance, i) => [predictions.find((p) => p.id === instance.id)!.prediction, instance.output]));
-const reference = await execa(resolve(import.meta.dirname, '..', '.venv', 'bin', 'python'), [resolve(import.meta.dirname, 'superni_score_reference.py')], {
-  input: JSON.stringify({ pairs, repeats }),
-});
+const pairs = allTasks.flatMap((t) =>
+  t.instances.map((instance, _i) => [predictions.find((p) => p.id === instance.id)!.prediction, instance.output]),
+);
+const reference = await execa(
+  resolve(import.meta.dirname, '..', '.venv', 'bin', 'python'),
+  [resolve(import.meta.dirname, 'superni_score_reference.py')],
+  {
+    input: JSON.stringify({ pairs, repeats }),
+  },
+);
 const referenceScoreSeconds = (JSON.parse(reference.stdout) as { seconds: number }).seconds;
 
-console.log(`${n} instances (${tasks.length} tasks × ${instancesPerTask}), max_new_tokens ${maxNewTokens}, batch 8, ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} load`);
+console.log(
+  `${n} instances (${tasks.length} tasks × ${instancesPerTask}), max_new_tokens ${maxNewTokens}, batch 8, ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} load`,
+);
 console.table([
   { path: 'evalSuperNi (prompts, generate, append+fsync, score)', seconds: evalSeconds.toFixed(1), 'instances/s': rate(evalSeconds) },
   { path: 'bare worker generate, one call (reference)', seconds: bareSeconds.toFixed(1), 'instances/s': rate(bareSeconds) },
-  { path: 'scoring only (EM + stemmed ROUGE-L), TS', seconds: scoreSeconds.toFixed(2), 'instances/s': rate(scoreSeconds, repeats * predictions.length) },
+  {
+    path: 'scoring only (EM + stemmed ROUGE-L), TS',
+    seconds: scoreSeconds.toFixed(2),
+    'instances/s': rate(scoreSeconds, repeats * predictions.length),
+  },
   {
     path: 'scoring only, rouge_score + Python EM (reference)',
     seconds: referenceScoreSeconds.toFixed(2),

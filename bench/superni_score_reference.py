@@ -2,6 +2,7 @@
 
 Reads {"pairs": [[prediction, [references…]], …], "repeats": N} on stdin; prints {"seconds": …} for N passes.
 """
+
 import json
 import string
 import sys

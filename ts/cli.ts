@@ -64,7 +64,9 @@ program
     await finish(options, report, ({ python, models }) =>
       [
         `ready: Python ${python.python}, torch ${python.torch}, ${python.cuda_available ? `${python.cuda_devices} CUDA device(s)` : 'no CUDA (CPU)'}`,
-        ...Object.entries(models).map(([role, model]) => `  ${role}: ${model.ref} → ${model.kind} ${model.gguf_file ? `${model.path}/${model.gguf_file}` : model.path}`),
+        ...Object.entries(models).map(
+          ([role, model]) => `  ${role}: ${model.ref} → ${model.kind} ${model.gguf_file ? `${model.path}/${model.gguf_file}` : model.path}`,
+        ),
       ].join('\n'),
     );
   });
@@ -86,7 +88,10 @@ program
     await finish(
       options,
       completions,
-      (all) => all.map((c, i) => `── completion ${i + 1} of ${all.length} (${c.new_tokens} tokens, ended by ${c.finish_reason})\n${c.text}`).join('\n'),
+      (all) =>
+        all
+          .map((c, i) => `── completion ${i + 1} of ${all.length} (${c.new_tokens} tokens, ended by ${c.finish_reason})\n${c.text}`)
+          .join('\n'),
       (all) => all.map((c) => JSON.stringify(c)).join('\n'),
     );
   });
@@ -98,7 +103,10 @@ program
   .option('--resume', 'continue the run in run.dir exactly where its last completed batch ended')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { runInstructionGeneration }] = await Promise.all([import('./config/load.js'), import('./stages/instructions.js')]);
+    const [{ loadConfig }, { runInstructionGeneration }] = await Promise.all([
+      import('./config/load.js'),
+      import('./stages/instructions.js'),
+    ]);
     const config = loadConfig(options.config);
     const summary = await interruptible(`refine-af generate-instructions --config ${options.config} --resume`, (signal) =>
       runInstructionGeneration(config, { resume: options.resume ?? false, signal }),
@@ -117,7 +125,11 @@ program
   .requiredOption('--pool <jsonl>', 'initial pool: JSON lines with an "instruction" field (e.g. seeds/seed_tasks.jsonl)')
   .requiredOption('--candidates <jsonl>', 'candidates: JSON lines with an "instruction" field')
   .requiredOption('--out <jsonl>', 'output: {"instruction","kept","max_rouge_l","most_similar"} per candidate, in order')
-  .option('--threshold <f>', 'drop when the max ROUGE-L F is above this (default: instructions.rouge_threshold of the config defaults)', Number.parseFloat)
+  .option(
+    '--threshold <f>',
+    'drop when the max ROUGE-L F is above this (default: instructions.rouge_threshold of the config defaults)',
+    Number.parseFloat,
+  )
   .addOption(jsonOption())
   .action(async (options: { pool: string; candidates: string; out: string; threshold?: number; json?: boolean }) => {
     const [{ parseConfig }, { dedupFiles }] = await Promise.all([import('./config/load.js'), import('./stages/dedup.js')]);
@@ -139,8 +151,9 @@ program
   .action(async (options: { config: string; in: string; out: string; resume?: boolean; json?: boolean }) => {
     const [{ loadConfig }, { scoreFile, summaryTable }] = await Promise.all([import('./config/load.js'), import('./feedback/score.js')]);
     const config = loadConfig(options.config);
-    const summary = await interruptible(`refine-af score --config ${options.config} --in ${options.in} --out ${options.out} --resume`, (signal) =>
-      scoreFile(config, { inFile: options.in, outFile: options.out, resume: options.resume, signal }),
+    const summary = await interruptible(
+      `refine-af score --config ${options.config} --in ${options.in} --out ${options.out} --resume`,
+      (signal) => scoreFile(config, { inFile: options.in, outFile: options.out, resume: options.resume, signal }),
     );
     await finish(options, summary, summaryTable);
   });
@@ -158,7 +171,12 @@ program
     const config = loadConfig(options.config);
     const again = `refine-af generate-instances --config ${options.config} --instructions ${options.instructions}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.out ? ` --out ${options.out}` : ''}`;
     const result = await interruptible(again, (signal) =>
-      runInstanceGeneration(config, { instructionsFile: options.instructions, adapter: options.adapter ?? null, outDir: options.out, signal }),
+      runInstanceGeneration(config, {
+        instructionsFile: options.instructions,
+        adapter: options.adapter ?? null,
+        outDir: options.out,
+        signal,
+      }),
     );
     await finish(
       options,
@@ -191,14 +209,17 @@ program
     await finish(
       options,
       run,
-      (r) => `fine-tuned on ${r.instructions} instructions${r.result.train_loss === null ? '' : `, training loss ${r.result.train_loss.toFixed(4)}`} → ${r.result.model_dir}`,
+      (r) =>
+        `fine-tuned on ${r.instructions} instructions${r.result.train_loss === null ? '' : `, training loss ${r.result.train_loss.toFixed(4)}`} → ${r.result.model_dir}`,
       (r) => JSON.stringify({ outDir: r.outDir, model_dir: r.result.model_dir, train_loss: r.result.train_loss }),
     );
   });
 
 program
   .command('train-rlaf')
-  .description('stage 2: PPO from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight')
+  .description(
+    'stage 2: PPO from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight',
+  )
   .addOption(configOption())
   .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
   .addOption(jsonOption())
@@ -236,7 +257,7 @@ program
   .command('repro')
   .description(
     'after `run` of both pipelines: Super-NI of every model, Tables II/III, the dataset analysis (Table V, Figures 2/3/4/8), ' +
-      'user-oriented responses in a rating database, and one report beside the paper\'s numbers; completed steps are skipped',
+      "user-oriented responses in a rating database, and one report beside the paper's numbers; completed steps are skipped",
   )
   .requiredOption('-c, --config <yaml>', 'the REFINE-AF config (its eval section and run.dir: the report goes to <run.dir>/repro)')
   .requiredOption('-b, --baseline <yaml>', 'its Self-Instruct baseline config')
@@ -283,35 +304,50 @@ evaluation
   .option('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt); default eval.data_dir')
   .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
   .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
-  .addOption(new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts(['model', 'adapter']))
+  .addOption(
+    new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts([
+      'model',
+      'adapter',
+    ]),
+  )
   .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
   .addOption(jsonOption())
-  .action(async (options: { config: string; dataDir?: string; model?: string; adapter?: string; predictions?: string; out: string; json?: boolean }) => {
-    const [{ loadConfig }, { configureLogging }, { evalSuperNiModel, formatReport, scorePredictionsFile }] = await Promise.all([
-      import('./config/load.js'),
-      import('./log.js'),
-      import('./eval/superni.js'),
-    ]);
-    const config = loadConfig(options.config);
-    configureLogging({ level: config.logging.level });
-    const dataDir = options.dataDir ?? config.eval.data_dir;
-    if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
-    const report =
-      options.predictions === undefined
-        ? await interruptible(
-            `refine-af eval superni --config ${options.config} --data-dir ${dataDir} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}`,
-            (signal) =>
-              evalSuperNiModel(config, {
-                dataDir,
-                outDir: options.out,
-                model: options.model ?? config.models.generator,
-                ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
-                signal,
-              }),
-          )
-        : scorePredictionsFile(config, { dataDir, predictionsFile: options.predictions, outDir: options.out });
-    await finish(options, report, (r) => formatReport(r).trimEnd());
-  });
+  .action(
+    async (options: {
+      config: string;
+      dataDir?: string;
+      model?: string;
+      adapter?: string;
+      predictions?: string;
+      out: string;
+      json?: boolean;
+    }) => {
+      const [{ loadConfig }, { configureLogging }, { evalSuperNiModel, formatReport, scorePredictionsFile }] = await Promise.all([
+        import('./config/load.js'),
+        import('./log.js'),
+        import('./eval/superni.js'),
+      ]);
+      const config = loadConfig(options.config);
+      configureLogging({ level: config.logging.level });
+      const dataDir = options.dataDir ?? config.eval.data_dir;
+      if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
+      const report =
+        options.predictions === undefined
+          ? await interruptible(
+              `refine-af eval superni --config ${options.config} --data-dir ${dataDir} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}`,
+              (signal) =>
+                evalSuperNiModel(config, {
+                  dataDir,
+                  outDir: options.out,
+                  model: options.model ?? config.models.generator,
+                  ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+                  signal,
+                }),
+            )
+          : scorePredictionsFile(config, { dataDir, predictionsFile: options.predictions, outDir: options.out });
+      await finish(options, report, (r) => formatReport(r).trimEnd());
+    },
+  );
 evaluation
   .command('compare')
   .description('compare two `eval superni` runs: % tasks better (Table II) and ROUGE-L per category (Table III)')
@@ -324,7 +360,9 @@ evaluation
 
 program
   .command('stats')
-  .description('analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve')
+  .description(
+    'analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve',
+  )
   .addOption(configOption())
   .requiredOption('--dataset <file>', 'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records')
   .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
@@ -349,7 +387,8 @@ program
     await finish(
       options,
       stats,
-      (s) => `${s.tableV.instructions} instructions, ${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs → ${report}`,
+      (s) =>
+        `${s.tableV.instructions} instructions, ${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs → ${report}`,
       (s) => JSON.stringify({ tableV: s.tableV, uniqueVerbNounPairs: s.diversity.uniqueVerbNounPairs, report }),
     );
   });
@@ -399,10 +438,13 @@ humanEval
   });
 humanEval
   .command('respond')
-  .description('write a run file: a model\'s (base + adapter) responses to the user-oriented instructions, greedy; rerun to resume')
+  .description("write a run file: a model's (base + adapter) responses to the user-oriented instructions, greedy; rerun to resume")
   .addOption(configOption())
   .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
-  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model (an SFT model is prompted with the config\'s sft template)')
+  .option(
+    '--adapter <dir>',
+    "PEFT (LoRA) adapter directory applied on top of --model (an SFT model is prompted with the config's sft template)",
+  )
   .option('--instructions <jsonl>', 'instructions to answer (default: seeds/user_oriented_instructions.jsonl)')
   .requiredOption('--out <jsonl>', 'the run file ({"id", "response"} per line), appended per batch')
   .addOption(jsonOption())

@@ -1,8 +1,9 @@
 /** The functions behind the CLI's small commands; the SDK exports the same ones. */
+
+import { LocalWorkerBackend } from './backends/local.js';
 import type { Completion, ResolvedModel } from './bridge/contract.js';
 import { workerFromConfig } from './bridge/worker.js';
 import type { Config } from './config/schema.js';
-import { LocalWorkerBackend } from './backends/local.js';
 import { configureLogging } from './log.js';
 
 /** Is this machine ready for a config: worker, torch/CUDA, and every model the config uses (generator, feedback) resolvable? */
@@ -36,7 +37,14 @@ export async function generateText(
     return await backend.generate({
       prompts,
       seed: config.run.seed,
-      decoding: { max_new_tokens: options.maxNewTokens, do_sample: false, temperature: 1, top_p: 1, stop: [], prompt_format: options.promptFormat },
+      decoding: {
+        max_new_tokens: options.maxNewTokens,
+        do_sample: false,
+        temperature: 1,
+        top_p: 1,
+        stop: [],
+        prompt_format: options.promptFormat,
+      },
     });
   } finally {
     await worker.close();

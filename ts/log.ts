@@ -92,11 +92,19 @@ export function logPythonLine(line: string, source: string): string {
   const record = pythonRecord(line);
   if (record) {
     const own = record.logger === 'refine_af' || record.logger.startsWith('refine_af.');
-    logger.log(own ? (PYTHON_LEVELS[record.level] ?? 'info') : 'debug', record.message, { source, logger: record.logger, python_level: record.level });
+    logger.log(own ? (PYTHON_LEVELS[record.level] ?? 'info') : 'debug', record.message, {
+      source,
+      logger: record.logger,
+      python_level: record.level,
+    });
     return `${record.level} ${record.logger}: ${record.message}`;
   }
   // A progress bar redraws itself after carriage returns: its last state is what it said.
-  const text = line.split('\r').filter((part) => part.trim()).at(-1) ?? line;
+  const text =
+    line
+      .split('\r')
+      .filter((part) => part.trim())
+      .at(-1) ?? line;
   logger.debug(text, { source });
   return text;
 }

@@ -61,7 +61,12 @@ export function startProgress(label: string, total: number, start = 0): Progress
   if (!liveTerminal) return { update: logLine, stop() {} };
   const bar = new cliProgress.SingleBar(
     // Cleared when stopped: the command's summary (or error) takes its place.
-    { format: `${label} [{bar}] {value}/{total} | {eta_formatted} left | {fields}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    {
+      format: `${label} [{bar}] {value}/{total} | {eta_formatted} left | {fields}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, start, { fields: '' });

@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Config } from './config/schema.js';
+import { RATINGS } from './eval/human/scale.js';
 import type { SystemDistribution } from './eval/human/store.js';
 import type { Scores } from './eval/superni.js';
 import { readJsonIfExists, writeFileAtomic } from './io/files.js';
+import { escapeMarkup } from './markup.js';
 import { packageRoot } from './paths.js';
 import { TABLE_V_ROWS } from './stats/dataset.js';
-import { escapeMarkup } from './markup.js';
 import type { DatasetStats } from './stats/report.js';
-import { RATINGS } from './eval/human/scale.js';
 
 export const PAPER_RESULTS_FILE = resolve(packageRoot, 'docs', 'paper-results.json');
 
@@ -34,7 +34,9 @@ const paperResultsSchema = z.strictObject({
     z.string(),
     z.strictObject({
       label: z.string(),
-      table_ii: z.array(z.strictObject({ instructions: z.number(), self_instruct: z.number(), refine_af: z.number(), percent_tasks_better: z.number() })),
+      table_ii: z.array(
+        z.strictObject({ instructions: z.number(), self_instruct: z.number(), refine_af: z.number(), percent_tasks_better: z.number() }),
+      ),
       table_iii: z.record(z.string(), z.strictObject({ self_instruct: z.number(), refine_af: z.number() })),
       table_v_refine_af: tableVSchema,
       figure_2_spearman: z.number(),
@@ -117,13 +119,28 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
 
   blocks.push(
     { kind: 'heading', text: 'Table II: Super-NI zero-shot, % of tasks better (§V-A, §V-C)' },
-    { kind: 'paragraph', text: `ROUGE-L ×100 over the benchmark's tasks; % tasks better = tasks on which REFINE-AF's ROUGE-L is higher. Base model without fine-tuning: ROUGE-L ${number(r.base.rougeL)}, EM ${number(r.base.exact_match)}. Paper: ${paper.sources.table_ii}.` },
+    {
+      kind: 'paragraph',
+      text: `ROUGE-L ×100 over the benchmark's tasks; % tasks better = tasks on which REFINE-AF's ROUGE-L is higher. Base model without fine-tuning: ROUGE-L ${number(r.base.rougeL)}, EM ${number(r.base.exact_match)}. Paper: ${paper.sources.table_ii}.`,
+    },
     {
       kind: 'table',
-      header: ['instructions', 'Self-Instruct', 'REFINE-AF', '% tasks better (better/worse/tied of tasks)', 'paper: instructions', 'paper: Self-Instruct', 'paper: REFINE-AF', 'paper: % tasks better'],
+      header: [
+        'instructions',
+        'Self-Instruct',
+        'REFINE-AF',
+        '% tasks better (better/worse/tied of tasks)',
+        'paper: instructions',
+        'paper: Self-Instruct',
+        'paper: REFINE-AF',
+        'paper: % tasks better',
+      ],
       rows: r.tableII.map((row, i) => {
         const ref = p.table_ii[i];
-        const size = row.subset === null ? `all (${number(row.instructions.refineAf)} / ${number(row.instructions.selfInstruct)})` : number(row.subset);
+        const size =
+          row.subset === null
+            ? `all (${number(row.instructions.refineAf)} / ${number(row.instructions.selfInstruct)})`
+            : number(row.subset);
         return [
           size,
           number(row.selfInstruct, 4),
@@ -141,14 +158,25 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     {
       kind: 'table',
       header: ['category', 'Self-Instruct', 'REFINE-AF', 'paper: Self-Instruct', 'paper: REFINE-AF'],
-      rows: r.tableIII.map((row) => [row.category, number(row.selfInstruct, 4), number(row.refineAf, 4), number(p.table_iii[row.category]?.self_instruct, 4), number(p.table_iii[row.category]?.refine_af, 4)]),
+      rows: r.tableIII.map((row) => [
+        row.category,
+        number(row.selfInstruct, 4),
+        number(row.refineAf, 4),
+        number(p.table_iii[row.category]?.self_instruct, 4),
+        number(p.table_iii[row.category]?.refine_af, 4),
+      ]),
     },
     { kind: 'heading', text: 'Table V: statistics of the IFT datasets (Appendix IX-A)' },
     { kind: 'paragraph', text: `Lengths in words. Paper: ${paper.sources.table_v_refine_af}.` },
     {
       kind: 'table',
       header: ['statistic', 'REFINE-AF', 'Self-Instruct', `paper: REFINE-AF ${p.label}`],
-      rows: TABLE_V_ROWS.map(([key, label]) => [label, number(r.stats['refine-af'].tableV[key]), number(r.stats['self-instruct'].tableV[key]), number(p.table_v_refine_af[key])]),
+      rows: TABLE_V_ROWS.map(([key, label]) => [
+        label,
+        number(r.stats['refine-af'].tableV[key]),
+        number(r.stats['self-instruct'].tableV[key]),
+        number(p.table_v_refine_af[key]),
+      ]),
     },
   );
 
@@ -159,7 +187,11 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
       kind: 'paragraph',
       text: `Spearman ρ(step, reward): ${reward === undefined ? '— (no stage-2 metrics)' : `${spearmanText(reward.spearman)} over ${reward.steps} steps`}; paper (${p.label}): ${number(p.figure_2_spearman, 3)}.`,
     },
-    { kind: 'figure', file: join('stats', 'refine-af', 'fig2-reward.svg'), caption: 'Figure 2: mean reward per PPO step and its moving average (REFINE-AF)' },
+    {
+      kind: 'figure',
+      file: join('stats', 'refine-af', 'fig2-reward.svg'),
+      caption: 'Figure 2: mean reward per PPO step and its moving average (REFINE-AF)',
+    },
     { kind: 'heading', text: 'Figure 8: diversity, root verbs and their direct objects (§IV-A)' },
     {
       kind: 'paragraph',
@@ -169,7 +201,11 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     },
   );
   const armFigure = (name: string, caption: string): Block[] =>
-    (['refine-af', 'self-instruct'] as const).map((arm) => ({ kind: 'figure', file: join('stats', arm, name), caption: `${caption} (${arm})` }));
+    (['refine-af', 'self-instruct'] as const).map((arm) => ({
+      kind: 'figure',
+      file: join('stats', arm, name),
+      caption: `${caption} (${arm})`,
+    }));
   blocks.push(
     ...armFigure('fig8-verb-noun.svg', 'Figure 8: top root verbs and their top direct-object nouns'),
     { kind: 'heading', text: 'Figure 4: overlap with the seed instructions (§IV-A)' },
@@ -190,7 +226,11 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
   } else {
     blocks.push(
       { kind: 'paragraph', text: runs },
-      { kind: 'table', header: ['system', ...RATINGS, 'ratings'], rows: r.humanEval.distribution.map((d) => [d.system, ...RATINGS.map((level) => String(d.counts[level])), String(d.total)]) },
+      {
+        kind: 'table',
+        header: ['system', ...RATINGS, 'ratings'],
+        rows: r.humanEval.distribution.map((d) => [d.system, ...RATINGS.map((level) => String(d.counts[level])), String(d.total)]),
+      },
       { kind: 'figure', file: relative(dir, r.humanEval.figure), caption: 'Figure 6: ratings per system' },
     );
   }
@@ -200,24 +240,26 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
 
 function markdown(blocks: Block[]): string {
   const cell = (text: string) => text.replaceAll('|', '\\|');
-  return (
-    blocks
-      .map((b) => {
-        switch (b.kind) {
-          case 'title':
-            return `# ${b.text}`;
-          case 'heading':
-            return `## ${b.text}`;
-          case 'paragraph':
-            return b.text;
-          case 'table':
-            return [`| ${b.header.map(cell).join(' | ')} |`, `|${b.header.map(() => ' --- |').join('')}`, ...b.rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
-          case 'figure':
-            return `![${b.caption}](${b.file})`;
-        }
-      })
-      .join('\n\n') + '\n'
-  );
+  return `${blocks
+    .map((b) => {
+      switch (b.kind) {
+        case 'title':
+          return `# ${b.text}`;
+        case 'heading':
+          return `## ${b.text}`;
+        case 'paragraph':
+          return b.text;
+        case 'table':
+          return [
+            `| ${b.header.map(cell).join(' | ')} |`,
+            `|${b.header.map(() => ' --- |').join('')}`,
+            ...b.rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+          ].join('\n');
+        default: // 'figure', the last kind
+          return `![${b.caption}](${b.file})`;
+      }
+    })
+    .join('\n\n')}\n`;
 }
 
 function html(dir: string, blocks: Block[]): string {
@@ -232,7 +274,7 @@ function html(dir: string, blocks: Block[]): string {
           return `<p>${escapeMarkup(b.text)}</p>`;
         case 'table':
           return `<table><tr>${b.header.map((h) => `<th>${escapeMarkup(h)}</th>`).join('')}</tr>\n${b.rows.map((row) => `<tr>${row.map((c) => `<td>${escapeMarkup(c)}</td>`).join('')}</tr>`).join('\n')}</table>`;
-        case 'figure':
+        default: // 'figure', the last kind
           return `<figure>${readFileSync(join(dir, b.file), 'utf8')}<figcaption>${escapeMarkup(b.caption)}</figcaption></figure>`;
       }
     })

@@ -16,17 +16,17 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { withStageBackend } from './backends/from-config.js';
-import { workerFromConfig, type PythonWorker } from './bridge/worker.js';
+import { type PythonWorker, workerFromConfig } from './bridge/worker.js';
 import type { Config } from './config/schema.js';
 import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from './eval/human/commands.js';
-import { DEFAULT_INSTRUCTIONS_FILE } from './eval/human/responses.js';
 import { generateResponses, responsesBackendSpec } from './eval/human/respond.js';
-import { compareReports, evalSuperNi, readReport, superNiBackendSpec, type SuperNiReport } from './eval/superni.js';
+import { DEFAULT_INSTRUCTIONS_FILE } from './eval/human/responses.js';
+import { compareReports, evalSuperNi, readReport, type SuperNiReport, superNiBackendSpec } from './eval/superni.js';
+import { throwIfInterrupted } from './interrupt.js';
 import { toCsv } from './io/csv.js';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
-import { throwIfInterrupted } from './interrupt.js';
 import { configureLogging, logger } from './log.js';
-import { writeReproReport, type ReproResults, type TableIIRow, type TableIIIRow } from './repro-report.js';
+import { type ReproResults, type TableIIIRow, type TableIIRow, writeReproReport } from './repro-report.js';
 import { completedRun, hashOf, RunConflictError, sftArtifactKey, stageEntrySchema } from './run.js';
 import { sftOutDir, sftSubsets } from './stages/sft.js';
 import { analyseDataset, type DatasetStats } from './stats/report.js';
@@ -83,7 +83,10 @@ class Steps {
   private readonly manifest: z.infer<typeof manifestSchema>;
   readonly outcomes: ReproSummary['steps'] = [];
 
-  constructor(dir: string, private readonly options: ReproOptions) {
+  constructor(
+    dir: string,
+    private readonly options: ReproOptions,
+  ) {
     this.file = join(dir, 'repro.json');
     this.manifest = readJsonIfExists(this.file, manifestSchema) ?? { steps: {} };
   }
@@ -93,7 +96,12 @@ class Steps {
     return this.options.signal;
   }
 
-  async run(name: string, inputs: unknown, outputs: string[], work: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
+  async run(
+    name: string,
+    inputs: unknown,
+    outputs: string[],
+    work: () => Promise<Record<string, string>>,
+  ): Promise<Record<string, string>> {
     throwIfInterrupted(this.options.signal);
     const hash = hashOf(inputs);
     const entry = this.manifest.steps[name];
@@ -104,7 +112,9 @@ class Steps {
     }
     if (entry && entry.hash !== hash) {
       if (!this.options.force) {
-        throw new RunConflictError(`${this.file}: step ${name} was made from other inputs (a rerun pipeline or other settings); pass --force to redo it`);
+        throw new RunConflictError(
+          `${this.file}: step ${name} was made from other inputs (a rerun pipeline or other settings); pass --force to redo it`,
+        );
       }
       for (const path of outputs) rmSync(path, { recursive: true, force: true });
       logger.warn(`repro ${name}: --force: discarded the outputs of other inputs`);
@@ -131,7 +141,9 @@ class Steps {
 /** What a finished pipeline offers the reproduction: its dataset, reward log and SFT models, with their stage hashes. */
 function armOf(name: ArmName, config: Config): Arm {
   if (config.pipeline.method !== name) {
-    throw new ReproConfigError(`the ${name} config (run.dir ${config.run.dir}) has pipeline.method ${config.pipeline.method}; expected ${name}`);
+    throw new ReproConfigError(
+      `the ${name} config (run.dir ${config.run.dir}) has pipeline.method ${config.pipeline.method}; expected ${name}`,
+    );
   }
   const stages = completedRun(config);
   const instances = stages.instances!;
@@ -156,11 +168,15 @@ function armOf(name: ArmName, config: Config): Arm {
 
 function checkComparable(main: Config, baseline: Config): void {
   if (main.models.generator !== baseline.models.generator) {
-    throw new ReproConfigError(`the two configs fine-tune different base models (${main.models.generator} vs ${baseline.models.generator}); a comparison needs the same one`);
+    throw new ReproConfigError(
+      `the two configs fine-tune different base models (${main.models.generator} vs ${baseline.models.generator}); a comparison needs the same one`,
+    );
   }
   const subsets = (c: Config) => JSON.stringify(sftSubsets(c).map(String).sort());
   if (subsets(main) !== subsets(baseline)) {
-    throw new ReproConfigError(`the two configs fine-tune different Table II subsets (sft.max_instructions and sft.extra_subsets must match)`);
+    throw new ReproConfigError(
+      `the two configs fine-tune different Table II subsets (sft.max_instructions and sft.extra_subsets must match)`,
+    );
   }
   if (main.eval.data_dir === null) {
     throw new ReproConfigError(
@@ -174,17 +190,40 @@ const modelLabel = (arm: ArmName, model: SftModel) => (model.subset === null ? a
 // ---------------------------------------------------------------- the steps
 
 /** Step 1: Super-NI zero-shot of the base model and of every SFT model of both arms, each in its own directory. */
-async function evaluateOnSuperNi(steps: Steps, worker: PythonWorker, config: Config, arms: Arm[], dir: string): Promise<Map<string, SuperNiReport>> {
+async function evaluateOnSuperNi(
+  steps: Steps,
+  worker: PythonWorker,
+  config: Config,
+  arms: Arm[],
+  dir: string,
+): Promise<Map<string, SuperNiReport>> {
   const dataDir = config.eval.data_dir!;
   const { batch_size: _hardwareChoice, ...settings } = config.eval;
   const reports = new Map<string, SuperNiReport>();
   const evaluate = async (label: string, adapter: string | undefined, upstream: string | null) => {
     const outDir = join(dir, 'superni', label);
-    const inputs = { settings, data_dir: resolve(dataDir), model: config.models.generator, adapter: adapter ?? null, upstream, seed: config.run.seed };
+    const inputs = {
+      settings,
+      data_dir: resolve(dataDir),
+      model: config.models.generator,
+      adapter: adapter ?? null,
+      upstream,
+      seed: config.run.seed,
+    };
     await steps.run(`superni/${label}`, inputs, [outDir], async () => {
       // Closing the backend frees the model (or stops the server): one model in memory at a time.
-      await withStageBackend(config, superNiBackendSpec(config, worker, `superni:${label}`, config.models.generator, adapter ?? null), (backend) =>
-        evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator, ...(adapter === undefined ? {} : { adapter }), signal: steps.signal }),
+      await withStageBackend(
+        config,
+        superNiBackendSpec(config, worker, `superni:${label}`, config.models.generator, adapter ?? null),
+        (backend) =>
+          evalSuperNi(config, {
+            dataDir,
+            outDir,
+            backend,
+            model: config.models.generator,
+            ...(adapter === undefined ? {} : { adapter }),
+            signal: steps.signal,
+          }),
       );
       return { scores: join(outDir, 'scores.json') };
     });
@@ -225,11 +264,39 @@ function compareArms(arms: Arm[], reports: Map<string, SuperNiReport>, dir: stri
   writeFileAtomic(
     join(dir, 'table-ii.csv'),
     toCsv(
-      ['subset', 'instructions_refine_af', 'instructions_self_instruct', 'self_instruct_rougeL', 'refine_af_rougeL', 'percent_tasks_better', 'better', 'worse', 'tied', 'tasks'],
-      tableII.map((r) => [r.subset ?? 'all', r.instructions.refineAf, r.instructions.selfInstruct, r.selfInstruct, r.refineAf, r.percentTasksBetter, r.better, r.worse, r.tied, r.tasks]),
+      [
+        'subset',
+        'instructions_refine_af',
+        'instructions_self_instruct',
+        'self_instruct_rougeL',
+        'refine_af_rougeL',
+        'percent_tasks_better',
+        'better',
+        'worse',
+        'tied',
+        'tasks',
+      ],
+      tableII.map((r) => [
+        r.subset ?? 'all',
+        r.instructions.refineAf,
+        r.instructions.selfInstruct,
+        r.selfInstruct,
+        r.refineAf,
+        r.percentTasksBetter,
+        r.better,
+        r.worse,
+        r.tied,
+        r.tasks,
+      ]),
     ),
   );
-  writeFileAtomic(join(dir, 'table-iii.csv'), toCsv(['category', 'self_instruct_rougeL', 'refine_af_rougeL'], tableIII.map((r) => [r.category, r.selfInstruct, r.refineAf])));
+  writeFileAtomic(
+    join(dir, 'table-iii.csv'),
+    toCsv(
+      ['category', 'self_instruct_rougeL', 'refine_af_rougeL'],
+      tableIII.map((r) => [r.category, r.selfInstruct, r.refineAf]),
+    ),
+  );
   return { tableII, tableIII };
 }
 
@@ -238,26 +305,49 @@ async function analyseBothDatasets(steps: Steps, config: Config, arms: Arm[], di
   const result = {} as Record<ArmName, DatasetStats>;
   for (const arm of arms) {
     const outDir = join(dir, 'stats', arm.name);
-    await steps.run(`stats/${arm.name}`, { stats: config.stats, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream }, [outDir], async () => {
-      analyseDataset(config, { dataset: arm.dataset, outDir, ...(arm.metrics === undefined ? {} : { metrics: arm.metrics }) });
-      return { stats: join(outDir, 'stats.json'), report: join(outDir, 'report.html') };
-    });
-    result[arm.name] = readJsonIfExists(join(outDir, 'stats.json'), z.custom<DatasetStats>((v) => typeof v === 'object' && v !== null))!;
+    await steps.run(
+      `stats/${arm.name}`,
+      { stats: config.stats, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream },
+      [outDir],
+      async () => {
+        analyseDataset(config, { dataset: arm.dataset, outDir, ...(arm.metrics === undefined ? {} : { metrics: arm.metrics }) });
+        return { stats: join(outDir, 'stats.json'), report: join(outDir, 'report.html') };
+      },
+    );
+    result[arm.name] = readJsonIfExists(
+      join(outDir, 'stats.json'),
+      z.custom<DatasetStats>((v) => typeof v === 'object' && v !== null),
+    )!;
   }
   return result;
 }
 
 /** Step 4: each full-size SFT model answers the user-oriented instructions; both run files go into the rating database. */
-async function prepareHumanEvaluation(steps: Steps, worker: PythonWorker, arms: Arm[], dir: string): Promise<{ db: string; runs: Record<ArmName, string> }> {
+async function prepareHumanEvaluation(
+  steps: Steps,
+  worker: PythonWorker,
+  arms: Arm[],
+  dir: string,
+): Promise<{ db: string; runs: Record<ArmName, string> }> {
   const runs = {} as Record<ArmName, string>;
   for (const arm of arms) {
     const full = arm.models[0]!;
     const out = join(dir, 'user-oriented', `${arm.name}.jsonl`);
     const { config } = arm;
-    const inputs = { max_new_tokens: config.human_eval.max_new_tokens, sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input], model: config.models.generator, adapter: full.adapter, upstream: full.upstream, seed: config.run.seed };
+    const inputs = {
+      max_new_tokens: config.human_eval.max_new_tokens,
+      sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input],
+      model: config.models.generator,
+      adapter: full.adapter,
+      upstream: full.upstream,
+      seed: config.run.seed,
+    };
     await steps.run(`responses/${arm.name}`, inputs, [out], async () => {
-      await withStageBackend(config, responsesBackendSpec(config, worker, `responses:${arm.name}`, config.models.generator, full.adapter, steps.signal), (backend) =>
-        generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal }),
+      await withStageBackend(
+        config,
+        responsesBackendSpec(config, worker, `responses:${arm.name}`, config.models.generator, full.adapter, steps.signal),
+        (backend) =>
+          generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal }),
       );
       return { run: out };
     });
@@ -265,10 +355,18 @@ async function prepareHumanEvaluation(steps: Steps, worker: PythonWorker, arms: 
   }
   const db = join(dir, 'ratings.sqlite');
   // Never discarded: it holds the ratings. Importing is idempotent, and a changed response is refused by the store.
-  await steps.run('ratings-db', { runs: arms.map((a) => [a.name, a.models[0]!.upstream]), instructions: DEFAULT_INSTRUCTIONS_FILE }, [], async () => {
-    importHumanEvalRuns(db, arms.map((arm) => `${arm.name}=${runs[arm.name]}`));
-    return { db };
-  });
+  await steps.run(
+    'ratings-db',
+    { runs: arms.map((a) => [a.name, a.models[0]!.upstream]), instructions: DEFAULT_INSTRUCTIONS_FILE },
+    [],
+    async () => {
+      importHumanEvalRuns(
+        db,
+        arms.map((arm) => `${arm.name}=${runs[arm.name]}`),
+      );
+      return { db };
+    },
+  );
   return { db, runs };
 }
 

@@ -19,17 +19,17 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { withStageBackend } from './backends/from-config.js';
+import { workerMethods } from './bridge/contract.js';
 import type { QuantizedStage } from './config/model-loading.js';
 import type { Config } from './config/schema.js';
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
 import { throwIfInterrupted } from './interrupt.js';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
 import { logger } from './log.js';
-import { workerMethods } from './bridge/contract.js';
-import { releaseModels, withStageContext, type StageContext, type StageRelease } from './stages/context.js';
-import { generateInstances, instanceFiles } from './stages/instances.js';
+import { releaseModels, type StageContext, type StageRelease, withStageContext } from './stages/context.js';
+import { generateInstances } from './stages/instances.js';
 import { generateInstructions, instructionsBackendSpec, instructionsOutputPaths } from './stages/instructions.js';
-import { trainRlafWithFeedback } from './stages/rlaf.js';
 import { rlafPaths } from './stages/rlaf/paths.js';
+import { trainRlafWithFeedback } from './stages/rlaf.js';
 import { runSft, sftOutDir, sftSubsets } from './stages/sft.js';
 
 export const STAGE_NAMES = ['instructions', 'rlaf', 'instances', 'sft'] as const;
@@ -86,7 +86,12 @@ interface StageDefinition {
   inputs: (config: Config) => unknown;
   /** Files and directories the stage writes; removed by --force when its config changed. */
   outputs: (config: Config) => string[];
-  run: (ctx: StageContext, resume: boolean, upstream: Record<StageName, Record<string, string>>, signal?: AbortSignal) => Promise<Record<string, string>>;
+  run: (
+    ctx: StageContext,
+    resume: boolean,
+    upstream: Record<StageName, Record<string, string>>,
+    signal?: AbortSignal,
+  ) => Promise<Record<string, string>>;
 }
 
 const STAGES: StageDefinition[] = [
@@ -94,7 +99,12 @@ const STAGES: StageDefinition[] = [
     name: 'instructions',
     inputs: (c) =>
       c.pipeline.instructions_from === null
-        ? { seed: c.run.seed, generator: c.models.generator, instructions: c.instructions, openai_model: c.instructions.backend === 'openai' ? c.openai.model : null }
+        ? {
+            seed: c.run.seed,
+            generator: c.models.generator,
+            instructions: c.instructions,
+            openai_model: c.instructions.backend === 'openai' ? c.openai.model : null,
+          }
         : { instructions_from_sha256: sharedInstructions(c).sha256 },
     outputs: (c) => Object.values(instructionsOutputPaths(c)),
     run: async (ctx, resume, _upstream, signal) => {
@@ -163,7 +173,8 @@ function modelsAsSeenBy(config: Config, stage: QuantizedStage) {
 /** The completed stage-1 output of the run named by pipeline.instructions_from, or a refusal saying what to run first. */
 function sharedInstructions(config: Config): { file: string; content: Buffer; sha256: string } {
   const source = config.pipeline.instructions_from!;
-  if (resolve(source) === resolve(config.run.dir)) throw new RunConflictError(`pipeline.instructions_from names this run's own run.dir (${source})`);
+  if (resolve(source) === resolve(config.run.dir))
+    throw new RunConflictError(`pipeline.instructions_from names this run's own run.dir (${source})`);
   const entry = readJsonIfExists(join(source, MANIFEST_FILE), manifestSchema)?.stages.instructions;
   const file = entry?.artifacts.instructions;
   if (entry?.status !== 'complete' || file === undefined) {
@@ -220,7 +231,9 @@ export async function runPipeline(config: Config, options: RunOptions = {}): Pro
       }
       const resume = manifest.stages[stage.name]?.status === 'running';
       if (resume && !options.resume) {
-        throw new RunConflictError(`${stage.name} was interrupted in ${config.run.dir}; pass --resume to continue it (or --force to start it over)`);
+        throw new RunConflictError(
+          `${stage.name} was interrupted in ${config.run.dir}; pass --resume to continue it (or --force to start it over)`,
+        );
       }
       manifest.stages[stage.name] = { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() };
       save();
@@ -246,7 +259,9 @@ export function completedRun(config: Config): Partial<Record<StageName, { hash: 
   for (const stage of STAGE_NAMES) {
     if (!inPipeline(config, stage)) continue;
     if (manifest?.stages[stage]?.status !== 'complete') {
-      throw new RunIncompleteError(`${manifestFile}: stage ${stage} is not complete; finish the run first (refine-af run --config <its yaml> --resume)`);
+      throw new RunIncompleteError(
+        `${manifestFile}: stage ${stage} is not complete; finish the run first (refine-af run --config <its yaml> --resume)`,
+      );
     }
   }
   return manifest!.stages;
@@ -262,26 +277,32 @@ async function runReleasing(
   let completed = false;
   let artifacts: Record<string, string> = {};
   let release: StageRelease | null = null;
+  let stageError: unknown;
   try {
     artifacts = await run();
     throwIfInterrupted(options.signal);
     completed = true;
-  } finally {
-    try {
-      release = await releaseModels(ctx.worker);
-    } catch (error) {
-      if (completed) throw error;
-      // The stage's own error is the one to report; the worker may be what failed.
-      logger.warn(`${stage}: releasing its models failed: ${(error as Error).message}`);
-    }
-    if (release) logger.info(`${stage}: released ${describeRelease(release)}`);
-    options.onStageEnd?.({ stage, completed, release });
+  } catch (error) {
+    stageError = error;
   }
+  try {
+    release = await releaseModels(ctx.worker);
+  } catch (error) {
+    if (completed) throw error;
+    // The stage's own error is the one to report; the worker may be what failed.
+    logger.warn(`${stage}: releasing its models failed: ${(error as Error).message}`);
+  }
+  if (release) logger.info(`${stage}: released ${describeRelease(release)}`);
+  options.onStageEnd?.({ stage, completed, release });
+  if (!completed) throw stageError;
   return { artifacts, release };
 }
 
 function describeRelease({ before, after }: StageRelease): string {
-  const held = [...before.handles.map((h) => `${h.handle} (${h.kind} ${h.ref})`), ...(before.ppo_policy ? [`PPO policy (${before.ppo_policy})`] : [])];
+  const held = [
+    ...before.handles.map((h) => `${h.handle} (${h.kind} ${h.ref})`),
+    ...(before.ppo_policy ? [`PPO policy (${before.ppo_policy})`] : []),
+  ];
   const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
   return `${held.join(', ') || 'nothing'}; worker RSS ${mib(before.rss_bytes)} → ${mib(after.rss_bytes)}`;
 }

@@ -1,4 +1,5 @@
 """Small adjustments between the libraries of the pinned stack (docs/stack.md), each tested by tests/py/test_architectures.py."""
+
 from __future__ import annotations
 
 # Architectures that transformers loads but peft has no default LoRA target modules for (peft 0.21.2): the attention
@@ -15,8 +16,10 @@ def lora_target_modules(model_type: str, requested: list[str] | None) -> list[st
         return requested
     if model_type in LORA_DEFAULT_TARGETS:
         return LORA_DEFAULT_TARGETS[model_type]
-    raise ValueError(f"peft has no default LoRA target modules for model type {model_type!r}: set the LoRA target_modules"
-                     " in the config (rlaf.lora.target_modules, sft.lora.target_modules)")
+    raise ValueError(
+        f"peft has no default LoRA target modules for model type {model_type!r}: set the LoRA target_modules"
+        " in the config (rlaf.lora.target_modules, sft.lora.target_modules)"
+    )
 
 
 def drop_whole_cpu_device_map(model) -> None:

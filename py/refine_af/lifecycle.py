@@ -1,4 +1,5 @@
 """Process hygiene shared by the pythonia worker and execa jobs: never outlive the parent, never let stray prints corrupt a channel."""
+
 from __future__ import annotations
 
 import ctypes

@@ -1,8 +1,8 @@
 """Model references and causal-LM loading/generation: the one place where a config's model name becomes weights."""
+
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,7 @@ def _looks_like_path(ref: str) -> bool:
 
 def resolve_model(ref: str) -> ResolvedModel:
     if ref.startswith(EMBEDDED_PREFIX):
-        name = ref[len(EMBEDDED_PREFIX):]
+        name = ref[len(EMBEDDED_PREFIX) :]
         entry = EMBEDDED_MODELS.get(name)
         if entry is None:
             raise ModelNotFoundError(
@@ -91,7 +91,8 @@ def resolve_model(ref: str) -> ResolvedModel:
             )
         raise ModelNotFoundError(
             f"model path {str(path)!r} (from {ref!r}) does not exist; give a directory saved with save_pretrained, a .gguf file,"
-            f" a hub id such as 'meta-llama/Llama-2-7b-hf', or an embedded model ({', '.join(EMBEDDED_PREFIX + n for n in EMBEDDED_MODELS)})"
+            " a hub id such as 'meta-llama/Llama-2-7b-hf', or an embedded model"
+            f" ({', '.join(EMBEDDED_PREFIX + n for n in EMBEDDED_MODELS)})"
         )
     return _resolve_hub_id(ref)
 
@@ -300,12 +301,23 @@ def _cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
 
 
 @torch.inference_mode()
-def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int, do_sample: bool, temperature: float,
-             top_p: float, stop: list[str], seed: int, batch_size: int, prompt_format: str) -> list[dict]:
+def generate(
+    loaded: LoadedModel,
+    prompts: list[str],
+    *,
+    max_new_tokens: int,
+    do_sample: bool,
+    temperature: float,
+    top_p: float,
+    stop: list[str],
+    seed: int,
+    batch_size: int,
+    prompt_format: str,
+) -> list[dict]:
     tokenizer, model = loaded.tokenizer, loaded.model
     results: list[dict] = []
     for start in range(0, len(prompts), batch_size):
-        encoded = prompt_batch(tokenizer, prompts[start:start + batch_size], prompt_format).to(loaded.device)
+        encoded = prompt_batch(tokenizer, prompts[start : start + batch_size], prompt_format).to(loaded.device)
         # Seeding per batch makes a batch's samples independent of what ran before it: resume gives the same text.
         torch.manual_seed(seed + start)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}
@@ -318,7 +330,7 @@ def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int, do
             tokenizer=tokenizer,
             **sampling,
         )
-        new_tokens = output[:, encoded["input_ids"].shape[1]:]
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
         for row in new_tokens:
             ids = row.tolist()
             ended_by_eos = tokenizer.eos_token_id in ids

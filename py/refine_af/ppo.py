@@ -17,6 +17,7 @@ Randomness is a function of (seed, step): TS passes the seed of each rollout and
 torch/numpy/random before they draw. A resumed run therefore needs only the step counter from a checkpoint to draw
 exactly what an uninterrupted run would have drawn; no generator state has to be carried over.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,8 +90,18 @@ class PpoPolicy:
         return self.loaded.tokenizer
 
     @classmethod
-    def open(cls, ref: str, dtype: str, load_in_4bit: bool, device: str, lora: dict, ppo: dict,
-             seed: int, resume_from: str | None, logging_dir: str | None = None) -> "PpoPolicy":
+    def open(
+        cls,
+        ref: str,
+        dtype: str,
+        load_in_4bit: bool,
+        device: str,
+        lora: dict,
+        ppo: dict,
+        seed: int,
+        resume_from: str | None,
+        logging_dir: str | None = None,
+    ) -> PpoPolicy:
         """`lora` and `ppo` are peft's LoraConfig and TRL's PPOConfig fields under their own names (contract.ts)."""
         from peft import LoraConfig
         from trl import AutoModelForCausalLMWithValueHead, PPOConfig, PPOTrainer
@@ -160,7 +171,7 @@ class PpoPolicy:
         )
         prompt_length = encoded["input_ids"].shape[1]
         queries, responses, results = [], [], []
-        for row, mask in zip(output, encoded["attention_mask"]):
+        for row, mask in zip(output, encoded["attention_mask"], strict=False):
             queries.append(row[:prompt_length][mask.bool()].clone())
             ids = row[prompt_length:].tolist()
             finish = "length"

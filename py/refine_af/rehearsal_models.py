@@ -19,6 +19,7 @@ pieces (sampling writes random words; stage 1 keeps them as instructions) and, s
 instance per instruction; sampling (stages 1 and 2) writes random words that sometimes end in the script. The layers keep
 small random weights, so LoRA adapters on them receive gradients and PPO and SFT change something real.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,21 +40,43 @@ SCRIPT_MARKER = "Output:"
 SPEC = {
     "seed": 0,
     "llama": {
-        "vocab_size": 2000, "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 4, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
+        "vocab_size": 2000,
+        "hidden_size": 64,
+        "intermediate_size": 172,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "max_position_embeddings": 4096,
+        "rms_norm_eps": 1e-5,
         # The greedy continuation of any prompt, then EOS.
         "script": f"\n{SCRIPT_MARKER} red",
         # Logits from an ordinary token: script start > word pieces; the gap sets how often sampling reaches the script
         # (at temperature 1 about 2 % of tokens) while greedy decoding always does.
-        "script_start_logit": 2.0, "word_logit": 0.0, "script_logit": 12.0, "layer_damping": 0.05,
+        "script_start_logit": 2.0,
+        "word_logit": 0.0,
+        "script_logit": 12.0,
+        "layer_damping": 0.05,
     },
     "oasst_rm": {
-        "vocab_size": 1000, "hidden_size": 32, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "max_position_embeddings": 2048, "rotary_pct": 0.25, "use_parallel_residual": True, "pooling": "last",
+        "vocab_size": 1000,
+        "hidden_size": 32,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 2048,
+        "rotary_pct": 0.25,
+        "use_parallel_residual": True,
+        "pooling": "last",
     },
     "unieval": {
-        "vocab_size": 1000, "d_model": 32, "d_ff": 64, "d_kv": 8, "num_layers": 2, "num_heads": 4,
-        "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False,
+        "vocab_size": 1000,
+        "d_model": 32,
+        "d_ff": 64,
+        "d_kv": 8,
+        "num_layers": 2,
+        "num_heads": 4,
+        "feed_forward_proj": "gated-gelu",
+        "tie_word_embeddings": False,
     },
 }
 
@@ -84,23 +107,42 @@ def build_llama(directory: Path, lines: list[str], spec: dict, seed: int, device
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer, LlamaTokenizerFast
 
     directory.mkdir(parents=True)
-    (directory / "tokenizer.model").write_bytes(train_sentencepiece(
-        lines, model_type="bpe", vocab_size=spec["vocab_size"], byte_fallback=True, normalization_rule_name="identity",
-        remove_extra_whitespaces=False, split_digits=True, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, character_coverage=1.0,
-        # One piece, so that the script's states are not entered by every ":" of a prompt.
-        user_defined_symbols=[SCRIPT_MARKER],
-    ))
+    (directory / "tokenizer.model").write_bytes(
+        train_sentencepiece(
+            lines,
+            model_type="bpe",
+            vocab_size=spec["vocab_size"],
+            byte_fallback=True,
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            split_digits=True,
+            unk_id=0,
+            bos_id=1,
+            eos_id=2,
+            pad_id=-1,
+            character_coverage=1.0,
+            # One piece, so that the script's states are not entered by every ":" of a prompt.
+            user_defined_symbols=[SCRIPT_MARKER],
+        )
+    )
     LlamaTokenizer(str(directory / "tokenizer.model"), legacy=False).save_pretrained(directory)
     tokenizer = LlamaTokenizerFast.from_pretrained(directory, legacy=False)
     tokenizer.save_pretrained(directory)
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=spec.get("model_vocab_size", len(tokenizer)), hidden_size=spec["hidden_size"], intermediate_size=spec["intermediate_size"],
-        num_hidden_layers=spec["num_hidden_layers"], num_attention_heads=spec["num_attention_heads"],
-        num_key_value_heads=spec["num_key_value_heads"], max_position_embeddings=spec["max_position_embeddings"],
-        rms_norm_eps=spec["rms_norm_eps"], tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=None,
+        vocab_size=spec.get("model_vocab_size", len(tokenizer)),
+        hidden_size=spec["hidden_size"],
+        intermediate_size=spec["intermediate_size"],
+        num_hidden_layers=spec["num_hidden_layers"],
+        num_attention_heads=spec["num_attention_heads"],
+        num_key_value_heads=spec["num_key_value_heads"],
+        max_position_embeddings=spec["max_position_embeddings"],
+        rms_norm_eps=spec["rms_norm_eps"],
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=None,
     )
     with torch.device(device):
         model = LlamaForCausalLM._from_config(config, torch_dtype=dtype)
@@ -109,7 +151,9 @@ def build_llama(directory: Path, lines: list[str], spec: dict, seed: int, device
         raise ValueError(f"the script {spec['script']!r} needs distinct tokens, fewer than hidden_size: {script}")
     vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     # Word-initial pieces only, so that sampled text has spaces and reads as words to the filters of stage 1.
-    words = [i for i, piece in enumerate(vocab) if piece.startswith("▁") and piece[1:].isalpha() and piece[1:].isascii() and i not in script]
+    words = [
+        i for i, piece in enumerate(vocab) if piece.startswith("▁") and piece[1:].isalpha() and piece[1:].isascii() and i not in script
+    ]
     with torch.no_grad():
         embed, head = model.model.embed_tokens.weight, model.lm_head.weight
         embed.zero_()
@@ -141,18 +185,37 @@ def build_oasst_reward_model(directory: Path, lines: list[str], spec: dict, seed
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=spec["vocab_size"], special_tokens=specials,
-                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    tokenizer = GPTNeoXTokenizerFast(tokenizer_object=bpe, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                                     unk_token="<|endoftext|>", pad_token="<|padding|>",
-                                     additional_special_tokens=["<|prompter|>", "<|assistant|>"])
+    bpe.train_from_iterator(
+        lines,
+        trainers.BpeTrainer(
+            vocab_size=spec["vocab_size"],
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    tokenizer = GPTNeoXTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|padding|>",
+        additional_special_tokens=["<|prompter|>", "<|assistant|>"],
+    )
     torch.manual_seed(seed + 1)
     config = GPTNeoXRewardModelConfig(
-        vocab_size=spec.get("model_vocab_size", len(tokenizer)), hidden_size=spec["hidden_size"], intermediate_size=spec["intermediate_size"],
-        num_hidden_layers=spec["num_hidden_layers"], num_attention_heads=spec["num_attention_heads"],
-        max_position_embeddings=spec["max_position_embeddings"], rotary_pct=spec["rotary_pct"],
-        use_parallel_residual=spec["use_parallel_residual"], pooling=spec["pooling"],
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=spec.get("model_vocab_size", len(tokenizer)),
+        hidden_size=spec["hidden_size"],
+        intermediate_size=spec["intermediate_size"],
+        num_hidden_layers=spec["num_hidden_layers"],
+        num_attention_heads=spec["num_attention_heads"],
+        max_position_embeddings=spec["max_position_embeddings"],
+        rotary_pct=spec["rotary_pct"],
+        use_parallel_residual=spec["use_parallel_residual"],
+        pooling=spec["pooling"],
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     with torch.device(device):
         GPTNeoXRewardModel._from_config(config, torch_dtype=dtype).save_pretrained(directory)
@@ -166,10 +229,18 @@ def build_unieval(directory: Path, lines: list[str], spec: dict, seed: int, devi
 
     directory.mkdir(parents=True)
     answers = ["Yes", "No"] * 50  # UniEval's answers, frequent enough to be whole pieces
-    (directory / "spiece.model").write_bytes(train_sentencepiece(
-        lines + list(BOOLEAN_QUESTIONS.values()) + answers, model_type="unigram", vocab_size=spec["vocab_size"],
-        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0,
-    ))
+    (directory / "spiece.model").write_bytes(
+        train_sentencepiece(
+            lines + list(BOOLEAN_QUESTIONS.values()) + answers,
+            model_type="unigram",
+            vocab_size=spec["vocab_size"],
+            pad_id=0,
+            eos_id=1,
+            unk_id=2,
+            bos_id=-1,
+            character_coverage=1.0,
+        )
+    )
     # add_prefix_space: "▁" before the first word, as sentencepiece and a hub T5 checkpoint's tokenizer do (transformers
     # 4.57 builds a fast T5 tokenizer from a vocab file without it, and "Yes" was no longer one piece).
     tokenizer = T5TokenizerFast(vocab_file=str(directory / "spiece.model"), extra_ids=0, add_prefix_space=True)
@@ -178,9 +249,17 @@ def build_unieval(directory: Path, lines: list[str], spec: dict, seed: int, devi
             raise ValueError(f"the UniEval tokenizer splits {word!r}: {tokenizer.tokenize(word)}")
     torch.manual_seed(seed + 2)
     config = T5Config(
-        vocab_size=spec.get("model_vocab_size", len(tokenizer)), d_model=spec["d_model"], d_ff=spec["d_ff"], d_kv=spec["d_kv"], num_layers=spec["num_layers"],
-        num_heads=spec["num_heads"], feed_forward_proj=spec["feed_forward_proj"], tie_word_embeddings=spec["tie_word_embeddings"],
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
+        vocab_size=spec.get("model_vocab_size", len(tokenizer)),
+        d_model=spec["d_model"],
+        d_ff=spec["d_ff"],
+        d_kv=spec["d_kv"],
+        num_layers=spec["num_layers"],
+        num_heads=spec["num_heads"],
+        feed_forward_proj=spec["feed_forward_proj"],
+        tie_word_embeddings=spec["tie_word_embeddings"],
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
     )
     with torch.device(device):
         T5ForConditionalGeneration._from_config(config, torch_dtype=dtype).save_pretrained(directory)

@@ -6,9 +6,11 @@ Backends:
   * judge        — the same Boolean questions put to a local causal LM, read from its next-token distribution, in [0, 1];
                    it also stands in for the reward model with one more question (JUDGE_REWARD_QUESTION).
 Special tokens follow each reference: the reward model and UniEval are tokenised with their tokenizer's defaults, as their
-reference code calls them; the judge is a causal LM and gets `models.prompt_ids`, like every generation. Every scorer loads once and scores in batches; a result never
+reference code calls them; the judge is a causal LM and gets `models.prompt_ids`, like every generation. Every scorer
+loads once and scores in batches; a result never
 depends on the batch size or the padding side (positions come from the attention mask, pooling reads the last real token).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -192,7 +194,7 @@ class RewardModelScorer:
         values: list[float] = []
         truncated: list[bool] = []
         for start in range(0, len(texts), batch_size):
-            batch = texts[start:start + batch_size]
+            batch = texts[start : start + batch_size]
             full_lengths = [len(ids) for ids in self.tokenizer(batch).input_ids]
             encoded = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens).to(self.device)
             logits = self.model(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).logits
@@ -237,7 +239,7 @@ class UniEvalScorer:
         values: list[float] = []
         truncated: list[bool] = []
         for start in range(0, len(texts), batch_size):
-            batch = texts[start:start + batch_size]
+            batch = texts[start : start + batch_size]
             full_lengths = [len(ids) for ids in tokenizer(batch).input_ids]
             encoded = tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens).to(model.device)
             decoder_start = torch.full((len(batch), 1), model.config.decoder_start_token_id, device=model.device)
@@ -281,10 +283,10 @@ class JudgeScorer:
     @torch.inference_mode()
     def score(self, triplets: list[dict], batch_size: int) -> Scored:
         tokenizer, model, device = self.judge.loaded.tokenizer, self.judge.loaded.model, self.judge.loaded.device
-        prompts, truncated = zip(*(self._prompt(t) for t in triplets)) if triplets else ((), ())
+        prompts, truncated = zip(*(self._prompt(t) for t in triplets), strict=False) if triplets else ((), ())
         values: list[float] = []
         for start in range(0, len(prompts), batch_size):
-            encoded = prompt_batch(tokenizer, list(prompts[start:start + batch_size]), "chat").to(device)
+            encoded = prompt_batch(tokenizer, list(prompts[start : start + batch_size]), "chat").to(device)
             mask = encoded.attention_mask
             # The body alone, then the vocabulary head on the last real token only: the one next-token distribution needed.
             hidden = model.base_model(

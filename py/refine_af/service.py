@@ -8,6 +8,7 @@ Two doors, one module:
     JSON-lines events {"type": "log"|"progress"|"result"|"error", …} to stdout and everything else to stderr.
 Nothing else in py/ is called from TypeScript.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import lifecycle
 
@@ -227,8 +229,14 @@ def ppo_init(params: Params) -> dict:
     if _ppo_policy is not None:
         raise RuntimeError("a PPO policy is already open: call ppo_close first")
     _ppo_policy = PpoPolicy.open(
-        params["ref"], params["dtype"], params["load_in_4bit"], params["device"],
-        params["lora"], params["ppo"], params["seed"], params["resume_from"],
+        params["ref"],
+        params["dtype"],
+        params["load_in_4bit"],
+        params["device"],
+        params["lora"],
+        params["ppo"],
+        params["seed"],
+        params["resume_from"],
         logging_dir=params["logging_dir"],
     )
     return _ppo_policy.info()
@@ -237,8 +245,11 @@ def ppo_init(params: Params) -> dict:
 @method
 def ppo_generate(params: Params) -> dict:
     responses = _policy().generate(
-        params["prompts"], max_new_tokens=params["max_new_tokens"], stop=params["stop"],
-        prompt_format=params["prompt_format"], seed=params["seed"],
+        params["prompts"],
+        max_new_tokens=params["max_new_tokens"],
+        stop=params["stop"],
+        prompt_format=params["prompt_format"],
+        seed=params["seed"],
     )
     return {"responses": responses}
 

@@ -6,14 +6,15 @@ trained (QLoRA when the base is loaded in 4 bits on CUDA), progress and the loss
 adapter is saved with the parameters that made it. Trainer checkpoints make a killed run resume where it stopped. The
 same code runs under `accelerate launch` (the Trainer reads the distributed environment; only rank 0 emits and saves).
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -79,13 +80,15 @@ def _event_callback(emit: Emit):
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
-                emit({
-                    "type": "loss",
-                    "step": state.global_step,
-                    "epoch": state.epoch or 0.0,
-                    "loss": logs["loss"],
-                    "learning_rate": logs.get("learning_rate", 0.0),
-                })
+                emit(
+                    {
+                        "type": "loss",
+                        "step": state.global_step,
+                        "epoch": state.epoch or 0.0,
+                        "loss": logs["loss"],
+                        "learning_rate": logs.get("learning_rate", 0.0),
+                    }
+                )
 
     return EventCallback()
 
@@ -115,7 +118,9 @@ def load_model_for_training(params: dict):
         target_modules = lora_target_modules(model.config.model_type, lora["target_modules"])
         model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **{**lora, "target_modules": target_modules}))
     elif quantized:
-        raise ValueError("full fine-tuning of 4-bit weights is not possible: give sft.lora (an adapter) or set models.load_in_4bit.sft: false")
+        raise ValueError(
+            "full fine-tuning of 4-bit weights is not possible: give sft.lora (an adapter) or set models.load_in_4bit.sft: false"
+        )
     return resolved, model, load_tokenizer(resolved, padding_side="right"), device, quantized
 
 
@@ -175,10 +180,14 @@ def train(params: dict, emit: Emit) -> dict:
     set_seed(params["seed"])
     resolved, model, tokenizer, device, quantized = load_model_for_training(params)
 
-    tokenized = [tokenize_example(tokenizer, e["prompt"], e["response"], params["max_seq_length"]) for e in read_examples(params["train_file"])]
+    tokenized = [
+        tokenize_example(tokenizer, e["prompt"], e["response"], params["max_seq_length"]) for e in read_examples(params["train_file"])
+    ]
     examples = [t for t in tokenized if t is not None]
     if not examples:
-        raise ValueError(f"{params['train_file']}: no example fits in max_seq_length={params['max_seq_length']} tokens (or the file is empty)")
+        raise ValueError(
+            f"{params['train_file']}: no example fits in max_seq_length={params['max_seq_length']} tokens (or the file is empty)"
+        )
 
     # The config's training settings under TrainingArguments' own names (contract.ts), and what the job sets itself.
     args = TrainingArguments(

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny randomly initialised models built from configs (no downloaded weights), saved as real checkpoints."""
+
 from pathlib import Path
 
 import pytest

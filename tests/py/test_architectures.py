@@ -4,16 +4,17 @@ One row of ARCHITECTURES per family (tiny_architectures.py); each goes through t
 stage-1 generation (base model, sampled, raw prompt, stop sequence), a PPO step with LoRA and value head (what trains,
 what stays frozen, the scores as given, exact resume), stage-3 generation from the saved policy adapter, an SFT step,
 and Super-NI prediction (greedy, raw) from the SFT adapter."""
+
 import json
 
 import pytest
 import torch
+from tiny_architectures import ARCHITECTURES, TINY_PPO, save_tiny_architecture, sft_step_params
 
 from refine_af import service
 from refine_af.models import load_causal_lm, prompt_ids
 from refine_af.ppo import LoraSettings, PpoPolicy, PpoSettings
 from refine_af.sft import train
-from tiny_architectures import ARCHITECTURES, TINY_PPO, save_tiny_architecture, sft_step_params
 
 LORA = LoraSettings(r=4, alpha=8, target_modules=None)  # None: peft's default modules for the architecture
 PPO = PpoSettings(**TINY_PPO)
@@ -39,8 +40,19 @@ def loading(model_dir) -> dict:
 
 
 def worker_generate(handle: str, prompts, *, do_sample: bool, prompt_format: str, stop=(), seed=0) -> list[dict]:
-    return worker("generate", handle=handle, prompts=prompts, max_new_tokens=6, do_sample=do_sample, temperature=1.0,
-                  top_p=1.0, stop=list(stop), seed=seed, batch_size=2, prompt_format=prompt_format)["completions"]
+    return worker(
+        "generate",
+        handle=handle,
+        prompts=prompts,
+        max_new_tokens=6,
+        do_sample=do_sample,
+        temperature=1.0,
+        top_p=1.0,
+        stop=list(stop),
+        seed=seed,
+        batch_size=2,
+        prompt_format=prompt_format,
+    )["completions"]
 
 
 def test_the_tokenizer_has_its_family_special_tokens(arch):
@@ -105,7 +117,7 @@ def test_ppo_step_then_stage_three_generation_from_the_saved_adapter(arch, tmp_p
 
     resumed = PpoPolicy.open(str(model_dir), "float32", False, "cpu", LORA, PPO, seed=7, resume_from=checkpoint)
     continued = ppo_steps(resumed, range(1, 3))
-    for got, want in zip(continued, expected):
+    for got, want in zip(continued, expected, strict=False):
         for key in ("mean_score", "kl", "policy_loss", "value_loss"):
             assert got[key] == pytest.approx(want[key], rel=1e-4, abs=1e-6), key
 
@@ -141,5 +153,15 @@ def generate_outside_the_worker(loaded, prompt: str) -> list[dict]:
     """The same greedy prediction through models.generate directly, on the adapter loaded outside the worker."""
     from refine_af.models import generate
 
-    return generate(loaded, [prompt], max_new_tokens=6, do_sample=False, temperature=1.0, top_p=1.0, stop=["\n"], seed=0,
-                    batch_size=2, prompt_format="raw")
+    return generate(
+        loaded,
+        [prompt],
+        max_new_tokens=6,
+        do_sample=False,
+        temperature=1.0,
+        top_p=1.0,
+        stop=["\n"],
+        seed=0,
+        batch_size=2,
+        prompt_format="raw",
+    )

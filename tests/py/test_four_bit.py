@@ -1,16 +1,17 @@
 """The 4-bit paths on a CPU (bitsandbytes' CPU NF4): a 4-bit model generating through the worker, the PPO policy in
 4-bit with LoRA and value head, and QLoRA SFT whose adapter runs on the 4-bit base. On a lab machine the same code runs
 on CUDA; here NF4_DEVICES gains "cpu" for the test (the pipeline keeps CPU runs in full precision)."""
+
 import json
 
 import pytest
 import torch
+from tiny_architectures import ARCHITECTURES, SHAPE, TINY_PPO, save_tiny_architecture, sft_step_params
 
 from refine_af import models, service
 from refine_af.models import load_causal_lm, prompt_ids
 from refine_af.ppo import LoraSettings, PpoPolicy, PpoSettings
 from refine_af.sft import train
-from tiny_architectures import ARCHITECTURES, SHAPE, TINY_PPO, save_tiny_architecture, sft_step_params
 
 # bitsandbytes quantises in blocks of 64 weights along the input dimension on a CPU: the model is 64 wide.
 WIDE = {**SHAPE, "hidden_size": 64, "intermediate_size": 128}
@@ -38,9 +39,25 @@ def test_a_four_bit_model_generates_through_the_worker(model_dir):
     params = {"ref": str(model_dir), "dtype": "float32", "load_in_4bit": True, "device": "cpu", "handle": "nf4", "adapter": None}
     info = json.loads(service.call("load_model", json.dumps(params)))["value"]
     assert info["quantization"] == "nf4" and is_nf4(service._models["nf4"].model)
-    reply = json.loads(service.call("generate", json.dumps({
-        "handle": "nf4", "prompts": PROMPTS, "max_new_tokens": 5, "do_sample": False, "temperature": 1.0, "top_p": 1.0,
-        "stop": [], "seed": 0, "batch_size": 2, "prompt_format": "raw"})))
+    reply = json.loads(
+        service.call(
+            "generate",
+            json.dumps(
+                {
+                    "handle": "nf4",
+                    "prompts": PROMPTS,
+                    "max_new_tokens": 5,
+                    "do_sample": False,
+                    "temperature": 1.0,
+                    "top_p": 1.0,
+                    "stop": [],
+                    "seed": 0,
+                    "batch_size": 2,
+                    "prompt_format": "raw",
+                }
+            ),
+        )
+    )
     service.call("unload_model", json.dumps({"handle": "nf4"}))
     assert reply["ok"] and [c["new_tokens"] for c in reply["value"]["completions"]] == [5, 5]
 
@@ -55,12 +72,16 @@ def test_a_four_bit_model_generates_through_the_worker(model_dir):
 
 
 def test_the_ppo_policy_in_four_bit_trains_its_adapter_and_value_head_only(model_dir):
-    policy = PpoPolicy.open(str(model_dir), "float32", True, "cpu", LoraSettings(r=4, alpha=8, target_modules=None), PPO,
-                            seed=7, resume_from=None)
+    policy = PpoPolicy.open(
+        str(model_dir), "float32", True, "cpu", LoraSettings(r=4, alpha=8, target_modules=None), PPO, seed=7, resume_from=None
+    )
     assert policy.info()["model"]["quantization"] == "nf4" and is_nf4(policy.model)
 
     def weights() -> dict:  # the peft model's whole state (4-bit weights with their quantisation state) and the value head
-        state = {**policy.model.pretrained_model.state_dict(), **{f"v_head.{n}": t for n, t in policy.model.v_head.state_dict().items()}}
+        state = {
+            **policy.model.pretrained_model.state_dict(),
+            **{f"v_head.{n}": t for n, t in policy.model.v_head.state_dict().items()},
+        }
         return {n: t.detach().clone() for n, t in state.items()}
 
     before = weights()

@@ -1,4 +1,5 @@
 """bench/gpu_check.py's CPU dry run: the GPU check's code path (models, generation, PPO, SFT) on the rehearsal's tiny shapes."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -12,7 +13,12 @@ def test_the_dry_run_goes_through_every_phase_and_writes_json_and_markdown(tmp_p
     spec.loader.exec_module(gpu_check)
 
     summary = gpu_check.main(["--dry-run", "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")])
-    assert {name: phase["ok"] for name, phase in summary["phases"].items()} == {"make_models": True, "generation": True, "ppo": True, "sft": True}
+    assert {name: phase["ok"] for name, phase in summary["phases"].items()} == {
+        "make_models": True,
+        "generation": True,
+        "ppo": True,
+        "sft": True,
+    }
     assert json.loads((tmp_path / "out" / "gpu-check.json").read_text()) == summary
     phases = summary["phases"]
     assert phases["generation"]["stage1_batch"]["new_tokens"] > 0 and phases["generation"]["stage3_batch"]["prompts"] == 16

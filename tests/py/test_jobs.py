@@ -6,8 +6,9 @@ import sys
 def run_job(tmp_path, name, params):
     params_file = tmp_path / "params.json"
     params_file.write_text(json.dumps(params))
-    return subprocess.run([sys.executable, "-m", "refine_af.service", "job", name, str(params_file)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "refine_af.service", "job", name, str(params_file)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_job_events_stay_clean_while_prints_go_to_stderr(tmp_path):

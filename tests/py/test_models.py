@@ -65,7 +65,7 @@ def test_hub_id_without_network_fails_after_one_attempt(tmp_path):
     result = subprocess.run([sys.executable, "-c", HUB_RESOLUTION_WITHOUT_NETWORK], env=env, capture_output=True, text=True, timeout=300)
     answers = result.stdout.splitlines()
     assert len(answers) == 2, result.stdout + result.stderr
-    for answer, ref in zip(answers, ("meta-llama/Llama-2-7b-hf", "MingZhong/unieval-dialog")):
+    for answer, ref in zip(answers, ("meta-llama/Llama-2-7b-hf", "MingZhong/unieval-dialog"), strict=False):
         seconds, message = answer.split(" ", 1)
         assert float(seconds) < 5
         assert message.startswith(f"hub model {ref!r} could not be reached (no connection to http://127.0.0.1:{closed_port}")
@@ -101,12 +101,37 @@ def test_service_wraps_exceptions_and_unknown_methods_in_envelopes():
 def test_service_model_lifecycle(tiny_llama_dir):
     loaded = call("load_model", handle="t", ref=str(tiny_llama_dir), dtype="float32", load_in_4bit=False, device="cpu")
     assert loaded["ok"] and loaded["value"]["architecture"] == "LlamaForCausalLM"
-    out = call("generate", handle="t", prompts=["hi"], max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0,
-               stop=[], seed=0, batch_size=1, prompt_format="raw")
+    out = call(
+        "generate",
+        handle="t",
+        prompts=["hi"],
+        max_new_tokens=4,
+        do_sample=False,
+        temperature=1.0,
+        top_p=1.0,
+        stop=[],
+        seed=0,
+        batch_size=1,
+        prompt_format="raw",
+    )
     assert out["ok"] and len(out["value"]["completions"]) == 1
     assert call("unload_model", handle="t")["value"] == {"unloaded": True}
-    assert call("generate", handle="t", prompts=["hi"], max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0,
-                stop=[], seed=0, batch_size=1, prompt_format="raw")["error"]["type"] == "KeyError"
+    assert (
+        call(
+            "generate",
+            handle="t",
+            prompts=["hi"],
+            max_new_tokens=4,
+            do_sample=False,
+            temperature=1.0,
+            top_p=1.0,
+            stop=[],
+            seed=0,
+            batch_size=1,
+            prompt_format="raw",
+        )["error"]["type"]
+        == "KeyError"
+    )
 
 
 def test_service_reports_what_is_loaded_and_releases_all_of_it(tiny_llama_dir):
@@ -114,7 +139,10 @@ def test_service_reports_what_is_loaded_and_releases_all_of_it(tiny_llama_dir):
     assert call("load_model", handle="a", ref=ref, dtype="float32", load_in_4bit=False, device="cpu")["ok"]
     assert call("load_model", handle="b", ref=ref, dtype="float32", load_in_4bit=False, device="cpu")["ok"]
     loaded = call("loaded_models")["value"]
-    assert loaded["handles"] == [{"handle": "a", "kind": "causal_lm", "ref": ref}, {"handle": "b", "kind": "causal_lm", "ref": ref}]
+    assert loaded["handles"] == [
+        {"handle": "a", "kind": "causal_lm", "ref": ref},
+        {"handle": "b", "kind": "causal_lm", "ref": ref},
+    ]
     assert loaded["ppo_policy"] is None and loaded["rss_bytes"] > 0 and loaded["cuda_allocated_bytes"] is None
     released = call("release_models")["value"]
     assert released["before"]["handles"] == loaded["handles"]

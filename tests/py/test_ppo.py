@@ -1,5 +1,6 @@
 """Real PPO steps (TRL 0.11.4 PPOTrainer with a LoRA value-head policy) on the tiny random Llama: what trains, what
 stays frozen, what reaches the trainer, and that a resumed run continues exactly where it stopped."""
+
 import json
 
 import pytest
@@ -10,9 +11,21 @@ from refine_af.ppo import COMPLETE_MARKER, CheckpointError, PpoPolicy
 LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": None}
 # A learning rate far above the paper's 2e-5 so that a couple of steps move the tiny adapter measurably.
 SETTINGS = dict(
-    learning_rate=1e-2, batch_size=4, mini_batch_size=1, gradient_accumulation_steps=4, ppo_epochs=2,
-    init_kl_coef=0.2, adap_kl_ctrl=True, target=6.0, horizon=10000, cliprange=0.2, cliprange_value=0.2,
-    vf_coef=0.1, gamma=1.0, lam=0.95, max_grad_norm=None,
+    learning_rate=1e-2,
+    batch_size=4,
+    mini_batch_size=1,
+    gradient_accumulation_steps=4,
+    ppo_epochs=2,
+    init_kl_coef=0.2,
+    adap_kl_ctrl=True,
+    target=6.0,
+    horizon=10000,
+    cliprange=0.2,
+    cliprange_value=0.2,
+    vf_coef=0.1,
+    gamma=1.0,
+    lam=0.95,
+    max_grad_norm=None,
 )
 PROMPTS = ["Task: Name a colour.", "Task: Add 2 and 3.", "Task: Say hello politely.", "Task: Sort [3, 1, 2]."]
 SCORES = [[1.0, -0.5, 0.25, 2.0], [-1.0, 0.5, 0.75, 0.0], [0.3, 0.3, -0.2, 1.1], [2.0, -2.0, 0.0, 0.5]]
@@ -91,7 +104,7 @@ def test_responses_end_at_eos_or_the_stop_sequence_and_a_step_needs_a_rollout(ti
     with pytest.raises(RuntimeError, match="ppo_generate first"):
         policy.step([0.0] * 4, seed=0)
     responses = policy.generate(PROMPTS, max_new_tokens=8, stop=[" "], prompt_format="raw", seed=0)
-    for response, ids in zip(responses, policy.rollout.responses):
+    for response, ids in zip(responses, policy.rollout.responses, strict=False):
         assert " " not in response["text"]
         assert response["new_tokens"] == len(ids) >= 1
     with pytest.raises(ValueError, match="4 responses"):
@@ -114,7 +127,7 @@ def test_resume_from_a_checkpoint_continues_exactly(tiny_llama_dir, tmp_path):
     assert resumed.step_count == 2 and resumed.info()["adapter"] == saved["adapter"]
     continued = run_steps(resumed, range(2, 4))
     assert [s["step"] for s in continued] == [3, 4]
-    for got, want in zip(continued, expected[2:]):
+    for got, want in zip(continued, expected[2:], strict=False):
         for key in ("mean_score", "kl", "kl_coef", "policy_loss", "value_loss", "entropy"):
             assert got[key] == pytest.approx(want[key], rel=1e-4, abs=1e-6), key
     resumed_adapter, _ = split_weights(resumed)
@@ -143,15 +156,30 @@ def test_metrics_go_to_tensorboard_and_a_resumed_run_replaces_the_steps_after_it
     steps(first, range(2), run=0.0)
     first.save(str(tmp_path / "step-2"))
     steps(first, range(2, 3), run=0.0)  # step 3 is logged, then the process dies before the next checkpoint
-    resumed = PpoPolicy.open(str(tiny_llama_dir), "float32", True, "cpu", LORA, SETTINGS, seed=7,
-                             resume_from=str(tmp_path / "step-2"), logging_dir=str(logs))
+    resumed = PpoPolicy.open(
+        str(tiny_llama_dir),
+        "float32",
+        True,
+        "cpu",
+        LORA,
+        SETTINGS,
+        seed=7,
+        resume_from=str(tmp_path / "step-2"),
+        logging_dir=str(logs),
+    )
     steps(resumed, range(2, 4), run=1.0)
     resumed.close()
 
     events = EventAccumulator(str(logs))
     events.Reload()
-    assert {"env/reward_mean", "env/reward_std", "objective/kl", "objective/kl_coef", "ppo/loss/policy", "ppo/mean_scores"} <= set(
-        events.Tags()["scalars"])
+    assert {
+        "env/reward_mean",
+        "env/reward_std",
+        "objective/kl",
+        "objective/kl_coef",
+        "ppo/loss/policy",
+        "ppo/mean_scores",
+    } <= set(events.Tags()["scalars"])
     reward = events.Scalars("env/reward_mean")
     assert [e.step for e in reward] == [1, 2, 3, 4]  # each step once: the resumed run's step 3 replaced the first's
     assert [e.value for e in reward] == pytest.approx([sum(s) / len(s) for s in SCORES])  # the scores as given

@@ -1,4 +1,5 @@
 """The rehearsal's tiny models (refine_af.rehearsal_models) load through the same code as the paper's, and are made once."""
+
 import pytest
 import torch
 
@@ -30,24 +31,33 @@ def test_the_llama_has_a_sentencepiece_tokenizer_with_bos_and_eos_and_writes_one
     tokenizer = loaded.tokenizer
     assert type(loaded.model).__name__ == "LlamaForCausalLM" and type(tokenizer).__name__ == "LlamaTokenizerFast"
     assert (models_dir / "llama" / "tokenizer.model").is_file()
-    assert (tokenizer.bos_token, tokenizer.eos_token) == ("<s>", "</s>") and (tokenizer.bos_token_id, tokenizer.eos_token_id) == (1, 2)
+    assert (tokenizer.bos_token, tokenizer.eos_token) == ("<s>", "</s>") and (tokenizer.bos_token_id, tokenizer.eos_token_id) == (
+        1,
+        2,
+    )
     ids = tokenizer("Name three colors.").input_ids
     assert ids[0] == tokenizer.bos_token_id and tokenizer.unk_token_id not in ids
     encoded = tokenizer(["Task: Name three primary colors.\n"], return_tensors="pt")
     output = loaded.model.generate(**encoded, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.eos_token_id)
-    new = output[0, encoded.input_ids.shape[1]:].tolist()
+    new = output[0, encoded.input_ids.shape[1] :].tolist()
     assert new[-1] == tokenizer.eos_token_id
     assert tokenizer.decode(new, skip_special_tokens=True) == SPEC["llama"]["script"]
     torch.manual_seed(0)
     sampled = loaded.model.generate(**encoded, max_new_tokens=12, do_sample=True, top_k=0, pad_token_id=tokenizer.eos_token_id)
-    assert len(tokenizer.decode(sampled[0, encoded.input_ids.shape[1]:], skip_special_tokens=True).split()) > 3  # words
+    assert len(tokenizer.decode(sampled[0, encoded.input_ids.shape[1] :], skip_special_tokens=True).split()) > 3  # words
 
 
 def test_the_feedback_models_load_as_the_paper_configs_load_theirs(models_dir):
     spec = FeedbackSpec(
         backends={"reward": "reward_model", "naturalness": "unieval", "coherence": "unieval", "understandability": "unieval"},
-        reward_model=str(models_dir / "oasst-rm"), unieval=str(models_dir / "unieval"), judge="unused", device="cpu",
-        dtype="float32", reward_model_max_tokens=2048, unieval_max_tokens=1024, judge_max_field_tokens=512,
+        reward_model=str(models_dir / "oasst-rm"),
+        unieval=str(models_dir / "unieval"),
+        judge="unused",
+        device="cpu",
+        dtype="float32",
+        reward_model_max_tokens=2048,
+        unieval_max_tokens=1024,
+        judge_max_field_tokens=512,
     )
     scorers = FeedbackScorers(spec)
     reward = scorers.scorers["reward"]

@@ -1,4 +1,5 @@
 """Feedback scorers on tiny randomly initialised checkpoints (T5, GPT-NeoX reward model, Llama judge) built from configs."""
+
 import json
 from pathlib import Path
 
@@ -26,12 +27,18 @@ TRIPLETS = [
     {"instruction": "Name three primary colors.", "input": "", "output": "Red, blue and yellow."},
     {"instruction": "Translate to French.", "input": "Good morning, my friend.", "output": "Bonjour, mon ami."},
     {"instruction": "Sum the numbers.", "input": "2, 3, 5", "output": "10"},
-    {"instruction": "Write a haiku about autumn leaves falling slowly in a quiet park at dusk.", "input": "",
-     "output": "Red leaves drift and fall / the quiet park breathes slowly / dusk settles in gold"},
+    {
+        "instruction": "Write a haiku about autumn leaves falling slowly in a quiet park at dusk.",
+        "input": "",
+        "output": "Red leaves drift and fall / the quiet park breathes slowly / dusk settles in gold",
+    },
     {"instruction": "Is the sky green?", "input": "", "output": "No."},
     {"instruction": "Give a synonym.", "input": "happy", "output": "joyful"},
-    {"instruction": "Explain photosynthesis in one sentence.", "input": "",
-     "output": "Plants turn light, water and carbon dioxide into sugar and oxygen."},
+    {
+        "instruction": "Explain photosynthesis in one sentence.",
+        "input": "",
+        "output": "Plants turn light, water and carbon dioxide into sugar and oxygen.",
+    },
     {"instruction": "Reply politely.", "input": "Thanks for your help!", "output": ""},
     {"instruction": "Classify the sentiment.", "input": "I loved this film.", "output": "Positive"},
 ]
@@ -43,8 +50,17 @@ def tiny_t5_dir(tmp_path_factory, embedded_tokenizer) -> Path:
 
     torch.manual_seed(1)
     pad = embedded_tokenizer.pad_token_id
-    config = T5Config(vocab_size=len(embedded_tokenizer), d_model=16, d_ff=32, d_kv=8, num_layers=2, num_heads=2,
-                      pad_token_id=pad, eos_token_id=embedded_tokenizer.eos_token_id, decoder_start_token_id=pad)
+    config = T5Config(
+        vocab_size=len(embedded_tokenizer),
+        d_model=16,
+        d_ff=32,
+        d_kv=8,
+        num_layers=2,
+        num_heads=2,
+        pad_token_id=pad,
+        eos_token_id=embedded_tokenizer.eos_token_id,
+        decoder_start_token_id=pad,
+    )
     directory = tmp_path_factory.mktemp("tiny-unieval")
     T5ForConditionalGeneration(config).save_pretrained(directory)
     embedded_tokenizer.save_pretrained(directory)
@@ -52,9 +68,17 @@ def tiny_t5_dir(tmp_path_factory, embedded_tokenizer) -> Path:
 
 
 def _tiny_reward_config(tokenizer, pooling="last"):
-    return GPTNeoXRewardModelConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                    num_attention_heads=4, max_position_embeddings=512, pooling=pooling,
-                                    eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return GPTNeoXRewardModelConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=512,
+        pooling=pooling,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +92,7 @@ def tiny_reward_dir(tmp_path_factory, embedded_tokenizer) -> Path:
 
 def _assert_same(a, b):
     assert len(a) == len(b)
-    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-5
+    assert max(abs(x - y) for x, y in zip(a, b, strict=False)) < 1e-5
 
 
 def _batch_and_padding_invariant(scorer, tokenizer):
@@ -133,15 +157,25 @@ def test_a_reward_checkpoint_in_openassistants_layout_loads_and_scores_as_openas
     from transformers import AutoModelForSequenceClassification, GPTNeoXConfig, GPTNeoXModel
 
     torch.manual_seed(3)
-    backbone_config = GPTNeoXConfig(vocab_size=len(embedded_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                    num_attention_heads=4, max_position_embeddings=512)
+    backbone_config = GPTNeoXConfig(
+        vocab_size=len(embedded_tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=512,
+    )
     backbone = GPTNeoXModel(backbone_config).eval()
     head = torch.nn.Linear(backbone_config.hidden_size, 1)
     weights = {f"gpt_neox.{name}": tensor.contiguous() for name, tensor in backbone.state_dict().items()}
     weights |= {"out_proj.weight": head.weight.detach().clone(), "out_proj.bias": head.bias.detach().clone()}
     save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
-    config = {**backbone_config.to_dict(), "model_type": "gpt_neox_reward_model", "architectures": ["GPTNeoXRewardModel"],
-              "pooling": "last"}
+    config = {
+        **backbone_config.to_dict(),
+        "model_type": "gpt_neox_reward_model",
+        "architectures": ["GPTNeoXRewardModel"],
+        "pooling": "last",
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
 
     model, info = AutoModelForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
@@ -150,7 +184,7 @@ def test_a_reward_checkpoint_in_openassistants_layout_loads_and_scores_as_openas
     mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
     with torch.no_grad():
         scores = model(input_ids=ids, attention_mask=mask).logits.squeeze(-1)
-        expected = [head(backbone(input_ids=ids[i:i + 1, :n]).last_hidden_state[0, -1]).item() for i, n in enumerate((6, 3))]
+        expected = [head(backbone(input_ids=ids[i : i + 1, :n]).last_hidden_state[0, -1]).item() for i, n in enumerate((6, 3))]
     assert scores.tolist() == pytest.approx(expected, abs=1e-5)
     assert abs(expected[0] - expected[1]) > 1e-4  # two different sequences: the comparison could tell them apart
 
@@ -199,9 +233,17 @@ def test_judge_cuts_each_field_and_keeps_the_question(tiny_llama_dir):
 
 
 def _spec(**overrides):
-    spec = dict(backends={"reward": "judge", "naturalness": "judge", "coherence": "judge", "understandability": "judge"},
-                reward_model="./missing-rm", unieval="./missing-unieval", judge="./missing-judge", device="cpu", dtype="float32",
-                reward_model_max_tokens=2048, unieval_max_tokens=1024, judge_max_field_tokens=512)
+    spec = dict(
+        backends={"reward": "judge", "naturalness": "judge", "coherence": "judge", "understandability": "judge"},
+        reward_model="./missing-rm",
+        unieval="./missing-unieval",
+        judge="./missing-judge",
+        device="cpu",
+        dtype="float32",
+        reward_model_max_tokens=2048,
+        unieval_max_tokens=1024,
+        judge_max_field_tokens=512,
+    )
     return {**spec, **overrides}
 
 
@@ -219,8 +261,12 @@ def test_service_mixes_backends_and_names_each(tiny_llama_dir, tiny_t5_dir, tiny
     loaded = json.loads(service.call("load_scorers", json.dumps({"handle": "fb", "spec": spec})))
     assert loaded["ok"], loaded
     out = json.loads(service.call("score_triplets", json.dumps({"handle": "fb", "triplets": TRIPLETS[:3], "batch_size": 2})))["value"]
-    assert out["backends"] == {"reward": f"reward_model:{tiny_reward_dir}", "naturalness": f"unieval:{tiny_t5_dir}",
-                               "coherence": f"judge:{tiny_llama_dir}", "understandability": f"unieval:{tiny_t5_dir}"}
+    assert out["backends"] == {
+        "reward": f"reward_model:{tiny_reward_dir}",
+        "naturalness": f"unieval:{tiny_t5_dir}",
+        "coherence": f"judge:{tiny_llama_dir}",
+        "understandability": f"unieval:{tiny_t5_dir}",
+    }
     assert len(out["scores"]) == 3 and out["truncated"] == [False, False, False]
     assert set(out["scores"][0]) == {"reward", "naturalness", "coherence", "understandability"}
     assert json.loads(service.call("unload_model", json.dumps({"handle": "fb"})))["value"] == {"unloaded": True}
@@ -237,7 +283,10 @@ def test_load_scorers_again_under_a_handle_is_a_no_op_for_the_same_spec_and_an_e
 
 
 def test_scoring_with_a_generator_handle_is_a_clear_error(tiny_llama_dir):
-    service.call("load_model", json.dumps({"handle": "gen", "ref": str(tiny_llama_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu"}))
+    service.call(
+        "load_model",
+        json.dumps({"handle": "gen", "ref": str(tiny_llama_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu"}),
+    )
     failed = json.loads(service.call("score_triplets", json.dumps({"handle": "gen", "triplets": TRIPLETS[:1], "batch_size": 1})))
     assert failed["error"]["type"] == "TypeError" and "not feedback scorers" in failed["error"]["message"]
     service.call("unload_model", json.dumps({"handle": "gen"}))

@@ -1,4 +1,5 @@
 """SFT on a tiny random Llama: the loss falls, only response tokens are trained on, the adapter loads, a rerun resumes."""
+
 import json
 import shutil
 
@@ -20,19 +21,38 @@ def sft_params(tiny_llama_dir, tmp_path, training=None, lora=None, **overrides):
     train_file = tmp_path / "train.jsonl"
     train_file.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in PAIRS))
     params = {
-        "model": str(tiny_llama_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu",
-        "train_file": str(train_file), "output_dir": str(tmp_path / "sft"), "max_seq_length": 64,
+        "model": str(tiny_llama_dir),
+        "dtype": "float32",
+        "load_in_4bit": False,
+        "device": "cpu",
+        "train_file": str(train_file),
+        "output_dir": str(tmp_path / "sft"),
+        "max_seq_length": 64,
         "training": {
-            "num_train_epochs": 20, "max_steps": -1, "learning_rate": 5e-2, "lr_scheduler_type": "constant", "warmup_ratio": 0.0,
-            "per_device_train_batch_size": 2, "gradient_accumulation_steps": 2, "logging_steps": 4, "save_steps": 10,
-            "save_total_limit": 2, "report_to": [], **(training or {}),
+            "num_train_epochs": 20,
+            "max_steps": -1,
+            "learning_rate": 5e-2,
+            "lr_scheduler_type": "constant",
+            "warmup_ratio": 0.0,
+            "per_device_train_batch_size": 2,
+            "gradient_accumulation_steps": 2,
+            "logging_steps": 4,
+            "save_steps": 10,
+            "save_total_limit": 2,
+            "report_to": [],
+            **(training or {}),
         },
         # lm_head too: a random tiny model's normed hidden states keep its logits near uniform; only the head can sharpen them.
         "lora": {
-            "r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
-            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"], **(lora or {}),
+            "r": 8,
+            "lora_alpha": 16,
+            "lora_dropout": 0.0,
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"],
+            **(lora or {}),
         },
-        "merge_weights": False, "seed": 0, "logging_dir": str(tmp_path / "tensorboard"),
+        "merge_weights": False,
+        "seed": 0,
+        "logging_dir": str(tmp_path / "tensorboard"),
     }
     return {**params, **overrides}
 
@@ -113,7 +133,9 @@ def test_the_worker_loads_an_adapter_under_a_handle_and_refuses_to_swap_it_silen
     from refine_af import service
 
     adapter_dir = tmp_path / "adapter"
-    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama_dir), LoraConfig(task_type="CAUSAL_LM", r=4)).save_pretrained(adapter_dir)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama_dir), LoraConfig(task_type="CAUSAL_LM", r=4)).save_pretrained(
+        adapter_dir
+    )
     base = {"ref": str(tiny_llama_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu"}
     loaded = json.loads(service.call("load_model", json.dumps({**base, "handle": "policy", "adapter": str(adapter_dir)})))
     assert loaded["ok"] and loaded["value"]["adapter"] == str(adapter_dir)
@@ -157,7 +179,13 @@ def test_killed_after_the_last_checkpoint_it_saves_that_model_without_an_extra_s
 def test_merged_weights_match_the_base_with_its_adapter(tiny_llama_dir, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    params = sft_params(tiny_llama_dir, tmp_path, training=dict(num_train_epochs=2), lora=dict(target_modules=["q_proj", "v_proj"]), merge_weights=True)
+    params = sft_params(
+        tiny_llama_dir,
+        tmp_path,
+        training=dict(num_train_epochs=2),
+        lora=dict(target_modules=["q_proj", "v_proj"]),
+        merge_weights=True,
+    )
     result = train(params, lambda e: None)
     merged = AutoModelForCausalLM.from_pretrained(result["merged_dir"])
     tuned = load_causal_lm(str(tiny_llama_dir), "float32", False, "cpu", adapter=result["model_dir"])

@@ -2,8 +2,10 @@
 feeds a causal LM gives it the prompt with BOS exactly once, and SFT trains on the very ids inference feeds.
 
 The ids are captured where the model receives them (a forward pre-hook on the input embeddings), not recomputed."""
+
 import pytest
 import torch
+from tiny_models import save_tiny_lora, save_tiny_sentencepiece_llama, save_tiny_sentencepiece_tokenizer
 
 from refine_af.models import generate, load_causal_lm, load_tokenizer, resolve_model
 from refine_af.ppo import PpoPolicy
@@ -16,7 +18,6 @@ from refine_af.scorers import (
     openassistant_input,
 )
 from refine_af.sft import tokenize_example
-from tiny_models import save_tiny_lora, save_tiny_sentencepiece_llama, save_tiny_sentencepiece_tokenizer
 
 PROMPT = "### Instruction:\nName a colour.\n\n### Response:\n"
 # Mistral-instruct and Llama-2-chat templates write the BOS text themselves.
@@ -54,8 +55,18 @@ class ReceivedIds:
 def generate_one(loaded, prompt: str, prompt_format: str) -> list[int]:
     received = ReceivedIds(loaded.model)
     try:
-        generate(loaded, [prompt], max_new_tokens=2, do_sample=False, temperature=1.0, top_p=1.0, stop=[], seed=0,
-                 batch_size=1, prompt_format=prompt_format)
+        generate(
+            loaded,
+            [prompt],
+            max_new_tokens=2,
+            do_sample=False,
+            temperature=1.0,
+            top_p=1.0,
+            stop=[],
+            seed=0,
+            batch_size=1,
+            prompt_format=prompt_format,
+        )
     finally:
         received.handle.remove()
     return received.prompt()
@@ -80,13 +91,24 @@ def test_stage_3_prompts_through_an_adapter_start_with_bos_once(llama_dir, tmp_p
 
 def test_ppo_rollout_queries_are_the_ids_the_policy_received(llama_dir):
     settings = dict(
-        learning_rate=1e-5, batch_size=1, mini_batch_size=1, gradient_accumulation_steps=1, ppo_epochs=1, init_kl_coef=0.2,
-        adap_kl_ctrl=True, target=6.0, horizon=10000, cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, gamma=1.0,
-        lam=0.95, max_grad_norm=None,
+        learning_rate=1e-5,
+        batch_size=1,
+        mini_batch_size=1,
+        gradient_accumulation_steps=1,
+        ppo_epochs=1,
+        init_kl_coef=0.2,
+        adap_kl_ctrl=True,
+        target=6.0,
+        horizon=10000,
+        cliprange=0.2,
+        cliprange_value=0.2,
+        vf_coef=0.1,
+        gamma=1.0,
+        lam=0.95,
+        max_grad_norm=None,
     )
     lora = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": None}
-    policy = PpoPolicy.open(str(llama_dir), "float32", False, "cpu", lora, settings,
-                            seed=0, resume_from=None)
+    policy = PpoPolicy.open(str(llama_dir), "float32", False, "cpu", lora, settings, seed=0, resume_from=None)
     received = ReceivedIds(policy.model.pretrained_model)
     policy.generate([PROMPT], max_new_tokens=2, stop=[], prompt_format="raw", seed=1)
     received.handle.remove()
@@ -100,9 +122,9 @@ def test_sft_trains_on_the_prompt_ids_inference_feeds(llama_dir):
     inference_ids = generate_one(loaded, PROMPT, "raw")
     training_tokenizer = load_tokenizer(resolve_model(str(llama_dir)), padding_side="right")  # as sft.train loads it
     example = tokenize_example(training_tokenizer, PROMPT, "red", max_length=64)
-    assert example["input_ids"][:len(inference_ids)] == inference_ids
+    assert example["input_ids"][: len(inference_ids)] == inference_ids
     assert example["input_ids"].count(training_tokenizer.bos_token_id) == 1
-    assert example["input_ids"][len(inference_ids):] == training_tokenizer("red", add_special_tokens=False).input_ids + [2]
+    assert example["input_ids"][len(inference_ids) :] == training_tokenizer("red", add_special_tokens=False).input_ids + [2]
 
 
 def test_a_chat_template_that_writes_bos_does_not_get_a_second_one(chat_llama_dir):
@@ -126,8 +148,15 @@ def test_the_judge_asks_through_the_chat_template_with_one_bos(chat_llama_dir):
 
 def test_the_reward_model_gets_its_tokenizer_defaults_as_its_reference_calls_it(tmp_path):
     tokenizer = save_tiny_sentencepiece_tokenizer(tmp_path)
-    config = GPTNeoXRewardModelConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                      num_attention_heads=4, max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id)
+    config = GPTNeoXRewardModelConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=256,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     GPTNeoXRewardModel(config).save_pretrained(tmp_path)
     scorer = RewardModelScorer(str(tmp_path), "cpu", "float32", max_tokens=256)
     received = ReceivedIds(scorer.model)

@@ -4,30 +4,46 @@ No download: the sentencepiece tokenizers (Llama-2, Mistral, Gemma-3) are traine
 `train_sentencepiece`, the byte-level BPE ones (Llama-3.x, Qwen2.5, Qwen3, SmolLM3) with the `tokenizers` library, on the
 same few sentences as tiny_models.py. Special tokens, BOS behaviour and chat templates follow each family's released
 tokenizer (the templates are cut down to single-turn user/assistant, which is what the pipeline renders)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-
 from tiny_models import SENTENCEPIECE_TEXT
 
-LLAMA2_CHAT = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
-               "{% else %} {{ m['content'] }} {{ eos_token }}{% endif %}{% endfor %}")
-MISTRAL_CHAT = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }}[/INST]"
-                "{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}")
-LLAMA3_CHAT = ("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
-               "{{ m['content'] }}<|eot_id|>{% endfor %}"
-               "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
-CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-GEMMA_CHAT = ("{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
-              "{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
+LLAMA2_CHAT = (
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
+    "{% else %} {{ m['content'] }} {{ eos_token }}{% endif %}{% endfor %}"
+)
+MISTRAL_CHAT = (
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }}[/INST]"
+    "{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
+)
+LLAMA3_CHAT = (
+    "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+    "{{ m['content'] }}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+GEMMA_CHAT = (
+    "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
+    "{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
 
 # Shape shared by every tiny model: 2 layers, 4 query heads over 2 key/value heads of width 8.
-SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             max_position_embeddings=512)
+SHAPE = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+)
 
 
 @dataclass(frozen=True)
@@ -47,29 +63,104 @@ class Architecture:
 
 ARCHITECTURES = [
     Architecture("llama-2", "LlamaConfig", "LlamaForCausalLM", "sentencepiece", "<s>", "<s>", "</s>", "</s>", LLAMA2_CHAT),
-    Architecture("mistral", "MistralConfig", "MistralForCausalLM", "sentencepiece", "<s>", "<s>", "</s>", "</s>", MISTRAL_CHAT,
-                 config=dict(sliding_window=4096)),
-    Architecture("llama-3.x", "LlamaConfig", "LlamaForCausalLM", "byte-level-bpe", "<|begin_of_text|>", "<|begin_of_text|>",
-                 "<|eot_id|>", "<|finetune_right_pad_id|>", LLAMA3_CHAT,
-                 specials=("<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
-                           "<|finetune_right_pad_id|>"),
-                 config=dict(rope_theta=500000.0, rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
-                                                                "high_freq_factor": 4.0, "original_max_position_embeddings": 256})),
-    Architecture("qwen2.5", "Qwen2Config", "Qwen2ForCausalLM", "byte-level-bpe", None, None, "<|im_end|>", "<|endoftext|>", CHATML,
-                 specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>")),
-    Architecture("qwen3", "Qwen3Config", "Qwen3ForCausalLM", "byte-level-bpe", None, None, "<|im_end|>", "<|endoftext|>", CHATML,
-                 specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"), config=dict(head_dim=8)),
-    Architecture("gemma-3", "Gemma3TextConfig", "Gemma3ForCausalLM", "sentencepiece", "<bos>", "<bos>", "<eos>", "<pad>", GEMMA_CHAT,
-                 specials=("<start_of_turn>", "<end_of_turn>"),
-                 config=dict(head_dim=8, query_pre_attn_scalar=8, sliding_window=16)),
-    Architecture("smollm3", "SmolLM3Config", "SmolLM3ForCausalLM", "byte-level-bpe", None, None, "<|im_end|>", "<|endoftext|>", CHATML,
-                 specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>")),
+    Architecture(
+        "mistral",
+        "MistralConfig",
+        "MistralForCausalLM",
+        "sentencepiece",
+        "<s>",
+        "<s>",
+        "</s>",
+        "</s>",
+        MISTRAL_CHAT,
+        config=dict(sliding_window=4096),
+    ),
+    Architecture(
+        "llama-3.x",
+        "LlamaConfig",
+        "LlamaForCausalLM",
+        "byte-level-bpe",
+        "<|begin_of_text|>",
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+        "<|finetune_right_pad_id|>",
+        LLAMA3_CHAT,
+        specials=(
+            "<|begin_of_text|>",
+            "<|end_of_text|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|eot_id|>",
+            "<|finetune_right_pad_id|>",
+        ),
+        config=dict(
+            rope_theta=500000.0,
+            rope_scaling={
+                "rope_type": "llama3",
+                "factor": 32.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 256,
+            },
+        ),
+    ),
+    Architecture(
+        "qwen2.5",
+        "Qwen2Config",
+        "Qwen2ForCausalLM",
+        "byte-level-bpe",
+        None,
+        None,
+        "<|im_end|>",
+        "<|endoftext|>",
+        CHATML,
+        specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+    ),
+    Architecture(
+        "qwen3",
+        "Qwen3Config",
+        "Qwen3ForCausalLM",
+        "byte-level-bpe",
+        None,
+        None,
+        "<|im_end|>",
+        "<|endoftext|>",
+        CHATML,
+        specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+        config=dict(head_dim=8),
+    ),
+    Architecture(
+        "gemma-3",
+        "Gemma3TextConfig",
+        "Gemma3ForCausalLM",
+        "sentencepiece",
+        "<bos>",
+        "<bos>",
+        "<eos>",
+        "<pad>",
+        GEMMA_CHAT,
+        specials=("<start_of_turn>", "<end_of_turn>"),
+        config=dict(head_dim=8, query_pre_attn_scalar=8, sliding_window=16),
+    ),
+    Architecture(
+        "smollm3",
+        "SmolLM3Config",
+        "SmolLM3ForCausalLM",
+        "byte-level-bpe",
+        None,
+        None,
+        "<|im_end|>",
+        "<|endoftext|>",
+        CHATML,
+        specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+    ),
 ]
 
 
 def _sentencepiece_tokenizer(directory: Path, arch: Architecture):
-    from refine_af.rehearsal_models import train_sentencepiece
     from transformers import GemmaTokenizerFast, LlamaTokenizerFast
+
+    from refine_af.rehearsal_models import train_sentencepiece
 
     if arch.name == "gemma-3":  # Gemma's ids: <pad> 0, <eos> 1, <bos> 2, <unk> 3
         fast_class = GemmaTokenizerFast
@@ -78,8 +169,15 @@ def _sentencepiece_tokenizer(directory: Path, arch: Architecture):
         fast_class = LlamaTokenizerFast
         ids = dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
     # Byte fallback, as the three families' tokenizers have: any character (a stop sequence's "\n") has a token.
-    model = train_sentencepiece(SENTENCEPIECE_TEXT * 4, vocab_size=400, model_type="bpe", character_coverage=1.0, byte_fallback=True,
-                                user_defined_symbols=list(arch.specials), **ids)
+    model = train_sentencepiece(
+        SENTENCEPIECE_TEXT * 4,
+        vocab_size=400,
+        model_type="bpe",
+        character_coverage=1.0,
+        byte_fallback=True,
+        user_defined_symbols=list(arch.specials),
+        **ids,
+    )
     vocab_file = directory / "tokenizer.model"
     vocab_file.write_bytes(model)
     extra = {} if arch.name == "gemma-3" else {"legacy": True}
@@ -93,13 +191,18 @@ def _byte_level_bpe_tokenizer(arch: Architecture):
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=list(arch.specials), initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=list(arch.specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tokenizer.train_from_iterator(SENTENCEPIECE_TEXT * 4, trainer)
     if arch.adds_bos:  # Llama-3's post-processor writes BOS before every text
         bos_id = tokenizer.token_to_id(arch.adds_bos)
         tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{arch.adds_bos} $A", pair=f"{arch.adds_bos} $A {arch.adds_bos} $B", special_tokens=[(arch.adds_bos, bos_id)])
+            single=f"{arch.adds_bos} $A", pair=f"{arch.adds_bos} $A {arch.adds_bos} $B", special_tokens=[(arch.adds_bos, bos_id)]
+        )
     else:
         tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=arch.bos, eos_token=arch.eos, pad_token=arch.pad)
@@ -119,8 +222,13 @@ def save_tiny_architecture(directory: Path, arch: Architecture, shape: dict = SH
 
     torch.manual_seed(0)
     config = getattr(transformers, arch.config_class)(
-        vocab_size=len(tokenizer), tie_word_embeddings=True, **shape, **arch.config,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        tie_word_embeddings=True,
+        **shape,
+        **arch.config,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     getattr(transformers, arch.model_class)(config).save_pretrained(directory)
     return directory
@@ -128,9 +236,21 @@ def save_tiny_architecture(directory: Path, arch: Architecture, shape: dict = SH
 
 # PPO settings for a tiny model: a learning rate far above the paper's so that one step moves the adapter measurably.
 TINY_PPO = dict(
-    learning_rate=1e-2, batch_size=2, mini_batch_size=1, gradient_accumulation_steps=2, ppo_epochs=1,
-    init_kl_coef=0.2, adap_kl_ctrl=True, kl_target=6.0, kl_horizon=10000, cliprange=0.2, cliprange_value=0.2,
-    vf_coef=0.1, gamma=1.0, lam=0.95, max_grad_norm=None,
+    learning_rate=1e-2,
+    batch_size=2,
+    mini_batch_size=1,
+    gradient_accumulation_steps=2,
+    ppo_epochs=1,
+    init_kl_coef=0.2,
+    adap_kl_ctrl=True,
+    kl_target=6.0,
+    kl_horizon=10000,
+    cliprange=0.2,
+    cliprange_value=0.2,
+    vf_coef=0.1,
+    gamma=1.0,
+    lam=0.95,
+    max_grad_norm=None,
 )
 
 
@@ -141,11 +261,31 @@ def sft_step_params(model_dir: Path, tmp_path: Path, **overrides) -> dict:
     train_file = tmp_path / "train.jsonl"
     train_file.write_text(json.dumps({"prompt": "Name a fruit.\n", "response": "apple"}) + "\n")
     return {
-        "model": str(model_dir), "dtype": "float32", "load_in_4bit": False, "device": "cpu",
-        "train_file": str(train_file), "output_dir": str(tmp_path / "sft"),
-        "epochs": 1, "max_steps": 2, "learning_rate": 5e-2, "lr_scheduler": "constant", "warmup_ratio": 0.0,
-        "per_device_batch_size": 1, "gradient_accumulation_steps": 1, "max_seq_length": 32,
-        "lora": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_target_modules": None,
-        "logging_steps": 1, "save_steps": 10, "save_total_limit": 1, "merge_weights": False, "seed": 0,
-        "report_to": [], "logging_dir": str(tmp_path / "tensorboard"), **overrides,
+        "model": str(model_dir),
+        "dtype": "float32",
+        "load_in_4bit": False,
+        "device": "cpu",
+        "train_file": str(train_file),
+        "output_dir": str(tmp_path / "sft"),
+        "epochs": 1,
+        "max_steps": 2,
+        "learning_rate": 5e-2,
+        "lr_scheduler": "constant",
+        "warmup_ratio": 0.0,
+        "per_device_batch_size": 1,
+        "gradient_accumulation_steps": 1,
+        "max_seq_length": 32,
+        "lora": True,
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.0,
+        "lora_target_modules": None,
+        "logging_steps": 1,
+        "save_steps": 10,
+        "save_total_limit": 1,
+        "merge_weights": False,
+        "seed": 0,
+        "report_to": [],
+        "logging_dir": str(tmp_path / "tensorboard"),
+        **overrides,
     }

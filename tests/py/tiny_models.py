@@ -3,6 +3,7 @@
 Used by the pytest fixtures in conftest.py and, run as a script, by TypeScript tests:
 `python tests/py/tiny_models.py MODEL_DIR [ADAPTER_DIR]` saves the tiny Llama (embedded tokenizer) and optionally a
 random LoRA adapter for it."""
+
 import sys
 from pathlib import Path
 
@@ -59,11 +60,19 @@ SENTENCEPIECE_TEXT = [
 def save_tiny_sentencepiece_tokenizer(directory: Path, chat_template: str | None = None):
     """A Llama-style sentencepiece tokenizer that prepends BOS `<s>` (id 1) to raw text, EOS `</s>` (id 2), as Llama-2 and
     Mistral do: trained here on a few sentences (no download) and saved to `directory`; returned loaded (fast)."""
-    from refine_af.rehearsal_models import train_sentencepiece
     from transformers import LlamaTokenizerFast
 
+    from refine_af.rehearsal_models import train_sentencepiece
+
     model = train_sentencepiece(
-        SENTENCEPIECE_TEXT * 4, vocab_size=160, model_type="bpe", character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        SENTENCEPIECE_TEXT * 4,
+        vocab_size=160,
+        model_type="bpe",
+        character_coverage=1.0,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
     )
     directory.mkdir(parents=True, exist_ok=True)
     vocab_file = directory / "tokenizer.model"

@@ -9,8 +9,9 @@
  * own: a real crash gives nobody a chance to clean up). After every kill the harness checks what is on disk; at the end
  * it compares every artifact with the uninterrupted run.
  */
-import { createHash } from 'node:crypto';
+
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,7 +23,7 @@ import { readJsonl } from '../../ts/io/files.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { Random } from '../../ts/random.js';
 import { STAGE_NAMES, type StageName } from '../../ts/run.js';
-import { startCompletionsServer, type CompletionsServer } from '../ts/fixtures/completions-server.js';
+import { type CompletionsServer, startCompletionsServer } from '../ts/fixtures/completions-server.js';
 import { processAlive } from '../ts/helpers.js';
 
 export interface KillPoint {
@@ -66,7 +67,12 @@ const cli = join(packageRoot, 'bin', 'refine-af.js');
  * up to one unit of that stage's work, as timed in the uninterrupted run (so the kill falls anywhere inside a unit,
  * on a fast machine as on a slow one).
  */
-export function planKills(seed: number, perStage: number, units: Record<StageName, number>, stageMs: Record<StageName, number>): KillPoint[] {
+export function planKills(
+  seed: number,
+  perStage: number,
+  units: Record<StageName, number>,
+  stageMs: Record<StageName, number>,
+): KillPoint[] {
   const random = new Random(seed);
   return STAGE_NAMES.flatMap((stage) => {
     const unitMs = Math.max(1, Math.round(stageMs[stage] / units[stage]));
@@ -87,12 +93,18 @@ function due(runDir: string, kill: KillPoint): boolean {
 /** The scripted tiny Llama (scripted_llama.py): stage 3 parses an instance from every completion, so SFT has data. */
 export function buildGenerator(root: string): string {
   const modelDir = join(root, 'scripted-llama');
-  if (!existsSync(join(modelDir, 'config.json'))) execFileSync(defaultPython, [join(import.meta.dirname, 'scripted_llama.py'), modelDir], { stdio: 'ignore' });
+  if (!existsSync(join(modelDir, 'config.json')))
+    execFileSync(defaultPython, [join(import.meta.dirname, 'scripted_llama.py'), modelDir], { stdio: 'ignore' });
   return modelDir;
 }
 
 /** The run's config: every stage on a few units of work, deterministic where the backend allows. */
-export function harnessConfig(runDir: string, generator: string, server: CompletionsServer, size: 'full' | 'small' = 'full'): Record<string, unknown> {
+export function harnessConfig(
+  runDir: string,
+  generator: string,
+  server: CompletionsServer,
+  size: 'full' | 'small' = 'full',
+): Record<string, unknown> {
   const small = size === 'small';
   return {
     run: { dir: runDir, seed: 11 },
@@ -102,17 +114,28 @@ export function harnessConfig(runDir: string, generator: string, server: Complet
     instructions: { backend: 'openai', num_instructions: small ? 8 : 16, request_batch_size: 2 },
     feedback: { judge: generator, judge_max_field_tokens: 32, batch_size: 4 },
     rlaf: {
-      steps: small ? 3 : 4, save_every: 1, max_new_tokens: 8, template: 'instance_generation_short.txt',
+      steps: small ? 3 : 4,
+      save_every: 1,
+      max_new_tokens: 8,
+      template: 'instance_generation_short.txt',
       ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-3 },
       lora: { r: 4, lora_alpha: 8 },
     },
     instances: { template: 'instance_generation_short.txt', batch_size: 2, max_new_tokens: 12, drop_truncated: false },
     sft: {
       training: {
-        max_steps: small ? 2 : 5, save_steps: 1, logging_steps: 1, per_device_train_batch_size: 1, gradient_accumulation_steps: 1,
-        warmup_ratio: 0, lr_scheduler_type: 'constant', learning_rate: 1e-3, save_total_limit: 2,
+        max_steps: small ? 2 : 5,
+        save_steps: 1,
+        logging_steps: 1,
+        per_device_train_batch_size: 1,
+        gradient_accumulation_steps: 1,
+        warmup_ratio: 0,
+        lr_scheduler_type: 'constant',
+        learning_rate: 1e-3,
+        save_total_limit: 2,
       },
-      max_seq_length: 128, lora: { r: 4, lora_alpha: 8 },
+      max_seq_length: 128,
+      lora: { r: 4, lora_alpha: 8 },
     },
   };
 }
@@ -144,7 +167,10 @@ export function completeLines(file: string): number {
 function sftCheckpoints(runDir: string): number[] {
   const dir = join(runDir, 'sft', 'checkpoints');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).map((n) => /^checkpoint-(\d+)$/.exec(n)?.[1]).filter((n) => n !== undefined).map(Number);
+  return readdirSync(dir)
+    .map((n) => /^checkpoint-(\d+)$/.exec(n)?.[1])
+    .filter((n) => n !== undefined)
+    .map(Number);
 }
 
 export function progressOf(runDir: string, stage: StageName): number {
@@ -182,12 +208,17 @@ function redoneAfterKill(runDir: string, stage: StageName | 'none'): number {
   if (stage === 'instructions') {
     const state = join(runDir, 'machine_instructions.state.json');
     if (!existsSync(state)) return completeLines(join(runDir, 'machine_instructions.jsonl'));
-    return completeLines(join(runDir, 'machine_instructions.jsonl')) - (JSON.parse(readFileSync(state, 'utf8')) as { output_lines: number }).output_lines;
+    return (
+      completeLines(join(runDir, 'machine_instructions.jsonl')) -
+      (JSON.parse(readFileSync(state, 'utf8')) as { output_lines: number }).output_lines
+    );
   }
   if (stage === 'rlaf') {
     const dir = join(runDir, 'rlaf', 'checkpoints');
     const steps = existsSync(dir)
-      ? readdirSync(dir).filter((n) => existsSync(join(dir, n, PPO_CHECKPOINT_MARKER))).map((n) => Number(/(\d+)$/.exec(n)?.[1] ?? 0))
+      ? readdirSync(dir)
+          .filter((n) => existsSync(join(dir, n, PPO_CHECKPOINT_MARKER)))
+          .map((n) => Number(/(\d+)$/.exec(n)?.[1] ?? 0))
       : [];
     return completeLines(join(runDir, 'rlaf', 'metrics.jsonl')) - Math.max(0, ...steps);
   }
@@ -205,7 +236,6 @@ export function descendants(pid: number): number[] {
   return children.flatMap((c) => [c, ...descendants(c)]);
 }
 
-
 // ------------------------------------------------------------------ running
 
 interface Attempt {
@@ -219,35 +249,40 @@ interface Attempt {
 /** `refine-af run` as a child process, exactly as a user starts it. */
 export function startRun(configFile: string, ...flags: ('--resume' | '--force')[]) {
   return execa('node', [cli, 'run', '--config', configFile, ...flags], {
-    cwd: packageRoot, reject: false, all: true, env: { REFINE_AF_LOG_LEVEL: 'warn' },
+    cwd: packageRoot,
+    reject: false,
+    all: true,
+    env: { REFINE_AF_LOG_LEVEL: 'warn' },
   });
 }
 
 async function attempt(configFile: string, runDir: string, resume: boolean, kill?: KillPoint): Promise<Attempt> {
   const child = startRun(configFile, ...(resume ? (['--resume'] as const) : []));
   let killed: Attempt | undefined;
-  const watch = kill && (async () => {
-    while (child.exitCode === null && !child.killed) {
-      if (due(runDir, kill)) {
-        await sleep(kill.delayMs);
-        if (child.exitCode !== null) return;
-        const pythons = descendants(child.pid!);
-        const landed = runningStage(runDir) ?? 'none';
-        const progressAtKill = landed === 'none' ? 0 : progressOf(runDir, landed);
-        child.kill('SIGKILL');
-        await child;
-        let orphans = pythons.filter(processAlive);
-        for (let waited = 0; orphans.length > 0 && waited < 10_000; waited += 200) {
-          await sleep(200);
-          orphans = orphans.filter(processAlive);
+  const watch =
+    kill &&
+    (async () => {
+      while (child.exitCode === null && !child.killed) {
+        if (due(runDir, kill)) {
+          await sleep(kill.delayMs);
+          if (child.exitCode !== null) return;
+          const pythons = descendants(child.pid!);
+          const landed = runningStage(runDir) ?? 'none';
+          const progressAtKill = landed === 'none' ? 0 : progressOf(runDir, landed);
+          child.kill('SIGKILL');
+          await child;
+          let orphans = pythons.filter(processAlive);
+          for (let waited = 0; orphans.length > 0 && waited < 10_000; waited += 200) {
+            await sleep(200);
+            orphans = orphans.filter(processAlive);
+          }
+          for (const pid of orphans) process.kill(pid, 'SIGKILL');
+          killed = { exit: 'SIGKILL', killedIn: landed, progressAtKill, orphans: orphans.length, output: '' };
+          return;
         }
-        for (const pid of orphans) process.kill(pid, 'SIGKILL');
-        killed = { exit: 'SIGKILL', killedIn: landed, progressAtKill, orphans: orphans.length, output: '' };
-        return;
+        await sleep(20);
       }
-      await sleep(20);
-    }
-  })();
+    })();
   const result = await child;
   await watch;
   const output = String(result.all ?? '');
@@ -271,7 +306,11 @@ export async function uninterruptedRun(configFile: string, runDir: string): Prom
   return Object.fromEntries(STAGE_NAMES.map((s) => [s, ended[s] - started[s]])) as Record<StageName, number>;
 }
 
-export async function crashedRun(configFile: string, runDir: string, kills: KillPoint[]): Promise<{ kills: KillOutcome[]; attempts: number }> {
+export async function crashedRun(
+  configFile: string,
+  runDir: string,
+  kills: KillPoint[],
+): Promise<{ kills: KillOutcome[]; attempts: number }> {
   const outcomes: KillOutcome[] = [];
   let attempts = 0;
   let resume = false;
@@ -285,8 +324,12 @@ export async function crashedRun(configFile: string, runDir: string, kills: Kill
       return { kills: outcomes, attempts };
     }
     outcomes.push({
-      planned: kill, landed: result.killedIn!, progressAtKill: result.progressAtKill!, orphans: result.orphans!,
-      tornLines: tornLines(runDir), redone: redoneAfterKill(runDir, result.killedIn!),
+      planned: kill,
+      landed: result.killedIn!,
+      progressAtKill: result.progressAtKill!,
+      orphans: result.orphans!,
+      tornLines: tornLines(runDir),
+      redone: redoneAfterKill(runDir, result.killedIn!),
     });
   }
   attempts++;
@@ -312,9 +355,17 @@ function normalised(value: unknown, runDir: string, key = ''): unknown {
     return key === 'target_modules' ? items.map(String).sort() : items;
   }
   // The completions server listens on a fresh port in every session.
-  if (typeof value === 'string') return value.split(runDir).join('<run>').replace(/http:\/\/127\.0\.0\.1:\d+/g, '<server>');
+  if (typeof value === 'string')
+    return value
+      .split(runDir)
+      .join('<run>')
+      .replace(/http:\/\/127\.0\.0\.1:\d+/g, '<server>');
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => !PER_CALL.test(k)).map(([k, v]) => [k, normalised(v, runDir, k)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => !PER_CALL.test(k))
+        .map(([k, v]) => [k, normalised(v, runDir, k)]),
+    );
   }
   return value;
 }
@@ -347,7 +398,15 @@ function artifactDigests(runDir: string): Record<string, string> {
       } else if (!/\.log$/.test(name) && !NOT_COMPARED.has(name)) {
         const text = readFileSync(path);
         if (name.endsWith('.json')) digests[relPath] = JSON.stringify(normalised(JSON.parse(text.toString('utf8')), runDir));
-        else if (name.endsWith('.jsonl')) digests[relPath] = JSON.stringify(text.toString('utf8').trim().split('\n').filter(Boolean).map((l) => normalised(JSON.parse(l), runDir)));
+        else if (name.endsWith('.jsonl'))
+          digests[relPath] = JSON.stringify(
+            text
+              .toString('utf8')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => normalised(JSON.parse(l), runDir)),
+          );
         else if (name.endsWith('.csv')) digests[relPath] = csvWithoutWallClock(text.toString('utf8'));
         else digests[relPath] = fileDigest(path);
       }
@@ -379,7 +438,10 @@ export function strictParse(runDir: string): HarnessReport['strictParse'] {
 }
 
 /** The whole experiment: reference run, crashed run, comparison. */
-export async function crashAndResume(root: string, options: { seed: number; perStage: number; size?: 'full' | 'small' }): Promise<HarnessReport> {
+export async function crashAndResume(
+  root: string,
+  options: { seed: number; perStage: number; size?: 'full' | 'small' },
+): Promise<HarnessReport> {
   const size = options.size ?? 'full';
   mkdirSync(root, { recursive: true });
   const generator = buildGenerator(root);
@@ -397,7 +459,11 @@ export async function crashAndResume(root: string, options: { seed: number; perS
     const started = Date.now();
     const stageMs = await uninterruptedRun(reference.file, reference.runDir);
     const referenceSeconds = (Date.now() - started) / 1000;
-    const { kills, attempts } = await crashedRun(crashed.file, crashed.runDir, planKills(options.seed, options.perStage, HARNESS_UNITS[size], stageMs));
+    const { kills, attempts } = await crashedRun(
+      crashed.file,
+      crashed.runDir,
+      planKills(options.seed, options.perStage, HARNESS_UNITS[size], stageMs),
+    );
     return {
       seed: options.seed,
       kills,

@@ -40,26 +40,167 @@ interface FaultRow {
 }
 
 const FAULT_ROWS: FaultRow[] = [
-  { fault: 'SIGINT (Ctrl-C) during PPO', times: '1', checked: 'step in flight finished and checkpointed; exit 1; one error line "…; state saved, continue with: refine-af run --config X --resume"; no Python process left', file: 'tests/ts/run-faults.test.ts', tests: ['SIGINT during PPO'] },
-  { fault: 'SIGTERM during stage 3', times: '1', checked: 'stops after the batch in flight (whole batches, no torn line); same message; no Python process left', file: 'tests/ts/run-faults.test.ts', tests: ['SIGTERM during stage 3'] },
-  { fault: 'Python worker SIGKILLed mid-call (stage 3)', times: '1', checked: 'one error line "the Python process died (signal SIGKILL)"; batches done before are kept', file: 'tests/ts/run-faults.test.ts', tests: ['the worker killed mid-call'] },
-  { fault: '…then `--resume` after the three faults above', times: '1', checked: 'the run completes; every JSONL artifact parses strictly, no duplicate key; PPO steps 1..3 and every pool index exactly once', file: 'tests/ts/run-faults.test.ts', tests: ['--resume then completes'] },
-  { fault: 'CPU out of memory in stage 2 (the worker\'s address space capped with prlimit RLIMIT_AS after step 1: the next rollout or PPO update fails to allocate)', times: '1', checked: 'one error line "worker.ppo_… failed in Python: out of memory (…)"; completed steps kept; --resume finishes all steps', file: 'tests/ts/run-oom.test.ts', tests: ['reports the out-of-memory in one line'] },
-  { fault: 'Worker killed (idle, busy, closed), job killed, job aborted, Python exception in a call or job', times: '1 each', checked: 'typed error (WorkerDiedError / PythonError with type, message, traceback); the next call starts a fresh worker; no process left', file: 'tests/ts/bridge.test.ts', tests: ['rejects every pending call when the worker dies', 'SIGKILL during a long call', 'reports a Python exception in a job', 'reports a killed job as WorkerDiedError', 'stops the job process when the caller aborts', 'turns a Python exception into a typed error'] },
-  { fault: 'Generator path that does not exist', times: '1', checked: 'one error line naming the path; stage 1, already complete, kept', file: 'tests/ts/run-inputs.test.ts', tests: ['a generator path that does not exist'] },
-  { fault: 'Interrupted stage re-run without --resume', times: '1', checked: 'refused with "pass --resume"', file: 'tests/ts/run-inputs.test.ts', tests: ['does not restart an interrupted stage'] },
-  { fault: 'Config changed under an existing run', times: '1', checked: 'refused without --force, files byte-identical; --force discards that stage and later ones and redoes them', file: 'tests/ts/run-inputs.test.ts', tests: ['never overwrites artifacts made by a different config'] },
-  { fault: 'Full disk mid-run (12 KiB tmpfs, root only)', times: '1', checked: 'exit 1 naming ENOSPC; kept instructions parse strictly and are a prefix of the uninterrupted run; after remount with room, --resume gives the uninterrupted output', file: 'tests/ts/run-inputs.test.ts', tests: ['a full disk'] },
-  { fault: 'Full disk under the crash-safe writer (short write)', times: '2', checked: 'append and atomic snapshot throw ENOSPC and leave the old content whole', file: 'tests/ts/run-inputs.test.ts', tests: ['the crash-safe writer on a full disk'] },
-  { fault: 'Malformed YAML, wrongly typed value, unknown key (typo), non-mapping top level, missing file', times: '1 each', checked: 'error names file, line (and column), key path, value and expectation', file: 'tests/ts/config.test.ts', tests: ['wrongly typed value', 'unknown key', 'malformed YAML', 'not a mapping', 'missing file'] },
-  { fault: 'Seed file with a broken line', times: '1', checked: 'error names the file and line', file: 'tests/ts/instructions.test.ts', tests: ['names the file and line of a bad one'] },
-  { fault: 'Dataset with a missing or wrongly typed field (stage-3 pool, SFT dataset)', times: '3', checked: 'error names file, line and field before any model work; nothing written', file: 'tests/ts/bad-datasets.test.ts', tests: ['stage 3: a pool line', 'SFT: an IFT record'] },
-  { fault: 'Super-NI directory with a missing task file', times: '1', checked: 'error names the missing file and the split line that lists it', file: 'tests/ts/eval-superni.test.ts', tests: ['names the missing task file'] },
-  { fault: 'OpenAI-compatible endpoint unreachable / failing / wrong URL', times: '1 each', checked: 'retries with exponential backoff, then one error naming the endpoint; HTTP 404 not retried', file: 'tests/ts/openai-backend.test.ts', tests: ['retries HTTP 503', 'gives up with a clear error', 'retries an unreachable endpoint', 'does not retry a client error'] },
-  { fault: 'Random model output into stage 1\'s parser and filters (fast-check)', times: '2000 + 2000 + 100 inputs', checked: 'never throws; single-line trimmed instructions; only the last one of a cut completion marked truncated; numbered tasks round-trip', file: 'tests/ts/instructions-postprocess.property.test.ts', tests: ['never throws', 'recovers every numbered task', 'the filters give'] },
-  { fault: 'Random model output into stage 3\'s instance parser (fast-check)', times: 'fast-check default runs', checked: 'never throws; trimmed strings; no line of a next task kept; written instances recovered', file: 'tests/ts/instance-parser.test.ts', tests: ['never throws, returns trimmed strings', 'recovers every instance written', 'recovers labelled pairs'] },
-  { fault: 'Random strings into the ROUGE tokenizer and LCS (fast-check)', times: 'fast-check default runs', checked: 'never throws; equals the rouge_score package and the DP LCS', file: 'tests/ts/rouge.test.ts', tests: ['never throws on any string', 'matches the package on random strings', 'equals the dynamic-programming LCS'] },
-  { fault: 'Rating web app: no token, forged cookie, wrong token, another rater\'s token, CSRF missing/forged, cross-origin and Origin:null posts, oversized bodies (declared and streamed), wrong content type, malformed bodies, markup in stored text, DNS-rebinding Host', times: '1 each', checked: 'refused (401/403/413/415/400/421) or rendered inert', file: 'tests/ts/human-eval-server.test.ts', tests: ['without a valid token', 'loopback name', "another rater's items", 'forged, cross-site', 'oversized bodies', 'malformed bodies', 'markup in instructions'] },
+  {
+    fault: 'SIGINT (Ctrl-C) during PPO',
+    times: '1',
+    checked:
+      'step in flight finished and checkpointed; exit 1; one error line "…; state saved, continue with: refine-af run --config X --resume"; no Python process left',
+    file: 'tests/ts/run-faults.test.ts',
+    tests: ['SIGINT during PPO'],
+  },
+  {
+    fault: 'SIGTERM during stage 3',
+    times: '1',
+    checked: 'stops after the batch in flight (whole batches, no torn line); same message; no Python process left',
+    file: 'tests/ts/run-faults.test.ts',
+    tests: ['SIGTERM during stage 3'],
+  },
+  {
+    fault: 'Python worker SIGKILLed mid-call (stage 3)',
+    times: '1',
+    checked: 'one error line "the Python process died (signal SIGKILL)"; batches done before are kept',
+    file: 'tests/ts/run-faults.test.ts',
+    tests: ['the worker killed mid-call'],
+  },
+  {
+    fault: '…then `--resume` after the three faults above',
+    times: '1',
+    checked: 'the run completes; every JSONL artifact parses strictly, no duplicate key; PPO steps 1..3 and every pool index exactly once',
+    file: 'tests/ts/run-faults.test.ts',
+    tests: ['--resume then completes'],
+  },
+  {
+    fault:
+      "CPU out of memory in stage 2 (the worker's address space capped with prlimit RLIMIT_AS after step 1: the next rollout or PPO update fails to allocate)",
+    times: '1',
+    checked: 'one error line "worker.ppo_… failed in Python: out of memory (…)"; completed steps kept; --resume finishes all steps',
+    file: 'tests/ts/run-oom.test.ts',
+    tests: ['reports the out-of-memory in one line'],
+  },
+  {
+    fault: 'Worker killed (idle, busy, closed), job killed, job aborted, Python exception in a call or job',
+    times: '1 each',
+    checked:
+      'typed error (WorkerDiedError / PythonError with type, message, traceback); the next call starts a fresh worker; no process left',
+    file: 'tests/ts/bridge.test.ts',
+    tests: [
+      'rejects every pending call when the worker dies',
+      'SIGKILL during a long call',
+      'reports a Python exception in a job',
+      'reports a killed job as WorkerDiedError',
+      'stops the job process when the caller aborts',
+      'turns a Python exception into a typed error',
+    ],
+  },
+  {
+    fault: 'Generator path that does not exist',
+    times: '1',
+    checked: 'one error line naming the path; stage 1, already complete, kept',
+    file: 'tests/ts/run-inputs.test.ts',
+    tests: ['a generator path that does not exist'],
+  },
+  {
+    fault: 'Interrupted stage re-run without --resume',
+    times: '1',
+    checked: 'refused with "pass --resume"',
+    file: 'tests/ts/run-inputs.test.ts',
+    tests: ['does not restart an interrupted stage'],
+  },
+  {
+    fault: 'Config changed under an existing run',
+    times: '1',
+    checked: 'refused without --force, files byte-identical; --force discards that stage and later ones and redoes them',
+    file: 'tests/ts/run-inputs.test.ts',
+    tests: ['never overwrites artifacts made by a different config'],
+  },
+  {
+    fault: 'Full disk mid-run (12 KiB tmpfs, root only)',
+    times: '1',
+    checked:
+      'exit 1 naming ENOSPC; kept instructions parse strictly and are a prefix of the uninterrupted run; after remount with room, --resume gives the uninterrupted output',
+    file: 'tests/ts/run-inputs.test.ts',
+    tests: ['a full disk'],
+  },
+  {
+    fault: 'Full disk under the crash-safe writer (short write)',
+    times: '2',
+    checked: 'append and atomic snapshot throw ENOSPC and leave the old content whole',
+    file: 'tests/ts/run-inputs.test.ts',
+    tests: ['the crash-safe writer on a full disk'],
+  },
+  {
+    fault: 'Malformed YAML, wrongly typed value, unknown key (typo), non-mapping top level, missing file',
+    times: '1 each',
+    checked: 'error names file, line (and column), key path, value and expectation',
+    file: 'tests/ts/config.test.ts',
+    tests: ['wrongly typed value', 'unknown key', 'malformed YAML', 'not a mapping', 'missing file'],
+  },
+  {
+    fault: 'Seed file with a broken line',
+    times: '1',
+    checked: 'error names the file and line',
+    file: 'tests/ts/instructions.test.ts',
+    tests: ['names the file and line of a bad one'],
+  },
+  {
+    fault: 'Dataset with a missing or wrongly typed field (stage-3 pool, SFT dataset)',
+    times: '3',
+    checked: 'error names file, line and field before any model work; nothing written',
+    file: 'tests/ts/bad-datasets.test.ts',
+    tests: ['stage 3: a pool line', 'SFT: an IFT record'],
+  },
+  {
+    fault: 'Super-NI directory with a missing task file',
+    times: '1',
+    checked: 'error names the missing file and the split line that lists it',
+    file: 'tests/ts/eval-superni.test.ts',
+    tests: ['names the missing task file'],
+  },
+  {
+    fault: 'OpenAI-compatible endpoint unreachable / failing / wrong URL',
+    times: '1 each',
+    checked: 'retries with exponential backoff, then one error naming the endpoint; HTTP 404 not retried',
+    file: 'tests/ts/openai-backend.test.ts',
+    tests: ['retries HTTP 503', 'gives up with a clear error', 'retries an unreachable endpoint', 'does not retry a client error'],
+  },
+  {
+    fault: "Random model output into stage 1's parser and filters (fast-check)",
+    times: '2000 + 2000 + 100 inputs',
+    checked:
+      'never throws; single-line trimmed instructions; only the last one of a cut completion marked truncated; numbered tasks round-trip',
+    file: 'tests/ts/instructions-postprocess.property.test.ts',
+    tests: ['never throws', 'recovers every numbered task', 'the filters give'],
+  },
+  {
+    fault: "Random model output into stage 3's instance parser (fast-check)",
+    times: 'fast-check default runs',
+    checked: 'never throws; trimmed strings; no line of a next task kept; written instances recovered',
+    file: 'tests/ts/instance-parser.test.ts',
+    tests: ['never throws, returns trimmed strings', 'recovers every instance written', 'recovers labelled pairs'],
+  },
+  {
+    fault: 'Random strings into the ROUGE tokenizer and LCS (fast-check)',
+    times: 'fast-check default runs',
+    checked: 'never throws; equals the rouge_score package and the DP LCS',
+    file: 'tests/ts/rouge.test.ts',
+    tests: ['never throws on any string', 'matches the package on random strings', 'equals the dynamic-programming LCS'],
+  },
+  {
+    fault:
+      "Rating web app: no token, forged cookie, wrong token, another rater's token, CSRF missing/forged, cross-origin and Origin:null posts, oversized bodies (declared and streamed), wrong content type, malformed bodies, markup in stored text, DNS-rebinding Host",
+    times: '1 each',
+    checked: 'refused (401/403/413/415/400/421) or rendered inert',
+    file: 'tests/ts/human-eval-server.test.ts',
+    tests: [
+      'without a valid token',
+      'loopback name',
+      "another rater's items",
+      'forged, cross-site',
+      'oversized bodies',
+      'malformed bodies',
+      'markup in instructions',
+    ],
+  },
 ];
 
 const vitestJson = z.object({
@@ -69,7 +210,11 @@ const vitestJson = z.object({
 async function runFaultTests(): Promise<Map<string, { fullName: string; status: string }[]>> {
   const files = [...new Set(FAULT_ROWS.map((r) => r.file))];
   const output = join(work, 'vitest.json');
-  await execa('npx', ['vitest', 'run', ...files, '--reporter=json', `--outputFile=${output}`], { cwd: packageRoot, reject: false, stdio: 'inherit' });
+  await execa('npx', ['vitest', 'run', ...files, '--reporter=json', `--outputFile=${output}`], {
+    cwd: packageRoot,
+    reject: false,
+    stdio: 'inherit',
+  });
   const report = vitestJson.parse(JSON.parse(readFileSync(output, 'utf8')));
   return new Map(report.testResults.map((f) => [f.name.replace(`${packageRoot}/`, ''), f.assertionResults]));
 }
@@ -103,7 +248,9 @@ async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
   console.log(`crash harness: seed ${seed}, ${perStage} kill points per stage, work dir ${work}`);
   const saved = join(work, `crash-${seed}-${perStage}.json`);
-  const report: HarnessReport = values['reuse-harness'] ? (JSON.parse(readFileSync(saved, 'utf8')) as HarnessReport) : await crashAndResume(work, { seed, perStage });
+  const report: HarnessReport = values['reuse-harness']
+    ? (JSON.parse(readFileSync(saved, 'utf8')) as HarnessReport)
+    : await crashAndResume(work, { seed, perStage });
   writeFileSync(saved, JSON.stringify(report, null, 2));
   const compared = Object.entries(report.comparison);
   const equal = compared.filter(([, same]) => same).length;
@@ -135,14 +282,23 @@ async function main(): Promise<void> {
     '|---|---|',
     `| Every JSONL artifact read strictly (no torn-tail repair) | ${parsed.every(([, p]) => p.ok) ? 'pass' : '**FAIL**'}: ${parsed.map(([n, p]) => `${n} ${p.ok ? `${p.records} records` : p.error}`).join('; ')} |`,
     `| No duplicate (instruction, PPO step, rollout, pool index, instance, training pair) | ${parsed.every(([, p]) => p.duplicates === 0) ? 'pass' : '**FAIL**'}: ${parsed.reduce((a, [, p]) => a + p.duplicates, 0)} duplicates |`,
-    `| Every artifact equal to the uninterrupted run's | ${equal === compared.length ? 'pass' : '**FAIL**'}: ${equal}/${compared.length} equal${equal < compared.length ? ` (differ: ${compared.filter(([, s]) => !s).map(([n]) => n).join(', ')})` : ''} |`,
+    `| Every artifact equal to the uninterrupted run's | ${equal === compared.length ? 'pass' : '**FAIL**'}: ${equal}/${compared.length} equal${
+      equal < compared.length
+        ? ` (differ: ${compared
+            .filter(([, s]) => !s)
+            .map(([n]) => n)
+            .join(', ')})`
+        : ''
+    } |`,
     '',
-    'Compared: every file of the run directory except logs, the config copy, the Trainer\'s pickled arguments (they hold the absolute run ' +
+    "Compared: every file of the run directory except logs, the config copy, the Trainer's pickled arguments (they hold the absolute run " +
       'directory) and intermediate checkpoints (which ones exist depends on where the kills fell); paths are compared relative to the run ' +
       'directory, and wall-clock fields (`seconds*`, `runtime_s`, `updated_at`) and per-call figures (`generatedNow`, `resumed_from`, the ' +
-      'Trainer\'s `train_loss`, a mean over the steps of the last call only) are left out. This includes the stage-1 instructions, the PPO ' +
+      "Trainer's `train_loss`, a mean over the steps of the last call only) are left out. This includes the stage-1 instructions, the PPO " +
       'metrics and rollouts (sampled, seeded per step), the stage-3 generations (greedy) and the SFT adapter weights, byte for byte' +
-      (equal === compared.length ? ': on this CPU, with fixed seeds, PPO and SFT resumed from a checkpoint are bit-identical to the uninterrupted run.' : '.'),
+      (equal === compared.length
+        ? ': on this CPU, with fixed seeds, PPO and SFT resumed from a checkpoint are bit-identical to the uninterrupted run.'
+        : '.'),
     '',
     `Reference run ${report.referenceSeconds.toFixed(0)} s; the whole experiment ${report.totalSeconds.toFixed(0)} s.`,
     '',

@@ -4,6 +4,7 @@ The crash harness needs stage 3 to parse instances (so SFT has data) without a t
 trained: every token outside the script embeds to one basis vector and each script token to its own, the layers are
 damped to a small perturbation, and the (untied) head maps each basis vector to the next token of the script. The layers
 keep small random weights, so LoRA adapters on them receive gradients and PPO/SFT change something real."""
+
 import sys
 from pathlib import Path
 
@@ -23,9 +24,17 @@ def main(directory: Path) -> None:
     script = tokenizer.encode(SCRIPT, add_special_tokens=False) + [tokenizer.eos_token_id]
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     model = LlamaForCausalLM(config)
     with torch.no_grad():

@@ -10,7 +10,11 @@ import { runSft } from '../../ts/stages/sft.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-bad-data-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const config = parseConfig({ run: { dir: join(root, 'run') }, models: { generator: join(root, 'never-loaded') }, pipeline: { method: 'self-instruct' } });
+const config = parseConfig({
+  run: { dir: join(root, 'run') },
+  models: { generator: join(root, 'never-loaded') },
+  pipeline: { method: 'self-instruct' },
+});
 
 describe('datasets with missing fields', () => {
   it('stage 3: a pool line without "instruction" is named by file and line; nothing is generated', async () => {
@@ -26,7 +30,9 @@ describe('datasets with missing fields', () => {
     for (const bad of ['{"instruction": "a", "input": ""}', '{"instruction": "a", "input": "", "output": 5}']) {
       const dataset = join(root, 'ift.jsonl');
       writeFileSync(dataset, `{"instruction": "Name a colour.", "input": "", "output": "red"}\n${bad}\n`);
-      await expect(withStageContext(config, (ctx) => runSft(ctx, { datasetFile: dataset }))).rejects.toThrow(new RegExp(`${dataset}:2: .*output`));
+      await expect(withStageContext(config, (ctx) => runSft(ctx, { datasetFile: dataset }))).rejects.toThrow(
+        new RegExp(`${dataset}:2: .*output`),
+      );
       expect(existsSync(join(config.run.dir, 'sft', 'result.json'))).toBe(false);
     }
   });

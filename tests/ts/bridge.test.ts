@@ -1,11 +1,11 @@
-import { execa } from 'execa';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError } from '../../ts/bridge/errors.js';
 import { runJob } from '../../ts/bridge/jobs.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
-import { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError } from '../../ts/bridge/errors.js';
 import { logger } from '../../ts/log.js';
 import { defaultPython } from '../../ts/paths.js';
 import { CaptureTransport, processAlive, waitForExit } from './helpers.js';
@@ -95,7 +95,7 @@ describe('pythonia worker', () => {
   it('answers 100 concurrent small calls, each with its own result', async () => {
     const calls = Array.from({ length: 100 }, (_, i) => worker.call('echo', { texts: [`call-${i}`, String(i * i)] }));
     const results = await Promise.all(calls);
-    results.forEach((r, i) => expect(r.texts).toEqual([`call-${i}`, String(i * i)]));
+    for (const [i, r] of results.entries()) expect(r.texts).toEqual([`call-${i}`, String(i * i)]);
   });
 
   it('refuses calls after close and leaves no process behind', async () => {
@@ -168,9 +168,13 @@ describe('execa jobs', () => {
   });
 
   it('keeps the last stderr line of a job that dies without ending it with a newline', async () => {
-    const error = await runJob('countdown', { steps: 1, seconds_per_step: 0 }, {
-      launcher: ['bash', '-c', 'printf "first line\\nlast words, no newline" >&2; exit 3'],
-    }).catch((e: unknown) => e);
+    const error = await runJob(
+      'countdown',
+      { steps: 1, seconds_per_step: 0 },
+      {
+        launcher: ['bash', '-c', 'printf "first line\\nlast words, no newline" >&2; exit 3'],
+      },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerDiedError);
     expect((error as WorkerDiedError).exitCode).toBe(3);
     expect((error as WorkerDiedError).message).toMatch(/first line\nlast words, no newline/);
@@ -178,7 +182,11 @@ describe('execa jobs', () => {
 
   it('stops the job process when the caller aborts', async () => {
     const controller = new AbortController();
-    const run = runJob('countdown', { steps: 100, seconds_per_step: 0.2 }, { signal: controller.signal, onProgress: () => controller.abort() });
+    const run = runJob(
+      'countdown',
+      { steps: 100, seconds_per_step: 0.2 },
+      { signal: controller.signal, onProgress: () => controller.abort() },
+    );
     await expect(run).rejects.toThrow();
     const { stdout } = await execa('pgrep', ['-f', 'refine_af.service job countdown'], { reject: false });
     expect(stdout.trim()).toBe('');

@@ -5,16 +5,17 @@
  * nothing duplicated. `run` and `train-rlaf` are covered by run-faults.test.ts and rlaf.test.ts; `eval superni` and
  * `human-eval respond` stop the same way between batches (the same wrapper), untested here.
  */
-import { execa } from 'execa';
+
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import { readJsonl } from '../../ts/io/files.js';
 import { buildGenerator, completeLines, descendants, harnessConfig } from '../reliability/harness.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 import { waitForExit } from './helpers.js';
 
 const packageRoot = resolve(import.meta.dirname, '..', '..');
@@ -28,7 +29,10 @@ beforeAll(async () => {
   server = await startCompletionsServer();
   const config = harnessConfig(runDir, buildGenerator(root), server, 'small');
   const sft = config.sft as { training: Record<string, unknown> };
-  writeFileSync(configFile, stringify({ ...config, pipeline: { method: 'self-instruct' }, sft: { ...sft, training: { ...sft.training, max_steps: 8 } } }));
+  writeFileSync(
+    configFile,
+    stringify({ ...config, pipeline: { method: 'self-instruct' }, sft: { ...sft, training: { ...sft.training, max_steps: 8 } } }),
+  );
 });
 afterAll(async () => {
   await server.close();
@@ -49,7 +53,10 @@ async function interrupted(args: string[], when: () => boolean) {
   const result = await child.finally(() => clearInterval(poll));
   const left = [];
   for (const pid of pythons) if (!(await waitForExit(pid, 15_000))) left.push(pid);
-  const errors = String(result.all).replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l.startsWith('error '));
+  const errors = String(result.all)
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => l.startsWith('error '));
   return { sent, exitCode: result.exitCode, output: String(result.all), errors, pythonsLeft: left };
 }
 
@@ -62,12 +69,19 @@ describe('Ctrl-C on a long CLI command', () => {
     const out = join(root, 'scored.jsonl');
     // Enough batches of feedback.batch_size (4) that the interrupt lands in the middle, however fast the judge is.
     const records = 400;
-    writeFileSync(dataset, Array.from({ length: records }, (_, i) => JSON.stringify({ instruction: `Describe the number ${i}.`, input: '', output: `It is ${i}.` })).join('\n') + '\n');
+    writeFileSync(
+      dataset,
+      `${Array.from({ length: records }, (_, i) =>
+        JSON.stringify({ instruction: `Describe the number ${i}.`, input: '', output: `It is ${i}.` }),
+      ).join('\n')}\n`,
+    );
     const args = ['score', '--config', configFile, '--in', dataset, '--out', out];
     const stopped = await interrupted(args, () => completeLines(out) >= 4);
     expect(stopped.sent, stopped.output).toBe(true);
     expect(stopped.exitCode, stopped.output).toBe(1);
-    expect(stopped.errors, stopped.output).toEqual([`error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')} --resume`]);
+    expect(stopped.errors, stopped.output).toEqual([
+      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')} --resume`,
+    ]);
     expect(stopped.pythonsLeft).toEqual([]);
     expect(completeLines(out) % 4).toBe(0); // whole batches
     expect(completeLines(out)).toBeLessThan(records);
@@ -82,12 +96,17 @@ describe('Ctrl-C on a long CLI command', () => {
   const generations = join(runDir, 'instances', 'generations.jsonl');
 
   it('generate-instances: stops after the batch in flight, says how to continue; that command completes the pool once', async () => {
-    writeFileSync(pool, Array.from({ length: 8 }, (_, i) => JSON.stringify({ instruction: `Write a sentence about the number ${i}.` })).join('\n') + '\n');
+    writeFileSync(
+      pool,
+      `${Array.from({ length: 8 }, (_, i) => JSON.stringify({ instruction: `Write a sentence about the number ${i}.` })).join('\n')}\n`,
+    );
     const args = ['generate-instances', '--config', configFile, '--instructions', pool];
     const stopped = await interrupted(args, () => completeLines(generations) >= 2);
     expect(stopped.sent, stopped.output).toBe(true);
     expect(stopped.exitCode, stopped.output).toBe(1);
-    expect(stopped.errors, stopped.output).toEqual([`error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')}`]);
+    expect(stopped.errors, stopped.output).toEqual([
+      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')}`,
+    ]);
     expect(stopped.pythonsLeft).toEqual([]);
     expect(completeLines(generations) % 2).toBe(0); // whole batches of 2
     expect(completeLines(generations)).toBeLessThan(8);
@@ -106,14 +125,22 @@ describe('Ctrl-C on a long CLI command', () => {
     const stopped = await interrupted(args, () => existsSync(join(checkpoints, 'checkpoint-1', 'trainer_state.json')));
     expect(stopped.sent, stopped.output).toBe(true);
     expect(stopped.exitCode, stopped.output).toBe(1);
-    expect(stopped.errors, stopped.output).toEqual([`error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')}`]);
+    expect(stopped.errors, stopped.output).toEqual([
+      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')}`,
+    ]);
     expect(stopped.pythonsLeft).toEqual([]);
 
-    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!), '--json'], { cwd: packageRoot, reject: false, all: true });
+    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!), '--json'], {
+      cwd: packageRoot,
+      reject: false,
+      all: true,
+    });
     expect(resumed.exitCode, String(resumed.all)).toBe(0);
     const printed = JSON.parse(resumed.stdout) as { model_dir: string };
     expect(printed.model_dir).toContain(join(runDir, 'sft'));
-    const result = JSON.parse(readFileSync(join(runDir, 'sft', 'result.json'), 'utf8')) as { result: { resumed_from: string | null; steps: number } };
+    const result = JSON.parse(readFileSync(join(runDir, 'sft', 'result.json'), 'utf8')) as {
+      result: { resumed_from: string | null; steps: number };
+    };
     expect(result.result.resumed_from).toMatch(/checkpoint-\d+$/);
     expect(result.result.steps).toBe(8);
   }, 300_000);

@@ -2,13 +2,14 @@
  * One base for relative paths in a config: the working directory the command runs in, never the config file's own
  * directory (README, "Config files"). A real `refine-af` run from another directory, with the config in a subdirectory.
  */
-import { execa } from 'execa';
+
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { stringify } from 'yaml';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 const packageRoot = resolve(import.meta.dirname, '..', '..');
 const cli = join(packageRoot, 'bin', 'refine-af.js');
@@ -35,7 +36,10 @@ describe('relative paths in a config', () => {
         instructions: { backend: 'openai', num_instructions: 2, request_batch_size: 2, seed_tasks: 'my-seeds.jsonl' },
       }),
     );
-    const result = await execa('node', [cli, 'generate-instructions', '--config', join('configs', 'relative.yaml'), '--json'], { cwd: root, reject: false });
+    const result = await execa('node', [cli, 'generate-instructions', '--config', join('configs', 'relative.yaml'), '--json'], {
+      cwd: root,
+      reject: false,
+    });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ output: join('out', 'machine_instructions.jsonl') });
     expect(existsSync(join(root, 'out', 'machine_instructions.jsonl'))).toBe(true);

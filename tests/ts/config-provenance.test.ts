@@ -8,7 +8,12 @@ import { configSchema } from '../../ts/config/schema.js';
 /** The object inside defaults, prefaults, optionals and nullables; anything else as it is. */
 function unwrapped(schema: z.ZodType): z.ZodType {
   let inner: z.ZodType = schema;
-  while (inner instanceof z.ZodDefault || inner instanceof z.ZodPrefault || inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) {
+  while (
+    inner instanceof z.ZodDefault ||
+    inner instanceof z.ZodPrefault ||
+    inner instanceof z.ZodOptional ||
+    inner instanceof z.ZodNullable
+  ) {
     inner = inner.unwrap() as z.ZodType;
   }
   return inner;
@@ -24,20 +29,44 @@ function leaves(schema: z.ZodType, prefix = ''): { key: string; meta: Record<str
   });
 }
 
-const withoutSource = (schema: z.ZodType) => leaves(schema).filter(({ meta }) => !sourceSchema.safeParse(meta?.source).success).map(({ key }) => key);
+const withoutSource = (schema: z.ZodType) =>
+  leaves(schema)
+    .filter(({ meta }) => !sourceSchema.safeParse(meta?.source).success)
+    .map(({ key }) => key);
 
 describe('provenance of the config defaults', () => {
   it('finds a key without a source, nested or not (the walk below can fail)', () => {
     const schema = z.strictObject({
-      a: z.number().default(1).meta({ source: { kind: 'ours', why: 'test' } }),
-      b: z.strictObject({ c: z.number().default(2), d: z.string().optional().meta({ source: { kind: 'paper' } }) }).prefault({}),
+      a: z
+        .number()
+        .default(1)
+        .meta({ source: { kind: 'ours', why: 'test' } }),
+      b: z
+        .strictObject({
+          c: z.number().default(2),
+          d: z
+            .string()
+            .optional()
+            .meta({ source: { kind: 'paper' } }),
+        })
+        .prefault({}),
     });
     expect(withoutSource(schema)).toEqual(['b.c', 'b.d']);
   });
 
   it('is given for every leaf key of the schema: the paper (section), a library (which) or ours (why)', () => {
     const keys = leaves(configSchema).map(({ key }) => key);
-    expect(keys).toEqual(expect.arrayContaining(['rlaf.steps', 'rlaf.lora.r', 'feedback.weights.reward', 'instructions.decoding.top_p', 'sft.lora.lora_alpha', 'rlaf.ppo.target', 'sft.training.num_train_epochs']));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'rlaf.steps',
+        'rlaf.lora.r',
+        'feedback.weights.reward',
+        'instructions.decoding.top_p',
+        'sft.lora.lora_alpha',
+        'rlaf.ppo.target',
+        'sft.training.num_train_epochs',
+      ]),
+    );
     expect(keys.length).toBeGreaterThan(100);
     expect(withoutSource(configSchema)).toEqual([]);
   });
@@ -48,7 +77,12 @@ describe('provenance of the config defaults', () => {
     expect(reference).toContain('| `rlaf.steps` | integer | `200` | paper §III-A |');
     expect(reference).toContain('| `rlaf.ppo.init_kl_coef` | number | `0.2` | library: TRL 0.11 PPOConfig default |');
     expect(reference).toMatch(/\| `models\.generator` \| string \| `"embedded:smollm2-135m-instruct"` \| ours: /);
-    const rows = new Map(reference.split('\n').filter((l) => l.startsWith('| `')).map((l) => [l.slice(3, l.indexOf('`', 3)), l.split(' | ')[3]]));
+    const rows = new Map(
+      reference
+        .split('\n')
+        .filter((l) => l.startsWith('| `'))
+        .map((l) => [l.slice(3, l.indexOf('`', 3)), l.split(' | ')[3]]),
+    );
     for (const { key } of leaves(configSchema)) expect(rows.get(key), key).toMatch(/^(paper §|paper Table|paper Figure|library: |ours: )/);
   });
 });

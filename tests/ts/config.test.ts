@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loraConfigSchema, ppoConfigSchema, trainingArgumentsSchema } from '../../ts/bridge/contract.js';
 import { ConfigError, loadConfig, parseConfig } from '../../ts/config/load.js';
 import { configReference } from '../../ts/config/reference.js';
-import { loraConfigSchema, ppoConfigSchema, trainingArgumentsSchema } from '../../ts/bridge/contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-config-'));
 function yamlFile(name: string, text: string): string {
@@ -44,7 +44,9 @@ describe('config', () => {
     const file = yamlFile('one-flag.yaml', 'models:\n  load_in_4bit: true\n');
     const [problem, ...rest] = problemsOf(() => loadConfig(file));
     expect(rest).toEqual([]);
-    expect(problem).toContain(`${file}:2: models.load_in_4bit: one setting per stage, not one for all: write e.g. {instructions: false, rlaf: true,`);
+    expect(problem).toContain(
+      `${file}:2: models.load_in_4bit: one setting per stage, not one for all: write e.g. {instructions: false, rlaf: true,`,
+    );
     expect(problem).toContain('got true');
   });
 
@@ -58,11 +60,15 @@ describe('config', () => {
 
   it('rejects a per-method timeout for a method the worker does not have', () => {
     const file = yamlFile('timeouts.yaml', 'bridge:\n  timeouts_ms:\n    generate: 1000\n    genrate: 2000\n');
-    expect(problemsOf(() => loadConfig(file))).toEqual([expect.stringMatching(new RegExp(`^${file}:4: bridge\\.timeouts_ms\\.genrate: unknown key`))]);
-    expect(loadConfig(yamlFile('timeout.yaml', 'bridge:\n  timeouts_ms:\n    generate: 1000\n')).bridge.timeouts_ms).toEqual({ generate: 1000 });
+    expect(problemsOf(() => loadConfig(file))).toEqual([
+      expect.stringMatching(new RegExp(`^${file}:4: bridge\\.timeouts_ms\\.genrate: unknown key`)),
+    ]);
+    expect(loadConfig(yamlFile('timeout.yaml', 'bridge:\n  timeouts_ms:\n    generate: 1000\n')).bridge.timeouts_ms).toEqual({
+      generate: 1000,
+    });
   });
 
-  it('names the new key path of every key that moved under a library\'s own names', () => {
+  it("names the new key path of every key that moved under a library's own names", () => {
     const file = yamlFile(
       'old-keys.yaml',
       'rlaf:\n  batch_size: 8\n  kl_target: 3\n  lora:\n    alpha: 8\nsft:\n  lora: false\n  lora_r: 4\n  per_device_batch_size: 1\n  epochs: 2\n',
@@ -80,7 +86,7 @@ describe('config', () => {
     );
   });
 
-  it('holds LoRA in one shape for PPO and SFT, and each library\'s settings under exactly the names the bridge passes on', () => {
+  it("holds LoRA in one shape for PPO and SFT, and each library's settings under exactly the names the bridge passes on", () => {
     const config = parseConfig({ sft: { lora: { r: 4 } } });
     expect(Object.keys(config.rlaf.lora).sort()).toEqual(Object.keys(config.sft.lora!).sort());
     expect(loraConfigSchema.parse(config.rlaf.lora)).toEqual(config.rlaf.lora);

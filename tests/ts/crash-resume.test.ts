@@ -25,8 +25,17 @@ describe('crash and resume (SIGKILL at 4 seeded points, one per stage)', () => {
       expect(parsed, name).toMatchObject({ ok: true, duplicates: 0 });
       expect(parsed.records, name).toBeGreaterThan(0);
     }
-    const differing = Object.entries(report.comparison).filter(([, same]) => !same).map(([name]) => name);
+    const differing = Object.entries(report.comparison)
+      .filter(([, same]) => !same)
+      .map(([name]) => name);
     expect(differing).toEqual([]);
-    expect(Object.keys(report.comparison)).toEqual(expect.arrayContaining(['machine_instructions.jsonl', 'rlaf/metrics.jsonl', 'instances/generations.jsonl', 'sft/adapter/adapter_model.safetensors']));
+    expect(Object.keys(report.comparison)).toEqual(
+      expect.arrayContaining([
+        'machine_instructions.jsonl',
+        'rlaf/metrics.jsonl',
+        'instances/generations.jsonl',
+        'sft/adapter/adapter_model.safetensors',
+      ]),
+    );
   });
 });

@@ -5,20 +5,20 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../ts/config/load.js';
+import { distributionChart } from '../../ts/eval/human/html.js';
+import { readTriplets } from '../../ts/feedback/score.js';
 import { DataFileError } from '../../ts/io/files.js';
 import { loadSeedTasks } from '../../ts/io/seeds.js';
 import { datasetStatistics, loadDataset } from '../../ts/stats/dataset.js';
 import { diversity, verbNoun } from '../../ts/stats/diversity.js';
 import { analyseDataset, type DatasetStats } from '../../ts/stats/report.js';
-import { distributionChart } from '../../ts/eval/human/html.js';
-import { readTriplets } from '../../ts/feedback/score.js';
 import { histogramBins, histogramSvg } from '../../ts/stats/svg.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-stats-'));
 function file(name: string, lines: unknown[]): string {
   const path = join(dir, name);
-  writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeFileSync(path, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   return path;
 }
 
@@ -26,7 +26,13 @@ describe('loading a dataset', () => {
   it('flattens grouped records and mixes them with flat ones (Table V over the result)', () => {
     const dataset = file('mixed.jsonl', [
       { instruction: 'Write a poem about the sea.', input: '', output: 'Waves roll in.' },
-      { instruction: 'Sort the numbers.', instances: [{ input: '3 1 2', output: '1 2 3' }, { input: '9  8', output: '8 9' }] },
+      {
+        instruction: 'Sort the numbers.',
+        instances: [
+          { input: '3 1 2', output: '1 2 3' },
+          { input: '9  8', output: '8 9' },
+        ],
+      },
       { instruction: 'Write a poem about the sea.', input: 'Make it short', output: 'Blue.' },
     ]);
     const instances = loadDataset(dataset);
@@ -79,14 +85,19 @@ describe('root verb and direct object from POS tags', () => {
   });
 
   it('counts pairs once per instruction and ranks verbs by count', () => {
-    const summary = diversity(
-      ['Write a poem.', 'Write a poem about cats.', 'Write a story.', 'Sort the numbers.', 'What is love?'],
-      20,
-      4,
-    );
+    const summary = diversity(['Write a poem.', 'Write a poem about cats.', 'Write a story.', 'Sort the numbers.', 'What is love?'], 20, 4);
     expect(summary).toMatchObject({ instructions: 5, withVerb: 4, withVerbAndNoun: 4, uniqueVerbNounPairs: 3, uniqueVerbs: 2 });
-    expect(summary.topVerbs[0]).toEqual({ verb: 'write', count: 3, nouns: [{ noun: 'poem', count: 2 }, { noun: 'story', count: 1 }] });
-    expect(diversity(['Write a poem.', 'Write a story.'], 1, 1).topVerbs).toEqual([{ verb: 'write', count: 2, nouns: [{ noun: 'poem', count: 1 }] }]);
+    expect(summary.topVerbs[0]).toEqual({
+      verb: 'write',
+      count: 3,
+      nouns: [
+        { noun: 'poem', count: 2 },
+        { noun: 'story', count: 1 },
+      ],
+    });
+    expect(diversity(['Write a poem.', 'Write a story.'], 1, 1).topVerbs).toEqual([
+      { verb: 'write', count: 2, nouns: [{ noun: 'poem', count: 1 }] },
+    ]);
   });
 });
 

@@ -1,7 +1,7 @@
-import { execa } from 'execa';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../ts/paths.js';
 import { dedupInstructions } from '../../ts/rouge/dedup.js';
@@ -10,7 +10,7 @@ import { dedupFiles } from '../../ts/stages/dedup.js';
 
 const jsonl = (dir: string, name: string, rows: unknown[]) => {
   const file = join(dir, name);
-  writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
   return file;
 };
 
@@ -45,9 +45,23 @@ describe('dedup: the novelty filter alone', () => {
     ]);
     const out = join(dir, 'out.jsonl');
     const pool = resolve(packageRoot, 'seeds/seed_tasks.jsonl');
-    const result = await execa(resolve(packageRoot, 'bin/refine-af.js'), ['dedup', '--pool', pool, '--candidates', candidates, '--out', out, '--threshold', '0.7', '--json']);
+    const result = await execa(resolve(packageRoot, 'bin/refine-af.js'), [
+      'dedup',
+      '--pool',
+      pool,
+      '--candidates',
+      candidates,
+      '--out',
+      out,
+      '--threshold',
+      '0.7',
+      '--json',
+    ]);
     expect(JSON.parse(result.stdout)).toEqual({ pool: 175, candidates: 3, kept: 2 });
-    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.instruction, l.kept, l.max_rouge_l])).toEqual([
       ['Give three tips for staying healthy.', true, lines[0].max_rouge_l],
       ['Give three tips for staying healthy.', false, 1],

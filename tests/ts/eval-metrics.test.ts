@@ -2,7 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aggregate, exactMatch, normalizeAnswer, roundLikePython4, scoreInstance, stemmedRougeTokens, superniRougeL } from '../../ts/eval/metrics.js';
+import {
+  aggregate,
+  exactMatch,
+  normalizeAnswer,
+  roundLikePython4,
+  scoreInstance,
+  stemmedRougeTokens,
+  superniRougeL,
+} from '../../ts/eval/metrics.js';
 import { porterStem } from '../../ts/eval/porter.js';
 
 const golden = join(import.meta.dirname, '..', 'golden');
@@ -34,7 +42,8 @@ describe('Exact Match and ROUGE-L', () => {
     expect(cases.length).toBeGreaterThan(100);
     for (const c of cases) {
       const label = JSON.stringify(c.prediction.slice(0, 60));
-      c.references.forEach((reference, i) => expect(superniRougeL(c.prediction, reference), label).toBe(c.per_reference_rougeL[i]));
+      for (const [i, reference] of c.references.entries())
+        expect(superniRougeL(c.prediction, reference), label).toBe(c.per_reference_rougeL[i]);
       expect(scoreInstance(c.prediction, c.references), label).toEqual({ exact_match: c.exact_match, rougeL: c.rougeL });
     }
   });
@@ -60,7 +69,13 @@ describe('aggregation', () => {
   });
 
   it('micro-averages ×100', () => {
-    expect(aggregate([{ exact_match: 1, rougeL: 1 }, { exact_match: 0, rougeL: 0.5 }, { exact_match: 0, rougeL: 0 }])).toEqual({
+    expect(
+      aggregate([
+        { exact_match: 1, rougeL: 1 },
+        { exact_match: 0, rougeL: 0.5 },
+        { exact_match: 0, rougeL: 0 },
+      ]),
+    ).toEqual({
       exact_match: 33.3333,
       rougeL: 50,
       instances: 3,

@@ -8,18 +8,18 @@ import { LocalWorkerBackend } from '../../ts/backends/local.js';
 import type { GenerationBackend, GenerationRequest } from '../../ts/backends/types.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
-import { DataFileError, readJsonl } from '../../ts/io/files.js';
 import {
   buildPrompt,
   compareReports,
-  RAW_PROMPT_DESCRIPTION,
   evalSuperNi,
   loadSuperNi,
   predictionSchema,
+  RAW_PROMPT_DESCRIPTION,
   readReport,
-  scoreSuperNi,
   type SuperNiReport,
+  scoreSuperNi,
 } from '../../ts/eval/superni.js';
+import { DataFileError, readJsonl } from '../../ts/io/files.js';
 
 const dataDir = join(import.meta.dirname, '..', '..', 'data', 'superni-mini');
 const golden = join(import.meta.dirname, '..', 'golden');
@@ -41,7 +41,7 @@ describe('reading the benchmark', () => {
     const copy = mkdtempSync(join(tmpdir(), 'superni-copy-'));
     cpSync(dataDir, copy, { recursive: true });
     const split = join(copy, 'splits', 'default', 'test_tasks.txt');
-    writeFileSync(split, readFileSync(split, 'utf8') + 'task9999_not_here\n');
+    writeFileSync(split, `${readFileSync(split, 'utf8')}task9999_not_here\n`);
     expect(() => loadSuperNi(copy, 100)).toThrow(DataFileError);
     expect(() => loadSuperNi(copy, 100)).toThrow(/tasks\/task9999_not_here\.json: task file missing: .*test_tasks\.txt:13/);
     expect(() => loadSuperNi(join(copy, 'tasks'), 100)).toThrow(/no test split here/);
@@ -50,7 +50,9 @@ describe('reading the benchmark', () => {
   it('builds a definition-only prompt with the instance input and no demonstrations', () => {
     const task = loadSuperNi(dataDir, 1).find((t) => t.name === 'task1344_glue_entailment_classification')!;
     const prompt = buildPrompt('superni_zero_shot.txt', task, task.instances[0]!);
-    expect(prompt).toBe(`Definition: ${task.definition}\n\nNow complete the following example -\nInput: ${task.instances[0]!.input}\nOutput: `);
+    expect(prompt).toBe(
+      `Definition: ${task.definition}\n\nNow complete the following example -\nInput: ${task.instances[0]!.input}\nOutput: `,
+    );
     // A definition or input without final punctuation gets a period, as in Tk-Instruct.
     const bare = buildPrompt('superni_zero_shot.txt', { ...task, definition: 'Say yes' }, { id: 'x', input: 'a b', output: ['yes'] });
     expect(bare).toBe('Definition: Say yes.\n\nNow complete the following example -\nInput: a b.\nOutput: ');
@@ -71,7 +73,9 @@ describe('scoring', () => {
   });
 
   it('rejects duplicate predictions and predictions filed under the wrong task', () => {
-    expect(() => scoreSuperNi(tasks, [predictions[0]!, predictions[0]!], 'p.jsonl')).toThrow('p.jsonl: duplicate prediction for id ' + predictions[0]!.id + ' (prediction 2, counting from 1)');
+    expect(() => scoreSuperNi(tasks, [predictions[0]!, predictions[0]!], 'p.jsonl')).toThrow(
+      `p.jsonl: duplicate prediction for id ${predictions[0]!.id} (prediction 2, counting from 1)`,
+    );
     expect(() => scoreSuperNi(tasks, [{ ...predictions[0]!, task: 'task1_other' }])).toThrow(/names task task1_other/);
   });
 
@@ -89,7 +93,16 @@ describe('scoring', () => {
     const emptyPredictions = join(runB, 'none.jsonl');
     writeFileSync(emptyPredictions, '');
     const cli = (args: string[]) => execa('node', [join(repoRoot, 'bin', 'refine-af.js'), ...args], { cwd: repoRoot });
-    const scored = await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', join(golden, 'superni-mini-predictions.jsonl'), '--out', runA]);
+    const scored = await cli([
+      'eval',
+      'superni',
+      '--data-dir',
+      dataDir,
+      '--predictions',
+      join(golden, 'superni-mini-predictions.jsonl'),
+      '--out',
+      runA,
+    ]);
     expect(scored.stdout).toMatch(/overall\s+59\.86\s+52\.50\s+240/);
     expect(readReport(runA).overall.rougeL).toBe(59.8607);
     await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', emptyPredictions, '--out', runB]);
@@ -102,7 +115,16 @@ describe('scoring', () => {
 /** The real backend, keeping every request it was sent. */
 function recording(inner: GenerationBackend): { backend: GenerationBackend; requests: GenerationRequest[] } {
   const requests: GenerationRequest[] = [];
-  return { requests, backend: { name: inner.name, generate: (request) => (requests.push(request), inner.generate(request)) } };
+  return {
+    requests,
+    backend: {
+      name: inner.name,
+      generate: (request) => {
+        requests.push(request);
+        return inner.generate(request);
+      },
+    },
+  };
 }
 
 describe('generating through the worker (a tiny random Llama: the weights do not matter here)', () => {
@@ -126,7 +148,7 @@ describe('generating through the worker (a tiny random Llama: the weights do not
     expect(first.missing_predictions).toBe(0);
 
     // A crash in the middle of the second batch: ten lines survive, the eleventh is torn.
-    const kept = lines.slice(0, 10).join('\n') + '\n';
+    const kept = `${lines.slice(0, 10).join('\n')}\n`;
     writeFileSync(file, kept + lines[10]!);
     truncateSync(file, Buffer.byteLength(kept) + 7);
     const resumed = await evalSuperNi(config, { dataDir, outDir: out, backend, model });
@@ -162,7 +184,10 @@ describe('generating through the worker (a tiny random Llama: the weights do not
     // As the sft job records it beside the adapter: its parameters, the template texts among them (Alpaca's here).
     const alpaca = (file: string) => readFileSync(join(repoRoot, 'seeds', 'templates', file), 'utf8');
     const record = join(sftAdapter, 'refine-af-sft.json');
-    writeFileSync(record, JSON.stringify({ model, prompt_templates: { input: alpaca('sft_alpaca_input.txt'), no_input: alpaca('sft_alpaca_no_input.txt') } }));
+    writeFileSync(
+      record,
+      JSON.stringify({ model, prompt_templates: { input: alpaca('sft_alpaca_input.txt'), no_input: alpaca('sft_alpaca_no_input.txt') } }),
+    );
     const sftBackend = new LocalWorkerBackend(worker, settings.models, 'eval', 12, 'superni-eval-sft', model, sftAdapter);
     const sftCalls = recording(sftBackend);
     const baseCalls = recording(backend);
@@ -205,7 +230,13 @@ describe('generating through the worker (a tiny random Llama: the weights do not
     // A record from before the template texts were recorded: its training prompts are unknown, so evaluation refuses.
     writeFileSync(record, JSON.stringify({ model }));
     await expect(
-      evalSuperNi(settings, { dataDir, outDir: mkdtempSync(join(tmpdir(), 'superni-old-')), backend: sftBackend, model, adapter: sftAdapter }),
+      evalSuperNi(settings, {
+        dataDir,
+        outDir: mkdtempSync(join(tmpdir(), 'superni-old-')),
+        backend: sftBackend,
+        model,
+        adapter: sftAdapter,
+      }),
     ).rejects.toThrow(/refine-af-sft\.json: no prompt_templates/);
   });
 });

@@ -53,7 +53,7 @@ describe('Eq. 1 (composeReward)', () => {
 });
 
 describe('the feedback config section', () => {
-  it('lets a lab config name the paper\'s checkpoints and rejects a backend an indicator cannot use', () => {
+  it("lets a lab config name the paper's checkpoints and rejects a backend an indicator cannot use", () => {
     const lab = parseConfig({
       feedback: {
         backends: { reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' },

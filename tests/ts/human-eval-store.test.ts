@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { loadInstructions, loadRun, parseRunArgument, type SystemRun } from '../../ts/eval/human/responses.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
-import { ratingFixture, type Fixture } from './human-eval-fixtures.js';
+import { type Fixture, ratingFixture } from './human-eval-fixtures.js';
 
 function storeWithRuns(fixture: Fixture, file = join(fixture.dir, 'ratings.sqlite')) {
   const instructions = loadInstructions(fixture.instructionsFile);
@@ -69,7 +69,7 @@ describe('rating store', () => {
     const { store, file } = storeWithRuns(fixture);
     const { token, rater } = store.addRater('alice');
     expect(store.raterByToken(token)).toEqual(rater);
-    expect(store.raterByToken(token + 'x')).toBeUndefined();
+    expect(store.raterByToken(`${token}x`)).toBeUndefined();
     expect(() => store.addRater('alice')).toThrow(/already exists/);
     expect(() => store.addRater('=cmd()')).toThrow(/rater name must be/);
     store.close();

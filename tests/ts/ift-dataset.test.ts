@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../ts/config/load.js';
 import { defaultPython } from '../../ts/paths.js';
-import { buildDataset, instanceFiles, writeIftDataset, type Generation } from '../../ts/stages/instances.js';
+import { buildDataset, type Generation, instanceFiles, writeIftDataset } from '../../ts/stages/instances.js';
 import { datasetStatistics, formatTableV } from '../../ts/stats/dataset.js';
 
 const settings = parseConfig({ instances: { max_output_words: 12 } }).instances;
@@ -18,7 +18,12 @@ const generation = (index: number, instruction: string, completion: string, fini
 
 const generations = [
   generation(0, 'Convert 85 F to Celsius.', 'Output: 29.44°C'),
-  generation(1, 'Sort the given list ascendingly.', 'Example 1\nList: [3, 1]\nOutput: [1, 3]\nExample 2\nList: [3, 1]\nOutput: [1, 3]\nExample 3\nList: [9, 8]\nOutput: [8,', 'length'),
+  generation(
+    1,
+    'Sort the given list ascendingly.',
+    'Example 1\nList: [3, 1]\nOutput: [1, 3]\nExample 2\nList: [3, 1]\nOutput: [1, 3]\nExample 3\nList: [9, 8]\nOutput: [8,',
+    'length',
+  ),
   generation(2, 'Repeat the sentence.', 'Example 1\nSentence: hello there\nOutput: hello there'),
   generation(3, 'Write a story.', `Output:\n${'word '.repeat(13)}`),
   generation(4, 'Name a colour.', 'Output:\nTask: Name a fruit.', 'stop'),
@@ -79,7 +84,10 @@ describe('the IFT dataset', () => {
       '    print(json.dumps({"rows": ds.num_rows, "columns": sorted(ds.column_names), "first": ds[0]}))',
     ].join('\n');
     const { stdout } = await execa(defaultPython, ['-c', script, files.alpaca, files.dataset], { env: { HF_DATASETS_OFFLINE: '1' } });
-    const loaded = stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown);
+    const loaded = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
     for (const table of loaded) {
       expect(table).toEqual({ rows: 4, columns: ['input', 'instruction', 'output'], first: records[0] });
     }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadTemplate } from '../../ts/prompts/render.js';
-import { parseInstances, type ParsedInstance } from '../../ts/stages/instance-parser.js';
+import { type ParsedInstance, parseInstances } from '../../ts/stages/instance-parser.js';
 
 describe('parseInstances on the shapes the Table VII prompt invites', () => {
   it('reads a direct output with no input, keeping a multi-line output whole', () => {
@@ -138,16 +138,23 @@ describe('parseInstances on completions of the full Self-Instruct prompt', () =>
   it('keeps a two-field input together and a multi-line calculation whole (the math demonstration)', () => {
     const math = demonstrations[5]!;
     const [instance] = parseInstances(math.completion);
-    expect(instance!.input).toMatch(/^Paragraph: Gun violence .* with a firearm\.\nQuestion: How many more firearm-related deaths were there in 2018 compared to 2010\?$/s);
-    expect(instance!.output).toBe('38390 - (19392 + 11078) = 38390 - 30470 = 7920. \nSo, in 2018, there were 7920 more deaths by firearm than in 2010.');
+    expect(instance!.input).toMatch(
+      /^Paragraph: Gun violence .* with a firearm\.\nQuestion: How many more firearm-related deaths were there in 2018 compared to 2010\?$/s,
+    );
+    expect(instance!.output).toBe(
+      '38390 - (19392 + 11078) = 38390 - 30470 = 7920. \nSo, in 2018, there were 7920 more deaths by firearm than in 2010.',
+    );
   });
 
   it('keeps code with its indentation and blank lines as one output', () => {
-    const completion = '\nExample 1\nProblem: Reverse a string.\nOutput:\ndef reverse(s):\n    return s[::-1]\n\n\nprint(reverse("abc"))\n\n';
+    const completion =
+      '\nExample 1\nProblem: Reverse a string.\nOutput:\ndef reverse(s):\n    return s[::-1]\n\n\nprint(reverse("abc"))\n\n';
     expect(parseInstances(completion)).toEqual([
       { input: 'Problem: Reverse a string.', output: 'def reverse(s):\n    return s[::-1]\n\n\nprint(reverse("abc"))' },
     ]);
-    expect(parseInstances(demonstrations[6]!.completion)[0]!.output).toMatch(/^class Solution\(object\):\n    def addTwoNumbers\(self, l1, l2\):\n        carry = 0\n[\s\S]*\n        return root\.next$/);
+    expect(parseInstances(demonstrations[6]!.completion)[0]!.output).toMatch(
+      /^class Solution\(object\):\n {4}def addTwoNumbers\(self, l1, l2\):\n {8}carry = 0\n[\s\S]*\n {8}return root\.next$/,
+    );
   });
 
   it('reads five examples cut by the "Example 6" stop, with the generic and the named input styles mixed', () => {
@@ -192,8 +199,23 @@ function expected(spec: { label: string | undefined; input: string; output: stri
 
 describe('parseInstances properties', () => {
   it('never throws, returns trimmed strings and keeps no line of a next task, on any text', () => {
-    const markerish = fc.constantFrom('Output:', 'Output 2:', 'Input:', 'Input 2 - List:', 'Example 1', 'Example', 'Task:', '\n', ' ', '</s>', 'List:');
-    const text = fc.oneof(fc.string(), fc.array(fc.oneof(fc.string(), markerish)).map((parts) => parts.join('')));
+    const markerish = fc.constantFrom(
+      'Output:',
+      'Output 2:',
+      'Input:',
+      'Input 2 - List:',
+      'Example 1',
+      'Example',
+      'Task:',
+      '\n',
+      ' ',
+      '</s>',
+      'List:',
+    );
+    const text = fc.oneof(
+      fc.string(),
+      fc.array(fc.oneof(fc.string(), markerish)).map((parts) => parts.join('')),
+    );
     fc.assert(
       fc.property(text, (t) => {
         for (const instance of parseInstances(t)) {

@@ -8,8 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import Transport from 'winston-transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Transport from 'winston-transport';
 import { LocalWorkerBackend } from '../../ts/backends/local.js';
 import { OpenAICompletionsBackend } from '../../ts/backends/openai.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
@@ -17,7 +17,7 @@ import { parseConfig } from '../../ts/config/load.js';
 import { logger } from '../../ts/log.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { instancePrompt } from '../../ts/stages/instance-prompt.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 /** sha256 of Self-Instruct's `input_first_template_for_gen` (commit 0b26ccaa), as recorded in seeds/README.md. */
 const SELF_INSTRUCT_INPUT_FIRST_SHA256 = 'f16bd050e44163a3030f65a6a4fff184e3e64a06ebe8c8c3a3ee426e0aad3fd8';
@@ -83,7 +83,11 @@ describe('presence penalty', () => {
       logger.add(capture);
       try {
         for (const seed of [1, 2, 3]) {
-          const completions = await backend.generate({ prompts: ['Task: a\n', 'Task: b\n'], decoding: { ...decoding, presence_penalty: 1.5 }, seed });
+          const completions = await backend.generate({
+            prompts: ['Task: a\n', 'Task: b\n'],
+            decoding: { ...decoding, presence_penalty: 1.5 },
+            seed,
+          });
           expect(completions).toHaveLength(2);
         }
       } finally {

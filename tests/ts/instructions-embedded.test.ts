@@ -9,9 +9,15 @@ describe('stage 1 end to end with the embedded SmolLM2-135M-Instruct on CPU', ()
   it('bootstraps 20 kept instructions from the seeds', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stage1-embedded-'));
     // Short completions and one wide batch keep this test quick on CPU: one or two instructions fit in 48 tokens.
-    const config = parseConfig({ run: { dir, seed: 1 }, instructions: { num_instructions: 20, request_batch_size: 16, decoding: { max_new_tokens: 48 } } });
+    const config = parseConfig({
+      run: { dir, seed: 1 },
+      instructions: { num_instructions: 20, request_batch_size: 16, decoding: { max_new_tokens: 48 } },
+    });
     const summary = await runInstructionGeneration(config);
-    const records = readFileSync(join(dir, 'machine_instructions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const records = readFileSync(join(dir, 'machine_instructions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(summary.kept).toBe(20);
     expect(records).toHaveLength(20);
     expect(new Set(records.map((r) => r.instruction)).size).toBe(20);

@@ -7,7 +7,13 @@ import { parseCompletion, REJECTION_REASONS, rejectionReason } from '../../ts/st
 const finishReason = fc.constantFrom('stop' as const, 'eos' as const, 'length' as const);
 /** Text shaped like model output: task headers, blank lines, digits, punctuation and arbitrary Unicode mixed. */
 const modelText = fc
-  .array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('\n', '\n\n', 'Task 10:', '\nTask 11.', '\n12)', ' 3-', 'TASK #4 -', '\t', '\r\n')), { maxLength: 30 })
+  .array(
+    fc.oneof(
+      fc.string({ unit: 'grapheme' }),
+      fc.constantFrom('\n', '\n\n', 'Task 10:', '\nTask 11.', '\n12)', ' 3-', 'TASK #4 -', '\t', '\r\n'),
+    ),
+    { maxLength: 30 },
+  )
   .map((parts) => parts.join(''));
 const filters = parseConfig({}).instructions;
 
@@ -32,7 +38,7 @@ describe('stage 1 completion parser (property-based)', () => {
     const instruction = fc.array(word, { minLength: 1, maxLength: 12 }).map((words) => words.join(' '));
     fc.assert(
       fc.property(fc.array(instruction, { minLength: 1, maxLength: 6 }), fc.integer({ min: 9, max: 40 }), (tasks, first) => {
-        const text = ' ' + tasks.map((t, i) => (i === 0 ? t : `Task ${first + i}: ${t}`)).join('\n');
+        const text = ` ${tasks.map((t, i) => (i === 0 ? t : `Task ${first + i}: ${t}`)).join('\n')}`;
         expect(parseCompletion({ text, finish_reason: 'stop' }).map((p) => p.instruction)).toEqual(tasks);
       }),
     );

@@ -1,8 +1,8 @@
-import { execa } from 'execa';
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { OpenAICompletionsBackend } from '../../ts/backends/openai.js';
@@ -14,16 +14,17 @@ import { loadSeedTasks } from '../../ts/io/seeds.js';
 import { packageRoot } from '../../ts/paths.js';
 import { Random } from '../../ts/random.js';
 import { rougeL } from '../../ts/rouge/score.js';
-import { generateInstructions, instructionsOutputPaths } from '../../ts/stages/instructions.js';
 import { parseCompletion, rejectionReason } from '../../ts/stages/instructions/postprocess.js';
 import { renderInstructionPrompt, sampleInContext } from '../../ts/stages/instructions/prompt.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { generateInstructions, instructionsOutputPaths } from '../../ts/stages/instructions.js';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 const defaults = parseConfig({}).instructions;
 
 describe('parsing completions', () => {
   it('splits numbering variants, collapses whitespace and stops at trailing junk after a blank line', () => {
-    const text = ' Summarize the   article\n in one sentence.\nTask 10: Name three rivers in Europe.\n11. Explain   gravity to a child.\nTASK #12 - Give two synonyms for "happy".\n13) Convert 5 km to miles.\n\nI hope these tasks help! Let me know.';
+    const text =
+      ' Summarize the   article\n in one sentence.\nTask 10: Name three rivers in Europe.\n11. Explain   gravity to a child.\nTASK #12 - Give two synonyms for "happy".\n13) Convert 5 km to miles.\n\nI hope these tasks help! Let me know.';
     expect(parseCompletion({ text, finish_reason: 'stop' }).map((p) => p.instruction)).toEqual([
       'Summarize the article in one sentence.',
       'Name three rivers in Europe.',
@@ -84,7 +85,7 @@ describe('seeds, sampling and the prompt', () => {
     const file = join(dir, 'seeds.jsonl');
     const lines = readFileSync(resolve(packageRoot, 'seeds/seed_tasks.jsonl'), 'utf8').trim().split('\n').slice(0, 3);
     lines[1] = lines[1]!.replace('"is_classification": false', '"is_classification": "no"');
-    writeFileSync(file, lines.join('\n') + '\n');
+    writeFileSync(file, `${lines.join('\n')}\n`);
     expect(() => loadSeedTasks(file)).toThrow(DataFileError);
     expect(() => loadSeedTasks(file)).toThrow(`${file}:2: is_classification`);
   });
@@ -104,7 +105,10 @@ describe('seeds, sampling and the prompt', () => {
   });
 
   it('renders Task 1..8 and ends with "Task 9:"', () => {
-    const prompt = renderInstructionPrompt('instruction_generation.txt', Array.from({ length: 8 }, (_, i) => `Do thing\n number ${i + 1}:`));
+    const prompt = renderInstructionPrompt(
+      'instruction_generation.txt',
+      Array.from({ length: 8 }, (_, i) => `Do thing\n number ${i + 1}:`),
+    );
     expect(prompt).toMatch(/^You are asked to come up with a set of diverse task instructions\./);
     for (let i = 1; i <= 8; i++) expect(prompt).toContain(`\nTask ${i}: Do thing number ${i}\n`);
     expect(prompt.endsWith('\nTask 9:')).toBe(true);
@@ -140,7 +144,10 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
   it('needs as many seed tasks as in-context instructions: the first prompts have no machine instructions to fill in with', async () => {
     const seedFile = (count: number) => {
       const file = join(freshDir(), `seeds-${count}.jsonl`);
-      writeFileSync(file, readFileSync(resolve(packageRoot, 'seeds/seed_tasks.jsonl'), 'utf8').split('\n').slice(0, count).join('\n') + '\n');
+      writeFileSync(
+        file,
+        `${readFileSync(resolve(packageRoot, 'seeds/seed_tasks.jsonl'), 'utf8').split('\n').slice(0, count).join('\n')}\n`,
+      );
       return file;
     };
     const seven = seedFile(7);
@@ -156,7 +163,10 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
     const dir = freshDir();
     const summary = await run(configFor(dir));
     reference = outputOf(dir);
-    const records = reference.trim().split('\n').map((l) => JSON.parse(l));
+    const records = reference
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(records).toHaveLength(25);
     expect(summary.kept).toBe(25);
     expect(summary.generated).toBe(25 + Object.values(summary.rejected).reduce((a, b) => a + b, 0));
@@ -223,11 +233,19 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
     try {
       const write = (dir: string) => {
         const file = join(dir, 'config.yaml');
-        writeFileSync(file, stringify({ ...configFor(dir, { num_instructions: 40, request_batch_size: 2 }), openai: { base_url: slow.url, model: 'fixture', concurrency: 2 } }));
+        writeFileSync(
+          file,
+          stringify({
+            ...configFor(dir, { num_instructions: 40, request_batch_size: 2 }),
+            openai: { base_url: slow.url, model: 'fixture', concurrency: 2 },
+          }),
+        );
         return file;
       };
       const cli = (file: string, resume: boolean) =>
-        execa(resolve(packageRoot, 'bin/refine-af.js'), ['generate-instructions', '--config', file, ...(resume ? ['--resume'] : [])], { reject: false });
+        execa(resolve(packageRoot, 'bin/refine-af.js'), ['generate-instructions', '--config', file, ...(resume ? ['--resume'] : [])], {
+          reject: false,
+        });
 
       const whole = freshDir();
       expect((await cli(write(whole), false)).exitCode).toBe(0);
@@ -245,7 +263,10 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
 
       const resumed = await cli(file, true);
       expect(resumed.exitCode, resumed.stderr).toBe(0);
-      const records = outputOf(killed).trim().split('\n').map((l) => JSON.parse(l).instruction);
+      const records = outputOf(killed)
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).instruction);
       expect(records).toHaveLength(40);
       expect(new Set(records).size).toBe(40);
       expect(outputOf(killed)).toBe(outputOf(whole));

@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { BackendConfigError, openStageBackend } from '../../ts/backends/from-config.js';
 import { OpenAICompletionsBackend, ServedModelError } from '../../ts/backends/openai.js';
-import { freePort, startServer, type ManagedServer } from '../../ts/bridge/jobs.js';
-import { workerFromConfig, type PythonWorker } from '../../ts/bridge/worker.js';
+import { freePort, type ManagedServer, startServer } from '../../ts/bridge/jobs.js';
+import { type PythonWorker, workerFromConfig } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
-import { EMBEDDED_DEFAULT_MODEL, type Config } from '../../ts/config/schema.js';
+import { type Config, EMBEDDED_DEFAULT_MODEL } from '../../ts/config/schema.js';
 import { evalSuperNiModel } from '../../ts/eval/superni.js';
 import { logger } from '../../ts/log.js';
 import { packageRoot } from '../../ts/paths.js';
@@ -72,7 +72,8 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
   let worker: PythonWorker;
   let server: ManagedServer;
   let gguf: string;
-  const settings = (extra: Record<string, unknown> = {}) => parseConfig({ openai: { base_url: server.baseUrl, model: 'smollm2', ...extra } }).openai;
+  const settings = (extra: Record<string, unknown> = {}) =>
+    parseConfig({ openai: { base_url: server.baseUrl, model: 'smollm2', ...extra } }).openai;
 
   beforeAll(async () => {
     worker = workerFromConfig(configFor(join(root, 'unused')));
@@ -124,7 +125,9 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
     expect(new Set(a.map((c) => c.text)).size).toBeGreaterThan(1);
   });
 
-  it('passes the presence penalty through, warning once that llama.cpp applies it over its 64-token window', { timeout: 120_000 }, async () => {
+  it('passes the presence penalty through, warning once that llama.cpp applies it over its 64-token window', {
+    timeout: 120_000,
+  }, async () => {
     await withCapture(async (capture) => {
       const backend = new OpenAICompletionsBackend(settings());
       const prompt = 'List fruits: apple, apple, apple,';
@@ -132,7 +135,9 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
       const [penalised] = await backend.generate({ prompts: [prompt], decoding: { ...decoding, presence_penalty: 2 }, seed: 1 });
       await backend.generate({ prompts: [prompt], decoding: { ...decoding, presence_penalty: 2 }, seed: 1 });
       expect(penalised!.text).not.toBe(plain!.text);
-      const warnings = capture.lines.filter((l) => l.level === 'warn' && l.message.includes('presence_penalty is not applied as OpenAI specifies it'));
+      const warnings = capture.lines.filter(
+        (l) => l.level === 'warn' && l.message.includes('presence_penalty is not applied as OpenAI specifies it'),
+      );
       expect(warnings).toHaveLength(1);
     });
   });
@@ -157,7 +162,9 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
     const named = parseConfig({ openai: { base_url: server.baseUrl, model: 'smollm2', adapters: { policy: adapter } } });
     const failure = openStageBackend(named, spec);
     await expect(failure).rejects.toBeInstanceOf(ServedModelError);
-    await expect(failure).rejects.toThrow(`does not serve "policy" (GET /models lists: smollm2); start the server with --enable-lora --lora-modules policy=${adapter}`);
+    await expect(failure).rejects.toThrow(
+      `does not serve "policy" (GET /models lists: smollm2); start the server with --enable-lora --lora-modules policy=${adapter}`,
+    );
   });
 });
 
@@ -167,7 +174,10 @@ describe('stages on a llama.cpp server they start and stop themselves (backend l
     await withCapture(async (capture) => {
       const summary = await runInstructionGeneration(configFor(dir));
       expect(summary.kept).toBe(6);
-      const records = readFileSync(summary.output, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { instruction: string; model: string });
+      const records = readFileSync(summary.output, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { instruction: string; model: string });
       expect(records).toHaveLength(6);
       expect(new Set(records.map((r) => r.model))).toEqual(new Set([`llama_cpp:${EMBEDDED_DEFAULT_MODEL}`]));
       const [pid] = serverPids(capture);
@@ -176,10 +186,16 @@ describe('stages on a llama.cpp server they start and stop themselves (backend l
     });
   });
 
-  it('stage 3 generates with the base model (self-instruct) and refuses a peft policy before starting anything', { timeout: 300_000 }, async () => {
+  it('stage 3 generates with the base model (self-instruct) and refuses a peft policy before starting anything', {
+    timeout: 300_000,
+  }, async () => {
     const dir = join(root, 'stage3');
     const pool = join(root, 'pool.jsonl');
-    writeFileSync(pool, ['Name a colour.', 'Translate "cat" into French.', 'Add 2 and 3.'].map((instruction) => JSON.stringify({ instruction })).join('\n') + '\n');
+    writeFileSync(
+      pool,
+      ['Name a colour.', 'Translate "cat" into French.', 'Add 2 and 3.'].map((instruction) => JSON.stringify({ instruction })).join('\n') +
+        '\n',
+    );
     const config = configFor(dir);
     await withCapture(async (capture) => {
       const result = await withStageContext(config, (ctx) => generateInstances(ctx, { instructionsFile: pool, adapter: null }));
@@ -189,9 +205,13 @@ describe('stages on a llama.cpp server they start and stop themselves (backend l
     });
     const refineAf = parseConfig({ ...configInput(join(root, 'stage3-adapter')), pipeline: { method: 'refine-af' } });
     await withCapture(async (capture) => {
-      const failure = withStageContext(refineAf, (ctx) => generateInstances(ctx, { instructionsFile: pool, adapter: join(root, 'policy') }));
+      const failure = withStageContext(refineAf, (ctx) =>
+        generateInstances(ctx, { instructionsFile: pool, adapter: join(root, 'policy') }),
+      );
       await expect(failure).rejects.toBeInstanceOf(BackendConfigError);
-      await expect(failure).rejects.toThrow(/instances\.backend is llama_cpp, but this stage generates with the peft adapter .*policy, which llama\.cpp's server cannot apply/);
+      await expect(failure).rejects.toThrow(
+        /instances\.backend is llama_cpp, but this stage generates with the peft adapter .*policy, which llama\.cpp's server cannot apply/,
+      );
       expect(capture.lines.some((l) => l.message.startsWith('server.llama_cpp'))).toBe(false);
       expect(existsSync(join(root, 'stage3-adapter', 'instances', 'generations.jsonl'))).toBe(false);
     });
@@ -199,7 +219,11 @@ describe('stages on a llama.cpp server they start and stop themselves (backend l
 
   it('the Super-NI evaluation scores every instance of data/superni-mini', { timeout: 300_000 }, async () => {
     const out = join(root, 'superni');
-    const report = await evalSuperNiModel(configFor(join(root, 'superni-run')), { dataDir: superniMini, outDir: out, model: EMBEDDED_DEFAULT_MODEL });
+    const report = await evalSuperNiModel(configFor(join(root, 'superni-run')), {
+      dataDir: superniMini,
+      outDir: out,
+      model: EMBEDDED_DEFAULT_MODEL,
+    });
     expect(report.overall.instances).toBe(12);
     expect(completeLines(join(out, 'predictions.jsonl'))).toBe(12);
   });
@@ -228,7 +252,13 @@ describe('SIGKILL mid-stage with a started llama.cpp server, then resume', () =>
     return { killed, children, output: String(result.all) };
   }
 
-  async function crashResumeCompare(name: string, args: (dir: string) => string[], resumeFlag: string[], progress: (dir: string) => number, killAt: number) {
+  async function crashResumeCompare(
+    name: string,
+    args: (dir: string) => string[],
+    resumeFlag: string[],
+    progress: (dir: string) => number,
+    killAt: number,
+  ) {
     const reference = join(root, `${name}-reference`);
     const crashed = join(root, `${name}-crashed`);
     for (const dir of [reference, crashed]) writeFileSync(`${dir}.yaml`, stringify(configInput(dir)));
@@ -240,7 +270,11 @@ describe('SIGKILL mid-stage with a started llama.cpp server, then resume', () =>
     for (const pid of kill.children) expect(await waitForExit(pid, 15_000), `process ${pid} outlived its parent`).toBe(true);
     await runCli([...args(crashed), ...resumeFlag]);
     const comparison = compareRuns(reference, crashed);
-    expect(Object.entries(comparison).filter(([, same]) => !same).map(([file]) => file)).toEqual([]);
+    expect(
+      Object.entries(comparison)
+        .filter(([, same]) => !same)
+        .map(([file]) => file),
+    ).toEqual([]);
     return comparison;
   }
 
@@ -257,8 +291,17 @@ describe('SIGKILL mid-stage with a started llama.cpp server, then resume', () =>
 
   it('stage 3: generations resume where they stopped, the IFT dataset equal', { timeout: 600_000 }, async () => {
     const pool = join(root, 'crash-pool.jsonl');
-    const instructions = ['Name a colour.', 'Add 2 and 3.', 'Give a synonym of "big".', 'Name a planet.', 'Write a greeting.', 'Name an animal.', 'Spell "cat".', 'Name a month.'];
-    writeFileSync(pool, instructions.map((instruction) => JSON.stringify({ instruction })).join('\n') + '\n');
+    const instructions = [
+      'Name a colour.',
+      'Add 2 and 3.',
+      'Give a synonym of "big".',
+      'Name a planet.',
+      'Write a greeting.',
+      'Name an animal.',
+      'Spell "cat".',
+      'Name a month.',
+    ];
+    writeFileSync(pool, `${instructions.map((instruction) => JSON.stringify({ instruction })).join('\n')}\n`);
     const comparison = await crashResumeCompare(
       'cli-stage3',
       (dir) => ['generate-instances', '--config', `${dir}.yaml`, '--instructions', pool],

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EndpointError, OpenAICompletionsBackend, ServedModelError } from '../../ts/backends/openai.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { logger } from '../../ts/log.js';
-import { deterministicCompletion, FIXTURE_MODEL, startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { type CompletionsServer, deterministicCompletion, FIXTURE_MODEL, startCompletionsServer } from './fixtures/completions-server.js';
 import { CaptureTransport } from './helpers.js';
 
 const decoding = { max_new_tokens: 64, do_sample: true, temperature: 0.7, top_p: 0.5, stop: ['Task 11:'], prompt_format: 'raw' as const };
@@ -66,7 +66,11 @@ describe('OpenAI-compatible backend under server faults (fixture server on 127.0
       const completions = await backend.generate({ prompts, decoding, seed: 10 });
       expect(completions.map((c) => c.text)).toEqual(prompts.map((p, i) => expected(p, 10 + i)));
       expect(live.requests.map((r) => r.prompt).sort()).toEqual(prompts);
-      expect(capture.lines.some((l) => l.message.startsWith(`${dying.url}: Connection error`) && l.message.includes('moving the request to another replica'))).toBe(true);
+      expect(
+        capture.lines.some(
+          (l) => l.message.startsWith(`${dying.url}: Connection error`) && l.message.includes('moving the request to another replica'),
+        ),
+      ).toBe(true);
     } finally {
       logger.remove(capture);
     }

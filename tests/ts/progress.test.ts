@@ -56,7 +56,14 @@ describe('progress lines in the run log (tail -f <run.dir>/refine-af.log)', () =
   });
 
   it('says durations and rates the way a person reads them', () => {
-    expect([4.2, 42, 185, 7620, 3 * 86_400 + 4 * 3600, Infinity].map(formatDuration)).toEqual(['4.2 s', '42 s', '3 min 05 s', '2 h 07 min', '3 d 04 h', 'unknown']);
+    expect([4.2, 42, 185, 7620, 3 * 86_400 + 4 * 3600, Infinity].map(formatDuration)).toEqual([
+      '4.2 s',
+      '42 s',
+      '3 min 05 s',
+      '2 h 07 min',
+      '3 d 04 h',
+      'unknown',
+    ]);
     expect([2.5, 0.5, 0.001].map(formatRate)).toEqual(['2.5/s', '30.0/min', '3.60/h']);
   });
 });

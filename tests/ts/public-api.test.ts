@@ -14,7 +14,11 @@ const root = resolve(import.meta.dirname, '..', '..');
 /** Every name ts/index.ts exports, types included, as the TypeScript compiler sees them. */
 function indexExports(): string[] {
   const file = join(root, 'ts', 'index.ts');
-  const program = ts.createProgram([file], { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, noEmit: true });
+  const program = ts.createProgram([file], {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    noEmit: true,
+  });
   const checker = program.getTypeChecker();
   const symbol = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
   return checker.getExportsOfModule(symbol).map((s) => s.name);
@@ -55,12 +59,15 @@ describe('the public API', () => {
       }
     }
     // The ones the issue found missing are among them: the scan sees what it should.
-    expect(errorClasses.map((e) => e.split(': ')[1])).toEqual(expect.arrayContaining(['RunConflictError', 'DataFileError', 'InterruptedError', 'TemplateError']));
+    expect(errorClasses.map((e) => e.split(': ')[1])).toEqual(
+      expect.arrayContaining(['RunConflictError', 'DataFileError', 'InterruptedError', 'TemplateError']),
+    );
     const missing = errorClasses.filter((entry) => !(entry.split(': ')[1]! in sdk));
     expect(missing).toEqual([]);
   });
 
   it('leaves internals out', () => {
-    for (const internal of ['lcsLength', 'ranks', 'Random', 'latestCheckpoint', 'generateInstances', 'runSft', 'withStageContext']) expect(sdk).not.toHaveProperty(internal);
+    for (const internal of ['lcsLength', 'ranks', 'Random', 'latestCheckpoint', 'generateInstances', 'runSft', 'withStageContext'])
+      expect(sdk).not.toHaveProperty(internal);
   });
 });

@@ -60,7 +60,12 @@ describe('the rehearsal configs (make repro MODEL=rehearsal)', () => {
       for (const ref of [rehearsal.models.generator, rehearsal.feedback.reward_model, rehearsal.feedback.unieval]) {
         expect(ref).toMatch(/^\.\/runs\/rehearsal-models\//);
       }
-      expect(rehearsal.feedback.backends).toEqual({ reward: 'reward_model', naturalness: 'unieval', coherence: 'unieval', understandability: 'unieval' });
+      expect(rehearsal.feedback.backends).toEqual({
+        reward: 'reward_model',
+        naturalness: 'unieval',
+        coherence: 'unieval',
+        understandability: 'unieval',
+      });
     });
   }
 
@@ -70,7 +75,7 @@ describe('the rehearsal configs (make repro MODEL=rehearsal)', () => {
     expect(differingKeys(lab, changed)).toEqual(['instructions.blacklist', 'rlaf.lora.r']);
   });
 
-  it('the subsets stay below the number of instructions, as Table II\'s do', () => {
+  it("the subsets stay below the number of instructions, as Table II's do", () => {
     for (const suffix of ['', '-self-instruct']) {
       const rehearsal = loadConfig(join(configsDir, `rehearsal${suffix}.yaml`));
       for (const subset of rehearsal.sft.extra_subsets) expect(subset).toBeLessThan(rehearsal.instructions.num_instructions);

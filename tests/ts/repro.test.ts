@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { RatingStore } from '../../ts/eval/human/store.js';
 import { loadSuperNi } from '../../ts/eval/superni.js';
@@ -29,7 +29,10 @@ const MODELS = ['base', 'refine-af', 'refine-af-8', 'refine-af-16', 'self-instru
 
 /** The rehearsal configs as they are, with the run directory and the tiny models' directory in `root`. */
 function writeConfigs(): void {
-  for (const [name, file] of [['rehearsal', files.refineAf], ['rehearsal-self-instruct', files.selfInstruct]] as const) {
+  for (const [name, file] of [
+    ['rehearsal', files.refineAf],
+    ['rehearsal-self-instruct', files.selfInstruct],
+  ] as const) {
     const config = parse(readFileSync(join(packageRoot, 'configs', `${name}.yaml`), 'utf8'));
     config.run.dir = join(root, name);
     config.models.generator = join(models, 'llama');
@@ -43,7 +46,10 @@ function writeConfigs(): void {
 
 const repro = (...flags: string[]) =>
   execa('node', [cli, 'repro', '--config', files.refineAf, '--baseline', files.selfInstruct, ...flags], {
-    cwd: packageRoot, reject: false, all: true, env: { REFINE_AF_LOG_LEVEL: 'warn' },
+    cwd: packageRoot,
+    reject: false,
+    all: true,
+    env: { REFINE_AF_LOG_LEVEL: 'warn' },
   });
 
 const stepSchema = z.object({ steps: z.record(z.string(), z.object({ status: z.string() })) });
@@ -92,7 +98,13 @@ describe('refine-af repro', () => {
     }
     for (const table of ['table-ii.csv', 'table-iii.csv', 'report.html', 'report.md']) expect(existsSync(join(reproDir, table))).toBe(true);
     for (const arm of ['refine-af', 'self-instruct']) {
-      for (const figure of ['fig3-length-instruction.svg', 'fig3-length-input.svg', 'fig3-length-output.svg', 'fig4-seed-rouge.svg', 'fig8-verb-noun.svg']) {
+      for (const figure of [
+        'fig3-length-instruction.svg',
+        'fig3-length-input.svg',
+        'fig3-length-output.svg',
+        'fig4-seed-rouge.svg',
+        'fig8-verb-noun.svg',
+      ]) {
         expect(readFileSync(join(reproDir, 'stats', arm, figure), 'utf8')).toMatch(/^<svg/);
       }
       const run = readJsonl(join(reproDir, 'user-oriented', `${arm}.jsonl`), z.object({ id: z.string(), response: z.string() }));
@@ -117,8 +129,14 @@ describe('refine-af repro', () => {
     expect(tableIII).toMatch(/\| question_rewriting \| [\d.]+ \| [\d.]+ \| 20\.2548 \| 20\.6361 \|/);
     const tableV = text.split('## Table V')[1]!.split('## ')[0]!;
     expect(tableV).toMatch(/\| # of instances \| \d+ \| \d+ \| 14,998 \|/);
-    expect(text).toMatch(/Spearman ρ\(step, reward\): (-?[\d.]+|undefined \(the reward never changed\)) over 6 steps; paper \(LLaMA 2-7B\): 0\.553/);
-    for (const figure of ['stats/refine-af/fig2-reward.svg', 'stats/self-instruct/fig8-verb-noun.svg', 'stats/refine-af/fig4-seed-rouge.svg']) {
+    expect(text).toMatch(
+      /Spearman ρ\(step, reward\): (-?[\d.]+|undefined \(the reward never changed\)) over 6 steps; paper \(LLaMA 2-7B\): 0\.553/,
+    );
+    for (const figure of [
+      'stats/refine-af/fig2-reward.svg',
+      'stats/self-instruct/fig8-verb-noun.svg',
+      'stats/refine-af/fig4-seed-rouge.svg',
+    ]) {
       expect(text).toContain(`](${figure})`);
     }
     expect(text.split('## Figure 6')[1]).toMatch(/^[^\n]*\n\nNot yet rated\./);
@@ -147,9 +165,13 @@ describe('refine-af repro', () => {
   it('human-eval respond resumes a torn run file from any model + adapter; human-eval import puts run files into a new database', async () => {
     const original = readFileSync(join(reproDir, 'user-oriented', 'refine-af.jsonl'), 'utf8').split('\n');
     const out = join(root, 'resumed.jsonl');
-    writeFileSync(out, original.slice(0, 250).join('\n') + '\n{"id": "user_orien');
+    writeFileSync(out, `${original.slice(0, 250).join('\n')}\n{"id": "user_orien`);
     const adapter = join(root, 'rehearsal', 'sft', 'adapter');
-    const respond = await execa('node', [cli, 'human-eval', 'respond', '--config', files.refineAf, '--adapter', adapter, '--out', out], { cwd: packageRoot, reject: false, all: true });
+    const respond = await execa('node', [cli, 'human-eval', 'respond', '--config', files.refineAf, '--adapter', adapter, '--out', out], {
+      cwd: packageRoot,
+      reject: false,
+      all: true,
+    });
     expect(respond.exitCode, String(respond.all)).toBe(0);
     const lines = readJsonl(out, z.object({ id: z.string(), response: z.string() }));
     expect(lines).toHaveLength(252);
@@ -158,7 +180,11 @@ describe('refine-af repro', () => {
 
     const db = join(root, 'fresh.sqlite');
     const runs = ['refine-af', 'self-instruct'].map((arm) => `${arm}=${join(reproDir, 'user-oriented', `${arm}.jsonl`)}`);
-    const imported = await execa('node', [cli, 'human-eval', 'import', '--db', db, '--runs', ...runs], { cwd: packageRoot, reject: false, all: true });
+    const imported = await execa('node', [cli, 'human-eval', 'import', '--db', db, '--runs', ...runs], {
+      cwd: packageRoot,
+      reject: false,
+      all: true,
+    });
     expect(imported.exitCode, String(imported.all)).toBe(0);
     expect(imported.stdout).toContain('504 responses imported, 0 already in');
     const store = RatingStore.open(db, { mustExist: true });

@@ -7,16 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Triplet } from '../../ts/bridge/contract.js';
 import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import type { ConfigInput } from '../../ts/config/schema.js';
 import { defaultPython } from '../../ts/paths.js';
-import type { Triplet } from '../../ts/bridge/contract.js';
-import { scoreResponses, trainRlaf, type RewardFn } from '../../ts/stages/rlaf.js';
 import { latestCheckpoint } from '../../ts/stages/rlaf/checkpoints.js';
 import { rlafPaths } from '../../ts/stages/rlaf/paths.js';
 import { readRlafMetrics } from '../../ts/stages/rlaf/records.js';
+import { type RewardFn, scoreResponses, trainRlaf } from '../../ts/stages/rlaf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
 const modelDir = join(root, 'tiny-llama');
@@ -25,8 +25,15 @@ const worker = new PythonWorker();
 
 beforeAll(async () => {
   await execa(defaultPython, [join(import.meta.dirname, '..', 'py', 'tiny_models.py'), modelDir]);
-  const instructions = ['Name a colour.', 'Add two numbers.', 'Translate "cat" to French.', 'Sort a list of numbers.', 'Give a synonym for "big".', 'Reverse a word.'];
-  writeFileSync(pool, instructions.map((instruction) => JSON.stringify({ instruction, most_similar: [] }) + '\n').join(''));
+  const instructions = [
+    'Name a colour.',
+    'Add two numbers.',
+    'Translate "cat" to French.',
+    'Sort a list of numbers.',
+    'Give a synonym for "big".',
+    'Reverse a word.',
+  ];
+  writeFileSync(pool, instructions.map((instruction) => `${JSON.stringify({ instruction, most_similar: [] })}\n`).join(''));
 });
 afterAll(async () => {
   await worker.close();
@@ -39,7 +46,12 @@ function configFor(name: string, steps: number) {
     run: { dir: join(root, name), seed: 5 },
     models: { generator: modelDir, device: 'cpu' },
     rlaf: {
-      pool, steps, save_every: 2, max_new_tokens: 6, unparsed_reward: -0.25, template: 'instance_generation_short.txt',
+      pool,
+      steps,
+      save_every: 2,
+      max_new_tokens: 6,
+      unparsed_reward: -0.25,
+      template: 'instance_generation_short.txt',
       ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-2 },
     },
   };
@@ -47,12 +59,16 @@ function configFor(name: string, steps: number) {
 }
 
 function readRollouts(file: string): { step: number; reward: number }[] {
-  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: number; reward: number });
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { step: number; reward: number });
 }
 
 // The tiny random model rarely writes a parsable "Output:", so the loop tests mostly see unparsed_reward; the mapping
 // from parsed instances to rewards is tested on its own below.
-const lengthReward: RewardFn = async (triplets) => triplets.map((t) => ({ reward: -t.output.length / 100, indicators: { length: t.output.length } }));
+const lengthReward: RewardFn = async (triplets) =>
+  triplets.map((t) => ({ reward: -t.output.length / 100, indicators: { length: t.output.length } }));
 
 describe('the RLAF loop', () => {
   // One run directory through the whole life of a run, to keep the number of (slow, CPU) PPO steps small:
@@ -155,7 +171,11 @@ describe('scoreResponses', () => {
     };
     const rollouts = await scoreResponses(
       ['Say hi.', 'Ramble.', 'Sort.'],
-      [completion('\nOutput: hi'), completion(' no instance here'), completion('\nExample 1\nList: [2, 1]\nOutput: [1, 2]\nExample 2\nList: [3]\nOutput: [3]')],
+      [
+        completion('\nOutput: hi'),
+        completion(' no instance here'),
+        completion('\nExample 1\nList: [2, 1]\nOutput: [1, 2]\nExample 2\nList: [3]\nOutput: [3]'),
+      ],
       reward,
       -1,
     );

@@ -1,6 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultPython } from '../../ts/paths.js';
 import { Random } from '../../ts/random.js';
@@ -50,7 +50,7 @@ const tricky = [
 describe('ROUGE-L equals rouge_score (RougeScorer(["rougeL"], use_stemmer=False))', () => {
   it('tokenises tricky inputs exactly like the package', async () => {
     const ref = await reference(tricky, []);
-    tricky.forEach((text, i) => expect(rougeTokens(text), JSON.stringify(text)).toEqual(ref.tokens[i]));
+    for (const [i, text] of tricky.entries()) expect(rougeTokens(text), JSON.stringify(text)).toEqual(ref.tokens[i]);
   });
 
   it('scores every pair of tricky inputs and a sample of seed pairs bit for bit', async () => {
@@ -69,11 +69,14 @@ describe('ROUGE-L equals rouge_score (RougeScorer(["rougeL"], use_stemmer=False)
 
   it('matches the package on random strings from a mixed alphabet (property, checked in one batch)', async () => {
     const alphabet = fc.constantFrom(...'abcAB 01,.-é\u0130\u212A\n'.split(''), 'the ', 'cat ', 'İ');
-    const texts = fc.sample(fc.array(alphabet, { maxLength: 60 }).map((cs) => cs.join('')), { numRuns: 300, seed: 7 });
+    const texts = fc.sample(
+      fc.array(alphabet, { maxLength: 60 }).map((cs) => cs.join('')),
+      { numRuns: 300, seed: 7 },
+    );
     const pairs: [string, string][] = texts.slice(0, 150).map((t, i) => [t, texts[150 + i]!]);
     const ref = await reference(texts, pairs);
-    texts.forEach((t, i) => expect(rougeTokens(t)).toEqual(ref.tokens[i]));
-    pairs.forEach(([t, p], i) => expect(rougeL(t, p)).toBe(ref.scores[i]));
+    for (const [i, t] of texts.entries()) expect(rougeTokens(t)).toEqual(ref.tokens[i]);
+    for (const [i, [t, p]] of pairs.entries()) expect(rougeL(t, p)).toBe(ref.scores[i]);
   });
 });
 
@@ -93,8 +96,14 @@ describe('bit-parallel LCS', () => {
 
   it('equals the dynamic-programming LCS for any sequences, short and multi-word long', () => {
     const seq = (max: number) => fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: max });
-    fc.assert(fc.property(seq(40), seq(40), (a, b) => lcsLength(a, b) === dpLcs(a, b)), { numRuns: 2000 });
-    fc.assert(fc.property(seq(140), seq(100), (a, b) => lcsLength(a, b) === dpLcs(a, b)), { numRuns: 300 });
+    fc.assert(
+      fc.property(seq(40), seq(40), (a, b) => lcsLength(a, b) === dpLcs(a, b)),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(seq(140), seq(100), (a, b) => lcsLength(a, b) === dpLcs(a, b)),
+      { numRuns: 300 },
+    );
   });
 
   it('never throws on any string (tokeniser)', () => {
@@ -135,10 +144,15 @@ describe('NoveltyIndex: pruned answers equal brute force', () => {
     const word = fc.constantFrom('the', 'a', 'cat', 'dog', 'sat', 'on', 'mat', 'Mat!', '42', 'é');
     const text = fc.array(word, { maxLength: 12 }).map((w) => w.join(' '));
     fc.assert(
-      fc.property(fc.array(text, { maxLength: 40 }), fc.array(text, { minLength: 1, maxLength: 10 }), fc.integer({ min: 1, max: 12 }), (pool, queries, k) => {
-        const index = new NoveltyIndex(pool);
-        for (const q of queries) expect(index.nearest(q, k)).toEqual(bruteForce(pool, q, k));
-      }),
+      fc.property(
+        fc.array(text, { maxLength: 40 }),
+        fc.array(text, { minLength: 1, maxLength: 10 }),
+        fc.integer({ min: 1, max: 12 }),
+        (pool, queries, k) => {
+          const index = new NoveltyIndex(pool);
+          for (const q of queries) expect(index.nearest(q, k)).toEqual(bruteForce(pool, q, k));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -7,14 +7,21 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import { readJsonl } from '../../ts/io/files.js';
 import {
-  buildGenerator, completeLines, descendants, harnessConfig, progressOf, runningStage, startRun, JSONL_ARTIFACTS,
+  buildGenerator,
+  completeLines,
+  descendants,
+  harnessConfig,
+  JSONL_ARTIFACTS,
+  progressOf,
+  runningStage,
+  startRun,
 } from '../reliability/harness.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 import { waitForExit } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-faults-'));
@@ -49,15 +56,24 @@ async function runWithFault(resume: boolean, when: () => boolean, act: (node: nu
 }
 
 const errorLines = (output: string) =>
-  output.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /^error /.test(l));
+  output
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => /^error /.test(l));
 const resumeHint = `continue with: refine-af run --config ${configFile} --resume`;
 
 describe('refine-af run under interrupts and a dying worker', () => {
   it('SIGINT during PPO: stops after the step in flight, checkpoints it, exits 1 with the resume line, leaves no Python', async () => {
-    const stopped = await runWithFault(false, () => runningStage(runDir) === 'rlaf' && progressOf(runDir, 'rlaf') >= 1, (node) => process.kill(node, 'SIGINT'));
+    const stopped = await runWithFault(
+      false,
+      () => runningStage(runDir) === 'rlaf' && progressOf(runDir, 'rlaf') >= 1,
+      (node) => process.kill(node, 'SIGINT'),
+    );
     expect(stopped.acted).toBe(true);
     expect(stopped.exitCode).toBe(1);
-    expect(errorLines(stopped.output), stopped.output).toEqual([expect.stringContaining(`interrupted by SIGINT; state saved, ${resumeHint}`)]);
+    expect(errorLines(stopped.output), stopped.output).toEqual([
+      expect.stringContaining(`interrupted by SIGINT; state saved, ${resumeHint}`),
+    ]);
     expect(stopped.pythonsLeft).toEqual([]);
     expect(runningStage(runDir)).toBe('rlaf');
     // The step in flight finished and was checkpointed: every logged step has its checkpoint.
@@ -66,9 +82,15 @@ describe('refine-af run under interrupts and a dying worker', () => {
   });
 
   it('SIGTERM during stage 3: stops after the batch in flight, every line whole, same message', async () => {
-    const stopped = await runWithFault(true, () => runningStage(runDir) === 'instances' && progressOf(runDir, 'instances') >= 2, (node) => process.kill(node, 'SIGTERM'));
+    const stopped = await runWithFault(
+      true,
+      () => runningStage(runDir) === 'instances' && progressOf(runDir, 'instances') >= 2,
+      (node) => process.kill(node, 'SIGTERM'),
+    );
     expect(stopped.exitCode).toBe(1);
-    expect(errorLines(stopped.output), stopped.output).toEqual([expect.stringContaining(`interrupted by SIGTERM; state saved, ${resumeHint}`)]);
+    expect(errorLines(stopped.output), stopped.output).toEqual([
+      expect.stringContaining(`interrupted by SIGTERM; state saved, ${resumeHint}`),
+    ]);
     expect(stopped.pythonsLeft).toEqual([]);
     expect(readFileSync(join(runDir, 'instances', 'generations.jsonl'), 'utf8')).toMatch(/\n$/);
     expect(completeLines(join(runDir, 'instances', 'generations.jsonl')) % 2).toBe(0); // whole batches of 2
@@ -79,7 +101,9 @@ describe('refine-af run under interrupts and a dying worker', () => {
     const failed = await runWithFault(
       true,
       () => runningStage(runDir) === 'instances' && progressOf(runDir, 'instances') > generatedBefore,
-      (_node, pythons) => pythons.forEach((pid) => process.kill(pid, 'SIGKILL')),
+      (_node, pythons) => {
+        for (const pid of pythons) process.kill(pid, 'SIGKILL');
+      },
     );
     expect(failed.acted, failed.output).toBe(true);
     expect(failed.exitCode).toBe(1);
@@ -89,7 +113,11 @@ describe('refine-af run under interrupts and a dying worker', () => {
   });
 
   it('--resume then completes the run; no artifact has a torn line or a duplicate', async () => {
-    const finished = await runWithFault(true, () => false, () => {});
+    const finished = await runWithFault(
+      true,
+      () => false,
+      () => {},
+    );
     expect(finished.exitCode, finished.output).toBe(0);
     expect(runningStage(runDir)).toBeUndefined();
     for (const [name, key] of Object.entries(JSONL_ARTIFACTS)) {
@@ -98,6 +126,10 @@ describe('refine-af run under interrupts and a dying worker', () => {
       expect(new Set(records.map(key)).size, name).toBe(records.length);
     }
     expect(readJsonl(join(runDir, 'rlaf', 'metrics.jsonl'), z.object({ step: z.number() })).map((m) => m.step)).toEqual([1, 2, 3]);
-    expect(readJsonl(join(runDir, 'instances', 'generations.jsonl'), z.object({ index: z.number() })).map((g) => g.index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(
+      readJsonl(join(runDir, 'instances', 'generations.jsonl'), z.object({ index: z.number() }))
+        .map((g) => g.index)
+        .sort((a, b) => a - b),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 });

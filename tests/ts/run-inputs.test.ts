@@ -9,12 +9,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import { appendJsonl, readJsonl, writeJsonAtomic } from '../../ts/io/files.js';
 import { harnessConfig, runningStage, startRun } from '../reliability/harness.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-inputs-'));
 const missingModel = join(root, 'no-such-model');
@@ -39,18 +39,31 @@ function writeConfig(name: string, runDir: string, instructions: Record<string, 
 
 async function run(configFile: string, ...flags: ('--resume' | '--force')[]) {
   const result = await startRun(configFile, ...flags);
-  const errors = String(result.all).replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /^error /.test(l));
+  const errors = String(result.all)
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => /^error /.test(l));
   return { exitCode: result.exitCode, errors, output: String(result.all) };
 }
 
 const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-const instructionsOf = (runDir: string) => readJsonl(join(runDir, 'machine_instructions.jsonl'), z.object({ instruction: z.string() })).map((r) => r.instruction);
+const instructionsOf = (runDir: string) =>
+  readJsonl(join(runDir, 'machine_instructions.jsonl'), z.object({ instruction: z.string() })).map((r) => r.instruction);
 
 describe('refine-af run: bad input and the disk', () => {
   const runDir = join(root, 'run');
   let configFile = '';
+  let mounted = false;
+  const disk = join(root, 'disk');
   beforeAll(() => {
     configFile = writeConfig('run', runDir);
+    mkdirSync(disk);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k', 'tmpfs', disk], { stdio: 'ignore' });
+      mounted = true;
+    } catch {
+      mounted = false;
+    }
   });
 
   it('a generator path that does not exist: one error naming it; stage 1 is complete and kept', async () => {
@@ -82,51 +95,46 @@ describe('refine-af run: bad input and the disk', () => {
     expect(instructionsOf(runDir)).toHaveLength(5);
   });
 
-  let mounted = false;
-  const disk = join(root, 'disk');
-  beforeAll(() => {
-    mkdirSync(disk);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k', 'tmpfs', disk], { stdio: 'ignore' });
-      mounted = true;
-    } catch {
-      mounted = false;
-    }
-  });
   afterAll(() => {
     if (mounted) execFileSync('umount', [disk]);
   });
 
-  it.runIf(process.getuid?.() === 0)('a full disk (12 KiB tmpfs): a clean failure naming ENOSPC, no torn line, and a resume with room gives the uninterrupted result', async () => {
-    expect(mounted).toBe(true);
-    const reference = join(root, 'reference');
-    await run(writeConfig('reference', reference, { num_instructions: 16 }));
-    const full = join(disk, 'run');
-    const fullConfig = writeConfig('full', full, { num_instructions: 16 });
-    const failed = await run(fullConfig);
-    expect(failed.exitCode).toBe(1);
-    expect(failed.errors.join('\n'), failed.output).toMatch(/ENOSPC/);
-    const kept = instructionsOf(full); // strict read: a torn line would throw
-    expect(kept.length).toBeLessThan(16);
-    expect(kept).toEqual(instructionsOf(reference).slice(0, kept.length));
+  it.runIf(process.getuid?.() === 0)(
+    'a full disk (12 KiB tmpfs): a clean failure naming ENOSPC, no torn line, and a resume with room gives the uninterrupted result',
+    async () => {
+      expect(mounted).toBe(true);
+      const reference = join(root, 'reference');
+      await run(writeConfig('reference', reference, { num_instructions: 16 }));
+      const full = join(disk, 'run');
+      const fullConfig = writeConfig('full', full, { num_instructions: 16 });
+      const failed = await run(fullConfig);
+      expect(failed.exitCode).toBe(1);
+      expect(failed.errors.join('\n'), failed.output).toMatch(/ENOSPC/);
+      const kept = instructionsOf(full); // strict read: a torn line would throw
+      expect(kept.length).toBeLessThan(16);
+      expect(kept).toEqual(instructionsOf(reference).slice(0, kept.length));
 
-    execFileSync('mount', ['-o', 'remount,size=4m', disk]);
-    const resumed = await run(fullConfig, '--resume');
-    expect(resumed.errors[0]).toContain(missingModel); // stage 1 finished; stage 2 needs the (missing) model
-    expect(instructionsOf(full)).toEqual(instructionsOf(reference));
-  });
+      execFileSync('mount', ['-o', 'remount,size=4m', disk]);
+      const resumed = await run(fullConfig, '--resume');
+      expect(resumed.errors[0]).toContain(missingModel); // stage 1 finished; stage 2 needs the (missing) model
+      expect(instructionsOf(full)).toEqual(instructionsOf(reference));
+    },
+  );
 
-  it.runIf(process.getuid?.() === 0)('the crash-safe writer on a full disk: a write cut short throws and leaves the old content whole', () => {
-    rmSync(join(disk, 'run'), { recursive: true, force: true }); // the previous test's run: the disk shrinks back to 12 KiB
-    execFileSync('mount', ['-o', 'remount,size=12k', disk]);
-    const log = join(disk, 'log.jsonl');
-    const snapshot = join(disk, 'snapshot.json');
-    appendJsonl(log, [{ n: 1 }]);
-    writeJsonAtomic(snapshot, { n: 1 });
-    const big = { text: 'x'.repeat(64 * 1024) }; // more than the disk holds: the kernel writes what fits, then ENOSPC
-    expect(() => appendJsonl(log, [big])).toThrow(/ENOSPC/);
-    expect(readFileSync(log, 'utf8')).toBe('{"n":1}\n');
-    expect(() => writeJsonAtomic(snapshot, big)).toThrow(/ENOSPC/);
-    expect(JSON.parse(readFileSync(snapshot, 'utf8'))).toEqual({ n: 1 });
-  });
+  it.runIf(process.getuid?.() === 0)(
+    'the crash-safe writer on a full disk: a write cut short throws and leaves the old content whole',
+    () => {
+      rmSync(join(disk, 'run'), { recursive: true, force: true }); // the previous test's run: the disk shrinks back to 12 KiB
+      execFileSync('mount', ['-o', 'remount,size=12k', disk]);
+      const log = join(disk, 'log.jsonl');
+      const snapshot = join(disk, 'snapshot.json');
+      appendJsonl(log, [{ n: 1 }]);
+      writeJsonAtomic(snapshot, { n: 1 });
+      const big = { text: 'x'.repeat(64 * 1024) }; // more than the disk holds: the kernel writes what fits, then ENOSPC
+      expect(() => appendJsonl(log, [big])).toThrow(/ENOSPC/);
+      expect(readFileSync(log, 'utf8')).toBe('{"n":1}\n');
+      expect(() => writeJsonAtomic(snapshot, big)).toThrow(/ENOSPC/);
+      expect(JSON.parse(readFileSync(snapshot, 'utf8'))).toEqual({ n: 1 });
+    },
+  );
 });

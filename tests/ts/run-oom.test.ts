@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { buildGenerator, completeLines, descendants, harnessConfig, progressOf, runningStage, startRun } from '../reliability/harness.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 // A fixed mmap threshold: every large allocation maps fresh memory, so the cap fails the next one. glibc's default threshold
 // grows as big blocks are freed (stages release their models), and later allocations then reuse freed heap under the cap.
@@ -46,7 +46,10 @@ describe('out of memory in a PPO step', () => {
       }
     }, 20);
     const failed = await child.finally(() => clearInterval(poll));
-    const errors = String(failed.all).replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /^error /.test(l));
+    const errors = String(failed.all)
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .split('\n')
+      .filter((l) => /^error /.test(l));
     expect(capped).toBeGreaterThan(0);
     expect(failed.exitCode).toBe(1);
     expect(errors, String(failed.all)).toHaveLength(1);

@@ -14,7 +14,7 @@ import { parseConfig } from '../../ts/config/load.js';
 import type { Config } from '../../ts/config/schema.js';
 import { runPipeline, type StageEnd } from '../../ts/run.js';
 import { buildGenerator, harnessConfig, progressOf } from '../reliability/harness.js';
-import { startCompletionsServer, type CompletionsServer } from './fixtures/completions-server.js';
+import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-stages-'));
 const sourceDir = join(root, 'refine-af');
@@ -35,10 +35,11 @@ function configFor(runDir: string, pipeline: Record<string, unknown> = {}): Conf
   return parseConfig({ ...raw, pipeline });
 }
 
-const manifestOf = (runDir: string) => JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { stages: Record<string, { status: string; release?: unknown }> };
+const manifestOf = (runDir: string) =>
+  JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { stages: Record<string, { status: string; release?: unknown }> };
 const instructionsFile = (runDir: string) => join(runDir, 'machine_instructions.jsonl');
 
-describe('refine-af run releases every stage\'s models before the next stage', () => {
+describe("refine-af run releases every stage's models before the next stage", () => {
   const ends: StageEnd[] = [];
 
   // Whole runs with a Python worker and an SFT job: minutes on a loaded 2-core machine.
@@ -47,8 +48,15 @@ describe('refine-af run releases every stage\'s models before the next stage', (
     const poll = setInterval(() => {
       if (progressOf(sourceDir, 'rlaf') >= 1) controller.abort(new Error('test interrupt'));
     }, 20);
-    await expect(runPipeline(configFor(sourceDir), { signal: controller.signal, onStageEnd: (end) => ends.push(end) }).finally(() => clearInterval(poll))).rejects.toThrow();
-    expect(ends.map((e) => [e.stage, e.completed])).toEqual([['instructions', true], ['rlaf', false]]);
+    await expect(
+      runPipeline(configFor(sourceDir), { signal: controller.signal, onStageEnd: (end) => ends.push(end) }).finally(() =>
+        clearInterval(poll),
+      ),
+    ).rejects.toThrow();
+    expect(ends.map((e) => [e.stage, e.completed])).toEqual([
+      ['instructions', true],
+      ['rlaf', false],
+    ]);
     // Stage 1 generated on the completions server: no worker process was started for it.
     expect(ends[0]!.release).toBeNull();
     const rlaf = ends[1]!.release!;
@@ -57,10 +65,16 @@ describe('refine-af run releases every stage\'s models before the next stage', (
     expect(rlaf.after.ppo_policy).toBeNull();
   });
 
-  it('resumed to the end: after every stage the worker holds nothing, and run.json records what was released', { timeout: 600_000 }, async () => {
+  it('resumed to the end: after every stage the worker holds nothing, and run.json records what was released', {
+    timeout: 600_000,
+  }, async () => {
     ends.length = 0;
     await runPipeline(configFor(sourceDir), { resume: true, onStageEnd: (end) => ends.push(end) });
-    expect(ends.map((e) => [e.stage, e.completed])).toEqual([['rlaf', true], ['instances', true], ['sft', true]]);
+    expect(ends.map((e) => [e.stage, e.completed])).toEqual([
+      ['rlaf', true],
+      ['instances', true],
+      ['sft', true],
+    ]);
     for (const { stage, release } of ends) {
       expect(release, stage).not.toBeNull();
       expect(release!.after.handles, stage).toEqual([]);
@@ -70,21 +84,30 @@ describe('refine-af run releases every stage\'s models before the next stage', (
     const [rlaf, instances, sft] = ends.map((e) => e.release!);
     expect(rlaf!.before.handles.map((h) => h.handle)).toEqual(['feedback']);
     expect(instances!.before.handles).toEqual([
-      { handle: 'instances-policy', kind: 'causal_lm', ref: expect.stringMatching(new RegExp(`^${generator}\\+.*/rlaf/checkpoints/step-000003/adapter$`)) },
+      {
+        handle: 'instances-policy',
+        kind: 'causal_lm',
+        ref: expect.stringMatching(new RegExp(`^${generator}\\+.*/rlaf/checkpoints/step-000003/adapter$`)),
+      },
     ]);
     expect(sft!.before.handles).toEqual([]); // SFT trains in its own subprocess
   });
 });
 
 describe('the Self-Instruct baseline shares stage 1 of the REFINE-AF run (pipeline.instructions_from)', () => {
-  it('copies the source run\'s instructions byte for byte without generating, then runs its own stages 3 and SFT', { timeout: 600_000 }, async () => {
+  it("copies the source run's instructions byte for byte without generating, then runs its own stages 3 and SFT", {
+    timeout: 600_000,
+  }, async () => {
     const baselineDir = join(root, 'self-instruct');
     const requestsBefore = server.requests.length;
     const summary = await runPipeline(configFor(baselineDir, { method: 'self-instruct', instructions_from: sourceDir }));
     expect(server.requests.length).toBe(requestsBefore); // not one completion requested
     expect(readFileSync(instructionsFile(baselineDir))).toEqual(readFileSync(instructionsFile(sourceDir)));
     expect(summary.stages.map((s) => [s.stage, s.outcome])).toEqual([
-      ['instructions', 'ran'], ['rlaf', 'not in this pipeline'], ['instances', 'ran'], ['sft', 'ran'],
+      ['instructions', 'ran'],
+      ['rlaf', 'not in this pipeline'],
+      ['instances', 'ran'],
+      ['sft', 'ran'],
     ]);
   });
 
@@ -104,8 +127,8 @@ describe('the Self-Instruct baseline shares stage 1 of the REFINE-AF run (pipeli
 
   it('a changed source file changes the stage-1 hash: the baseline refuses to keep what it copied', async () => {
     writeFileSync(instructionsFile(sourceDir), readFileSync(instructionsFile(sourceDir), 'utf8').split('\n').slice(1).join('\n'));
-    await expect(runPipeline(configFor(join(root, 'self-instruct'), { method: 'self-instruct', instructions_from: sourceDir }))).rejects.toThrow(
-      /holds instructions artifacts made by a different config/,
-    );
+    await expect(
+      runPipeline(configFor(join(root, 'self-instruct'), { method: 'self-instruct', instructions_from: sourceDir })),
+    ).rejects.toThrow(/holds instructions artifacts made by a different config/);
   });
 });

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStageBackend } from '../../ts/backends/from-config.js';
-import { PythonWorker } from '../../ts/bridge/worker.js';
 import type { MethodParams, WorkerMethod } from '../../ts/bridge/contract.js';
+import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { logger } from '../../ts/log.js';
 import { generateInstances } from '../../ts/stages/instances.js';
@@ -44,12 +44,25 @@ afterAll(async () => {
 const config = () =>
   parseConfig({
     run: { dir: root, seed: 3 },
-    models: { generator, dtype: 'float32', device: 'cpu', load_in_4bit: { instructions: true, rlaf: false, instances: true, sft: false, eval: true } },
+    models: {
+      generator,
+      dtype: 'float32',
+      device: 'cpu',
+      load_in_4bit: { instructions: true, rlaf: false, instances: true, sft: false, eval: true },
+    },
     pipeline: { method: 'self-instruct' },
     instructions: { request_batch_size: 1, decoding: { max_new_tokens: 4 } },
-    rlaf: { steps: 1, ppo: { batch_size: 1, mini_batch_size: 1, gradient_accumulation_steps: 1, ppo_epochs: 1 }, max_new_tokens: 4, out_dir: join(root, 'rlaf') },
+    rlaf: {
+      steps: 1,
+      ppo: { batch_size: 1, mini_batch_size: 1, gradient_accumulation_steps: 1, ppo_epochs: 1 },
+      max_new_tokens: 4,
+      out_dir: join(root, 'rlaf'),
+    },
     instances: { batch_size: 2, max_new_tokens: 8, drop_truncated: false },
-    sft: { training: { max_steps: 1, per_device_train_batch_size: 1, gradient_accumulation_steps: 1, save_steps: 1, logging_steps: 1 }, max_seq_length: 64 },
+    sft: {
+      training: { max_steps: 1, per_device_train_batch_size: 1, gradient_accumulation_steps: 1, save_steps: 1, logging_steps: 1 },
+      max_seq_length: 64,
+    },
   });
 
 describe('models.load_in_4bit: each stage loads with its own entry', () => {
@@ -62,19 +75,25 @@ describe('models.load_in_4bit: each stage loads with its own entry', () => {
 
   it('stage 2 opens the PPO policy with rlaf: false', async () => {
     const pool = join(root, 'pool.jsonl');
-    writeFileSync(pool, ['Name a colour.', 'Name a fruit.'].map((instruction) => JSON.stringify({ instruction })).join('\n') + '\n');
-    await trainRlaf({ ...config(), rlaf: { ...config().rlaf, pool } }, { worker, reward: async (t) => t.map(() => ({ reward: 0, indicators: {} })) });
+    writeFileSync(pool, `${['Name a colour.', 'Name a fruit.'].map((instruction) => JSON.stringify({ instruction })).join('\n')}\n`);
+    await trainRlaf(
+      { ...config(), rlaf: { ...config().rlaf, pool } },
+      { worker, reward: async (t) => t.map(() => ({ reward: 0, indicators: {} })) },
+    );
     expect(worker.fourBit('ppo_init')).toEqual([false]);
   });
 
   it('stage 3 loads the policy with instances: true', async () => {
-    await generateInstances({ config: config(), worker, runDir: root, logger }, { instructionsFile: join(root, 'pool.jsonl'), adapter: null });
+    await generateInstances(
+      { config: config(), worker, runDir: root, logger },
+      { instructionsFile: join(root, 'pool.jsonl'), adapter: null },
+    );
     expect(worker.fourBit('load_model')).toEqual([true, true]);
   });
 
   it('SFT runs its job with sft: false', async () => {
     const dataset = join(root, 'ift.jsonl');
-    writeFileSync(dataset, JSON.stringify({ instruction: 'Name a colour.', input: '', output: 'red' }) + '\n');
+    writeFileSync(dataset, `${JSON.stringify({ instruction: 'Name a colour.', input: '', output: 'red' })}\n`);
     const run = await runSft({ config: config(), worker, runDir: root, logger }, { datasetFile: dataset });
     expect(JSON.parse(readFileSync(join(run.outDir, 'result.json'), 'utf8')).params.load_in_4bit).toBe(false);
   });

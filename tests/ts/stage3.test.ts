@@ -1,7 +1,7 @@
 /** Stage 3 and SFT end to end on a tiny random Llama (built by the pytest helper): real jobs, real worker, real files. */
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../ts/config/load.js';
@@ -29,7 +29,15 @@ function config(runDir: string, extra: ConfigInput = {}) {
     run: { dir: runDir, seed: 3 },
     models: { generator: tinyModel, dtype: 'float32', device: 'cpu' },
     sft: {
-      training: { learning_rate: 5e-2, lr_scheduler_type: 'constant', warmup_ratio: 0, max_steps: 12, gradient_accumulation_steps: 1, save_steps: 3, logging_steps: 3 },
+      training: {
+        learning_rate: 5e-2,
+        lr_scheduler_type: 'constant',
+        warmup_ratio: 0,
+        max_steps: 12,
+        gradient_accumulation_steps: 1,
+        save_steps: 3,
+        logging_steps: 3,
+      },
       max_seq_length: 128,
       // A random tiny model's logits stay near uniform unless the head adapts too.
       lora: { target_modules: ['q_proj', 'v_proj', 'lm_head'] },
@@ -40,8 +48,14 @@ function config(runDir: string, extra: ConfigInput = {}) {
 
 beforeAll(async () => {
   await execa(defaultPython, [join(packageRoot, 'tests', 'py', 'tiny_models.py'), tinyModel]);
-  writeFileSync(datasetFile, records.map((r) => JSON.stringify(r) + '\n').join(''));
-  writeFileSync(poolFile, readFileSync(join(packageRoot, 'seeds', 'seed_tasks.jsonl'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n');
+  writeFileSync(datasetFile, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileSync(
+    poolFile,
+    `${readFileSync(join(packageRoot, 'seeds', 'seed_tasks.jsonl'), 'utf8')
+      .split('\n')
+      .slice(0, 6)
+      .join('\n')}\n`,
+  );
 });
 
 describe('SFT through runJob on a tiny model, then stage 3 with its adapter', () => {
@@ -88,17 +102,22 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
   it('stage 3 generates with the adapter, resumes exactly after a torn write, and refuses the wrong policy', async () => {
     const runDir = join(dir, 'stage3-run');
     // The short prompt: the full one (~1,500 tokens) is past the tiny model's 512 positions.
-    const cfg = config(runDir, { instances: { template: 'instance_generation_short.txt', batch_size: 4, max_new_tokens: 12, do_sample: true } });
+    const cfg = config(runDir, {
+      instances: { template: 'instance_generation_short.txt', batch_size: 4, max_new_tokens: 12, do_sample: true },
+    });
     const first = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
     expect(first.generatedNow).toBe(6);
     expect(first.poolSize).toBe(6);
     const generations = readFileSync(first.files.generations, 'utf8');
-    const lines = generations.trim().split('\n').map((l) => JSON.parse(l) as { index: number; completion: string });
+    const lines = generations
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { index: number; completion: string });
     expect(lines.map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(JSON.parse(readFileSync(first.files.summary, 'utf8')).policy).toBe(`local:${tinyModel}+${adapterDir}`);
 
     // A crash in the second batch: its append was torn half-way.
-    const firstBatch = generations.split('\n').slice(0, 4).join('\n') + '\n';
+    const firstBatch = `${generations.split('\n').slice(0, 4).join('\n')}\n`;
     writeFileSync(first.files.generations, firstBatch);
     appendFileSync(first.files.generations, generations.split('\n')[4]!.slice(0, 20));
     const resumed = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
@@ -109,9 +128,9 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
     const done = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
     expect(done.generatedNow).toBe(0);
 
-    await expect(
-      withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: null })),
-    ).rejects.toThrow(/self-instruct/);
+    await expect(withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: null }))).rejects.toThrow(
+      /self-instruct/,
+    );
     const baseline = config(runDir, { pipeline: { method: 'self-instruct' } });
     await expect(
       withStageContext(baseline, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: null })),

@@ -1,16 +1,16 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { pearson, ranks, spearman } from '../../ts/stats/correlation.js';
-import { lineChartSvg, rewardCurveSvg } from '../../ts/stats/line-chart.js';
-import { niceTicks } from '../../ts/stats/svg.js';
-import { mean, quantile } from '../../ts/stats/summary.js';
-import { analyseDataset } from '../../ts/stats/report.js';
-import { parseConfig } from '../../ts/config/load.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exponentialMovingAverage } from '../../ts/stats/smoothing.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../ts/config/load.js';
 import { toCsv } from '../../ts/io/csv.js';
+import { pearson, ranks, spearman } from '../../ts/stats/correlation.js';
+import { lineChartSvg, rewardCurveSvg } from '../../ts/stats/line-chart.js';
+import { analyseDataset } from '../../ts/stats/report.js';
+import { exponentialMovingAverage } from '../../ts/stats/smoothing.js';
+import { mean, quantile } from '../../ts/stats/summary.js';
+import { niceTicks } from '../../ts/stats/svg.js';
 
 const distinct = fc.uniqueArray(fc.integer({ min: -1000, max: 1000 }), { minLength: 3, maxLength: 40 });
 
@@ -21,8 +21,18 @@ describe('ranks and Spearman', () => {
 
   it('is ±1 for any strictly monotone relation and NaN for a constant side', () => {
     const xs = [1, 2, 3, 4, 5];
-    expect(spearman(xs, xs.map((x) => x ** 3))).toBeCloseTo(1, 12);
-    expect(spearman(xs, xs.map((x) => -Math.exp(x)))).toBeCloseTo(-1, 12);
+    expect(
+      spearman(
+        xs,
+        xs.map((x) => x ** 3),
+      ),
+    ).toBeCloseTo(1, 12);
+    expect(
+      spearman(
+        xs,
+        xs.map((x) => -Math.exp(x)),
+      ),
+    ).toBeCloseTo(-1, 12);
     expect(spearman(xs, [2, 2, 2, 2, 2])).toBeNaN();
   });
 
@@ -49,19 +59,23 @@ describe('ranks and Spearman', () => {
 describe('exponentialMovingAverage (pandas ewm(span).mean(), adjust=True)', () => {
   it('matches the weighted-mean definition at every point', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { minLength: 1, maxLength: 50 }), fc.integer({ min: 1, max: 40 }), (values, span) => {
-        const decay = 1 - 2 / (span + 1);
-        const got = exponentialMovingAverage(values, span);
-        values.forEach((_, t) => {
-          let num = 0;
-          let den = 0;
-          for (let k = 0; k <= t; k++) {
-            num += decay ** k * values[t - k]!;
-            den += decay ** k;
-          }
-          expect(got[t]).toBeCloseTo(num / den, 8);
-        });
-      }),
+      fc.property(
+        fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { minLength: 1, maxLength: 50 }),
+        fc.integer({ min: 1, max: 40 }),
+        (values, span) => {
+          const decay = 1 - 2 / (span + 1);
+          const got = exponentialMovingAverage(values, span);
+          values.forEach((_, t) => {
+            let num = 0;
+            let den = 0;
+            for (let k = 0; k <= t; k++) {
+              num += decay ** k * values[t - k]!;
+              den += decay ** k;
+            }
+            expect(got[t]).toBeCloseTo(num / den, 8);
+          });
+        },
+      ),
     );
   });
 
@@ -79,8 +93,22 @@ describe('lineChartSvg', () => {
       xLabel: 'step',
       yLabel: 'reward',
       series: [
-        { name: 'raw', points: [[1, 0.5], [2, Number.NaN], [3, 0.9], [4, 0.2]] },
-        { name: 'smoothed "ema"', points: [[1, 0.5], [4, 0.6]] },
+        {
+          name: 'raw',
+          points: [
+            [1, 0.5],
+            [2, Number.NaN],
+            [3, 0.9],
+            [4, 0.2],
+          ],
+        },
+        {
+          name: 'smoothed "ema"',
+          points: [
+            [1, 0.5],
+            [4, 0.6],
+          ],
+        },
       ],
     });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
@@ -91,7 +119,9 @@ describe('lineChartSvg', () => {
   });
 
   it('still renders a single point or an empty series', () => {
-    expect(lineChartSvg({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'one', points: [[1, 1]] }] })).toMatch(/<path d="M[\d.]+,[\d.]+"/);
+    expect(lineChartSvg({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'one', points: [[1, 1]] }] })).toMatch(
+      /<path d="M[\d.]+,[\d.]+"/,
+    );
     expect(lineChartSvg({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'none', points: [] }] })).toContain('</svg>');
   });
 
@@ -104,9 +134,15 @@ describe('lineChartSvg', () => {
 
 describe('toCsv', () => {
   it('quotes cells with commas, quotes or line breaks, and leaves missing cells empty', () => {
-    expect(toCsv(['a', 'b', 'c'], [[1, 'x,y', undefined], ['say "hi"', 'two\nlines', 0.5]])).toBe(
-      'a,b,c\r\n1,"x,y",\r\n"say ""hi""","two\nlines",0.5\r\n',
-    );
+    expect(
+      toCsv(
+        ['a', 'b', 'c'],
+        [
+          [1, 'x,y', undefined],
+          ['say "hi"', 'two\nlines', 0.5],
+        ],
+      ),
+    ).toBe('a,b,c\r\n1,"x,y",\r\n"say ""hi""","two\nlines",0.5\r\n');
   });
 });
 
@@ -121,12 +157,15 @@ describe('mean and quantile', () => {
     expect(mean([], 0)).toBe(0);
   });
 
-  it('give the dataset report\'s median of an even count as the mean of the middle two', () => {
+  it("give the dataset report's median of an even count as the mean of the middle two", () => {
     const dir = mkdtempSync(join(tmpdir(), 'refine-af-median-'));
     const dataset = join(dir, 'd.jsonl');
     // Output lengths 1, 2, 3 and 4 words: the median is 2.5 (the upper middle element would be 3).
     const outputs = ['a', 'a b', 'a b c', 'a b c d'];
-    writeFileSync(dataset, outputs.map((output, i) => JSON.stringify({ instruction: `Write item number ${i} now.`, input: '', output })).join('\n') + '\n');
+    writeFileSync(
+      dataset,
+      `${outputs.map((output, i) => JSON.stringify({ instruction: `Write item number ${i} now.`, input: '', output })).join('\n')}\n`,
+    );
     const stats = analyseDataset(parseConfig({}), { dataset, outDir: join(dir, 'out') });
     expect(stats.lengths.output.median).toBe(2.5);
   });
@@ -134,7 +173,14 @@ describe('mean and quantile', () => {
 
 describe('rewardCurveSvg (Figure 2, drawn by stage 2 and by the report alike)', () => {
   it('plots the rewards and their moving average, with Spearman ρ in the title', () => {
-    const svg = rewardCurveSvg([{ step: 1, reward: 0 }, { step: 2, reward: 1 }, { step: 3, reward: 2 }], 2);
+    const svg = rewardCurveSvg(
+      [
+        { step: 1, reward: 0 },
+        { step: 2, reward: 1 },
+        { step: 3, reward: 2 },
+      ],
+      2,
+    );
     expect(svg).toContain('Spearman ρ with step = 1.000');
     expect(svg).toContain('moving average (span 2)');
     expect(svg.match(/<path /g)).toHaveLength(2);

@@ -3,7 +3,7 @@
  * servers, or a server the stage starts for itself (vLLM on GPUs, llama.cpp on CPUs) and stops when it ends.
  */
 import { resolve } from 'node:path';
-import { freePort, startServer, type ManagedServer } from '../bridge/jobs.js';
+import { freePort, type ManagedServer, startServer } from '../bridge/jobs.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import type { QuantizedStage } from '../config/model-loading.js';
 import type { Config, GENERATION_BACKENDS } from '../config/schema.js';
@@ -23,7 +23,12 @@ const BACKEND_KEY: Record<GeneratingStage, string> = {
   responses: 'human_eval.backend',
 };
 /** Whose models.load_in_4bit entry applies. */
-const QUANTIZED: Record<GeneratingStage, QuantizedStage> = { instructions: 'instructions', instances: 'instances', eval: 'eval', responses: 'eval' };
+const QUANTIZED: Record<GeneratingStage, QuantizedStage> = {
+  instructions: 'instructions',
+  instances: 'instances',
+  eval: 'eval',
+  responses: 'eval',
+};
 
 /** The backend a stage cannot use, said before any work starts. */
 export class BackendConfigError extends Error {
@@ -58,7 +63,15 @@ export async function openStageBackend(config: Config, spec: StageBackendSpec): 
   const label = `${spec.model}${spec.adapter === null ? '' : `+${spec.adapter}`}`;
   switch (spec.kind) {
     case 'local': {
-      const backend = new LocalWorkerBackend(spec.worker, config.models, QUANTIZED[spec.stage], spec.batchSize, spec.handle, spec.model, spec.adapter);
+      const backend = new LocalWorkerBackend(
+        spec.worker,
+        config.models,
+        QUANTIZED[spec.stage],
+        spec.batchSize,
+        spec.handle,
+        spec.model,
+        spec.adapter,
+      );
       return { backend, close: () => backend.unload() };
     }
     case 'openai': {
@@ -98,7 +111,11 @@ export async function openStageBackend(config: Config, spec: StageBackendSpec): 
 }
 
 /** Open the stage's backend, run `fn` with it, and close it however `fn` ends. */
-export async function withStageBackend<T>(config: Config, spec: StageBackendSpec, fn: (backend: GenerationBackend) => Promise<T>): Promise<T> {
+export async function withStageBackend<T>(
+  config: Config,
+  spec: StageBackendSpec,
+  fn: (backend: GenerationBackend) => Promise<T>,
+): Promise<T> {
   const { backend, close } = await openStageBackend(config, spec);
   try {
     return await fn(backend);
@@ -128,12 +145,23 @@ async function startStageServer(config: Config, spec: StageBackendSpec): Promise
   const options = { python, startupTimeoutMs: config.server.startup_timeout_ms, ...(spec.signal ? { signal: spec.signal } : {}) };
   if (spec.kind === 'llama_cpp') {
     if (resolved.gguf_file === null) {
-      throw new BackendConfigError(`${BACKEND_KEY[spec.stage]} is llama_cpp, which serves .gguf files, but ${spec.model} resolved to ${resolved.path}, which has none`);
+      throw new BackendConfigError(
+        `${BACKEND_KEY[spec.stage]} is llama_cpp, which serves .gguf files, but ${spec.model} resolved to ${resolved.path}, which has none`,
+      );
     }
     const settings = config.server.llama_cpp;
     return startServer(
       'llama_cpp',
-      { model: weights, served_name: spec.model, port, adapters: {}, extra_args: settings.extra_args, n_ctx: settings.n_ctx, n_threads: settings.n_threads, seed: config.run.seed },
+      {
+        model: weights,
+        served_name: spec.model,
+        port,
+        adapters: {},
+        extra_args: settings.extra_args,
+        n_ctx: settings.n_ctx,
+        n_threads: settings.n_threads,
+        seed: config.run.seed,
+      },
       { command: [python, '-m', 'llama_cpp.server'], ...options },
     );
   }

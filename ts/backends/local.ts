@@ -1,11 +1,10 @@
 /** The local Python worker as a generation backend: transformers, batched, 4-bit on CUDA when the stage's setting says so. */
-import type { ModelInfo } from '../bridge/contract.js';
+import type { Completion, ModelInfo } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import { modelLoading, type QuantizedStage } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
-import type { GenerationBackend, GenerationRequest } from './types.js';
-import type { Completion } from '../bridge/contract.js';
 import { logger } from '../log.js';
+import type { GenerationBackend, GenerationRequest } from './types.js';
 
 export class LocalWorkerBackend implements GenerationBackend {
   readonly name: string;
@@ -48,7 +47,9 @@ export class LocalWorkerBackend implements GenerationBackend {
     const { presence_penalty, ...decoding } = request.decoding;
     // transformers' generate has no presence penalty (its repetition_penalty is a different rule), so it is not applied.
     if (presence_penalty !== undefined && presence_penalty !== 0 && !this.warnedPresencePenalty) {
-      logger.warn(`${this.name}: presence_penalty ${presence_penalty} is ignored: the local worker has no presence penalty (an OpenAI-compatible endpoint applies it)`);
+      logger.warn(
+        `${this.name}: presence_penalty ${presence_penalty} is ignored: the local worker has no presence penalty (an OpenAI-compatible endpoint applies it)`,
+      );
       this.warnedPresencePenalty = true;
     }
     await this.load();

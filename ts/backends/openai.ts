@@ -53,7 +53,10 @@ const LLAMA_CPP_NEUTRAL_SAMPLING = { top_k: 0, min_p: 0, repeat_penalty: 1 };
 const NOT_AS_SPECIFIED: Record<ServerDialect, Partial<Record<'presence_penalty' | 'seed' | 'stop', string>>> = {
   vllm: {},
   // llama-cpp-python 0.3.36, Llama.sample: penalties over last_n_tokens_size (64) tokens, the prompt's included.
-  llama_cpp: { presence_penalty: 'llama.cpp penalises only tokens among the last 64 of prompt and completion (its repeat window), not the whole completion' },
+  llama_cpp: {
+    presence_penalty:
+      'llama.cpp penalises only tokens among the last 64 of prompt and completion (its repeat window), not the whole completion',
+  },
   other: {},
 };
 
@@ -116,7 +119,12 @@ export class OpenAICompletionsBackend implements GenerationBackend {
       }
       const entry = served.find((m) => m.id === this.model);
       if (entry === undefined) {
-        throw new ServedModelError(replica.url, this.model, served.map((m) => m.id), this.options.missingModelHint ?? 'set openai.model to one of them');
+        throw new ServedModelError(
+          replica.url,
+          this.model,
+          served.map((m) => m.id),
+          this.options.missingModelHint ?? 'set openai.model to one of them',
+        );
       }
       dialects.add(dialectOf(served[0]?.owned_by));
     }
@@ -142,7 +150,11 @@ export class OpenAICompletionsBackend implements GenerationBackend {
 
   private warnOnce(dialect: ServerDialect, request: GenerationRequest): void {
     if (this.warned) return;
-    const used = { presence_penalty: (request.decoding.presence_penalty ?? 0) !== 0, seed: request.decoding.do_sample, stop: request.decoding.stop.length > 0 };
+    const used = {
+      presence_penalty: (request.decoding.presence_penalty ?? 0) !== 0,
+      seed: request.decoding.do_sample,
+      stop: request.decoding.stop.length > 0,
+    };
     const caveats = Object.entries(NOT_AS_SPECIFIED[dialect]).filter(([name]) => used[name as keyof typeof used]);
     if (caveats.length === 0) return;
     logger.warn(`${this.name}: ${caveats.map(([name, what]) => `${name} is not applied as OpenAI specifies it: ${what}`).join('; ')}`);
@@ -167,7 +179,9 @@ export class OpenAICompletionsBackend implements GenerationBackend {
             `gave up after ${this.settings.max_retries + 1} attempts on each of ${this.replicas.map((r) => r.url).join(', ')}: ${describe(error)}`,
           );
         }
-        logger.warn(`${replica.url}: ${describe(error)} after ${this.settings.max_retries + 1} attempts; moving the request to another replica`);
+        logger.warn(
+          `${replica.url}: ${describe(error)} after ${this.settings.max_retries + 1} attempts; moving the request to another replica`,
+        );
       }
     }
   }
@@ -179,7 +193,13 @@ export class OpenAICompletionsBackend implements GenerationBackend {
     return healthy[this.nextReplica++ % healthy.length]!;
   }
 
-  private async complete(client: OpenAI, dialect: ServerDialect, request: GenerationRequest, prompt: string, seed: number): Promise<Completion> {
+  private async complete(
+    client: OpenAI,
+    dialect: ServerDialect,
+    request: GenerationRequest,
+    prompt: string,
+    seed: number,
+  ): Promise<Completion> {
     const { decoding } = request;
     const sampling = {
       model: this.model,
@@ -216,7 +236,10 @@ export class OpenAICompletionsBackend implements GenerationBackend {
  * string, or null for end-of-sequence); llama.cpp and others say "stop" for both, and leave the stop string out of the
  * text: then it is "stop" when stop strings were asked for (an end-of-sequence is reported as a stop), else "eos".
  */
-function finishReason(choice: { finish_reason: string | null; stop_reason?: string | number | null }, askedToStop: boolean): Completion['finish_reason'] {
+function finishReason(
+  choice: { finish_reason: string | null; stop_reason?: string | number | null },
+  askedToStop: boolean,
+): Completion['finish_reason'] {
   if (choice.finish_reason === 'length') return 'length';
   if (choice.stop_reason !== undefined) return choice.stop_reason === null ? 'eos' : 'stop';
   return askedToStop ? 'stop' : 'eos';
@@ -225,12 +248,16 @@ function finishReason(choice: { finish_reason: string | null; stop_reason?: stri
 /** A failure another replica may not have: the server is unreachable, overloaded or broken, not the request. */
 function retryable(error: unknown): boolean {
   if (error instanceof OpenAI.APIConnectionError) return true; // includes timeouts
-  return error instanceof OpenAI.APIError && error.status !== undefined && (error.status === 408 || error.status === 429 || error.status >= 500);
+  return (
+    error instanceof OpenAI.APIError && error.status !== undefined && (error.status === 408 || error.status === 429 || error.status >= 500)
+  );
 }
 
 function describe(error: unknown): string {
   if (error instanceof OpenAI.APIConnectionError) {
-    const cause = (error.cause as { code?: string; cause?: { code?: string } } | undefined)?.cause?.code ?? (error.cause as { code?: string } | undefined)?.code;
+    const cause =
+      (error.cause as { code?: string; cause?: { code?: string } } | undefined)?.cause?.code ??
+      (error.cause as { code?: string } | undefined)?.code;
     return `${error.message}${cause ? ` (${cause})` : ''}`;
   }
   if (error instanceof OpenAI.APIError) return `HTTP ${error.status}: ${error.message.slice(0, 500)}`;

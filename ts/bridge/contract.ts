@@ -236,7 +236,8 @@ export const workerMethods = {
     timeoutMs: MINUTE_MS,
   }),
   resolve_model: method({
-    description: 'Turn a model reference (embedded name, local path or hub id) into a loadable location, or fail naming what was looked for.',
+    description:
+      'Turn a model reference (embedded name, local path or hub id) into a loadable location, or fail naming what was looked for.',
     params: z.object({ ref: z.string() }),
     result: resolvedModelSchema,
     timeoutMs: 2 * MINUTE_MS,
@@ -337,7 +338,8 @@ export const workerMethods = {
     timeoutMs: 5 * MINUTE_MS,
   }),
   load_scorers: method({
-    description: 'Load the feedback indicators\' backends (reward model, UniEval, judge) under a handle; every model is resolved first. unload_model frees them.',
+    description:
+      "Load the feedback indicators' backends (reward model, UniEval, judge) under a handle; every model is resolved first. unload_model frees them.",
     params: z.object({ handle: z.string(), spec: feedbackSpecSchema }),
     result: z.object({ backends: indicatorBackendsSchema }),
     timeoutMs: 2 * HOUR_MS,
@@ -459,7 +461,7 @@ const serverCommonParams = {
 
 export const servers = {
   vllm: server({
-    description: 'vLLM\'s OpenAI-compatible server (`vllm serve`), GPU only; LoRA adapters as --enable-lora --lora-modules NAME=DIR.',
+    description: "vLLM's OpenAI-compatible server (`vllm serve`), GPU only; LoRA adapters as --enable-lora --lora-modules NAME=DIR.",
     params: z.object({
       ...serverCommonParams,
       dtype: z.enum(['auto', 'float32', 'bfloat16', 'float16']),
@@ -474,14 +476,21 @@ export const servers = {
       ...['--tensor-parallel-size', String(p.tensor_parallel_size)],
       ...(p.load_in_4bit ? ['--quantization', 'bitsandbytes'] : []),
       ...(Object.keys(p.adapters).length > 0
-        ? ['--enable-lora', '--max-lora-rank', String(p.max_lora_rank), '--lora-modules', ...Object.entries(p.adapters).map(([name, dir]) => `${name}=${dir}`)]
+        ? [
+            '--enable-lora',
+            '--max-lora-rank',
+            String(p.max_lora_rank),
+            '--lora-modules',
+            ...Object.entries(p.adapters).map(([name, dir]) => `${name}=${dir}`),
+          ]
         : []),
       ...p.extra_args,
     ],
     servesAdapters: true,
   }),
   llama_cpp: server({
-    description: 'llama-cpp-python\'s OpenAI-compatible server (`python -m llama_cpp.server`) serving a .gguf file on CPU; no peft adapters.',
+    description:
+      "llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`) serving a .gguf file on CPU; no peft adapters.",
     params: z.object({
       ...serverCommonParams,
       n_ctx: z.number().int().positive(),

@@ -26,8 +26,13 @@ export class PythonError extends BridgeError {
   readonly pythonType: string;
   readonly pythonMessage: string;
   readonly pythonTraceback: string;
-  constructor(readonly origin: string, info: PythonErrorInfo) {
-    super(`${origin} failed in Python: ${outOfMemory(info) ? 'out of memory (lower a batch size or free memory, then resume): ' : ''}${info.type}: ${info.message}`);
+  constructor(
+    readonly origin: string,
+    info: PythonErrorInfo,
+  ) {
+    super(
+      `${origin} failed in Python: ${outOfMemory(info) ? 'out of memory (lower a batch size or free memory, then resume): ' : ''}${info.type}: ${info.message}`,
+    );
     this.pythonType = info.type;
     this.pythonMessage = info.message;
     this.pythonTraceback = info.traceback;
@@ -64,7 +69,10 @@ export class WorkerDiedError extends BridgeError {
 
 export class WorkerTimeoutError extends BridgeError {
   override name = 'WorkerTimeoutError';
-  constructor(readonly origin: string, readonly timeoutMs: number) {
+  constructor(
+    readonly origin: string,
+    readonly timeoutMs: number,
+  ) {
     super(
       `${origin} did not finish within ${timeoutMs} ms; the worker was stopped. ` +
         `Raise bridge.timeouts_ms.${origin.replace(/^worker\./, '')} in the config if this call is expected to take longer.`,
@@ -75,7 +83,10 @@ export class WorkerTimeoutError extends BridgeError {
 /** Python answered with something the contract does not allow: a bug on one side of the seam. */
 export class ContractError extends BridgeError {
   override name = 'ContractError';
-  constructor(readonly origin: string, readonly issues: string) {
+  constructor(
+    readonly origin: string,
+    readonly issues: string,
+  ) {
     super(`${origin} returned a value that does not match its declaration in ts/bridge/contract.ts: ${issues}`);
   }
 }

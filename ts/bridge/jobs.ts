@@ -6,26 +6,26 @@
  * door (startServer), declared in contract.ts `servers`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import type { Readable } from 'node:stream';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { InterruptedError } from '../interrupt.js';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
 import {
-  jobs,
-  jobTerminalEventSchema,
-  pythonEnvironment,
-  servers,
   type JobName,
   type JobParams,
   type JobProgress,
   type JobResult,
+  jobs,
+  jobTerminalEventSchema,
+  pythonEnvironment,
   type ServerName,
   type ServerParams,
+  servers,
 } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
 

@@ -6,23 +6,17 @@
  * timeouts, rejection of every pending call when the process dies, a fresh worker on the next call, zod
  * validation of every parameter and result, Python output routed into the TS logger, and no orphan at exit.
  */
-import { accessSync, constants, closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import type { Config } from '../config/schema.js';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
-import {
-  pythonEnvironment,
-  envelopeSchema,
-  workerMethods,
-  type MethodParams,
-  type MethodResult,
-  type WorkerMethod,
-} from './contract.js';
+import { envelopeSchema, type MethodParams, type MethodResult, pythonEnvironment, type WorkerMethod, workerMethods } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError, WorkerTimeoutError } from './errors.js';
-import type { Config } from '../config/schema.js';
 
 const LOG_POLL_MS = 200;
 const SERVICE_MODULE = 'refine_af.service';
@@ -148,7 +142,9 @@ export class PythonWorker {
     try {
       accessSync(this.python, constants.X_OK);
     } catch {
-      throw new BridgeError(`Python interpreter ${this.python} not found or not executable; run \`make setup\` or set bridge.python in the config`);
+      throw new BridgeError(
+        `Python interpreter ${this.python} not found or not executable; run \`make setup\` or set bridge.python in the config`,
+      );
     }
     activeWorker = this;
     this.logDir = mkdtempSync(join(tmpdir(), 'refine-af-worker-'));
@@ -166,7 +162,11 @@ export class PythonWorker {
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     this.logTimer = setInterval(() => this.drainLog(logFile), LOG_POLL_MS);
     this.logTimer.unref();
-    const service = (await this.track('worker.start', workerMethods.ping.timeoutMs, importing as unknown as Promise<string>)) as unknown as ServiceProxy;
+    const service = (await this.track(
+      'worker.start',
+      workerMethods.ping.timeoutMs,
+      importing as unknown as Promise<string>,
+    )) as unknown as ServiceProxy;
     this.service = service;
     logger.debug(`python worker started (pid ${child.pid}, ${this.python})`);
     return service;

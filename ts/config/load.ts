@@ -1,12 +1,15 @@
 /** Read a YAML config, validate it with the one schema, and report any problem as file:line, key path, value, expectation. */
 import { readFileSync } from 'node:fs';
-import { LineCounter, isNode, parseDocument } from 'yaml';
+import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config, type ConfigInput } from './schema.js';
+import { type Config, type ConfigInput, configSchema } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(readonly file: string, readonly problems: string[]) {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
     super(`invalid config ${file}:\n  ${problems.join('\n  ')}`);
   }
 }
@@ -26,8 +29,30 @@ function flatten(issues: z.core.$ZodIssue[]): { path: PropertyKey[]; message: st
   );
 }
 
-const PPO_CONFIG = ['batch_size', 'mini_batch_size', 'gradient_accumulation_steps', 'learning_rate', 'ppo_epochs', 'init_kl_coef', 'cliprange', 'cliprange_value', 'vf_coef', 'gamma', 'lam', 'max_grad_norm'];
-const TRAINING_ARGUMENTS = ['learning_rate', 'warmup_ratio', 'gradient_accumulation_steps', 'max_steps', 'logging_steps', 'save_steps', 'save_total_limit', 'report_to'];
+const PPO_CONFIG = [
+  'batch_size',
+  'mini_batch_size',
+  'gradient_accumulation_steps',
+  'learning_rate',
+  'ppo_epochs',
+  'init_kl_coef',
+  'cliprange',
+  'cliprange_value',
+  'vf_coef',
+  'gamma',
+  'lam',
+  'max_grad_norm',
+];
+const TRAINING_ARGUMENTS = [
+  'learning_rate',
+  'warmup_ratio',
+  'gradient_accumulation_steps',
+  'max_steps',
+  'logging_steps',
+  'save_steps',
+  'save_total_limit',
+  'report_to',
+];
 /** Keys of earlier versions and where each lives now (library settings moved under the library's own names). */
 const MOVED_KEYS: Record<string, string> = {
   ...Object.fromEntries(PPO_CONFIG.map((key) => [`rlaf.${key}`, `rlaf.ppo.${key}`])),
@@ -85,7 +110,8 @@ export function loadConfig(file: string, overrides: ConfigInput = {}): Config {
     );
   }
   const raw = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, [`${file}:1: expected a mapping of sections, got ${describeValue(raw)}`]);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(file, [`${file}:1: expected a mapping of sections, got ${describeValue(raw)}`]);
   const locate = (path: PropertyKey[]): string => {
     for (let depth = path.length; depth > 0; depth--) {
       const node = doc.getIn(path.slice(0, depth).map(String), true);

@@ -1,6 +1,6 @@
 /** The config reference (every key, its type, default, the default's source and description) rendered from the schema itself. */
 import { z } from 'zod';
-import { sourceText, type Source } from './provenance.js';
+import { type Source, sourceText } from './provenance.js';
 import { configSchema } from './schema.js';
 
 interface JsonSchemaNode {
@@ -39,7 +39,12 @@ export function configReference(): string {
   const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
   const out: string[] = [];
   for (const [section, node] of Object.entries(root.properties ?? {})) {
-    out.push(`### \`${section}\` — ${node.description ?? ''}`, '', '| key | type | default | source of the default | meaning |', '| --- | --- | --- | --- | --- |');
+    out.push(
+      `### \`${section}\` — ${node.description ?? ''}`,
+      '',
+      '| key | type | default | source of the default | meaning |',
+      '| --- | --- | --- | --- | --- |',
+    );
     out.push(...rows(section, node), '');
   }
   return out.join('\n');

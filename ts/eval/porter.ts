@@ -7,9 +7,21 @@
 
 /** NLTK's table of irregular forms (form → stem). */
 const IRREGULAR: ReadonlyMap<string, string> = new Map([
-  ['sky', 'sky'], ['skies', 'sky'], ['dying', 'die'], ['lying', 'lie'], ['tying', 'tie'], ['news', 'news'],
-  ['innings', 'inning'], ['inning', 'inning'], ['outings', 'outing'], ['outing', 'outing'],
-  ['cannings', 'canning'], ['canning', 'canning'], ['howe', 'howe'], ['proceed', 'proceed'], ['exceed', 'exceed'],
+  ['sky', 'sky'],
+  ['skies', 'sky'],
+  ['dying', 'die'],
+  ['lying', 'lie'],
+  ['tying', 'tie'],
+  ['news', 'news'],
+  ['innings', 'inning'],
+  ['inning', 'inning'],
+  ['outings', 'outing'],
+  ['outing', 'outing'],
+  ['cannings', 'canning'],
+  ['canning', 'canning'],
+  ['howe', 'howe'],
+  ['proceed', 'proceed'],
+  ['exceed', 'exceed'],
   ['succeed', 'succeed'],
 ]);
 
@@ -76,7 +88,7 @@ function applyRuleList(word: string, rules: readonly Rule[]): string {
 }
 
 function step1a(word: string): string {
-  if (word.endsWith('ies') && word.length === 4) return word.slice(0, -3) + 'ie';
+  if (word.endsWith('ies') && word.length === 4) return `${word.slice(0, -3)}ie`;
   return applyRuleList(word, [
     ['sses', 'ss', null],
     ['ies', 'i', null],
@@ -89,7 +101,7 @@ function step1b(word: string): string {
   if (word.endsWith('ied')) return word.slice(0, -3) + (word.length === 4 ? 'ie' : 'i');
   if (word.endsWith('eed')) {
     const stem = word.slice(0, -3);
-    return measure(stem) > 0 ? stem + 'ee' : word;
+    return measure(stem) > 0 ? `${stem}ee` : word;
   }
   let intermediate: string | undefined;
   for (const suffix of ['ed', 'ing']) {
@@ -117,7 +129,7 @@ function step1c(word: string): string {
 }
 
 function step2(word: string): string {
-  if (word.endsWith('alli') && hasPositiveMeasure(word.slice(0, -4))) return step2(word.slice(0, -4) + 'al');
+  if (word.endsWith('alli') && hasPositiveMeasure(word.slice(0, -4))) return step2(`${word.slice(0, -4)}al`);
   const m = hasPositiveMeasure;
   return applyRuleList(word, [
     ['ational', 'ate', m],

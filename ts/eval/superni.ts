@@ -8,18 +8,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Decoding } from '../bridge/contract.js';
-import { withStageBackend, type StageBackendSpec } from '../backends/from-config.js';
+import { type StageBackendSpec, withStageBackend } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
-import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
+import type { Decoding } from '../bridge/contract.js';
+import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
-import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { throwIfInterrupted } from '../interrupt.js';
+import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { renderTemplate } from '../prompts/render.js';
 import { sftModelTemplates, sftPrompt } from '../stages/sft.js';
-import { aggregate, scoreInstance, type InstanceScore } from './metrics.js';
+import { aggregate, type InstanceScore, scoreInstance } from './metrics.js';
 
 // ---------------------------------------------------------------- the benchmark
 
@@ -52,9 +52,15 @@ export const categoryOf = (categories: readonly string[]): string => categories[
 export function loadSuperNi(dataDir: string, instancesPerTask: number): SuperNiTask[] {
   const splitFile = resolve(dataDir, SPLIT_FILE);
   if (!existsSync(splitFile)) {
-    throw new DataFileError(splitFile, undefined, `no test split here: is ${dataDir} a Super-NaturalInstructions checkout (tasks/ and ${SPLIT_FILE})?`);
+    throw new DataFileError(
+      splitFile,
+      undefined,
+      `no test split here: is ${dataDir} a Super-NaturalInstructions checkout (tasks/ and ${SPLIT_FILE})?`,
+    );
   }
-  const names = readFileSync(splitFile, 'utf8').split('\n').map((line) => line.trim());
+  const names = readFileSync(splitFile, 'utf8')
+    .split('\n')
+    .map((line) => line.trim());
   const tasks: SuperNiTask[] = [];
   names.forEach((name, index) => {
     if (name === '') return;
@@ -78,8 +84,7 @@ export function loadSuperNi(dataDir: string, instancesPerTask: number): SuperNiT
 
 const PYTHON_PUNCTUATION = `!"#$%&'()*+,-./:;<=>?@[\\]^_\`{|}~`;
 /** Tk-Instruct ends the definition and the input with a period unless they already end in punctuation. */
-const withFinalPunctuation = (text: string): string =>
-  text.length > 0 && PYTHON_PUNCTUATION.includes(text.at(-1)!) ? text : `${text}.`;
+const withFinalPunctuation = (text: string): string => (text.length > 0 && PYTHON_PUNCTUATION.includes(text.at(-1)!) ? text : `${text}.`);
 
 /** The definition-only zero-shot prompt of one instance (no demonstrations). */
 export function buildPrompt(template: string, task: SuperNiTask, instance: SuperNiInstance): string {
@@ -209,7 +214,8 @@ export interface SuperNiReport {
 export function scoreSuperNi(tasks: SuperNiTask[], predictions: readonly Prediction[], source = 'predictions'): SuperNiReport {
   const byId = new Map<string, Prediction>();
   predictions.forEach((p, index) => {
-    if (byId.has(p.id)) throw new DataFileError(source, undefined, `duplicate prediction for id ${p.id} (prediction ${index + 1}, counting from 1)`);
+    if (byId.has(p.id))
+      throw new DataFileError(source, undefined, `duplicate prediction for id ${p.id} (prediction ${index + 1}, counting from 1)`);
     byId.set(p.id, p);
   });
   const perTask = new Map<SuperNiTask, InstanceScore[]>();
@@ -224,7 +230,11 @@ export function scoreSuperNi(tasks: SuperNiTask[], predictions: readonly Predict
         else {
           matched++;
           if (prediction.task !== task.name) {
-            throw new DataFileError(source, undefined, `prediction ${instance.id} names task ${prediction.task}, but the id is in ${task.name}`);
+            throw new DataFileError(
+              source,
+              undefined,
+              `prediction ${instance.id} names task ${prediction.task}, but the id is in ${task.name}`,
+            );
           }
         }
         return scoreInstance(prediction?.prediction ?? '', instance.output);
@@ -258,7 +268,8 @@ const fixed = (x: number): string => x.toFixed(2).padStart(7);
 /** A readable table: per category (Table III) with both metrics, overall, then per task. */
 export function formatReport(report: SuperNiReport): string {
   const width = Math.max(30, ...Object.keys(report.tasks).map((t) => t.length)) + 2;
-  const row = (name: string, s: Scores, note = '') => `${name.padEnd(width)}${fixed(s.rougeL)} ${fixed(s.exact_match)} ${String(s.instances).padStart(6)}${note}`;
+  const row = (name: string, s: Scores, note = '') =>
+    `${name.padEnd(width)}${fixed(s.rougeL)} ${fixed(s.exact_match)} ${String(s.instances).padStart(6)}${note}`;
   const header = `${''.padEnd(width)}${'ROUGE-L'.padStart(7)} ${'EM'.padStart(7)} ${'n'.padStart(6)}`;
   const lines = [
     'Super-NaturalInstructions, zero-shot (ROUGE-L and Exact Match ×100)',
@@ -273,8 +284,9 @@ export function formatReport(report: SuperNiReport): string {
   lines.push(row('overall', report.overall), '', 'per task', header);
   for (const [name, s] of Object.entries(report.tasks)) lines.push(row(name, s));
   if (report.missing_predictions > 0) lines.push('', `${report.missing_predictions} instances had no prediction (scored as empty)`);
-  if (report.ignored_predictions > 0) lines.push('', `${report.ignored_predictions} predictions were for instances outside the evaluated set`);
-  return lines.join('\n') + '\n';
+  if (report.ignored_predictions > 0)
+    lines.push('', `${report.ignored_predictions} predictions were for instances outside the evaluated set`);
+  return `${lines.join('\n')}\n`;
 }
 
 export const SCORES_JSON = 'scores.json';
@@ -312,7 +324,11 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
   const runFile = join(options.outDir, RUN_FILE);
   const previous = readJsonIfExists(runFile, runInfoSchema);
   if (previous !== undefined && JSON.stringify(previous) !== JSON.stringify(info)) {
-    throw new DataFileError(runFile, undefined, `this directory holds a run with other settings (${JSON.stringify(previous)}); use another --out`);
+    throw new DataFileError(
+      runFile,
+      undefined,
+      `this directory holds a run with other settings (${JSON.stringify(previous)}); use another --out`,
+    );
   }
   writeJsonAtomic(runFile, info);
   const total = tasks.reduce((n, t) => n + t.instances.length, 0);
@@ -335,14 +351,13 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
 }
 
 /** Load `model` (plus `adapter`) in a Python worker and evaluate it; the worker is closed afterwards. */
-export async function evalSuperNiModel(
-  config: Config,
-  options: Omit<EvalSuperNiOptions, 'backend'>,
-): Promise<SuperNiReport> {
+export async function evalSuperNiModel(config: Config, options: Omit<EvalSuperNiOptions, 'backend'>): Promise<SuperNiReport> {
   const worker = workerFromConfig(config);
   try {
-    return await withStageBackend(config, superNiBackendSpec(config, worker, 'superni-eval', options.model, options.adapter ?? null), (backend) =>
-      evalSuperNi(config, { ...options, backend }),
+    return await withStageBackend(
+      config,
+      superNiBackendSpec(config, worker, 'superni-eval', options.model, options.adapter ?? null),
+      (backend) => evalSuperNi(config, { ...options, backend }),
     );
   } finally {
     await worker.close();
@@ -350,7 +365,13 @@ export async function evalSuperNiModel(
 }
 
 /** The Super-NI evaluation's backend: eval.backend, generating with `model` (plus `adapter`). */
-export function superNiBackendSpec(config: Config, worker: PythonWorker, handle: string, model: string, adapter: string | null): StageBackendSpec {
+export function superNiBackendSpec(
+  config: Config,
+  worker: PythonWorker,
+  handle: string,
+  model: string,
+  adapter: string | null,
+): StageBackendSpec {
   return { stage: 'eval', kind: config.eval.backend, worker, batchSize: config.eval.batch_size, handle, model, adapter };
 }
 
@@ -418,7 +439,6 @@ export function compareReports(a: SuperNiReport, b: SuperNiReport): Comparison {
   };
 }
 
-
 export function formatComparison(c: Comparison, nameA: string, nameB: string): string {
   const width = Math.max(30, ...c.categories.map((r) => r.category.length)) + 2;
   const lines = [
@@ -430,7 +450,9 @@ export function formatComparison(c: Comparison, nameA: string, nameB: string): s
     `${'category (ROUGE-L)'.padEnd(width)}${'A'.padStart(8)}${'B'.padStart(8)}${'A−B'.padStart(8)}`,
   ];
   for (const r of [...c.categories, { category: 'overall', ...c.overall }]) {
-    lines.push(`${r.category.padEnd(width)}${r.a.toFixed(2).padStart(8)}${r.b.toFixed(2).padStart(8)}${(r.a - r.b).toFixed(2).padStart(8)}`);
+    lines.push(
+      `${r.category.padEnd(width)}${r.a.toFixed(2).padStart(8)}${r.b.toFixed(2).padStart(8)}${(r.a - r.b).toFixed(2).padStart(8)}`,
+    );
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

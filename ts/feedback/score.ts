@@ -10,14 +10,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { FEEDBACK_INDICATORS, indicatorBackendsSchema, indicatorValuesSchema, type Triplet } from '../bridge/contract.js';
-import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
+import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
-import { appendJsonl, DataFileError, readDatasetFile, readJsonl, writeJsonAtomic, type DatasetRead } from '../io/files.js';
 import { throwIfInterrupted } from '../interrupt.js';
+import { appendJsonl, DataFileError, type DatasetRead, readDatasetFile, readJsonl, writeJsonAtomic } from '../io/files.js';
 import { configureLogging, logger } from '../log.js';
 import { startProgress } from '../progress.js';
-import { FeedbackScorer } from './scorer.js';
 import { mean, quantile } from '../stats/summary.js';
+import { FeedbackScorer } from './scorer.js';
 
 export const scoredRecordSchema = z.object({
   index: z.number().int().nonnegative(),
@@ -35,7 +35,8 @@ const rejectedRecordSchema = z.object({ index: z.number().int().nonnegative(), w
 
 /** A parsed value's triplet, or why it cannot be scored. `input` may be absent or null (Alpaca leaves it empty). */
 function toTriplet(value: unknown): { record: Triplet } | { reason: string } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not an object with instruction, input, output' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { reason: 'not an object with instruction, input, output' };
   const record = value as Record<string, unknown>;
   for (const key of ['instruction', 'output'] as const) {
     if (!(key in record)) return { reason: `missing field "${key}"` };
@@ -135,7 +136,11 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
   const scorer = new FeedbackScorer(worker, config);
   const backends = await scorer.load();
   if (written.length > 0 && JSON.stringify(written[0]!.backends) !== JSON.stringify(backends)) {
-    throw new DataFileError(outFile, 1, `was scored with other backends (${JSON.stringify(written[0]!.backends)}); the config gives ${JSON.stringify(backends)}`);
+    throw new DataFileError(
+      outFile,
+      1,
+      `was scored with other backends (${JSON.stringify(written[0]!.backends)}); the config gives ${JSON.stringify(backends)}`,
+    );
   }
   scorer.replay(written.map((r) => r.indicators));
 

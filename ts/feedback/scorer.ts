@@ -2,11 +2,10 @@
  * The automated-feedback scorer for TypeScript callers (stage 2's PPO loop, `refine-af score`): loads the configured
  * backends in the Python worker once, scores triplets on every indicator and composes the reward with Eq. 1.
  */
-import type { IndicatorValues, Triplet } from '../bridge/contract.js';
-import type { MethodResult } from '../bridge/contract.js';
+import type { IndicatorValues, MethodResult, Triplet } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
-import { composeReward, normaliserFor, rewardFormula, type RewardFormula, type RunningZScore } from './compose.js';
+import { composeReward, normaliserFor, type RewardFormula, type RunningZScore, rewardFormula } from './compose.js';
 
 export type IndicatorBackends = MethodResult<'load_scorers'>['backends'];
 

@@ -4,13 +4,30 @@
  *   `readJsonl(..., { repairTornTail: true })` drops a torn last line when a run resumes.
  * - Snapshots (state, summaries, configs): written to a temporary file in the same directory, fsynced, renamed over.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
 
 export class DataFileError extends Error {
   override name = 'DataFileError';
-  constructor(readonly file: string, readonly line: number | undefined, detail: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    detail: string,
+  ) {
     super(`${file}${line === undefined ? '' : `:${line}`}: ${detail}`);
   }
 }
@@ -39,7 +56,7 @@ export function appendJsonl(file: string, records: readonly unknown[]): void {
   const fd = openSync(file, 'a');
   const size = fstatSync(fd).size;
   try {
-    writeAll(fd, Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n'));
+    writeAll(fd, Buffer.from(`${records.map((r) => JSON.stringify(r)).join('\n')}\n`));
     fsyncSync(fd);
   } catch (error) {
     ftruncateSync(fd, size);
@@ -69,7 +86,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function readJsonIfExists<S extends z.ZodType>(file: string, schema: S): z.output<S> | undefined {
@@ -100,7 +117,11 @@ export function readJsonl<S extends z.ZodType>(file: string, schema: S, options:
 }
 
 /** readJsonl, each record with its line number in the file (blank lines are skipped, so the two differ), for later checks' errors. */
-export function readJsonlLines<S extends z.ZodType>(file: string, schema: S, options: ReadJsonlOptions = {}): { line: number; record: z.output<S> }[] {
+export function readJsonlLines<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  options: ReadJsonlOptions = {},
+): { line: number; record: z.output<S> }[] {
   if (!existsSync(file)) return [];
   let text = readFileSync(file, 'utf8');
   if (text.length > 0 && !text.endsWith('\n')) {
@@ -144,7 +165,11 @@ export interface DatasetRead<T> {
  * parsed value into a record or says why it is unusable; `policy` decides what that reason does. Only a JSON array that
  * does not parse fails as a whole under either policy.
  */
-export function readDatasetFile<T>(file: string, parse: (value: unknown) => { record: T } | { reason: string }, policy: BadRecordPolicy): DatasetRead<T> {
+export function readDatasetFile<T>(
+  file: string,
+  parse: (value: unknown) => { record: T } | { reason: string },
+  policy: BadRecordPolicy,
+): DatasetRead<T> {
   const text = readFileSync(file, 'utf8');
   const read: DatasetRead<T> = { accepted: [], rejected: [] };
   const take = (index: number, where: string, line: number | undefined, value: () => unknown) => {
@@ -166,7 +191,7 @@ export function readDatasetFile<T>(file: string, parse: (value: unknown) => { re
     } catch (error) {
       throw new DataFileError(file, undefined, `not a valid JSON array: ${(error as Error).message}`);
     }
-    records.forEach((value, i) => take(i, `${file}[${i}]`, undefined, () => value));
+    for (const [i, value] of records.entries()) take(i, `${file}[${i}]`, undefined, () => value);
   } else {
     let index = 0;
     text.split('\n').forEach((line, lineIndex) => {

@@ -210,7 +210,7 @@ class Postings {
       const before = overlap[entry]!;
       if (before === 0) touched[touchedCount++] = entry;
       const count = counts[i]!;
-      overlap[entry] = before + (count < queryCount ? count : queryCount);
+      overlap[entry] = before + Math.min(count, queryCount);
     }
     return touchedCount;
   }

@@ -51,7 +51,7 @@ export class LcsPattern {
         const mask = id < table.length ? table[id]! : 0;
         if (mask === 0) continue;
         const u = v & mask;
-        v = ((v + u) | 0) | (v & ~u);
+        v = (v + u) | 0 | (v & ~u);
       }
       return popcount(~v & lowBits(this.length));
     }

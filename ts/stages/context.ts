@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'winston';
 import type { MethodResult } from '../bridge/contract.js';
-import { workerFromConfig, type PythonWorker } from '../bridge/worker.js';
+import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { configureLogging, logger } from '../log.js';
 

@@ -1,7 +1,7 @@
 /** `refine-af dedup`: the novelty filter alone, from instruction files to a decision file. */
 import { z } from 'zod';
 import { readJsonl, writeFileAtomic } from '../io/files.js';
-import { dedupInstructions, type DedupOptions, type DedupRecord } from '../rouge/dedup.js';
+import { type DedupOptions, type DedupRecord, dedupInstructions } from '../rouge/dedup.js';
 
 /** Any JSON object with a string `instruction`; other fields are allowed and ignored. */
 const instructionLine = z.looseObject({ instruction: z.string() });
@@ -23,6 +23,6 @@ export function dedupFiles(options: DedupFilesOptions): DedupSummary {
   const pool = readJsonl(options.pool, instructionLine).map((r) => r.instruction);
   const candidates = readJsonl(options.candidates, instructionLine).map((r) => r.instruction);
   const records: DedupRecord[] = [...dedupInstructions(pool, candidates, options)];
-  writeFileAtomic(options.out, records.map((r) => JSON.stringify(r) + '\n').join(''));
+  writeFileAtomic(options.out, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
   return { pool: pool.length, candidates: candidates.length, kept: records.filter((r) => r.kept).length };
 }

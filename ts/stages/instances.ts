@@ -16,11 +16,11 @@ import { z } from 'zod';
 import { withStageBackend } from '../backends/from-config.js';
 import type { BackendDecoding } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
-import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { throwIfInterrupted } from '../interrupt.js';
+import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { startProgress } from '../progress.js';
-import { countWords, datasetStatistics, formatTableV, type DatasetStatistics, type IftRecord } from '../stats/dataset.js';
-import { withStageContext, type StageContext } from './context.js';
+import { countWords, type DatasetStatistics, datasetStatistics, formatTableV, type IftRecord } from '../stats/dataset.js';
+import { type StageContext, withStageContext } from './context.js';
 import { parseInstances, withoutFieldLabel } from './instance-parser.js';
 import { instancePrompt } from './instance-prompt.js';
 
@@ -101,7 +101,9 @@ function instanceDecoding(settings: Config['instances']): BackendDecoding {
 
 function checkPolicy(config: Config, adapter: string | null): void {
   if (config.pipeline.method === 'refine-af' && adapter === null) {
-    throw new Error('pipeline.method is refine-af: stage 3 needs the stage-2 adapter; for the Self-Instruct baseline set pipeline.method: self-instruct');
+    throw new Error(
+      'pipeline.method is refine-af: stage 3 needs the stage-2 adapter; for the Self-Instruct baseline set pipeline.method: self-instruct',
+    );
   }
   if (config.pipeline.method === 'self-instruct' && adapter !== null) {
     throw new Error(`pipeline.method is self-instruct: instances come from the base model, but an adapter was given (${adapter})`);
@@ -112,7 +114,9 @@ function checkPolicy(config: Config, adapter: string | null): void {
 function recordSettings(file: string, current: z.input<typeof settingsSchema>): void {
   const previous = readJsonIfExists(file, settingsSchema);
   if (previous && JSON.stringify(previous) !== JSON.stringify(settingsSchema.parse(current))) {
-    throw new Error(`${file}: these generations were made with other settings; resume with the same config and pool, or use another run directory`);
+    throw new Error(
+      `${file}: these generations were made with other settings; resume with the same config and pool, or use another run directory`,
+    );
   }
   writeJsonAtomic(file, current);
 }
@@ -121,7 +125,8 @@ function recordSettings(file: string, current: z.input<typeof settingsSchema>): 
 function readGenerations(file: string, pool: readonly string[]): Generation[] {
   const generations = readJsonl(file, generationSchema, { repairTornTail: true });
   for (const g of generations) {
-    if (pool[g.index] !== g.instruction) throw new Error(`${file}: the line for pool index ${g.index} is for another instruction (the pool changed since)`);
+    if (pool[g.index] !== g.instruction)
+      throw new Error(`${file}: the line for pool index ${g.index} is for another instruction (the pool changed since)`);
   }
   return generations;
 }
@@ -226,7 +231,7 @@ export interface BuiltDataset {
 
 /** The dataset twice, each file replaced atomically: JSON lines, and Alpaca's JSON array (what `load_dataset('json', …)` reads). */
 export function writeIftDataset(files: Pick<InstanceFiles, 'dataset' | 'alpaca'>, records: readonly IftRecord[]): void {
-  writeFileAtomic(files.dataset, records.map((r) => JSON.stringify(r) + '\n').join(''));
+  writeFileAtomic(files.dataset, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
   writeJsonAtomic(files.alpaca, records);
 }
 

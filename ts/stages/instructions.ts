@@ -7,22 +7,22 @@
 import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { withStageBackend, type StageBackendSpec } from '../backends/from-config.js';
+import { type StageBackendSpec, withStageBackend } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
 import { decodingSchema } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeJsonAtomic } from '../io/files.js';
 import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
-import { throwIfInterrupted } from '../interrupt.js';
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
 import { isNovel } from '../rouge/dedup.js';
 import { NoveltyIndex } from '../rouge/index.js';
-import { parseCompletion, REJECTION_REASONS, rejectionReason, type RejectionReason } from './instructions/postprocess.js';
-import { renderInstructionPrompt, sampleInContext } from './instructions/prompt.js';
 import { withStageContext } from './context.js';
+import { parseCompletion, REJECTION_REASONS, type RejectionReason, rejectionReason } from './instructions/postprocess.js';
+import { renderInstructionPrompt, sampleInContext } from './instructions/prompt.js';
 
 export const machineInstructionSchema = z.strictObject({
   instruction: z.string(),
@@ -35,7 +35,9 @@ export const machineInstructionSchema = z.strictObject({
 });
 export type MachineInstruction = z.infer<typeof machineInstructionSchema>;
 
-const rejectionCounts = z.strictObject(Object.fromEntries(REJECTION_REASONS.map((r) => [r, z.number().int().nonnegative()])) as Record<RejectionReason, z.ZodNumber>);
+const rejectionCounts = z.strictObject(
+  Object.fromEntries(REJECTION_REASONS.map((r) => [r, z.number().int().nonnegative()])) as Record<RejectionReason, z.ZodNumber>,
+);
 
 /** Written atomically after every batch is appended: what resume needs to continue exactly. */
 const stateSchema = z.strictObject({
@@ -72,17 +74,25 @@ export interface InstructionsOptions {
   signal?: AbortSignal;
 }
 
-export async function generateInstructions(config: Config, backend: GenerationBackend, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
+export async function generateInstructions(
+  config: Config,
+  backend: GenerationBackend,
+  options: InstructionsOptions = {},
+): Promise<InstructionsSummary> {
   const settings = config.instructions;
   const paths = instructionsOutputPaths(config);
   const seedFile = settings.seed_tasks === undefined ? defaultSeedTasksFile : resolvePath(settings.seed_tasks);
   const seeds = loadSeedTasks(seedFile).map((task) => task.instruction);
   if (settings.num_machine_instructions > settings.num_prompt_instructions) {
-    throw new Error(`instructions: num_machine_instructions (${settings.num_machine_instructions}) is more than num_prompt_instructions (${settings.num_prompt_instructions})`);
+    throw new Error(
+      `instructions: num_machine_instructions (${settings.num_machine_instructions}) is more than num_prompt_instructions (${settings.num_prompt_instructions})`,
+    );
   }
   // The pool of machine instructions starts empty, so the first prompts take all their in-context instructions from the seeds.
   if (settings.num_prompt_instructions > seeds.length) {
-    throw new Error(`instructions: ${settings.num_prompt_instructions} in-context instructions per prompt need at least that many seed tasks (the first prompts have no machine instructions yet); ${seedFile} has ${seeds.length}`);
+    throw new Error(
+      `instructions: ${settings.num_prompt_instructions} in-context instructions per prompt need at least that many seed tasks (the first prompts have no machine instructions yet); ${seedFile} has ${seeds.length}`,
+    );
   }
 
   const { state, kept } = options.resume ? reconcile(paths) : startFresh(paths, config.run.seed);
@@ -109,7 +119,10 @@ export async function generateInstructions(config: Config, backend: GenerationBa
       throwIfInterrupted(options.signal);
       // Sample → prompt.
       const prompts = Array.from({ length: settings.request_batch_size }, () =>
-        renderInstructionPrompt(settings.template, sampleInContext(random, seeds, machine, settings.num_prompt_instructions, settings.num_machine_instructions)),
+        renderInstructionPrompt(
+          settings.template,
+          sampleInContext(random, seeds, machine, settings.num_prompt_instructions, settings.num_machine_instructions),
+        ),
       );
       const seed = random.nextUint32() >>> 1;
       // Generate.
@@ -153,7 +166,13 @@ export async function generateInstructions(config: Config, backend: GenerationBa
   } finally {
     progress.stop();
   }
-  return { output: paths.output, kept: machine.length, generated: state.generated, requests: state.requests, rejected: { ...state.rejected } };
+  return {
+    output: paths.output,
+    kept: machine.length,
+    generated: state.generated,
+    requests: state.requests,
+    rejected: { ...state.rejected },
+  };
 }
 
 function resolvePath(file: string): string {
@@ -184,10 +203,16 @@ function reconcile(paths: { output: string; state: string }): { state: StageStat
   if (state === undefined) throw new Error(`${paths.state}: no snapshot to resume from (was the run started in this run.dir?)`);
   const kept = readJsonl(paths.output, machineInstructionSchema, { repairTornTail: true });
   if (kept.length < state.output_lines) {
-    throw new DataFileError(paths.output, undefined, `has ${kept.length} records but the snapshot accounts for ${state.output_lines}; the output was altered`);
+    throw new DataFileError(
+      paths.output,
+      undefined,
+      `has ${kept.length} records but the snapshot accounts for ${state.output_lines}; the output was altered`,
+    );
   }
   if (kept.length > state.output_lines) {
-    logger.warn(`${paths.output}: dropping ${kept.length - state.output_lines} records of the batch in flight at the crash; it is generated again`);
+    logger.warn(
+      `${paths.output}: dropping ${kept.length - state.output_lines} records of the batch in flight at the crash; it is generated again`,
+    );
     const text = readFileSync(paths.output, 'utf8');
     let cut = 0;
     for (let line = 0; line < state.output_lines; line++) cut = text.indexOf('\n', cut) + 1;
@@ -199,12 +224,23 @@ function reconcile(paths: { output: string; state: string }): { state: StageStat
 /** The CLI's and SDK's entry: the configured backend over a worker of its own, closed whatever happens. */
 export async function runInstructionGeneration(config: Config, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
   return withStageContext(config, (ctx) =>
-    withStageBackend(config, instructionsBackendSpec(config, ctx.worker, options.signal), (backend) => generateInstructions(config, backend, options)),
+    withStageBackend(config, instructionsBackendSpec(config, ctx.worker, options.signal), (backend) =>
+      generateInstructions(config, backend, options),
+    ),
   );
 }
 
 /** Stage 1's backend: instructions.backend, generating with models.generator. */
 export function instructionsBackendSpec(config: Config, worker: PythonWorker, signal?: AbortSignal): StageBackendSpec {
   const kind = config.instructions.backend;
-  return { stage: 'instructions', kind, worker, batchSize: config.instructions.request_batch_size, handle: 'generator', model: config.models.generator, adapter: null, ...(signal ? { signal } : {}) };
+  return {
+    stage: 'instructions',
+    kind,
+    worker,
+    batchSize: config.instructions.request_batch_size,
+    handle: 'generator',
+    model: config.models.generator,
+    adapter: null,
+    ...(signal ? { signal } : {}),
+  };
 }

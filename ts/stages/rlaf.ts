@@ -11,12 +11,12 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { indicatorValuesSchema, type Completion, type Triplet } from '../bridge/contract.js';
+import { type Completion, indicatorValuesSchema, type Triplet } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
-import { appendJsonl, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { FeedbackScorer } from '../feedback/scorer.js';
+import { appendJsonl, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
@@ -26,7 +26,7 @@ import { parseInstances } from './instance-parser.js';
 import { instancePrompt } from './instance-prompt.js';
 import { latestCheckpoint, reconcileLogs } from './rlaf/checkpoints.js';
 import { checkpointDir, rlafPaths } from './rlaf/paths.js';
-import { feedbackScalars, metricsCsv, stepRecord, summarise, type Rollout, type RlafSummary } from './rlaf/records.js';
+import { feedbackScalars, metricsCsv, type RlafSummary, type Rollout, stepRecord, summarise } from './rlaf/records.js';
 
 /** The composite reward (Eq. 1) and the indicators it was composed from (Rew, Nat, Coh, Und, …), per triplet. */
 export interface Reward {
@@ -114,12 +114,19 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       const rollouts = await scoreResponses(instructions, responses, reward, settings.unparsed_reward);
 
       // 4. One PPO step with exactly these rewards.
-      const stats = await worker.call('ppo_step', { scores: rollouts.map((r) => r.reward), seed: random.nextUint32(), scalars: feedbackScalars(rollouts) });
+      const stats = await worker.call('ppo_step', {
+        scores: rollouts.map((r) => r.reward),
+        seed: random.nextUint32(),
+        scalars: feedbackScalars(rollouts),
+      });
       if (stats.step !== step) throw new Error(`the PPO trainer reports step ${stats.step} where the loop is at step ${step}`);
 
       // 5. Log the step: metrics (JSONL + CSV), rollouts; checkpoint every save_every steps.
       const record = stepRecord(history, rollouts, stats, (performance.now() - started) / 1000, settings.moving_average_span);
-      appendJsonl(paths.rollouts, rollouts.map((r) => ({ ...r, step })));
+      appendJsonl(
+        paths.rollouts,
+        rollouts.map((r) => ({ ...r, step })),
+      );
       appendJsonl(paths.metrics, [record]);
       history.push(record);
       writeFileAtomic(paths.metricsCsv, metricsCsv(history));
@@ -130,11 +137,19 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   } finally {
     progress.stop();
     // A failed close (say, the worker died) must not hide the error that ended the loop.
-    await worker.call('ppo_close', {}).catch((error: unknown) => logger.warn(`rlaf: closing the policy failed: ${(error as Error).message}`));
+    await worker
+      .call('ppo_close', {})
+      .catch((error: unknown) => logger.warn(`rlaf: closing the policy failed: ${(error as Error).message}`));
   }
 
   const summary = summarise(paths, history, lastSaved!, step < settings.steps);
-  writeFileAtomic(paths.chart, rewardCurveSvg(history.map((r) => ({ step: r.step, reward: r.reward_mean })), settings.moving_average_span));
+  writeFileAtomic(
+    paths.chart,
+    rewardCurveSvg(
+      history.map((r) => ({ step: r.step, reward: r.reward_mean })),
+      settings.moving_average_span,
+    ),
+  );
   writeJsonAtomic(paths.summary, summary);
   logger.info(
     `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} steps; reward ${summary.reward_first.toFixed(3)} → ` +
@@ -167,10 +182,13 @@ export async function runRlafTraining(config: Config, options: { resume?: boolea
 }
 
 function readPool(file: string, batchSize: number): string[] {
-  if (!existsSync(file)) throw new Error(`instruction pool ${file} not found: run stage 1 (refine-af generate-instructions) or set rlaf.pool`);
+  if (!existsSync(file))
+    throw new Error(`instruction pool ${file} not found: run stage 1 (refine-af generate-instructions) or set rlaf.pool`);
   const instructions = [...new Set(readJsonl(file, poolLineSchema).map((line) => line.instruction))];
   if (instructions.length < batchSize) {
-    throw new Error(`instruction pool ${file} has ${instructions.length} distinct instructions; a PPO step samples rlaf.ppo.batch_size = ${batchSize}`);
+    throw new Error(
+      `instruction pool ${file} has ${instructions.length} distinct instructions; a PPO step samples rlaf.ppo.batch_size = ${batchSize}`,
+    );
   }
   return instructions;
 }
@@ -192,12 +210,14 @@ export async function scoreResponses(
   const instances = responses.map((response) => parseInstances(response.text)[0] ?? null);
   const triplets = instances.flatMap((instance, i) => (instance ? [{ instruction: instructions[i]!, ...instance }] : []));
   const scored = triplets.length > 0 ? await reward(triplets) : [];
-  if (scored.length !== triplets.length) throw new Error(`the reward function returned ${scored.length} rewards for ${triplets.length} triplets`);
+  if (scored.length !== triplets.length)
+    throw new Error(`the reward function returned ${scored.length} rewards for ${triplets.length} triplets`);
   let next = 0;
   return responses.map((response, i) => {
     const instance = instances[i] ?? null;
     const score = instance ? scored[next++]! : { reward: unparsedReward, indicators: {} };
-    if (!Number.isFinite(score.reward)) throw new Error(`the reward function returned ${score.reward} for instruction ${JSON.stringify(instructions[i])}`);
+    if (!Number.isFinite(score.reward))
+      throw new Error(`the reward function returned ${score.reward} for instruction ${JSON.stringify(instructions[i])}`);
     return {
       instruction: instructions[i]!,
       response: response.text,

@@ -12,16 +12,16 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { jobs, sftPromptTemplatesSchema, sftTrainLineSchema, type JobProgress, type JobResult } from '../bridge/contract.js';
+import { type JobProgress, type JobResult, jobs, sftPromptTemplatesSchema, sftTrainLineSchema } from '../bridge/contract.js';
 import { runJob } from '../bridge/jobs.js';
 import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { tensorboardDir } from '../paths.js';
+import { type Progress, startProgress } from '../progress.js';
 import { loadTemplate, renderTemplateText } from '../prompts/render.js';
-import { startProgress, type Progress } from '../progress.js';
-import { iftRecordSchema, type IftRecord } from '../stats/dataset.js';
-import { withStageContext, type StageContext } from './context.js';
+import { type IftRecord, iftRecordSchema } from '../stats/dataset.js';
+import { type StageContext, withStageContext } from './context.js';
 
 export type SftJobResult = JobResult<'sft'>;
 
@@ -55,7 +55,11 @@ export function sftPromptTemplates(settings: Config['sft']): SftPromptTemplates 
 }
 
 /** The training prompt of one instance; evaluation prompts the fine-tuned model with the same function. */
-export function sftPrompt(templates: SftPromptTemplates, record: { instruction: string; input: string }, source = 'sft prompt template'): string {
+export function sftPrompt(
+  templates: SftPromptTemplates,
+  record: { instruction: string; input: string },
+  source = 'sft prompt template',
+): string {
   return record.input.trim() === ''
     ? renderTemplateText(templates.no_input, { instruction: record.instruction }, `${source} (no input)`)
     : renderTemplateText(templates.input, { instruction: record.instruction, input: record.input }, `${source} (input)`);
@@ -136,7 +140,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const instructions = new Set(records.map((r) => r.instruction)).size;
   const templates = sftPromptTemplates(settings);
   const pairs = records.map((r) => ({ prompt: sftPrompt(templates, r), response: r.output }));
-  const trainText = pairs.map((p) => JSON.stringify(sftTrainLineSchema.parse(p))).join('\n') + '\n';
+  const trainText = `${pairs.map((p) => JSON.stringify(sftTrainLineSchema.parse(p))).join('\n')}\n`;
   writeFileAtomic(trainFile, trainText);
 
   // The job's parameters: the sft section's hyperparameters (zod drops the keys the job does not take) and the model.
@@ -169,7 +173,9 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
         options.onProgress?.(event);
         if (event.type === 'loss') {
           lastLoss = event.loss;
-          logger.info(`sft: step ${event.step} epoch ${event.epoch.toFixed(2)} loss ${event.loss.toFixed(4)} lr ${event.learning_rate.toExponential(2)}`);
+          logger.info(
+            `sft: step ${event.step} epoch ${event.epoch.toFixed(2)} loss ${event.loss.toFixed(4)} lr ${event.learning_rate.toExponential(2)}`,
+          );
           return;
         }
         progress ??= startProgress('sft', event.total_steps, event.step - 1);

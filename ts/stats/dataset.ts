@@ -31,8 +31,14 @@ export function datasetStatistics(records: readonly IftRecord[]): DatasetStatist
     instances: records.length,
     instances_with_empty_input: records.length - inputs.length,
     avg_instruction_words: mean(instructions.map(countWords), 0),
-    avg_nonempty_input_words: mean(inputs.map((r) => countWords(r.input)), 0),
-    avg_output_words: mean(records.map((r) => countWords(r.output)), 0),
+    avg_nonempty_input_words: mean(
+      inputs.map((r) => countWords(r.input)),
+      0,
+    ),
+    avg_output_words: mean(
+      records.map((r) => countWords(r.output)),
+      0,
+    ),
   };
 }
 
@@ -67,9 +73,7 @@ const flatRecordSchema = z.object({ instruction: z.string(), input: z.string().d
 const anyRecordSchema = z.union([groupedRecordSchema, flatRecordSchema]);
 
 const toRecords = (record: z.infer<typeof anyRecordSchema>): IftRecord[] =>
-  'instances' in record
-    ? record.instances.map((i) => ({ instruction: record.instruction, input: i.input, output: i.output }))
-    : [record];
+  'instances' in record ? record.instances.map((i) => ({ instruction: record.instruction, input: i.input, output: i.output })) : [record];
 
 /**
  * Any IFT dataset as records: JSONL or a JSON array of {instruction, input?, output} or

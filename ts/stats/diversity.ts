@@ -50,7 +50,11 @@ const isMainVerb = (term: Term | undefined): boolean => has(term, 'Verb') && !ha
 const MAX_WORDS = 40;
 
 function firstSentenceTerms(text: string): Term[] {
-  const opening = text.split(/(?<=[.?!])\s+/, 1)[0]!.split(/\s+/).slice(0, MAX_WORDS).join(' ');
+  const opening = text
+    .split(/(?<=[.?!])\s+/, 1)[0]!
+    .split(/\s+/)
+    .slice(0, MAX_WORDS)
+    .join(' ');
   const sentences = nlp(opening).json() as { terms: Term[] }[];
   return sentences[0]?.terms ?? [];
 }
@@ -133,8 +137,10 @@ export interface DiversitySummary {
   topVerbs: { verb: string; count: number; nouns: { noun: string; count: number }[] }[];
 }
 
-const byCountThenName = <T extends { count: number }>(key: (x: T) => string) => (a: T, b: T) =>
-  b.count - a.count || key(a).localeCompare(key(b));
+const byCountThenName =
+  <T extends { count: number }>(key: (x: T) => string) =>
+  (a: T, b: T) =>
+    b.count - a.count || key(a).localeCompare(key(b));
 
 /** Verb–noun statistics of a list of instructions: pairs counted once per instruction (Figure 8 and §IV). */
 export function diversity(instructions: readonly string[], topVerbs: number, nounsPerVerb: number): DiversitySummary {

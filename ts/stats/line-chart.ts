@@ -86,18 +86,26 @@ export function lineChartSvg(spec: LineChartSpec): string {
       for (const p of drawn) parts.push(`<circle cx="${f(sx(p[0]))}" cy="${f(sy(p[1]))}" r="2" fill="${color}"/>`);
     }
     const ly = MARGIN.top + 14 + i * 16;
-    parts.push(`<line x1="${MARGIN.left + 10}" y1="${ly - 4}" x2="${MARGIN.left + 30}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${MARGIN.left + 10}" y1="${ly - 4}" x2="${MARGIN.left + 30}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${MARGIN.left + 36}" y="${ly}">${escapeMarkup(series.name)}</text>`);
   });
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }
 
 /** Figure 2: the mean reward per PPO step and its exponential moving average, as stage 2 draws it while training and the
  * dataset report draws it from the metrics file. */
 export function rewardCurveSvg(points: readonly { step: number; reward: number }[], span: number): string {
-  const smooth = exponentialMovingAverage(points.map((p) => p.reward), span);
-  const rho = spearman(points.map((p) => p.step), points.map((p) => p.reward));
+  const smooth = exponentialMovingAverage(
+    points.map((p) => p.reward),
+    span,
+  );
+  const rho = spearman(
+    points.map((p) => p.step),
+    points.map((p) => p.reward),
+  );
   return lineChartSvg({
     title: `Mean reward per PPO step (Spearman ρ with step = ${rho.toFixed(3)})`,
     xLabel: 'step',

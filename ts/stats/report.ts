@@ -10,15 +10,15 @@ import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { DataFileError, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
+import { escapeMarkup } from '../markup.js';
 import { NoveltyIndex } from '../rouge/index.js';
 import { spearman } from './correlation.js';
-import { countWords, datasetStatistics, loadDataset, type DatasetStatistics } from './dataset.js';
-import { diversity, type DiversitySummary } from './diversity.js';
-import { escapeMarkup } from '../markup.js';
+import { countWords, type DatasetStatistics, datasetStatistics, loadDataset } from './dataset.js';
+import { type DiversitySummary, diversity } from './diversity.js';
 import { rewardCurveSvg } from './line-chart.js';
-import { mean, quantile } from './summary.js';
 import { exponentialMovingAverage } from './smoothing.js';
-import { histogramBins, histogramSvg, sunburstSvg, type Bin } from './svg.js';
+import { mean, quantile } from './summary.js';
+import { type Bin, histogramBins, histogramSvg, sunburstSvg } from './svg.js';
 
 export interface StatsOptions {
   dataset: string;
@@ -107,8 +107,14 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
 
   const lengths = {
     instruction: lengthDistribution(instructions.map(countWords), settings.length_bins),
-    input: lengthDistribution(instances.filter((i) => i.input.trim() !== '').map((i) => countWords(i.input)), settings.length_bins),
-    output: lengthDistribution(instances.map((i) => countWords(i.output)), settings.length_bins),
+    input: lengthDistribution(
+      instances.filter((i) => i.input.trim() !== '').map((i) => countWords(i.input)),
+      settings.length_bins,
+    ),
+    output: lengthDistribution(
+      instances.map((i) => countWords(i.output)),
+      settings.length_bins,
+    ),
   };
   for (const [name, d] of Object.entries(lengths)) {
     figures[`fig3-length-${name}.svg`] = histogramSvg(
@@ -122,10 +128,16 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   let reward: RewardCurve | undefined;
   if (options.metrics !== undefined) {
     const points = readRewardCurve(options.metrics, settings.reward_key);
-    const smooth = exponentialMovingAverage(points.map((p) => p.reward), settings.moving_average_span);
+    const smooth = exponentialMovingAverage(
+      points.map((p) => p.reward),
+      settings.moving_average_span,
+    );
     reward = {
       steps: points.length,
-      spearman: spearman(points.map((p) => p.step), points.map((p) => p.reward)),
+      spearman: spearman(
+        points.map((p) => p.step),
+        points.map((p) => p.reward),
+      ),
       first: points[0]!.reward,
       last: points.at(-1)!.reward,
       lastMovingAverage: smooth.at(-1)!,
@@ -163,9 +175,13 @@ function htmlReport(stats: DatasetStats, figures: Record<string, string>): strin
   ];
   const d = stats.diversity;
   const verbRows = d.topVerbs
-    .map((v) => `<tr><td>${escapeMarkup(v.verb)}</td><td>${v.count}</td><td>${v.nouns.map((n) => `${escapeMarkup(n.noun)} (${n.count})`).join(', ')}</td></tr>`)
+    .map(
+      (v) =>
+        `<tr><td>${escapeMarkup(v.verb)}</td><td>${v.count}</td><td>${v.nouns.map((n) => `${escapeMarkup(n.noun)} (${n.count})`).join(', ')}</td></tr>`,
+    )
     .join('\n');
-  const figure = (name: string) => (figures[name] === undefined ? '' : `<figure>${figures[name]}<figcaption>${escapeMarkup(name)}</figcaption></figure>`);
+  const figure = (name: string) =>
+    figures[name] === undefined ? '' : `<figure>${figures[name]}<figcaption>${escapeMarkup(name)}</figcaption></figure>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Dataset statistics: ${escapeMarkup(basename(stats.dataset))}</title>
 <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}

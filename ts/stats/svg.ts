@@ -85,7 +85,8 @@ export function histogramSvg(title: string, bins: readonly Bin[], xLabel: string
     body.push(
       `<rect x="${num(x + 1)}" y="${num(y(bin.count))}" width="${num(Math.max(1, barWidth - 2))}" height="${num(y(0) - y(bin.count))}" fill="${PALETTE[0]}"><title>${num(bin.from)}–${num(bin.to)}: ${bin.count}</title></rect>`,
     );
-    if (i % labelEvery === 0) body.push(`<text x="${num(x)}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${num(bin.from)}</text>`);
+    if (i % labelEvery === 0)
+      body.push(`<text x="${num(x)}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${num(bin.from)}</text>`);
   });
   const last = bins.at(-1);
   if (last) body.push(`<text x="${WIDTH - MARGIN.right}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${num(last.to)}</text>`);
@@ -96,7 +97,13 @@ export function histogramSvg(title: string, bins: readonly Bin[], xLabel: string
  * Grouped bars (Figure 6: per rating level, one bar per system): each group a label on the x axis, each series a colour
  * of PALETTE with its value above the bar, and a legend of the series.
  */
-export function groupedBarSvg(title: string, groups: readonly string[], series: readonly { label: string; values: readonly number[] }[], xLabel: string, yLabel: string): string {
+export function groupedBarSvg(
+  title: string,
+  groups: readonly string[],
+  series: readonly { label: string; values: readonly number[] }[],
+  xLabel: string,
+  yLabel: string,
+): string {
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const { body, y } = axes(xLabel, yLabel, Math.max(1, ...series.flatMap((s) => s.values)));
   const groupWidth = plotWidth / Math.max(1, groups.length);
@@ -111,7 +118,9 @@ export function groupedBarSvg(title: string, groups: readonly string[], series: 
         `<text x="${num(x + barWidth / 2)}" y="${num(y(value) - 4)}" text-anchor="middle">${num(value)}</text>`,
       );
     });
-    body.push(`<text x="${num(left + groupWidth * 0.4)}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${escapeMarkup(group)}</text>`);
+    body.push(
+      `<text x="${num(left + groupWidth * 0.4)}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle">${escapeMarkup(group)}</text>`,
+    );
   });
   series.forEach((s, i) => {
     const x = WIDTH - MARGIN.right - 150;
@@ -151,7 +160,9 @@ export function sunburstSvg(title: string, groups: readonly SunburstGroup[]): st
   groups.forEach((group, i) => {
     const span = (2 * Math.PI * group.count) / total;
     const color = PALETTE[i % PALETTE.length]!;
-    body.push(`<path d="${arc(cx, cy, r0, r1, angle, angle + span)}" fill="${color}" stroke="white"><title>${escapeMarkup(group.label)}: ${group.count}</title></path>`);
+    body.push(
+      `<path d="${arc(cx, cy, r0, r1, angle, angle + span)}" fill="${color}" stroke="white"><title>${escapeMarkup(group.label)}: ${group.count}</title></path>`,
+    );
     label(body, group.label, cx, cy, (r0 + r1) / 2, angle + span / 2, span * ((r0 + r1) / 2) > 14);
     let childAngle = angle;
     for (const child of group.children) {
@@ -174,5 +185,7 @@ function label(body: string[], text: string, cx: number, cy: number, r: number, 
   const y = cy - r * Math.cos(a);
   let degrees = (a * 180) / Math.PI - 90;
   if (degrees > 90) degrees -= 180;
-  body.push(`<text x="${num(x)}" y="${num(y)}" transform="rotate(${num(degrees)} ${num(x)} ${num(y)})" text-anchor="middle" dominant-baseline="middle" font-size="10">${escapeMarkup(text)}</text>`);
+  body.push(
+    `<text x="${num(x)}" y="${num(y)}" transform="rotate(${num(degrees)} ${num(x)} ${num(y)})" text-anchor="middle" dominant-baseline="middle" font-size="10">${escapeMarkup(text)}</text>`,
+  );
 }

@@ -4,7 +4,7 @@ import { logger } from '../../log.js';
 import { distributionCsv, ratingsCsv } from './csv.js';
 import { distributionChart } from './html.js';
 import { loadInstructions, loadRun, parseRunArgument } from './responses.js';
-import { isLoopback, startRatingServer, type RatingServer } from './server.js';
+import { isLoopback, type RatingServer, startRatingServer } from './server.js';
 import { RatingStore, RatingStoreError, type SystemDistribution } from './store.js';
 
 export interface ServeHumanEvalOptions {
@@ -36,7 +36,9 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
     }
     if (runArguments.length > 0) importInto(store, options.db, runArguments, options.instructions);
     if (!isLoopback(options.host)) {
-      logger.warn(`human-eval: listening on ${options.host} over plain HTTP: tokens cross the network unencrypted unless a TLS proxy fronts the app`);
+      logger.warn(
+        `human-eval: listening on ${options.host} over plain HTTP: tokens cross the network unencrypted unless a TLS proxy fronts the app`,
+      );
     }
     const server = await startRatingServer({ store, ...options });
     logger.info(`human-eval: rating ${systems.length} systems at ${server.url} (add raters with \`refine-af human-eval add-rater\`)`);
@@ -55,7 +57,10 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
 
 function importInto(store: RatingStore, db: string, runs: readonly { system: string; file: string }[], instructionsFile?: string) {
   const instructions = loadInstructions(instructionsFile);
-  const { added, kept } = store.importRuns(instructions, runs.map((r) => loadRun(r.system, r.file, instructions)));
+  const { added, kept } = store.importRuns(
+    instructions,
+    runs.map((r) => loadRun(r.system, r.file, instructions)),
+  );
   logger.info(`human-eval: ${added} responses imported, ${kept} already in ${db}`);
   return { added, kept };
 }
@@ -94,6 +99,6 @@ export type ExportTable = 'distribution' | 'ratings';
 export function exportHumanEval(db: string, out: string, options: { table?: ExportTable; svg?: string } = {}): void {
   withStore(db, { mustExist: true }, (store) => {
     writeFileAtomic(out, options.table === 'ratings' ? ratingsCsv(store.ratings()) : distributionCsv(store.distribution()));
-    if (options.svg) writeFileAtomic(options.svg, distributionChart(store.distribution()).text + '\n');
+    if (options.svg) writeFileAtomic(options.svg, `${distributionChart(store.distribution()).text}\n`);
   });
 }

@@ -8,7 +8,12 @@ export function distributionCsv(distribution: readonly SystemDistribution[]): st
   const share = (n: number, total: number) => (total === 0 ? '' : (n / total).toFixed(4));
   return toCsv(
     ['system', ...RATINGS.map((level) => `count_${level}`), 'ratings', ...RATINGS.map((level) => `share_${level}`)],
-    distribution.map((d) => [d.system, ...RATINGS.map((level) => d.counts[level]), d.total, ...RATINGS.map((level) => share(d.counts[level], d.total))]),
+    distribution.map((d) => [
+      d.system,
+      ...RATINGS.map((level) => d.counts[level]),
+      d.total,
+      ...RATINGS.map((level) => share(d.counts[level], d.total)),
+    ]),
   );
 }
 

@@ -5,7 +5,7 @@
  */
 import { escapeMarkup } from '../../markup.js';
 import { groupedBarSvg } from '../../stats/svg.js';
-import { RATINGS, RATING_MEANINGS, type Rating } from './scale.js';
+import { RATING_MEANINGS, RATINGS, type Rating } from './scale.js';
 import type { AssignmentView, RaterProgress, Session, SystemDistribution } from './store.js';
 
 export class Html {
@@ -14,7 +14,6 @@ export class Html {
     return this.text;
   }
 }
-
 
 type Fragment = Html | string | number | readonly Fragment[] | undefined | null | false;
 

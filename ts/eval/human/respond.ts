@@ -5,16 +5,16 @@
  * the batch in flight and a rerun continues where it stopped.
  */
 import { z } from 'zod';
-import { withStageBackend, type StageBackendSpec } from '../../backends/from-config.js';
+import { type StageBackendSpec, withStageBackend } from '../../backends/from-config.js';
 import type { GenerationBackend } from '../../backends/types.js';
+import { type PythonWorker, workerFromConfig } from '../../bridge/worker.js';
 import type { Config } from '../../config/schema.js';
-import { workerFromConfig, type PythonWorker } from '../../bridge/worker.js';
+import { throwIfInterrupted } from '../../interrupt.js';
 import { appendJsonl, readJsonl } from '../../io/files.js';
 import { logger } from '../../log.js';
 import { startProgress } from '../../progress.js';
-import { throwIfInterrupted } from '../../interrupt.js';
 import { sftModelTemplates, sftPrompt, sftPromptTemplates } from '../../stages/sft.js';
-import { loadInstructions, type Instruction } from './responses.js';
+import { type Instruction, loadInstructions } from './responses.js';
 
 const runLineSchema = z.object({ id: z.string(), response: z.string() });
 
@@ -67,7 +67,10 @@ export async function generateResponses(config: Config, options: RespondOptions)
           prompt_format: 'raw',
         },
       });
-      appendJsonl(options.out, batch.map((instruction, i) => ({ id: instruction.id, response: completions[i]!.text })));
+      appendJsonl(
+        options.out,
+        batch.map((instruction, i) => ({ id: instruction.id, response: completions[i]!.text })),
+      );
       progress.update(done.size + start + batch.length);
     }
   } finally {
@@ -83,8 +86,10 @@ export async function generateResponsesWithModel(
 ): Promise<{ out: string; responses: number }> {
   const worker = workerFromConfig(config);
   try {
-    return await withStageBackend(config, responsesBackendSpec(config, worker, 'user-oriented', options.model, options.adapter ?? null, options.signal), (backend) =>
-      generateResponses(config, { ...options, backend }),
+    return await withStageBackend(
+      config,
+      responsesBackendSpec(config, worker, 'user-oriented', options.model, options.adapter ?? null, options.signal),
+      (backend) => generateResponses(config, { ...options, backend }),
     );
   } finally {
     await worker.close();
@@ -92,6 +97,22 @@ export async function generateResponsesWithModel(
 }
 
 /** The responses' backend: human_eval.backend, generating with `model` (plus `adapter`). */
-export function responsesBackendSpec(config: Config, worker: PythonWorker, handle: string, model: string, adapter: string | null, signal?: AbortSignal): StageBackendSpec {
-  return { stage: 'responses', kind: config.human_eval.backend, worker, batchSize: config.eval.batch_size, handle, model, adapter, ...(signal ? { signal } : {}) };
+export function responsesBackendSpec(
+  config: Config,
+  worker: PythonWorker,
+  handle: string,
+  model: string,
+  adapter: string | null,
+  signal?: AbortSignal,
+): StageBackendSpec {
+  return {
+    stage: 'responses',
+    kind: config.human_eval.backend,
+    worker,
+    batchSize: config.eval.batch_size,
+    handle,
+    model,
+    adapter,
+    ...(signal ? { signal } : {}),
+  };
 }

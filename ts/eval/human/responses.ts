@@ -83,13 +83,18 @@ export function loadRun(system: string, file: string, instructions: readonly Ins
   const responses = new Map<string, string>();
   readJsonlLines(file, runLineSchema).forEach(({ line, record }) => {
     if (!known.has(record.id)) throw new DataFileError(file, line, `id: ${JSON.stringify(record.id)} is not one of the instructions`);
-    if (responses.has(record.id)) throw new DataFileError(file, line, `id: ${JSON.stringify(record.id)} already answered on an earlier line`);
+    if (responses.has(record.id))
+      throw new DataFileError(file, line, `id: ${JSON.stringify(record.id)} already answered on an earlier line`);
     responses.set(record.id, record.response);
   });
   const missing = instructions.filter((i) => !responses.has(i.id)).map((i) => i.id);
   if (missing.length > 0) {
     const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length - 5} more)` : '');
-    throw new DataFileError(file, undefined, `run "${system}" has no response for ${missing.length} of ${instructions.length} instructions: ${shown}`);
+    throw new DataFileError(
+      file,
+      undefined,
+      `run "${system}" has no response for ${missing.length} of ${instructions.length} instructions: ${shown}`,
+    );
   }
   return { system, file, responses };
 }

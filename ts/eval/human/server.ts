@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { logger } from '../../log.js';
 import { distributionCsv, ratingsCsv } from './csv.js';
-import { STYLESHEET, donePage, errorPage, loginPage, ratingPage, resultsPage, type Html } from './html.js';
+import { donePage, errorPage, type Html, loginPage, ratingPage, resultsPage, STYLESHEET } from './html.js';
 import { RATINGS } from './scale.js';
 import type { RatingStore, Session } from './store.js';
 
@@ -53,7 +53,11 @@ const ratingForm = z.strictObject({ csrf: z.string(), rating: z.enum(RATINGS) })
 
 /** A refusal: status, a message for the page, and whether the connection must close (the body was not read). */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly closeConnection = false) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly closeConnection = false,
+  ) {
     super(message);
   }
 }
@@ -112,7 +116,8 @@ export function isLoopback(host: string): boolean {
  */
 function requireLoopbackHost(req: IncomingMessage, boundHost: string): void {
   if (!isLoopback(boundHost)) return;
-  if (!isLoopback((req.headers.host ?? '').replace(/:\d+$/, ''))) throw new HttpError(421, 'This app answers only requests addressed to this machine (127.0.0.1 or localhost).', true);
+  if (!isLoopback((req.headers.host ?? '').replace(/:\d+$/, '')))
+    throw new HttpError(421, 'This app answers only requests addressed to this machine (127.0.0.1 or localhost).', true);
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -164,7 +169,10 @@ function readForm<S extends z.ZodType>(req: IncomingMessage, limit: number, sche
       resolve(parsed.data);
     };
     // An IncomingMessage errs only when its connection breaks before the body is complete (the client went away).
-    req.on('data', onData).on('end', onEnd).on('error', () => reject(new ClientClosedError('the client closed the connection before sending the whole form')));
+    req
+      .on('data', onData)
+      .on('end', onEnd)
+      .on('error', () => reject(new ClientClosedError('the client closed the connection before sending the whole form')));
   });
 }
 
@@ -187,7 +195,8 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
   /** Read a form that must carry this session's CSRF token. */
   async function readSessionForm<T extends { csrf: string }>(req: IncomingMessage, session: Session, schema: z.ZodType<T>): Promise<T> {
     const form = await readForm(req, bodyLimitBytes, schema);
-    if (!sameSecret(form.csrf, session.csrf)) throw new HttpError(403, 'The form is stale or forged (CSRF token mismatch); reload the page.');
+    if (!sameSecret(form.csrf, session.csrf))
+      throw new HttpError(403, 'The form is stale or forged (CSRF token mismatch); reload the page.');
     return form;
   }
 
@@ -255,7 +264,12 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
         if (!session.rater.isAdmin) throw new HttpError(403, 'Results are shown to admins only, so that raters stay blind.');
         if (path === '/results') return sendHtml(res, 200, resultsPage(store.distribution(), store.progress(), session));
         const body = path === '/results.csv' ? distributionCsv(store.distribution()) : ratingsCsv(store.ratings());
-        return send(res, 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${path.slice(1)}"` }, body);
+        return send(
+          res,
+          200,
+          { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${path.slice(1)}"` },
+          body,
+        );
       }
       default:
         throw new HttpError(404, 'Not found.', method === 'POST');

@@ -14,8 +14,8 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { RATINGS, type Rating } from './scale.js';
 import type { Instruction, SystemRun } from './responses.js';
+import { RATINGS, type Rating } from './scale.js';
 
 const SCHEMA_VERSION = 1;
 /** How long a writer waits for another connection's transaction before failing (ms); ratings are tiny, so this is ample. */
@@ -202,7 +202,9 @@ export class RatingStore {
           const stored = getInstruction.get(i.id);
           if (!stored) putInstruction.run(i.id, i.motivationApp, i.instruction, i.input, i.output);
           else if (stored.instruction !== i.instruction || stored.input !== i.input || stored.output !== i.output) {
-            throw new RatingStoreError(`instruction ${i.id} differs from the one already in the database; rate a different set in a new database`);
+            throw new RatingStoreError(
+              `instruction ${i.id} differs from the one already in the database; rate a different set in a new database`,
+            );
           }
         }
         const fresh: { system: string; instructionId: string; response: string }[] = [];
@@ -263,7 +265,8 @@ export class RatingStore {
         .run(name, sha256(token), options.admin ? 1 : 0, new Date().toISOString());
       return { rater: { id: Number(result.lastInsertRowid), name, isAdmin: Boolean(options.admin) }, token };
     } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new RatingStoreError(`a rater named "${name}" already exists`);
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+        throw new RatingStoreError(`a rater named "${name}" already exists`);
       throw error;
     }
   }
@@ -283,7 +286,9 @@ export class RatingStore {
     this.db
       .transaction(() => {
         this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
-        this.db.prepare('INSERT INTO sessions (id_hash, rater_id, csrf, expires_at) VALUES (?, ?, ?, ?)').run(sha256(sessionId), raterId, csrf, now + lifetimeMs);
+        this.db
+          .prepare('INSERT INTO sessions (id_hash, rater_id, csrf, expires_at) VALUES (?, ?, ?, ?)')
+          .run(sha256(sessionId), raterId, csrf, now + lifetimeMs);
       })
       .immediate();
     return { sessionId, csrf };
@@ -313,7 +318,7 @@ export class RatingStore {
           .all()
           .map((r) => r.id);
         const insert = this.db.prepare('INSERT INTO assignments (rater_id, position, item_id) VALUES (?, ?, ?)');
-        shuffled(items).forEach((itemId, index) => insert.run(raterId, index + 1, itemId));
+        for (const [index, itemId] of shuffled(items).entries()) insert.run(raterId, index + 1, itemId);
       })
       .immediate();
   }
@@ -334,16 +339,24 @@ export class RatingStore {
   /** The rater's first assignment (to review ratings from the start), or undefined when there are no items. */
   firstAssignment(raterId: number): number | undefined {
     this.drawOrder(raterId);
-    return this.db
-      .prepare<[number], { id: number }>('SELECT id FROM assignments WHERE rater_id = ? ORDER BY position LIMIT 1')
-      .get(raterId)?.id;
+    return this.db.prepare<[number], { id: number }>('SELECT id FROM assignments WHERE rater_id = ? ORDER BY position LIMIT 1').get(raterId)
+      ?.id;
   }
 
   assignment(assignmentId: number): AssignmentView | undefined {
     const row = this.db
       .prepare<
         [number],
-        { id: number; rater_id: number; position: number; instruction: string; input: string; output: string; response: string; rating: Rating | null }
+        {
+          id: number;
+          rater_id: number;
+          position: number;
+          instruction: string;
+          input: string;
+          output: string;
+          response: string;
+          rating: Rating | null;
+        }
       >(
         `SELECT a.id, a.rater_id, a.position, n.instruction, n.input, n.output, i.response, r.rating
          FROM assignments a JOIN items i ON i.id = a.item_id JOIN instructions n ON n.id = i.instruction_id

@@ -6,7 +6,13 @@ import type { Random } from '../../random.js';
  * `total` instructions: `machine` from the machine-generated pool (fewer while it has fewer) and seeds for the rest,
  * shuffled together, as Self-Instruct's bootstrap does.
  */
-export function sampleInContext(random: Random, seeds: readonly string[], pool: readonly string[], total: number, machine: number): string[] {
+export function sampleInContext(
+  random: Random,
+  seeds: readonly string[],
+  pool: readonly string[],
+  total: number,
+  machine: number,
+): string[] {
   const fromPool = random.sample(pool, Math.min(machine, pool.length));
   const fromSeeds = random.sample(seeds, total - fromPool.length);
   return random.shuffle([...fromPool, ...fromSeeds]);

@@ -6,7 +6,7 @@ import { PPO_CHECKPOINT_MARKER, ppoCheckpointMarkerSchema } from '../../bridge/c
 import { readJsonIfExists, readJsonl, writeFileAtomic } from '../../io/files.js';
 import { logger } from '../../log.js';
 import type { RlafPaths } from './paths.js';
-import { rlafStepRecordSchema, rolloutRecordSchema, type RlafStepRecord, type RolloutRecord } from './records.js';
+import { type RlafStepRecord, type RolloutRecord, rlafStepRecordSchema, rolloutRecordSchema } from './records.js';
 
 /** The newest checkpoint that has its completion marker (a save cut short has none and is ignored). */
 export function latestCheckpoint(checkpoints: string): { dir: string; step: number } | undefined {
@@ -26,7 +26,7 @@ export function reconcileLogs(paths: RlafPaths, checkpointStep: number): { histo
     const records = readJsonl(file, schema, { repairTornTail: true });
     const kept = records.filter((r) => r.step <= checkpointStep);
     if (kept.length !== records.length) {
-      writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+      writeFileAtomic(file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
       logger.info(`rlaf: dropped ${records.length - kept.length} lines of ${file} written after the checkpoint at step ${checkpointStep}`);
     }
     return kept;
@@ -35,7 +35,9 @@ export function reconcileLogs(paths: RlafPaths, checkpointStep: number): { histo
   const history = keep(paths.metrics, rlafStepRecordSchema);
   const steps = history.map((r) => r.step);
   if (steps.some((s, i) => s !== i + 1) || steps.length !== checkpointStep) {
-    throw new Error(`${paths.metrics} does not hold steps 1…${checkpointStep} in order (found ${steps.length} lines): it belongs to another run`);
+    throw new Error(
+      `${paths.metrics} does not hold steps 1…${checkpointStep} in order (found ${steps.length} lines): it belongs to another run`,
+    );
   }
   return { history, rollouts };
 }

@@ -95,7 +95,19 @@ export function stepRecord(
   };
 }
 
-const CSV_STATS = ['reward_mean', 'reward_ema', 'parsed_fraction', 'kl', 'kl_coef', 'entropy', 'policy_loss', 'value_loss', 'response_tokens_mean', 'seconds', 'seconds_ppo'] as const;
+const CSV_STATS = [
+  'reward_mean',
+  'reward_ema',
+  'parsed_fraction',
+  'kl',
+  'kl_coef',
+  'entropy',
+  'policy_loss',
+  'value_loss',
+  'response_tokens_mean',
+  'seconds',
+  'seconds_ppo',
+] as const;
 
 export function metricsCsv(history: readonly RlafStepRecord[]): string {
   const indicatorNames = [...new Set(history.flatMap((r) => Object.keys(r.indicators)))].sort();
@@ -105,7 +117,12 @@ export function metricsCsv(history: readonly RlafStepRecord[]): string {
   );
 }
 
-export function summarise(paths: RlafPaths, history: readonly RlafStepRecord[], saved: { dir: string; adapter: string }, interrupted: boolean): RlafSummary {
+export function summarise(
+  paths: RlafPaths,
+  history: readonly RlafStepRecord[],
+  saved: { dir: string; adapter: string },
+  interrupted: boolean,
+): RlafSummary {
   return {
     steps: history.length,
     checkpoint: saved.dir,
@@ -113,7 +130,10 @@ export function summarise(paths: RlafPaths, history: readonly RlafStepRecord[], 
     interrupted,
     reward_first: history[0]?.reward_mean ?? Number.NaN,
     reward_last_ema: history.at(-1)?.reward_ema ?? Number.NaN,
-    spearman_reward_step: spearman(history.map((r) => r.step), history.map((r) => r.reward_mean)),
+    spearman_reward_step: spearman(
+      history.map((r) => r.step),
+      history.map((r) => r.reward_mean),
+    ),
     seconds_per_step: history.length ? mean(history.map((r) => r.seconds)) : Number.NaN,
     metrics: paths.metrics,
     chart: paths.chart,
