@@ -30,6 +30,7 @@ export { type Comparison, compareReports, evalSuperNiModel, readReport, type Sup
 export { type ScoreDatasetOptions, type ScoreSummary, scoreFile } from './feedback/score.js';
 export { InterruptedError } from './interrupt.js';
 export { DataFileError } from './io/files.js';
+export { loadSeedTasks, type SeedTask } from './io/seeds.js';
 export { configureLogging, logger } from './log.js';
 export { TemplateError } from './prompts/render.js';
 export { formatReproSummary, ReproConfigError, type ReproOptions, type ReproSummary, runRepro } from './repro.js';
