@@ -96,6 +96,8 @@ export const decodingSchema = z.object({
   prompt_format: z.enum(['raw', 'chat']),
 });
 export type Decoding = z.infer<typeof decodingSchema>;
+/** Greedy decoding (the evaluations' and `refine-af generate`'s); temperature and top_p are then unused, so neutral. */
+export const GREEDY = { do_sample: false, temperature: 1, top_p: 1 } as const satisfies Partial<Decoding>;
 
 const completionSchema = z.object({
   text: z.string(),
