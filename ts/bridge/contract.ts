@@ -307,9 +307,8 @@ export const workerMethods = {
       'Sample one response per prompt with plain sampling (temperature 1, no top-k/top-p); the token ids stay in Python for the next ppo_step.',
     params: z.object({
       prompts: z.array(z.string()).min(1),
-      max_new_tokens: z.number().int().positive(),
-      stop: z.array(z.string()),
-      prompt_format: decodingSchema.shape.prompt_format,
+      // The fields of rlaf.decoding; sampling is fixed above.
+      ...decodingSchema.pick({ max_new_tokens: true, stop: true, prompt_format: true }).shape,
       seed: z.number().int(),
     }),
     result: z.object({ responses: z.array(completionSchema) }),
