@@ -101,8 +101,8 @@ SFT = {
     "lora": {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": None},
     "merge_weights": False,
 }
-ROLLOUT_TOKENS = 128  # rlaf.max_new_tokens
-INSTANCE_TOKENS = 300  # instances.max_new_tokens
+ROLLOUT_TOKENS = 128  # rlaf.decoding.max_new_tokens
+INSTANCE_TOKENS = 300  # instances.decoding.max_new_tokens
 INSTRUCTION_DECODING = {"max_new_tokens": 320, "do_sample": True, "temperature": 0.7, "top_p": 0.5, "stop": ["\n\n", "Task 11:"]}
 
 

@@ -38,7 +38,7 @@ const config = parseConfig({
     pool: defaultSeedTasksFile,
     steps,
     ppo: { batch_size: 4, mini_batch_size: 1, gradient_accumulation_steps: 1, ppo_epochs: 1, learning_rate: 1e-3 },
-    max_new_tokens: 32,
+    decoding: { max_new_tokens: 32 },
     template: 'instance_generation_short.txt',
     save_every: 1000,
   },

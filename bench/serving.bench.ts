@@ -30,7 +30,7 @@ const configFor = (kind: BackendKind) =>
     // Batches as large as the work: the worker batches them, the server gets them as concurrent requests.
     openai: { concurrency: PROMPTS },
     instructions: { backend: kind, request_batch_size: PROMPTS, decoding: { max_new_tokens: MAX_NEW_TOKENS } },
-    eval: { backend: kind, instances_per_task: SUPERNI_PER_TASK, batch_size: 12 * SUPERNI_PER_TASK, max_new_tokens: 32 },
+    eval: { backend: kind, instances_per_task: SUPERNI_PER_TASK, batch_size: 12 * SUPERNI_PER_TASK, decoding: { max_new_tokens: 32 } },
   });
 
 const worker = workerFromConfig(parseConfig({}));

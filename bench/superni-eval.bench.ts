@@ -19,7 +19,7 @@ const instancesPerTask = Number(process.argv[2] ?? 2);
 const maxNewTokens = Number(process.argv[3] ?? 32);
 const dataDir = resolve(import.meta.dirname, '..', 'data', 'superni-mini');
 const config = parseConfig({
-  eval: { instances_per_task: instancesPerTask, max_new_tokens: maxNewTokens, batch_size: 8, prompt_format: 'chat' },
+  eval: { instances_per_task: instancesPerTask, batch_size: 8, decoding: { max_new_tokens: maxNewTokens, prompt_format: 'chat' } },
   models: { device: 'cpu' },
 });
 

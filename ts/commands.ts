@@ -1,7 +1,7 @@
 /** The functions behind the CLI's small commands; the SDK exports the same ones. */
 
 import { LocalWorkerBackend } from './backends/local.js';
-import type { Completion, ResolvedModel } from './bridge/contract.js';
+import { type Completion, GREEDY, type ResolvedModel } from './bridge/contract.js';
 import { workerFromConfig } from './bridge/worker.js';
 import type { Config } from './config/schema.js';
 import { configureLogging } from './log.js';
@@ -37,14 +37,7 @@ export async function generateText(
     return await backend.generate({
       prompts,
       seed: config.run.seed,
-      decoding: {
-        max_new_tokens: options.maxNewTokens,
-        do_sample: false,
-        temperature: 1,
-        top_p: 1,
-        stop: [],
-        prompt_format: options.promptFormat,
-      },
+      decoding: { ...GREEDY, max_new_tokens: options.maxNewTokens, stop: [], prompt_format: options.promptFormat },
     });
   } finally {
     await worker.close();

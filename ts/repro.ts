@@ -335,7 +335,7 @@ async function prepareHumanEvaluation(
     const out = join(dir, 'user-oriented', `${arm.name}.jsonl`);
     const { config } = arm;
     const inputs = {
-      max_new_tokens: config.human_eval.max_new_tokens,
+      max_new_tokens: config.human_eval.decoding.max_new_tokens,
       sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input],
       model: config.models.generator,
       adapter: full.adapter,

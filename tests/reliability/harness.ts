@@ -116,12 +116,12 @@ export function harnessConfig(
     rlaf: {
       steps: small ? 3 : 4,
       save_every: 1,
-      max_new_tokens: 8,
+      decoding: { max_new_tokens: 8 },
       template: 'instance_generation_short.txt',
       ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-3 },
       lora: { r: 4, lora_alpha: 8 },
     },
-    instances: { template: 'instance_generation_short.txt', batch_size: 2, max_new_tokens: 12, drop_truncated: false },
+    instances: { template: 'instance_generation_short.txt', batch_size: 2, decoding: { max_new_tokens: 12 }, drop_truncated: false },
     sft: {
       training: {
         max_steps: small ? 2 : 5,

@@ -86,6 +86,39 @@ describe('config', () => {
     );
   });
 
+  it('names <section>.decoding.<key> for a decoding key that sat flat in a generating section', () => {
+    const file = yamlFile(
+      'old-decoding.yaml',
+      'instances:\n  max_new_tokens: 96\n  presence_penalty: 0\nrlaf:\n  stop: []\neval:\n  prompt_format: chat\nhuman_eval:\n  max_new_tokens: 64\n',
+    );
+    const reason = '(every generating section nests its decoding settings as <section>.decoding)';
+    expect(problemsOf(() => loadConfig(file)).sort()).toEqual(
+      [
+        `${file}:2: instances.max_new_tokens: moved to instances.decoding.max_new_tokens ${reason}`,
+        `${file}:3: instances.presence_penalty: moved to instances.decoding.presence_penalty ${reason}`,
+        `${file}:5: rlaf.stop: moved to rlaf.decoding.stop ${reason}`,
+        `${file}:7: eval.prompt_format: moved to eval.decoding.prompt_format ${reason}`,
+        `${file}:9: human_eval.max_new_tokens: moved to human_eval.decoding.max_new_tokens ${reason}`,
+      ].sort(),
+    );
+  });
+
+  it('nests the decoding of every generating section as one object of the wire schema, defaults as before', () => {
+    const config = parseConfig({});
+    expect(config.instances.decoding).toEqual({
+      max_new_tokens: 350,
+      do_sample: false,
+      temperature: 1,
+      top_p: 1,
+      presence_penalty: 1.5,
+      stop: ['Example 6', 'Task:'],
+      prompt_format: 'raw',
+    });
+    expect(config.rlaf.decoding).toEqual({ max_new_tokens: 350, stop: ['Example 6', 'Task:'], prompt_format: 'raw' });
+    expect(config.eval.decoding).toEqual({ max_new_tokens: 128, stop: [], prompt_format: 'raw' });
+    expect(config.human_eval.decoding).toEqual({ max_new_tokens: 512 });
+  });
+
   it("holds LoRA in one shape for PPO and SFT, and each library's settings under exactly the names the bridge passes on", () => {
     const config = parseConfig({ sft: { lora: { r: 4 } } });
     expect(Object.keys(config.rlaf.lora).sort()).toEqual(Object.keys(config.sft.lora!).sort());

@@ -132,7 +132,10 @@ describe('generating through the worker (a tiny random Llama: the weights do not
   afterAll(() => worker.close());
   const model = mkdtempSync(join(tmpdir(), 'tiny-llama-'));
   const adapter = mkdtempSync(join(tmpdir(), 'tiny-lora-'));
-  const config = parseConfig({ eval: { instances_per_task: 2, max_new_tokens: 6, batch_size: 8 }, models: { device: 'cpu' } });
+  const config = parseConfig({
+    eval: { instances_per_task: 2, batch_size: 8, decoding: { max_new_tokens: 6 } },
+    models: { device: 'cpu' },
+  });
   const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'superni-eval', model);
   beforeAll(async () => {
     await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(repoRoot, 'tests', 'py', 'tiny_models.py'), model, adapter]);
@@ -162,7 +165,10 @@ describe('generating through the worker (a tiny random Llama: the weights do not
   });
 
   it('evaluates base + adapter: the adapter is loaded on top of the model and changes its predictions', async () => {
-    const settings = parseConfig({ eval: { instances_per_task: 1, max_new_tokens: 6, batch_size: 12 }, models: { device: 'cpu' } });
+    const settings = parseConfig({
+      eval: { instances_per_task: 1, batch_size: 12, decoding: { max_new_tokens: 6 } },
+      models: { device: 'cpu' },
+    });
     const adapted = new LocalWorkerBackend(worker, settings.models, 'eval', 12, 'superni-eval-adapter', model, adapter);
     const baseOut = mkdtempSync(join(tmpdir(), 'superni-base-'));
     const adaptedOut = mkdtempSync(join(tmpdir(), 'superni-adapted-'));
@@ -178,7 +184,10 @@ describe('generating through the worker (a tiny random Llama: the weights do not
   });
 
   it('prompts an adapter made by our SFT with the template recorded beside it, the base with the raw prompt, and says which', async () => {
-    const settings = parseConfig({ eval: { instances_per_task: 1, max_new_tokens: 4, batch_size: 12 }, models: { device: 'cpu' } });
+    const settings = parseConfig({
+      eval: { instances_per_task: 1, batch_size: 12, decoding: { max_new_tokens: 4 } },
+      models: { device: 'cpu' },
+    });
     const sftAdapter = mkdtempSync(join(tmpdir(), 'tiny-sft-adapter-'));
     cpSync(adapter, sftAdapter, { recursive: true });
     // As the sft job records it beside the adapter: its parameters, the template texts among them (Alpaca's here).

@@ -42,9 +42,13 @@ describe('the default instance prompt', () => {
   });
 
   it('is decoded as Self-Instruct decodes it; stage 2 keeps plain sampling and takes only the stop and token limit', () => {
-    expect(config.instances).toMatchObject({ stop: ['Example 6', 'Task:'], max_new_tokens: 350, presence_penalty: 1.5, do_sample: false });
-    expect(config.rlaf).toMatchObject({ stop: ['Example 6', 'Task:'], max_new_tokens: 350 });
-    expect(config.rlaf).not.toHaveProperty('presence_penalty');
+    expect(config.instances.decoding).toMatchObject({
+      stop: ['Example 6', 'Task:'],
+      max_new_tokens: 350,
+      presence_penalty: 1.5,
+      do_sample: false,
+    });
+    expect(config.rlaf.decoding).toEqual({ stop: ['Example 6', 'Task:'], max_new_tokens: 350, prompt_format: 'raw' });
   });
 });
 

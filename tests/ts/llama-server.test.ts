@@ -40,8 +40,8 @@ function configInput(dir: string, extra: Record<string, Record<string, unknown>>
     server: { llama_cpp: { n_threads: 2 } },
     instructions: { backend: 'llama_cpp', num_instructions: 6, request_batch_size: 2, decoding: { max_new_tokens: 96 } },
     pipeline: { method: 'self-instruct' },
-    instances: { backend: 'llama_cpp', template: 'instance_generation_short.txt', batch_size: 2, max_new_tokens: 40 },
-    eval: { backend: 'llama_cpp', instances_per_task: 1, max_new_tokens: 12, batch_size: 4 },
+    instances: { backend: 'llama_cpp', template: 'instance_generation_short.txt', batch_size: 2, decoding: { max_new_tokens: 40 } },
+    eval: { backend: 'llama_cpp', instances_per_task: 1, batch_size: 4, decoding: { max_new_tokens: 12 } },
   };
   for (const [section, values] of Object.entries(extra)) base[section] = { ...base[section], ...values };
   return base;

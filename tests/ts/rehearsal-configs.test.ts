@@ -17,9 +17,9 @@ const MAY_DIFFER = new Set([
   'instructions.decoding.max_new_tokens',
   'rlaf.steps',
   'rlaf.save_every',
-  'rlaf.max_new_tokens',
+  'rlaf.decoding.max_new_tokens',
   'instances.batch_size',
-  'instances.max_new_tokens',
+  'instances.decoding.max_new_tokens',
   'sft.training.max_steps',
   'sft.max_instructions',
   'sft.extra_subsets',
@@ -27,10 +27,10 @@ const MAY_DIFFER = new Set([
   'sft.training.logging_steps',
   'sft.training.save_steps',
   'eval.instances_per_task',
-  'eval.max_new_tokens',
+  'eval.decoding.max_new_tokens',
   'eval.batch_size',
   'eval.data_dir',
-  'human_eval.max_new_tokens',
+  'human_eval.decoding.max_new_tokens',
 ]);
 
 /** Every leaf (a scalar or an array) of a parsed config, by its dotted key path. */

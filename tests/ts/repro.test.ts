@@ -194,7 +194,7 @@ describe('refine-af repro', () => {
 
   it('refuses a step whose inputs changed unless --force, and a config without eval.data_dir, naming the key', async () => {
     const config = parse(readFileSync(files.refineAf, 'utf8'));
-    config.eval.max_new_tokens = 8;
+    config.eval.decoding.max_new_tokens = 8;
     writeFileSync(files.refineAf, stringify(config));
     const changed = await repro('--resume');
     expect(changed.exitCode).toBe(1);

@@ -49,7 +49,7 @@ function configFor(name: string, steps: number) {
       pool,
       steps,
       save_every: 2,
-      max_new_tokens: 6,
+      decoding: { max_new_tokens: 6 },
       unparsed_reward: -0.25,
       template: 'instance_generation_short.txt',
       ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-2 },

@@ -55,10 +55,10 @@ const config = () =>
     rlaf: {
       steps: 1,
       ppo: { batch_size: 1, mini_batch_size: 1, gradient_accumulation_steps: 1, ppo_epochs: 1 },
-      max_new_tokens: 4,
+      decoding: { max_new_tokens: 4 },
       out_dir: join(root, 'rlaf'),
     },
-    instances: { batch_size: 2, max_new_tokens: 8, drop_truncated: false },
+    instances: { batch_size: 2, decoding: { max_new_tokens: 8 }, drop_truncated: false },
     sft: {
       training: { max_steps: 1, per_device_train_batch_size: 1, gradient_accumulation_steps: 1, save_steps: 1, logging_steps: 1 },
       max_seq_length: 64,

@@ -103,7 +103,7 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
     const runDir = join(dir, 'stage3-run');
     // The short prompt: the full one (~1,500 tokens) is past the tiny model's 512 positions.
     const cfg = config(runDir, {
-      instances: { template: 'instance_generation_short.txt', batch_size: 4, max_new_tokens: 12, do_sample: true },
+      instances: { template: 'instance_generation_short.txt', batch_size: 4, decoding: { max_new_tokens: 12, do_sample: true } },
     });
     const first = await withStageContext(cfg, (ctx) => generateInstances(ctx, { instructionsFile: poolFile, adapter: adapterDir }));
     expect(first.generatedNow).toBe(6);

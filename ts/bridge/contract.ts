@@ -96,6 +96,8 @@ export const decodingSchema = z.object({
   prompt_format: z.enum(['raw', 'chat']),
 });
 export type Decoding = z.infer<typeof decodingSchema>;
+/** Greedy decoding (the evaluations' and `refine-af generate`'s); temperature and top_p are then unused, so neutral. */
+export const GREEDY = { do_sample: false, temperature: 1, top_p: 1 } as const satisfies Partial<Decoding>;
 
 const completionSchema = z.object({
   text: z.string(),
@@ -305,9 +307,8 @@ export const workerMethods = {
       'Sample one response per prompt with plain sampling (temperature 1, no top-k/top-p); the token ids stay in Python for the next ppo_step.',
     params: z.object({
       prompts: z.array(z.string()).min(1),
-      max_new_tokens: z.number().int().positive(),
-      stop: z.array(z.string()),
-      prompt_format: decodingSchema.shape.prompt_format,
+      // The fields of rlaf.decoding; sampling is fixed above.
+      ...decodingSchema.pick({ max_new_tokens: true, stop: true, prompt_format: true }).shape,
       seed: z.number().int(),
     }),
     result: z.object({ responses: z.array(completionSchema) }),

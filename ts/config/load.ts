@@ -69,6 +69,12 @@ const MOVED_KEYS: Record<string, string> = {
   'sft.lora_dropout': 'sft.lora.lora_dropout',
   'sft.lora_target_modules': 'sft.lora.target_modules',
 };
+/** Decoding keys that sat flat in a generating section before each section nested them as `<section>.decoding`. */
+const MOVED_DECODING_KEYS: Record<string, string> = Object.fromEntries(
+  Object.entries(configSchema.parse({})).flatMap(([section, settings]) =>
+    'decoding' in settings ? Object.keys(settings.decoding).map((key) => [`${section}.${key}`, `${section}.decoding.${key}`]) : [],
+  ),
+);
 
 /** A key of an earlier version: the problem names where it lives now, instead of calling it a typo. */
 function movedKeyProblem(path: PropertyKey[], got: unknown): string | undefined {
@@ -77,7 +83,9 @@ function movedKeyProblem(path: PropertyKey[], got: unknown): string | undefined 
     return `sft.lora: is now the LoRA settings (r, lora_alpha, lora_dropout, target_modules; omit it for the defaults), or null to train every weight`;
   }
   const moved = MOVED_KEYS[keyPath];
-  return moved && `${keyPath}: moved to ${moved} (library settings are nested under the library's own field names)`;
+  if (moved) return `${keyPath}: moved to ${moved} (library settings are nested under the library's own field names)`;
+  const decoding = MOVED_DECODING_KEYS[keyPath];
+  return decoding && `${keyPath}: moved to ${decoding} (every generating section nests its decoding settings as <section>.decoding)`;
 }
 
 /** Validate an already-parsed object (the SDK path); `source` names it in errors. */

@@ -5,7 +5,14 @@
  * (a typo) is an error, never silently ignored.
  */
 import { z } from 'zod';
-import { loraConfigSchema, ppoConfigSchema, trainingArgumentsSchema, type WorkerMethod, workerMethods } from '../bridge/contract.js';
+import {
+  decodingSchema,
+  loraConfigSchema,
+  ppoConfigSchema,
+  trainingArgumentsSchema,
+  type WorkerMethod,
+  workerMethods,
+} from '../bridge/contract.js';
 import { LOG_LEVELS } from '../log.js';
 import { library, ours, paper, type Source } from './provenance.js';
 
@@ -28,6 +35,13 @@ const generationBackend = (stage: string, fallback: (typeof GENERATION_BACKENDS)
         'vllm or llama_cpp (a server this stage starts and stops, server section).',
     )
     .meta(source);
+
+/**
+ * Decoding: every generating section nests its settings as `<section>.decoding`, the fields of the one wire schema
+ * (bridge/contract.ts) with that section's defaults; the object travels to the backend as is. A section holds only the
+ * fields its generation honours: PPO rollouts sample plainly and the evaluations decode greedily, whatever a config says.
+ */
+const decoding = decodingSchema.shape;
 
 const modelRef = z
   .string()
@@ -170,13 +184,6 @@ const evalSection = z
         "Zero-shot prompt under seeds/templates/ ({{definition}}, {{input}}): the task Definition and the input, no demonstrations (§V-A; format of Tk-Instruct's definition-only prompt).",
       )
       .meta(library('Tk-Instruct definition-only prompt')),
-    max_new_tokens: z
-      .number()
-      .int()
-      .positive()
-      .default(128)
-      .describe('Tokens generated per instance (Tk-Instruct evaluates with max_target_length 128).')
-      .meta(library('Tk-Instruct max_target_length')),
     batch_size: z
       .number()
       .int()
@@ -184,18 +191,25 @@ const evalSection = z
       .default(8)
       .describe('Prompts per generate call; predictions are appended after each batch (hardware choice, not a paper value).')
       .meta(ours('a hardware choice; results do not depend on it')),
-    prompt_format: z
-      .enum(['raw', 'chat'])
-      .default('raw')
-      .describe(
-        '"raw" sends the prompt as is (a base or SFT model, as in the benchmark); "chat" wraps it in the model\'s chat template (an instruct model).',
-      )
-      .meta(library('Super-NaturalInstructions evaluation: the prompt as is')),
-    stop: z
-      .array(z.string())
-      .default([])
-      .describe('Stop sequences cutting a prediction; none by default, predictions are scored as generated (superni-eval.md).')
-      .meta(ours('predictions are scored as generated')),
+    decoding: z
+      .strictObject({
+        max_new_tokens: decoding.max_new_tokens
+          .default(128)
+          .describe('Tokens generated per instance (Tk-Instruct evaluates with max_target_length 128).')
+          .meta(library('Tk-Instruct max_target_length')),
+        stop: decoding.stop
+          .default([])
+          .describe('Stop sequences cutting a prediction; none by default, predictions are scored as generated (superni-eval.md).')
+          .meta(ours('predictions are scored as generated')),
+        prompt_format: decoding.prompt_format
+          .default('raw')
+          .describe(
+            '"raw" sends the prompt as is (a base or SFT model, as in the benchmark); "chat" wraps it in the model\'s chat template (an instruct model). A model made by our SFT is always prompted raw, as it was trained.',
+          )
+          .meta(library('Super-NaturalInstructions evaluation: the prompt as is')),
+      })
+      .prefault({})
+      .describe('Decoding of the predictions: greedy, as the benchmark scores them.'),
     data_dir: z
       .string()
       .nullable()
@@ -333,27 +347,27 @@ const rlafSection = z
         'Prompt template with {{instruction}}, under seeds/templates/ or an absolute path: Self-Instruct\'s complete input-first prompt (§II-D "the same prompt as used by Self Instruct"; Table VII prints its first five demonstrations).',
       )
       .meta(paper("§II-D, Table VII: Self-Instruct's prompt")),
-    max_new_tokens: z
-      .number()
-      .int()
-      .positive()
-      .default(350)
-      .describe("Tokens per rollout response (Self-Instruct's limit for this prompt, max_tokens 350; the paper gives no value).")
-      .meta(SELF_INSTRUCT_INSTANCES),
-    stop: z
-      .array(z.string())
-      .default(['Example 6', 'Task:'])
-      .describe(
-        'Rollouts stop at these strings (Self-Instruct\'s: at most five examples, or the model starting a new "Task:"); the tokens up to the stop are trained on. Sampling itself stays plain (temperature 1, no top-p), as PPO needs.',
-      )
-      .meta(SELF_INSTRUCT_INSTANCES),
-    prompt_format: z
-      .enum(['raw', 'chat'])
-      .default('raw')
-      .describe(
-        '"raw" sends the Table VII few-shot prompt as a completion prompt, as with the paper\'s base models; "chat" wraps it in the chat template.',
-      )
-      .meta(ours('a few-shot completion prompt, as base models take it')),
+    decoding: z
+      .strictObject({
+        max_new_tokens: decoding.max_new_tokens
+          .default(350)
+          .describe("Tokens per rollout response (Self-Instruct's limit for this prompt, max_tokens 350; the paper gives no value).")
+          .meta(SELF_INSTRUCT_INSTANCES),
+        stop: decoding.stop
+          .default(['Example 6', 'Task:'])
+          .describe(
+            'Rollouts stop at these strings (Self-Instruct\'s: at most five examples, or the model starting a new "Task:"); the tokens up to the stop are trained on.',
+          )
+          .meta(SELF_INSTRUCT_INSTANCES),
+        prompt_format: decoding.prompt_format
+          .default('raw')
+          .describe(
+            '"raw" sends the Table VII few-shot prompt as a completion prompt, as with the paper\'s base models; "chat" wraps it in the chat template.',
+          )
+          .meta(ours('a few-shot completion prompt, as base models take it')),
+      })
+      .prefault({})
+      .describe('Decoding of the rollouts; sampling itself stays plain (temperature 1, no top-p), as PPO needs.'),
     unparsed_reward: z
       .number()
       .default(-1)
@@ -410,13 +424,15 @@ const humanEvalSection = z
       .default(12)
       .describe('How long a rater stays logged in after entering their token.')
       .meta(ours('a working day of rating')),
-    max_new_tokens: z
-      .number()
-      .int()
-      .positive()
-      .default(512)
-      .describe('Tokens generated per response to a user-oriented instruction, greedy.')
-      .meta(ours('the paper gives no value; room for an answer of a few paragraphs')),
+    decoding: z
+      .strictObject({
+        max_new_tokens: decoding.max_new_tokens
+          .default(512)
+          .describe('Tokens generated per response to a user-oriented instruction.')
+          .meta(ours('the paper gives no value; room for an answer of a few paragraphs')),
+      })
+      .prefault({})
+      .describe('Decoding of the responses: greedy, no stop sequence, the SFT prompt sent raw, as the model was trained.'),
     backend: generationBackend('the responses to the user-oriented instructions', 'local', ours('the local worker needs no server')),
   })
   .describe('The blind human rating web app for the user-oriented instructions (§V-B, Figure 6).');
@@ -657,38 +673,27 @@ const instructionsSection = z
     backend: generationBackend('stage 1', 'local', ours('the local worker needs no server')),
     decoding: z
       .strictObject({
-        max_new_tokens: z
-          .number()
-          .int()
-          .positive()
+        max_new_tokens: decoding.max_new_tokens
           .default(320)
           .describe('Tokens per completion: room for two instructions of 150 words (Self-Instruct uses 1024 for up to seven).')
           .meta(ours('room for the two new instructions the prompt asks for, at 150 words each')),
-        do_sample: z
-          .boolean()
+        do_sample: decoding.do_sample
           .default(true)
           .describe('Sample (true) or decode greedily.')
           .meta(library('Self-Instruct bootstrap_instructions.py')),
-        temperature: z
-          .number()
-          .positive()
+        temperature: decoding.temperature
           .default(0.7)
           .describe('Sampling temperature (Self-Instruct: 0.7).')
           .meta(library('Self-Instruct bootstrap_instructions.py')),
-        top_p: z
-          .number()
-          .gt(0)
-          .lte(1)
+        top_p: decoding.top_p
           .default(0.5)
           .describe('Nucleus sampling mass (Self-Instruct: 0.5).')
           .meta(library('Self-Instruct bootstrap_instructions.py')),
-        stop: z
-          .array(z.string())
+        stop: decoding.stop
           .default(['\n\n', 'Task 11:'])
           .describe('Generation stops at any of these: a blank line, or after "Task 10".')
           .meta(ours('our prompt asks for tasks 9 and 10')),
-        prompt_format: z
-          .enum(['raw', 'chat'])
+        prompt_format: decoding.prompt_format
           .default('raw')
           .describe('Send the prompt as a plain completion prompt (raw) or through the chat template.')
           .meta(ours('a few-shot completion prompt, as base models take it')),
@@ -842,52 +847,43 @@ const instancesSection = z
       .default(8)
       .describe('Instructions per generation batch (and per append to the output file).')
       .meta(ours("a batch per append keeps a crash's loss small")),
-    max_new_tokens: z
-      .number()
-      .int()
-      .positive()
-      .default(350)
-      .describe('Token limit of one completion (Self-Instruct generate_instances.py: max_tokens 350 for the input-first prompt).')
-      .meta(SELF_INSTRUCT_INSTANCES),
-    do_sample: z
-      .boolean()
-      .default(false)
-      .describe('Sample instead of greedy decoding (Self-Instruct generates instances at temperature 0).')
-      .meta(SELF_INSTRUCT_INSTANCES),
-    temperature: z
-      .number()
-      .positive()
-      .default(1)
-      .describe('Sampling temperature, when do_sample.')
-      .meta(ours('neutral; used only with do_sample')),
-    top_p: z
-      .number()
-      .gt(0)
-      .lte(1)
-      .default(1)
-      .describe('Nucleus sampling mass, when do_sample.')
-      .meta(ours('neutral; used only with do_sample')),
-    presence_penalty: z
-      .number()
-      .min(-2)
-      .max(2)
-      .default(1.5)
-      .describe(
-        'Presence penalty (Self-Instruct: 1.5), applied by an OpenAI-compatible endpoint; the local worker has none and ignores it with one warning.',
-      )
-      .meta(SELF_INSTRUCT_INSTANCES),
-    stop: z
-      .array(z.string())
-      .default(['Example 6', 'Task:'])
-      .describe(
-        'Stop sequences (Self-Instruct\'s): a sixth example (at most five per instruction) or the model starting a new "Task:" ends the completion.',
-      )
-      .meta(SELF_INSTRUCT_INSTANCES),
-    prompt_format: z
-      .enum(['raw', 'chat'])
-      .default('raw')
-      .describe("raw: the prompt as a plain continuation (base models, as in the paper); chat: through the tokenizer's chat template.")
-      .meta(ours('a few-shot completion prompt, as base models take it')),
+    decoding: z
+      .strictObject({
+        max_new_tokens: decoding.max_new_tokens
+          .default(350)
+          .describe('Token limit of one completion (Self-Instruct generate_instances.py: max_tokens 350 for the input-first prompt).')
+          .meta(SELF_INSTRUCT_INSTANCES),
+        do_sample: decoding.do_sample
+          .default(false)
+          .describe('Sample instead of greedy decoding (Self-Instruct generates instances at temperature 0).')
+          .meta(SELF_INSTRUCT_INSTANCES),
+        temperature: decoding.temperature
+          .default(1)
+          .describe('Sampling temperature, when do_sample.')
+          .meta(ours('neutral; used only with do_sample')),
+        top_p: decoding.top_p.default(1).describe('Nucleus sampling mass, when do_sample.').meta(ours('neutral; used only with do_sample')),
+        presence_penalty: z
+          .number()
+          .min(-2)
+          .max(2)
+          .default(1.5)
+          .describe(
+            'Presence penalty (Self-Instruct: 1.5), applied by an OpenAI-compatible endpoint; the local worker has none and ignores it with one warning.',
+          )
+          .meta(SELF_INSTRUCT_INSTANCES),
+        stop: decoding.stop
+          .default(['Example 6', 'Task:'])
+          .describe(
+            'Stop sequences (Self-Instruct\'s): a sixth example (at most five per instruction) or the model starting a new "Task:" ends the completion.',
+          )
+          .meta(SELF_INSTRUCT_INSTANCES),
+        prompt_format: decoding.prompt_format
+          .default('raw')
+          .describe("raw: the prompt as a plain continuation (base models, as in the paper); chat: through the tokenizer's chat template.")
+          .meta(ours('a few-shot completion prompt, as base models take it')),
+      })
+      .prefault({})
+      .describe('Decoding of instance generation.'),
     max_per_instruction: z
       .number()
       .int()

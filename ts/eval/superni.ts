@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { type StageBackendSpec, withStageBackend } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
-import type { Decoding } from '../bridge/contract.js';
+import { type Decoding, GREEDY } from '../bridge/contract.js';
 import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
@@ -121,8 +121,8 @@ export function evalPromptFor(settings: Config['eval'], model: string, adapter?:
     };
   }
   return {
-    description: settings.prompt_format === 'raw' ? RAW_PROMPT_DESCRIPTION : 'Tk-Instruct definition-only in the chat template',
-    prompt_format: settings.prompt_format,
+    description: settings.decoding.prompt_format === 'raw' ? RAW_PROMPT_DESCRIPTION : 'Tk-Instruct definition-only in the chat template',
+    prompt_format: settings.decoding.prompt_format,
     render: (task, instance) => buildPrompt(settings.template, task, instance),
   };
 }
@@ -168,14 +168,7 @@ export async function generatePredictions(tasks: SuperNiTask[], outDir: string, 
   const pending = tasks.flatMap((task) => task.instances.filter((i) => !done.has(i.id)).map((instance) => ({ task, instance })));
   const total = tasks.reduce((n, t) => n + t.instances.length, 0);
   const { settings, prompt } = options;
-  const decoding: Decoding = {
-    max_new_tokens: settings.max_new_tokens,
-    do_sample: false,
-    temperature: 1,
-    top_p: 1,
-    stop: settings.stop,
-    prompt_format: prompt.prompt_format,
-  };
+  const decoding: Decoding = { ...GREEDY, ...settings.decoding, prompt_format: prompt.prompt_format };
   if (pending.length < total) logger.info(`resuming: ${total - pending.length} of ${total} predictions already in ${file}`);
   options.onBatch?.(total - pending.length, total);
   for (let start = 0; start < pending.length; start += settings.batch_size) {

@@ -14,7 +14,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { withStageBackend } from '../backends/from-config.js';
-import type { BackendDecoding } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
@@ -94,11 +93,6 @@ export function instanceFiles(outDir: string): InstanceFiles {
   };
 }
 
-function instanceDecoding(settings: Config['instances']): BackendDecoding {
-  const { max_new_tokens, do_sample, temperature, top_p, presence_penalty, stop, prompt_format } = settings;
-  return { max_new_tokens, do_sample, temperature, top_p, presence_penalty, stop, prompt_format };
-}
-
 function checkPolicy(config: Config, adapter: string | null): void {
   if (config.pipeline.method === 'refine-af' && adapter === null) {
     throw new Error(
@@ -142,7 +136,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   checkPolicy(config, options.adapter);
   const files = instanceFiles(options.outDir ?? join(ctx.runDir, 'instances'));
   const pool = readJsonl(options.instructionsFile, poolRecordSchema).map((r) => r.instruction);
-  const decoding = instanceDecoding(settings);
+  const decoding = settings.decoding;
 
   recordSettings(files.settings, {
     model: config.models.generator,

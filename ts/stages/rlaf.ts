@@ -104,9 +104,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       // 2. The policy generates one response per prompt; its token ids stay in Python for the PPO step.
       const { responses } = await worker.call('ppo_generate', {
         prompts,
-        max_new_tokens: settings.max_new_tokens,
-        stop: settings.stop,
-        prompt_format: settings.prompt_format,
+        ...settings.decoding,
         seed: random.nextUint32(),
       });
 

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { type StageBackendSpec, withStageBackend } from '../../backends/from-config.js';
 import type { GenerationBackend } from '../../backends/types.js';
+import { GREEDY } from '../../bridge/contract.js';
 import { type PythonWorker, workerFromConfig } from '../../bridge/worker.js';
 import type { Config } from '../../config/schema.js';
 import { throwIfInterrupted } from '../../interrupt.js';
@@ -58,14 +59,7 @@ export async function generateResponses(config: Config, options: RespondOptions)
       const completions = await options.backend.generate({
         prompts: batch.map(prompt),
         seed: config.run.seed,
-        decoding: {
-          max_new_tokens: config.human_eval.max_new_tokens,
-          do_sample: false,
-          temperature: 1,
-          top_p: 1,
-          stop: [],
-          prompt_format: 'raw',
-        },
+        decoding: { ...GREEDY, stop: [], prompt_format: 'raw', ...config.human_eval.decoding },
       });
       appendJsonl(
         options.out,
