@@ -42,7 +42,7 @@ export function pythonEnvironment(options: { logLevel: string; logFile?: string 
 export const PYTHON_LOG_RECORD_PREFIX = '@refine-af-log ';
 export const pythonLogRecordSchema = z.object({ level: z.string(), logger: z.string(), message: z.string() });
 
-export interface MethodSpec<P extends z.ZodType, R extends z.ZodType> {
+interface MethodSpec<P extends z.ZodType, R extends z.ZodType> {
   description: string;
   params: P;
   result: R;
@@ -345,7 +345,7 @@ export type WorkerMethod = keyof typeof workerMethods;
 export type MethodParams<M extends keyof T, T extends MethodSpecs = typeof workerMethods> = z.input<T[M]['params']>;
 export type MethodResult<M extends keyof T, T extends MethodSpecs = typeof workerMethods> = z.output<T[M]['result']>;
 
-export interface JobSpec<P extends z.ZodType, E extends z.ZodType, R extends z.ZodType> {
+interface JobSpec<P extends z.ZodType, E extends z.ZodType, R extends z.ZodType> {
   description: string;
   params: P;
   /** Events other than the final result/error, one JSON object per stdout line. */
