@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { diagnostics } from '../tests/ts/fixtures/diagnostics.js';
 import { PythonWorker } from '../ts/bridge/worker.js';
 
 const ROUND_TRIPS = 2_000;
@@ -36,7 +37,8 @@ async function measure(label: string, call: (texts: string[]) => Promise<unknown
   };
 }
 
-const worker = new PythonWorker();
+// echo is a test diagnostic: the worker imports it into service.py's method table, which the reference calls too.
+const worker = new PythonWorker({ extension: diagnostics });
 await worker.call('ping', {});
 const pythonia = createRequire(import.meta.url)('pythonia') as {
   python: (m: string) => Promise<{ call$: (n: string, p: string, o: { $timeout: number }) => Promise<string> }>;

@@ -6,7 +6,8 @@ Two doors, one module:
     or exception text ever has to be parsed on the TS side;
   * jobs, run as `python -m refine_af.service job NAME PARAMS_FILE` (optionally under `accelerate launch`); they write
     JSON-lines events {"type": "log"|"progress"|"result"|"error", …} to stdout and everything else to stderr.
-Nothing else in py/ is called from TypeScript.
+Nothing else in py/ is called from TypeScript. The test suite's bridge diagnostics (tests/py/bridge_diagnostics.py) add
+methods and jobs with the same decorators; production never loads them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import platform
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -61,7 +61,7 @@ def call(name: str, params_json: str) -> str:
         return json.dumps({"ok": False, "error": _error(exc)})
 
 
-# ---------------------------------------------------------------- diagnostics (health checks, bridge tests, bench)
+# ---------------------------------------------------------------- health check
 
 
 @method
@@ -75,29 +75,6 @@ def ping(params: Params) -> dict:
         "cuda_available": torch.cuda.is_available(),
         "cuda_devices": torch.cuda.device_count(),
     }
-
-
-@method
-def echo(params: Params) -> dict:
-    return {"texts": params["texts"]}
-
-
-@method
-def sleep(params: Params) -> dict:
-    time.sleep(params["seconds"])
-    return {"slept": params["seconds"]}
-
-
-@method
-def emit_output(params: Params) -> dict:
-    import warnings
-
-    print(params["text"], flush=True)
-    print(params["text"], file=sys.stderr, flush=True)
-    log.warning(params["text"])
-    warnings.warn(params["text"], stacklevel=1)
-    os.write(1, (params["text"] + "\n").encode())  # C-level write, as native libraries do
-    return {}
 
 
 # ---------------------------------------------------------------- models
@@ -307,18 +284,6 @@ def score_triplets(params: Params) -> dict:
 
 
 # ---------------------------------------------------------------- jobs
-
-
-@job
-def countdown(params: Params, emit: Callable[[dict], None]) -> dict:
-    """Diagnostic job: progress events with stray output in between; fails on request. Exercises the job door end to end."""
-    for step in range(1, params["steps"] + 1):
-        print(f"stray stdout line {step}")  # must land in the log, not in the event stream
-        if step == params.get("fail_at_step"):
-            raise RuntimeError(f"countdown asked to fail at step {step}")
-        time.sleep(params["seconds_per_step"])
-        emit({"type": "progress", "step": step, "total": params["steps"]})
-    return {"steps": params["steps"]}
 
 
 @job

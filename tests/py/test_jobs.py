@@ -1,14 +1,17 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+# The test-only diagnostic jobs live beside this file; run as the script, it hands over to service's main.
+DIAGNOSTICS = [str(Path(__file__).with_name("bridge_diagnostics.py"))]
+SERVICE = ["-m", "refine_af.service"]
 
 
-def run_job(tmp_path, name, params):
+def run_job(tmp_path, name, params, entry=DIAGNOSTICS):
     params_file = tmp_path / "params.json"
     params_file.write_text(json.dumps(params))
-    return subprocess.run(
-        [sys.executable, "-m", "refine_af.service", "job", name, str(params_file)], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, *entry, "job", name, str(params_file)], capture_output=True, text=True, timeout=60)
 
 
 def test_job_events_stay_clean_while_prints_go_to_stderr(tmp_path):
@@ -25,3 +28,13 @@ def test_job_failure_is_an_error_event_and_exit_code(tmp_path):
     assert done.returncode == 1
     last = json.loads(done.stdout.splitlines()[-1])
     assert last["type"] == "error" and last["error"]["type"] == "RuntimeError"
+
+
+def test_the_production_service_has_no_diagnostics(tmp_path):
+    from refine_af.service import JOBS, METHODS
+
+    assert not {"echo", "sleep", "emit_output", "countdown"} & (set(METHODS) | set(JOBS))
+    done = run_job(tmp_path, "countdown", {"steps": 1, "seconds_per_step": 0}, entry=SERVICE)
+    assert done.returncode == 1
+    error = json.loads(done.stdout.splitlines()[-1])["error"]
+    assert error["type"] == "KeyError" and "unknown job 'countdown'; known: sft" in error["message"]

@@ -8,13 +8,14 @@ import { runJob } from '../../ts/bridge/jobs.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { logger } from '../../ts/log.js';
 import { defaultPython } from '../../ts/paths.js';
+import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
 import { CaptureTransport, processAlive, waitForExit } from './helpers.js';
 
 // pythonia reads its default request limit once, at load: make it 1 s so that a 2.5 s call proves ours replaces it.
 process.env.REQ_TIMEOUT = '1000';
 
 describe('pythonia worker', () => {
-  const worker = new PythonWorker();
+  const worker = new PythonWorker({ extension: diagnostics });
   afterAll(() => worker.close());
 
   it('round-trips a call and reports the worker pid', async () => {
@@ -99,12 +100,26 @@ describe('pythonia worker', () => {
   });
 
   it('refuses calls after close and leaves no process behind', async () => {
-    const other = new PythonWorker();
+    const other = new PythonWorker({ extension: diagnostics });
     await worker.close();
     const { pid } = await other.call('ping', {});
     await other.close();
     expect(await waitForExit(pid)).toBe(true);
     await expect(other.call('ping', {})).rejects.toThrow(/closed/);
+  });
+});
+
+describe('the production contract', () => {
+  it('has no diagnostics: a plain worker refuses them before they reach Python', async () => {
+    const worker = new PythonWorker();
+    // @ts-expect-error echo is not in the production contract
+    await expect(worker.call('echo', { texts: ['x'] })).rejects.toThrow(/worker\.echo: not a method of this worker's contract/);
+    expect(worker.pid).toBeUndefined();
+  });
+
+  it('runs no diagnostic job', async () => {
+    // @ts-expect-error countdown is not in the production contract
+    await expect(runJob('countdown', { steps: 1, seconds_per_step: 0 })).rejects.toThrow(/job\.countdown: not a job of this contract/);
   });
 });
 
@@ -135,13 +150,19 @@ describe('no orphaned worker when the Node process goes', () => {
 describe('execa jobs', () => {
   it('streams validated progress events while stray prints go to the log', async () => {
     const events: number[] = [];
-    const result = await runJob('countdown', { steps: 4, seconds_per_step: 0.05 }, { onProgress: (e) => events.push(e.step) });
+    const result = await runJob(
+      'countdown',
+      { steps: 4, seconds_per_step: 0.05 },
+      { extension: diagnostics, onProgress: (e) => events.push(e.step) },
+    );
     expect(result).toEqual({ steps: 4 });
     expect(events).toEqual([1, 2, 3, 4]);
   });
 
   it('reports a Python exception in a job as a PythonError', async () => {
-    const error = await runJob('countdown', { steps: 5, seconds_per_step: 0, fail_at_step: 3 }).catch((e: unknown) => e);
+    const error = await runJob('countdown', { steps: 5, seconds_per_step: 0, fail_at_step: 3 }, { extension: diagnostics }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(PythonError);
     expect((error as PythonError).pythonMessage).toContain('fail at step 3');
   });
@@ -155,6 +176,7 @@ describe('execa jobs', () => {
       'countdown',
       { steps: 100, seconds_per_step: 0.2 },
       {
+        extension: diagnostics,
         launcher: ['bash', '-c', `echo $$ > '${pidFile}'; exec "$0" "$@"`, defaultPython],
         onProgress: () => {
           if (killed) return;
@@ -172,6 +194,7 @@ describe('execa jobs', () => {
       'countdown',
       { steps: 1, seconds_per_step: 0 },
       {
+        extension: diagnostics,
         launcher: ['bash', '-c', 'printf "first line\\nlast words, no newline" >&2; exit 3'],
       },
     ).catch((e: unknown) => e);
@@ -185,10 +208,10 @@ describe('execa jobs', () => {
     const run = runJob(
       'countdown',
       { steps: 100, seconds_per_step: 0.2 },
-      { signal: controller.signal, onProgress: () => controller.abort() },
+      { extension: diagnostics, signal: controller.signal, onProgress: () => controller.abort() },
     );
     await expect(run).rejects.toThrow();
-    const { stdout } = await execa('pgrep', ['-f', 'refine_af.service job countdown'], { reject: false });
+    const { stdout } = await execa('pgrep', ['-f', `${DIAGNOSTICS_MODULE} job countdown`], { reject: false });
     expect(stdout.trim()).toBe('');
   });
 });

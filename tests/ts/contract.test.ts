@@ -6,11 +6,33 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PYTHON_LOG_RECORD_PREFIX, pythonEnvironment } from '../../ts/bridge/contract.js';
+import { jobs, PYTHON_LOG_RECORD_PREFIX, pythonEnvironment, workerMethods } from '../../ts/bridge/contract.js';
 import { logPythonLine } from '../../ts/log.js';
 import { packageRoot } from '../../ts/paths.js';
+import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
 
 const service = readFileSync(join(packageRoot, 'py', 'refine_af', 'service.py'), 'utf8');
+
+/** The functions a Python file registers with service.py's `@method` and `@job` decorators, by name. */
+function registered(source: string, decorator: 'method' | 'job'): string[] {
+  return [...source.matchAll(new RegExp(`^@${decorator}\\ndef (\\w+)\\(`, 'gm'))].map((match) => match[1]!).sort();
+}
+
+describe('the names on each side', () => {
+  it('service.py implements exactly the production contract', () => {
+    expect(registered(service, 'method')).toEqual(Object.keys(workerMethods).sort());
+    expect(registered(service, 'job')).toEqual(Object.keys(jobs).sort());
+  });
+
+  it("the tests' diagnostics module implements exactly the diagnostics contract, none of it in production", () => {
+    const fixture = readFileSync(DIAGNOSTICS_MODULE, 'utf8');
+    expect(registered(fixture, 'method')).toEqual(Object.keys(diagnostics.methods).sort());
+    expect(registered(fixture, 'job')).toEqual(Object.keys(diagnostics.jobs).sort());
+    for (const name of [...Object.keys(diagnostics.methods), ...Object.keys(diagnostics.jobs)]) {
+      expect(Object.keys({ ...workerMethods, ...jobs }), name).not.toContain(name);
+    }
+  });
+});
 
 describe('the seam outside the method and job schemas', () => {
   it('service.py writes log records with the declared prefix, and TS reads them as records', () => {

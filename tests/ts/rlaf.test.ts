@@ -17,11 +17,12 @@ import { latestCheckpoint } from '../../ts/stages/rlaf/checkpoints.js';
 import { rlafPaths } from '../../ts/stages/rlaf/paths.js';
 import { readRlafMetrics } from '../../ts/stages/rlaf/records.js';
 import { type RewardFn, scoreResponses, trainRlaf } from '../../ts/stages/rlaf.js';
+import { diagnostics } from './fixtures/diagnostics.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
 const modelDir = join(root, 'tiny-llama');
 const pool = join(root, 'pool.jsonl');
-const worker = new PythonWorker();
+const worker = new PythonWorker({ extension: diagnostics });
 
 beforeAll(async () => {
   await execa(defaultPython, [join(import.meta.dirname, '..', 'py', 'tiny_models.py'), modelDir]);

@@ -1,7 +1,8 @@
 /**
  * The one seam between TypeScript and Python. Every worker method (called through pythonia) and every job
  * (a subprocess run by execa) is declared here once: its parameters, its result, its events and its default
- * timeout. `py/refine_af/service.py` implements exactly these names; nothing else crosses the languages.
+ * timeout. `py/refine_af/service.py` implements exactly these names; nothing else crosses the languages, save what a
+ * ContractExtension declares (the tests' diagnostics, never loaded in production).
  */
 import { z } from 'zod';
 
@@ -48,7 +49,8 @@ interface MethodSpec<P extends z.ZodType, R extends z.ZodType> {
   /** Default per-call limit; `bridge.timeouts_ms` in config overrides it per method. */
   timeoutMs: number;
 }
-const method = <P extends z.ZodType, R extends z.ZodType>(spec: MethodSpec<P, R>) => spec;
+export const method = <P extends z.ZodType, R extends z.ZodType>(spec: MethodSpec<P, R>) => spec;
+export type MethodSpecs = Record<string, MethodSpec<z.ZodType, z.ZodType>>;
 
 const resolvedModelSchema = z.object({
   ref: z.string(),
@@ -219,24 +221,6 @@ export const workerMethods = {
     }),
     timeoutMs: 2 * MINUTE_MS,
   }),
-  echo: method({
-    description: 'Diagnostic: returns the strings it is given (bridge tests and the overhead benchmark).',
-    params: z.object({ texts: z.array(z.string()) }),
-    result: z.object({ texts: z.array(z.string()) }),
-    timeoutMs: MINUTE_MS,
-  }),
-  sleep: method({
-    description: 'Diagnostic: blocks the worker for a while (long-call and worker-death tests).',
-    params: z.object({ seconds: z.number().nonnegative() }),
-    result: z.object({ slept: z.number() }),
-    timeoutMs: HOUR_MS,
-  }),
-  emit_output: method({
-    description: 'Diagnostic: writes a line through print, stderr, logging and a raw fd write (log-channel tests).',
-    params: z.object({ text: z.string() }),
-    result: z.object({}),
-    timeoutMs: MINUTE_MS,
-  }),
   resolve_model: method({
     description:
       'Turn a model reference (embedded name, local path or hub id) into a loadable location, or fail naming what was looked for.',
@@ -358,8 +342,9 @@ export const workerMethods = {
 } as const;
 
 export type WorkerMethod = keyof typeof workerMethods;
-export type MethodParams<M extends WorkerMethod> = z.input<(typeof workerMethods)[M]['params']>;
-export type MethodResult<M extends WorkerMethod> = z.output<(typeof workerMethods)[M]['result']>;
+/** A method's parameters and result, in the production contract or in one extended by a ContractExtension. */
+export type MethodParams<M extends keyof T, T extends MethodSpecs = typeof workerMethods> = z.input<T[M]['params']>;
+export type MethodResult<M extends keyof T, T extends MethodSpecs = typeof workerMethods> = z.output<T[M]['result']>;
 
 interface JobSpec<P extends z.ZodType, E extends z.ZodType, R extends z.ZodType> {
   description: string;
@@ -371,19 +356,10 @@ interface JobSpec<P extends z.ZodType, E extends z.ZodType, R extends z.ZodType>
 /** SFT's prompt template texts: `input` for an instance with an input ({{instruction}}, {{input}}), `no_input` without. */
 export const sftPromptTemplatesSchema = z.object({ input: z.string(), no_input: z.string() });
 
-const job = <P extends z.ZodType, E extends z.ZodType, R extends z.ZodType>(spec: JobSpec<P, E, R>) => spec;
+export const job = <P extends z.ZodType, E extends z.ZodType, R extends z.ZodType>(spec: JobSpec<P, E, R>) => spec;
+export type JobSpecs = Record<string, JobSpec<z.ZodType, z.ZodType, z.ZodType>>;
 
 export const jobs = {
-  countdown: job({
-    description: 'Diagnostic: emits one progress event per step with stray prints in between; fails at a step on request.',
-    params: z.object({
-      steps: z.number().int().nonnegative(),
-      seconds_per_step: z.number().nonnegative(),
-      fail_at_step: z.number().int().optional(),
-    }),
-    progress: z.object({ type: z.literal('progress'), step: z.number().int(), total: z.number().int() }),
-    result: z.object({ steps: z.number().int() }),
-  }),
   sft: job({
     description:
       'Supervised fine-tuning (HF Trainer) on train_file (JSONL, one sftTrainLineSchema per line): loss on the response only, LoRA (QLoRA on CUDA in 4 bits), ' +
@@ -426,9 +402,21 @@ export const jobs = {
 } as const;
 
 export type JobName = keyof typeof jobs;
-export type JobParams<J extends JobName> = z.input<(typeof jobs)[J]['params']>;
-export type JobProgress<J extends JobName> = z.output<(typeof jobs)[J]['progress']>;
-export type JobResult<J extends JobName> = z.output<(typeof jobs)[J]['result']>;
+export type JobParams<J extends keyof T, T extends JobSpecs = typeof jobs> = z.input<T[J]['params']>;
+export type JobProgress<J extends keyof T, T extends JobSpecs = typeof jobs> = z.output<T[J]['progress']>;
+export type JobResult<J extends keyof T, T extends JobSpecs = typeof jobs> = z.output<T[J]['result']>;
+
+/**
+ * Methods and jobs beyond the production contract (the test suite's bridge diagnostics): declared with `method` and
+ * `job`, implemented by the Python file `module`, which registers them with service.py's decorators. The worker imports
+ * it after service.py; a job runs it as the script instead of `-m refine_af.service`, and it hands over to service's main.
+ */
+export interface ContractExtension<M extends MethodSpecs = MethodSpecs, J extends JobSpecs = JobSpecs> {
+  methods: M;
+  jobs: J;
+  /** The Python file's absolute path (pythonia imports a path only when it starts with "/"). */
+  module: string;
+}
 
 /** Terminal events every job may send besides its own progress events. */
 export const jobTerminalEventSchema = z.discriminatedUnion('type', [

@@ -16,12 +16,15 @@ import { InterruptedError } from '../interrupt.js';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
 import {
+  type ContractExtension,
   type JobName,
   type JobParams,
   type JobProgress,
   type JobResult,
+  type JobSpecs,
   jobs,
   jobTerminalEventSchema,
+  type MethodSpecs,
   pythonEnvironment,
   type ServerName,
   type ServerParams,
@@ -31,28 +34,46 @@ import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedE
 
 const KILL_GRACE_MS = 5_000;
 
-export interface JobOptions<J extends JobName> {
+export interface JobOptions<J extends keyof T, T extends JobSpecs = typeof jobs> {
   python?: string;
   /** Command prefix such as ['accelerate', 'launch', '--num_processes', '4']; empty runs the interpreter directly. */
   launcher?: readonly string[];
-  onProgress?: (event: JobProgress<J>) => void;
+  onProgress?: (event: JobProgress<J, T>) => void;
   signal?: AbortSignal;
   cwd?: string;
   env?: Record<string, string>;
 }
 
-export async function runJob<J extends JobName>(name: J, params: JobParams<J>, options: JobOptions<J> = {}): Promise<JobResult<J>> {
-  const spec = jobs[name];
+/** More jobs, run through the extension's script (the tests' diagnostics). */
+export interface ExtendedJobOptions<J extends keyof (typeof jobs & X), X extends JobSpecs> extends JobOptions<J, typeof jobs & X> {
+  extension: ContractExtension<MethodSpecs, X>;
+}
+
+export async function runJob<J extends JobName>(name: J, params: JobParams<J>, options?: JobOptions<J>): Promise<JobResult<J>>;
+export async function runJob<J extends keyof (typeof jobs & X) & string, X extends JobSpecs>(
+  name: J,
+  params: JobParams<J, typeof jobs & X>,
+  options: ExtendedJobOptions<J, X>,
+): Promise<JobResult<J, typeof jobs & X>>;
+export async function runJob(
+  name: string,
+  params: unknown,
+  options: JobOptions<string, JobSpecs> & { extension?: ContractExtension } = {},
+): Promise<unknown> {
   const origin = `job.${name}`;
+  const table: JobSpecs = { ...jobs, ...options.extension?.jobs };
+  if (!Object.hasOwn(table, name)) throw new BridgeError(`${origin}: not a job of this contract`);
+  const spec = table[name]!;
   const checked = spec.params.safeParse(params);
   if (!checked.success) throw new BridgeError(`${origin}: invalid parameters: ${checked.error.message}`);
   const dir = mkdtempSync(join(tmpdir(), 'refine-af-job-'));
   const paramsFile = join(dir, 'params.json');
   writeFileSync(paramsFile, JSON.stringify(checked.data));
-  const moduleArgs = ['-m', 'refine_af.service', 'job', name, paramsFile];
+  const entry = options.extension ? [options.extension.module] : ['-m', 'refine_af.service'];
+  const moduleArgs = [...entry, 'job', name, paramsFile];
   const [command, ...prefix] = options.launcher?.length ? options.launcher : [options.python ?? defaultPython];
   const stderrTail: string[] = [];
-  let result: JobResult<J> | undefined;
+  let result: unknown;
   let failure: Error | undefined;
   try {
     const subprocess = execa(command!, [...prefix, ...moduleArgs], {
@@ -60,6 +81,9 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
       env: {
         ...options.env,
         ...pythonEnvironment({ logLevel: terminalLogLevel() }),
+        // The worker's log file reaches pythonia through this process's environment; a job that imports service.py
+        // rather than running it (the tests' diagnostics) would take it for the worker's and write there.
+        REFINE_AF_WORKER_LOG: undefined,
       },
       cancelSignal: options.signal,
       forceKillAfterDelay: KILL_GRACE_MS,
@@ -86,12 +110,12 @@ export async function runJob<J extends JobName>(name: J, params: JobParams<J>, o
           continue;
         }
         const parsed = spec.result.safeParse(terminal.data.value);
-        if (parsed.success) result = parsed.data as JobResult<J>;
+        if (parsed.success) result = parsed.data;
         else failure = new ContractError(origin, parsed.error.message);
         continue;
       }
       const progress = spec.progress.safeParse(event);
-      if (progress.success) options.onProgress?.(progress.data as JobProgress<J>);
+      if (progress.success) options.onProgress?.(progress.data);
       else failure ??= new ContractError(origin, progress.error.message);
     }
     const finished = await subprocess;

@@ -15,19 +15,30 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
-import { envelopeSchema, type MethodParams, type MethodResult, pythonEnvironment, type WorkerMethod, workerMethods } from './contract.js';
+import {
+  type ContractExtension,
+  envelopeSchema,
+  type MethodParams,
+  type MethodResult,
+  type MethodSpecs,
+  pythonEnvironment,
+  type WorkerMethod,
+  workerMethods,
+} from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError, WorkerTimeoutError } from './errors.js';
 
 const LOG_POLL_MS = 200;
 const SERVICE_MODULE = 'refine_af.service';
 
-export interface WorkerOptions {
+export interface WorkerOptions<X extends MethodSpecs = Record<never, never>> {
   /** Python interpreter with requirements.txt installed (default: the project's .venv). */
   python?: string;
   /** Per-method limits in ms, overriding the contract's defaults. */
   timeoutsMs?: Partial<Record<WorkerMethod, number>>;
   /** Python log level for the worker's logging (default: the terminal's level when the worker starts). */
   logLevel?: string;
+  /** More methods, imported into the worker after service.py (the tests' diagnostics). */
+  extension?: ContractExtension<X>;
 }
 
 interface Pythonia {
@@ -52,8 +63,10 @@ function loadPythonia(): Pythonia {
   return pythoniaModule;
 }
 
-export class PythonWorker {
+export class PythonWorker<X extends MethodSpecs = Record<never, never>> {
   readonly python: string;
+  private readonly methods: MethodSpecs;
+  private readonly extensionModule: string | undefined;
   private readonly timeoutsMs: Partial<Record<WorkerMethod, number>>;
   private readonly logLevel: string | undefined;
   private service: ServiceProxy | undefined;
@@ -67,8 +80,10 @@ export class PythonWorker {
   private logTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(options: WorkerOptions = {}) {
+  constructor(options: WorkerOptions<X> = {}) {
     this.python = options.python ?? defaultPython;
+    this.methods = { ...workerMethods, ...options.extension?.methods };
+    this.extensionModule = options.extension?.module;
     this.timeoutsMs = options.timeoutsMs ?? {};
     this.logLevel = options.logLevel;
   }
@@ -78,21 +93,27 @@ export class PythonWorker {
     return this.process?.exitCode === null ? this.process.pid : undefined;
   }
 
-  async call<M extends WorkerMethod>(name: M, params: MethodParams<M>, options: { timeoutMs?: number } = {}): Promise<MethodResult<M>> {
+  async call<M extends keyof (typeof workerMethods & X) & string>(
+    name: M,
+    params: MethodParams<M, typeof workerMethods & X>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<MethodResult<M, typeof workerMethods & X>> {
     if (this.closed) throw new BridgeError(`worker.${name}: the worker was closed`);
-    const spec = workerMethods[name];
     const origin = `worker.${name}`;
+    // The types keep a caller to its worker's contract; a name from elsewhere (a cast, plain JS) is refused here.
+    if (!Object.hasOwn(this.methods, name)) throw new BridgeError(`${origin}: not a method of this worker's contract`);
+    const spec = this.methods[name]!;
     const checked = spec.params.safeParse(params);
     if (!checked.success) throw new BridgeError(`${origin}: invalid parameters: ${checked.error.message}`);
     const service = await this.start();
-    const timeoutMs = options.timeoutMs ?? this.timeoutsMs[name] ?? spec.timeoutMs;
+    const timeoutMs = options.timeoutMs ?? this.timeoutsMs[name as WorkerMethod] ?? spec.timeoutMs;
     const raw = await this.track(origin, timeoutMs, service.call$(name, JSON.stringify(checked.data), { $timeout: Infinity }));
     const envelope = envelopeSchema.safeParse(JSON.parse(raw));
     if (!envelope.success) throw new ContractError(origin, envelope.error.message);
     if (!envelope.data.ok) throw new PythonError(origin, envelope.data.error);
     const result = spec.result.safeParse(envelope.data.value);
     if (!result.success) throw new ContractError(origin, result.error.message);
-    return result.data as MethodResult<M>;
+    return result.data as MethodResult<M, typeof workerMethods & X>;
   }
 
   /** Stop the worker; pending calls are rejected. Safe to call more than once. */
@@ -167,6 +188,11 @@ export class PythonWorker {
       workerMethods.ping.timeoutMs,
       importing as unknown as Promise<string>,
     )) as unknown as ServiceProxy;
+    if (this.extensionModule !== undefined) {
+      // After service.py: the extension registers its methods into service.py's table.
+      const extending = pythonia.python(this.extensionModule) as unknown as Promise<string>;
+      await this.track('worker.start', workerMethods.ping.timeoutMs, extending);
+    }
     this.service = service;
     logger.debug(`python worker started (pid ${child.pid}, ${this.python})`);
     return service;
