@@ -10,14 +10,15 @@ import json
 import pytest
 import torch
 from tiny_architectures import ARCHITECTURES, TINY_PPO, save_tiny_architecture, sft_step_params
+from tiny_models import TINY_LORA
 
 from refine_af import service
 from refine_af.models import load_causal_lm, prompt_ids
-from refine_af.ppo import LoraSettings, PpoPolicy, PpoSettings
+from refine_af.ppo import PpoPolicy
 from refine_af.sft import train
 
-LORA = LoraSettings(r=4, alpha=8, target_modules=None)  # None: peft's default modules for the architecture
-PPO = PpoSettings(**TINY_PPO)
+LORA = TINY_LORA
+PPO = TINY_PPO
 PROMPTS = ["Name a colour.", "Say hello."]
 SCORES = [[1.5, -0.5], [-1.0, 0.25], [0.75, 2.0]]
 SUPERNI_PROMPT = "Definition: Name a fruit.\n\nNow complete the following example -\nInput: red\nOutput:"

@@ -7,15 +7,16 @@ import json
 import pytest
 import torch
 from tiny_architectures import ARCHITECTURES, SHAPE, TINY_PPO, save_tiny_architecture, sft_step_params
+from tiny_models import TINY_LORA
 
 from refine_af import models, service
 from refine_af.models import load_causal_lm, prompt_ids
-from refine_af.ppo import LoraSettings, PpoPolicy, PpoSettings
+from refine_af.ppo import PpoPolicy
 from refine_af.sft import train
 
 # bitsandbytes quantises in blocks of 64 weights along the input dimension on a CPU: the model is 64 wide.
 WIDE = {**SHAPE, "hidden_size": 64, "intermediate_size": 128}
-PPO = PpoSettings(**TINY_PPO)
+PPO = TINY_PPO
 PROMPTS = ["Name a colour.", "Say hello."]
 
 
@@ -72,9 +73,7 @@ def test_a_four_bit_model_generates_through_the_worker(model_dir):
 
 
 def test_the_ppo_policy_in_four_bit_trains_its_adapter_and_value_head_only(model_dir):
-    policy = PpoPolicy.open(
-        str(model_dir), "float32", True, "cpu", LoraSettings(r=4, alpha=8, target_modules=None), PPO, seed=7, resume_from=None
-    )
+    policy = PpoPolicy.open(str(model_dir), "float32", True, "cpu", TINY_LORA, PPO, seed=7, resume_from=None)
     assert policy.info()["model"]["quantization"] == "nf4" and is_nf4(policy.model)
 
     def weights() -> dict:  # the peft model's whole state (4-bit weights with their quantisation state) and the value head
@@ -101,7 +100,9 @@ def test_the_ppo_policy_in_four_bit_trains_its_adapter_and_value_head_only(model
 
 
 def test_qlora_sft_trains_an_adapter_that_runs_on_the_four_bit_base(model_dir, tmp_path):
-    result = train(sft_step_params(model_dir, tmp_path, load_in_4bit=True, max_steps=3, merge_weights=True), lambda event: None)
+    result = train(
+        sft_step_params(model_dir, tmp_path, training={"max_steps": 3}, load_in_4bit=True, merge_weights=True), lambda event: None
+    )
     assert result["quantization"] == "nf4" and result["steps"] == 3
 
     base = load_causal_lm(str(model_dir), "float32", True, "cpu")

@@ -5,28 +5,12 @@ import json
 
 import pytest
 import torch
+from tiny_models import TINY_LORA, tiny_ppo_settings
 
 from refine_af.ppo import COMPLETE_MARKER, CheckpointError, PpoPolicy
 
-LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": None}
-# A learning rate far above the paper's 2e-5 so that a couple of steps move the tiny adapter measurably.
-SETTINGS = dict(
-    learning_rate=1e-2,
-    batch_size=4,
-    mini_batch_size=1,
-    gradient_accumulation_steps=4,
-    ppo_epochs=2,
-    init_kl_coef=0.2,
-    adap_kl_ctrl=True,
-    target=6.0,
-    horizon=10000,
-    cliprange=0.2,
-    cliprange_value=0.2,
-    vf_coef=0.1,
-    gamma=1.0,
-    lam=0.95,
-    max_grad_norm=None,
-)
+LORA = TINY_LORA
+SETTINGS = tiny_ppo_settings()
 PROMPTS = ["Task: Name a colour.", "Task: Add 2 and 3.", "Task: Say hello politely.", "Task: Sort [3, 1, 2]."]
 SCORES = [[1.0, -0.5, 0.25, 2.0], [-1.0, 0.5, 0.75, 0.0], [0.3, 0.3, -0.2, 1.1], [2.0, -2.0, 0.0, 0.5]]
 

@@ -5,7 +5,7 @@ The ids are captured where the model receives them (a forward pre-hook on the in
 
 import pytest
 import torch
-from tiny_models import save_tiny_lora, save_tiny_sentencepiece_llama, save_tiny_sentencepiece_tokenizer
+from tiny_models import TINY_LORA, save_tiny_lora, save_tiny_sentencepiece_llama, save_tiny_sentencepiece_tokenizer, tiny_ppo_settings
 
 from refine_af.models import generate, load_causal_lm, load_tokenizer, resolve_model
 from refine_af.ppo import PpoPolicy
@@ -90,24 +90,8 @@ def test_stage_3_prompts_through_an_adapter_start_with_bos_once(llama_dir, tmp_p
 
 
 def test_ppo_rollout_queries_are_the_ids_the_policy_received(llama_dir):
-    settings = dict(
-        learning_rate=1e-5,
-        batch_size=1,
-        mini_batch_size=1,
-        gradient_accumulation_steps=1,
-        ppo_epochs=1,
-        init_kl_coef=0.2,
-        adap_kl_ctrl=True,
-        target=6.0,
-        horizon=10000,
-        cliprange=0.2,
-        cliprange_value=0.2,
-        vf_coef=0.1,
-        gamma=1.0,
-        lam=0.95,
-        max_grad_norm=None,
-    )
-    lora = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": None}
+    settings = tiny_ppo_settings(learning_rate=1e-5, batch_size=1, gradient_accumulation_steps=1, ppo_epochs=1)
+    lora = TINY_LORA
     policy = PpoPolicy.open(str(llama_dir), "float32", False, "cpu", lora, settings, seed=0, resume_from=None)
     received = ReceivedIds(policy.model.pretrained_model)
     policy.generate([PROMPT], max_new_tokens=2, stop=[], prompt_format="raw", seed=1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tiny_models import SENTENCEPIECE_TEXT
+from tiny_models import SENTENCEPIECE_TEXT, TINY_LORA, tiny_ppo_settings
 
 LLAMA2_CHAT = (
     "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
@@ -234,27 +234,11 @@ def save_tiny_architecture(directory: Path, arch: Architecture, shape: dict = SH
     return directory
 
 
-# PPO settings for a tiny model: a learning rate far above the paper's so that one step moves the adapter measurably.
-TINY_PPO = dict(
-    learning_rate=1e-2,
-    batch_size=2,
-    mini_batch_size=1,
-    gradient_accumulation_steps=2,
-    ppo_epochs=1,
-    init_kl_coef=0.2,
-    adap_kl_ctrl=True,
-    kl_target=6.0,
-    kl_horizon=10000,
-    cliprange=0.2,
-    cliprange_value=0.2,
-    vf_coef=0.1,
-    gamma=1.0,
-    lam=0.95,
-    max_grad_norm=None,
-)
+# One PPO step per update for a tiny model of each architecture.
+TINY_PPO = tiny_ppo_settings(batch_size=2, gradient_accumulation_steps=2, ppo_epochs=1)
 
 
-def sft_step_params(model_dir: Path, tmp_path: Path, **overrides) -> dict:
+def sft_step_params(model_dir: Path, tmp_path: Path, training: dict | None = None, **overrides) -> dict:
     """`sft.train` parameters for a few LoRA updates on one example, with peft's default target modules."""
     import json
 
@@ -267,25 +251,24 @@ def sft_step_params(model_dir: Path, tmp_path: Path, **overrides) -> dict:
         "device": "cpu",
         "train_file": str(train_file),
         "output_dir": str(tmp_path / "sft"),
-        "epochs": 1,
-        "max_steps": 2,
-        "learning_rate": 5e-2,
-        "lr_scheduler": "constant",
-        "warmup_ratio": 0.0,
-        "per_device_batch_size": 1,
-        "gradient_accumulation_steps": 1,
         "max_seq_length": 32,
-        "lora": True,
-        "lora_r": 4,
-        "lora_alpha": 8,
-        "lora_dropout": 0.0,
-        "lora_target_modules": None,
-        "logging_steps": 1,
-        "save_steps": 10,
-        "save_total_limit": 1,
+        "training": {
+            "num_train_epochs": 1,
+            "max_steps": 2,
+            "learning_rate": 5e-2,
+            "lr_scheduler_type": "constant",
+            "warmup_ratio": 0.0,
+            "per_device_train_batch_size": 1,
+            "gradient_accumulation_steps": 1,
+            "logging_steps": 1,
+            "save_steps": 10,
+            "save_total_limit": 1,
+            "report_to": [],
+            **(training or {}),
+        },
+        "lora": TINY_LORA,
         "merge_weights": False,
         "seed": 0,
-        "report_to": [],
         "logging_dir": str(tmp_path / "tensorboard"),
         **overrides,
     }

@@ -9,6 +9,31 @@ from pathlib import Path
 
 import torch
 
+# LoRA and PPO settings for tiny models, under peft's LoraConfig and TRL's PPOConfig names (contract.ts): a learning rate
+# far above the paper's 2e-5 so that a step or two moves the tiny adapter measurably. Tests override what they vary.
+TINY_LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": None}  # None: peft's default modules
+
+
+def tiny_ppo_settings(**overrides) -> dict:
+    return {
+        "learning_rate": 1e-2,
+        "batch_size": 4,
+        "mini_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "ppo_epochs": 2,
+        "init_kl_coef": 0.2,
+        "adap_kl_ctrl": True,
+        "target": 6.0,
+        "horizon": 10000,
+        "cliprange": 0.2,
+        "cliprange_value": 0.2,
+        "vf_coef": 0.1,
+        "gamma": 1.0,
+        "lam": 0.95,
+        "max_grad_norm": None,
+        **overrides,
+    }
+
 
 def save_tiny_llama(directory: Path, tokenizer) -> Path:
     """A 2-layer Llama with the given tokenizer, saved with save_pretrained: loads through the same path as a real checkpoint."""

@@ -529,8 +529,8 @@ const serverSection = z
           .int()
           .positive()
           .default(16)
-          .describe("Largest LoRA rank served (vllm serve --max-lora-rank); at least sft.lora_r and rlaf's adapter rank.")
-          .meta(library('vLLM default, equal to sft.lora_r')),
+          .describe("Largest LoRA rank served (vllm serve --max-lora-rank); at least sft.lora.r and rlaf's adapter rank.")
+          .meta(library('vLLM default, equal to sft.lora.r')),
         extra_args: z
           .array(z.string())
           .default([])
