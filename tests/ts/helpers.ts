@@ -56,7 +56,8 @@ export async function runInTerminal(
       const [dead, status, signal] = tmux('display-message', '-p', '-t', 'run', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}')
         .trim()
         .split(',');
-      if (dead === '1') {
+      // tmux can flag the pane dead a moment before it has reaped the command: wait for the status or the signal.
+      if (dead === '1' && (status || signal)) {
         // Less tmux's own "Pane is dead" line.
         const screen = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'run')
           .replace(/\s*Pane is dead[^\n]*\s*$/, '')

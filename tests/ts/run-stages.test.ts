@@ -83,13 +83,9 @@ describe("refine-af run releases every stage's models before the next stage", ()
     }
     const [rlaf, instances, sft] = ends.map((e) => e.release!);
     expect(rlaf!.before.handles.map((h) => h.handle)).toEqual(['feedback']);
-    expect(instances!.before.handles).toEqual([
-      {
-        handle: 'instances-policy',
-        kind: 'causal_lm',
-        ref: expect.stringMatching(new RegExp(`^${generator}\\+.*/rlaf/checkpoints/step-000003/adapter$`)),
-      },
-    ]);
+    // Stage 3 closes its backend itself (withStageBackend unloads the policy adapter's model when the stage's work ends),
+    // so the stage's release finds nothing left to free.
+    expect(instances!.before.handles).toEqual([]);
     expect(sft!.before.handles).toEqual([]); // SFT trains in its own subprocess
   });
 });
