@@ -157,11 +157,20 @@ const FAULT_ROWS: FaultRow[] = [
     tests: ['names the missing task file'],
   },
   {
-    fault: 'OpenAI-compatible endpoint unreachable / failing / wrong URL',
+    fault: 'OpenAI-compatible server failing / rate-limiting / dying replica / all replicas down / wrong URL / unserved model',
     times: '1 each',
-    checked: 'retries with exponential backoff, then one error naming the endpoint; HTTP 404 not retried',
+    checked:
+      "the openai client's retries with backoff, Retry-After honoured; a dying replica's requests move to a healthy one; then one error naming the server(s); HTTP 404 not retried; an unserved model refused before any work",
     file: 'tests/ts/openai-backend.test.ts',
-    tests: ['retries HTTP 503', 'gives up with a clear error', 'retries an unreachable endpoint', 'does not retry a client error'],
+    tests: [
+      'retries HTTP 503',
+      'waits as long as a 429 Retry-After says',
+      'gives up with an EndpointError naming the server',
+      'moves the requests of a replica that dies',
+      'fails when every replica is down',
+      'HTTP 404 is not retried',
+      'refuses a model the server does not list',
+    ],
   },
   {
     fault: "Random model output into stage 1's parser and filters (fast-check)",
