@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,19 +50,20 @@ export async function runInTerminal(
   const tmux = (...args: string[]) => execFileSync('tmux', ['-S', socket, '-f', config, ...args], { encoding: 'utf8' });
   const env = Object.entries(options.env ?? {}).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
   try {
-    tmux('new-session', '-d', '-s', 'run', '-x', String(options.columns ?? 160), '-y', '50', '-c', options.cwd, ...env, ...command);
+    // The exit status comes from the shell around the command (128 + N for signal N, as a shell reports it): tmux does
+    // not always reap the pane's process (seen under vitest: a zombie, pane dead, no pane_dead_status).
+    const statusFile = join(dir, 'status');
+    const wrapped = ['sh', '-c', `"$@"; echo $? > ${statusFile}`, 'sh', ...command];
+    tmux('new-session', '-d', '-s', 'run', '-x', String(options.columns ?? 160), '-y', '50', '-c', options.cwd, ...env, ...wrapped);
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     for (;;) {
-      const [dead, status, signal] = tmux('display-message', '-p', '-t', 'run', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}')
-        .trim()
-        .split(',');
-      // tmux can flag the pane dead a moment before it has reaped the command: wait for the status or the signal.
-      if (dead === '1' && (status || signal)) {
+      const dead = tmux('display-message', '-p', '-t', 'run', '#{pane_dead}').trim();
+      if (dead === '1' && existsSync(statusFile)) {
         // Less tmux's own "Pane is dead" line.
         const screen = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'run')
           .replace(/\s*Pane is dead[^\n]*\s*$/, '')
           .replace(/\s+$/, '');
-        return { screen, exitCode: status ? Number(status) : 128 + Number(signal) };
+        return { screen, exitCode: Number(readFileSync(statusFile, 'utf8').trim()) };
       }
       if (Date.now() > deadline)
         throw new Error(`${command.join(' ')} still running after ${options.timeoutMs} ms:\n${tmux('capture-pane', '-p', '-t', 'run')}`);
