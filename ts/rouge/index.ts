@@ -147,14 +147,18 @@ export class NoveltyIndex {
     }
     this.counters.pairsSharingTokens += touchedCount;
     refreshCutoff();
+    // The hot loop over every touched entry: the bound inlined, and `overlap` cleared for the next query as it is read.
     for (let i = 0; i < touchedCount; i++) {
       const entry = touched[i]!;
       const length = lengths[entry]!;
-      if (scoredStamp[entry] === stamp || 2 * Math.min(overlap[entry]! + unread, length, m) < cutoff * (m + length)) continue;
+      let bound = overlap[entry]! + unread;
+      overlap[entry] = 0;
+      if (bound > length) bound = length;
+      if (bound > m) bound = m;
+      if (2 * bound < cutoff * (m + length) || scoredStamp[entry] === stamp) continue;
       score(entry);
       refreshCutoff();
     }
-    for (let i = 0; i < touchedCount; i++) overlap[touched[i]!] = 0;
 
     const ranked = best.ranked().filter((e) => e.score > 0);
     return {
@@ -204,8 +208,18 @@ class Postings {
 
   /** Add min(queryCount, count) to `overlap` of every entry, recording first touches; returns the touched count. */
   accumulate(queryCount: number, overlap: Int32Array, touched: Int32Array, touchedCount: number): number {
-    const { entries, counts } = this;
-    for (let i = 0; i < this.length; i++) {
+    const { entries, counts, length } = this;
+    if (queryCount === 1) {
+      // The common case, and the hot loop of the filter: every listed entry contains the token at least once.
+      for (let i = 0; i < length; i++) {
+        const entry = entries[i]!;
+        const before = overlap[entry]!;
+        if (before === 0) touched[touchedCount++] = entry;
+        overlap[entry] = before + 1;
+      }
+      return touchedCount;
+    }
+    for (let i = 0; i < length; i++) {
       const entry = entries[i]!;
       const before = overlap[entry]!;
       if (before === 0) touched[touchedCount++] = entry;
