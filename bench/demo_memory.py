@@ -1,7 +1,7 @@
 """Peak memory of `make demo`: the demo config (configs/default.yaml) run end to end into a fresh run directory while the
 process tree is sampled every 0.2 s. Reports the peak RSS of the Python worker, of the SFT job subprocess and of the
 whole tree (Node + worker + job, summed at each sample), and the worker's RSS when each stage starts (what the stages before
-left loaded) and its peak within each stage.
+left loaded) and its peak within each stage, and when each stage started (seconds after the run did, as sampled).
 
     .venv/bin/python bench/demo_memory.py [--repo CHECKOUT] [--config configs/default.yaml] [--small] [--out demo-memory.json]
 
@@ -82,6 +82,7 @@ def main() -> None:
     peak = {"worker": 0, "sft_job": 0, "tree": 0}
     worker_at_stage_start: dict[str, int] = {}
     worker_peak_in_stage: dict[str, int] = {}
+    stage_started: dict[str, float] = {}
     stage = None
     loads: list[float] = []
     reported_stage = None
@@ -89,7 +90,9 @@ def main() -> None:
     def write_report(exit_code) -> None:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(
-                report(repo, started, peak, worker_at_stage_start, worker_peak_in_stage, loads, config["run"]["dir"], exit_code),
+                report(
+                    repo, started, stage_started, peak, worker_at_stage_start, worker_peak_in_stage, loads, config["run"]["dir"], exit_code
+                ),
                 f,
                 indent=2,
             )
@@ -116,6 +119,7 @@ def main() -> None:
         now = running_stage(config["run"]["dir"])
         if now != stage and now is not None:
             worker_at_stage_start[now] = worker  # what the stage before left loaded
+            stage_started[now] = round(time.time() - started, 1)
         stage = now
         if stage is not None:
             worker_peak_in_stage[stage] = max(worker_peak_in_stage.get(stage, 0), worker)
@@ -128,7 +132,7 @@ def main() -> None:
     print(open(args.out, encoding="utf-8").read())
 
 
-def report(repo, started, peak, worker_at_stage_start, worker_peak_in_stage, loads, run_dir, exit_code) -> dict:
+def report(repo, started, stage_started, peak, worker_at_stage_start, worker_peak_in_stage, loads, run_dir, exit_code) -> dict:
     def mib(b: int) -> int:
         return round(b / 2**20)
 
@@ -136,6 +140,7 @@ def report(repo, started, peak, worker_at_stage_start, worker_peak_in_stage, loa
         "repo": repo,
         "exit_code": exit_code,
         "seconds": round(time.time() - started),
+        "stage_started_s": stage_started,
         "peak_rss_mib": {k: mib(v) for k, v in peak.items()},
         "worker_rss_mib_at_stage_start": {k: mib(v) for k, v in worker_at_stage_start.items()},
         "worker_peak_rss_mib_in_stage": {k: mib(v) for k, v in worker_peak_in_stage.items()},

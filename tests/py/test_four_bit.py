@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-from tiny_architectures import ARCHITECTURES, SHAPE, TINY_PPO, save_tiny_architecture, sft_step_params
-from tiny_models import TINY_LORA
+from tiny_architectures import ARCHITECTURES, TINY_PPO, save_tiny_architecture, sft_step_params
+from tiny_models import TINY_LORA, TINY_SHAPE
 
 from refine_af import models, service
 from refine_af.models import load_causal_lm, prompt_ids
@@ -15,7 +15,7 @@ from refine_af.ppo import PpoPolicy
 from refine_af.sft import train
 
 # bitsandbytes quantises in blocks of 64 weights along the input dimension on a CPU: the model is 64 wide.
-WIDE = {**SHAPE, "hidden_size": 64, "intermediate_size": 128}
+WIDE = {**TINY_SHAPE, "hidden_size": 64, "intermediate_size": 128}
 PPO = TINY_PPO
 PROMPTS = ["Name a colour.", "Say hello."]
 

@@ -101,37 +101,13 @@ def test_service_wraps_exceptions_and_unknown_methods_in_envelopes():
 def test_service_model_lifecycle(tiny_llama_dir):
     loaded = call("load_model", handle="t", ref=str(tiny_llama_dir), dtype="float32", load_in_4bit=False, device="cpu")
     assert loaded["ok"] and loaded["value"]["architecture"] == "LlamaForCausalLM"
-    out = call(
-        "generate",
-        handle="t",
-        prompts=["hi"],
-        max_new_tokens=4,
-        do_sample=False,
-        temperature=1.0,
-        top_p=1.0,
-        stop=[],
-        seed=0,
-        batch_size=1,
-        prompt_format="raw",
+    request = dict(
+        prompts=["hi"], max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0, stop=[], seed=0, batch_size=1, prompt_format="raw"
     )
+    out = call("generate", handle="t", **request)
     assert out["ok"] and len(out["value"]["completions"]) == 1
     assert call("unload_model", handle="t")["value"] == {"unloaded": True}
-    assert (
-        call(
-            "generate",
-            handle="t",
-            prompts=["hi"],
-            max_new_tokens=4,
-            do_sample=False,
-            temperature=1.0,
-            top_p=1.0,
-            stop=[],
-            seed=0,
-            batch_size=1,
-            prompt_format="raw",
-        )["error"]["type"]
-        == "KeyError"
-    )
+    assert call("generate", handle="t", **request)["error"]["type"] == "KeyError"
 
 
 def test_service_reports_what_is_loaded_and_releases_all_of_it(tiny_llama_dir):

@@ -7,11 +7,11 @@ tokenizer (the templates are cut down to single-turn user/assistant, which is wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from tiny_models import SENTENCEPIECE_TEXT, TINY_LORA, tiny_ppo_settings
+from tiny_models import SENTENCEPIECE_TEXT, TINY_LORA, TINY_SHAPE, tiny_ppo_settings
 
 LLAMA2_CHAT = (
     "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
@@ -35,16 +35,6 @@ GEMMA_CHAT = (
     "{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
 )
 
-# Shape shared by every tiny model: 2 layers, 4 query heads over 2 key/value heads of width 8.
-SHAPE = dict(
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=512,
-)
-
 
 @dataclass(frozen=True)
 class Architecture:
@@ -61,6 +51,18 @@ class Architecture:
     config: dict = field(default_factory=dict)
 
 
+QWEN2_5 = Architecture(
+    "qwen2.5",
+    "Qwen2Config",
+    "Qwen2ForCausalLM",
+    "byte-level-bpe",
+    None,
+    None,
+    "<|im_end|>",
+    "<|endoftext|>",
+    CHATML,
+    specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+)
 ARCHITECTURES = [
     Architecture("llama-2", "LlamaConfig", "LlamaForCausalLM", "sentencepiece", "<s>", "<s>", "</s>", "</s>", LLAMA2_CHAT),
     Architecture(
@@ -104,31 +106,9 @@ ARCHITECTURES = [
             },
         ),
     ),
-    Architecture(
-        "qwen2.5",
-        "Qwen2Config",
-        "Qwen2ForCausalLM",
-        "byte-level-bpe",
-        None,
-        None,
-        "<|im_end|>",
-        "<|endoftext|>",
-        CHATML,
-        specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
-    ),
-    Architecture(
-        "qwen3",
-        "Qwen3Config",
-        "Qwen3ForCausalLM",
-        "byte-level-bpe",
-        None,
-        None,
-        "<|im_end|>",
-        "<|endoftext|>",
-        CHATML,
-        specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
-        config=dict(head_dim=8),
-    ),
+    QWEN2_5,
+    # Qwen3 keeps Qwen2.5's tokenizer and chat format; its config takes the head width apart.
+    replace(QWEN2_5, name="qwen3", config_class="Qwen3Config", model_class="Qwen3ForCausalLM", config=dict(head_dim=8)),
     Architecture(
         "gemma-3",
         "Gemma3TextConfig",
@@ -208,7 +188,7 @@ def _byte_level_bpe_tokenizer(arch: Architecture):
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=arch.bos, eos_token=arch.eos, pad_token=arch.pad)
 
 
-def save_tiny_architecture(directory: Path, arch: Architecture, shape: dict = SHAPE) -> Path:
+def save_tiny_architecture(directory: Path, arch: Architecture, shape: dict = TINY_SHAPE) -> Path:
     """A 2-layer model of `arch` with its tokenizer, saved with save_pretrained (loads as a real checkpoint would)."""
     import transformers
 

@@ -15,44 +15,40 @@ TINY_LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": Non
 
 
 def tiny_ppo_settings(**overrides) -> dict:
-    return {
-        "learning_rate": 1e-2,
-        "batch_size": 4,
-        "mini_batch_size": 1,
-        "gradient_accumulation_steps": 4,
-        "ppo_epochs": 2,
-        "init_kl_coef": 0.2,
-        "adap_kl_ctrl": True,
-        "target": 6.0,
-        "horizon": 10000,
-        "cliprange": 0.2,
-        "cliprange_value": 0.2,
-        "vf_coef": 0.1,
-        "gamma": 1.0,
-        "lam": 0.95,
-        "max_grad_norm": None,
-        **overrides,
-    }
+    """The fields a tiny run changes; every other PPOConfig field keeps TRL's default, as the schema's defaults do."""
+    return {"learning_rate": 1e-2, "batch_size": 4, "mini_batch_size": 1, "gradient_accumulation_steps": 4, "ppo_epochs": 2, **overrides}
 
 
-def save_tiny_llama(directory: Path, tokenizer) -> Path:
-    """A 2-layer Llama with the given tokenizer, saved with save_pretrained: loads through the same path as a real checkpoint."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+# The shape of every tiny model: 2 layers, 4 query heads over 2 key/value heads of width 8.
+TINY_SHAPE = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+}
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
+
+def tiny_llama_config(tokenizer, tie_word_embeddings: bool = True):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
+        **TINY_SHAPE,
+        tie_word_embeddings=tie_word_embeddings,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def save_tiny_llama(directory: Path, tokenizer) -> Path:
+    """A 2-layer Llama with the given tokenizer, saved with save_pretrained: loads through the same path as a real checkpoint."""
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = tiny_llama_config(tokenizer)
     LlamaForCausalLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

@@ -94,7 +94,7 @@ function due(runDir: string, kill: KillPoint): boolean {
 export function buildGenerator(root: string): string {
   const modelDir = join(root, 'scripted-llama');
   if (!existsSync(join(modelDir, 'config.json')))
-    execFileSync(defaultPython, [join(import.meta.dirname, 'scripted_llama.py'), modelDir], { stdio: 'ignore' });
+    execFileSync(defaultPython, [join(import.meta.dirname, '..', 'py', 'scripted_llama.py'), modelDir], { stdio: 'ignore' });
   return modelDir;
 }
 

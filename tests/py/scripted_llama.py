@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
+from tiny_models import tiny_llama_config
 
 from refine_af.models import load_tokenizer, resolve_model
 
@@ -18,25 +19,12 @@ LAYER_DAMPING = 0.05
 
 
 def main(directory: Path) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     tokenizer = load_tokenizer(resolve_model("embedded:smollm2-135m-instruct"))
     script = tokenizer.encode(SCRIPT, add_special_tokens=False) + [tokenizer.eos_token_id]
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(tiny_llama_config(tokenizer, tie_word_embeddings=False))
     with torch.no_grad():
         embed = model.model.embed_tokens.weight
         embed.zero_()
