@@ -5,10 +5,13 @@
  * instances per second on data/superni-mini. The two backends alternate, ROUNDS times, so that a change in the
  * machine's load falls on both.
  *
+ * llama.cpp runs twice: with its own thread count (llama-cpp-python decodes on half the cores, the schema's default)
+ * and with every core, as the torch worker has.
+ *
  *   npx tsx bench/serving.bench.ts      (PROMPTS=8 stage-1 prompts, MAX_NEW_TOKENS=64, SUPERNI_PER_TASK=1, ROUNDS=1)
  */
 import { mkdtempSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BackendKind, withStageBackend } from '../ts/backends/from-config.js';
 import { workerFromConfig } from '../ts/bridge/worker.js';
@@ -21,11 +24,16 @@ const PROMPTS = Number(process.env.PROMPTS ?? 8);
 const MAX_NEW_TOKENS = Number(process.env.MAX_NEW_TOKENS ?? 64);
 const SUPERNI_PER_TASK = Number(process.env.SUPERNI_PER_TASK ?? 1);
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
-const BACKENDS: BackendKind[] = ['local', 'llama_cpp'];
+const BACKENDS: { label: string; kind: BackendKind; threads: number | null }[] = [
+  { label: 'local', kind: 'local', threads: null },
+  { label: 'llama_cpp', kind: 'llama_cpp', threads: null },
+  { label: `llama_cpp, n_threads ${availableParallelism()}`, kind: 'llama_cpp', threads: availableParallelism() },
+];
 
-const configFor = (kind: BackendKind) =>
+const configFor = (kind: BackendKind, threads: number | null) =>
   parseConfig({
     run: { dir: mkdtempSync(join(tmpdir(), `bench-serving-${kind}-`)), seed: 1 },
+    server: { llama_cpp: { n_threads: threads } },
     logging: { level: 'warn' },
     // Batches as large as the work: the worker batches them, the server gets them as concurrent requests.
     openai: { concurrency: PROMPTS },
@@ -37,8 +45,8 @@ const worker = workerFromConfig(parseConfig({}));
 const rows: string[] = [];
 try {
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const kind of BACKENDS) {
-      const config = configFor(kind);
+    for (const { label, kind, threads } of BACKENDS) {
+      const config = configFor(kind, threads);
       // Start-up (loading the model, starting the server) is timed apart from the work.
       const opened = performance.now();
       await withStageBackend(config, instructionsBackendSpec(config, worker), async (backend) => {
@@ -46,7 +54,7 @@ try {
         const summary = await generateInstructions(config, backend, { maxRequests: PROMPTS });
         const seconds = (performance.now() - ready) / 1000;
         rows.push(
-          `| ${round} | ${kind} | stage 1 | ${((ready - opened) / 1000).toFixed(1)} | ${summary.requests} prompts → ${summary.generated} generated, ${summary.kept} kept | ${seconds.toFixed(1)} | ${((60 * summary.kept) / seconds).toFixed(1)} kept/min | ${loadavg()[0]!.toFixed(1)} |`,
+          `| ${round} | ${label} | stage 1 | ${((ready - opened) / 1000).toFixed(1)} | ${summary.requests} prompts → ${summary.generated} generated, ${summary.kept} kept | ${seconds.toFixed(1)} | ${((60 * summary.kept) / seconds).toFixed(1)} kept/min | ${loadavg()[0]!.toFixed(1)} |`,
         );
       });
       const dataDir = join(packageRoot, 'data', 'superni-mini');
@@ -60,7 +68,7 @@ try {
           const report = await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator });
           const seconds = (performance.now() - ready) / 1000;
           rows.push(
-            `| ${round} | ${kind} | Super-NI | ${((ready - openedEval) / 1000).toFixed(1)} | ${report.overall.instances} instances | ${seconds.toFixed(1)} | ${(report.overall.instances / seconds).toFixed(3)} inst/s | ${loadavg()[0]!.toFixed(1)} |`,
+            `| ${round} | ${label} | Super-NI | ${((ready - openedEval) / 1000).toFixed(1)} | ${report.overall.instances} instances | ${seconds.toFixed(1)} | ${(report.overall.instances / seconds).toFixed(3)} inst/s | ${loadavg()[0]!.toFixed(1)} |`,
           );
         },
       );

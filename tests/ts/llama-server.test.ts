@@ -6,7 +6,7 @@
  * to an uninterrupted run.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -37,7 +37,6 @@ function configInput(dir: string, extra: Record<string, Record<string, unknown>>
     run: { dir, seed: 7 },
     logging: { level: 'warn' },
     openai: { concurrency: 2 },
-    server: { llama_cpp: { n_threads: 2 } },
     instructions: { backend: 'llama_cpp', num_instructions: 6, request_batch_size: 2, decoding: { max_new_tokens: 96 } },
     pipeline: { method: 'self-instruct' },
     instances: { backend: 'llama_cpp', template: 'instance_generation_short.txt', batch_size: 2, decoding: { max_new_tokens: 40 } },
@@ -183,6 +182,9 @@ describe('stages on a llama.cpp server they start and stop themselves (backend l
       const [pid] = serverPids(capture);
       expect(pid).toBeDefined();
       expect(processAlive(pid!)).toBe(false);
+      // n_threads left at null decodes on every core, as the torch worker does (llama-cpp-python alone takes half).
+      const started = capture.lines.find((l) => l.message.startsWith('server.llama_cpp: starting '));
+      expect(started?.message).toContain(` --n_threads ${availableParallelism()} `);
     });
   });
 

@@ -2,6 +2,7 @@
  * The generation backend a stage's config asks for (README "Serving"): the local worker, running OpenAI-compatible
  * servers, or a server the stage starts for itself (vLLM on GPUs, llama.cpp on CPUs) and stops when it ends.
  */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { freePort, type ManagedServer, startServer } from '../bridge/jobs.js';
 import type { PythonWorker } from '../bridge/worker.js';
@@ -159,7 +160,7 @@ async function startStageServer(config: Config, spec: StageBackendSpec): Promise
         adapters: {},
         extra_args: settings.extra_args,
         n_ctx: settings.n_ctx,
-        n_threads: settings.n_threads,
+        n_threads: settings.n_threads ?? availableParallelism(),
         seed: config.run.seed,
       },
       { command: [python, '-m', 'llama_cpp.server'], ...options },

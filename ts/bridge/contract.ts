@@ -483,12 +483,12 @@ export const servers = {
     params: z.object({
       ...serverCommonParams,
       n_ctx: z.number().int().positive(),
-      n_threads: z.number().int().positive().nullable(),
+      n_threads: z.number().int().positive(),
       seed: z.number().int(),
     }),
     args: (p) => [
       ...['--model', p.model, '--model_alias', p.served_name, '--host', '127.0.0.1', '--port', String(p.port), '--n_ctx', String(p.n_ctx)],
-      ...(p.n_threads === null ? [] : ['--n_threads', String(p.n_threads)]),
+      ...['--n_threads', String(p.n_threads)],
       ...['--seed', String(p.seed)],
       ...p.extra_args,
     ],

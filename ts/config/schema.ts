@@ -556,8 +556,10 @@ const serverSection = z
           .positive()
           .nullable()
           .default(null)
-          .describe('CPU threads (llama_cpp.server --n_threads); null lets llama.cpp choose.')
-          .meta(library('llama-cpp-python default')),
+          .describe(
+            'CPU threads for decoding (llama_cpp.server --n_threads); null: every core the process may use, as the torch worker does.',
+          )
+          .meta(ours("llama-cpp-python's own default, half the cores, ran Super-NI 16% and stage 1 7% slower on 2 cores (BENCHMARKS.md)")),
         extra_args: z.array(z.string()).default([]).describe('Further llama_cpp.server arguments.').meta(ours('none')),
       })
       .prefault({})
