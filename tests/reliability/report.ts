@@ -320,9 +320,10 @@ async function main(): Promise<void> {
     'Not injected here: CUDA out-of-memory, recognised by the same `PythonError.isOutOfMemory` (torch.OutOfMemoryError), needs a GPU.',
     '',
   ].join('\n');
-  writeFileSync(values.out!, md);
-  // Biome aligns the tables' columns, and `make lint` checks this file like any other: write it the way Biome would.
-  await execa('npx', ['biome', 'format', '--write', values.out!], { cwd: packageRoot });
+  // Biome aligns the tables' columns, and `make lint` checks RELIABILITY.md like any other file: write it the way Biome
+  // would (formatted through stdin, so that an --out outside the project works too).
+  const formatted = await execa('npx', ['biome', 'format', '--stdin-file-path=RELIABILITY.md'], { cwd: packageRoot, input: md });
+  writeFileSync(values.out!, formatted.stdout.endsWith('\n') ? formatted.stdout : `${formatted.stdout}\n`);
   console.log(`wrote ${values.out}`);
 }
 
