@@ -5,8 +5,8 @@
  * instances per second on data/superni-mini. The two backends alternate, ROUNDS times, so that a change in the
  * machine's load falls on both.
  *
- * llama.cpp runs twice: with its own thread count (llama-cpp-python decodes on half the cores, the schema's default)
- * and with every core, as the torch worker has.
+ * llama.cpp runs twice: on half the cores (llama-cpp-python's own default) and on every core (the schema's default,
+ * n_threads null, as the torch worker has).
  *
  *   npx tsx bench/serving.bench.ts      (PROMPTS=8 stage-1 prompts, MAX_NEW_TOKENS=64, SUPERNI_PER_TASK=1, ROUNDS=1)
  */
@@ -24,10 +24,11 @@ const PROMPTS = Number(process.env.PROMPTS ?? 8);
 const MAX_NEW_TOKENS = Number(process.env.MAX_NEW_TOKENS ?? 64);
 const SUPERNI_PER_TASK = Number(process.env.SUPERNI_PER_TASK ?? 1);
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
+const HALF_THE_CORES = Math.max(1, Math.floor(availableParallelism() / 2));
 const BACKENDS: { label: string; kind: BackendKind; threads: number | null }[] = [
   { label: 'local', kind: 'local', threads: null },
-  { label: 'llama_cpp', kind: 'llama_cpp', threads: null },
-  { label: `llama_cpp, n_threads ${availableParallelism()}`, kind: 'llama_cpp', threads: availableParallelism() },
+  { label: `llama_cpp, n_threads ${HALF_THE_CORES}`, kind: 'llama_cpp', threads: HALF_THE_CORES },
+  { label: `llama_cpp, n_threads ${availableParallelism()}`, kind: 'llama_cpp', threads: null },
 ];
 
 const configFor = (kind: BackendKind, threads: number | null) =>
