@@ -35,15 +35,15 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="refine-af-parent-watch", daemon=True).start()
 
 
-def exec_tied_to_parent(command: list[str]) -> None:
-    """Replace this process with `command` (a model server), which the kernel kills when our parent dies.
+def exec_tied_to_parent(command: list[str], parent_death_signal: signal.Signals) -> None:
+    """Replace this process with `command` (a model server), which the kernel signals when our parent dies.
 
     The parent-death signal survives exec, so a server started by a Node process that is SIGKILLed does not hold its port
     and memory as an orphan. Without Linux's prctl the command runs untied (execa still stops it on a normal exit).
     """
     parent = os.getppid()
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, parent_death_signal)
         if os.getppid() != parent:  # the parent died before the signal was armed
             os._exit(70)
     os.execvp(command[0], command)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
 import threading
 import traceback
@@ -342,13 +343,13 @@ def _configure_logging() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) >= 2 and argv[0] == "exec":
+    if len(argv) >= 3 and argv[0] == "exec" and argv[1] in ("SIGTERM", "SIGKILL"):
         # A model server (contract.ts `servers`): this process becomes the server, tied to the Node parent.
-        lifecycle.exec_tied_to_parent(argv[1:])
+        lifecycle.exec_tied_to_parent(argv[2:], signal.Signals[argv[1]])
     lifecycle.die_with_parent()
     _configure_logging()
     if len(argv) != 3 or argv[0] != "job":
-        print("usage: python -m refine_af.service job NAME PARAMS_FILE | exec COMMAND...", file=sys.stderr)
+        print("usage: python -m refine_af.service job NAME PARAMS_FILE | exec SIGTERM|SIGKILL COMMAND...", file=sys.stderr)
         return 2
     return run_job(argv[1], argv[2])
 

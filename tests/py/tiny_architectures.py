@@ -122,18 +122,8 @@ ARCHITECTURES = [
         specials=("<start_of_turn>", "<end_of_turn>"),
         config=dict(head_dim=8, query_pre_attn_scalar=8, sliding_window=16),
     ),
-    Architecture(
-        "smollm3",
-        "SmolLM3Config",
-        "SmolLM3ForCausalLM",
-        "byte-level-bpe",
-        None,
-        None,
-        "<|im_end|>",
-        "<|endoftext|>",
-        CHATML,
-        specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
-    ),
+    # SmolLM3 chats in ChatML with <|im_end|> ending a turn and no BOS, as Qwen2.5 does: only its classes differ here.
+    replace(QWEN2_5, name="smollm3", config_class="SmolLM3Config", model_class="SmolLM3ForCausalLM"),
 ]
 
 

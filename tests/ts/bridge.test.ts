@@ -9,7 +9,7 @@ import { PythonWorker } from '../../ts/bridge/worker.js';
 import { logger } from '../../ts/log.js';
 import { defaultPython } from '../../ts/paths.js';
 import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
-import { CaptureTransport, processAlive, waitForExit } from './helpers.js';
+import { CaptureTransport, printedPid, processAlive, waitForExit } from './helpers.js';
 
 // pythonia reads its default request limit once, at load: make it 1 s so that a 2.5 s call proves ours replaces it.
 process.env.REQ_TIMEOUT = '1000';
@@ -127,14 +127,7 @@ describe('no orphaned worker when the Node process goes', () => {
   for (const mode of ['throw', 'exit', 'busy'] as const) {
     it(`after ${mode === 'busy' ? 'SIGKILL during a long call' : mode}`, async () => {
       const child = execa('node', ['--import', 'tsx', 'tests/ts/fixtures/worker-exit.ts', mode], { reject: false });
-      const pid = await new Promise<number>((resolve) => {
-        let seen = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          const match = /\{"pid":(\d+)\}/.exec(seen);
-          if (match) resolve(Number(match[1]));
-        });
-      });
+      const { pid } = await printedPid(child.stdout);
       expect(pid).toBeGreaterThan(0);
       if (mode === 'busy') {
         await new Promise((r) => setTimeout(r, 1000));

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Transport from 'winston-transport';
 
@@ -21,6 +22,18 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a fixture process reports: the first `{"pid": …}` JSON object it prints on stdout. */
+export function printedPid<T extends { pid: number }>(stdout: Readable): Promise<T> {
+  return new Promise((resolve) => {
+    let seen = '';
+    stdout.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /\{"pid".*\}/.exec(seen);
+      if (match) resolve(JSON.parse(match[0]) as T);
+    });
+  });
 }
 
 /** Poll until `pid` is gone; false if it is still there after `ms`. */

@@ -25,7 +25,7 @@ import { withStageContext } from '../../ts/stages/context.js';
 import { generateInstances } from '../../ts/stages/instances.js';
 import { runInstructionGeneration } from '../../ts/stages/instructions.js';
 import { compareRuns, completeLines, descendants } from '../reliability/harness.js';
-import { CaptureTransport, processAlive, waitForExit } from './helpers.js';
+import { CaptureTransport, printedPid, processAlive, waitForExit } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-llama-server-'));
 const cli = join(packageRoot, 'bin', 'refine-af.js');
@@ -122,6 +122,28 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
     expect(b.map((c) => c.text)).toEqual(a.map((c) => c.text));
     // One prompt, three seeds (40, 41, 42): three draws.
     expect(new Set(a.map((c) => c.text)).size).toBeGreaterThan(1);
+  });
+
+  it('goes at once when the process that started it is SIGKILLed mid-completion, not after what it was serving', {
+    timeout: 120_000,
+  }, async () => {
+    const parent = execa('node', ['--import', 'tsx', 'tests/ts/fixtures/server-parent.ts', gguf], { cwd: packageRoot, reject: false });
+    const started = await printedPid<{ pid: number; baseUrl: string }>(parent.stdout);
+    // Three completions of 1,500 tokens with end-of-text banned: about half a minute of decoding on these cores.
+    const body = { model: 'smollm2', prompt: 'Count: 1, 2, 3, 4,', max_tokens: 1500, temperature: 0, logit_bias: { '0': -100, '2': -100 } };
+    const requests = [0, 1, 2].map(() =>
+      fetch(`${started.baseUrl}/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).catch((error: unknown) => error),
+    );
+    await sleep(1_500);
+    expect(processAlive(started.pid)).toBe(true);
+    parent.kill('SIGKILL');
+    await parent;
+    expect(await waitForExit(started.pid, 3_000), 'the server finished its completions for a client that is gone').toBe(true);
+    expect((await Promise.all(requests)).every((r) => r instanceof Error)).toBe(true);
   });
 
   it('passes the presence penalty through, warning once that llama.cpp applies it over its 64-token window', {

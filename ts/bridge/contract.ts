@@ -434,6 +434,12 @@ interface ServerSpec<P extends z.ZodType> {
   args: (params: z.output<P>) => string[];
   /** Whether it applies LoRA adapters given as `adapters` (served name → directory). */
   servesAdapters: boolean;
+  /**
+   * What the kernel sends it when the Node process that started it dies, SIGKILL included: SIGTERM for a server that
+   * must stop processes of its own first; SIGKILL where SIGTERM would first finish every request in flight or queued,
+   * for a client that is gone.
+   */
+  parentDeathSignal: 'SIGTERM' | 'SIGKILL';
 }
 const server = <P extends z.ZodType>(spec: ServerSpec<P>) => spec;
 
@@ -476,6 +482,9 @@ export const servers = {
       ...p.extra_args,
     ],
     servesAdapters: true,
+    // Its engine and tensor-parallel workers are processes of its own; on SIGTERM it cancels the HTTP server at once
+    // (vllm/entrypoints/launcher.py serve_http) and stops them.
+    parentDeathSignal: 'SIGTERM',
   }),
   llama_cpp: server({
     description:
@@ -493,6 +502,9 @@ export const servers = {
       ...p.extra_args,
     ],
     servesAdapters: false,
+    // One process; on SIGTERM uvicorn would wait for every completion in flight and queued (33 s after a stage-1 kill
+    // here), holding the port and the cores for a client that is gone.
+    parentDeathSignal: 'SIGKILL',
   }),
 } as const;
 

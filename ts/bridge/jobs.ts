@@ -190,7 +190,7 @@ export async function startServer<S extends ServerName>(name: S, params: ServerP
   const baseUrl = `http://127.0.0.1:${port}/v1`;
   logger.info(`${origin}: starting ${command.join(' ')}`);
   const outputTail: string[] = [];
-  const subprocess = execa(options.python ?? defaultPython, ['-m', 'refine_af.service', 'exec', ...command], {
+  const subprocess = execa(options.python ?? defaultPython, ['-m', 'refine_af.service', 'exec', spec.parentDeathSignal, ...command], {
     env: pythonEnvironment({ logLevel: terminalLogLevel() }),
     cancelSignal: options.signal,
     forceKillAfterDelay: KILL_GRACE_MS,
