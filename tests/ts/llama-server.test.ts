@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { BackendConfigError, openStageBackend } from '../../ts/backends/from-config.js';
 import { OpenAICompletionsBackend, ServedModelError } from '../../ts/backends/openai.js';
-import { freePort, type ManagedServer, startServer } from '../../ts/bridge/jobs.js';
+import type { ManagedServer } from '../../ts/bridge/jobs.js';
 import { type PythonWorker, workerFromConfig } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { type Config, EMBEDDED_DEFAULT_MODEL } from '../../ts/config/schema.js';
@@ -25,6 +25,7 @@ import { withStageContext } from '../../ts/stages/context.js';
 import { generateInstances } from '../../ts/stages/instances.js';
 import { runInstructionGeneration } from '../../ts/stages/instructions.js';
 import { compareRuns, completeLines, descendants } from '../reliability/harness.js';
+import { startTestLlamaServer } from './fixtures/llama-server.js';
 import { CaptureTransport, printedPid, processAlive, waitForExit } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-llama-server-'));
@@ -78,11 +79,7 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
     worker = workerFromConfig(configFor(join(root, 'unused')));
     const resolved = await worker.call('resolve_model', { ref: EMBEDDED_DEFAULT_MODEL });
     gguf = join(resolved.path, resolved.gguf_file!);
-    server = await startServer(
-      'llama_cpp',
-      { model: gguf, served_name: 'smollm2', port: await freePort(), adapters: {}, extra_args: [], n_ctx: 2048, n_threads: 2, seed: 1 },
-      { command: [worker.python, '-m', 'llama_cpp.server'], startupTimeoutMs: 120_000 },
-    );
+    server = await startTestLlamaServer(gguf, worker.python);
   }, 180_000);
   afterAll(async () => {
     await server?.stop();
