@@ -108,7 +108,7 @@ def instruction_prompt(tasks: list[dict]) -> str:
 
 
 def instance_prompt(instruction: str) -> str:
-    """Stages 2 and 3's default prompt (Self-Instruct's complete input-first one) as ts/stages/instance-prompt.ts fills it."""
+    """Stages 2 and 3's default prompt (Self-Instruct's complete input-first one) as ts/stages/instances/prompt.ts fills it."""
     return template("instance_generation_input_first.txt").replace("{{instruction}}", instruction.strip())
 
 

@@ -59,7 +59,7 @@ program
   .addOption(configOption())
   .addOption(jsonOption())
   .action(async (options: { config: string; json?: boolean }) => {
-    const [{ loadConfig }, { doctor }] = await Promise.all([import('./config/load.js'), import('./commands.js')]);
+    const [{ loadConfig }, { doctor }] = await Promise.all([import('./config/load.js'), import('./commands/doctor.js')]);
     const report = await doctor(loadConfig(options.config));
     await finish(options, report, ({ python, models }) =>
       [
@@ -80,7 +80,7 @@ program
   .option('--raw', 'send the prompt as is instead of through the chat template')
   .addOption(jsonOption())
   .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; raw?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { generateText }] = await Promise.all([import('./config/load.js'), import('./commands.js')]);
+    const [{ loadConfig }, { generateText }] = await Promise.all([import('./config/load.js'), import('./commands/generate-text.js')]);
     const completions = await generateText(loadConfig(options.config), options.prompt, {
       maxNewTokens: options.maxNewTokens,
       promptFormat: options.raw ? 'raw' : 'chat',
@@ -132,7 +132,7 @@ program
   )
   .addOption(jsonOption())
   .action(async (options: { pool: string; candidates: string; out: string; threshold?: number; json?: boolean }) => {
-    const [{ parseConfig }, { dedupFiles }] = await Promise.all([import('./config/load.js'), import('./stages/dedup.js')]);
+    const [{ parseConfig }, { dedupFiles }] = await Promise.all([import('./config/load.js'), import('./commands/dedup.js')]);
     const defaults = parseConfig({}).instructions;
     const threshold = options.threshold ?? defaults.rouge_threshold;
     if (!(threshold >= 0 && threshold <= 1)) throw new Error(`--threshold must be in [0, 1]; got ${threshold}`);
@@ -245,7 +245,10 @@ program
   .option('--force', 'discard artifacts a different config made in run.dir (that stage and every later one)')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; force?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { formatRunSummary, runPipeline }] = await Promise.all([import('./config/load.js'), import('./run.js')]);
+    const [{ loadConfig }, { formatRunSummary, runPipeline }] = await Promise.all([
+      import('./config/load.js'),
+      import('./pipeline/run.js'),
+    ]);
     const config = loadConfig(options.config);
     const summary = await interruptible(`refine-af run --config ${options.config} --resume`, (signal) =>
       runPipeline(config, { resume: options.resume, force: options.force, signal }),
@@ -265,7 +268,10 @@ program
   .option('--force', 'redo a step whose inputs changed (a pipeline rerun with --force, other eval settings)')
   .addOption(jsonOption())
   .action(async (options: { config: string; baseline: string; resume?: boolean; force?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { formatReproSummary, runRepro }] = await Promise.all([import('./config/load.js'), import('./repro.js')]);
+    const [{ loadConfig }, { formatReproSummary, runRepro }] = await Promise.all([
+      import('./config/load.js'),
+      import('./pipeline/repro.js'),
+    ]);
     const [main, baseline] = [loadConfig(options.config), loadConfig(options.baseline)];
     const summary = await interruptible(`refine-af repro --config ${options.config} --baseline ${options.baseline} --resume`, (signal) =>
       runRepro(main, baseline, { resume: options.resume, force: options.force, signal }),
@@ -354,7 +360,7 @@ evaluation
   .argument('<runA>', 'run directory of the system under test')
   .argument('<runB>', 'run directory of the baseline')
   .action(async (runA: string, runB: string) => {
-    const { compareReports, formatComparison, readReport } = await import('./eval/superni.js');
+    const { compareReports, formatComparison, readReport } = await import('./eval/compare.js');
     process.stdout.write(formatComparison(compareReports(readReport(runA), readReport(runB)), runA, runB));
   });
 

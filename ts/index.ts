@@ -11,10 +11,13 @@ export type { BackendDecoding, GenerationBackend, GenerationRequest } from './ba
 export { BridgeError, ContractError, PythonError, WorkerDiedError, WorkerTimeoutError } from './bridge/errors.js';
 export { type ManagedServer, startServer } from './bridge/jobs.js';
 export { PythonWorker, type WorkerOptions, workerFromConfig } from './bridge/worker.js';
-export { doctor, generateText } from './commands.js';
+export { type DedupFilesOptions, type DedupSummary, dedupFiles } from './commands/dedup.js';
+export { doctor } from './commands/doctor.js';
+export { generateText } from './commands/generate-text.js';
 export { ConfigError, loadConfig, parseConfig } from './config/load.js';
 export { configReference } from './config/reference.js';
 export type { Config, ConfigInput } from './config/schema.js';
+export { type Comparison, compareReports, readReport } from './eval/compare.js';
 export {
   addRater,
   type ExportTable,
@@ -26,14 +29,13 @@ export {
 } from './eval/human/commands.js';
 export { generateResponsesWithModel } from './eval/human/respond.js';
 export { RatingStoreError } from './eval/human/store.js';
-export { type Comparison, compareReports, evalSuperNiModel, readReport, type SuperNiReport, scorePredictionsFile } from './eval/superni.js';
+export { evalSuperNiModel, type SuperNiReport, scorePredictionsFile } from './eval/superni.js';
 export { type ScoreDatasetOptions, type ScoreSummary, scoreFile } from './feedback/score.js';
 export { InterruptedError } from './interrupt.js';
 export { DataFileError } from './io/files.js';
 export { loadSeedTasks, type SeedTask } from './io/seeds.js';
 export { configureLogging, logger } from './log.js';
-export { TemplateError } from './prompts/render.js';
-export { formatReproSummary, ReproConfigError, type ReproOptions, type ReproSummary, runRepro } from './repro.js';
+export { formatReproSummary, ReproConfigError, type ReproOptions, type ReproSummary, runRepro } from './pipeline/repro.js';
 export {
   formatRunSummary,
   RunConflictError,
@@ -42,8 +44,8 @@ export {
   type RunSummary,
   runPipeline,
   type StageName,
-} from './run.js';
-export { type DedupFilesOptions, type DedupSummary, dedupFiles } from './stages/dedup.js';
+} from './pipeline/run.js';
+export { TemplateError } from './prompts/render.js';
 export { type InstanceStageOptions, type InstanceStageResult, runInstanceGeneration } from './stages/instances.js';
 export { type InstructionsOptions, type InstructionsSummary, runInstructionGeneration } from './stages/instructions.js';
 export type { RlafSummary } from './stages/rlaf/records.js';

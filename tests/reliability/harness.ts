@@ -21,8 +21,8 @@ import { z } from 'zod';
 import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
 import { readJsonl } from '../../ts/io/files.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
+import { STAGE_NAMES, type StageName } from '../../ts/pipeline/run.js';
 import { Random } from '../../ts/random.js';
-import { STAGE_NAMES, type StageName } from '../../ts/run.js';
 import { type CompletionsServer, startCompletionsServer } from '../ts/fixtures/completions-server.js';
 import { processAlive } from '../ts/helpers.js';
 

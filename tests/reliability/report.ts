@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { packageRoot } from '../../ts/paths.js';
-import { STAGE_NAMES } from '../../ts/run.js';
+import { STAGE_NAMES } from '../../ts/pipeline/run.js';
 import { crashAndResume, type HarnessReport } from './harness.js';
 
 const { values } = parseArgs({

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { dedupFiles } from '../../ts/commands/dedup.js';
 import { packageRoot } from '../../ts/paths.js';
 import { dedupInstructions } from '../../ts/rouge/dedup.js';
 import { rougeL } from '../../ts/rouge/score.js';
-import { dedupFiles } from '../../ts/stages/dedup.js';
 
 const jsonl = (dir: string, name: string, rows: unknown[]) => {
   const file = join(dir, name);

@@ -8,14 +8,13 @@ import { LocalWorkerBackend } from '../../ts/backends/local.js';
 import type { GenerationBackend, GenerationRequest } from '../../ts/backends/types.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
+import { compareReports, readReport } from '../../ts/eval/compare.js';
 import {
   buildPrompt,
-  compareReports,
   evalSuperNi,
   loadSuperNi,
   predictionSchema,
   RAW_PROMPT_DESCRIPTION,
-  readReport,
   type SuperNiReport,
   scoreSuperNi,
 } from '../../ts/eval/superni.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadTemplate } from '../../ts/prompts/render.js';
-import { type ParsedInstance, parseInstances } from '../../ts/stages/instance-parser.js';
+import { type ParsedInstance, parseInstances } from '../../ts/stages/instances/parser.js';
 
 describe('parseInstances on the shapes the Table VII prompt invites', () => {
   it('reads a direct output with no input, keeping a multi-line output whole', () => {

@@ -16,7 +16,7 @@ import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { logger } from '../../ts/log.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
-import { instancePrompt } from '../../ts/stages/instance-prompt.js';
+import { instancePrompt } from '../../ts/stages/instances/prompt.js';
 import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 /** sha256 of Self-Instruct's `input_first_template_for_gen` (commit 0b26ccaa), as recorded in seeds/README.md. */

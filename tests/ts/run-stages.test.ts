@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../ts/config/load.js';
 import type { Config } from '../../ts/config/schema.js';
-import { runPipeline, type StageEnd } from '../../ts/run.js';
+import { runPipeline, type StageEnd } from '../../ts/pipeline/run.js';
 import { buildGenerator, harnessConfig, progressOf } from '../reliability/harness.js';
 import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 

@@ -20,8 +20,8 @@ import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAto
 import { startProgress } from '../progress.js';
 import { countWords, type DatasetStatistics, datasetStatistics, formatTableV, type IftRecord } from '../stats/dataset.js';
 import { type StageContext, withStageContext } from './context.js';
-import { parseInstances, withoutFieldLabel } from './instance-parser.js';
-import { instancePrompt } from './instance-prompt.js';
+import { parseInstances, withoutFieldLabel } from './instances/parser.js';
+import { instancePrompt } from './instances/prompt.js';
 
 /** A stage-1 pool line: at least an instruction; other fields (scores, provenance) are carried by stage 1 and ignored here. */
 export const poolRecordSchema = z.looseObject({ instruction: z.string().min(1) });

@@ -15,21 +15,22 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { withStageBackend } from './backends/from-config.js';
-import { type PythonWorker, workerFromConfig } from './bridge/worker.js';
-import type { Config } from './config/schema.js';
-import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from './eval/human/commands.js';
-import { generateResponses, responsesBackendSpec } from './eval/human/respond.js';
-import { DEFAULT_INSTRUCTIONS_FILE } from './eval/human/responses.js';
-import { compareReports, evalSuperNi, readReport, type SuperNiReport, superNiBackendSpec } from './eval/superni.js';
-import { throwIfInterrupted } from './interrupt.js';
-import { toCsv } from './io/csv.js';
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './io/files.js';
-import { configureLogging, logger } from './log.js';
+import { withStageBackend } from '../backends/from-config.js';
+import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
+import type { Config } from '../config/schema.js';
+import { compareReports, readReport } from '../eval/compare.js';
+import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from '../eval/human/commands.js';
+import { generateResponses, responsesBackendSpec } from '../eval/human/respond.js';
+import { DEFAULT_INSTRUCTIONS_FILE } from '../eval/human/responses.js';
+import { evalSuperNi, type SuperNiReport, superNiBackendSpec } from '../eval/superni.js';
+import { throwIfInterrupted } from '../interrupt.js';
+import { toCsv } from '../io/csv.js';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { configureLogging, logger } from '../log.js';
+import { sftOutDir, sftSubsets } from '../stages/sft.js';
+import { analyseDataset, type DatasetStats } from '../stats/report.js';
 import { type ReproResults, type TableIIIRow, type TableIIRow, writeReproReport } from './repro-report.js';
 import { completedRun, hashOf, RunConflictError, sftArtifactKey, stageEntrySchema } from './run.js';
-import { sftOutDir, sftSubsets } from './stages/sft.js';
-import { analyseDataset, type DatasetStats } from './stats/report.js';
 
 export type ArmName = 'refine-af' | 'self-instruct';
 

@@ -6,15 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Config } from './config/schema.js';
-import { RATINGS } from './eval/human/scale.js';
-import type { SystemDistribution } from './eval/human/store.js';
-import type { Scores } from './eval/superni.js';
-import { readJsonIfExists, writeFileAtomic } from './io/files.js';
-import { escapeMarkup } from './markup.js';
-import { packageRoot } from './paths.js';
-import { TABLE_V_ROWS } from './stats/dataset.js';
-import type { DatasetStats } from './stats/report.js';
+import type { Config } from '../config/schema.js';
+import { RATINGS } from '../eval/human/scale.js';
+import type { SystemDistribution } from '../eval/human/store.js';
+import type { Scores } from '../eval/superni.js';
+import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
+import { escapeMarkup } from '../markup.js';
+import { packageRoot } from '../paths.js';
+import { TABLE_V_ROWS } from '../stats/dataset.js';
+import type { DatasetStats } from '../stats/report.js';
 
 export const PAPER_RESULTS_FILE = resolve(packageRoot, 'docs', 'paper-results.json');
 

@@ -1,0 +1,78 @@
+/**
+ * Comparing two Super-NI evaluations (`refine-af eval compare`; Tables II and III of `refine-af repro`): their scores
+ * files read back, then ROUGE-L per task and per category side by side.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DataFileError, readJsonIfExists } from '../io/files.js';
+import { SCORES_JSON, type SuperNiReport } from './superni.js';
+
+const reportSchema = z.object({
+  prompt: z.string().optional(),
+  overall: z.object({ exact_match: z.number(), rougeL: z.number(), instances: z.number() }),
+  categories: z.record(z.string(), z.object({ exact_match: z.number(), rougeL: z.number(), instances: z.number() })),
+  tasks: z.record(z.string(), z.object({ category: z.string(), exact_match: z.number(), rougeL: z.number(), instances: z.number() })),
+  missing_predictions: z.number(),
+  ignored_predictions: z.number(),
+});
+
+export function readReport(runDir: string): SuperNiReport {
+  const file = join(runDir, SCORES_JSON);
+  const report = readJsonIfExists(file, reportSchema);
+  if (report === undefined) throw new DataFileError(file, undefined, 'no scores here: run `refine-af eval superni` with this --out first');
+  return report;
+}
+
+export interface Comparison {
+  /** Tasks on which A's ROUGE-L is higher / lower / equal (Table II's "% tasks better" is better ÷ tasks × 100). */
+  better: number;
+  worse: number;
+  tied: number;
+  tasks: number;
+  percentTasksBetter: number;
+  categories: { category: string; a: number; b: number }[];
+  overall: { a: number; b: number };
+}
+
+/** Compare run A with run B on ROUGE-L over the tasks both scored. */
+export function compareReports(a: SuperNiReport, b: SuperNiReport): Comparison {
+  const shared = Object.keys(a.tasks).filter((t) => t in b.tasks);
+  if (shared.length === 0) throw new Error('the two runs share no task');
+  let better = 0;
+  let worse = 0;
+  for (const task of shared) {
+    const difference = a.tasks[task]!.rougeL - b.tasks[task]!.rougeL;
+    if (difference > 0) better++;
+    else if (difference < 0) worse++;
+  }
+  const categories = Object.keys(a.categories)
+    .filter((c) => c in b.categories)
+    .map((category) => ({ category, a: a.categories[category]!.rougeL, b: b.categories[category]!.rougeL }));
+  return {
+    better,
+    worse,
+    tied: shared.length - better - worse,
+    tasks: shared.length,
+    percentTasksBetter: Math.round((10_000 * better) / shared.length) / 100,
+    categories,
+    overall: { a: a.overall.rougeL, b: b.overall.rougeL },
+  };
+}
+
+export function formatComparison(c: Comparison, nameA: string, nameB: string): string {
+  const width = Math.max(30, ...c.categories.map((r) => r.category.length)) + 2;
+  const lines = [
+    `A = ${nameA}`,
+    `B = ${nameB}`,
+    '',
+    `% tasks better (A over B, ROUGE-L): ${c.percentTasksBetter.toFixed(2)}%  (${c.better} better, ${c.worse} worse, ${c.tied} tied of ${c.tasks})`,
+    '',
+    `${'category (ROUGE-L)'.padEnd(width)}${'A'.padStart(8)}${'B'.padStart(8)}${'A−B'.padStart(8)}`,
+  ];
+  for (const r of [...c.categories, { category: 'overall', ...c.overall }]) {
+    lines.push(
+      `${r.category.padEnd(width)}${r.a.toFixed(2).padStart(8)}${r.b.toFixed(2).padStart(8)}${(r.a - r.b).toFixed(2).padStart(8)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
