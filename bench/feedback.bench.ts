@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { FEEDBACK_INDICATORS, type Triplet } from '../ts/bridge/contract.js';
-import { workerFromConfig } from '../ts/bridge/worker.js';
+import { workerFromConfig } from '../ts/backends/from-config.js';
 import { loadConfig } from '../ts/config/load.js';
 import { FeedbackScorer, type ScoredTriplet } from '../ts/feedback/scorer.js';
 import { readJsonl } from '../ts/io/files.js';

@@ -8,9 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalWorkerBackend } from '../ts/backends/local.js';
-import { workerFromConfig } from '../ts/bridge/worker.js';
+import { workerFromConfig } from '../ts/backends/from-config.js';
 import { parseConfig } from '../ts/config/load.js';
-import { generateInstructions } from '../ts/stages/instructions.js';
+import { generateInstructionsWith } from '../ts/stages/instructions.js';
 
 const PROMPTS = Number(process.env.PROMPTS ?? 16);
 const BATCH_SIZES = (process.env.BATCH_SIZES ?? '1,4,16').split(',').map(Number);
@@ -19,7 +19,7 @@ const MAX_NEW_TOKENS = process.env.MAX_NEW_TOKENS === undefined ? undefined : Nu
 const base = parseConfig({});
 const worker = workerFromConfig(base);
 try {
-  const info = await new LocalWorkerBackend(worker, base.models, 'instructions', 1).load();
+  const info = await new LocalWorkerBackend(worker, base.models, { stage: 'instructions', batchSize: 1 }).load();
   console.log(`model ${info.resolved.ref} on ${info.device} (${info.dtype}); ${PROMPTS} prompts per batch size`);
   console.log('');
   console.log('| batch size | prompts | max new tokens | generated | kept | seconds | kept/min | prompts/min |');
@@ -30,7 +30,7 @@ try {
       instructions: { request_batch_size: batchSize, ...(MAX_NEW_TOKENS ? { decoding: { max_new_tokens: MAX_NEW_TOKENS } } : {}) },
     });
     const start = performance.now();
-    const summary = await generateInstructions(config, new LocalWorkerBackend(worker, config.models, 'instructions', batchSize), {
+    const summary = await generateInstructionsWith(config, new LocalWorkerBackend(worker, config.models, { stage: 'instructions', batchSize }), {
       maxRequests: PROMPTS,
     });
     const seconds = (performance.now() - start) / 1000;

@@ -13,12 +13,11 @@
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BackendKind, withStageBackend } from '../ts/backends/from-config.js';
-import { workerFromConfig } from '../ts/bridge/worker.js';
+import { type BackendKind, stageBackendSpec, withStageBackend, workerFromConfig } from '../ts/backends/from-config.js';
 import { parseConfig } from '../ts/config/load.js';
-import { evalSuperNi, superNiBackendSpec } from '../ts/eval/superni.js';
+import { evalSuperNi } from '../ts/eval/superni.js';
 import { packageRoot } from '../ts/paths.js';
-import { generateInstructions, instructionsBackendSpec } from '../ts/stages/instructions.js';
+import { generateInstructionsWith } from '../ts/stages/instructions.js';
 
 const PROMPTS = Number(process.env.PROMPTS ?? 8);
 const MAX_NEW_TOKENS = Number(process.env.MAX_NEW_TOKENS ?? 64);
@@ -50,9 +49,9 @@ try {
       const config = configFor(kind, threads);
       // Start-up (loading the model, starting the server) is timed apart from the work.
       const opened = performance.now();
-      await withStageBackend(config, instructionsBackendSpec(config, worker), async (backend) => {
+      await withStageBackend(config, stageBackendSpec(config, 'instructions', { worker, handle: 'generator' }), async (backend) => {
         const ready = performance.now();
-        const summary = await generateInstructions(config, backend, { maxRequests: PROMPTS });
+        const summary = await generateInstructionsWith(config, backend, { maxRequests: PROMPTS });
         const seconds = (performance.now() - ready) / 1000;
         rows.push(
           `| ${round} | ${label} | stage 1 | ${((ready - opened) / 1000).toFixed(1)} | ${summary.requests} prompts → ${summary.generated} generated, ${summary.kept} kept | ${seconds.toFixed(1)} | ${((60 * summary.kept) / seconds).toFixed(1)} kept/min | ${loadavg()[0]!.toFixed(1)} |`,
@@ -63,7 +62,7 @@ try {
       const openedEval = performance.now();
       await withStageBackend(
         config,
-        superNiBackendSpec(config, worker, 'bench-superni', config.models.generator, null),
+        stageBackendSpec(config, 'eval', { worker, handle: 'bench-superni' }),
         async (backend) => {
           const ready = performance.now();
           const report = await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator });

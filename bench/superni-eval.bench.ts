@@ -24,7 +24,7 @@ const config = parseConfig({
 });
 
 const worker = new PythonWorker();
-const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'bench');
+const backend = new LocalWorkerBackend(worker, config.models, { stage: 'eval', batchSize: config.eval.batch_size, handle: 'bench' });
 await backend.load();
 const tasks = loadSuperNi(dataDir, instancesPerTask);
 const n = tasks.reduce((sum, t) => sum + t.instances.length, 0);

@@ -2,7 +2,10 @@
 // Start-up: each command imports its modules (and the config schemas) inside its action, so `--help` and a short
 // command load only what they run instead of every module of the package.
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import type { Config } from './config/schema.js';
 import type { ExportTable } from './eval/human/commands.js';
 
 /** Ctrl-C/SIGTERM stop a long command after its current unit of work; the message then says how to continue. */
@@ -17,6 +20,19 @@ async function interruptible<T>(resumeCommand: string, work: (signal: AbortSigna
   } finally {
     interrupts.dispose();
   }
+}
+
+/**
+ * A command's config, and the logging it asks for: the terminal at logging.level and, for a command that works in
+ * run.dir ('run log'), every record in that run's log file. Logging is the CLI's to set: the SDK's functions never
+ * change their caller's.
+ */
+async function commandConfig(file: string, logTo: 'terminal' | 'run log' = 'terminal'): Promise<Config> {
+  const [{ loadConfig }, { configureLogging }] = await Promise.all([import('./config/load.js'), import('./log.js')]);
+  const config = loadConfig(file);
+  if (logTo === 'run log') mkdirSync(config.run.dir, { recursive: true });
+  configureLogging({ level: config.logging.level, ...(logTo === 'run log' ? { file: join(config.run.dir, config.logging.file) } : {}) });
+  return config;
 }
 
 let commandStarted = Date.now();
@@ -59,8 +75,8 @@ program
   .addOption(configOption())
   .addOption(jsonOption())
   .action(async (options: { config: string; json?: boolean }) => {
-    const [{ loadConfig }, { doctor }] = await Promise.all([import('./config/load.js'), import('./commands/doctor.js')]);
-    const report = await doctor(loadConfig(options.config));
+    const { doctor } = await import('./commands/doctor.js');
+    const report = await doctor(await commandConfig(options.config));
     await finish(options, report, ({ python, models }) =>
       [
         `ready: Python ${python.python}, torch ${python.torch}, ${python.cuda_available ? `${python.cuda_devices} CUDA device(s)` : 'no CUDA (CPU)'}`,
@@ -80,8 +96,8 @@ program
   .option('--raw', 'send the prompt as is instead of through the chat template')
   .addOption(jsonOption())
   .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; raw?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { generateText }] = await Promise.all([import('./config/load.js'), import('./commands/generate-text.js')]);
-    const completions = await generateText(loadConfig(options.config), options.prompt, {
+    const { generateText } = await import('./commands/generate-text.js');
+    const completions = await generateText(await commandConfig(options.config), options.prompt, {
       maxNewTokens: options.maxNewTokens,
       promptFormat: options.raw ? 'raw' : 'chat',
     });
@@ -103,11 +119,8 @@ program
   .option('--resume', 'continue the run in run.dir exactly where its last completed batch ended')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { runInstructionGeneration }] = await Promise.all([
-      import('./config/load.js'),
-      import('./stages/instructions.js'),
-    ]);
-    const config = loadConfig(options.config);
+    const { runInstructionGeneration } = await import('./stages/instructions.js');
+    const config = await commandConfig(options.config, 'run log');
     const summary = await interruptible(`refine-af generate-instructions --config ${options.config} --resume`, (signal) =>
       runInstructionGeneration(config, { resume: options.resume ?? false, signal }),
     );
@@ -149,8 +162,8 @@ program
   .option('--resume', 'continue an interrupted run into the same --out, skipping what it already holds')
   .addOption(jsonOption())
   .action(async (options: { config: string; in: string; out: string; resume?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { scoreFile, summaryTable }] = await Promise.all([import('./config/load.js'), import('./feedback/score.js')]);
-    const config = loadConfig(options.config);
+    const { scoreFile, summaryTable } = await import('./feedback/score.js');
+    const config = await commandConfig(options.config);
     const summary = await interruptible(
       `refine-af score --config ${options.config} --in ${options.in} --out ${options.out} --resume`,
       (signal) => scoreFile(config, { inFile: options.in, outFile: options.out, resume: options.resume, signal }),
@@ -167,8 +180,8 @@ program
   .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
   .addOption(jsonOption())
   .action(async (options: { config: string; instructions: string; adapter?: string; out?: string; json?: boolean }) => {
-    const [{ loadConfig }, { runInstanceGeneration }] = await Promise.all([import('./config/load.js'), import('./stages/instances.js')]);
-    const config = loadConfig(options.config);
+    const { runInstanceGeneration } = await import('./stages/instances.js');
+    const config = await commandConfig(options.config, 'run log');
     const again = `refine-af generate-instances --config ${options.config} --instructions ${options.instructions}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.out ? ` --out ${options.out}` : ''}`;
     const result = await interruptible(again, (signal) =>
       runInstanceGeneration(config, {
@@ -198,13 +211,20 @@ program
   .requiredOption('-d, --dataset <jsonl>', 'the IFT dataset (JSONL of {instruction, input, output})')
   .option('-n, --max-instructions <n>', 'train on the first N instructions only (Table II subsets)', (v) => Number.parseInt(v, 10))
   .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
+  .option('--force', 'discard a fine-tuning of another dataset or other settings in the output directory instead of refusing')
   .addOption(jsonOption())
-  .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string; json?: boolean }) => {
-    const [{ loadConfig }, { runSftTraining }] = await Promise.all([import('./config/load.js'), import('./stages/sft.js')]);
-    const config = loadConfig(options.config);
+  .action(async (options: { config: string; dataset: string; maxInstructions?: number; out?: string; force?: boolean; json?: boolean }) => {
+    const { runSftTraining } = await import('./stages/sft.js');
+    const config = await commandConfig(options.config, 'run log');
     const again = `refine-af sft --config ${options.config} --dataset ${options.dataset}${options.maxInstructions === undefined ? '' : ` --max-instructions ${options.maxInstructions}`}${options.out ? ` --out ${options.out}` : ''}`;
     const run = await interruptible(again, (signal) =>
-      runSftTraining(config, { datasetFile: options.dataset, maxInstructions: options.maxInstructions, outDir: options.out, signal }),
+      runSftTraining(config, {
+        datasetFile: options.dataset,
+        maxInstructions: options.maxInstructions,
+        outDir: options.out,
+        force: options.force,
+        signal,
+      }),
     );
     await finish(
       options,
@@ -224,9 +244,10 @@ program
   .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { runRlafTraining }] = await Promise.all([import('./config/load.js'), import('./stages/rlaf.js')]);
+    const { runRlafTraining } = await import('./stages/rlaf.js');
+    const config = await commandConfig(options.config, 'run log');
     const summary = await interruptible(`refine-af train-rlaf --config ${options.config} --resume`, (signal) =>
-      runRlafTraining(loadConfig(options.config), { resume: options.resume ?? false, signal }),
+      runRlafTraining(config, { resume: options.resume ?? false, signal }),
     );
     await finish(options, summary, (s) =>
       [
@@ -245,11 +266,8 @@ program
   .option('--force', 'discard artifacts a different config made in run.dir (that stage and every later one)')
   .addOption(jsonOption())
   .action(async (options: { config: string; resume?: boolean; force?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { formatRunSummary, runPipeline }] = await Promise.all([
-      import('./config/load.js'),
-      import('./pipeline/run.js'),
-    ]);
-    const config = loadConfig(options.config);
+    const { formatRunSummary, runPipeline } = await import('./pipeline/run.js');
+    const config = await commandConfig(options.config, 'run log');
     const summary = await interruptible(`refine-af run --config ${options.config} --resume`, (signal) =>
       runPipeline(config, { resume: options.resume, force: options.force, signal }),
     );
@@ -268,11 +286,8 @@ program
   .option('--force', 'redo a step whose inputs changed (a pipeline rerun with --force, other eval settings)')
   .addOption(jsonOption())
   .action(async (options: { config: string; baseline: string; resume?: boolean; force?: boolean; json?: boolean }) => {
-    const [{ loadConfig }, { formatReproSummary, runRepro }] = await Promise.all([
-      import('./config/load.js'),
-      import('./pipeline/repro.js'),
-    ]);
-    const [main, baseline] = [loadConfig(options.config), loadConfig(options.baseline)];
+    const { formatReproSummary, runRepro } = await import('./pipeline/repro.js');
+    const [main, baseline] = [await commandConfig(options.config, 'run log'), await commandConfig(options.baseline)];
     const summary = await interruptible(`refine-af repro --config ${options.config} --baseline ${options.baseline} --resume`, (signal) =>
       runRepro(main, baseline, { resume: options.resume, force: options.force, signal }),
     );
@@ -294,7 +309,7 @@ config
   .description('print a config with every default filled in')
   .argument('<yaml>')
   .action(async (file: string) => {
-    const [{ loadConfig }, { stringify }] = await Promise.all([import('./config/load.js'), import('yaml')]);
+    const [{ stringify }, { loadConfig }] = await Promise.all([import('yaml'), import('./config/load.js')]);
     console.log(stringify(loadConfig(file)));
   });
 config
@@ -328,13 +343,8 @@ evaluation
       out: string;
       json?: boolean;
     }) => {
-      const [{ loadConfig }, { configureLogging }, { evalSuperNiModel, formatReport, scorePredictionsFile }] = await Promise.all([
-        import('./config/load.js'),
-        import('./log.js'),
-        import('./eval/superni.js'),
-      ]);
-      const config = loadConfig(options.config);
-      configureLogging({ level: config.logging.level });
+      const { evalSuperNiModel, formatReport, scorePredictionsFile } = await import('./eval/superni.js');
+      const config = await commandConfig(options.config);
       const dataDir = options.dataDir ?? config.eval.data_dir;
       if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
       const report =
@@ -376,13 +386,8 @@ program
   .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
   .addOption(jsonOption())
   .action(async (options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string; json?: boolean }) => {
-    const [{ loadConfig }, { configureLogging }, { analyseDataset }] = await Promise.all([
-      import('./config/load.js'),
-      import('./log.js'),
-      import('./stats/report.js'),
-    ]);
-    const config = loadConfig(options.config);
-    configureLogging({ level: config.logging.level });
+    const { analyseDataset } = await import('./stats/report.js');
+    const config = await commandConfig(options.config);
     const stats = analyseDataset(config, {
       dataset: options.dataset,
       outDir: options.out,
@@ -420,12 +425,8 @@ humanEval
   .option('--host <address>', 'address to bind (config human_eval.host, default 127.0.0.1: this machine only)')
   .option('--port <n>', 'port to listen on, 0 for any free one (config human_eval.port)', parsePort)
   .action(async (options: { config: string; db: string; runs?: string[]; instructions?: string; host?: string; port?: number }) => {
-    const [{ loadConfig }, { serveHumanEval }, { handleInterrupts }] = await Promise.all([
-      import('./config/load.js'),
-      import('./eval/human/commands.js'),
-      import('./interrupt.js'),
-    ]);
-    const settings = loadConfig(options.config).human_eval;
+    const [{ serveHumanEval }, { handleInterrupts }] = await Promise.all([import('./eval/human/commands.js'), import('./interrupt.js')]);
+    const settings = (await commandConfig(options.config)).human_eval;
     const server = await serveHumanEval({
       db: options.db,
       runs: options.runs,
@@ -455,13 +456,8 @@ humanEval
   .requiredOption('--out <jsonl>', 'the run file ({"id", "response"} per line), appended per batch')
   .addOption(jsonOption())
   .action(async (options: { config: string; model?: string; adapter?: string; instructions?: string; out: string; json?: boolean }) => {
-    const [{ loadConfig }, { configureLogging }, { generateResponsesWithModel }] = await Promise.all([
-      import('./config/load.js'),
-      import('./log.js'),
-      import('./eval/human/respond.js'),
-    ]);
-    const config = loadConfig(options.config);
-    configureLogging({ level: config.logging.level });
+    const { generateResponsesWithModel } = await import('./eval/human/respond.js');
+    const config = await commandConfig(options.config);
     const again = `refine-af human-eval respond --config ${options.config} --out ${options.out}${options.model ? ` --model ${options.model}` : ''}${options.adapter ? ` --adapter ${options.adapter}` : ''}${options.instructions ? ` --instructions ${options.instructions}` : ''}`;
     const result = await interruptible(again, (signal) =>
       generateResponsesWithModel(config, {

@@ -4,13 +4,22 @@
  * (tests/ts/public-api.test.ts checks both). Internals are imported from their modules.
  */
 
-export { BackendConfigError, openStageBackend, type StageBackendSpec, withStageBackend } from './backends/from-config.js';
+export {
+  BackendConfigError,
+  openStageBackend,
+  type StageBackendSpec,
+  type StageModel,
+  stageBackendSpec,
+  withStageBackend,
+  withWorker,
+  workerFromConfig,
+} from './backends/from-config.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { EndpointError, OpenAICompletionsBackend, ServedModelError } from './backends/openai.js';
 export type { BackendDecoding, GenerationBackend, GenerationRequest } from './backends/types.js';
 export { BridgeError, ContractError, PythonError, WorkerDiedError, WorkerTimeoutError } from './bridge/errors.js';
 export { type ManagedServer, startServer } from './bridge/jobs.js';
-export { PythonWorker, type WorkerOptions, workerFromConfig } from './bridge/worker.js';
+export { PythonWorker, type WorkerOptions } from './bridge/worker.js';
 export { type DedupFilesOptions, type DedupSummary, dedupFiles } from './commands/dedup.js';
 export { doctor } from './commands/doctor.js';
 export { generateText } from './commands/generate-text.js';
@@ -35,11 +44,10 @@ export { InterruptedError } from './interrupt.js';
 export { DataFileError } from './io/files.js';
 export { loadSeedTasks, type SeedTask } from './io/seeds.js';
 export { configureLogging, logger } from './log.js';
+export { RunConflictError, RunIncompleteError } from './pipeline/ledger.js';
 export { formatReproSummary, ReproConfigError, type ReproOptions, type ReproSummary, runRepro } from './pipeline/repro.js';
 export {
   formatRunSummary,
-  RunConflictError,
-  RunIncompleteError,
   type RunOptions,
   type RunSummary,
   runPipeline,

@@ -9,3 +9,8 @@ export const defaultPython = resolve(packageRoot, '.venv', 'bin', 'python');
 export function tensorboardDir(runDir: string, name: string): string {
   return join(runDir, 'tensorboard', name);
 }
+
+/** A run's ledger (ts/pipeline/ledger.ts): per stage, the hash of its inputs, its status and its artifacts. */
+export function runLedgerFile(runDir: string): string {
+  return join(runDir, 'run.json');
+}

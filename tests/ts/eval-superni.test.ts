@@ -135,7 +135,12 @@ describe('generating through the worker (a tiny random Llama: the weights do not
     eval: { instances_per_task: 2, batch_size: 8, decoding: { max_new_tokens: 6 } },
     models: { device: 'cpu' },
   });
-  const backend = new LocalWorkerBackend(worker, config.models, 'eval', config.eval.batch_size, 'superni-eval', model);
+  const backend = new LocalWorkerBackend(worker, config.models, {
+    stage: 'eval',
+    batchSize: config.eval.batch_size,
+    handle: 'superni-eval',
+    model,
+  });
   beforeAll(async () => {
     await execa(join(repoRoot, '.venv', 'bin', 'python'), [join(repoRoot, 'tests', 'py', 'tiny_models.py'), model, adapter]);
   });
@@ -168,7 +173,13 @@ describe('generating through the worker (a tiny random Llama: the weights do not
       eval: { instances_per_task: 1, batch_size: 12, decoding: { max_new_tokens: 6 } },
       models: { device: 'cpu' },
     });
-    const adapted = new LocalWorkerBackend(worker, settings.models, 'eval', 12, 'superni-eval-adapter', model, adapter);
+    const adapted = new LocalWorkerBackend(worker, settings.models, {
+      stage: 'eval',
+      batchSize: 12,
+      handle: 'superni-eval-adapter',
+      model,
+      adapter,
+    });
     const baseOut = mkdtempSync(join(tmpdir(), 'superni-base-'));
     const adaptedOut = mkdtempSync(join(tmpdir(), 'superni-adapted-'));
     await evalSuperNi(settings, { dataDir, outDir: baseOut, backend, model });
@@ -196,7 +207,13 @@ describe('generating through the worker (a tiny random Llama: the weights do not
       record,
       JSON.stringify({ model, prompt_templates: { input: alpaca('sft_alpaca_input.txt'), no_input: alpaca('sft_alpaca_no_input.txt') } }),
     );
-    const sftBackend = new LocalWorkerBackend(worker, settings.models, 'eval', 12, 'superni-eval-sft', model, sftAdapter);
+    const sftBackend = new LocalWorkerBackend(worker, settings.models, {
+      stage: 'eval',
+      batchSize: 12,
+      handle: 'superni-eval-sft',
+      model,
+      adapter: sftAdapter,
+    });
     const sftCalls = recording(sftBackend);
     const baseCalls = recording(backend);
     const sftOut = mkdtempSync(join(tmpdir(), 'superni-sft-'));

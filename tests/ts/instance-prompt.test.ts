@@ -76,7 +76,7 @@ describe('presence penalty', () => {
 
     it('is ignored with one warning naming it, however many batches', async () => {
       const models = parseConfig({ models: { generator: join(dir, 'tiny'), dtype: 'float32', device: 'cpu' } }).models;
-      const backend = new LocalWorkerBackend(worker, models, 'instances', 2);
+      const backend = new LocalWorkerBackend(worker, models, { stage: 'instances', batchSize: 2 });
       const warnings: string[] = [];
       const capture = new (class extends Transport {
         override log(info: { level: string; message: string }, next: () => void) {

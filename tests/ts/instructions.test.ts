@@ -16,7 +16,7 @@ import { Random } from '../../ts/random.js';
 import { rougeL } from '../../ts/rouge/score.js';
 import { parseCompletion, rejectionReason } from '../../ts/stages/instructions/postprocess.js';
 import { renderInstructionPrompt, sampleInContext } from '../../ts/stages/instructions/prompt.js';
-import { generateInstructions, instructionsOutputPaths } from '../../ts/stages/instructions.js';
+import { generateInstructionsWith, instructionsOutputPaths } from '../../ts/stages/instructions.js';
 import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
 const defaults = parseConfig({}).instructions;
@@ -136,7 +136,7 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
   });
   const run = (input: ConfigInput, options: { resume?: boolean } = {}, backend?: GenerationBackend) => {
     const config = parseConfig(input);
-    return generateInstructions(config, backend ?? new OpenAICompletionsBackend(config.openai), options);
+    return generateInstructionsWith(config, backend ?? new OpenAICompletionsBackend(config.openai), options);
   };
   const outputOf = (dir: string) => readFileSync(join(dir, 'machine_instructions.jsonl'), 'utf8');
   const freshDir = () => mkdtempSync(join(tmpdir(), 'stage1-'));
@@ -219,7 +219,7 @@ describe('the stage against a deterministic OpenAI-compatible server', () => {
         return real.generate(request);
       },
     };
-    await generateInstructions(config, spying);
+    await generateInstructionsWith(config, spying);
     copyFileSync(`${saved}.state`, paths.state);
     copyFileSync(`${saved}.out`, paths.output);
     appendFileSync(paths.output, '{"instruction": "torn wri');

@@ -87,7 +87,7 @@ describe('refine-af run: bad input and the disk', () => {
     const changed = writeConfig('changed', runDir, { num_instructions: 5 });
     const refused = await run(changed, '--resume');
     expect(refused.exitCode).toBe(1);
-    expect(refused.errors).toEqual([expect.stringMatching(/holds instructions artifacts made by a different config.*--force/)]);
+    expect(refused.errors).toEqual([expect.stringMatching(/step instructions was made from other inputs.*--force/)]);
     expect(digest(join(runDir, 'machine_instructions.jsonl'))).toBe(before);
 
     const forced = await run(changed, '--force');

@@ -10,8 +10,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Transport from 'winston-transport';
 import { parseConfig } from '../../ts/config/load.js';
 import type { Config } from '../../ts/config/schema.js';
+import { logger } from '../../ts/log.js';
 import { runPipeline, type StageEnd } from '../../ts/pipeline/run.js';
 import { buildGenerator, harnessConfig, progressOf } from '../reliability/harness.js';
 import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
@@ -114,7 +116,18 @@ describe('the Self-Instruct baseline shares stage 1 of the REFINE-AF run (pipeli
       /instructions_from: .*empty has no completed instructions stage \(no run there\); run that arm first: refine-af run --config/,
     );
     const interrupted = join(root, 'interrupted');
-    await expect(runPipeline(configFor(interrupted), { signal: AbortSignal.abort(new Error('stop at once')) })).rejects.toThrow();
+    // Ctrl-C as stage 1 starts: the ledger has recorded it as running, and no step after it begins.
+    const controller = new AbortController();
+    const abortAtStart = new (class extends Transport {
+      override log(info: { message: string }, next: () => void) {
+        if (info.message === 'instructions: starting') controller.abort(new Error('stop at once'));
+        next();
+      }
+    })();
+    logger.add(abortAtStart);
+    await expect(
+      runPipeline(configFor(interrupted), { signal: controller.signal }).finally(() => logger.remove(abortAtStart)),
+    ).rejects.toThrow('stop at once');
     expect(manifestOf(interrupted).stages.instructions!.status).toBe('running');
     await expect(runPipeline(configFor(join(root, 'b2'), { method: 'self-instruct', instructions_from: interrupted }))).rejects.toThrow(
       /has no completed instructions stage \(it is running\); run that arm first/,
@@ -125,6 +138,6 @@ describe('the Self-Instruct baseline shares stage 1 of the REFINE-AF run (pipeli
     writeFileSync(instructionsFile(sourceDir), readFileSync(instructionsFile(sourceDir), 'utf8').split('\n').slice(1).join('\n'));
     await expect(
       runPipeline(configFor(join(root, 'self-instruct'), { method: 'self-instruct', instructions_from: sourceDir })),
-    ).rejects.toThrow(/holds instructions artifacts made by a different config/);
+    ).rejects.toThrow(/step instructions was made from other inputs/);
   });
 });

@@ -7,13 +7,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStageBackend } from '../../ts/backends/from-config.js';
+import { openStageBackend, stageBackendSpec } from '../../ts/backends/from-config.js';
 import type { MethodParams, WorkerMethod } from '../../ts/bridge/contract.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { logger } from '../../ts/log.js';
 import { generateInstances } from '../../ts/stages/instances.js';
-import { generateInstructions, instructionsBackendSpec } from '../../ts/stages/instructions.js';
+import { generateInstructionsWith } from '../../ts/stages/instructions.js';
 import { trainRlaf } from '../../ts/stages/rlaf.js';
 import { runSft } from '../../ts/stages/sft.js';
 import { buildGenerator } from '../reliability/harness.js';
@@ -68,8 +68,8 @@ const config = () =>
 describe('models.load_in_4bit: each stage loads with its own entry', () => {
   it('stage 1 loads the generator with instructions: true', async () => {
     const c = config();
-    const { backend } = await openStageBackend(c, instructionsBackendSpec(c, worker));
-    await generateInstructions(c, backend, { maxRequests: 1 });
+    const { backend } = await openStageBackend(c, stageBackendSpec(c, 'instructions', { worker, handle: 'generator' }));
+    await generateInstructionsWith(c, backend, { maxRequests: 1 });
     expect(worker.fourBit('load_model')).toEqual([true]);
   });
 

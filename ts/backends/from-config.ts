@@ -1,11 +1,12 @@
 /**
- * The generation backend a stage's config asks for (README "Serving"): the local worker, running OpenAI-compatible
- * servers, or a server the stage starts for itself (vLLM on GPUs, llama.cpp on CPUs) and stops when it ends.
+ * What a config opens for a stage: the Python worker (`withWorker`), and the generation backend a stage's config asks
+ * for (README "Serving"): the local worker, running OpenAI-compatible servers, or a server the stage starts for itself
+ * (vLLM on GPUs, llama.cpp on CPUs) and stops when it ends. `stageBackendSpec` is the one way a stage describes it.
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { freePort, type ManagedServer, startServer } from '../bridge/jobs.js';
-import type { PythonWorker } from '../bridge/worker.js';
+import { PythonWorker } from '../bridge/worker.js';
 import type { QuantizedStage } from '../config/model-loading.js';
 import type { Config, GENERATION_BACKENDS } from '../config/schema.js';
 import { defaultPython } from '../paths.js';
@@ -16,39 +17,88 @@ import type { GenerationBackend } from './types.js';
 export type BackendKind = (typeof GENERATION_BACKENDS)[number];
 export type GeneratingStage = 'instructions' | 'instances' | 'eval' | 'responses';
 
-/** The config key that chose a stage's backend, for error messages. */
-const BACKEND_KEY: Record<GeneratingStage, string> = {
-  instructions: 'instructions.backend',
-  instances: 'instances.backend',
-  eval: 'eval.backend',
-  responses: 'human_eval.backend',
+interface GeneratingStageSettings {
+  /** The config key that chose the stage's backend, for error messages. */
+  key: string;
+  kind: (config: Config) => BackendKind;
+  /** Prompts per generate call of the local worker. */
+  batchSize: (config: Config) => number;
+  /** Whose models.load_in_4bit entry applies. */
+  quantized: QuantizedStage;
+}
+
+/** Where each generating stage's backend settings live in the config. */
+const GENERATING_STAGES: Record<GeneratingStage, GeneratingStageSettings> = {
+  instructions: {
+    key: 'instructions.backend',
+    kind: (c) => c.instructions.backend,
+    batchSize: (c) => c.instructions.request_batch_size,
+    quantized: 'instructions',
+  },
+  instances: {
+    key: 'instances.backend',
+    kind: (c) => c.instances.backend,
+    batchSize: (c) => c.instances.batch_size,
+    quantized: 'instances',
+  },
+  eval: { key: 'eval.backend', kind: (c) => c.eval.backend, batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
+  responses: { key: 'human_eval.backend', kind: (c) => c.human_eval.backend, batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
 };
-/** Whose models.load_in_4bit entry applies. */
-const QUANTIZED: Record<GeneratingStage, QuantizedStage> = {
-  instructions: 'instructions',
-  instances: 'instances',
-  eval: 'eval',
-  responses: 'eval',
-};
+
+/** The worker a config asks for: its interpreter and per-method timeouts (its log level follows the terminal's). */
+export function workerFromConfig(config: Config): PythonWorker {
+  return new PythonWorker({ python: config.bridge.python, timeoutsMs: config.bridge.timeouts_ms });
+}
+
+/** Run `fn` with a worker of its own for `config`, closed however `fn` ends. */
+export async function withWorker<T>(config: Config, fn: (worker: PythonWorker) => Promise<T>): Promise<T> {
+  const worker = workerFromConfig(config);
+  try {
+    return await fn(worker);
+  } finally {
+    await worker.close();
+  }
+}
 
 /** The backend a stage cannot use, said before any work starts. */
 export class BackendConfigError extends Error {
   override name = 'BackendConfigError';
 }
 
-export interface StageBackendSpec {
-  stage: GeneratingStage;
-  kind: BackendKind;
+/** What a stage generates with: the rest of its backend comes from the config (`stageBackendSpec`). */
+export interface StageModel {
   worker: PythonWorker;
-  /** Prompts per generate call of the local worker. */
-  batchSize: number;
   /** The local worker's handle for the model (stages share a loaded model through one handle). */
   handle: string;
-  model: string;
+  /** Default models.generator. */
+  model?: string;
   /** A peft adapter directory applied on top of `model` (stage 3's policy, an SFT model under evaluation). */
-  adapter: string | null;
-  /** Aborting stops a started server. */
+  adapter?: string | null;
+  /** Aborting stops a server that is starting or started (Ctrl-C). */
+  signal?: AbortSignal | undefined;
+}
+
+export interface StageBackendSpec extends Required<Omit<StageModel, 'signal'>> {
+  stage: GeneratingStage;
+  kind: BackendKind;
+  /** Prompts per generate call of the local worker. */
+  batchSize: number;
   signal?: AbortSignal;
+}
+
+/** The backend `stage`'s section of `config` asks for, generating with `model`. */
+export function stageBackendSpec(config: Config, stage: GeneratingStage, model: StageModel): StageBackendSpec {
+  const settings = GENERATING_STAGES[stage];
+  return {
+    stage,
+    kind: settings.kind(config),
+    batchSize: settings.batchSize(config),
+    worker: model.worker,
+    handle: model.handle,
+    model: model.model ?? config.models.generator,
+    adapter: model.adapter ?? null,
+    ...(model.signal ? { signal: model.signal } : {}),
+  };
 }
 
 export interface OpenStageBackend {
@@ -64,15 +114,13 @@ export async function openStageBackend(config: Config, spec: StageBackendSpec): 
   const label = `${spec.model}${spec.adapter === null ? '' : `+${spec.adapter}`}`;
   switch (spec.kind) {
     case 'local': {
-      const backend = new LocalWorkerBackend(
-        spec.worker,
-        config.models,
-        QUANTIZED[spec.stage],
-        spec.batchSize,
-        spec.handle,
-        spec.model,
-        spec.adapter,
-      );
+      const backend = new LocalWorkerBackend(spec.worker, config.models, {
+        stage: GENERATING_STAGES[spec.stage].quantized,
+        batchSize: spec.batchSize,
+        handle: spec.handle,
+        model: spec.model,
+        adapter: spec.adapter,
+      });
       return { backend, close: () => backend.unload() };
     }
     case 'openai': {
@@ -91,7 +139,7 @@ export async function openStageBackend(config: Config, spec: StageBackendSpec): 
     case 'vllm': {
       if (spec.kind === 'llama_cpp' && spec.adapter !== null) {
         throw new BackendConfigError(
-          `${BACKEND_KEY[spec.stage]} is llama_cpp, but this stage generates with the peft adapter ${spec.adapter}, which llama.cpp's server cannot apply; ` +
+          `${GENERATING_STAGES[spec.stage].key} is llama_cpp, but this stage generates with the peft adapter ${spec.adapter}, which llama.cpp's server cannot apply; ` +
             'use local, vllm, or openai with a server that serves the adapter (vLLM: --enable-lora --lora-modules NAME=DIR)',
         );
       }
@@ -131,7 +179,7 @@ function servedAdapterName(config: Config, spec: StageBackendSpec): string {
   const entry = Object.entries(config.openai.adapters).find(([, dir]) => resolve(dir) === wanted);
   if (entry === undefined) {
     throw new BackendConfigError(
-      `${BACKEND_KEY[spec.stage]} is openai, and this stage generates with the adapter ${wanted}, which openai.adapters does not name; ` +
+      `${GENERATING_STAGES[spec.stage].key} is openai, and this stage generates with the adapter ${wanted}, which openai.adapters does not name; ` +
         `add it (openai.adapters: {NAME: ${wanted}}) and serve it (vLLM: --enable-lora --lora-modules NAME=${wanted})`,
     );
   }
@@ -147,7 +195,7 @@ async function startStageServer(config: Config, spec: StageBackendSpec): Promise
   if (spec.kind === 'llama_cpp') {
     if (resolved.gguf_file === null) {
       throw new BackendConfigError(
-        `${BACKEND_KEY[spec.stage]} is llama_cpp, which serves .gguf files, but ${spec.model} resolved to ${resolved.path}, which has none`,
+        `${GENERATING_STAGES[spec.stage].key} is llama_cpp, which serves .gguf files, but ${spec.model} resolved to ${resolved.path}, which has none`,
       );
     }
     const settings = config.server.llama_cpp;
@@ -177,7 +225,7 @@ async function startStageServer(config: Config, spec: StageBackendSpec): Promise
       adapters: spec.adapter === null ? {} : { [SERVED_ADAPTER]: resolve(spec.adapter) },
       extra_args: settings.extra_args,
       dtype: config.models.dtype,
-      load_in_4bit: config.models.load_in_4bit[QUANTIZED[spec.stage]],
+      load_in_4bit: config.models.load_in_4bit[GENERATING_STAGES[spec.stage].quantized],
       tensor_parallel_size: settings.tensor_parallel_size,
       max_lora_rank: settings.max_lora_rank,
     },

@@ -6,24 +6,40 @@ import type { Config } from '../config/schema.js';
 import { logger } from '../log.js';
 import type { GenerationBackend, GenerationRequest } from './types.js';
 
+export interface LocalWorkerOptions {
+  /** Whose models.load_in_4bit entry applies. */
+  stage: QuantizedStage;
+  /** Prompts per generate call. */
+  batchSize: number;
+  /** Several stages can share one loaded model by using the same handle; default `generator`. */
+  handle?: string;
+  /** The base weights; default models.generator. */
+  model?: string;
+  /** A peft adapter directory applied on top of the base weights (the stage-2 policy, an SFT model). */
+  adapter?: string | null;
+}
+
 export class LocalWorkerBackend implements GenerationBackend {
   readonly name: string;
+  private readonly stage: QuantizedStage;
+  private readonly batchSize: number;
+  private readonly handle: string;
+  private readonly ref: string;
+  private readonly adapter: string | null;
   private info: ModelInfo | undefined;
   private warnedPresencePenalty = false;
 
   constructor(
     private readonly worker: PythonWorker,
     private readonly models: Config['models'],
-    /** Whose models.load_in_4bit entry applies. */
-    private readonly stage: QuantizedStage,
-    private readonly batchSize: number,
-    /** Several stages can share one loaded model by using the same handle. */
-    private readonly handle = 'generator',
-    private readonly ref = models.generator,
-    /** A peft adapter directory applied on top of the base weights (the stage-2 policy). */
-    private readonly adapter: string | null = null,
+    options: LocalWorkerOptions,
   ) {
-    this.name = `local:${ref}${adapter === null ? '' : `+${adapter}`}`;
+    this.stage = options.stage;
+    this.batchSize = options.batchSize;
+    this.handle = options.handle ?? 'generator';
+    this.ref = options.model ?? models.generator;
+    this.adapter = options.adapter ?? null;
+    this.name = `local:${this.ref}${this.adapter === null ? '' : `+${this.adapter}`}`;
   }
 
   /** Load (once) and describe the model. */

@@ -12,7 +12,6 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSy
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../config/schema.js';
 import { logger, logPythonLine, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
 import {
@@ -258,11 +257,3 @@ process.once('exit', () => {
   const child = pythoniaModule?.com.proc;
   if (child && child.exitCode === null) child.kill('SIGKILL');
 });
-
-/** The worker a config asks for: its interpreter and per-method timeouts (its log level follows the terminal's). */
-export function workerFromConfig(config: Config): PythonWorker {
-  return new PythonWorker({
-    python: config.bridge.python,
-    timeoutsMs: config.bridge.timeouts_ms,
-  });
-}

@@ -1,14 +1,11 @@
 /** `refine-af doctor`: is this machine ready for a config? */
+import { withWorker } from '../backends/from-config.js';
 import type { ResolvedModel } from '../bridge/contract.js';
-import { workerFromConfig } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
-import { configureLogging } from '../log.js';
 
 /** Is this machine ready for a config: worker, torch/CUDA, and every model the config uses (generator, feedback) resolvable? */
-export async function doctor(config: Config) {
-  configureLogging({ level: config.logging.level });
-  const worker = workerFromConfig(config);
-  try {
+export function doctor(config: Config) {
+  return withWorker(config, async (worker) => {
     const python = await worker.call('ping', {});
     const refs: Record<string, string> = { generator: config.models.generator };
     const backends = Object.values(config.feedback.backends);
@@ -18,7 +15,5 @@ export async function doctor(config: Config) {
     const models: Record<string, ResolvedModel> = {};
     for (const [role, ref] of Object.entries(refs)) models[role] = await worker.call('resolve_model', { ref });
     return { python, models };
-  } finally {
-    await worker.close();
-  }
+  });
 }

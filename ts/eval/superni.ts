@@ -8,10 +8,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { type StageBackendSpec, withStageBackend } from '../backends/from-config.js';
+import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
 import { type Decoding, GREEDY } from '../bridge/contract.js';
-import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
@@ -343,29 +342,21 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
   }
 }
 
-/** Load `model` (plus `adapter`) in a Python worker and evaluate it; the worker is closed afterwards. */
-export async function evalSuperNiModel(config: Config, options: Omit<EvalSuperNiOptions, 'backend'>): Promise<SuperNiReport> {
-  const worker = workerFromConfig(config);
-  try {
-    return await withStageBackend(
+/** Load `model` (plus `adapter`) on eval.backend with a worker of its own and evaluate it; all is closed afterwards. */
+export function evalSuperNiModel(config: Config, options: Omit<EvalSuperNiOptions, 'backend'>): Promise<SuperNiReport> {
+  return withWorker(config, (worker) =>
+    withStageBackend(
       config,
-      superNiBackendSpec(config, worker, 'superni-eval', options.model, options.adapter ?? null),
+      stageBackendSpec(config, 'eval', {
+        worker,
+        handle: 'superni-eval',
+        model: options.model,
+        adapter: options.adapter,
+        signal: options.signal,
+      }),
       (backend) => evalSuperNi(config, { ...options, backend }),
-    );
-  } finally {
-    await worker.close();
-  }
-}
-
-/** The Super-NI evaluation's backend: eval.backend, generating with `model` (plus `adapter`). */
-export function superNiBackendSpec(
-  config: Config,
-  worker: PythonWorker,
-  handle: string,
-  model: string,
-  adapter: string | null,
-): StageBackendSpec {
-  return { stage: 'eval', kind: config.eval.backend, worker, batchSize: config.eval.batch_size, handle, model, adapter };
+    ),
+  );
 }
 
 /** Score an existing predictions file (lines {"id", "task", "prediction"}) and write the report to `outDir`. */

@@ -9,12 +9,13 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
+import { withWorker } from '../backends/from-config.js';
 import { FEEDBACK_INDICATORS, indicatorBackendsSchema, indicatorValuesSchema, type Triplet } from '../bridge/contract.js';
-import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
+import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, DataFileError, type DatasetRead, readDatasetFile, readJsonl, writeJsonAtomic } from '../io/files.js';
-import { configureLogging, logger } from '../log.js';
+import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { mean, quantile } from '../stats/summary.js';
 import { FeedbackScorer } from './scorer.js';
@@ -184,12 +185,6 @@ export async function scoreDataset(worker: PythonWorker, config: Config, options
 }
 
 /** The CLI's entry: one worker for the whole run, closed at the end. */
-export async function scoreFile(config: Config, options: ScoreDatasetOptions): Promise<ScoreSummary> {
-  configureLogging({ level: config.logging.level });
-  const worker = workerFromConfig(config);
-  try {
-    return await scoreDataset(worker, config, options);
-  } finally {
-    await worker.close();
-  }
+export function scoreFile(config: Config, options: ScoreDatasetOptions): Promise<ScoreSummary> {
+  return withWorker(config, (worker) => scoreDataset(worker, config, options));
 }

@@ -12,39 +12,33 @@
  * evaluation and the responses append per batch); a step whose inputs changed is refused unless --force. The tables and
  * the report are rewritten on every run: they are cheap, and Figure 6 reads the ratings as they are now.
  */
-import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { withStageBackend } from '../backends/from-config.js';
-import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
+import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
+import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { compareReports, readReport } from '../eval/compare.js';
 import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from '../eval/human/commands.js';
-import { generateResponses, responsesBackendSpec } from '../eval/human/respond.js';
+import { generateResponses } from '../eval/human/respond.js';
 import { DEFAULT_INSTRUCTIONS_FILE } from '../eval/human/responses.js';
-import { evalSuperNi, type SuperNiReport, superNiBackendSpec } from '../eval/superni.js';
-import { throwIfInterrupted } from '../interrupt.js';
+import { evalSuperNi, type SuperNiReport } from '../eval/superni.js';
 import { toCsv } from '../io/csv.js';
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
-import { configureLogging, logger } from '../log.js';
-import { sftOutDir, sftSubsets } from '../stages/sft.js';
+import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
+import { logger } from '../log.js';
+import { runLedgerFile } from '../paths.js';
+import { sftArtifactKey, sftOutDir, sftSubsets } from '../stages/sft.js';
 import { analyseDataset, type DatasetStats } from '../stats/report.js';
+import { completedSteps, Ledger, type LedgerOptions, type StepOutcome } from './ledger.js';
 import { type ReproResults, type TableIIIRow, type TableIIRow, writeReproReport } from './repro-report.js';
-import { completedRun, hashOf, RunConflictError, sftArtifactKey, stageEntrySchema } from './run.js';
 
 export type ArmName = 'refine-af' | 'self-instruct';
 
-export interface ReproOptions {
-  /** Continue a step that was interrupted (crash, Ctrl-C). */
-  resume?: boolean;
-  /** Discard a step's outputs when its inputs changed (a pipeline rerun with --force, other eval settings). */
-  force?: boolean;
-  signal?: AbortSignal;
-}
+/** --resume continues an interrupted step; --force redoes a step whose inputs changed (a pipeline rerun with --force, other eval settings). */
+export type ReproOptions = LedgerOptions;
 
 export interface ReproSummary {
   dir: string;
-  steps: { step: string; outcome: 'ran' | 'skipped (already complete)' }[];
+  steps: { step: string; outcome: StepOutcome['outcome'] }[];
   report: { html: string; markdown: string };
 }
 
@@ -74,69 +68,6 @@ export class ReproConfigError extends Error {
   override name = 'ReproConfigError';
 }
 
-// ---------------------------------------------------------------- the manifest
-
-const manifestSchema = z.strictObject({ steps: z.record(z.string(), stageEntrySchema) });
-
-/** Runs named steps once per input hash, recording each in repro.json (the same entries as run.json). */
-class Steps {
-  private readonly file: string;
-  private readonly manifest: z.infer<typeof manifestSchema>;
-  readonly outcomes: ReproSummary['steps'] = [];
-
-  constructor(
-    dir: string,
-    private readonly options: ReproOptions,
-  ) {
-    this.file = join(dir, 'repro.json');
-    this.manifest = readJsonIfExists(this.file, manifestSchema) ?? { steps: {} };
-  }
-
-  /** Long steps check it between batches (Ctrl-C). */
-  get signal(): AbortSignal | undefined {
-    return this.options.signal;
-  }
-
-  async run(
-    name: string,
-    inputs: unknown,
-    outputs: string[],
-    work: () => Promise<Record<string, string>>,
-  ): Promise<Record<string, string>> {
-    throwIfInterrupted(this.options.signal);
-    const hash = hashOf(inputs);
-    const entry = this.manifest.steps[name];
-    if (entry?.hash === hash && entry.status === 'complete') {
-      logger.info(`repro ${name}: complete for these inputs, skipped`);
-      this.outcomes.push({ step: name, outcome: 'skipped (already complete)' });
-      return entry.artifacts;
-    }
-    if (entry && entry.hash !== hash) {
-      if (!this.options.force) {
-        throw new RunConflictError(
-          `${this.file}: step ${name} was made from other inputs (a rerun pipeline or other settings); pass --force to redo it`,
-        );
-      }
-      for (const path of outputs) rmSync(path, { recursive: true, force: true });
-      logger.warn(`repro ${name}: --force: discarded the outputs of other inputs`);
-    } else if (entry?.status === 'running' && !this.options.resume) {
-      throw new RunConflictError(`${this.file}: step ${name} was interrupted; pass --resume to continue it`);
-    }
-    this.save(name, { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() });
-    logger.info(`repro ${name}: ${entry?.status === 'running' ? 'resuming' : 'starting'}`);
-    const artifacts = await work();
-    throwIfInterrupted(this.options.signal);
-    this.save(name, { hash, status: 'complete', artifacts, updated_at: new Date().toISOString() });
-    this.outcomes.push({ step: name, outcome: 'ran' });
-    return artifacts;
-  }
-
-  private save(name: string, entry: z.infer<typeof stageEntrySchema>): void {
-    this.manifest.steps[name] = entry;
-    writeJsonAtomic(this.file, this.manifest);
-  }
-}
-
 // ---------------------------------------------------------------- the two arms
 
 /** What a finished pipeline offers the reproduction: its dataset, reward log and SFT models, with their stage hashes. */
@@ -146,7 +77,12 @@ function armOf(name: ArmName, config: Config): Arm {
       `the ${name} config (run.dir ${config.run.dir}) has pipeline.method ${config.pipeline.method}; expected ${name}`,
     );
   }
-  const stages = completedRun(config);
+  const stages = completedSteps(
+    runLedgerFile(config.run.dir),
+    'stages',
+    ['instances', 'sft', ...(name === 'refine-af' ? ['rlaf'] : [])],
+    'finish the run first (refine-af run --config <its yaml> --resume)',
+  );
   const instances = stages.instances!;
   const sft = stages.sft!;
   const models = sftSubsets(config).map((subset) => {
@@ -192,7 +128,7 @@ const modelLabel = (arm: ArmName, model: SftModel) => (model.subset === null ? a
 
 /** Step 1: Super-NI zero-shot of the base model and of every SFT model of both arms, each in its own directory. */
 async function evaluateOnSuperNi(
-  steps: Steps,
+  ledger: Ledger,
   worker: PythonWorker,
   config: Config,
   arms: Arm[],
@@ -211,11 +147,11 @@ async function evaluateOnSuperNi(
       upstream,
       seed: config.run.seed,
     };
-    await steps.run(`superni/${label}`, inputs, [outDir], async () => {
+    await ledger.run({ name: `superni/${label}`, inputs, outputs: [outDir] }, async () => {
       // Closing the backend frees the model (or stops the server): one model in memory at a time.
       await withStageBackend(
         config,
-        superNiBackendSpec(config, worker, `superni:${label}`, config.models.generator, adapter ?? null),
+        stageBackendSpec(config, 'eval', { worker, handle: `superni:${label}`, adapter: adapter ?? null, signal: ledger.signal }),
         (backend) =>
           evalSuperNi(config, {
             dataDir,
@@ -223,10 +159,10 @@ async function evaluateOnSuperNi(
             backend,
             model: config.models.generator,
             ...(adapter === undefined ? {} : { adapter }),
-            signal: steps.signal,
+            signal: ledger.signal,
           }),
       );
-      return { scores: join(outDir, 'scores.json') };
+      return { artifacts: { scores: join(outDir, 'scores.json') } };
     });
     reports.set(label, readReport(outDir));
   };
@@ -302,17 +238,19 @@ function compareArms(arms: Arm[], reports: Map<string, SuperNiReport>, dir: stri
 }
 
 /** Step 3: Table V and Figures 2 (REFINE-AF's reward curve), 3, 4 and 8 for each IFT dataset. */
-async function analyseBothDatasets(steps: Steps, config: Config, arms: Arm[], dir: string): Promise<Record<ArmName, DatasetStats>> {
+async function analyseBothDatasets(ledger: Ledger, config: Config, arms: Arm[], dir: string): Promise<Record<ArmName, DatasetStats>> {
   const result = {} as Record<ArmName, DatasetStats>;
   for (const arm of arms) {
     const outDir = join(dir, 'stats', arm.name);
-    await steps.run(
-      `stats/${arm.name}`,
-      { stats: config.stats, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream },
-      [outDir],
+    await ledger.run(
+      {
+        name: `stats/${arm.name}`,
+        inputs: { stats: config.stats, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream },
+        outputs: [outDir],
+      },
       async () => {
         analyseDataset(config, { dataset: arm.dataset, outDir, ...(arm.metrics === undefined ? {} : { metrics: arm.metrics }) });
-        return { stats: join(outDir, 'stats.json'), report: join(outDir, 'report.html') };
+        return { artifacts: { stats: join(outDir, 'stats.json'), report: join(outDir, 'report.html') } };
       },
     );
     result[arm.name] = readJsonIfExists(
@@ -325,7 +263,7 @@ async function analyseBothDatasets(steps: Steps, config: Config, arms: Arm[], di
 
 /** Step 4: each full-size SFT model answers the user-oriented instructions; both run files go into the rating database. */
 async function prepareHumanEvaluation(
-  steps: Steps,
+  ledger: Ledger,
   worker: PythonWorker,
   arms: Arm[],
   dir: string,
@@ -343,29 +281,31 @@ async function prepareHumanEvaluation(
       upstream: full.upstream,
       seed: config.run.seed,
     };
-    await steps.run(`responses/${arm.name}`, inputs, [out], async () => {
+    await ledger.run({ name: `responses/${arm.name}`, inputs, outputs: [out] }, async () => {
       await withStageBackend(
         config,
-        responsesBackendSpec(config, worker, `responses:${arm.name}`, config.models.generator, full.adapter, steps.signal),
+        stageBackendSpec(config, 'responses', { worker, handle: `responses:${arm.name}`, adapter: full.adapter, signal: ledger.signal }),
         (backend) =>
-          generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: steps.signal }),
+          generateResponses(config, { backend, model: config.models.generator, adapter: full.adapter, out, signal: ledger.signal }),
       );
-      return { run: out };
+      return { artifacts: { run: out } };
     });
     runs[arm.name] = out;
   }
   const db = join(dir, 'ratings.sqlite');
   // Never discarded: it holds the ratings. Importing is idempotent, and a changed response is refused by the store.
-  await steps.run(
-    'ratings-db',
-    { runs: arms.map((a) => [a.name, a.models[0]!.upstream]), instructions: DEFAULT_INSTRUCTIONS_FILE },
-    [],
+  await ledger.run(
+    {
+      name: 'ratings-db',
+      inputs: { runs: arms.map((a) => [a.name, a.models[0]!.upstream]), instructions: DEFAULT_INSTRUCTIONS_FILE },
+      outputs: [],
+    },
     async () => {
       importHumanEvalRuns(
         db,
         arms.map((arm) => `${arm.name}=${runs[arm.name]}`),
       );
-      return { db };
+      return { artifacts: { db } };
     },
   );
   return { db, runs };
@@ -383,18 +323,17 @@ function humanEvaluationResults(db: string, dir: string): ReproResults['humanEva
 
 // ---------------------------------------------------------------- the whole reproduction
 
-export async function runRepro(config: Config, baseline: Config, options: ReproOptions = {}): Promise<ReproSummary> {
+export function runRepro(config: Config, baseline: Config, options: ReproOptions = {}): Promise<ReproSummary> {
   const dir = reproDir(config);
-  configureLogging({ level: config.logging.level, file: join(config.run.dir, config.logging.file) });
   checkComparable(config, baseline);
   const arms = [armOf('refine-af', config), armOf('self-instruct', baseline)];
-  const steps = new Steps(dir, options);
-  const worker = workerFromConfig(config); // one worker for every model of every step, each model unloaded after its step
-  try {
-    const reports = await evaluateOnSuperNi(steps, worker, config, arms, dir);
+  const ledger = new Ledger(join(dir, 'repro.json'), 'steps', options, 'repro ');
+  // One worker for every model of every step, each model unloaded after its step.
+  return withWorker(config, async (worker) => {
+    const reports = await evaluateOnSuperNi(ledger, worker, config, arms, dir);
     const { tableII, tableIII } = compareArms(arms, reports, dir);
-    const stats = await analyseBothDatasets(steps, config, arms, dir);
-    const { db, runs } = await prepareHumanEvaluation(steps, worker, arms, dir);
+    const stats = await analyseBothDatasets(ledger, config, arms, dir);
+    const { db, runs } = await prepareHumanEvaluation(ledger, worker, arms, dir);
     const report = writeReproReport(dir, {
       config,
       baseline,
@@ -406,10 +345,8 @@ export async function runRepro(config: Config, baseline: Config, options: ReproO
       humanEval: humanEvaluationResults(db, dir),
     });
     logger.info(`repro: report in ${report.html} and ${report.markdown}`);
-    return { dir, steps: steps.outcomes, report };
-  } finally {
-    await worker.close();
-  }
+    return { dir, steps: ledger.outcomes, report };
+  });
 }
 
 /** Readable lines: every step, what happened, and where the report is. */

@@ -14,51 +14,27 @@
  * stage runs beside the models of the one before; run.json records what each completed stage held and left.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { z } from 'zod';
-import { withStageBackend } from '../backends/from-config.js';
-import { workerMethods } from '../bridge/contract.js';
 import type { QuantizedStage } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { writeFileAtomic } from '../io/files.js';
 import { logger } from '../log.js';
+import { runLedgerFile } from '../paths.js';
 import { releaseModels, type StageContext, type StageRelease, withStageContext } from '../stages/context.js';
 import { generateInstances } from '../stages/instances.js';
-import { generateInstructions, instructionsBackendSpec, instructionsOutputPaths } from '../stages/instructions.js';
+import { generateInstructions, instructionsOutputPaths } from '../stages/instructions.js';
 import { rlafPaths } from '../stages/rlaf/paths.js';
 import { trainRlafWithFeedback } from '../stages/rlaf.js';
-import { runSft, sftOutDir, sftSubsets } from '../stages/sft.js';
+import { runSft, sftArtifactKey, sftOutDir, sftSubsets } from '../stages/sft.js';
+import { Ledger, type LedgerOptions, RunConflictError, readLedger, type StepWork } from './ledger.js';
 
 export const STAGE_NAMES = ['instructions', 'rlaf', 'instances', 'sft'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
-const MANIFEST_FILE = 'run.json';
-
-/** One step of a resumable manifest (run.json here, repro.json for `refine-af repro`). */
-export const stageEntrySchema = z.strictObject({
-  hash: z.string(),
-  status: z.enum(['running', 'complete']),
-  artifacts: z.record(z.string(), z.string()),
-  /** What the worker held at the end of the stage and after its release; null when no worker process ran. */
-  release: workerMethods.release_models.result.nullable().optional(),
-  updated_at: z.string(),
-});
-const manifestSchema = z.strictObject({ stages: z.partialRecord(z.enum(STAGE_NAMES), stageEntrySchema) });
-type Manifest = z.infer<typeof manifestSchema>;
-
-export class RunConflictError extends Error {
-  override name = 'RunConflictError';
-}
-
-export interface RunOptions {
-  /** Continue a stage that was interrupted (crash, Ctrl-C) under the same config. */
-  resume?: boolean;
-  /** Discard artifacts made by a different config (that stage and every later one) instead of refusing. */
-  force?: boolean;
-  signal?: AbortSignal;
+export interface RunOptions extends LedgerOptions {
   /** Called when a stage that ran ends (completed or not), after its models were released from the worker. */
   onStageEnd?: (end: StageEnd) => void;
 }
@@ -80,18 +56,21 @@ export interface RunSummary {
   stages: StageReport[];
 }
 
+/** What a stage's run receives besides the context: whether to continue, and the artifacts of the stages before it. */
+interface StageRun {
+  resume: boolean;
+  upstream: Record<StageName, Record<string, string>>;
+  signal?: AbortSignal;
+}
+
 interface StageDefinition {
   name: StageName;
   /** The config a stage's output depends on (besides the stage before it). */
   inputs: (config: Config) => unknown;
   /** Files and directories the stage writes; removed by --force when its config changed. */
   outputs: (config: Config) => string[];
-  run: (
-    ctx: StageContext,
-    resume: boolean,
-    upstream: Record<StageName, Record<string, string>>,
-    signal?: AbortSignal,
-  ) => Promise<Record<string, string>>;
+  /** The stage's own entry, `(ctx, options)` like every stage's, with the options taken from the run. */
+  run: (ctx: StageContext, run: StageRun) => Promise<Record<string, string>>;
 }
 
 const STAGES: StageDefinition[] = [
@@ -107,7 +86,7 @@ const STAGES: StageDefinition[] = [
           }
         : { instructions_from_sha256: sharedInstructions(c).sha256 },
     outputs: (c) => Object.values(instructionsOutputPaths(c)),
-    run: async (ctx, resume, _upstream, signal) => {
+    run: async (ctx, { resume, signal }) => {
       const { config } = ctx;
       if (config.pipeline.instructions_from !== null) {
         const { file, content } = sharedInstructions(config);
@@ -117,9 +96,7 @@ const STAGES: StageDefinition[] = [
         return { instructions: output };
       }
       // A crash right after run.json said "running" leaves no snapshot yet: then there is nothing to resume.
-      const summary = await withStageBackend(config, instructionsBackendSpec(config, ctx.worker, signal), (backend) =>
-        generateInstructions(config, backend, { resume: resume && existsSync(instructionsOutputPaths(config).state), signal }),
-      );
+      const summary = await generateInstructions(ctx, { resume: resume && existsSync(instructionsOutputPaths(config).state), signal });
       return { instructions: summary.output };
     },
   },
@@ -127,8 +104,8 @@ const STAGES: StageDefinition[] = [
     name: 'rlaf',
     inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'rlaf'), rlaf: c.rlaf, feedback: c.feedback }),
     outputs: (c) => [rlafPaths(c).dir],
-    run: async (ctx, resume, _upstream, signal) => {
-      const summary = await trainRlafWithFeedback(ctx.config, ctx.worker, { resume, signal });
+    run: async (ctx, { resume, signal }) => {
+      const summary = await trainRlafWithFeedback(ctx, { resume, signal });
       throwIfInterrupted(signal);
       return { adapter: summary.adapter, metrics: summary.metrics, reward_curve: summary.chart };
     },
@@ -137,7 +114,7 @@ const STAGES: StageDefinition[] = [
     name: 'instances',
     inputs: (c) => ({ seed: c.run.seed, generator: c.models.generator, method: c.pipeline.method, instances: c.instances }),
     outputs: (c) => [join(c.run.dir, 'instances')],
-    run: async (ctx, _resume, upstream, signal) => {
+    run: async (ctx, { upstream, signal }) => {
       const result = await generateInstances(ctx, {
         instructionsFile: upstream.instructions.instructions!,
         adapter: ctx.config.pipeline.method === 'refine-af' ? upstream.rlaf.adapter! : null,
@@ -150,7 +127,7 @@ const STAGES: StageDefinition[] = [
     name: 'sft',
     inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'sft'), sft: c.sft }),
     outputs: (c) => sftSubsets(c).map((max) => sftOutDir(c.run.dir, max)),
-    run: async (ctx, _resume, upstream, signal) => {
+    run: async (ctx, { upstream, signal }) => {
       const artifacts: Record<string, string> = {};
       for (const maxInstructions of sftSubsets(ctx.config)) {
         throwIfInterrupted(signal);
@@ -162,9 +139,6 @@ const STAGES: StageDefinition[] = [
   },
 ];
 
-/** The sft stage's artifact name of the model fine-tuned on the first `maxInstructions` instructions (null: all). */
-export const sftArtifactKey = (maxInstructions: number | null): string => (maxInstructions === null ? 'model' : `model_${maxInstructions}`);
-
 /** The models section as one stage sees it, in the shape of the old single 4-bit flag: runs started before keep their hash. */
 function modelsAsSeenBy(config: Config, stage: QuantizedStage) {
   return { ...config.models, load_in_4bit: config.models.load_in_4bit[stage] };
@@ -175,7 +149,7 @@ function sharedInstructions(config: Config): { file: string; content: Buffer; sh
   const source = config.pipeline.instructions_from!;
   if (resolve(source) === resolve(config.run.dir))
     throw new RunConflictError(`pipeline.instructions_from names this run's own run.dir (${source})`);
-  const entry = readJsonIfExists(join(source, MANIFEST_FILE), manifestSchema)?.stages.instructions;
+  const entry = readLedger(runLedgerFile(source), 'stages').instructions;
   const file = entry?.artifacts.instructions;
   if (entry?.status !== 'complete' || file === undefined) {
     throw new RunConflictError(
@@ -191,80 +165,34 @@ function inPipeline(config: Config, stage: StageName): boolean {
   return stage !== 'rlaf' || config.pipeline.method === 'refine-af';
 }
 
-export function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
-}
-
 export async function runPipeline(config: Config, options: RunOptions = {}): Promise<RunSummary> {
-  const manifestFile = join(config.run.dir, MANIFEST_FILE);
-  const manifest: Manifest = readJsonIfExists(manifestFile, manifestSchema) ?? { stages: {} };
-  const save = () => writeJsonAtomic(manifestFile, manifest);
+  const ledger = new Ledger(runLedgerFile(config.run.dir), 'stages', options);
   const reports: StageReport[] = [];
   const upstream = {} as Record<StageName, Record<string, string>>;
   let upstreamHash = '';
 
   return withStageContext(config, async (ctx) => {
     writeFileAtomic(join(config.run.dir, 'config.yaml'), stringify(config));
-    for (const stage of STAGES) {
+    for (const [index, stage] of STAGES.entries()) {
       if (!inPipeline(config, stage.name)) {
         reports.push({ stage: stage.name, outcome: 'not in this pipeline', artifacts: {} });
         continue;
       }
-      const hash = hashOf({ upstream: upstreamHash, inputs: stage.inputs(config) });
+      const step = {
+        name: stage.name,
+        inputs: { upstream: upstreamHash, inputs: stage.inputs(config) },
+        outputs: stage.outputs(config),
+        dependents: STAGES.slice(index + 1).map((later) => ({ name: later.name, outputs: later.outputs(config) })),
+      };
+      const { hash, outcome, artifacts } = await ledger.run(step, (resume) =>
+        runReleasing(ctx, stage.name, options, () => stage.run(ctx, { resume, upstream, signal: options.signal })),
+      );
       upstreamHash = hash;
-      const entry = manifest.stages[stage.name];
-      if (entry?.hash === hash && entry.status === 'complete') {
-        logger.info(`${stage.name}: complete for this config, skipped`);
-        upstream[stage.name] = entry.artifacts;
-        reports.push({ stage: stage.name, outcome: 'skipped (already complete)', artifacts: entry.artifacts });
-        continue;
-      }
-      if (entry && entry.hash !== hash) {
-        if (!options.force) {
-          throw new RunConflictError(
-            `${config.run.dir} holds ${stage.name} artifacts made by a different config (${entry.hash}, this config: ${hash}); ` +
-              'choose another run.dir, or pass --force to discard them and every later stage',
-          );
-        }
-        discardFrom(config, manifest, stage.name);
-        save();
-      }
-      const resume = manifest.stages[stage.name]?.status === 'running';
-      if (resume && !options.resume) {
-        throw new RunConflictError(
-          `${stage.name} was interrupted in ${config.run.dir}; pass --resume to continue it (or --force to start it over)`,
-        );
-      }
-      manifest.stages[stage.name] = { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() };
-      save();
-      logger.info(`${stage.name}: ${resume ? 'resuming' : 'starting'}`);
-      const { artifacts, release } = await runReleasing(ctx, stage.name, options, () => stage.run(ctx, resume, upstream, options.signal));
-      manifest.stages[stage.name] = { hash, status: 'complete', artifacts, release, updated_at: new Date().toISOString() };
-      save();
       upstream[stage.name] = artifacts;
-      reports.push({ stage: stage.name, outcome: 'ran', artifacts });
+      reports.push({ stage: stage.name, outcome, artifacts });
     }
     return { runDir: config.run.dir, stages: reports };
   });
-}
-
-export class RunIncompleteError extends Error {
-  override name = 'RunIncompleteError';
-}
-
-/** What a finished run holds, per stage of its pipeline: the input hash and the artifacts (what later steps build on). */
-export function completedRun(config: Config): Partial<Record<StageName, { hash: string; artifacts: Record<string, string> }>> {
-  const manifestFile = join(config.run.dir, MANIFEST_FILE);
-  const manifest = readJsonIfExists(manifestFile, manifestSchema);
-  for (const stage of STAGE_NAMES) {
-    if (!inPipeline(config, stage)) continue;
-    if (manifest?.stages[stage]?.status !== 'complete') {
-      throw new RunIncompleteError(
-        `${manifestFile}: stage ${stage} is not complete; finish the run first (refine-af run --config <its yaml> --resume)`,
-      );
-    }
-  }
-  return manifest!.stages;
 }
 
 /** Run a stage, then release every model it loaded in the worker, whether it completed, failed or was interrupted. */
@@ -273,7 +201,7 @@ async function runReleasing(
   stage: StageName,
   options: RunOptions,
   run: () => Promise<Record<string, string>>,
-): Promise<{ artifacts: Record<string, string>; release: StageRelease | null }> {
+): Promise<StepWork> {
   let completed = false;
   let artifacts: Record<string, string> = {};
   let release: StageRelease | null = null;
@@ -305,15 +233,6 @@ function describeRelease({ before, after }: StageRelease): string {
   ];
   const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
   return `${held.join(', ') || 'nothing'}; worker RSS ${mib(before.rss_bytes)} → ${mib(after.rss_bytes)}`;
-}
-
-/** --force: remove the artifacts of `from` and every stage after it, so nothing of the old config survives downstream. */
-function discardFrom(config: Config, manifest: Manifest, from: StageName): void {
-  for (const stage of STAGES.slice(STAGES.findIndex((s) => s.name === from))) {
-    for (const path of stage.outputs(config)) rmSync(path, { recursive: true, force: true });
-    delete manifest.stages[stage.name];
-    logger.warn(`--force: discarded ${stage.name} artifacts of a different config`);
-  }
 }
 
 /** Readable lines: every stage, what happened, and where its artifacts are. */

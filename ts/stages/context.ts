@@ -1,11 +1,11 @@
 /** What every stage function receives: the validated config, the shared Python worker, the run directory and the logger. */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'winston';
+import { withWorker } from '../backends/from-config.js';
 import type { MethodResult } from '../bridge/contract.js';
-import { type PythonWorker, workerFromConfig } from '../bridge/worker.js';
+import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
-import { configureLogging, logger } from '../log.js';
+import { logger } from '../log.js';
 
 export interface StageContext {
   config: Config;
@@ -15,16 +15,10 @@ export interface StageContext {
   logger: Logger;
 }
 
-/** Run `fn` with a context for `config`: the run directory, its log file, and one worker closed afterwards. */
+/** Run `fn` with a context for `config`: the run directory, and one worker closed afterwards. */
 export async function withStageContext<T>(config: Config, fn: (ctx: StageContext) => Promise<T>): Promise<T> {
   mkdirSync(config.run.dir, { recursive: true });
-  configureLogging({ level: config.logging.level, file: join(config.run.dir, config.logging.file) });
-  const worker = workerFromConfig(config);
-  try {
-    return await fn({ config, worker, runDir: config.run.dir, logger });
-  } finally {
-    await worker.close();
-  }
+  return withWorker(config, (worker) => fn({ config, worker, runDir: config.run.dir, logger }));
 }
 
 /** What the worker held when a stage ended, and what it holds after the release (nothing, unless a release failed). */

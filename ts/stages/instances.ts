@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { withStageBackend } from '../backends/from-config.js';
+import { stageBackendSpec, withStageBackend } from '../backends/from-config.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
@@ -150,16 +150,12 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   const generations = readGenerations(files.generations, pool);
   const done = new Set(generations.map((g) => g.index));
 
-  const spec = {
-    stage: 'instances' as const,
-    kind: settings.backend,
+  const spec = stageBackendSpec(config, 'instances', {
     worker: ctx.worker,
-    batchSize: settings.batch_size,
     handle: 'instances-policy',
-    model: config.models.generator,
     adapter: options.adapter,
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
+    signal: options.signal,
+  });
   let generatedNow = 0;
   const policy = await withStageBackend(config, spec, async (backend) => {
     logger.info(`stage 3: ${pool.length - done.size} of ${pool.length} instructions to go, policy ${backend.name}`);

@@ -7,10 +7,9 @@
 import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { type StageBackendSpec, withStageBackend } from '../backends/from-config.js';
+import { stageBackendSpec, withStageBackend } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
 import { decodingSchema } from '../bridge/contract.js';
-import type { PythonWorker } from '../bridge/worker.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeJsonAtomic } from '../io/files.js';
@@ -20,7 +19,7 @@ import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
 import { isNovel } from '../rouge/dedup.js';
 import { NoveltyIndex } from '../rouge/index.js';
-import { withStageContext } from './context.js';
+import { type StageContext, withStageContext } from './context.js';
 import { parseCompletion, REJECTION_REASONS, type RejectionReason, rejectionReason } from './instructions/postprocess.js';
 import { renderInstructionPrompt, sampleInContext } from './instructions/prompt.js';
 
@@ -74,7 +73,14 @@ export interface InstructionsOptions {
   signal?: AbortSignal;
 }
 
-export async function generateInstructions(
+/** Stage 1 in a run: instructions.backend, generating with models.generator. */
+export function generateInstructions(ctx: StageContext, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
+  const spec = stageBackendSpec(ctx.config, 'instructions', { worker: ctx.worker, handle: 'generator', signal: options.signal });
+  return withStageBackend(ctx.config, spec, (backend) => generateInstructionsWith(ctx.config, backend, options));
+}
+
+/** Stage 1 on a given backend (the tests' and benchmarks' fixed or instrumented ones). */
+export async function generateInstructionsWith(
   config: Config,
   backend: GenerationBackend,
   options: InstructionsOptions = {},
@@ -222,25 +228,6 @@ function reconcile(paths: { output: string; state: string }): { state: StageStat
 }
 
 /** The CLI's and SDK's entry: the configured backend over a worker of its own, closed whatever happens. */
-export async function runInstructionGeneration(config: Config, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
-  return withStageContext(config, (ctx) =>
-    withStageBackend(config, instructionsBackendSpec(config, ctx.worker, options.signal), (backend) =>
-      generateInstructions(config, backend, options),
-    ),
-  );
-}
-
-/** Stage 1's backend: instructions.backend, generating with models.generator. */
-export function instructionsBackendSpec(config: Config, worker: PythonWorker, signal?: AbortSignal): StageBackendSpec {
-  const kind = config.instructions.backend;
-  return {
-    stage: 'instructions',
-    kind,
-    worker,
-    batchSize: config.instructions.request_batch_size,
-    handle: 'generator',
-    model: config.models.generator,
-    adapter: null,
-    ...(signal ? { signal } : {}),
-  };
+export function runInstructionGeneration(config: Config, options: InstructionsOptions = {}): Promise<InstructionsSummary> {
+  return withStageContext(config, (ctx) => generateInstructions(ctx, options));
 }

@@ -21,7 +21,7 @@ import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
 import { rewardCurveSvg } from '../stats/line-chart.js';
-import { withStageContext } from './context.js';
+import { type StageContext, withStageContext } from './context.js';
 import { parseInstances } from './instances/parser.js';
 import { instancePrompt } from './instances/prompt.js';
 import { latestCheckpoint, reconcileLogs } from './rlaf/checkpoints.js';
@@ -159,8 +159,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
 
 /** Stage 2 with the REFINE-AF reward: Eq. 1 over the automated feedback, scored by models held in the same worker as the policy. */
 export async function trainRlafWithFeedback(
-  config: Config,
-  worker: PythonWorker,
+  { config, worker }: StageContext,
   options: { resume?: boolean; signal?: AbortSignal } = {},
 ): Promise<RlafSummary> {
   const scorer = new FeedbackScorer(worker, config);
@@ -176,7 +175,7 @@ export async function trainRlafWithFeedback(
 
 /** The CLI's and SDK's entry: one worker for policy and feedback models; Ctrl-C finishes the step in flight, saves a checkpoint, stops. */
 export async function runRlafTraining(config: Config, options: { resume?: boolean; signal?: AbortSignal } = {}): Promise<RlafSummary> {
-  return withStageContext(config, (ctx) => trainRlafWithFeedback(config, ctx.worker, options));
+  return withStageContext(config, (ctx) => trainRlafWithFeedback(ctx, options));
 }
 
 function readPool(file: string, batchSize: number): string[] {

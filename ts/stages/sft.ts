@@ -18,12 +18,14 @@ import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { tensorboardDir } from '../paths.js';
+import { Ledger } from '../pipeline/ledger.js';
 import { type Progress, startProgress } from '../progress.js';
 import { loadTemplate, renderTemplateText } from '../prompts/render.js';
 import { type IftRecord, iftRecordSchema } from '../stats/dataset.js';
 import { type StageContext, withStageContext } from './context.js';
 
 export type SftJobResult = JobResult<'sft'>;
+type SftJobParams = z.output<typeof jobs.sft.params>;
 
 export interface SftOptions {
   /** The IFT dataset (JSONL of {instruction, input, output}) from stage 3. */
@@ -33,6 +35,8 @@ export interface SftOptions {
   /** Output directory; default <run dir>/sft (or sft-<N> for a subset). */
   outDir?: string;
   signal?: AbortSignal;
+  /** Discard a fine-tuning of other inputs (dataset, settings) in the output directory instead of refusing. */
+  force?: boolean;
   /** Every progress and loss event of the job, besides the progress bar and log lines. */
   onProgress?: (event: JobProgress<'sft'>) => void;
 }
@@ -101,6 +105,9 @@ export function sftSubsets(config: Config): (number | null)[] {
   return [config.sft.max_instructions, ...config.sft.extra_subsets];
 }
 
+/** The sft stage's artifact name of the model fine-tuned on the first `maxInstructions` instructions (null: all). */
+export const sftArtifactKey = (maxInstructions: number | null): string => (maxInstructions === null ? 'model' : `model_${maxInstructions}`);
+
 export function sftOutDir(runDir: string, maxInstructions: number | null): string {
   return join(runDir, maxInstructions === null ? 'sft' : `sft-${maxInstructions}`);
 }
@@ -115,12 +122,15 @@ export function firstInstructions(records: readonly IftRecord[], max: number | n
   });
 }
 
+/** What a fine-tuning directory records beside its ledger: the job's parameters, the instructions it saw, its result. */
 const runRecordSchema = z.strictObject({
   params: jobs.sft.params,
-  train_sha256: z.string(),
   instructions: z.number().int(),
   result: jobs.sft.result,
 });
+
+/** The ledger of one fine-tuning directory: a finished fine-tuning with the same inputs is not redone. */
+const SFT_LEDGER_FILE = 'ledger.json';
 
 /** SFT on its own (`refine-af sft`): the same shape as every stage entry point, config + options. */
 export function runSftTraining(config: Config, options: SftOptions): Promise<SftRunResult> {
@@ -128,7 +138,7 @@ export function runSftTraining(config: Config, options: SftOptions): Promise<Sft
 }
 
 export async function runSft(ctx: StageContext, options: SftOptions): Promise<SftRunResult> {
-  const { config, logger } = ctx;
+  const { config } = ctx;
   const settings = config.sft;
   const maxInstructions = options.maxInstructions === undefined ? settings.max_instructions : options.maxInstructions;
   const outDir = options.outDir ?? sftOutDir(ctx.runDir, maxInstructions);
@@ -141,7 +151,6 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const templates = sftPromptTemplates(settings);
   const pairs = records.map((r) => ({ prompt: sftPrompt(templates, r), response: r.output }));
   const trainText = `${pairs.map((p) => JSON.stringify(sftTrainLineSchema.parse(p))).join('\n')}\n`;
-  writeFileAtomic(trainFile, trainText);
 
   // The job's parameters: the sft section's hyperparameters (zod drops the keys the job does not take) and the model.
   const params = jobs.sft.params.parse({
@@ -154,14 +163,28 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
     prompt_templates: templates,
     logging_dir: tensorboardDir(ctx.runDir, basename(outDir)),
   });
-  const trainSha256 = createHash('sha256').update(trainText).digest('hex');
-  const finished = readJsonIfExists(recordFile, runRecordSchema);
-  if (finished && finished.train_sha256 === trainSha256 && JSON.stringify(finished.params) === JSON.stringify(params)) {
-    logger.info(`sft: ${outDir} already holds this fine-tuning (${finished.result.model_dir}); nothing to do`);
-    return { outDir, trainFile, instructions, result: finished.result };
-  }
+  // A killed job resumes from its Trainer checkpoints: an interrupted fine-tuning is always continued.
+  const ledger = new Ledger(join(outDir, SFT_LEDGER_FILE), 'steps', { resume: true, force: options.force, signal: options.signal });
+  const step = {
+    name: 'sft',
+    inputs: { params, train_sha256: createHash('sha256').update(trainText).digest('hex') },
+    outputs: [outDir], // the ledger file in it is written again after a discard
+  };
+  await ledger.run(step, async () => {
+    writeFileAtomic(trainFile, trainText);
+    const result = await runSftJob(ctx, params, options, `${records.length} instances of ${instructions} instructions`);
+    writeJsonAtomic(recordFile, { params, instructions, result });
+    writeJsonAtomic(join(result.model_dir, 'refine-af-config.json'), config); // the whole config that made this model
+    return { artifacts: { model: result.model_dir, record: recordFile } };
+  });
+  const { result } = readJsonIfExists(recordFile, runRecordSchema)!;
+  return { outDir, trainFile, instructions, result };
+}
 
-  logger.info(`sft: ${records.length} instances of ${instructions} instructions → ${outDir} (base ${config.models.generator})`);
+/** The `sft` job, its progress shown as a bar and its losses as log lines. */
+async function runSftJob(ctx: StageContext, params: SftJobParams, options: SftOptions, what: string): Promise<SftJobResult> {
+  const { config, logger } = ctx;
+  logger.info(`sft: ${what} → ${params.output_dir} (base ${config.models.generator})`);
   let progress: Progress | undefined;
   let lastLoss: number | undefined;
   try {
@@ -182,13 +205,11 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
         progress.update(event.step, lastLoss === undefined ? {} : { loss: lastLoss.toFixed(4) });
       },
     });
-    writeJsonAtomic(recordFile, { params, train_sha256: trainSha256, instructions, result });
-    writeJsonAtomic(join(result.model_dir, 'refine-af-config.json'), config); // the whole config that made this model
     logger.info(
       `sft: ${result.steps} steps, train loss ${result.train_loss?.toFixed(4) ?? 'n/a'}` +
         `${result.resumed_from ? ` (resumed from ${result.resumed_from})` : ''}; ${result.adapter ? 'adapter' : 'model'} in ${result.model_dir}`,
     );
-    return { outDir, trainFile, instructions, result };
+    return result;
   } finally {
     progress?.stop();
   }

@@ -5,10 +5,9 @@
  * the batch in flight and a rerun continues where it stopped.
  */
 import { z } from 'zod';
-import { type StageBackendSpec, withStageBackend } from '../../backends/from-config.js';
+import { stageBackendSpec, withStageBackend, withWorker } from '../../backends/from-config.js';
 import type { GenerationBackend } from '../../backends/types.js';
 import { GREEDY } from '../../bridge/contract.js';
-import { type PythonWorker, workerFromConfig } from '../../bridge/worker.js';
 import type { Config } from '../../config/schema.js';
 import { throwIfInterrupted } from '../../interrupt.js';
 import { appendJsonl, readJsonl } from '../../io/files.js';
@@ -73,40 +72,22 @@ export async function generateResponses(config: Config, options: RespondOptions)
   return { out: options.out, responses: instructions.length };
 }
 
-/** Load `model` (plus `adapter`) in a Python worker and answer the instructions with it; the worker is closed afterwards. */
-export async function generateResponsesWithModel(
+/** Load `model` (plus `adapter`) on human_eval.backend with a worker of its own and answer the instructions; all is closed afterwards. */
+export function generateResponsesWithModel(
   config: Config,
   options: Omit<RespondOptions, 'backend'>,
 ): Promise<{ out: string; responses: number }> {
-  const worker = workerFromConfig(config);
-  try {
-    return await withStageBackend(
+  return withWorker(config, (worker) =>
+    withStageBackend(
       config,
-      responsesBackendSpec(config, worker, 'user-oriented', options.model, options.adapter ?? null, options.signal),
+      stageBackendSpec(config, 'responses', {
+        worker,
+        handle: 'user-oriented',
+        model: options.model,
+        adapter: options.adapter,
+        signal: options.signal,
+      }),
       (backend) => generateResponses(config, { ...options, backend }),
-    );
-  } finally {
-    await worker.close();
-  }
-}
-
-/** The responses' backend: human_eval.backend, generating with `model` (plus `adapter`). */
-export function responsesBackendSpec(
-  config: Config,
-  worker: PythonWorker,
-  handle: string,
-  model: string,
-  adapter: string | null,
-  signal?: AbortSignal,
-): StageBackendSpec {
-  return {
-    stage: 'responses',
-    kind: config.human_eval.backend,
-    worker,
-    batchSize: config.eval.batch_size,
-    handle,
-    model,
-    adapter,
-    ...(signal ? { signal } : {}),
-  };
+    ),
+  );
 }
