@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 
 from refine_af import rehearsal_models
-from refine_af.models import generate, load_causal_lm
+from refine_af.models import Decoding, generate, load_causal_lm
 
 # The paper's shapes: Llama-2-7B (meta-llama/Llama-2-7b-hf config.json), oasst-rm-2.1-pythia-1.4b (Pythia-1.4B),
 # UniEval's dialogue model (google/t5-v1_1-large).
@@ -137,7 +137,7 @@ class Report:
 
 def generation_numbers(loaded, prompts: list[str], **decoding) -> dict:
     started = time.perf_counter()
-    completions = generate(loaded, prompts, seed=0, batch_size=len(prompts), prompt_format="raw", **decoding)
+    completions = generate(loaded, prompts, Decoding(**decoding, prompt_format="raw"), seed=0, batch_size=len(prompts))
     seconds = time.perf_counter() - started
     new_tokens = sum(c["new_tokens"] for c in completions)
     return {
@@ -251,9 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
             started = time.perf_counter()
             responses = policy.generate(
                 [instance_prompt(i) for i in instructions],
-                max_new_tokens=tokens(ROLLOUT_TOKENS),
-                stop=["Task:"],
-                prompt_format="raw",
+                {"max_new_tokens": tokens(ROLLOUT_TOKENS), "stop": ["Task:"], "prompt_format": "raw"},
                 seed=step,
             )
             rollout_s = time.perf_counter() - started

@@ -300,36 +300,42 @@ def _cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """The one decoding object (contract.ts decodingSchema), field for field: a key TypeScript sends that is not a field
+    here is a TypeError, not a setting silently dropped (tests/ts/contract.test.ts compares the two)."""
+
+    max_new_tokens: int
+    do_sample: bool
+    temperature: float
+    top_p: float
+    stop: list[str]
+    prompt_format: str
+
+    def generate_kwargs(self, tokenizer) -> dict:
+        """transformers' `generate` arguments for these settings with this tokenizer: the one place where decoding becomes
+        them. prompt_format is not one: it shapes the prompt ids (`prompt_batch`); the stop strings also cut the text after."""
+        # Greedy decoding takes no sampling parameters (transformers warns about ones it would ignore).
+        sampling = {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p} if self.do_sample else {"do_sample": False}
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "stop_strings": self.stop or None,
+            "tokenizer": tokenizer,
+            **sampling,
+        }
+
+
 @torch.inference_mode()
-def generate(
-    loaded: LoadedModel,
-    prompts: list[str],
-    *,
-    max_new_tokens: int,
-    do_sample: bool,
-    temperature: float,
-    top_p: float,
-    stop: list[str],
-    seed: int,
-    batch_size: int,
-    prompt_format: str,
-) -> list[dict]:
+def generate(loaded: LoadedModel, prompts: list[str], decoding: Decoding, *, seed: int, batch_size: int) -> list[dict]:
     tokenizer, model = loaded.tokenizer, loaded.model
     results: list[dict] = []
     for start in range(0, len(prompts), batch_size):
-        encoded = prompt_batch(tokenizer, prompts[start : start + batch_size], prompt_format).to(loaded.device)
+        encoded = prompt_batch(tokenizer, prompts[start : start + batch_size], decoding.prompt_format).to(loaded.device)
         # Seeding per batch makes a batch's samples independent of what ran before it: resume gives the same text.
         torch.manual_seed(seed + start)
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}
-        output = model.generate(
-            **encoded,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            stop_strings=stop or None,
-            tokenizer=tokenizer,
-            **sampling,
-        )
+        output = model.generate(**encoded, **decoding.generate_kwargs(tokenizer))
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         for row in new_tokens:
             ids = row.tolist()
@@ -338,7 +344,7 @@ def generate(
                 ids = ids[: ids.index(tokenizer.eos_token_id)]
             while ids and ids[-1] == tokenizer.pad_token_id:
                 ids.pop()
-            text, stopped = _cut_at_stop(tokenizer.decode(ids, skip_special_tokens=True), stop)
+            text, stopped = _cut_at_stop(tokenizer.decode(ids, skip_special_tokens=True), decoding.stop)
             finish = "stop" if stopped else "eos" if ended_by_eos else "length"
             results.append({"text": text, "finish_reason": finish, "new_tokens": len(ids)})
     return results

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .compat import drop_whole_cpu_device_map, keep_cpu_nf4_weights_trainable, lora_target_modules
-from .models import LoadedModel, load_causal_lm, prompt_batch
+from .models import Decoding, LoadedModel, load_causal_lm, prompt_batch
 
 COMPLETE_MARKER = "checkpoint-complete.json"
 ADAPTER_DIR = "adapter"
@@ -145,8 +145,9 @@ class PpoPolicy:
     # ------------------------------------------------------------------ rollouts
 
     @torch.no_grad()
-    def generate(self, prompts: list[str], *, max_new_tokens: int, stop: list[str], prompt_format: str, seed: int) -> list[dict]:
-        """Sample one response per prompt from the current policy with plain sampling.
+    def generate(self, prompts: list[str], decoding: dict, *, seed: int) -> list[dict]:
+        """Sample one response per prompt from the current policy with plain sampling; `decoding` is the rest of the
+        decoding object (contract.ts ppo_generate: max_new_tokens, stop, prompt_format).
 
         Plain means temperature 1, no top-k, no top-p, no minimum length: PPO's KL estimate and probability ratios assume
         the tokens were drawn from the policy's own distribution, and TRL's forward pass does not rescale logits.
@@ -154,20 +155,11 @@ class PpoPolicy:
         if len(prompts) != self.trainer.config.batch_size:
             raise ValueError(f"a PPO rollout needs batch_size={self.trainer.config.batch_size} prompts, got {len(prompts)}")
         tokenizer = self.tokenizer
-        encoded = prompt_batch(tokenizer, prompts, prompt_format).to(self.loaded.device)
+        rollout_decoding = Decoding(**decoding, do_sample=True, temperature=1.0, top_p=1.0)
+        encoded = prompt_batch(tokenizer, prompts, rollout_decoding.prompt_format).to(self.loaded.device)
         reseed(seed)
         output = self.trainer.accelerator.unwrap_model(self.model).generate(
-            **encoded,
-            max_new_tokens=max_new_tokens,
-            do_sample=True,
-            temperature=1.0,
-            top_k=0,
-            top_p=1.0,
-            min_length=-1,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            stop_strings=stop or None,
-            tokenizer=tokenizer,
+            **encoded, **rollout_decoding.generate_kwargs(tokenizer), top_k=0, min_length=-1
         )
         prompt_length = encoded["input_ids"].shape[1]
         queries, responses, results = [], [], []
@@ -179,7 +171,7 @@ class PpoPolicy:
                 # Keep the EOS token: ending the response is an action the policy is trained on.
                 ids = ids[: ids.index(tokenizer.eos_token_id) + 1]
                 finish = "eos"
-            ids, text, stopped = _cut_at_stop(tokenizer, ids, stop)
+            ids, text, stopped = _cut_at_stop(tokenizer, ids, rollout_decoding.stop)
             if stopped:
                 finish = "stop"
             responses.append(torch.tensor(ids, dtype=torch.long, device=row.device))

@@ -26,7 +26,7 @@ from typing import Any
 from . import lifecycle
 
 Params = dict[str, Any]
-METHODS: dict[str, Callable[[Params], Any]] = {}
+METHODS: dict[str, Callable[..., Any]] = {}
 JOBS: dict[str, Callable[[Params, Callable[[dict], None]], Any]] = {}
 _models: dict[str, Any] = {}
 # pythonia serves one request at a time today; the lock keeps model state consistent should that change.
@@ -35,7 +35,9 @@ _model_lock = threading.RLock()
 log = logging.getLogger("refine_af")
 
 
-def method(fn: Callable[[Params], Any]) -> Callable[[Params], Any]:
+def method(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A worker method takes its parameters as keyword arguments, named as in contract.ts: a key it does not take is a
+    TypeError, and its signature is what tests/ts/contract.test.ts compares each declared key with."""
     METHODS[fn.__name__] = fn
     return fn
 
@@ -56,7 +58,7 @@ def call(name: str, params_json: str) -> str:
         if fn is None:
             raise KeyError(f"unknown worker method {name!r}; known: {', '.join(sorted(METHODS))}")
         with _model_lock:
-            value = fn(json.loads(params_json))
+            value = fn(**json.loads(params_json))
         return json.dumps({"ok": True, "value": value})
     except BaseException as exc:  # noqa: BLE001 — every failure, MemoryError included, must reach TS as a value
         return json.dumps({"ok": False, "error": _error(exc)})
@@ -66,7 +68,7 @@ def call(name: str, params_json: str) -> str:
 
 
 @method
-def ping(params: Params) -> dict:
+def ping() -> dict:
     import torch
 
     return {
@@ -82,34 +84,32 @@ def ping(params: Params) -> dict:
 
 
 @method
-def resolve_model(params: Params) -> dict:
+def resolve_model(ref: str) -> dict:
     from .models import resolve_model as resolve
 
-    return resolve(params["ref"]).as_dict()
+    return resolve(ref).as_dict()
 
 
 @method
-def load_model(params: Params) -> dict:
+def load_model(handle: str, ref: str, dtype: str, load_in_4bit: bool, device: str, adapter: str | None = None) -> dict:
     from .models import load_causal_lm
 
-    handle = params["handle"]
-    adapter = params.get("adapter")
     if handle in _models:
         loaded = _models[handle]
-        if loaded.resolved.ref != params["ref"] or loaded.adapter != adapter:
+        if loaded.resolved.ref != ref or loaded.adapter != adapter:
             raise ValueError(
-                f"handle {handle!r} already holds {loaded.resolved.ref!r} (adapter {loaded.adapter!r}), not {params['ref']!r}"
+                f"handle {handle!r} already holds {loaded.resolved.ref!r} (adapter {loaded.adapter!r}), not {ref!r}"
                 f" (adapter {adapter!r}); unload it first or use another handle"
             )
         return loaded.info()
-    loaded = load_causal_lm(params["ref"], params["dtype"], params["load_in_4bit"], params["device"], adapter)
+    loaded = load_causal_lm(ref, dtype, load_in_4bit, device, adapter)
     _models[handle] = loaded
     return loaded.info()
 
 
 @method
-def unload_model(params: Params) -> dict:
-    removed = _models.pop(params["handle"], None) is not None
+def unload_model(handle: str) -> dict:
+    removed = _models.pop(handle, None) is not None
     if removed:
         _free_memory()
     return {"unloaded": removed}
@@ -138,12 +138,12 @@ def _memory_report() -> dict:
 
 
 @method
-def loaded_models(params: Params) -> dict:
+def loaded_models() -> dict:
     return _memory_report()
 
 
 @method
-def release_models(params: Params) -> dict:
+def release_models() -> dict:
     """Free every handle and the PPO policy, then the CUDA cache: what a stage of `refine-af run` leaves behind."""
     global _ppo_policy
     before = _memory_report()
@@ -170,21 +170,11 @@ def _loaded(handle: str):
 
 
 @method
-def generate(params: Params) -> dict:
+def generate(handle: str, prompts: list[str], decoding: dict, seed: int, batch_size: int) -> dict:
+    from .models import Decoding
     from .models import generate as run_generation
 
-    completions = run_generation(
-        _loaded(params["handle"]),
-        params["prompts"],
-        max_new_tokens=params["max_new_tokens"],
-        do_sample=params["do_sample"],
-        temperature=params["temperature"],
-        top_p=params["top_p"],
-        stop=params["stop"],
-        seed=params["seed"],
-        batch_size=params["batch_size"],
-        prompt_format=params["prompt_format"],
-    )
+    completions = run_generation(_loaded(handle), prompts, Decoding(**decoding), seed=seed, batch_size=batch_size)
     return {"completions": completions}
 
 
@@ -200,50 +190,43 @@ def _policy():
 
 
 @method
-def ppo_init(params: Params) -> dict:
+def ppo_init(
+    ref: str,
+    dtype: str,
+    load_in_4bit: bool,
+    device: str,
+    lora: dict,
+    ppo: dict,
+    seed: int,
+    resume_from: str | None,
+    logging_dir: str | None,
+) -> dict:
     global _ppo_policy
     from .ppo import PpoPolicy
 
     if _ppo_policy is not None:
         raise RuntimeError("a PPO policy is already open: call ppo_close first")
-    _ppo_policy = PpoPolicy.open(
-        params["ref"],
-        params["dtype"],
-        params["load_in_4bit"],
-        params["device"],
-        params["lora"],
-        params["ppo"],
-        params["seed"],
-        params["resume_from"],
-        logging_dir=params["logging_dir"],
-    )
+    _ppo_policy = PpoPolicy.open(ref, dtype, load_in_4bit, device, lora, ppo, seed, resume_from, logging_dir=logging_dir)
     return _ppo_policy.info()
 
 
 @method
-def ppo_generate(params: Params) -> dict:
-    responses = _policy().generate(
-        params["prompts"],
-        max_new_tokens=params["max_new_tokens"],
-        stop=params["stop"],
-        prompt_format=params["prompt_format"],
-        seed=params["seed"],
-    )
-    return {"responses": responses}
+def ppo_generate(prompts: list[str], decoding: dict, seed: int) -> dict:
+    return {"responses": _policy().generate(prompts, decoding, seed=seed)}
 
 
 @method
-def ppo_step(params: Params) -> dict:
-    return _policy().step(params["scores"], params["seed"], params["scalars"])
+def ppo_step(scores: list[float], seed: int, scalars: dict[str, float]) -> dict:
+    return _policy().step(scores, seed, scalars)
 
 
 @method
-def ppo_save(params: Params) -> dict:
-    return _policy().save(params["dir"])
+def ppo_save(dir: str) -> dict:
+    return _policy().save(dir)
 
 
 @method
-def ppo_close(params: Params) -> dict:
+def ppo_close() -> dict:
     global _ppo_policy
     closed = _ppo_policy is not None
     if closed:
@@ -258,13 +241,12 @@ def ppo_close(params: Params) -> dict:
 
 
 @method
-def load_scorers(params: Params) -> dict:
+def load_scorers(handle: str, spec: dict) -> dict:
     """Load the four feedback indicators' backends under a handle; loading the same spec again is a no-op, another spec
     under a handle in use is an error (scoring would silently use the old models). unload_model frees them."""
     from .scorers import FeedbackScorers, FeedbackSpec
 
-    handle = params["handle"]
-    spec = FeedbackSpec(**params["spec"])
+    spec = FeedbackSpec(**spec)
     held = _models.get(handle)
     if held is None:
         _models[handle] = FeedbackScorers(spec)
@@ -275,13 +257,13 @@ def load_scorers(params: Params) -> dict:
 
 
 @method
-def score_triplets(params: Params) -> dict:
+def score_triplets(handle: str, triplets: list[dict], batch_size: int) -> dict:
     from .scorers import FeedbackScorers
 
-    scorers = _loaded(params["handle"])
+    scorers = _loaded(handle)
     if not isinstance(scorers, FeedbackScorers):
-        raise TypeError(f"handle {params['handle']!r} holds a {type(scorers).__name__}, not feedback scorers (load_scorers)")
-    return scorers.score(params["triplets"], params["batch_size"])
+        raise TypeError(f"handle {handle!r} holds a {type(scorers).__name__}, not feedback scorers (load_scorers)")
+    return scorers.score(triplets, batch_size)
 
 
 # ---------------------------------------------------------------- jobs

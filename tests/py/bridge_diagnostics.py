@@ -15,23 +15,23 @@ from refine_af.service import Params, job, log, main, method
 
 
 @method
-def echo(params: Params) -> dict:
-    return {"texts": params["texts"]}
+def echo(texts: list[str]) -> dict:
+    return {"texts": texts}
 
 
 @method
-def sleep(params: Params) -> dict:
-    time.sleep(params["seconds"])
-    return {"slept": params["seconds"]}
+def sleep(seconds: float) -> dict:
+    time.sleep(seconds)
+    return {"slept": seconds}
 
 
 @method
-def emit_output(params: Params) -> dict:
-    print(params["text"], flush=True)
-    print(params["text"], file=sys.stderr, flush=True)
-    log.warning(params["text"])
-    warnings.warn(params["text"], stacklevel=1)
-    os.write(1, (params["text"] + "\n").encode())  # C-level write, as native libraries do
+def emit_output(text: str) -> dict:
+    print(text, flush=True)
+    print(text, file=sys.stderr, flush=True)
+    log.warning(text)
+    warnings.warn(text, stacklevel=1)
+    os.write(1, (text + "\n").encode())  # C-level write, as native libraries do
     return {}
 
 

@@ -45,14 +45,16 @@ def worker_generate(handle: str, prompts, *, do_sample: bool, prompt_format: str
         "generate",
         handle=handle,
         prompts=prompts,
-        max_new_tokens=6,
-        do_sample=do_sample,
-        temperature=1.0,
-        top_p=1.0,
-        stop=list(stop),
+        decoding={
+            "max_new_tokens": 6,
+            "do_sample": do_sample,
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "stop": list(stop),
+            "prompt_format": prompt_format,
+        },
         seed=seed,
         batch_size=2,
-        prompt_format=prompt_format,
     )["completions"]
 
 
@@ -94,7 +96,7 @@ def adapter_and_base(policy: PpoPolicy) -> tuple[dict, dict]:
 def ppo_steps(policy: PpoPolicy, steps: range) -> list[dict]:
     stats = []
     for step in steps:
-        policy.generate(PROMPTS, max_new_tokens=6, stop=[], prompt_format="chat", seed=100 + step)
+        policy.generate(PROMPTS, {"max_new_tokens": 6, "stop": [], "prompt_format": "chat"}, seed=100 + step)
         stats.append(policy.step(SCORES[step], seed=200 + step))
     return stats
 
@@ -152,17 +154,7 @@ def test_sft_step_then_super_ni_prediction_from_the_adapter(arch, tmp_path):
 
 def generate_outside_the_worker(loaded, prompt: str) -> list[dict]:
     """The same greedy prediction through models.generate directly, on the adapter loaded outside the worker."""
-    from refine_af.models import generate
+    from refine_af.models import Decoding, generate
 
-    return generate(
-        loaded,
-        [prompt],
-        max_new_tokens=6,
-        do_sample=False,
-        temperature=1.0,
-        top_p=1.0,
-        stop=["\n"],
-        seed=0,
-        batch_size=2,
-        prompt_format="raw",
-    )
+    greedy = Decoding(max_new_tokens=6, do_sample=False, temperature=1.0, top_p=1.0, stop=["\n"], prompt_format="raw")
+    return generate(loaded, [prompt], greedy, seed=0, batch_size=2)

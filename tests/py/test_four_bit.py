@@ -47,14 +47,16 @@ def test_a_four_bit_model_generates_through_the_worker(model_dir):
                 {
                     "handle": "nf4",
                     "prompts": PROMPTS,
-                    "max_new_tokens": 5,
-                    "do_sample": False,
-                    "temperature": 1.0,
-                    "top_p": 1.0,
-                    "stop": [],
+                    "decoding": {
+                        "max_new_tokens": 5,
+                        "do_sample": False,
+                        "temperature": 1.0,
+                        "top_p": 1.0,
+                        "stop": [],
+                        "prompt_format": "raw",
+                    },
                     "seed": 0,
                     "batch_size": 2,
-                    "prompt_format": "raw",
                 }
             ),
         )
@@ -88,7 +90,7 @@ def test_the_ppo_policy_in_four_bit_trains_its_adapter_and_value_head_only(model
     compute_rewards = policy.trainer.compute_rewards
     policy.trainer.compute_rewards = lambda scores, *a, **k: seen.append(scores.tolist()) or compute_rewards(scores, *a, **k)
     for step, scores in enumerate([[1.5, -0.5], [-1.0, 0.25]]):
-        policy.generate(PROMPTS, max_new_tokens=6, stop=[], prompt_format="raw", seed=100 + step)
+        policy.generate(PROMPTS, {"max_new_tokens": 6, "stop": [], "prompt_format": "raw"}, seed=100 + step)
         policy.step(scores, seed=200 + step)
     after = weights()
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from refine_af import service
-from refine_af.models import ModelNotFoundError, generate, load_causal_lm, resolve_model
+from refine_af.models import Decoding, ModelNotFoundError, generate, load_causal_lm, resolve_model
 
 
 def call(name, **params):
@@ -82,11 +82,36 @@ def test_tiny_random_model_loads_and_generates_through_the_real_path(tiny_llama_
     loaded = load_causal_lm(str(tiny_llama_dir), "float32", load_in_4bit=True, device="cpu")
     assert loaded.quantization == "none"  # 4-bit is a CUDA-only request
     prompts = ["Hello there", "A much longer prompt that forces left padding in the batch"]
-    kwargs = dict(max_new_tokens=8, do_sample=False, temperature=1.0, top_p=1.0, stop=[], seed=0, prompt_format="raw")
-    batched = generate(loaded, prompts, batch_size=2, **kwargs)
-    single = generate(loaded, prompts, batch_size=1, **kwargs)
+    greedy = Decoding(max_new_tokens=8, do_sample=False, temperature=1.0, top_p=1.0, stop=[], prompt_format="raw")
+    batched = generate(loaded, prompts, greedy, seed=0, batch_size=2)
+    single = generate(loaded, prompts, greedy, seed=0, batch_size=1)
     assert [c["text"] for c in batched] == [c["text"] for c in single]  # left padding does not change greedy output
     assert all(c["finish_reason"] in {"eos", "length"} and c["new_tokens"] <= 8 for c in batched)
+
+
+def test_decoding_becomes_the_generate_arguments_of_the_worker(embedded_tokenizer):
+    tokenizer = embedded_tokenizer
+    sampled = Decoding(max_new_tokens=7, do_sample=True, temperature=0.7, top_p=0.5, stop=["Task:"], prompt_format="chat")
+    assert sampled.generate_kwargs(tokenizer) == {
+        "max_new_tokens": 7,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "stop_strings": ["Task:"],
+        "tokenizer": tokenizer,
+        "do_sample": True,
+        "temperature": 0.7,
+        "top_p": 0.5,
+    }
+    # Greedy: no sampling parameters at all; no stop strings: None, not an empty list.
+    greedy = Decoding(max_new_tokens=7, do_sample=False, temperature=0.7, top_p=0.5, stop=[], prompt_format="raw")
+    assert greedy.generate_kwargs(tokenizer) == {
+        "max_new_tokens": 7,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "stop_strings": None,
+        "tokenizer": tokenizer,
+        "do_sample": False,
+    }
 
 
 def test_service_wraps_exceptions_and_unknown_methods_in_envelopes():
@@ -101,11 +126,13 @@ def test_service_wraps_exceptions_and_unknown_methods_in_envelopes():
 def test_service_model_lifecycle(tiny_llama_dir):
     loaded = call("load_model", handle="t", ref=str(tiny_llama_dir), dtype="float32", load_in_4bit=False, device="cpu")
     assert loaded["ok"] and loaded["value"]["architecture"] == "LlamaForCausalLM"
-    request = dict(
-        prompts=["hi"], max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0, stop=[], seed=0, batch_size=1, prompt_format="raw"
-    )
+    decoding = dict(max_new_tokens=4, do_sample=False, temperature=1.0, top_p=1.0, stop=[], prompt_format="raw")
+    request = dict(prompts=["hi"], decoding=decoding, seed=0, batch_size=1)
     out = call("generate", handle="t", **request)
     assert out["ok"] and len(out["value"]["completions"]) == 1
+    # A decoding key Python does not take is refused, not dropped.
+    unknown_key = call("generate", handle="t", **{**request, "decoding": {**decoding, "top_k": 5}})["error"]
+    assert unknown_key["type"] == "TypeError" and "top_k" in unknown_key["message"]
     assert call("unload_model", handle="t")["value"] == {"unloaded": True}
     assert call("generate", handle="t", **request)["error"]["type"] == "KeyError"
 

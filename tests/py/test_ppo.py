@@ -22,7 +22,7 @@ def open_policy(model_dir, resume_from=None) -> PpoPolicy:
 def run_steps(policy: PpoPolicy, steps: range) -> list[dict]:
     stats = []
     for step in steps:
-        policy.generate(PROMPTS, max_new_tokens=8, stop=["Task:"], prompt_format="raw", seed=100 + step)
+        policy.generate(PROMPTS, {"max_new_tokens": 8, "stop": ["Task:"], "prompt_format": "raw"}, seed=100 + step)
         stats.append(policy.step(SCORES[step], seed=200 + step))
     return stats
 
@@ -87,7 +87,7 @@ def test_responses_end_at_eos_or_the_stop_sequence_and_a_step_needs_a_rollout(ti
     policy = open_policy(tiny_llama_dir)
     with pytest.raises(RuntimeError, match="ppo_generate first"):
         policy.step([0.0] * 4, seed=0)
-    responses = policy.generate(PROMPTS, max_new_tokens=8, stop=[" "], prompt_format="raw", seed=0)
+    responses = policy.generate(PROMPTS, {"max_new_tokens": 8, "stop": [" "], "prompt_format": "raw"}, seed=0)
     for response, ids in zip(responses, policy.rollout.responses, strict=False):
         assert " " not in response["text"]
         assert response["new_tokens"] == len(ids) >= 1
@@ -133,7 +133,7 @@ def test_metrics_go_to_tensorboard_and_a_resumed_run_replaces_the_steps_after_it
 
     def steps(policy, numbers, run):
         for step in numbers:
-            policy.generate(PROMPTS, max_new_tokens=8, stop=["Task:"], prompt_format="raw", seed=100 + step)
+            policy.generate(PROMPTS, {"max_new_tokens": 8, "stop": ["Task:"], "prompt_format": "raw"}, seed=100 + step)
             policy.step(SCORES[step], seed=200 + step, scalars={"feedback/run": run})
 
     first = PpoPolicy.open(str(tiny_llama_dir), "float32", True, "cpu", LORA, SETTINGS, seed=7, resume_from=None, logging_dir=str(logs))

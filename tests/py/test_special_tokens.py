@@ -7,7 +7,7 @@ import pytest
 import torch
 from tiny_models import TINY_LORA, save_tiny_lora, save_tiny_sentencepiece_llama, save_tiny_sentencepiece_tokenizer, tiny_ppo_settings
 
-from refine_af.models import generate, load_causal_lm, load_tokenizer, resolve_model
+from refine_af.models import Decoding, generate, load_causal_lm, load_tokenizer, resolve_model
 from refine_af.ppo import PpoPolicy
 from refine_af.scorers import (
     GPTNeoXRewardModel,
@@ -55,18 +55,8 @@ class ReceivedIds:
 def generate_one(loaded, prompt: str, prompt_format: str) -> list[int]:
     received = ReceivedIds(loaded.model)
     try:
-        generate(
-            loaded,
-            [prompt],
-            max_new_tokens=2,
-            do_sample=False,
-            temperature=1.0,
-            top_p=1.0,
-            stop=[],
-            seed=0,
-            batch_size=1,
-            prompt_format=prompt_format,
-        )
+        greedy = Decoding(max_new_tokens=2, do_sample=False, temperature=1.0, top_p=1.0, stop=[], prompt_format=prompt_format)
+        generate(loaded, [prompt], greedy, seed=0, batch_size=1)
     finally:
         received.handle.remove()
     return received.prompt()
@@ -94,7 +84,7 @@ def test_ppo_rollout_queries_are_the_ids_the_policy_received(llama_dir):
     lora = TINY_LORA
     policy = PpoPolicy.open(str(llama_dir), "float32", False, "cpu", lora, settings, seed=0, resume_from=None)
     received = ReceivedIds(policy.model.pretrained_model)
-    policy.generate([PROMPT], max_new_tokens=2, stop=[], prompt_format="raw", seed=1)
+    policy.generate([PROMPT], {"max_new_tokens": 2, "stop": [], "prompt_format": "raw"}, seed=1)
     received.handle.remove()
     expected = expected_raw_ids(policy.tokenizer, PROMPT)
     assert received.prompt() == expected

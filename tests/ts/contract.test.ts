@@ -1,14 +1,16 @@
 /**
- * What crosses the languages outside a call's parameters and result is declared in ts/bridge/contract.ts; the Python side
- * is read here, so that renaming either side without the other fails a test rather than silently dropping log records or
- * settings.
+ * What crosses the languages is declared in ts/bridge/contract.ts; the Python side is read here (service.py's source, the
+ * signatures of its methods, the fields of its Decoding), so that adding or renaming a key, a method or a log channel on
+ * one side without the other fails a test rather than silently dropping settings or log records.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { jobs, PYTHON_LOG_RECORD_PREFIX, pythonEnvironment, workerMethods } from '../../ts/bridge/contract.js';
 import { logPythonLine } from '../../ts/log.js';
-import { packageRoot } from '../../ts/paths.js';
+import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
 
 const service = readFileSync(join(packageRoot, 'py', 'refine_af', 'service.py'), 'utf8');
@@ -32,6 +34,26 @@ describe('the names on each side', () => {
       expect(Object.keys({ ...workerMethods, ...jobs }), name).not.toContain(name);
     }
   });
+});
+
+describe('the parameters on each side', () => {
+  it('each method takes exactly its declared keys in Python, and every decoding key is a field of Decoding', async () => {
+    const { stdout } = await execa(defaultPython, [new URL('./fixtures/python_params.py', import.meta.url).pathname, DIAGNOSTICS_MODULE]);
+    const python = z
+      .object({ methods: z.record(z.string(), z.array(z.string())), decoding: z.array(z.string()) })
+      .parse(JSON.parse(stdout));
+    for (const [name, spec] of Object.entries({ ...workerMethods, ...diagnostics.methods })) {
+      const params = (spec.params as z.ZodObject).shape;
+      expect(Object.keys(params).sort(), name).toEqual(python.methods[name]?.sort());
+      const decoding = params.decoding;
+      if (decoding instanceof z.ZodObject) {
+        expect(
+          Object.keys(decoding.shape).filter((key) => !python.decoding.includes(key)),
+          `${name}.decoding: keys Python drops`,
+        ).toEqual([]);
+      }
+    }
+  }, 60_000);
 });
 
 describe('the seam outside the method and job schemas', () => {

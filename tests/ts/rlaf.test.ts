@@ -150,7 +150,11 @@ describe('the RLAF loop', () => {
       resume_from: null,
     });
     try {
-      await worker.call('ppo_generate', { prompts: ['a', 'b', 'c', 'd'], max_new_tokens: 4, stop: [], prompt_format: 'raw', seed: 1 });
+      await worker.call('ppo_generate', {
+        prompts: ['a', 'b', 'c', 'd'],
+        decoding: { max_new_tokens: 4, stop: [], prompt_format: 'raw' },
+        seed: 1,
+      });
       const scores = [0.125, -3.5, 7.25, 0.0625];
       const stats = await worker.call('ppo_step', { scores, seed: 2 });
       expect(stats.mean_score).toBe(scores.reduce((a, b) => a + b) / 4);

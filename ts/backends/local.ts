@@ -74,7 +74,7 @@ export class LocalWorkerBackend implements GenerationBackend {
       prompts: request.prompts,
       seed: request.seed,
       batch_size: this.batchSize,
-      ...decoding,
+      decoding,
     });
     return completions;
   }

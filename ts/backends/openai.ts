@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import type { Completion } from '../bridge/contract.js';
 import type { Config } from '../config/schema.js';
 import { logger } from '../log.js';
-import type { GenerationBackend, GenerationRequest } from './types.js';
+import type { BackendDecoding, GenerationBackend, GenerationRequest } from './types.js';
 
 export class EndpointError extends Error {
   override name = 'EndpointError';
@@ -203,12 +203,7 @@ export class OpenAICompletionsBackend implements GenerationBackend {
     const { decoding } = request;
     const sampling = {
       model: this.model,
-      max_tokens: decoding.max_new_tokens,
-      // Greedy decoding is temperature 0 in this protocol.
-      temperature: decoding.do_sample ? decoding.temperature : 0,
-      top_p: decoding.do_sample ? decoding.top_p : 1,
-      ...(decoding.stop.length > 0 ? { stop: decoding.stop } : {}),
-      ...(decoding.presence_penalty !== undefined ? { presence_penalty: decoding.presence_penalty } : {}),
+      ...requestDecoding(decoding),
       seed,
       ...(dialect === 'llama_cpp' ? LLAMA_CPP_NEUTRAL_SAMPLING : {}),
     };
@@ -229,6 +224,30 @@ export class OpenAICompletionsBackend implements GenerationBackend {
     if (choice === undefined || typeof text !== 'string') throw new EndpointError(`no completion in the response of ${this.model}`);
     return { text, finish_reason: finishReason(choice, decoding.stop.length > 0), new_tokens: usage?.completion_tokens ?? 0 };
   }
+}
+
+type RequestDecoding = Pick<
+  OpenAI.CompletionCreateParamsNonStreaming,
+  'max_tokens' | 'temperature' | 'top_p' | 'stop' | 'presence_penalty'
+>;
+
+/**
+ * The request fields of each key of the decoding object, in one place: a key added to decodingSchema does not compile
+ * until it is given its fields here (none where the protocol has no such parameter).
+ */
+function requestDecoding(decoding: BackendDecoding): RequestDecoding {
+  const fieldsOf: Record<keyof BackendDecoding, RequestDecoding> = {
+    max_new_tokens: { max_tokens: decoding.max_new_tokens },
+    // Greedy decoding is temperature 0 in this protocol (temperature and top_p then neutral).
+    do_sample: {},
+    temperature: { temperature: decoding.do_sample ? decoding.temperature : 0 },
+    top_p: { top_p: decoding.do_sample ? decoding.top_p : 1 },
+    stop: decoding.stop.length > 0 ? { stop: decoding.stop } : {},
+    presence_penalty: decoding.presence_penalty === undefined ? {} : { presence_penalty: decoding.presence_penalty },
+    // Not a request field: it chooses the endpoint, chat or completions (`complete`).
+    prompt_format: {},
+  };
+  return Object.assign({}, ...Object.values(fieldsOf));
 }
 
 /**

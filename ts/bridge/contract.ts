@@ -89,6 +89,12 @@ export const workerMemorySchema = z.object({
 });
 export type WorkerMemory = z.infer<typeof workerMemorySchema>;
 
+/**
+ * The one decoding object: every generating config section nests its fields as `<section>.decoding`, a backend takes it
+ * whole (the OpenAI request is built from it in one place, ts/backends/openai.ts), and the worker's `generate` passes it
+ * on whole to Python's `Decoding` (py/refine_af/models.py), where it becomes transformers' generate arguments in one
+ * place. tests/ts/contract.test.ts fails for a key here that Python does not take.
+ */
 export const decodingSchema = z.object({
   max_new_tokens: z.number().int().positive(),
   do_sample: z.boolean(),
@@ -255,9 +261,10 @@ export const workerMethods = {
   }),
   generate: method({
     description: 'Batched generation from a loaded model; text is cut at the first stop sequence.',
-    params: decodingSchema.extend({
+    params: z.object({
       handle: z.string(),
       prompts: z.array(z.string()),
+      decoding: decodingSchema,
       seed: z.number().int(),
       batch_size: z.number().int().positive(),
     }),
@@ -291,8 +298,8 @@ export const workerMethods = {
       'Sample one response per prompt with plain sampling (temperature 1, no top-k/top-p); the token ids stay in Python for the next ppo_step.',
     params: z.object({
       prompts: z.array(z.string()).min(1),
-      // The fields of rlaf.decoding; sampling is fixed above.
-      ...decodingSchema.pick({ max_new_tokens: true, stop: true, prompt_format: true }).shape,
+      // rlaf.decoding; sampling is fixed above.
+      decoding: decodingSchema.pick({ max_new_tokens: true, stop: true, prompt_format: true }),
       seed: z.number().int(),
     }),
     result: z.object({ responses: z.array(completionSchema) }),

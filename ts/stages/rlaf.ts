@@ -104,7 +104,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       // 2. The policy generates one response per prompt; its token ids stay in Python for the PPO step.
       const { responses } = await worker.call('ppo_generate', {
         prompts,
-        ...settings.decoding,
+        decoding: settings.decoding,
         seed: random.nextUint32(),
       });
 
