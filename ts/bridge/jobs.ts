@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { InterruptedError } from '../interrupt.js';
-import { logger, logPythonLine, terminalLogLevel } from '../log.js';
+import { logger, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
 import {
   type ContractExtension,
@@ -31,6 +31,7 @@ import {
   servers,
 } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
+import { logPythonLine } from './python-log.js';
 
 const KILL_GRACE_MS = 5_000;
 
