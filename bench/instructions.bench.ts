@@ -7,8 +7,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalWorkerBackend } from '../ts/backends/local.js';
 import { workerFromConfig } from '../ts/backends/from-config.js';
+import { LocalWorkerBackend } from '../ts/backends/local.js';
 import { parseConfig } from '../ts/config/load.js';
 import { generateInstructionsWith } from '../ts/stages/instructions.js';
 
@@ -30,9 +30,13 @@ try {
       instructions: { request_batch_size: batchSize, ...(MAX_NEW_TOKENS ? { decoding: { max_new_tokens: MAX_NEW_TOKENS } } : {}) },
     });
     const start = performance.now();
-    const summary = await generateInstructionsWith(config, new LocalWorkerBackend(worker, config.models, { stage: 'instructions', batchSize }), {
-      maxRequests: PROMPTS,
-    });
+    const summary = await generateInstructionsWith(
+      config,
+      new LocalWorkerBackend(worker, config.models, { stage: 'instructions', batchSize }),
+      {
+        maxRequests: PROMPTS,
+      },
+    );
     const seconds = (performance.now() - start) / 1000;
     const perMinute = (n: number) => ((60 * n) / seconds).toFixed(1);
     console.log(

@@ -60,18 +60,14 @@ try {
       const dataDir = join(packageRoot, 'data', 'superni-mini');
       const outDir = mkdtempSync(join(tmpdir(), `bench-serving-superni-${kind}-`));
       const openedEval = performance.now();
-      await withStageBackend(
-        config,
-        stageBackendSpec(config, 'eval', { worker, handle: 'bench-superni' }),
-        async (backend) => {
-          const ready = performance.now();
-          const report = await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator });
-          const seconds = (performance.now() - ready) / 1000;
-          rows.push(
-            `| ${round} | ${label} | Super-NI | ${((ready - openedEval) / 1000).toFixed(1)} | ${report.overall.instances} instances | ${seconds.toFixed(1)} | ${(report.overall.instances / seconds).toFixed(3)} inst/s | ${loadavg()[0]!.toFixed(1)} |`,
-          );
-        },
-      );
+      await withStageBackend(config, stageBackendSpec(config, 'eval', { worker, handle: 'bench-superni' }), async (backend) => {
+        const ready = performance.now();
+        const report = await evalSuperNi(config, { dataDir, outDir, backend, model: config.models.generator });
+        const seconds = (performance.now() - ready) / 1000;
+        rows.push(
+          `| ${round} | ${label} | Super-NI | ${((ready - openedEval) / 1000).toFixed(1)} | ${report.overall.instances} instances | ${seconds.toFixed(1)} | ${(report.overall.instances / seconds).toFixed(3)} inst/s | ${loadavg()[0]!.toFixed(1)} |`,
+        );
+      });
       console.log(rows.at(-2));
       console.log(rows.at(-1));
     }

@@ -16,9 +16,9 @@ export {
 } from './backends/from-config.js';
 export { LocalWorkerBackend } from './backends/local.js';
 export { EndpointError, OpenAICompletionsBackend, ServedModelError } from './backends/openai.js';
+export { type ManagedServer, startServer } from './backends/servers.js';
 export type { BackendDecoding, GenerationBackend, GenerationRequest } from './backends/types.js';
 export { BridgeError, ContractError, PythonError, WorkerDiedError, WorkerTimeoutError } from './bridge/errors.js';
-export { type ManagedServer, startServer } from './bridge/jobs.js';
 export { PythonWorker, type WorkerOptions } from './bridge/worker.js';
 export { type DedupFilesOptions, type DedupSummary, dedupFiles } from './commands/dedup.js';
 export { doctor } from './commands/doctor.js';

@@ -3,8 +3,6 @@
  * in a run log file.
  */
 import winston from 'winston';
-import type { z } from 'zod';
-import { PYTHON_LOG_RECORD_PREFIX, pythonLogRecordSchema } from './bridge/contract.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -69,44 +67,6 @@ export function terminalLogLevel(): LogLevel {
 /** A progress bar takes (true) or gives back (false) the terminal's last line. */
 export function holdTerminalLine(held: boolean): void {
   liveLine = held;
-}
-
-const PYTHON_LEVELS: Record<string, LogLevel> = { CRITICAL: 'error', ERROR: 'error', WARNING: 'warn', INFO: 'info', DEBUG: 'debug' };
-
-function pythonRecord(line: string): z.infer<typeof pythonLogRecordSchema> | undefined {
-  if (!line.startsWith(PYTHON_LOG_RECORD_PREFIX)) return undefined;
-  try {
-    return pythonLogRecordSchema.parse(JSON.parse(line.slice(PYTHON_LOG_RECORD_PREFIX.length)));
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Log one line of Python output once: a record of the toolkit's own loggers (`refine_af.*`) at its own level; a
- * library's record (transformers, huggingface_hub, bitsandbytes, Python warnings) and raw output (prints, progress
- * bars, native writes) at debug, so that they reach the run log file and, with --verbose, the terminal.
- * Returns the line as a person reads it.
- */
-export function logPythonLine(line: string, source: string): string {
-  const record = pythonRecord(line);
-  if (record) {
-    const own = record.logger === 'refine_af' || record.logger.startsWith('refine_af.');
-    logger.log(own ? (PYTHON_LEVELS[record.level] ?? 'info') : 'debug', record.message, {
-      source,
-      logger: record.logger,
-      python_level: record.level,
-    });
-    return `${record.level} ${record.logger}: ${record.message}`;
-  }
-  // A progress bar redraws itself after carriage returns: its last state is what it said.
-  const text =
-    line
-      .split('\r')
-      .filter((part) => part.trim())
-      .at(-1) ?? line;
-  logger.debug(text, { source });
-  return text;
 }
 
 /** Wait until every transport has written what it was given (before an explicit process exit). */

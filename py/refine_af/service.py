@@ -326,7 +326,7 @@ def _configure_logging() -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[0] == "exec" and argv[1] in ("SIGTERM", "SIGKILL"):
-        # A model server (contract.ts `servers`): this process becomes the server, tied to the Node parent.
+        # A model server (ts/backends/servers.ts): this process becomes the server, tied to the Node parent.
         lifecycle.exec_tied_to_parent(argv[2:], signal.Signals[argv[1]])
     lifecycle.die_with_parent()
     _configure_logging()

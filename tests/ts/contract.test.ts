@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { jobs, PYTHON_LOG_RECORD_PREFIX, pythonEnvironment, workerMethods } from '../../ts/bridge/contract.js';
-import { logPythonLine } from '../../ts/log.js';
+import { logPythonLine } from '../../ts/bridge/python-log.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
 

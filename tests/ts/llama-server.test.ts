@@ -1,9 +1,9 @@
 /**
  * Every generating stage against a real OpenAI-compatible server: llama-cpp-python's (`make setup` installs it),
- * serving the embedded SmolLM2 GGUF on the CPU. The stages start it themselves (backend llama_cpp, through the bridge's
- * startServer) and stop it when they end; the backend's own checks (decoding, stop strings, seeds, served models and
- * adapters) run against one server started here. A SIGKILLed stage leaves no server behind, and its resume ends equal
- * to an uninterrupted run.
+ * serving the embedded SmolLM2 GGUF on the CPU. The stages start it themselves (backend llama_cpp, through
+ * ts/backends/servers.ts startServer) and stop it when they end; the backend's own checks (decoding, stop strings,
+ * seeds, served models and adapters) run against one server started here. A SIGKILLed stage leaves no server behind,
+ * and its resume ends equal to an uninterrupted run.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { BackendConfigError, openStageBackend, workerFromConfig } from '../../ts/backends/from-config.js';
 import { OpenAICompletionsBackend, ServedModelError } from '../../ts/backends/openai.js';
-import type { ManagedServer } from '../../ts/bridge/jobs.js';
+import type { ManagedServer } from '../../ts/backends/servers.js';
 import type { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import { type Config, EMBEDDED_DEFAULT_MODEL } from '../../ts/config/schema.js';

@@ -5,13 +5,14 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { freePort, type ManagedServer, startServer } from '../bridge/jobs.js';
+import { freePort } from '../bridge/jobs.js';
 import { PythonWorker } from '../bridge/worker.js';
 import type { QuantizedStage } from '../config/model-loading.js';
 import type { Config, GENERATION_BACKENDS } from '../config/schema.js';
 import { defaultPython } from '../paths.js';
 import { LocalWorkerBackend } from './local.js';
 import { OpenAICompletionsBackend } from './openai.js';
+import { type ManagedServer, startServer } from './servers.js';
 import type { GenerationBackend } from './types.js';
 
 export type BackendKind = (typeof GENERATION_BACKENDS)[number];

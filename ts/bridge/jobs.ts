@@ -2,8 +2,8 @@
  * The execa door: long batch jobs (SFT, multi-GPU work under `accelerate launch`) run as subprocesses of
  * `python -m refine_af.service job NAME PARAMS_FILE`, streaming JSON-lines events on stdout. Every event is
  * validated against the job's declaration in contract.ts; stderr lines go to the logger; the subprocess is
- * killed when the TS process exits or the caller aborts. Model servers (vLLM, llama.cpp) start through the same
- * door (startServer), declared in contract.ts `servers`.
+ * killed when the TS process exits or the caller aborts. Model servers (vLLM, llama.cpp; their command lines are
+ * ts/backends/servers.ts's) start through its exec door (startServerProcess).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { InterruptedError } from '../interrupt.js';
-import { logger, logPythonLine, terminalLogLevel } from '../log.js';
+import { logger, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
 import {
   type ContractExtension,
@@ -25,12 +25,11 @@ import {
   jobs,
   jobTerminalEventSchema,
   type MethodSpecs,
+  type ParentDeathSignal,
   pythonEnvironment,
-  type ServerName,
-  type ServerParams,
-  servers,
 } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
+import { logPythonLine } from './python-log.js';
 
 const KILL_GRACE_MS = 5_000;
 
@@ -152,9 +151,8 @@ function logLines(stream: Readable, origin: string, tail: string[]): void {
   stream.on('end', () => keepLine(partial));
 }
 
-/** A model server started by startServer: where it answers, and how to stop it. */
-export interface ManagedServer {
-  readonly name: ServerName;
+/** A server started by startServerProcess: where it answers, and how to stop it. */
+export interface ServerProcess {
   /** e.g. http://127.0.0.1:8123/v1 */
   readonly baseUrl: string;
   readonly pid: number | undefined;
@@ -162,9 +160,16 @@ export interface ManagedServer {
   stop(): Promise<void>;
 }
 
-export interface ServerOptions {
-  /** Program and leading arguments, e.g. ['vllm', 'serve'] or [python, '-m', 'llama_cpp.server']. */
+/** An OpenAI-compatible server program to start, and how it is tied to this process. */
+export interface ServerLaunch {
+  /** Names it in the log and in errors, e.g. "server.vllm". */
+  origin: string;
+  /** The whole command line: program, then its arguments. */
   command: readonly string[];
+  /** The port on 127.0.0.1 its command line tells it to listen on. */
+  port: number;
+  /** What the kernel sends it when this process dies, SIGKILL included (service.py exec). */
+  parentDeathSignal: ParentDeathSignal;
   /** The interpreter that starts it tied to this process (it dies with it, even on SIGKILL); default the project's. */
   python?: string;
   /** How long the server may take to answer GET /v1/models. */
@@ -176,23 +181,18 @@ export interface ServerOptions {
 const READY_POLL_MS = 250;
 
 /**
- * Start a model server, send its output to the logger, and resolve once GET /v1/models answers 200. It is stopped
- * when the caller calls stop(), the signal aborts, or this process exits. If it exits or does not answer in time,
- * the start fails with the server's last output.
+ * Start a server program through `python -m refine_af.service exec`, send its output to the logger, and resolve once
+ * GET /v1/models answers 200. It is stopped when the caller calls stop(), the signal aborts, or this process exits. If
+ * it exits or does not answer in time, the start fails with the server's last output.
  */
-export async function startServer<S extends ServerName>(name: S, params: ServerParams<S>, options: ServerOptions): Promise<ManagedServer> {
-  const spec = servers[name];
-  const origin = `server.${name}`;
-  const checked = spec.params.safeParse(params);
-  if (!checked.success) throw new BridgeError(`${origin}: invalid parameters: ${checked.error.message}`);
-  const command = [...options.command, ...(spec.args as (p: unknown) => string[])(checked.data)];
-  const port = (checked.data as { port: number }).port;
-  const baseUrl = `http://127.0.0.1:${port}/v1`;
+export async function startServerProcess(launch: ServerLaunch): Promise<ServerProcess> {
+  const { origin, command } = launch;
+  const baseUrl = `http://127.0.0.1:${launch.port}/v1`;
   logger.info(`${origin}: starting ${command.join(' ')}`);
   const outputTail: string[] = [];
-  const subprocess = execa(options.python ?? defaultPython, ['-m', 'refine_af.service', 'exec', spec.parentDeathSignal, ...command], {
+  const subprocess = execa(launch.python ?? defaultPython, ['-m', 'refine_af.service', 'exec', launch.parentDeathSignal, ...command], {
     env: pythonEnvironment({ logLevel: terminalLogLevel() }),
-    cancelSignal: options.signal,
+    cancelSignal: launch.signal,
     forceKillAfterDelay: KILL_GRACE_MS,
     // Its own process group: Ctrl-C in the terminal reaches the stage, which finishes its batch and then stops the
     // server, instead of the server dying under the batch in flight. It dies with this process (service.py exec).
@@ -222,9 +222,9 @@ export async function startServer<S extends ServerName>(name: S, params: ServerP
         throw new WorkerDiedError(origin, exitedEarly.exitCode ?? null, exitedEarly.signal ?? null, outputTail.join('\n'));
       }
       if (await answers(`${baseUrl}/models`)) break;
-      if (Date.now() - started > options.startupTimeoutMs) {
+      if (Date.now() - started > launch.startupTimeoutMs) {
         throw new BridgeError(
-          `${origin} did not answer ${baseUrl}/models within ${options.startupTimeoutMs} ms (raise server.startup_timeout_ms); last output:\n${outputTail.join('\n')}`,
+          `${origin} did not answer ${baseUrl}/models within ${launch.startupTimeoutMs} ms (raise server.startup_timeout_ms); last output:\n${outputTail.join('\n')}`,
         );
       }
       await sleep(READY_POLL_MS);
@@ -234,7 +234,7 @@ export async function startServer<S extends ServerName>(name: S, params: ServerP
     throw error;
   }
   logger.info(`${origin}: ready at ${baseUrl} after ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${subprocess.pid})`);
-  return { name, baseUrl, pid: subprocess.pid, stop };
+  return { baseUrl, pid: subprocess.pid, stop };
 }
 
 async function answers(url: string): Promise<boolean> {

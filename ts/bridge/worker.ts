@@ -12,7 +12,7 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSy
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logger, logPythonLine, terminalLogLevel } from '../log.js';
+import { logger, terminalLogLevel } from '../log.js';
 import { defaultPython } from '../paths.js';
 import {
   type ContractExtension,
@@ -25,6 +25,7 @@ import {
   workerMethods,
 } from './contract.js';
 import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError, WorkerTimeoutError } from './errors.js';
+import { logPythonLine } from './python-log.js';
 
 const LOG_POLL_MS = 200;
 const SERVICE_MODULE = 'refine_af.service';
