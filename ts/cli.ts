@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from './config/schema.js';
 import type { ExportTable } from './eval/human/commands.js';
 
@@ -148,7 +148,7 @@ program
     const [{ parseConfig }, { dedupFiles }] = await Promise.all([import('./config/load.js'), import('./commands/dedup.js')]);
     const defaults = parseConfig({}).instructions;
     const threshold = options.threshold ?? defaults.rouge_threshold;
-    if (!(threshold >= 0 && threshold <= 1)) throw new Error(`--threshold must be in [0, 1]; got ${threshold}`);
+    if (!(threshold >= 0 && threshold <= 1)) throw new InvalidArgumentError(`--threshold must be in [0, 1]; got ${threshold}`);
     const summary = dedupFiles({ ...options, threshold, topK: defaults.most_similar_k });
     await finish(options, summary, (s) => `${s.kept} of ${s.candidates} candidates kept against a pool of ${s.pool} → ${options.out}`);
   });
@@ -343,10 +343,14 @@ evaluation
       out: string;
       json?: boolean;
     }) => {
-      const { evalSuperNiModel, formatReport, scorePredictionsFile } = await import('./eval/superni.js');
+      const [{ ConfigError }, { evalSuperNiModel, formatReport, scorePredictionsFile }] = await Promise.all([
+        import('./config/load.js'),
+        import('./eval/superni.js'),
+      ]);
       const config = await commandConfig(options.config);
       const dataDir = options.dataDir ?? config.eval.data_dir;
-      if (dataDir === null) throw new Error(`no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
+      if (dataDir === null)
+        throw ConfigError.at('eval.data_dir', `no benchmark: pass --data-dir or set eval.data_dir in ${options.config}`);
       const report =
         options.predictions === undefined
           ? await interruptible(
@@ -409,7 +413,8 @@ const humanEval = program
   .description('blind human rating of responses to the 252 user-oriented instructions on the four-level scale (§V-B, Figure 6)');
 const parsePort = (value: string) => {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port expects an integer from 0 to 65535, got ${value}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError(`expected an integer from 0 to 65535, got ${value}`);
   return port;
 };
 humanEval

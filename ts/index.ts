@@ -5,7 +5,6 @@
  */
 
 export {
-  BackendConfigError,
   openStageBackend,
   type StageBackendSpec,
   type StageModel,
@@ -18,7 +17,7 @@ export { LocalWorkerBackend } from './backends/local.js';
 export { EndpointError, OpenAICompletionsBackend, ServedModelError } from './backends/openai.js';
 export { type ManagedServer, startServer } from './backends/servers.js';
 export type { BackendDecoding, GenerationBackend, GenerationRequest } from './backends/types.js';
-export { BridgeError, ContractError, PythonError, WorkerDiedError, WorkerTimeoutError } from './bridge/errors.js';
+export { BridgeError, ContractError, ParameterError, PythonError, WorkerDiedError, WorkerTimeoutError } from './bridge/errors.js';
 export { PythonWorker, type WorkerOptions } from './bridge/worker.js';
 export { type DedupFilesOptions, type DedupSummary, dedupFiles } from './commands/dedup.js';
 export { doctor } from './commands/doctor.js';
@@ -26,6 +25,7 @@ export { generateText } from './commands/generate-text.js';
 export { ConfigError, loadConfig, parseConfig } from './config/load.js';
 export { configReference } from './config/reference.js';
 export type { Config, ConfigInput } from './config/schema.js';
+export { RefineAfError, UsageError } from './errors.js';
 export { type Comparison, compareReports, readReport } from './eval/compare.js';
 export {
   addRater,
@@ -44,8 +44,7 @@ export { InterruptedError } from './interrupt.js';
 export { DataFileError } from './io/files.js';
 export { loadSeedTasks, type SeedTask } from './io/seeds.js';
 export { configureLogging, logger } from './log.js';
-export { RunConflictError, RunIncompleteError } from './pipeline/ledger.js';
-export { formatReproSummary, ReproConfigError, type ReproOptions, type ReproSummary, runRepro } from './pipeline/repro.js';
+export { formatReproSummary, type ReproOptions, type ReproSummary, runRepro } from './pipeline/repro.js';
 export {
   formatRunSummary,
   type RunOptions,
@@ -56,6 +55,7 @@ export {
 export { TemplateError } from './prompts/render.js';
 export { type InstanceStageOptions, type InstanceStageResult, runInstanceGeneration } from './stages/instances.js';
 export { type InstructionsOptions, type InstructionsSummary, runInstructionGeneration } from './stages/instructions.js';
+export { RunConflictError, RunIncompleteError } from './stages/ledger.js';
 export type { RlafSummary } from './stages/rlaf/records.js';
 export { runRlafTraining } from './stages/rlaf.js';
 export { runSftTraining, type SftOptions, type SftRunResult } from './stages/sft.js';

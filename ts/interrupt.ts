@@ -3,10 +3,13 @@
  * write. The first signal aborts the returned AbortSignal, which every stage checks between units; a second one exits
  * at once (state on disk is still consistent: every write is append+fsync or temp+rename).
  */
+
+import { RefineAfError } from './errors.js';
 import { logger } from './log.js';
 
-export class InterruptedError extends Error {
+export class InterruptedError extends RefineAfError {
   override name = 'InterruptedError';
+  readonly code = 'interrupted';
 }
 
 const FORCED_EXIT_CODE = 130;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BridgeError, PythonError, WorkerDiedError, WorkerTimeoutError } from '../../ts/bridge/errors.js';
+import { ParameterError, PythonError, WorkerDiedError, WorkerTimeoutError } from '../../ts/bridge/errors.js';
 import { runJob } from '../../ts/bridge/jobs.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { logger } from '../../ts/log.js';
@@ -35,7 +35,10 @@ describe('pythonia worker', () => {
   });
 
   it('validates parameters before they reach Python', async () => {
-    await expect(worker.call('sleep', { seconds: -1 })).rejects.toBeInstanceOf(BridgeError);
+    // time.sleep(-1) would raise in Python too: only a ParameterError, never a PythonError, shows TypeScript refused it.
+    const refused = await worker.call('sleep', { seconds: -1 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ParameterError);
+    expect(refused).toMatchObject({ code: 'invalid-parameters', origin: 'worker.sleep' });
   });
 
   it('is not cut by pythonia’s default request timeout', async () => {

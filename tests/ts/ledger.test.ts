@@ -15,7 +15,7 @@ import {
   RunConflictError,
   RunIncompleteError,
   readLedger,
-} from '../../ts/pipeline/ledger.js';
+} from '../../ts/stages/ledger.js';
 
 let dir = '';
 let file = '';

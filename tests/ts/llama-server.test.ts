@@ -12,11 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { BackendConfigError, openStageBackend, workerFromConfig } from '../../ts/backends/from-config.js';
+import { openStageBackend, workerFromConfig } from '../../ts/backends/from-config.js';
 import { OpenAICompletionsBackend, ServedModelError } from '../../ts/backends/openai.js';
 import type { ManagedServer } from '../../ts/backends/servers.js';
 import type { PythonWorker } from '../../ts/bridge/worker.js';
-import { parseConfig } from '../../ts/config/load.js';
+import { ConfigError, parseConfig } from '../../ts/config/load.js';
 import { type Config, EMBEDDED_DEFAULT_MODEL } from '../../ts/config/schema.js';
 import { evalSuperNiModel } from '../../ts/eval/superni.js';
 import { logger } from '../../ts/log.js';
@@ -171,12 +171,13 @@ describe('the OpenAI backend against a running llama.cpp server', () => {
     const adapter = join(root, 'policy-adapter');
     const spec = { stage: 'instances' as const, kind: 'openai' as const, worker, batchSize: 2, handle: 'h', model: 'smollm2', adapter };
     const unnamed = parseConfig({ openai: { base_url: server.baseUrl, model: 'smollm2' } });
-    await expect(openStageBackend(unnamed, spec)).rejects.toThrow(
-      new BackendConfigError(
+    await expect(openStageBackend(unnamed, spec)).rejects.toMatchObject({
+      name: 'ConfigError',
+      keyPaths: ['instances.backend', 'openai.adapters'],
+      message:
         `instances.backend is openai, and this stage generates with the adapter ${adapter}, which openai.adapters does not name; ` +
-          `add it (openai.adapters: {NAME: ${adapter}}) and serve it (vLLM: --enable-lora --lora-modules NAME=${adapter})`,
-      ),
-    );
+        `add it (openai.adapters: {NAME: ${adapter}}) and serve it (vLLM: --enable-lora --lora-modules NAME=${adapter})`,
+    });
     const named = parseConfig({ openai: { base_url: server.baseUrl, model: 'smollm2', adapters: { policy: adapter } } });
     const failure = openStageBackend(named, spec);
     await expect(failure).rejects.toBeInstanceOf(ServedModelError);
@@ -229,7 +230,7 @@ describe('stages on a llama.cpp server they start and stop themselves (backend l
       const failure = withStageContext(refineAf, (ctx) =>
         generateInstances(ctx, { instructionsFile: pool, adapter: join(root, 'policy') }),
       );
-      await expect(failure).rejects.toBeInstanceOf(BackendConfigError);
+      await expect(failure).rejects.toBeInstanceOf(ConfigError);
       await expect(failure).rejects.toThrow(
         /instances\.backend is llama_cpp, but this stage generates with the peft adapter .*policy, which llama\.cpp's server cannot apply/,
       );

@@ -66,6 +66,24 @@ describe('the public API', () => {
     expect(missing).toEqual([]);
   });
 
+  it('has one error family: every exported error is a RefineAfError with a code of its own', async () => {
+    const { RefineAfError } = sdk as unknown as { RefineAfError: abstract new () => Error };
+    const codes = new Map<string, string>();
+    for (const file of sourceFiles(join(root, 'ts'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const [, name, body] of text.matchAll(/^export class (\w+) extends \w+ \{\n((?: {2}.*\n)*?)\}/gm)) {
+        const value = (sdk as Record<string, unknown>)[name!] as { prototype?: unknown } | undefined;
+        if (!(value?.prototype instanceof Error)) continue;
+        expect(value.prototype, name).toBeInstanceOf(RefineAfError);
+        const code = /readonly code(?:: string)? = '([a-z-]+)'/.exec(body!)?.[1];
+        expect(code, `${name} declares its code`).toBeDefined();
+        expect(codes.get(code!), `${name}'s code ${code} is taken`).toBeUndefined();
+        codes.set(code!, name!);
+      }
+    }
+    expect(codes.size).toBeGreaterThan(12);
+  });
+
   it('leaves internals out', () => {
     for (const internal of ['lcsLength', 'ranks', 'Random', 'latestCheckpoint', 'generateInstances', 'runSft', 'withStageContext'])
       expect(sdk).not.toHaveProperty(internal);

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { freePort } from '../bridge/jobs.js';
 import { PythonWorker } from '../bridge/worker.js';
+import { ConfigError } from '../config/load.js';
 import type { QuantizedStage } from '../config/model-loading.js';
 import type { Config, GENERATION_BACKENDS } from '../config/schema.js';
 import { defaultPython } from '../paths.js';
@@ -59,11 +60,6 @@ export async function withWorker<T>(config: Config, fn: (worker: PythonWorker) =
   } finally {
     await worker.close();
   }
-}
-
-/** The backend a stage cannot use, said before any work starts. */
-export class BackendConfigError extends Error {
-  override name = 'BackendConfigError';
 }
 
 /** What a stage generates with: the rest of its backend comes from the config (`stageBackendSpec`). */
@@ -139,7 +135,8 @@ export async function openStageBackend(config: Config, spec: StageBackendSpec): 
     case 'llama_cpp':
     case 'vllm': {
       if (spec.kind === 'llama_cpp' && spec.adapter !== null) {
-        throw new BackendConfigError(
+        throw ConfigError.at(
+          GENERATING_STAGES[spec.stage].key,
           `${GENERATING_STAGES[spec.stage].key} is llama_cpp, but this stage generates with the peft adapter ${spec.adapter}, which llama.cpp's server cannot apply; ` +
             'use local, vllm, or openai with a server that serves the adapter (vLLM: --enable-lora --lora-modules NAME=DIR)',
         );
@@ -179,7 +176,8 @@ function servedAdapterName(config: Config, spec: StageBackendSpec): string {
   const wanted = resolve(spec.adapter!);
   const entry = Object.entries(config.openai.adapters).find(([, dir]) => resolve(dir) === wanted);
   if (entry === undefined) {
-    throw new BackendConfigError(
+    throw ConfigError.at(
+      [GENERATING_STAGES[spec.stage].key, 'openai.adapters'],
       `${GENERATING_STAGES[spec.stage].key} is openai, and this stage generates with the adapter ${wanted}, which openai.adapters does not name; ` +
         `add it (openai.adapters: {NAME: ${wanted}}) and serve it (vLLM: --enable-lora --lora-modules NAME=${wanted})`,
     );
@@ -195,7 +193,8 @@ async function startStageServer(config: Config, spec: StageBackendSpec): Promise
   const options = { python, startupTimeoutMs: config.server.startup_timeout_ms, ...(spec.signal ? { signal: spec.signal } : {}) };
   if (spec.kind === 'llama_cpp') {
     if (resolved.gguf_file === null) {
-      throw new BackendConfigError(
+      throw ConfigError.at(
+        [GENERATING_STAGES[spec.stage].key, 'models.generator'],
         `${GENERATING_STAGES[spec.stage].key} is llama_cpp, which serves .gguf files, but ${spec.model} resolved to ${resolved.path}, which has none`,
       );
     }

@@ -8,16 +8,19 @@
 import OpenAI from 'openai';
 import type { Completion } from '../bridge/contract.js';
 import type { Config } from '../config/schema.js';
+import { RefineAfError } from '../errors.js';
 import { logger } from '../log.js';
 import type { BackendDecoding, GenerationBackend, GenerationRequest } from './types.js';
 
-export class EndpointError extends Error {
+export class EndpointError extends RefineAfError {
   override name = 'EndpointError';
+  readonly code: string = 'endpoint';
 }
 
 /** The servers do not serve the model or LoRA adapter a stage needs; raised before any request is made. */
 export class ServedModelError extends EndpointError {
   override name = 'ServedModelError';
+  override readonly code = 'served-model';
   constructor(
     readonly baseUrl: string,
     readonly model: string,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ParentDeathSignal } from '../bridge/contract.js';
-import { BridgeError } from '../bridge/errors.js';
+import { ParameterError } from '../bridge/errors.js';
 import { type ServerLaunch, type ServerProcess, startServerProcess } from '../bridge/jobs.js';
 
 interface ServerSpec<P extends z.ZodType> {
@@ -109,7 +109,7 @@ export async function startServer<S extends ServerName>(name: S, params: ServerP
   const spec = servers[name];
   const origin = `server.${name}`;
   const checked = spec.params.safeParse(params);
-  if (!checked.success) throw new BridgeError(`${origin}: invalid parameters: ${checked.error.message}`);
+  if (!checked.success) throw new ParameterError(origin, checked.error.message);
   const { command, ...launch } = options;
   const started = await startServerProcess({
     ...launch,

@@ -1,8 +1,11 @@
 /** Errors that come out of the bridge: values with fields, never strings to parse. */
+import { RefineAfError } from '../errors.js';
 import type { PythonErrorInfo } from './contract.js';
 
-export class BridgeError extends Error {
+/** Anything that went wrong across the seam; the classes below say what. */
+export class BridgeError extends RefineAfError {
   override name = 'BridgeError';
+  readonly code: string = 'bridge';
 }
 
 /**
@@ -23,6 +26,7 @@ const NATIVE_OUT_OF_MEMORY = /memory allocation of \d+ bytes failed|std::bad_all
 /** A Python exception raised inside a worker method or job. */
 export class PythonError extends BridgeError {
   override name = 'PythonError';
+  override readonly code = 'python';
   readonly pythonType: string;
   readonly pythonMessage: string;
   readonly pythonTraceback: string;
@@ -49,6 +53,7 @@ export const LAST_OUTPUT_LINES = 20;
 /** The worker or job process ended (killed, segfault, OOM killer, a native allocation failure) while work was pending. */
 export class WorkerDiedError extends BridgeError {
   override name = 'WorkerDiedError';
+  override readonly code = 'worker-died';
   /** Its last output says a native allocation failed: callers can lower a batch size and resume. */
   readonly isOutOfMemory: boolean;
   constructor(
@@ -67,8 +72,10 @@ export class WorkerDiedError extends BridgeError {
   }
 }
 
+/** A worker call that ran past its limit (bridge.timeouts_ms); the worker was stopped. */
 export class WorkerTimeoutError extends BridgeError {
   override name = 'WorkerTimeoutError';
+  override readonly code = 'worker-timeout';
   constructor(
     readonly origin: string,
     readonly timeoutMs: number,
@@ -83,10 +90,23 @@ export class WorkerTimeoutError extends BridgeError {
 /** Python answered with something the contract does not allow: a bug on one side of the seam. */
 export class ContractError extends BridgeError {
   override name = 'ContractError';
+  override readonly code = 'contract';
   constructor(
     readonly origin: string,
     readonly issues: string,
   ) {
     super(`${origin} returned a value that does not match its declaration in ts/bridge/contract.ts: ${issues}`);
+  }
+}
+
+/** Parameters that break a method's, job's or server's declaration in ts/bridge/contract.ts: refused before Python sees them. */
+export class ParameterError extends BridgeError {
+  override name = 'ParameterError';
+  override readonly code = 'invalid-parameters';
+  constructor(
+    readonly origin: string,
+    readonly issues: string,
+  ) {
+    super(`${origin}: invalid parameters: ${issues}`);
   }
 }

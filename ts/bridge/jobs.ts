@@ -28,7 +28,7 @@ import {
   type ParentDeathSignal,
   pythonEnvironment,
 } from './contract.js';
-import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError } from './errors.js';
+import { BridgeError, ContractError, LAST_OUTPUT_LINES, ParameterError, PythonError, WorkerDiedError } from './errors.js';
 import { logPythonLine } from './python-log.js';
 
 const KILL_GRACE_MS = 5_000;
@@ -64,7 +64,7 @@ export async function runJob(
   if (!Object.hasOwn(table, name)) throw new BridgeError(`${origin}: not a job of this contract`);
   const spec = table[name]!;
   const checked = spec.params.safeParse(params);
-  if (!checked.success) throw new BridgeError(`${origin}: invalid parameters: ${checked.error.message}`);
+  if (!checked.success) throw new ParameterError(origin, checked.error.message);
   const dir = mkdtempSync(join(tmpdir(), 'refine-af-job-'));
   const paramsFile = join(dir, 'params.json');
   writeFileSync(paramsFile, JSON.stringify(checked.data));

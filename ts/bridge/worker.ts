@@ -24,7 +24,15 @@ import {
   type WorkerMethod,
   workerMethods,
 } from './contract.js';
-import { BridgeError, ContractError, LAST_OUTPUT_LINES, PythonError, WorkerDiedError, WorkerTimeoutError } from './errors.js';
+import {
+  BridgeError,
+  ContractError,
+  LAST_OUTPUT_LINES,
+  ParameterError,
+  PythonError,
+  WorkerDiedError,
+  WorkerTimeoutError,
+} from './errors.js';
 import { logPythonLine } from './python-log.js';
 
 const LOG_POLL_MS = 200;
@@ -104,7 +112,7 @@ export class PythonWorker<X extends MethodSpecs = Record<never, never>> {
     if (!Object.hasOwn(this.methods, name)) throw new BridgeError(`${origin}: not a method of this worker's contract`);
     const spec = this.methods[name]!;
     const checked = spec.params.safeParse(params);
-    if (!checked.success) throw new BridgeError(`${origin}: invalid parameters: ${checked.error.message}`);
+    if (!checked.success) throw new ParameterError(origin, checked.error.message);
     const service = await this.start();
     const timeoutMs = options.timeoutMs ?? this.timeoutsMs[name as WorkerMethod] ?? spec.timeoutMs;
     const raw = await this.track(origin, timeoutMs, service.call$(name, JSON.stringify(checked.data), { $timeout: Infinity }));

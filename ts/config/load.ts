@@ -2,15 +2,27 @@
 import { readFileSync } from 'node:fs';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { RefineAfError } from '../errors.js';
 import { type Config, type ConfigInput, configSchema } from './schema.js';
 
-export class ConfigError extends Error {
+/** A config that cannot be used: one that does not validate, or a setting that cannot work here, found before any work. */
+export class ConfigError extends RefineAfError {
   override name = 'ConfigError';
+  readonly code = 'config';
   constructor(
-    readonly file: string,
+    /** The file (or object) the config was read from; undefined for a validated config found unusable later. */
+    readonly source: string | undefined,
+    /** One line per problem: where (file:line), the key path, what was expected and what was there. */
     readonly problems: string[],
+    /** The dotted key paths at fault, as `config reference` names them. */
+    readonly keyPaths: string[],
   ) {
-    super(`invalid config ${file}:\n  ${problems.join('\n  ')}`);
+    super(source === undefined ? problems.join('\n') : `invalid config ${source}:\n  ${problems.join('\n  ')}`);
+  }
+
+  /** A setting that validates but cannot work (with another setting, on this machine, with that backend). */
+  static at(keyPath: string | string[], problem: string): ConfigError {
+    return new ConfigError(undefined, [problem], typeof keyPath === 'string' ? [keyPath] : keyPath);
   }
 }
 
@@ -92,22 +104,28 @@ function movedKeyProblem(path: PropertyKey[], got: unknown): string | undefined 
 export function parseConfig(raw: unknown, source = '<config object>', locate?: (path: PropertyKey[]) => string): Config {
   const result = configSchema.safeParse(raw ?? {});
   if (result.success) return result.data;
-  const problems = flatten(result.error.issues).map(({ path, message }) => {
+  const issues = flatten(result.error.issues);
+  const problems = issues.map(({ path, message }) => {
     const got = path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw);
     const moved = movedKeyProblem(path, got);
     if (moved) return `${locate?.(path) ?? source}: ${moved}`;
-    const keyPath = path.map(String).join('.') || '(top level)';
-    return `${locate?.(path) ?? source}: ${keyPath}: ${message}; got ${describeValue(got)}`;
+    return `${locate?.(path) ?? source}: ${keyPathOf(path)}: ${message}; got ${describeValue(got)}`;
   });
-  throw new ConfigError(source, problems);
+  throw new ConfigError(
+    source,
+    problems,
+    issues.map(({ path }) => keyPathOf(path)),
+  );
 }
+
+const keyPathOf = (path: PropertyKey[]): string => path.map(String).join('.') || '(top level)';
 
 export function loadConfig(file: string, overrides: ConfigInput = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(file, [`cannot read: ${(error as Error).message}`]);
+    throw new ConfigError(file, [`cannot read: ${(error as Error).message}`], []);
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -115,11 +133,12 @@ export function loadConfig(file: string, overrides: ConfigInput = {}): Config {
     throw new ConfigError(
       file,
       doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`),
+      [],
     );
   }
   const raw = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw))
-    throw new ConfigError(file, [`${file}:1: expected a mapping of sections, got ${describeValue(raw)}`]);
+    throw new ConfigError(file, [`${file}:1: expected a mapping of sections, got ${describeValue(raw)}`], ['(top level)']);
   const locate = (path: PropertyKey[]): string => {
     for (let depth = path.length; depth > 0; depth--) {
       const node = doc.getIn(path.slice(0, depth).map(String), true);

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { UsageError } from '../errors.js';
 import { DataFileError, readJsonIfExists } from '../io/files.js';
 import { SCORES_JSON, type SuperNiReport } from './superni.js';
 
@@ -37,7 +38,7 @@ export interface Comparison {
 /** Compare run A with run B on ROUGE-L over the tasks both scored. */
 export function compareReports(a: SuperNiReport, b: SuperNiReport): Comparison {
   const shared = Object.keys(a.tasks).filter((t) => t in b.tasks);
-  if (shared.length === 0) throw new Error('the two runs share no task');
+  if (shared.length === 0) throw new UsageError('the two runs share no task');
   let better = 0;
   let worse = 0;
   for (const task of shared) {

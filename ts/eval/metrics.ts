@@ -5,6 +5,8 @@
  * Both take the maximum over the references; every level of aggregation is a micro-average over instances, ×100,
  * rounded to 4 decimals like Python's `round(x, 4)`. Golden values: tests/golden/make_superni_golden.py.
  */
+
+import { UsageError } from '../errors.js';
 import { lcsLength } from '../rouge/lcs.js';
 import { rougeLFromLcs } from '../rouge/score.js';
 import { rougeTokens } from '../rouge/tokenize.js';
@@ -62,7 +64,7 @@ export interface InstanceScore {
 
 /** Both metrics of one prediction, each the maximum over the references. */
 export function scoreInstance(prediction: string, references: readonly string[]): InstanceScore {
-  if (references.length === 0) throw new Error('an instance needs at least one reference output');
+  if (references.length === 0) throw new UsageError('an instance needs at least one reference output');
   const [predictionIds, ...referenceIds] = internAll([prediction, ...references].map(stemmedRougeTokens)) as [number[], ...number[][]];
   let em = 0;
   let rouge = 0;

@@ -20,9 +20,11 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
+import { RefineAfError } from '../errors.js';
 
-export class DataFileError extends Error {
+export class DataFileError extends RefineAfError {
   override name = 'DataFileError';
+  readonly code = 'data-file';
   constructor(
     readonly file: string,
     readonly line: number | undefined,

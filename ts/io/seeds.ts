@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { packageRoot } from '../paths.js';
-import { readJsonl } from './files.js';
+import { DataFileError, readJsonl } from './files.js';
 
 export const seedTaskSchema = z.strictObject({
   id: z.string().min(1),
@@ -18,6 +18,6 @@ export const defaultSeedTasksFile = resolve(packageRoot, 'seeds', 'seed_tasks.js
 /** Every line must be a seed task; a bad one fails with file, line, key path and the problem. */
 export function loadSeedTasks(file = defaultSeedTasksFile): SeedTask[] {
   const tasks = readJsonl(file, seedTaskSchema);
-  if (tasks.length === 0) throw new Error(`${file}: no seed tasks`);
+  if (tasks.length === 0) throw new DataFileError(file, undefined, 'no seed tasks');
   return tasks;
 }

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
 import type { PythonWorker } from '../bridge/worker.js';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { compareReports, readReport } from '../eval/compare.js';
 import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from '../eval/human/commands.js';
@@ -26,9 +27,9 @@ import { toCsv } from '../io/csv.js';
 import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
 import { logger } from '../log.js';
 import { runLedgerFile } from '../paths.js';
+import { completedSteps, Ledger, type LedgerOptions, RunIncompleteError, type StepOutcome } from '../stages/ledger.js';
 import { sftArtifactKey, sftOutDir, sftSubsets } from '../stages/sft.js';
 import { analyseDataset, type DatasetStats } from '../stats/report.js';
-import { completedSteps, Ledger, type LedgerOptions, type StepOutcome } from './ledger.js';
 import { type ReproResults, type TableIIIRow, type TableIIRow, writeReproReport } from './repro-report.js';
 
 export type ArmName = 'refine-af' | 'self-instruct';
@@ -64,16 +65,13 @@ interface Arm {
 
 export const reproDir = (config: Config): string => join(config.run.dir, 'repro');
 
-export class ReproConfigError extends Error {
-  override name = 'ReproConfigError';
-}
-
 // ---------------------------------------------------------------- the two arms
 
 /** What a finished pipeline offers the reproduction: its dataset, reward log and SFT models, with their stage hashes. */
 function armOf(name: ArmName, config: Config): Arm {
   if (config.pipeline.method !== name) {
-    throw new ReproConfigError(
+    throw ConfigError.at(
+      'pipeline.method',
       `the ${name} config (run.dir ${config.run.dir}) has pipeline.method ${config.pipeline.method}; expected ${name}`,
     );
   }
@@ -89,7 +87,7 @@ function armOf(name: ArmName, config: Config): Arm {
     const adapter = sft.artifacts[sftArtifactKey(subset)];
     const record = readJsonIfExists(join(sftOutDir(config.run.dir, subset), 'result.json'), z.looseObject({ instructions: z.number() }));
     if (adapter === undefined || record === undefined) {
-      throw new ReproConfigError(`${config.run.dir}: the sft stage recorded no model for subset ${subset ?? 'all'}`);
+      throw new RunIncompleteError(`${config.run.dir}: the sft stage recorded no model for subset ${subset ?? 'all'}`);
     }
     return { subset, instructions: record.instructions, adapter, upstream: sft.hash };
   });
@@ -105,18 +103,21 @@ function armOf(name: ArmName, config: Config): Arm {
 
 function checkComparable(main: Config, baseline: Config): void {
   if (main.models.generator !== baseline.models.generator) {
-    throw new ReproConfigError(
+    throw ConfigError.at(
+      'models.generator',
       `the two configs fine-tune different base models (${main.models.generator} vs ${baseline.models.generator}); a comparison needs the same one`,
     );
   }
   const subsets = (c: Config) => JSON.stringify(sftSubsets(c).map(String).sort());
   if (subsets(main) !== subsets(baseline)) {
-    throw new ReproConfigError(
+    throw ConfigError.at(
+      ['sft.max_instructions', 'sft.extra_subsets'],
       `the two configs fine-tune different Table II subsets (sft.max_instructions and sft.extra_subsets must match)`,
     );
   }
   if (main.eval.data_dir === null) {
-    throw new ReproConfigError(
+    throw ConfigError.at(
+      'eval.data_dir',
       `eval.data_dir is not set in the REFINE-AF config: name the Super-NI benchmark (a checkout of allenai/natural-instructions, or data/superni-mini)`,
     );
   }

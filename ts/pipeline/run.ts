@@ -26,10 +26,10 @@ import { runLedgerFile } from '../paths.js';
 import { releaseModels, type StageContext, type StageRelease, withStageContext } from '../stages/context.js';
 import { generateInstances } from '../stages/instances.js';
 import { generateInstructions, instructionsOutputPaths } from '../stages/instructions.js';
+import { Ledger, type LedgerOptions, RunConflictError, readLedger, type StepWork } from '../stages/ledger.js';
 import { rlafPaths } from '../stages/rlaf/paths.js';
 import { trainRlafWithFeedback } from '../stages/rlaf.js';
 import { runSft, sftArtifactKey, sftOutDir, sftSubsets } from '../stages/sft.js';
-import { Ledger, type LedgerOptions, RunConflictError, readLedger, type StepWork } from './ledger.js';
 
 export const STAGE_NAMES = ['instructions', 'rlaf', 'instances', 'sft'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];

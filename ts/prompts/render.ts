@@ -1,13 +1,15 @@
 /** The one templating rule: `{{name}}` placeholders (in files under seeds/templates/ or recorded texts), every one filled, none extra. */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { RefineAfError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 
 const PLACEHOLDER = /\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g;
 const cache = new Map<string, string>();
 
-export class TemplateError extends Error {
+export class TemplateError extends RefineAfError {
   override name = 'TemplateError';
+  readonly code = 'template';
 }
 
 /** A template path is absolute, or relative to seeds/templates/ in the package. */

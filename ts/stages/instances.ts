@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { stageBackendSpec, withStageBackend } from '../backends/from-config.js';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
@@ -22,6 +23,7 @@ import { countWords, type DatasetStatistics, datasetStatistics, formatTableV, ty
 import { type StageContext, withStageContext } from './context.js';
 import { parseInstances, withoutFieldLabel } from './instances/parser.js';
 import { instancePrompt } from './instances/prompt.js';
+import { RunConflictError } from './ledger.js';
 
 /** A stage-1 pool line: at least an instruction; other fields (scores, provenance) are carried by stage 1 and ignored here. */
 export const poolRecordSchema = z.looseObject({ instruction: z.string().min(1) });
@@ -95,12 +97,16 @@ export function instanceFiles(outDir: string): InstanceFiles {
 
 function checkPolicy(config: Config, adapter: string | null): void {
   if (config.pipeline.method === 'refine-af' && adapter === null) {
-    throw new Error(
+    throw ConfigError.at(
+      'pipeline.method',
       'pipeline.method is refine-af: stage 3 needs the stage-2 adapter; for the Self-Instruct baseline set pipeline.method: self-instruct',
     );
   }
   if (config.pipeline.method === 'self-instruct' && adapter !== null) {
-    throw new Error(`pipeline.method is self-instruct: instances come from the base model, but an adapter was given (${adapter})`);
+    throw ConfigError.at(
+      'pipeline.method',
+      `pipeline.method is self-instruct: instances come from the base model, but an adapter was given (${adapter})`,
+    );
   }
 }
 
@@ -108,7 +114,7 @@ function checkPolicy(config: Config, adapter: string | null): void {
 function recordSettings(file: string, current: z.input<typeof settingsSchema>): void {
   const previous = readJsonIfExists(file, settingsSchema);
   if (previous && JSON.stringify(previous) !== JSON.stringify(settingsSchema.parse(current))) {
-    throw new Error(
+    throw new RunConflictError(
       `${file}: these generations were made with other settings; resume with the same config and pool, or use another run directory`,
     );
   }
@@ -120,7 +126,7 @@ function readGenerations(file: string, pool: readonly string[]): Generation[] {
   const generations = readJsonl(file, generationSchema, { repairTornTail: true });
   for (const g of generations) {
     if (pool[g.index] !== g.instruction)
-      throw new Error(`${file}: the line for pool index ${g.index} is for another instruction (the pool changed since)`);
+      throw new RunConflictError(`${file}: the line for pool index ${g.index} is for another instruction (the pool changed since)`);
   }
   return generations;
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { stageBackendSpec, withStageBackend } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
 import { decodingSchema } from '../bridge/contract.js';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeJsonAtomic } from '../io/files.js';
@@ -22,6 +23,7 @@ import { NoveltyIndex } from '../rouge/index.js';
 import { type StageContext, withStageContext } from './context.js';
 import { parseCompletion, REJECTION_REASONS, type RejectionReason, rejectionReason } from './instructions/postprocess.js';
 import { renderInstructionPrompt, sampleInContext } from './instructions/prompt.js';
+import { RunConflictError } from './ledger.js';
 
 export const machineInstructionSchema = z.strictObject({
   instruction: z.string(),
@@ -90,13 +92,15 @@ export async function generateInstructionsWith(
   const seedFile = settings.seed_tasks === undefined ? defaultSeedTasksFile : resolvePath(settings.seed_tasks);
   const seeds = loadSeedTasks(seedFile).map((task) => task.instruction);
   if (settings.num_machine_instructions > settings.num_prompt_instructions) {
-    throw new Error(
+    throw ConfigError.at(
+      ['instructions.num_machine_instructions', 'instructions.num_prompt_instructions'],
       `instructions: num_machine_instructions (${settings.num_machine_instructions}) is more than num_prompt_instructions (${settings.num_prompt_instructions})`,
     );
   }
   // The pool of machine instructions starts empty, so the first prompts take all their in-context instructions from the seeds.
   if (settings.num_prompt_instructions > seeds.length) {
-    throw new Error(
+    throw ConfigError.at(
+      ['instructions.num_prompt_instructions', 'instructions.seed_tasks'],
       `instructions: ${settings.num_prompt_instructions} in-context instructions per prompt need at least that many seed tasks (the first prompts have no machine instructions yet); ${seedFile} has ${seeds.length}`,
     );
   }
@@ -188,7 +192,7 @@ function resolvePath(file: string): string {
 function startFresh(paths: { output: string; state: string }, seed: number): { state: StageState; kept: MachineInstruction[] } {
   for (const file of [paths.output, paths.state]) {
     if (existsSync(file) && statSync(file).size > 0) {
-      throw new Error(`${file} exists: pass --resume to continue that run, or choose another run.dir`);
+      throw new RunConflictError(`${file} exists: pass --resume to continue that run, or choose another run.dir`);
     }
   }
   const state: StageState = {
@@ -206,7 +210,7 @@ function startFresh(paths: { output: string; state: string }, seed: number): { s
 /** The snapshot is the truth: output lines beyond it belong to the batch in flight at the crash, and are cut. */
 function reconcile(paths: { output: string; state: string }): { state: StageState; kept: MachineInstruction[] } {
   const state = readJsonIfExists(paths.state, stateSchema);
-  if (state === undefined) throw new Error(`${paths.state}: no snapshot to resume from (was the run started in this run.dir?)`);
+  if (state === undefined) throw new RunConflictError(`${paths.state}: no snapshot to resume from (was the run started in this run.dir?)`);
   const kept = readJsonl(paths.output, machineInstructionSchema, { repairTornTail: true });
   if (kept.length < state.output_lines) {
     throw new DataFileError(

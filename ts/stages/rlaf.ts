@@ -12,9 +12,12 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { type Completion, indicatorValuesSchema, type Triplet } from '../bridge/contract.js';
+import { ContractError } from '../bridge/errors.js';
 import type { PythonWorker } from '../bridge/worker.js';
+import { ConfigError } from '../config/load.js';
 import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
+import { UsageError } from '../errors.js';
 import { FeedbackScorer } from '../feedback/scorer.js';
 import { appendJsonl, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { logger } from '../log.js';
@@ -24,6 +27,7 @@ import { rewardCurveSvg } from '../stats/line-chart.js';
 import { type StageContext, withStageContext } from './context.js';
 import { parseInstances } from './instances/parser.js';
 import { instancePrompt } from './instances/prompt.js';
+import { RunConflictError, RunIncompleteError } from './ledger.js';
 import { latestCheckpoint, reconcileLogs } from './rlaf/checkpoints.js';
 import { checkpointDir, rlafPaths } from './rlaf/paths.js';
 import { feedbackScalars, metricsCsv, type RlafSummary, type Rollout, stepRecord, summarise } from './rlaf/records.js';
@@ -61,7 +65,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
 
   const resumeFrom = options.resume ? latestCheckpoint(paths.checkpoints) : undefined;
   if (!options.resume && existsSync(paths.metrics)) {
-    throw new Error(`${paths.metrics} exists: pass --resume to continue that run, or choose another rlaf.out_dir / run.dir`);
+    throw new RunConflictError(`${paths.metrics} exists: pass --resume to continue that run, or choose another rlaf.out_dir / run.dir`);
   }
   const startStep = resumeFrom?.step ?? 0;
   const { history, rollouts: loggedRollouts } = reconcileLogs(paths, startStep);
@@ -76,7 +80,8 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
     resume_from: resumeFrom?.dir ?? null,
     logging_dir: settings.report_to.includes('tensorboard') ? paths.tensorboard : null,
   });
-  if (opened.step !== startStep) throw new Error(`checkpoint ${resumeFrom?.dir} holds step ${opened.step}, its marker says ${startStep}`);
+  if (opened.step !== startStep)
+    throw new RunConflictError(`checkpoint ${resumeFrom?.dir} holds step ${opened.step}, its marker says ${startStep}`);
   logger.info(
     `rlaf: ${opened.model.resolved.ref} (${opened.model.quantization}, ${opened.model.device}), ` +
       `${opened.trainable_parameters} trainable of ${opened.parameters} parameters; ` +
@@ -117,7 +122,8 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
         seed: random.nextUint32(),
         scalars: feedbackScalars(rollouts),
       });
-      if (stats.step !== step) throw new Error(`the PPO trainer reports step ${stats.step} where the loop is at step ${step}`);
+      if (stats.step !== step)
+        throw new ContractError('worker.ppo_step', `the PPO trainer reports step ${stats.step} where the loop is at step ${step}`);
 
       // 5. Log the step: metrics (JSONL + CSV), rollouts; checkpoint every save_every steps.
       const record = stepRecord(history, rollouts, stats, (performance.now() - started) / 1000, settings.moving_average_span);
@@ -180,10 +186,11 @@ export async function runRlafTraining(config: Config, options: { resume?: boolea
 
 function readPool(file: string, batchSize: number): string[] {
   if (!existsSync(file))
-    throw new Error(`instruction pool ${file} not found: run stage 1 (refine-af generate-instructions) or set rlaf.pool`);
+    throw new RunIncompleteError(`instruction pool ${file} not found: run stage 1 (refine-af generate-instructions) or set rlaf.pool`);
   const instructions = [...new Set(readJsonl(file, poolLineSchema).map((line) => line.instruction))];
   if (instructions.length < batchSize) {
-    throw new Error(
+    throw ConfigError.at(
+      'rlaf.ppo.batch_size',
       `instruction pool ${file} has ${instructions.length} distinct instructions; a PPO step samples rlaf.ppo.batch_size = ${batchSize}`,
     );
   }
@@ -208,13 +215,13 @@ export async function scoreResponses(
   const triplets = instances.flatMap((instance, i) => (instance ? [{ instruction: instructions[i]!, ...instance }] : []));
   const scored = triplets.length > 0 ? await reward(triplets) : [];
   if (scored.length !== triplets.length)
-    throw new Error(`the reward function returned ${scored.length} rewards for ${triplets.length} triplets`);
+    throw new UsageError(`the reward function returned ${scored.length} rewards for ${triplets.length} triplets`);
   let next = 0;
   return responses.map((response, i) => {
     const instance = instances[i] ?? null;
     const score = instance ? scored[next++]! : { reward: unparsedReward, indicators: {} };
     if (!Number.isFinite(score.reward))
-      throw new Error(`the reward function returned ${score.reward} for instruction ${JSON.stringify(instructions[i])}`);
+      throw new UsageError(`the reward function returned ${score.reward} for instruction ${JSON.stringify(instructions[i])}`);
     return {
       instruction: instructions[i]!,
       response: response.text,

@@ -18,11 +18,11 @@ import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { tensorboardDir } from '../paths.js';
-import { Ledger } from '../pipeline/ledger.js';
 import { type Progress, startProgress } from '../progress.js';
 import { loadTemplate, renderTemplateText } from '../prompts/render.js';
 import { type IftRecord, iftRecordSchema } from '../stats/dataset.js';
 import { type StageContext, withStageContext } from './context.js';
+import { Ledger } from './ledger.js';
 
 export type SftJobResult = JobResult<'sft'>;
 type SftJobParams = z.output<typeof jobs.sft.params>;
@@ -146,7 +146,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const recordFile = join(outDir, 'result.json');
 
   const records = firstInstructions(readJsonl(options.datasetFile, iftRecordSchema), maxInstructions);
-  if (records.length === 0) throw new Error(`${options.datasetFile}: no instances to fine-tune on`);
+  if (records.length === 0) throw new DataFileError(options.datasetFile, undefined, 'no instances to fine-tune on');
   const instructions = new Set(records.map((r) => r.instruction)).size;
   const templates = sftPromptTemplates(settings);
   const pairs = records.map((r) => ({ prompt: sftPrompt(templates, r), response: r.output }));

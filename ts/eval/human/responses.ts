@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { UsageError } from '../../errors.js';
 import { DataFileError, readJsonlLines } from '../../io/files.js';
 import { packageRoot } from '../../paths.js';
 
@@ -50,7 +51,7 @@ export function parseRunArgument(argument: string): { system: string; file: stri
   const system = argument.slice(0, at);
   const file = argument.slice(at + 1);
   if (at < 0 || !SYSTEM_NAME.test(system) || file === '') {
-    throw new Error(
+    throw new UsageError(
       `--runs expects name=path with a system name of letters, digits, ".", "_", "+" or "-" (at most 64), got ${JSON.stringify(argument)}`,
     );
   }

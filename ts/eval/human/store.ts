@@ -14,6 +14,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { RefineAfError } from '../../errors.js';
 import type { Instruction, SystemRun } from './responses.js';
 import { RATINGS, type Rating } from './scale.js';
 
@@ -67,8 +68,9 @@ CREATE TABLE sessions (
 ) STRICT;
 `;
 
-export class RatingStoreError extends Error {
+export class RatingStoreError extends RefineAfError {
   override name = 'RatingStoreError';
+  readonly code = 'rating-store';
 }
 
 export interface Rater {

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { PPO_CHECKPOINT_MARKER, ppoCheckpointMarkerSchema } from '../../bridge/contract.js';
 import { readJsonIfExists, readJsonl, writeFileAtomic } from '../../io/files.js';
 import { logger } from '../../log.js';
+import { RunConflictError } from '../ledger.js';
 import type { RlafPaths } from './paths.js';
 import { type RlafStepRecord, type RolloutRecord, rlafStepRecordSchema, rolloutRecordSchema } from './records.js';
 
@@ -35,7 +36,7 @@ export function reconcileLogs(paths: RlafPaths, checkpointStep: number): { histo
   const history = keep(paths.metrics, rlafStepRecordSchema);
   const steps = history.map((r) => r.step);
   if (steps.some((s, i) => s !== i + 1) || steps.length !== checkpointStep) {
-    throw new Error(
+    throw new RunConflictError(
       `${paths.metrics} does not hold steps 1…${checkpointStep} in order (found ${steps.length} lines): it belongs to another run`,
     );
   }

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { z } from 'zod';
 import { workerMethods } from '../bridge/contract.js';
+import { RefineAfError } from '../errors.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { readJsonIfExists, writeJsonAtomic } from '../io/files.js';
 import { logger } from '../log.js';
@@ -32,13 +33,15 @@ export type LedgerCollection = 'stages' | 'steps';
 const ledgerFileSchema = (collection: LedgerCollection) => z.strictObject({ [collection]: z.record(z.string(), ledgerEntrySchema) });
 
 /** A refusal: work of other inputs in the way without --force, or an interrupted step without --resume. */
-export class RunConflictError extends Error {
+export class RunConflictError extends RefineAfError {
   override name = 'RunConflictError';
+  readonly code = 'run-conflict';
 }
 
 /** A step another one builds on is not complete. */
-export class RunIncompleteError extends Error {
+export class RunIncompleteError extends RefineAfError {
   override name = 'RunIncompleteError';
+  readonly code = 'run-incomplete';
 }
 
 export function hashOf(value: unknown): string {
