@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { freePort } from '../bridge/jobs.js';
 import { PythonWorker } from '../bridge/worker.js';
 import { ConfigError } from '../config/load.js';
-import type { QuantizedStage } from '../config/model-loading.js';
+import { modelLoading, type QuantizedStage } from '../config/model-loading.js';
 import type { Config, GENERATION_BACKENDS } from '../config/schema.js';
 import { defaultPython } from '../paths.js';
 import { LocalWorkerBackend } from './local.js';
@@ -46,6 +46,23 @@ const GENERATING_STAGES: Record<GeneratingStage, GeneratingStageSettings> = {
   eval: { key: 'eval.backend', kind: (c) => c.eval.backend, batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
   responses: { key: 'human_eval.backend', kind: (c) => c.human_eval.backend, batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
 };
+
+/**
+ * What of a generating stage's engine changes what it generates: how the model is loaded and, on a server, how it is
+ * served. Hardware choices that do not (port, thread count, tensor parallelism, batch size) are left out, so a stage
+ * resumes on another machine.
+ */
+export function stageEngineInputs(config: Config, stage: GeneratingStage) {
+  const settings = GENERATING_STAGES[stage];
+  const kind = settings.kind(config);
+  const serving = {
+    local: null,
+    openai: { model: config.openai.model },
+    llama_cpp: { n_ctx: config.server.llama_cpp.n_ctx, extra_args: config.server.llama_cpp.extra_args },
+    vllm: { extra_args: config.server.vllm.extra_args },
+  }[kind];
+  return { kind, loading: modelLoading(config.models, settings.quantized), serving };
+}
 
 /** The worker a config asks for: its interpreter and per-method timeouts (its log level follows the terminal's). */
 export function workerFromConfig(config: Config): PythonWorker {

@@ -17,19 +17,21 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { stageEngineInputs } from '../backends/from-config.js';
 import type { QuantizedStage } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { writeFileAtomic } from '../io/files.js';
 import { logger } from '../log.js';
 import { runLedgerFile } from '../paths.js';
+import { loadTemplate } from '../prompts/render.js';
 import { releaseModels, type StageContext, type StageRelease, withStageContext } from '../stages/context.js';
 import { generateInstances } from '../stages/instances.js';
-import { generateInstructions, instructionsOutputPaths } from '../stages/instructions.js';
-import { Ledger, type LedgerOptions, RunConflictError, readLedger, type StepWork } from '../stages/ledger.js';
+import { generateInstructions, instructionsOutputPaths, seedTasksFile } from '../stages/instructions.js';
+import { hashOf, Ledger, type LedgerOptions, type LedgerStep, RunConflictError, readLedger, type StepWork } from '../stages/ledger.js';
 import { rlafPaths } from '../stages/rlaf/paths.js';
 import { trainRlafWithFeedback } from '../stages/rlaf.js';
-import { runSft, sftArtifactKey, sftOutDir, sftSubsets } from '../stages/sft.js';
+import { runSft, sftArtifactKey, sftOutDir, sftPromptTemplates, sftSubsets } from '../stages/sft.js';
 
 export const STAGE_NAMES = ['instructions', 'rlaf', 'instances', 'sft'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -82,7 +84,11 @@ const STAGES: StageDefinition[] = [
             seed: c.run.seed,
             generator: c.models.generator,
             instructions: c.instructions,
-            openai_model: c.instructions.backend === 'openai' ? c.openai.model : null,
+            engine: stageEngineInputs(c, 'instructions'),
+            texts: {
+              template: loadTemplate(c.instructions.template),
+              seed_tasks_sha256: sha256(readFileSync(seedTasksFile(c.instructions))),
+            },
           }
         : { instructions_from_sha256: sharedInstructions(c).sha256 },
     outputs: (c) => Object.values(instructionsOutputPaths(c)),
@@ -102,7 +108,13 @@ const STAGES: StageDefinition[] = [
   },
   {
     name: 'rlaf',
-    inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'rlaf'), rlaf: c.rlaf, feedback: c.feedback }),
+    inputs: (c) => ({
+      seed: c.run.seed,
+      models: modelsAsSeenBy(c, 'rlaf'),
+      rlaf: c.rlaf,
+      feedback: c.feedback,
+      texts: { template: loadTemplate(c.rlaf.template) },
+    }),
     outputs: (c) => [rlafPaths(c).dir],
     run: async (ctx, { resume, signal }) => {
       const summary = await trainRlafWithFeedback(ctx, { resume, signal });
@@ -112,7 +124,14 @@ const STAGES: StageDefinition[] = [
   },
   {
     name: 'instances',
-    inputs: (c) => ({ seed: c.run.seed, generator: c.models.generator, method: c.pipeline.method, instances: c.instances }),
+    inputs: (c) => ({
+      seed: c.run.seed,
+      generator: c.models.generator,
+      method: c.pipeline.method,
+      instances: c.instances,
+      engine: stageEngineInputs(c, 'instances'),
+      texts: { template: loadTemplate(c.instances.template) },
+    }),
     outputs: (c) => [join(c.run.dir, 'instances')],
     run: async (ctx, { upstream, signal }) => {
       const result = await generateInstances(ctx, {
@@ -125,7 +144,7 @@ const STAGES: StageDefinition[] = [
   },
   {
     name: 'sft',
-    inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'sft'), sft: c.sft }),
+    inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'sft'), sft: c.sft, texts: sftPromptTemplates(c.sft) }),
     outputs: (c) => sftSubsets(c).map((max) => sftOutDir(c.run.dir, max)),
     run: async (ctx, { upstream, signal }) => {
       const artifacts: Record<string, string> = {};
@@ -158,40 +177,55 @@ function sharedInstructions(config: Config): { file: string; content: Buffer; sh
     );
   }
   const content = readFileSync(file);
-  return { file, content, sha256: createHash('sha256').update(content).digest('hex') };
+  return { file, content, sha256: sha256(content) };
 }
+
+const sha256 = (content: Buffer) => createHash('sha256').update(content).digest('hex');
 
 function inPipeline(config: Config, stage: StageName): boolean {
   return stage !== 'rlaf' || config.pipeline.method === 'refine-af';
 }
 
+/**
+ * The ledger step of every stage in the config's pipeline, in order: its inputs are its config and the hash of the
+ * stage before it, so a change anywhere reaches every later stage.
+ */
+function pipelineSteps(config: Config): { stage: StageDefinition; step: LedgerStep; hash: string }[] {
+  let upstream = '';
+  return STAGES.flatMap((stage, index) => {
+    if (!inPipeline(config, stage.name)) return [];
+    const inputs = { upstream, inputs: stage.inputs(config) };
+    upstream = hashOf(inputs);
+    const dependents = STAGES.slice(index + 1).map((later) => ({ name: later.name, outputs: later.outputs(config) }));
+    return [{ stage, step: { name: stage.name, inputs, outputs: stage.outputs(config), dependents }, hash: upstream }];
+  });
+}
+
+/** What run.json records as each stage's input hash for this config (a stage recorded under another one is refused). */
+export function stageHashes(config: Config): Partial<Record<StageName, string>> {
+  return Object.fromEntries(pipelineSteps(config).map(({ stage, hash }) => [stage.name, hash]));
+}
+
 export async function runPipeline(config: Config, options: RunOptions = {}): Promise<RunSummary> {
   const ledger = new Ledger(runLedgerFile(config.run.dir), 'stages', options);
-  const reports: StageReport[] = [];
+  const steps = pipelineSteps(config);
   const upstream = {} as Record<StageName, Record<string, string>>;
-  let upstreamHash = '';
 
   return withStageContext(config, async (ctx) => {
     writeFileAtomic(join(config.run.dir, 'config.yaml'), stringify(config));
-    for (const [index, stage] of STAGES.entries()) {
-      if (!inPipeline(config, stage.name)) {
-        reports.push({ stage: stage.name, outcome: 'not in this pipeline', artifacts: {} });
-        continue;
-      }
-      const step = {
-        name: stage.name,
-        inputs: { upstream: upstreamHash, inputs: stage.inputs(config) },
-        outputs: stage.outputs(config),
-        dependents: STAGES.slice(index + 1).map((later) => ({ name: later.name, outputs: later.outputs(config) })),
-      };
-      const { hash, outcome, artifacts } = await ledger.run(step, (resume) =>
+    for (const { stage, step } of steps) {
+      const { artifacts } = await ledger.run(step, (resume) =>
         runReleasing(ctx, stage.name, options, () => stage.run(ctx, { resume, upstream, signal: options.signal })),
       );
-      upstreamHash = hash;
       upstream[stage.name] = artifacts;
-      reports.push({ stage: stage.name, outcome, artifacts });
     }
-    return { runDir: config.run.dir, stages: reports };
+    const outcomes = new Map(ledger.outcomes.map(({ step, outcome }) => [step, outcome]));
+    const stages = STAGES.map(({ name }) => ({
+      stage: name,
+      outcome: outcomes.get(name) ?? ('not in this pipeline' as const),
+      artifacts: upstream[name] ?? {},
+    }));
+    return { runDir: config.run.dir, stages };
   });
 }
 

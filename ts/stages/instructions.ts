@@ -89,7 +89,7 @@ export async function generateInstructionsWith(
 ): Promise<InstructionsSummary> {
   const settings = config.instructions;
   const paths = instructionsOutputPaths(config);
-  const seedFile = settings.seed_tasks === undefined ? defaultSeedTasksFile : resolvePath(settings.seed_tasks);
+  const seedFile = seedTasksFile(settings);
   const seeds = loadSeedTasks(seedFile).map((task) => task.instruction);
   if (settings.num_machine_instructions > settings.num_prompt_instructions) {
     throw ConfigError.at(
@@ -185,8 +185,13 @@ export async function generateInstructionsWith(
   };
 }
 
-function resolvePath(file: string): string {
-  return isAbsolute(file) ? file : resolve(file);
+/** The seed tasks stage 1 starts from: instructions.seed_tasks (relative to the working directory), else the 175 in seeds/. */
+export function seedTasksFile(settings: Config['instructions']): string {
+  return settings.seed_tasks === undefined
+    ? defaultSeedTasksFile
+    : isAbsolute(settings.seed_tasks)
+      ? settings.seed_tasks
+      : resolve(settings.seed_tasks);
 }
 
 function startFresh(paths: { output: string; state: string }, seed: number): { state: StageState; kept: MachineInstruction[] } {
