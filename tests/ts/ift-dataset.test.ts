@@ -99,6 +99,7 @@ describe('the IFT dataset', () => {
   it('gives the Table V statistics', () => {
     const stats = datasetStatistics(buildDataset(generations, settings).records);
     expect(stats).toEqual({
+      pool_instructions: null, // not known from the records alone
       instructions: 3,
       instances: 4,
       instances_with_empty_input: 1,
@@ -109,6 +110,17 @@ describe('the IFT dataset', () => {
     const table = formatTableV({ 'REFINE-AF': stats });
     expect(table).toContain('| # of instances with empty input | 1 |');
     expect(table).toContain('| average instruction length | 4.33 |');
+    expect(table).toContain('| # of instructions (stage-1 pool) | — |');
+  });
+
+  it('gives the paper\'s "# of instructions", the stage-1 pool, beside the instructions that kept an instance', () => {
+    const stats = datasetStatistics(buildDataset(generations, settings).records, generations.length);
+    expect(stats).toMatchObject({ pool_instructions: 7, instructions: 3 });
+    expect(
+      formatTableV({ 'REFINE-AF': stats, 'Self-Instruct': { ...stats, pool_instructions: 15_000 } })
+        .split('\n')
+        .slice(2, 4),
+    ).toEqual(['| # of instructions (stage-1 pool) | 7 | 15,000 |', '| # of instructions with ≥ 1 instance | 3 | 3 |']);
   });
 
   it('writes JSONL and an Alpaca JSON file that Hugging Face datasets loads', async () => {

@@ -19,14 +19,18 @@ import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { startProgress } from '../progress.js';
-import { countWords, type DatasetStatistics, datasetStatistics, formatTableV, type IftRecord } from '../stats/dataset.js';
+import {
+  countWords,
+  type DatasetStatistics,
+  datasetStatistics,
+  formatTableV,
+  type IftRecord,
+  readInstructionPool,
+} from '../stats/dataset.js';
 import { type StageContext, withStageContext } from './context.js';
 import { type ParsedInstance, parseInstances, withoutFieldLabel } from './instances/parser.js';
 import { instancePrompt } from './instances/prompt.js';
 import { RunConflictError } from './ledger.js';
-
-/** A stage-1 pool line: at least an instruction; other fields (scores, provenance) are carried by stage 1 and ignored here. */
-export const poolRecordSchema = z.looseObject({ instruction: z.string().min(1) });
 
 const generationSchema = z.strictObject({
   index: z.number().int().nonnegative(),
@@ -155,7 +159,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   const settings = config.instances;
   checkPolicy(config, options.adapter);
   const files = instanceFiles(options.outDir ?? join(ctx.runDir, 'instances'));
-  const pool = readJsonl(options.instructionsFile, poolRecordSchema).map((r) => r.instruction);
+  const pool = readInstructionPool(options.instructionsFile);
   const decoding = settings.decoding;
 
   recordSettings(files.settings, {
@@ -212,7 +216,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
 
   generations.sort((a, b) => a.index - b.index);
   const built = buildDataset(generations, settings);
-  const statistics = datasetStatistics(built.records);
+  const statistics = datasetStatistics(built.records, pool.length);
   writeIftDataset(files, built.records);
   const result: InstanceStageResult = {
     files,
