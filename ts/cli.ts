@@ -386,27 +386,32 @@ program
   .addOption(configOption())
   .requiredOption('--dataset <file>', 'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records')
   .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
+  .option('--pool <jsonl>', 'the stage-1 instruction pool the dataset came from, for Table V\'s "# of instructions" (the paper\'s row)')
   .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
   .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
   .addOption(jsonOption())
-  .action(async (options: { config: string; dataset: string; out: string; seeds?: string; metrics?: string; json?: boolean }) => {
-    const { analyseDataset } = await import('./stats/report.js');
-    const config = await commandConfig(options.config);
-    const stats = analyseDataset(config, {
-      dataset: options.dataset,
-      outDir: options.out,
-      ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
-      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-    });
-    const report = `${options.out}/report.html`;
-    await finish(
-      options,
-      stats,
-      (s) =>
-        `${s.tableV.instructions} instructions, ${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs → ${report}`,
-      (s) => JSON.stringify({ tableV: s.tableV, uniqueVerbNounPairs: s.diversity.uniqueVerbNounPairs, report }),
-    );
-  });
+  .action(
+    async (options: { config: string; dataset: string; out: string; pool?: string; seeds?: string; metrics?: string; json?: boolean }) => {
+      const { analyseDataset } = await import('./stats/report.js');
+      const config = await commandConfig(options.config);
+      const stats = analyseDataset(config, {
+        dataset: options.dataset,
+        outDir: options.out,
+        ...(options.pool === undefined ? {} : { pool: options.pool }),
+        ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
+        ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      });
+      const report = `${options.out}/report.html`;
+      await finish(
+        options,
+        stats,
+        (s) =>
+          `${s.tableV.instructions} instructions with ≥ 1 instance${s.tableV.pool_instructions === null ? '' : ` (pool: ${s.tableV.pool_instructions})`}, ` +
+          `${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs → ${report}`,
+        (s) => JSON.stringify({ tableV: s.tableV, uniqueVerbNounPairs: s.diversity.uniqueVerbNounPairs, report }),
+      );
+    },
+  );
 
 const humanEval = program
   .command('human-eval')

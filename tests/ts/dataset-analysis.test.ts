@@ -38,6 +38,7 @@ describe('loading a dataset', () => {
     const instances = loadDataset(dataset);
     expect(instances).toHaveLength(4);
     expect(datasetStatistics(instances)).toEqual({
+      pool_instructions: null,
       instructions: 2,
       instances: 4,
       instances_with_empty_input: 1,
@@ -143,6 +144,15 @@ describe('refine-af stats', () => {
     { instruction: 'Classify the sentiment of the review.', input: 'I loved it.', output: 'positive' },
     { instruction: 'Zebra quantum marmalade.', input: '', output: 'ok' },
   ]);
+  // The stage-1 pool: the four instructions above and two that kept no instance.
+  const pool = file(
+    'pool.jsonl',
+    [
+      ...[seeds[0]!.instruction, 'Write a haiku about autumn leaves.', 'Classify the sentiment of the review.', 'Zebra quantum marmalade.'],
+      'Draw a map of the town.',
+      'Translate the menu into Latin.',
+    ].map((instruction) => ({ instruction, most_similar: {} })),
+  );
   const metrics = file(
     'metrics.jsonl',
     Array.from({ length: 40 }, (_, step) => ({ step, reward_mean: step / 10 + (step % 3) * 0.5, kl: 0.1 })),
@@ -150,8 +160,9 @@ describe('refine-af stats', () => {
 
   it('writes stats.json, one SVG per figure and a self-contained HTML report', () => {
     const out = join(dir, 'out');
-    const stats = analyseDataset(parseConfig({}), { dataset, outDir: out, metrics });
+    const stats = analyseDataset(parseConfig({}), { dataset, pool, outDir: out, metrics });
     expect(stats.tableV.instructions).toBe(4);
+    expect(stats.tableV.pool_instructions).toBe(6);
     expect(stats.seedOverlap.seeds).toBe(175);
     expect(stats.seedOverlap.bins.reduce((n, b) => n + b.count, 0)).toBe(4);
     expect(stats.seedOverlap.bins.at(-1)!.count).toBeGreaterThanOrEqual(1);
@@ -170,6 +181,9 @@ describe('refine-af stats', () => {
     const saved = JSON.parse(readFileSync(join(out, 'stats.json'), 'utf8')) as DatasetStats;
     expect(saved.tableV).toEqual(stats.tableV);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain(
+      '<tr><th># of instructions (stage-1 pool)</th><td>6</td></tr><tr><th># of instructions with ≥ 1 instance</th><td>4</td></tr>',
+    );
     expect(html.match(/<svg /g)).toHaveLength(6);
     expect(html).not.toMatch(/(src|href)=/);
   });
@@ -180,6 +194,10 @@ describe('refine-af stats', () => {
     const ok = await cli(['stats', '--dataset', dataset, '--out', out, '--json']);
     expect(ok.exitCode).toBe(0);
     expect(JSON.parse(ok.stdout).tableV.instances).toBe(4);
+    expect(JSON.parse(ok.stdout).tableV.pool_instructions).toBeNull();
+    const withPool = await cli(['stats', '--dataset', dataset, '--pool', pool, '--out', out]);
+    expect(withPool.exitCode).toBe(0);
+    expect(withPool.stdout).toContain('4 instructions with ≥ 1 instance (pool: 6), 4 instances,');
     const wrong = file('wrong-metrics.jsonl', [{ step: 0, loss: 1 }]);
     const failed = await cli(['stats', '--dataset', dataset, '--out', out, '--metrics', wrong]);
     expect(failed.exitCode).toBe(1);

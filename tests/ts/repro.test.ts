@@ -129,6 +129,9 @@ describe('refine-af repro', () => {
     expect(tableIII).toMatch(/\| question_rewriting \| [\d.]+ \| [\d.]+ \| 20\.2548 \| 20\.6361 \|/);
     const tableV = text.split('## Table V')[1]!.split('## ')[0]!;
     expect(tableV).toMatch(/\| # of instances \| \d+ \| \d+ \| 14,998 \|/);
+    // Both arms share the rehearsal's stage-1 pool of 24; the paper's 15,000 is its pool too.
+    expect(tableV).toContain('| # of instructions (stage-1 pool) | 24 | 24 | 15,000 |');
+    expect(tableV).toMatch(/\| # of instructions with ≥ 1 instance \| \d+ \| \d+ \| — \|/);
     expect(text).toMatch(
       /Spearman ρ\(step, reward\): (-?[\d.]+|undefined \(the reward never changed\)) over 6 steps; paper \(LLaMA 2-7B\): 0\.553/,
     );

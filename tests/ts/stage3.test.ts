@@ -114,7 +114,11 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
       .split('\n')
       .map((l) => JSON.parse(l) as { index: number; completion: string });
     expect(lines.map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(JSON.parse(readFileSync(first.files.summary, 'utf8')).policy).toBe(`local:${tinyModel}+${adapterDir}`);
+    const summary = JSON.parse(readFileSync(first.files.summary, 'utf8'));
+    expect(summary.policy).toBe(`local:${tinyModel}+${adapterDir}`);
+    // Table V's "# of instructions" is the pool, whatever the tiny model's completions kept.
+    expect(summary.statistics.pool_instructions).toBe(6);
+    expect(first.statistics.pool_instructions).toBe(6);
 
     // A crash in the second batch: its append was torn half-way.
     const firstBatch = `${generations.split('\n').slice(0, 4).join('\n')}\n`;

@@ -13,13 +13,14 @@ import type { Scores } from '../eval/superni.js';
 import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
 import { escapeMarkup } from '../markup.js';
 import { packageRoot } from '../paths.js';
-import { TABLE_V_ROWS } from '../stats/dataset.js';
+import { type DatasetStatistics, TABLE_V_ROWS } from '../stats/dataset.js';
 import type { DatasetStats } from '../stats/report.js';
 
 export const PAPER_RESULTS_FILE = resolve(packageRoot, 'docs', 'paper-results.json');
 
+/** The paper's Table V: its "# of instructions" is the stage-1 pool; it does not say how many kept an instance. */
 const tableVSchema = z.strictObject({
-  instructions: z.number(),
+  pool_instructions: z.number(),
   instances: z.number(),
   instances_with_empty_input: z.number(),
   avg_instruction_words: z.number(),
@@ -88,8 +89,8 @@ type Block =
   | { kind: 'table'; header: string[]; rows: string[][] }
   | { kind: 'figure'; file: string; caption: string };
 
-const number = (x: number | undefined, digits = 2): string =>
-  x === undefined ? '—' : Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits);
+const number = (x: number | null | undefined, digits = 2): string =>
+  x === undefined || x === null ? '—' : Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits);
 
 /** ρ is undefined for a constant reward (NaN, written to stats.json as null). */
 const spearmanText = (rho: number | null) => (rho === null || Number.isNaN(rho) ? 'undefined (the reward never changed)' : number(rho, 3));
@@ -97,7 +98,8 @@ const spearmanText = (rho: number | null) => (rho === null || Number.isNaN(rho) 
 function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[] {
   const backbone = r.config.eval.paper_backbone;
   const p = paper.backbones[backbone]!;
-  const comparable = r.config.instructions.num_instructions === p.table_v_refine_af.instructions;
+  const paperTableV: Partial<Record<keyof DatasetStatistics, number>> = p.table_v_refine_af;
+  const comparable = r.config.instructions.num_instructions === paperTableV.pool_instructions;
   const blocks: Block[] = [
     { kind: 'title', text: `Reproduction of REFINE-AF: ${r.config.models.generator}` },
     {
@@ -112,7 +114,7 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
       kind: 'paragraph',
       text:
         `This run generated ${number(r.config.instructions.num_instructions)} instructions where the paper generated ` +
-        `${number(p.table_v_refine_af.instructions)} with ${p.label}: its numbers are not comparable to the paper's. ` +
+        `${number(paperTableV.pool_instructions)} with ${p.label}: its numbers are not comparable to the paper's. ` +
         'A rehearsal on tiny random models checks that every step runs and every artifact appears; its numbers are meaningless.',
     });
   }
@@ -167,7 +169,12 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
       ]),
     },
     { kind: 'heading', text: 'Table V: statistics of the IFT datasets (Appendix IX-A)' },
-    { kind: 'paragraph', text: `Lengths in words. Paper: ${paper.sources.table_v_refine_af}.` },
+    {
+      kind: 'paragraph',
+      text:
+        `Lengths in words. The paper's "# of instructions" is the stage-1 pool; the instructions that kept at least one instance ` +
+        `after the filters follow it (the paper does not give that count). Paper: ${paper.sources.table_v_refine_af}.`,
+    },
     {
       kind: 'table',
       header: ['statistic', 'REFINE-AF', 'Self-Instruct', `paper: REFINE-AF ${p.label}`],
@@ -175,7 +182,7 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
         label,
         number(r.stats['refine-af'].tableV[key]),
         number(r.stats['self-instruct'].tableV[key]),
-        number(p.table_v_refine_af[key]),
+        number(paperTableV[key]),
       ]),
     },
   );

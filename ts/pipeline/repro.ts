@@ -56,6 +56,8 @@ interface SftModel {
 interface Arm {
   name: ArmName;
   config: Config;
+  /** The stage-1 instruction pool the dataset was generated from (Table V's "# of instructions"). */
+  pool: string;
   dataset: string;
   datasetUpstream: string;
   /** Stage 2's metrics (Figure 2); REFINE-AF only. */
@@ -78,7 +80,7 @@ function armOf(name: ArmName, config: Config): Arm {
   const stages = completedSteps(
     runLedgerFile(config.run.dir),
     'stages',
-    ['instances', 'sft', ...(name === 'refine-af' ? ['rlaf'] : [])],
+    ['instructions', 'instances', 'sft', ...(name === 'refine-af' ? ['rlaf'] : [])],
     'finish the run first (refine-af run --config <its yaml> --resume)',
   );
   const instances = stages.instances!;
@@ -94,6 +96,7 @@ function armOf(name: ArmName, config: Config): Arm {
   return {
     name,
     config,
+    pool: stages.instructions!.artifacts.instructions!,
     dataset: instances.artifacts.dataset!,
     datasetUpstream: instances.hash,
     ...(stages.rlaf === undefined ? {} : { metrics: stages.rlaf.artifacts.metrics! }),
@@ -246,11 +249,16 @@ async function analyseBothDatasets(ledger: Ledger, config: Config, arms: Arm[], 
     await ledger.run(
       {
         name: `stats/${arm.name}`,
-        inputs: { stats: config.stats, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream },
+        inputs: { stats: config.stats, pool: arm.pool, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream },
         outputs: [outDir],
       },
       async () => {
-        analyseDataset(config, { dataset: arm.dataset, outDir, ...(arm.metrics === undefined ? {} : { metrics: arm.metrics }) });
+        analyseDataset(config, {
+          pool: arm.pool,
+          dataset: arm.dataset,
+          outDir,
+          ...(arm.metrics === undefined ? {} : { metrics: arm.metrics }),
+        });
         return { artifacts: { stats: join(outDir, 'stats.json'), report: join(outDir, 'report.html') } };
       },
     );

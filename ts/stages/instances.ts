@@ -19,14 +19,18 @@ import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { startProgress } from '../progress.js';
-import { countWords, type DatasetStatistics, datasetStatistics, formatTableV, type IftRecord } from '../stats/dataset.js';
+import {
+  countWords,
+  type DatasetStatistics,
+  datasetStatistics,
+  formatTableV,
+  type IftRecord,
+  readInstructionPool,
+} from '../stats/dataset.js';
 import { type StageContext, withStageContext } from './context.js';
-import { parseInstances, withoutFieldLabel } from './instances/parser.js';
+import { type ParsedInstance, parseInstances, withoutFieldLabel } from './instances/parser.js';
 import { instancePrompt } from './instances/prompt.js';
 import { RunConflictError } from './ledger.js';
-
-/** A stage-1 pool line: at least an instruction; other fields (scores, provenance) are carried by stage 1 and ignored here. */
-export const poolRecordSchema = z.looseObject({ instruction: z.string().min(1) });
 
 const generationSchema = z.strictObject({
   index: z.number().int().nonnegative(),
@@ -47,7 +51,21 @@ const settingsSchema = z.strictObject({
   pool_size: z.number(),
 });
 
-export const DROP_REASONS = ['truncated', 'empty_output', 'output_equals_input', 'too_long', 'duplicate', 'over_per_instruction'] as const;
+/**
+ * Why an instance is dropped, in the order the filters run. Self-Instruct's (prepare_for_finetuning.py): truncated,
+ * empty_output, output_equals_input, ends_with_colon, same_input_different_output, duplicate. Ours: too_long and
+ * over_per_instruction (both settings in the `instances` section).
+ */
+export const DROP_REASONS = [
+  'truncated',
+  'empty_output',
+  'output_equals_input',
+  'ends_with_colon',
+  'too_long',
+  'same_input_different_output',
+  'duplicate',
+  'over_per_instruction',
+] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export interface InstanceFiles {
@@ -141,7 +159,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   const settings = config.instances;
   checkPolicy(config, options.adapter);
   const files = instanceFiles(options.outDir ?? join(ctx.runDir, 'instances'));
-  const pool = readJsonl(options.instructionsFile, poolRecordSchema).map((r) => r.instruction);
+  const pool = readInstructionPool(options.instructionsFile);
   const decoding = settings.decoding;
 
   recordSettings(files.settings, {
@@ -198,7 +216,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
 
   generations.sort((a, b) => a.index - b.index);
   const built = buildDataset(generations, settings);
-  const statistics = datasetStatistics(built.records);
+  const statistics = datasetStatistics(built.records, pool.length);
   writeIftDataset(files, built.records);
   const result: InstanceStageResult = {
     files,
@@ -231,7 +249,12 @@ export function writeIftDataset(files: Pick<InstanceFiles, 'dataset' | 'alpaca'>
   writeJsonAtomic(files.alpaca, records);
 }
 
-/** Parse every completion and keep the instances that pass the filters, in pool order; count each drop by its reason. */
+/**
+ * Parse every completion and keep the instances that pass the filters, in pool order; count each drop by its reason.
+ * Per instruction, as Self-Instruct filters one task at a time: first each instance on its own (`dropReason`), then the
+ * survivors together: the same non-empty input with different outputs drops them all, then exact duplicates and those
+ * beyond max_per_instruction.
+ */
 export function buildDataset(generations: readonly Generation[], settings: Config['instances']): BuiltDataset {
   const dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   const seen = new Set<string>();
@@ -242,21 +265,27 @@ export function buildDataset(generations: readonly Generation[], settings: Confi
     const instances = parseInstances(completion);
     parsed += instances.length;
     if (instances.length === 0) instructionsWithoutInstance++;
+    const valid = instances.filter(({ input, output }, k) => {
+      const reason = dropReason(input, output, finish_reason === 'length' && k === instances.length - 1, settings);
+      if (reason) dropped[reason]++;
+      return reason === undefined;
+    });
+    if (hasConflictingOutputs(valid)) {
+      dropped.same_input_different_output += valid.length;
+      continue;
+    }
     let kept = 0;
-    instances.forEach(({ input, output }, k) => {
+    for (const { input, output } of valid) {
       const key = JSON.stringify([instruction, input, output]);
-      const reason =
-        dropReason(input, output, finish_reason === 'length' && k === instances.length - 1, settings) ??
-        (seen.has(key) ? 'duplicate' : undefined) ??
-        (kept >= (settings.max_per_instruction ?? Infinity) ? 'over_per_instruction' : undefined);
+      const reason = seen.has(key) ? 'duplicate' : kept >= (settings.max_per_instruction ?? Infinity) ? 'over_per_instruction' : undefined;
       if (reason) {
         dropped[reason]++;
-        return;
+        continue;
       }
       seen.add(key);
       kept++;
       records.push({ instruction, input, output });
-    });
+    }
   }
   return { records, dropped, parsed, instructionsWithoutInstance };
 }
@@ -265,6 +294,19 @@ function dropReason(input: string, output: string, unfinished: boolean, settings
   if (unfinished && settings.drop_truncated) return 'truncated';
   if (output === '') return 'empty_output';
   if (input !== '' && (output === input || output === withoutFieldLabel(input))) return 'output_equals_input';
+  // Self-Instruct: an input or output ending with a colon is usually a generation that stopped before its content.
+  if (input.endsWith(':') || output.endsWith(':')) return 'ends_with_colon';
   if (countWords(input) > settings.max_input_words || countWords(output) > settings.max_output_words) return 'too_long';
   return undefined;
+}
+
+/** Self-Instruct's rule: one non-empty input answered with two different outputs makes every instance of the instruction doubtful. */
+function hasConflictingOutputs(instances: readonly ParsedInstance[]): boolean {
+  const firstOutput = new Map<string, string>();
+  return instances.some(({ input, output }) => {
+    if (input === '') return false;
+    const first = firstOutput.get(input);
+    if (first === undefined) firstOutput.set(input, output);
+    return first !== undefined && first !== output;
+  });
 }

@@ -1,6 +1,6 @@
 /** Statistics of an instruction-tuning dataset, as in the paper's Table V (Appendix IX-A); lengths are in words. */
 import { z } from 'zod';
-import { DataFileError, formatIssues, readDatasetFile } from '../io/files.js';
+import { DataFileError, formatIssues, readDatasetFile, readJsonl } from '../io/files.js';
 import { mean } from './summary.js';
 
 /** One line of an IFT dataset (Alpaca's record): an empty input means the instruction needs none. */
@@ -8,6 +8,9 @@ export const iftRecordSchema = z.strictObject({ instruction: z.string(), input: 
 export type IftRecord = z.infer<typeof iftRecordSchema>;
 
 export interface DatasetStatistics {
+  /** The stage-1 pool the instances were generated for: the paper's "# of instructions" (15,000); null when not known. */
+  pool_instructions: number | null;
+  /** Distinct instructions with at least one instance in the dataset. */
   instructions: number;
   instances: number;
   instances_with_empty_input: number;
@@ -22,11 +25,15 @@ export function countWords(text: string): number {
   return trimmed === '' ? 0 : trimmed.split(/\s+/).length;
 }
 
-/** Instruction length is averaged over distinct instructions; input length over the instances that have one. */
-export function datasetStatistics(records: readonly IftRecord[]): DatasetStatistics {
+/**
+ * Instruction length is averaged over distinct instructions; input length over the instances that have one. The pool
+ * size comes from outside the records: an instruction that kept no instance leaves no trace in them.
+ */
+export function datasetStatistics(records: readonly IftRecord[], poolInstructions: number | null = null): DatasetStatistics {
   const instructions = [...new Set(records.map((r) => r.instruction))];
   const inputs = records.filter((r) => r.input.trim() !== '');
   return {
+    pool_instructions: poolInstructions,
     instructions: instructions.length,
     instances: records.length,
     instances_with_empty_input: records.length - inputs.length,
@@ -42,9 +49,13 @@ export function datasetStatistics(records: readonly IftRecord[]): DatasetStatist
   };
 }
 
-/** Table V's rows in the paper's order, with its labels. */
+/**
+ * Table V's rows in the paper's order, with its labels. The paper's "# of instructions" is the stage-1 pool (15,000); the
+ * instructions that kept an instance follow it, labelled as what they are.
+ */
 export const TABLE_V_ROWS: [keyof DatasetStatistics, string][] = [
-  ['instructions', '# of instructions'],
+  ['pool_instructions', '# of instructions (stage-1 pool)'],
+  ['instructions', '# of instructions with ≥ 1 instance'],
   ['instances', '# of instances'],
   ['instances_with_empty_input', '# of instances with empty input'],
   ['avg_instruction_words', 'average instruction length'],
@@ -52,16 +63,29 @@ export const TABLE_V_ROWS: [keyof DatasetStatistics, string][] = [
   ['avg_output_words', 'average output length'],
 ];
 
-/** Table V as Markdown, one column per named dataset (counts with thousands separators, averages to two decimals). */
+/** One Table V value: counts with thousands separators, averages to two decimals, an unknown pool as "—". */
+export function tableVCell(key: keyof DatasetStatistics, stats: DatasetStatistics): string {
+  const value = stats[key];
+  if (value === null) return '—';
+  return key.startsWith('avg_') ? value.toFixed(2) : value.toLocaleString('en-US');
+}
+
+/** Table V as Markdown, one column per named dataset. */
 export function formatTableV(columns: Record<string, DatasetStatistics>): string {
   const names = Object.keys(columns);
-  const cell = (key: keyof DatasetStatistics, stats: DatasetStatistics) =>
-    key.startsWith('avg_') ? stats[key].toFixed(2) : stats[key].toLocaleString('en-US');
   return [
     `| Statistics | ${names.join(' | ')} |`,
     `| --- |${names.map(() => ' ---: |').join('')}`,
-    ...TABLE_V_ROWS.map(([key, label]) => `| ${label} | ${names.map((n) => cell(key, columns[n]!)).join(' | ')} |`),
+    ...TABLE_V_ROWS.map(([key, label]) => `| ${label} | ${names.map((n) => tableVCell(key, columns[n]!)).join(' | ')} |`),
   ].join('\n');
+}
+
+/** A stage-1 pool line: at least an instruction; other fields (scores, provenance) are carried by stage 1 and ignored here. */
+const poolRecordSchema = z.looseObject({ instruction: z.string().min(1) });
+
+/** The instructions of a stage-1 pool (machine_instructions.jsonl), in order. */
+export function readInstructionPool(file: string): string[] {
+  return readJsonl(file, poolRecordSchema).map((r) => r.instruction);
 }
 
 const groupedRecordSchema = z.object({

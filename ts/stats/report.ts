@@ -13,7 +13,15 @@ import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
 import { escapeMarkup } from '../markup.js';
 import { NoveltyIndex } from '../rouge/index.js';
 import { spearman } from './correlation.js';
-import { countWords, type DatasetStatistics, datasetStatistics, loadDataset } from './dataset.js';
+import {
+  countWords,
+  type DatasetStatistics,
+  datasetStatistics,
+  loadDataset,
+  readInstructionPool,
+  TABLE_V_ROWS,
+  tableVCell,
+} from './dataset.js';
 import { type DiversitySummary, diversity } from './diversity.js';
 import { rewardCurveSvg } from './line-chart.js';
 import { exponentialMovingAverage } from './smoothing.js';
@@ -23,6 +31,8 @@ import { type Bin, histogramBins, histogramSvg, sunburstSvg } from './svg.js';
 export interface StatsOptions {
   dataset: string;
   outDir: string;
+  /** The stage-1 pool the dataset was generated from, for Table V's "# of instructions" (the paper's row); else "—". */
+  pool?: string;
   /** Seed tasks JSONL for Figure 4 (default: the 175 Self-Instruct seeds). */
   seeds?: string;
   /** A stage-2 metrics JSONL ({step, <reward_key>} per line) for Figure 2. */
@@ -86,7 +96,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   const instructions = [...new Set(instances.map((i) => i.instruction.trim()))];
   const figures: Record<string, string> = {};
 
-  const table = datasetStatistics(instances);
+  const table = datasetStatistics(instances, options.pool === undefined ? null : readInstructionPool(options.pool).length);
 
   const verbs = diversity(instructions, settings.top_verbs, settings.nouns_per_verb);
   figures['fig8-verb-noun.svg'] = sunburstSvg(
@@ -164,15 +174,6 @@ const fmt = (x: number) => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.
 
 /** One HTML file with every table and every figure inline: opens anywhere, no network, no other file. */
 function htmlReport(stats: DatasetStats, figures: Record<string, string>): string {
-  const t = stats.tableV;
-  const rows: [string, number][] = [
-    ['# of instructions', t.instructions],
-    ['# of instances', t.instances],
-    ['# of instances with empty input', t.instances_with_empty_input],
-    ['average instruction length (words)', t.avg_instruction_words],
-    ['average non-empty input length (words)', t.avg_nonempty_input_words],
-    ['average output length (words)', t.avg_output_words],
-  ];
   const d = stats.diversity;
   const verbRows = d.topVerbs
     .map(
@@ -190,7 +191,8 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}figure{margin:1em 0}
 <h1>Dataset statistics</h1>
 <p>${escapeMarkup(stats.dataset)}</p>
 <h2>Table V</h2>
-<table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${fmt(v)}</td></tr>`).join('')}</table>
+<p>Lengths in words.</p>
+<table>${TABLE_V_ROWS.map(([key, label]) => `<tr><th>${escapeMarkup(label)}</th><td>${tableVCell(key, stats.tableV)}</td></tr>`).join('')}</table>
 <h2>Diversity (Figure 8)</h2>
 <p>${fmt(d.uniqueVerbNounPairs)} unique verb–noun pairs over ${fmt(d.withVerbAndNoun)} of ${fmt(d.instructions)} instructions
 (${fmt(d.withVerb)} have a root verb; ${fmt(d.uniqueVerbs)} distinct verbs). Root verbs and objects come from part-of-speech

@@ -1,7 +1,7 @@
 /** The `instances` section of the config; ts/config/schema.ts assembles the sections into the one schema. */
 import { z } from 'zod';
 import { decoding, generationBackend, SELF_INSTRUCT_INSTANCES } from '../fields.js';
-import { ours, paper } from '../provenance.js';
+import { library, ours, paper } from '../provenance.js';
 
 export const instancesSection = z
   .strictObject({
@@ -71,15 +71,19 @@ export const instancesSection = z
       .int()
       .positive()
       .default(300)
-      .describe('Drop an instance whose input is longer than this many words (over-long).')
-      .meta(ours('drops runaway generations only')),
+      .describe(
+        "Drop an instance whose input is longer than this many words (too_long). Ours: Self-Instruct's filters have no length limit.",
+      )
+      .meta(ours("drops runaway generations only; not one of Self-Instruct's filters")),
     max_output_words: z
       .number()
       .int()
       .positive()
       .default(300)
-      .describe('Drop an instance whose output is longer than this many words (over-long).')
-      .meta(ours('drops runaway generations only')),
+      .describe(
+        "Drop an instance whose output is longer than this many words (too_long). Ours: Self-Instruct's filters have no length limit.",
+      )
+      .meta(ours("drops runaway generations only; not one of Self-Instruct's filters")),
     backend: generationBackend(
       'stage 3 (an adapter policy needs local, openai or vllm)',
       'local',
@@ -88,7 +92,9 @@ export const instancesSection = z
     drop_truncated: z
       .boolean()
       .default(true)
-      .describe('Drop the last instance of a completion cut by max_new_tokens: its output is unfinished.')
-      .meta(ours('an output cut by the token limit is unfinished')),
+      .describe(
+        "Drop the last instance of a completion cut by max_new_tokens: its output is unfinished (Self-Instruct's filter; false keeps it).",
+      )
+      .meta(library('Self-Instruct prepare_for_finetuning.py: drops the last instance when finish_reason is length')),
   })
   .describe('Stage 3: input/output instances for every instruction of the pool, from the trained policy (§II-D, Appendix IX-D).');
