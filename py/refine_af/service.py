@@ -6,7 +6,7 @@ Two doors, one module:
     or exception text ever has to be parsed on the TS side;
   * jobs, run as `python -m refine_af.service job NAME PARAMS_FILE` (optionally under `accelerate launch`); they write
     JSON-lines events {"type": "log"|"progress"|"result"|"error", …} to stdout and everything else to stderr.
-Nothing else in py/ is called from TypeScript. The test suite's bridge diagnostics (tests/py/bridge_diagnostics.py) add
+Nothing else in py/ is called from TypeScript. The bridge diagnostics of the tests and benchmarks (fixtures/bridge_diagnostics.py) add
 methods and jobs with the same decorators; production never loads them.
 """
 

@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DIAGNOSTICS_MODULE, diagnostics } from '../../fixtures/diagnostics.js';
 import { jobs, PYTHON_LOG_RECORD_PREFIX, pythonEnvironment, workerMethods } from '../../ts/bridge/contract.js';
 import { logPythonLine } from '../../ts/log.js';
 import { packageRoot } from '../../ts/paths.js';
-import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
 
 const service = readFileSync(join(packageRoot, 'py', 'refine_af', 'service.py'), 'utf8');
 

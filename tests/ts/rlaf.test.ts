@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diagnostics } from '../../fixtures/diagnostics.js';
 import type { Triplet } from '../../ts/bridge/contract.js';
 import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
@@ -17,7 +18,6 @@ import { latestCheckpoint } from '../../ts/stages/rlaf/checkpoints.js';
 import { rlafPaths } from '../../ts/stages/rlaf/paths.js';
 import { readRlafMetrics } from '../../ts/stages/rlaf/records.js';
 import { type RewardFn, scoreResponses, trainRlaf } from '../../ts/stages/rlaf.js';
-import { diagnostics } from './fixtures/diagnostics.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
 const modelDir = join(root, 'tiny-llama');
