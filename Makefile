@@ -52,8 +52,8 @@ lock: $(STAMP)
 # Biome (TypeScript: format, lint, import order) and ruff (Python: lint and format), both configured for the whole tree.
 lint: setup
 	npx biome check .
-	$(PY) -m ruff check --config py/pyproject.toml py tests bench
-	$(PY) -m ruff format --check --config py/pyproject.toml py tests bench
+	$(PY) -m ruff check --config py/pyproject.toml py fixtures tests bench
+	$(PY) -m ruff format --check --config py/pyproject.toml py fixtures tests bench
 
 # Debian's chromium, for the rating app's end-to-end test in a real browser (tests/ts/human-eval-browser.test.ts).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -106,7 +106,7 @@ vllm:
 
 # The tiny models the rehearsal configs name; does nothing when they are already made with the same spec.
 rehearsal-models: setup
-	$(PY) -m refine_af.rehearsal_models $(REHEARSAL_MODELS)
+	$(PY) fixtures/rehearsal_models.py $(REHEARSAL_MODELS)
 
 # Crash harness (a real run SIGKILLed at KILLS seeded points per stage, resumed, compared with an uninterrupted run) and
 # the fault tests; writes RELIABILITY.md. About 20 minutes on 2 CPU cores.

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { diagnostics } from '../tests/ts/fixtures/diagnostics.js';
+import { diagnostics } from '../fixtures/diagnostics.js';
 import { PythonWorker } from '../ts/bridge/worker.js';
 
 const ROUND_TRIPS = 2_000;

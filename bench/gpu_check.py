@@ -5,7 +5,7 @@
 
 It has NEVER RUN ON A GPU (no task so far has had one); `--dry-run` runs on every CPU (tests/py/test_gpu_check.py).
 
-What it does, through our own code (py/refine_af: rehearsal_models, models, ppo, scorers, sft):
+What it does, through our own code (fixtures/rehearsal_models.py; py/refine_af: models, ppo, scorers, sft):
   1. makes random-weight models of the paper's shapes on the GPU in bf16 and saves them to local disk (about 19 GB):
      a Llama-2-7B (LlamaConfig with 7B's dimensions and 32000 embedding rows; the rehearsal's sentencepiece tokenizer and
      its scripted head, so that greedy text parses), an oasst-rm-pythia-1.4b-shaped reward model and a
@@ -37,14 +37,18 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import time
 import traceback
 from pathlib import Path
 
 import torch
 
-from refine_af import rehearsal_models
 from refine_af.models import Decoding, generate, load_causal_lm
+
+# The rehearsal's model builder, shared with the tests from fixtures/ (not part of the worker package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+import rehearsal_models  # noqa: E402
 
 # The paper's shapes: Llama-2-7B (meta-llama/Llama-2-7b-hf config.json), oasst-rm-2.1-pythia-1.4b (Pythia-1.4B),
 # UniEval's dialogue model (google/t5-v1_1-large).

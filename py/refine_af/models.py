@@ -9,24 +9,6 @@ from pathlib import Path
 
 import torch
 
-
-def _route_library_logging() -> None:
-    """transformers and huggingface_hub print their records through stderr handlers of their own (and huggingface_hub
-    also propagates, so each of its records came out twice); leave them to the root handler, which tags each record with
-    its level and logger for TS (service.py). Done here because every model path imports this module before them."""
-    from huggingface_hub.utils import logging as hub_logging
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_default_handler()
-    transformers_logging.enable_propagation()
-    hub_root = hub_logging.get_logger()
-    for handler in list(hub_root.handlers):
-        hub_root.removeHandler(handler)
-    hub_root.propagate = True
-
-
-_route_library_logging()
-
 # Models shipped inside PyPI packages, so that a machine without hub access still has a real default.
 EMBEDDED_MODELS = {
     "smollm2-135m-instruct": {

@@ -6,12 +6,13 @@ Two doors, one module:
     or exception text ever has to be parsed on the TS side;
   * jobs, run as `python -m refine_af.service job NAME PARAMS_FILE` (optionally under `accelerate launch`); they write
     JSON-lines events {"type": "log"|"progress"|"result"|"error", …} to stdout and everything else to stderr.
-Nothing else in py/ is called from TypeScript. The test suite's bridge diagnostics (tests/py/bridge_diagnostics.py) add
+Nothing else in py/ is called from TypeScript. The bridge diagnostics of the tests and benchmarks (fixtures/bridge_diagnostics.py) add
 methods and jobs with the same decorators; production never loads them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -53,6 +54,9 @@ def _error(exc: BaseException) -> dict:
 
 def call(name: str, params_json: str) -> str:
     """pythonia entry point: run one worker method and wrap its value or exception in an envelope."""
+    # In the first call, not at the worker's start: pythonia gives the import of this module one second, about what
+    # importing transformers takes.
+    _route_library_logging()
     try:
         fn = METHODS.get(name)
         if fn is None:
@@ -316,7 +320,25 @@ class _RecordLineFormatter(logging.Formatter):
         return LOG_RECORD_PREFIX + json.dumps({"level": record.levelname, "logger": record.name, "message": message})
 
 
+@functools.cache
+def _route_library_logging() -> None:
+    """transformers and huggingface_hub print their records through stderr handlers of their own (and huggingface_hub
+    also propagates, so each of its records came out twice); leave them to the root handler, which tags each record with
+    its level and logger for TS. Done by the entry points of the processes this module owns (a job, the worker's
+    calls), not on import of the modules that use the libraries: a library import must leave its caller's logging alone."""
+    from huggingface_hub.utils import logging as hub_logging
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_default_handler()
+    transformers_logging.enable_propagation()
+    hub_root = hub_logging.get_logger()
+    for handler in list(hub_root.handlers):
+        hub_root.removeHandler(handler)
+    hub_root.propagate = True
+
+
 def _configure_logging() -> None:
+    """The logging of a process this module owns: a job, or the pythonia worker."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RecordLineFormatter())
     logging.basicConfig(level=os.environ.get("REFINE_AF_PYTHON_LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)
@@ -333,6 +355,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] != "job":
         print("usage: python -m refine_af.service job NAME PARAMS_FILE | exec SIGTERM|SIGKILL COMMAND...", file=sys.stderr)
         return 2
+    _route_library_logging()
     return run_job(argv[1], argv[2])
 
 

@@ -1,12 +1,15 @@
 """Shared fixtures: tiny randomly initialised models built from configs (no downloaded weights), saved as real checkpoints."""
 
+import sys
 from pathlib import Path
 
 import pytest
 
 # tests/py has no __init__.py, so pytest's default import mode puts this directory first on the path: the helper module
-# beside this file imports by its name.
-from tiny_models import save_tiny_llama
+# beside this file imports by its name. The fixtures the tests share with the rehearsal and the benchmarks
+# (fixtures/rehearsal_models.py) import by name too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+from tiny_models import save_tiny_llama  # noqa: E402
 
 from refine_af.models import load_tokenizer, resolve_model  # the installed worker package (make setup)
 

@@ -3,8 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-# The test-only diagnostic jobs live beside this file; run as the script, it hands over to service's main.
-DIAGNOSTICS = [str(Path(__file__).with_name("bridge_diagnostics.py"))]
+# The diagnostic jobs (fixtures/, shared with the bridge benchmark); run as the script, it hands over to service's main.
+DIAGNOSTICS = [str(Path(__file__).resolve().parents[2] / "fixtures" / "bridge_diagnostics.py")]
 SERVICE = ["-m", "refine_af.service"]
 
 

@@ -1,10 +1,10 @@
-"""The rehearsal's tiny models (refine_af.rehearsal_models) load through the same code as the paper's, and are made once."""
+"""The rehearsal's tiny models (fixtures/rehearsal_models.py) load through the same code as the paper's, and are made once."""
 
 import pytest
 import torch
+from rehearsal_models import SPEC, make
 
 from refine_af.models import load_causal_lm
-from refine_af.rehearsal_models import SPEC, make
 from refine_af.scorers import FeedbackScorers, FeedbackSpec
 
 TRIPLETS = [

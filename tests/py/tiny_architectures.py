@@ -128,9 +128,8 @@ ARCHITECTURES = [
 
 
 def _sentencepiece_tokenizer(directory: Path, arch: Architecture):
+    from rehearsal_models import train_sentencepiece
     from transformers import GemmaTokenizerFast, LlamaTokenizerFast
-
-    from refine_af.rehearsal_models import train_sentencepiece
 
     if arch.name == "gemma-3":  # Gemma's ids: <pad> 0, <eos> 1, <bos> 2, <unk> 3
         fast_class = GemmaTokenizerFast
@@ -155,19 +154,11 @@ def _sentencepiece_tokenizer(directory: Path, arch: Architecture):
 
 
 def _byte_level_bpe_tokenizer(arch: Architecture):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from rehearsal_models import train_byte_level_bpe
+    from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=list(arch.specials),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(SENTENCEPIECE_TEXT * 4, trainer)
+    tokenizer = train_byte_level_bpe(SENTENCEPIECE_TEXT * 4, 400, list(arch.specials))
     if arch.adds_bos:  # Llama-3's post-processor writes BOS before every text
         bos_id = tokenizer.token_to_id(arch.adds_bos)
         tokenizer.post_processor = processors.TemplateProcessing(

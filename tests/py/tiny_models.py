@@ -81,9 +81,8 @@ SENTENCEPIECE_TEXT = [
 def save_tiny_sentencepiece_tokenizer(directory: Path, chat_template: str | None = None):
     """A Llama-style sentencepiece tokenizer that prepends BOS `<s>` (id 1) to raw text, EOS `</s>` (id 2), as Llama-2 and
     Mistral do: trained here on a few sentences (no download) and saved to `directory`; returned loaded (fast)."""
+    from rehearsal_models import train_sentencepiece
     from transformers import LlamaTokenizerFast
-
-    from refine_af.rehearsal_models import train_sentencepiece
 
     model = train_sentencepiece(
         SENTENCEPIECE_TEXT * 4,

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIAGNOSTICS_MODULE, diagnostics } from '../../fixtures/diagnostics.js';
 import { ParameterError, PythonError, WorkerDiedError, WorkerTimeoutError } from '../../ts/bridge/errors.js';
 import { runJob } from '../../ts/bridge/jobs.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { logger } from '../../ts/log.js';
 import { defaultPython } from '../../ts/paths.js';
-import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
 import { CaptureTransport, printedPid, processAlive, waitForExit } from './helpers.js';
 
 // pythonia reads its default request limit once, at load: make it 1 s so that a 2.5 s call proves ours replaces it.

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { DIAGNOSTICS_MODULE, diagnostics } from '../../fixtures/diagnostics.js';
 import { jobs, PYTHON_LOG_RECORD_PREFIX, pythonEnvironment, workerMethods } from '../../ts/bridge/contract.js';
 import { logPythonLine } from '../../ts/bridge/python-log.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
-import { DIAGNOSTICS_MODULE, diagnostics } from './fixtures/diagnostics.js';
 
 const service = readFileSync(join(packageRoot, 'py', 'refine_af', 'service.py'), 'utf8');
 

@@ -57,7 +57,7 @@ const steps = () => stepSchema.parse(JSON.parse(readFileSync(join(reproDir, 'rep
 const report = () => readFileSync(join(reproDir, 'report.md'), 'utf8');
 
 beforeAll(async () => {
-  await execa(defaultPython, ['-m', 'refine_af.rehearsal_models', models], { cwd: packageRoot });
+  await execa(defaultPython, [join(packageRoot, 'fixtures', 'rehearsal_models.py'), models]);
   writeConfigs();
   for (const file of [files.refineAf, files.selfInstruct]) {
     const run = await startRun(file);

@@ -7,17 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diagnostics } from '../../fixtures/diagnostics.js';
 import type { Triplet } from '../../ts/bridge/contract.js';
 import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
-import type { ConfigInput } from '../../ts/config/schema.js';
+import type { Config, ConfigInput } from '../../ts/config/schema.js';
 import { defaultPython } from '../../ts/paths.js';
 import { latestCheckpoint } from '../../ts/stages/rlaf/checkpoints.js';
 import { rlafPaths } from '../../ts/stages/rlaf/paths.js';
 import { readRlafMetrics } from '../../ts/stages/rlaf/records.js';
 import { type RewardFn, scoreResponses, trainRlaf } from '../../ts/stages/rlaf.js';
-import { diagnostics } from './fixtures/diagnostics.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
 const modelDir = join(root, 'tiny-llama');
@@ -71,19 +71,28 @@ function readRollouts(file: string): { step: number; reward: number }[] {
 const lengthReward: RewardFn = async (triplets) =>
   triplets.map((t) => ({ reward: -t.output.length / 100, indicators: { length: t.output.length } }));
 
-describe('the RLAF loop', () => {
-  // One run directory through the whole life of a run, to keep the number of (slow, CPU) PPO steps small:
-  // interrupted → resumed to the end → a save cut short → resumed again.
-  const config = configFor('run', 3);
-  const paths = rlafPaths(config);
+/** Stage 2 on a run directory of its own, 3 steps in all (save_every 2). */
+function newRun(name: string) {
+  const config = configFor(name, 3);
+  return { config, paths: rlafPaths(config) };
+}
 
+/** Trains and aborts while step 2 runs, as Ctrl-C would (nothing awaits between step 1's log line and the start of step 2). */
+async function trainInterrupted(config: Config) {
+  const controller = new AbortController();
+  const poll = setInterval(() => {
+    if (existsSync(rlafPaths(config).metrics)) controller.abort();
+  }, 20);
+  return trainRlaf(config, { worker, reward: lengthReward, signal: controller.signal }).finally(() => clearInterval(poll));
+}
+
+const resume = (config: Config) => trainRlaf(config, { worker, reward: lengthReward, resume: true });
+
+describe('the RLAF loop', () => {
+  // Each test makes the run it starts from in its own directory: interrupted, resumed to the end, a save cut short.
   it('stops after the step in flight when aborted, with logs, chart and a usable checkpoint', async () => {
-    const controller = new AbortController();
-    // Abort while step 2 runs, as Ctrl-C would (nothing awaits between step 1's log line and the start of step 2).
-    const poll = setInterval(() => {
-      if (existsSync(paths.metrics)) controller.abort();
-    }, 20);
-    const summary = await trainRlaf(config, { worker, reward: lengthReward, signal: controller.signal }).finally(() => clearInterval(poll));
+    const { config, paths } = newRun('aborted');
+    const summary = await trainInterrupted(config);
     expect(summary).toMatchObject({ steps: 2, interrupted: true, checkpoint: join(paths.checkpoints, 'step-000002') });
     const metrics = readRlafMetrics(paths.metrics);
     expect(metrics.map((m) => m.step)).toEqual([1, 2]);
@@ -101,26 +110,33 @@ describe('the RLAF loop', () => {
   });
 
   it('refuses to start over an existing run without --resume', async () => {
+    const { config } = newRun('refused');
+    await trainInterrupted(config);
     await expect(trainRlaf(config, { worker, reward: lengthReward })).rejects.toThrow(/pass --resume/);
   });
 
   it('resumes to the end: steps continue after the checkpoint, and the end is checkpointed', async () => {
-    const summary = await trainRlaf(config, { worker, reward: lengthReward, resume: true });
+    const { config, paths } = newRun('resumed');
+    await trainInterrupted(config);
+    const summary = await resume(config);
     expect(summary).toMatchObject({ steps: 3, interrupted: false, checkpoint: join(paths.checkpoints, 'step-000003') });
     expect(readRlafMetrics(paths.metrics).map((m) => m.step)).toEqual([1, 2, 3]);
     expect(readdirSync(paths.checkpoints).sort()).toEqual(['step-000002', 'step-000003']);
     // Resumed with no step left, nothing is saved: the adapter is the one the worker restored, as it reports it.
-    const again = await trainRlaf(config, { worker, reward: lengthReward, resume: true });
+    const again = await resume(config);
     expect(again).toMatchObject({ steps: 3, checkpoint: summary.checkpoint, adapter: join(summary.checkpoint, 'adapter') });
   });
 
   it('after a save cut short, resumes from the last complete checkpoint and redoes exactly the steps after it', async () => {
+    const { config, paths } = newRun('cut-short');
+    await trainInterrupted(config);
+    await resume(config);
     const before = readRlafMetrics(paths.metrics);
     const rolloutsBefore = readRollouts(paths.rollouts);
     rmSync(join(paths.checkpoints, 'step-000003', PPO_CHECKPOINT_MARKER));
     expect(latestCheckpoint(paths.checkpoints)?.step).toBe(2);
 
-    await trainRlaf(config, { worker, reward: lengthReward, resume: true });
+    await resume(config);
     const after = readRlafMetrics(paths.metrics);
     const comparable = ({ seconds, seconds_ppo, ...rest }: (typeof after)[number]) => rest;
     expect(after.map(comparable)).toEqual(before.map(comparable));
