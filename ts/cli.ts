@@ -378,40 +378,60 @@ evaluation
     process.stdout.write(formatComparison(compareReports(readReport(runA), readReport(runB)), runA, runB));
   });
 
+interface StatsCommandOptions {
+  config: string;
+  dataset: string;
+  out: string;
+  pool?: string;
+  seeds?: string;
+  reference?: string;
+  metrics?: string;
+  json?: boolean;
+}
+
 program
   .command('stats')
   .description(
-    'analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve',
+    "analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds (and with Self-Instruct's generations), lengths, reward curve",
   )
   .addOption(configOption())
   .requiredOption('--dataset <file>', 'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records')
   .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
   .option('--pool <jsonl>', 'the stage-1 instruction pool the dataset came from, for Table V\'s "# of instructions" (the paper\'s row)')
   .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
+  .option(
+    '--reference <file>',
+    "Self-Instruct's GPT-3 generations ({instruction} records, e.g. all_instances_82K.jsonl) for Figure 5 (default: stats.reference_instructions)",
+  )
   .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
   .addOption(jsonOption())
-  .action(
-    async (options: { config: string; dataset: string; out: string; pool?: string; seeds?: string; metrics?: string; json?: boolean }) => {
-      const { analyseDataset } = await import('./stats/report.js');
-      const config = await commandConfig(options.config);
-      const stats = analyseDataset(config, {
-        dataset: options.dataset,
-        outDir: options.out,
-        ...(options.pool === undefined ? {} : { pool: options.pool }),
-        ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
-        ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-      });
-      const report = `${options.out}/report.html`;
-      await finish(
-        options,
-        stats,
-        (s) =>
-          `${s.tableV.instructions} instructions with ≥ 1 instance${s.tableV.pool_instructions === null ? '' : ` (pool: ${s.tableV.pool_instructions})`}, ` +
-          `${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs → ${report}`,
-        (s) => JSON.stringify({ tableV: s.tableV, uniqueVerbNounPairs: s.diversity.uniqueVerbNounPairs, report }),
-      );
-    },
-  );
+  .action(async (options: StatsCommandOptions) => {
+    const { analyseDataset } = await import('./stats/report.js');
+    const config = await commandConfig(options.config);
+    const stats = analyseDataset(config, {
+      dataset: options.dataset,
+      outDir: options.out,
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
+      ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
+      ...(options.reference === undefined ? {} : { reference: options.reference }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    });
+    const report = `${options.out}/report.html`;
+    await finish(
+      options,
+      stats,
+      (s) =>
+        `${s.tableV.instructions} instructions with ≥ 1 instance${s.tableV.pool_instructions === null ? '' : ` (pool: ${s.tableV.pool_instructions})`}, ${s.tableV.instances} instances, ${s.diversity.uniqueVerbNounPairs} distinct verb–noun pairs` +
+        `${s.referenceOverlap === undefined ? '' : `, mean max ROUGE-L against the reference ${s.referenceOverlap.mean.toFixed(2)}`} → ${report}`,
+      (s) =>
+        JSON.stringify({
+          tableV: s.tableV,
+          uniqueVerbNounPairs: s.diversity.uniqueVerbNounPairs,
+          ...(s.referenceOverlap === undefined ? {} : { referenceOverlapMean: s.referenceOverlap.mean }),
+          report,
+        }),
+    );
+  });
 
 const humanEval = program
   .command('human-eval')

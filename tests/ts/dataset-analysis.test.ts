@@ -9,7 +9,8 @@ import { distributionChart } from '../../ts/eval/human/html.js';
 import { readTriplets } from '../../ts/feedback/score.js';
 import { DataFileError } from '../../ts/io/files.js';
 import { loadSeedTasks } from '../../ts/io/seeds.js';
-import { datasetStatistics, loadDataset } from '../../ts/stats/dataset.js';
+import { rougeL } from '../../ts/rouge/score.js';
+import { datasetStatistics, loadDataset, loadInstructions } from '../../ts/stats/dataset.js';
 import { diversity, verbNoun } from '../../ts/stats/diversity.js';
 import { analyseDataset, type DatasetStats } from '../../ts/stats/report.js';
 import { histogramBins, histogramSvg } from '../../ts/stats/svg.js';
@@ -202,5 +203,72 @@ describe('refine-af stats', () => {
     const failed = await cli(['stats', '--dataset', dataset, '--out', out, '--metrics', wrong]);
     expect(failed.exitCode).toBe(1);
     expect(failed.stderr).toMatch(/wrong-metrics\.jsonl:1: reward_mean/);
+  });
+});
+
+describe("Figure 5: similarity to Self-Instruct's generations", () => {
+  // A constructed stand-in for all_instances_82K.jsonl: one line per instance, so an instruction repeats.
+  const reference = file('reference.jsonl', [
+    { instruction: 'Write a haiku about the sea.', input: '', output: 'Waves.' },
+    { instruction: 'Write a haiku about the sea.', input: 'calm', output: 'Still.' },
+    { instruction: '  Classify the sentiment of the sentence.  ', input: 'Nice.', output: 'positive' },
+    { instruction: 'Translate the sentence into French.', input: 'Hello.', output: 'Bonjour.' },
+  ]);
+  const generated = [
+    'Write a haiku about autumn leaves.',
+    'Classify the sentiment of the review.',
+    'Translate the sentence into French.',
+    'Zebra quantum marmalade.',
+  ];
+  const dataset = file(
+    'generated.jsonl',
+    generated.map((instruction) => ({ instruction, input: '', output: 'ok' })),
+  );
+  const referenceTexts = ['Write a haiku about the sea.', 'Classify the sentiment of the sentence.', 'Translate the sentence into French.'];
+  // Every pair scored: what the index must equal.
+  const expected = generated.map((g) => Math.max(...referenceTexts.map((r) => rougeL(r, g))));
+
+  it('reads the distinct, trimmed instructions of any {instruction} records, and names a record without one', () => {
+    expect(loadInstructions(reference)).toEqual(referenceTexts);
+    const bad = file('bad-reference.jsonl', [{ instruction: 'Fine.' }, { prompt: 'no instruction' }]);
+    expect(() => loadInstructions(bad)).toThrow(/bad-reference\.jsonl:2: instruction/);
+  });
+
+  it('gives each instruction its exact max ROUGE-L against the reference, their mean, a histogram and a report section', () => {
+    const out = join(dir, 'fig5');
+    const stats = analyseDataset(parseConfig({ stats: { reference_instructions: reference, rouge_bins: 10 } }), { dataset, outDir: out });
+    expect(expected[2]).toBe(1);
+    expect(expected[3]).toBe(0);
+    const overlap = stats.referenceOverlap!;
+    expect(overlap).toMatchObject({ reference, instructions: 3 });
+    expect(overlap.mean).toBeCloseTo(expected.reduce((a, b) => a + b) / expected.length, 12);
+    expect(overlap.bins.map((b) => b.count)).toEqual(
+      Array.from({ length: 10 }, (_, i) => expected.filter((x) => Math.min(9, Math.floor(x * 10)) === i).length),
+    );
+    expect(stats.figures).toContain('fig5-reference-rouge.svg');
+    expect(readFileSync(join(out, 'fig5-reference-rouge.svg'), 'utf8')).toContain(
+      `against 3 reference instructions (mean ${overlap.mean.toFixed(2)})`,
+    );
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain("Similarity to Self-Instruct's generations (Figure 5)");
+  });
+
+  it('is left out without a reference; --reference names one from the command line', async () => {
+    expect(analyseDataset(parseConfig({}), { dataset, outDir: join(dir, 'no-fig5') }).referenceOverlap).toBeUndefined();
+    const result = await execa(
+      'node',
+      [
+        join(repoRoot, 'bin', 'refine-af.js'),
+        'stats',
+        '--dataset',
+        dataset,
+        '--reference',
+        reference,
+        '--out',
+        join(dir, 'fig5-cli'),
+        '--json',
+      ],
+      { cwd: repoRoot },
+    );
+    expect(JSON.parse(result.stdout).referenceOverlapMean).toBeCloseTo(expected.reduce((a, b) => a + b) / expected.length, 12);
   });
 });

@@ -142,9 +142,13 @@ describe('refine-af repro', () => {
     ]) {
       expect(text).toContain(`](${figure})`);
     }
+    // Figure 7: the rehearsal's 24 instructions are not the paper's 15,000, so the paper's points get a chart of their own.
+    expect(text).toContain('](figure7.svg)');
+    expect(text).toContain('](figure7-paper.svg)');
+    expect(text.split('## Figure 5')[1]).toMatch(/^[^\n]*\n\nNot computed: stats\.reference_instructions names no file\./);
     expect(text.split('## Figure 6')[1]).toMatch(/^[^\n]*\n\nNot yet rated\./);
     const html = readFileSync(join(reproDir, 'report.html'), 'utf8');
-    expect(html.match(/<svg/g)!.length).toBe(1 + 2 * 5);
+    expect(html.match(/<svg/g)!.length).toBe(1 + 2 * 5 + 2);
     expect(html).toContain('Not yet rated.');
   });
 

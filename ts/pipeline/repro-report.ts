@@ -14,6 +14,7 @@ import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
 import { escapeMarkup } from '../markup.js';
 import { packageRoot } from '../paths.js';
 import { type DatasetStatistics, TABLE_V_ROWS } from '../stats/dataset.js';
+import { type LineSeries, lineChartSvg } from '../stats/line-chart.js';
 import type { DatasetStats } from '../stats/report.js';
 
 export const PAPER_RESULTS_FILE = resolve(packageRoot, 'docs', 'paper-results.json');
@@ -31,6 +32,8 @@ const paperResultsSchema = z.strictObject({
   paper: z.string(),
   sources: z.record(z.string(), z.string()),
   figure_6_finding: z.string(),
+  figure_5_mean: z.number(),
+  inconsistencies: z.record(z.string(), z.string()),
   backbones: z.record(
     z.string(),
     z.strictObject({
@@ -46,6 +49,7 @@ const paperResultsSchema = z.strictObject({
   ),
 });
 export type PaperResults = z.infer<typeof paperResultsSchema>;
+type PaperBackbone = PaperResults['backbones'][string];
 
 export function loadPaperResults(file = PAPER_RESULTS_FILE): PaperResults {
   return readJsonIfExists(file, paperResultsSchema)!;
@@ -95,11 +99,22 @@ const number = (x: number | null | undefined, digits = 2): string =>
 /** ρ is undefined for a constant reward (NaN, written to stats.json as null). */
 const spearmanText = (rho: number | null) => (rho === null || Number.isNaN(rho) ? 'undefined (the reward never changed)' : number(rho, 3));
 
+const paperBackbone = (r: ReproResults, paper: PaperResults): PaperBackbone => paper.backbones[r.config.eval.paper_backbone]!;
+/** The run generated as many instructions as the paper did with its backbone: its numbers can be set beside the paper's. */
+const comparableToPaper = (r: ReproResults, p: PaperBackbone) =>
+  r.config.instructions.num_instructions === p.table_v_refine_af.pool_instructions;
+
+const armFigure = (name: string, caption: string): Block[] =>
+  (['refine-af', 'self-instruct'] as const).map((arm) => ({
+    kind: 'figure',
+    file: join('stats', arm, name),
+    caption: `${caption} (${arm})`,
+  }));
+
 function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[] {
-  const backbone = r.config.eval.paper_backbone;
-  const p = paper.backbones[backbone]!;
+  const p = paperBackbone(r, paper);
   const paperTableV: Partial<Record<keyof DatasetStatistics, number>> = p.table_v_refine_af;
-  const comparable = r.config.instructions.num_instructions === paperTableV.pool_instructions;
+  const comparable = comparableToPaper(r, p);
   const blocks: Block[] = [
     { kind: 'title', text: `Reproduction of REFINE-AF: ${r.config.models.generator}` },
     {
@@ -207,12 +222,6 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
         `paper (${p.label}, REFINE-AF): ${number(p.unique_verb_noun_pairs)}. Found with part-of-speech tags, not the paper's parser (docs/evaluation.md): compare the two arms with each other.`,
     },
   );
-  const armFigure = (name: string, caption: string): Block[] =>
-    (['refine-af', 'self-instruct'] as const).map((arm) => ({
-      kind: 'figure',
-      file: join('stats', arm, name),
-      caption: `${caption} (${arm})`,
-    }));
   blocks.push(
     ...armFigure('fig8-verb-noun.svg', 'Figure 8: top root verbs and their top direct-object nouns'),
     { kind: 'heading', text: 'Figure 4: overlap with the seed instructions (§IV-A)' },
@@ -220,6 +229,7 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     { kind: 'heading', text: 'Figure 3: lengths of instructions, inputs and outputs (§IV-A)' },
     ...(['instruction', 'input', 'output'] as const).flatMap((part) => armFigure(`fig3-length-${part}.svg`, `Figure 3: ${part} length`)),
   );
+  blocks.push(...figure5Blocks(r, paper), ...figure7Blocks(comparable, p));
 
   blocks.push({ kind: 'heading', text: 'Figure 6: human evaluation of the user-oriented instructions (§V-B)' });
   const runs = `responses: ${r.userOrientedRuns['refine-af']} (REFINE-AF), ${r.userOrientedRuns['self-instruct']} (Self-Instruct); rating database: ${r.humanEval.db}`;
@@ -242,7 +252,105 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     );
   }
   blocks.push({ kind: 'paragraph', text: `Paper: ${paper.figure_6_finding} (${paper.sources.figure_6}).` });
+  blocks.push(
+    { kind: 'heading', text: "Where the paper's numbers disagree with themselves" },
+    ...Object.values(paper.inconsistencies).map((text): Block => ({ kind: 'paragraph', text })),
+  );
   return blocks;
+}
+
+// ---------------------------------------------------------------- Figure 5 (§IV-A): similarity to Self-Instruct's generations
+
+function figure5Blocks(r: ReproResults, paper: PaperResults): Block[] {
+  const heading: Block = { kind: 'heading', text: "Figure 5: similarity to Self-Instruct's GPT-3 generations (§IV-A)" };
+  const paperText = `Paper (REFINE-AF, all three backbones): mean ≈ ${number(paper.figure_5_mean)} (${paper.sources.figure_5_mean}).`;
+  const refineAf = r.stats['refine-af'].referenceOverlap;
+  const selfInstruct = r.stats['self-instruct'].referenceOverlap;
+  if (refineAf === undefined || selfInstruct === undefined) {
+    return [
+      heading,
+      {
+        kind: 'paragraph',
+        text:
+          "Not computed: stats.reference_instructions names no file. Self-Instruct's generations are not vendored (seeds/README.md says why); " +
+          'name a copy of all_instances_82K.jsonl (github.com/yizhongw/self-instruct, data/gpt3_generations/batch_221203/) and run repro again. ' +
+          paperText,
+      },
+    ];
+  }
+  return [
+    heading,
+    {
+      kind: 'paragraph',
+      text:
+        `Max ROUGE-L of each instruction against the ${number(refineAf.instructions)} instructions of ${refineAf.reference}: ` +
+        `mean REFINE-AF ${number(refineAf.mean)}, Self-Instruct ${number(selfInstruct.mean)}. ${paperText}`,
+    },
+    ...armFigure('fig5-reference-rouge.svg', "Figure 5: max ROUGE-L of each instruction against Self-Instruct's generations"),
+  ];
+}
+
+// ---------------------------------------------------------------- Figure 7 (§V-C): performance against the number of instructions
+
+const FIGURE_7 = { run: 'figure7.svg', paper: 'figure7-paper.svg' };
+
+/** The run's Table II as Figure 7's lines: per arm, Super-NI ROUGE-L against the instructions each model was tuned on. */
+export function figure7Series(rows: readonly TableIIRow[]): LineSeries[] {
+  const arm = (name: string, pick: (row: TableIIRow) => [number, number]): LineSeries => ({
+    name,
+    points: rows.map(pick).sort((a, b) => a[0] - b[0]),
+    markers: true,
+  });
+  return [
+    arm('Self-Instruct', (row) => [row.instructions.selfInstruct, row.selfInstruct]),
+    arm('REFINE-AF', (row) => [row.instructions.refineAf, row.refineAf]),
+  ];
+}
+
+/** The paper's Table II as Figure 7's lines. */
+export function paperFigure7Series(p: PaperBackbone): LineSeries[] {
+  const arm = (name: string, key: 'self_instruct' | 'refine_af'): LineSeries => ({
+    name: `paper ${p.label}: ${name}`,
+    points: p.table_ii.map((row) => [row.instructions, row[key]] as const),
+    markers: true,
+  });
+  return [arm('Self-Instruct', 'self_instruct'), arm('REFINE-AF', 'refine_af')];
+}
+
+const figure7Svg = (of: string, series: LineSeries[]) =>
+  lineChartSvg({
+    title: `Super-NI ROUGE-L against the number of instructions (${of})`,
+    xLabel: 'instructions fine-tuned on',
+    yLabel: 'ROUGE-L ×100',
+    series,
+  });
+
+/**
+ * Figure 7's SVGs in `dir`: one chart with the paper's points beside the run's when the run has the paper's instruction
+ * counts; otherwise the paper's on a chart of their own, so a small run's points are not squeezed against the y axis.
+ */
+function writeFigure7(dir: string, r: ReproResults, paper: PaperResults): void {
+  const p = paperBackbone(r, paper);
+  const run = figure7Series(r.tableII);
+  const reference = paperFigure7Series(p);
+  if (comparableToPaper(r, p)) {
+    writeFileAtomic(join(dir, FIGURE_7.run), figure7Svg(`this run and the paper's ${p.label}`, [...run, ...reference]));
+  } else {
+    writeFileAtomic(join(dir, FIGURE_7.run), figure7Svg('this run', run));
+    writeFileAtomic(join(dir, FIGURE_7.paper), figure7Svg(`the paper's ${p.label}, Table II`, reference));
+  }
+}
+
+function figure7Blocks(comparable: boolean, p: PaperBackbone): Block[] {
+  return [
+    { kind: 'heading', text: 'Figure 7: Super-NI ROUGE-L against the number of instructions (§V-C)' },
+    {
+      kind: 'paragraph',
+      text: "Table II as lines: each arm's models, by the distinct instructions each was fine-tuned on (table-ii.csv).",
+    },
+    { kind: 'figure', file: FIGURE_7.run, caption: comparable ? `Figure 7: this run beside the paper's ${p.label}` : 'Figure 7: this run' },
+    ...(comparable ? [] : [{ kind: 'figure', file: FIGURE_7.paper, caption: `Figure 7: the paper's ${p.label} (Table II)` } as const]),
+  ];
 }
 
 function markdown(blocks: Block[]): string {
@@ -298,6 +406,7 @@ ${body}
 
 /** Write report.md and report.html into `dir` (which holds the figures they show). */
 export function writeReproReport(dir: string, results: ReproResults, paper = loadPaperResults()): { html: string; markdown: string } {
+  writeFigure7(dir, results, paper);
   const blocks = reportBlocks(dir, results, paper);
   const files = { html: join(dir, 'report.html'), markdown: join(dir, 'report.md') };
   writeFileAtomic(files.markdown, markdown(blocks));

@@ -3,7 +3,7 @@
  * subsets — to the paper's tables, top to bottom:
  *   1. Super-NI zero-shot of the base model and of every SFT model of both arms (§V-A)
  *   2. Tables II and III from those scores (`eval compare`'s functions)
- *   3. the analysis of both IFT datasets: Table V, Figures 2, 3, 4, 8 (`stats`)
+ *   3. the analysis of both IFT datasets: Table V, Figures 2, 3, 4, 5, 8 (`stats`)
  *   4. the full-size SFT models' responses to the 252 user-oriented instructions, imported into a rating database (§V-B)
  *   5. one report, HTML and Markdown, beside the paper's numbers (Figure 6 once ratings exist)
  *
@@ -12,6 +12,8 @@
  * evaluation and the responses append per batch); a step whose inputs changed is refused unless --force. The tables and
  * the report are rewritten on every run: they are cheap, and Figure 6 reads the ratings as they are now.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
@@ -241,15 +243,25 @@ function compareArms(arms: Arm[], reports: Map<string, SuperNiReport>, dir: stri
   return { tableII, tableIII };
 }
 
-/** Step 3: Table V and Figures 2 (REFINE-AF's reward curve), 3, 4 and 8 for each IFT dataset. */
+/** Step 3: Table V and Figures 2 (REFINE-AF's reward curve), 3, 4, 5 (with stats.reference_instructions) and 8 for each IFT dataset. */
 async function analyseBothDatasets(ledger: Ledger, config: Config, arms: Arm[], dir: string): Promise<Record<ArmName, DatasetStats>> {
   const result = {} as Record<ArmName, DatasetStats>;
+  // Figure 5 is redone when the reference file's content changes, not only its path.
+  const reference = config.stats.reference_instructions;
+  const referenceSha256 = reference === null ? null : createHash('sha256').update(readFileSync(reference)).digest('hex');
   for (const arm of arms) {
     const outDir = join(dir, 'stats', arm.name);
     await ledger.run(
       {
         name: `stats/${arm.name}`,
-        inputs: { stats: config.stats, pool: arm.pool, dataset: arm.dataset, metrics: arm.metrics ?? null, upstream: arm.datasetUpstream },
+        inputs: {
+          stats: config.stats,
+          pool: arm.pool,
+          reference_sha256: referenceSha256,
+          dataset: arm.dataset,
+          metrics: arm.metrics ?? null,
+          upstream: arm.datasetUpstream,
+        },
         outputs: [outDir],
       },
       async () => {

@@ -116,3 +116,23 @@ export function loadDataset(file: string): IftRecord[] {
   if (flat.length === 0) throw new DataFileError(file, undefined, 'no instances');
   return flat;
 }
+
+const instructionRecordSchema = z.looseObject({ instruction: z.string() });
+
+/**
+ * The distinct instructions of any file of records with an `instruction` field (JSONL or a JSON array), trimmed, in
+ * first-seen order: an IFT dataset, or Self-Instruct's generations (all_instances_82K.jsonl, one line per instance).
+ */
+export function loadInstructions(file: string): string[] {
+  const { accepted } = readDatasetFile<string>(
+    file,
+    (value) => {
+      const parsed = instructionRecordSchema.safeParse(value);
+      return parsed.success ? { record: parsed.data.instruction.trim() } : { reason: formatIssues(parsed.error) };
+    },
+    'fail',
+  );
+  const instructions = [...new Set(accepted.map((r) => r.record))].filter((i) => i !== '');
+  if (instructions.length === 0) throw new DataFileError(file, undefined, 'no instructions');
+  return instructions;
+}

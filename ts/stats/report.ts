@@ -1,8 +1,8 @@
 /**
  * `refine-af stats`: the paper's analysis of an instruction-tuning dataset, top to bottom —
- * load → Table V → verb–noun diversity (Figure 8) → max ROUGE-L against the seed instructions (Figure 4) → length
- * distributions (Figure 3) → optionally the stage-2 reward curve (Figure 2) → stats.json, one SVG per figure and one
- * self-contained HTML report.
+ * load → Table V → verb–noun diversity (Figure 8) → max ROUGE-L against the seed instructions (Figure 4) → optionally
+ * max ROUGE-L against Self-Instruct's GPT-3 generations (Figure 5) → length distributions (Figure 3) → optionally the
+ * stage-2 reward curve (Figure 2) → stats.json, one SVG per figure and one self-contained HTML report.
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -18,6 +18,7 @@ import {
   type DatasetStatistics,
   datasetStatistics,
   loadDataset,
+  loadInstructions,
   readInstructionPool,
   TABLE_V_ROWS,
   tableVCell,
@@ -35,6 +36,8 @@ export interface StatsOptions {
   pool?: string;
   /** Seed tasks JSONL for Figure 4 (default: the 175 Self-Instruct seeds). */
   seeds?: string;
+  /** Self-Instruct's generations for Figure 5 (default: stats.reference_instructions; neither: no Figure 5). */
+  reference?: string;
   /** A stage-2 metrics JSONL ({step, <reward_key>} per line) for Figure 2. */
   metrics?: string;
 }
@@ -59,6 +62,8 @@ export interface DatasetStats {
   tableV: DatasetStatistics;
   diversity: DiversitySummary;
   seedOverlap: Distribution & { seeds: number };
+  /** Figure 5: max ROUGE-L against the reference instructions (the paper: mean ≈ 0.62 against Self-Instruct's). */
+  referenceOverlap?: Distribution & { reference: string; instructions: number };
   lengths: { instruction: Distribution; input: Distribution; output: Distribution };
   reward?: RewardCurve;
   figures: string[];
@@ -80,6 +85,12 @@ function lengthDistribution(values: readonly number[], bins: number): Distributi
   // A whole number of words per bin, so the bin edges read as word counts.
   const wordsPerBin = Math.max(1, Math.ceil((values.length === 0 ? 0 : quantile(sorted(values), LENGTH_RANGE_QUANTILE)) / bins));
   return distribution(values, bins, 0, wordsPerBin * bins);
+}
+
+/** Max ROUGE-L of each instruction against a pool (Figures 4 and 5): exact scores, the index skipping pairs that cannot matter. */
+function maxOverlaps(pool: readonly string[], instructions: readonly string[]): number[] {
+  const index = new NoveltyIndex(pool);
+  return instructions.map((instruction) => index.nearest(instruction, 1).maxScore);
 }
 
 function readRewardCurve(file: string, rewardKey: string): { step: number; reward: number }[] {
@@ -105,15 +116,30 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   );
 
   const seeds = loadSeedTasks(options.seeds ?? defaultSeedTasksFile).map((s) => s.instruction);
-  const seedIndex = new NoveltyIndex(seeds);
-  const overlaps = instructions.map((instruction) => seedIndex.nearest(instruction, 1).maxScore);
-  const seedOverlap = { seeds: seeds.length, ...distribution(overlaps, settings.rouge_bins, 0, 1) };
+  const seedOverlap = { seeds: seeds.length, ...distribution(maxOverlaps(seeds, instructions), settings.rouge_bins, 0, 1) };
   figures['fig4-seed-rouge.svg'] = histogramSvg(
     `Max ROUGE-L of each instruction against the ${seeds.length} seed instructions`,
     seedOverlap.bins,
     'ROUGE-L F (no stemming)',
     'instructions',
   );
+
+  let referenceOverlap: DatasetStats['referenceOverlap'];
+  const referenceFile = options.reference ?? settings.reference_instructions;
+  if (referenceFile !== null) {
+    const reference = loadInstructions(referenceFile);
+    referenceOverlap = {
+      reference: referenceFile,
+      instructions: reference.length,
+      ...distribution(maxOverlaps(reference, instructions), settings.rouge_bins, 0, 1),
+    };
+    figures['fig5-reference-rouge.svg'] = histogramSvg(
+      `Max ROUGE-L of each instruction against ${reference.length.toLocaleString('en-US')} reference instructions (mean ${referenceOverlap.mean.toFixed(2)})`,
+      referenceOverlap.bins,
+      'ROUGE-L F (no stemming)',
+      'instructions',
+    );
+  }
 
   const lengths = {
     instruction: lengthDistribution(instructions.map(countWords), settings.length_bins),
@@ -160,6 +186,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
     tableV: table,
     diversity: verbs,
     seedOverlap,
+    ...(referenceOverlap === undefined ? {} : { referenceOverlap }),
     lengths,
     ...(reward === undefined ? {} : { reward }),
     figures: Object.keys(figures),
@@ -203,6 +230,13 @@ ${verbRows}</table>
 <h2>Overlap with the seed instructions (Figure 4)</h2>
 <p>Max ROUGE-L against ${stats.seedOverlap.seeds} seeds: mean ${fmt(stats.seedOverlap.mean)}, median ${fmt(stats.seedOverlap.median)}.</p>
 ${figure('fig4-seed-rouge.svg')}
+${
+  stats.referenceOverlap === undefined
+    ? ''
+    : `<h2>Similarity to Self-Instruct's generations (Figure 5)</h2>
+<p>Max ROUGE-L against ${fmt(stats.referenceOverlap.instructions)} instructions of ${escapeMarkup(stats.referenceOverlap.reference)}: mean ${fmt(stats.referenceOverlap.mean)}, median ${fmt(stats.referenceOverlap.median)} (the paper: mean ≈ 0.62).</p>
+${figure('fig5-reference-rouge.svg')}`
+}
 <h2>Lengths (Figure 3)</h2>
 ${['instruction', 'input', 'output'].map((n) => figure(`fig3-length-${n}.svg`)).join('\n')}
 ${stats.reward === undefined ? '' : `<h2>Reward curve (Figure 2)</h2><p>${stats.reward.steps} steps; Spearman ρ(step, reward) = ${stats.reward.spearman.toFixed(3)}.</p>\n${figure('fig2-reward.svg')}`}

@@ -25,6 +25,14 @@ export const statsSection = z
       .default(20)
       .describe('Bins of the max-ROUGE-L-to-seeds histogram over [0, 1] (Figure 4).')
       .meta(ours('Figure 4 shows the histogram without its bin count')),
+    reference_instructions: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe(
+        "Self-Instruct's GPT-3 generations (all_instances_82K.jsonl of github.com/yizhongw/self-instruct, or any file of {instruction} records) for Figure 5: each instruction's max ROUGE-L against them, binned like Figure 4 (§IV-A); null: no Figure 5.",
+      )
+      .meta(ours('the generations are not vendored (seeds/README.md says why): whoever has the file names it')),
     length_bins: z
       .number()
       .int()
@@ -44,4 +52,6 @@ export const statsSection = z
       .describe('Span of the reward curve\'s exponential moving average (§III: "a span of 30 steps").')
       .meta(paper('§III')),
   })
-  .describe('Dataset analysis (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds, lengths, reward curve.');
+  .describe(
+    "Dataset analysis (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds and with Self-Instruct's generations, lengths, reward curve.",
+  );
