@@ -16,7 +16,8 @@ export {
 export { LocalWorkerBackend } from './backends/local.js';
 export { EndpointError, OpenAICompletionsBackend, ServedModelError } from './backends/openai.js';
 export { type ManagedServer, startServer } from './backends/servers.js';
-export type { BackendDecoding, GenerationBackend, GenerationRequest } from './backends/types.js';
+export type { GenerationBackend, GenerationRequest } from './backends/types.js';
+export type { Decoding } from './bridge/contract.js';
 export { BridgeError, ContractError, ParameterError, PythonError, WorkerDiedError, WorkerTimeoutError } from './bridge/errors.js';
 export { PythonWorker, type WorkerOptions } from './bridge/worker.js';
 export { type DedupFilesOptions, type DedupSummary, dedupFiles } from './commands/dedup.js';

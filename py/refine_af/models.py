@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 
 # Models shipped inside PyPI packages, so that a machine without hub access still has a real default.
 EMBEDDED_MODELS = {
@@ -282,6 +283,22 @@ def _cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+class PresencePenaltyLogitsProcessor(LogitsProcessor):
+    """OpenAI's presence penalty: the logit of every token already in the completion is lowered by `penalty`, once
+    however often it occurs (OpenAI's frequency penalty would count occurrences; transformers' repetition_penalty
+    rescales instead and counts the prompt). Only completion tokens count: in a left-padded batch every prompt, padding
+    included, fills the first `prompt_length` columns."""
+
+    def __init__(self, penalty: float, prompt_length: int):
+        self.penalty = penalty
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        completion = input_ids[:, self.prompt_length :]
+        present = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, completion, True)
+        return torch.where(present, scores - self.penalty, scores)
+
+
 @dataclass(frozen=True)
 class Decoding:
     """The one decoding object (contract.ts decodingSchema), field for field: a key TypeScript sends that is not a field
@@ -293,12 +310,21 @@ class Decoding:
     top_p: float
     stop: list[str]
     prompt_format: str
+    # Absent on the wire means none, as in OpenAI's protocol.
+    presence_penalty: float = 0.0
 
-    def generate_kwargs(self, tokenizer) -> dict:
-        """transformers' `generate` arguments for these settings with this tokenizer: the one place where decoding becomes
-        them. prompt_format is not one: it shapes the prompt ids (`prompt_batch`); the stop strings also cut the text after."""
+    def generate_kwargs(self, tokenizer, prompt_length: int) -> dict:
+        """transformers' `generate` arguments for these settings with this tokenizer, for prompts padded to
+        `prompt_length` tokens: the one place where decoding becomes them. prompt_format is not one: it shapes the prompt
+        ids (`prompt_batch`); the stop strings also cut the text after."""
         # Greedy decoding takes no sampling parameters (transformers warns about ones it would ignore).
         sampling = {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p} if self.do_sample else {"do_sample": False}
+        # generate runs custom processors before temperature and top-p, so the penalty lowers raw logits, as OpenAI's does.
+        penalty = (
+            {"logits_processor": LogitsProcessorList([PresencePenaltyLogitsProcessor(self.presence_penalty, prompt_length)])}
+            if self.presence_penalty != 0
+            else {}
+        )
         return {
             "max_new_tokens": self.max_new_tokens,
             "pad_token_id": tokenizer.pad_token_id,
@@ -306,6 +332,7 @@ class Decoding:
             "stop_strings": self.stop or None,
             "tokenizer": tokenizer,
             **sampling,
+            **penalty,
         }
 
 
@@ -317,8 +344,9 @@ def generate(loaded: LoadedModel, prompts: list[str], decoding: Decoding, *, see
         encoded = prompt_batch(tokenizer, prompts[start : start + batch_size], decoding.prompt_format).to(loaded.device)
         # Seeding per batch makes a batch's samples independent of what ran before it: resume gives the same text.
         torch.manual_seed(seed + start)
-        output = model.generate(**encoded, **decoding.generate_kwargs(tokenizer))
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        prompt_length = encoded["input_ids"].shape[1]
+        output = model.generate(**encoded, **decoding.generate_kwargs(tokenizer, prompt_length))
+        new_tokens = output[:, prompt_length:]
         for row in new_tokens:
             ids = row.tolist()
             ended_by_eos = tokenizer.eos_token_id in ids

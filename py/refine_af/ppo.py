@@ -157,11 +157,11 @@ class PpoPolicy:
         tokenizer = self.tokenizer
         rollout_decoding = Decoding(**decoding, do_sample=True, temperature=1.0, top_p=1.0)
         encoded = prompt_batch(tokenizer, prompts, rollout_decoding.prompt_format).to(self.loaded.device)
+        prompt_length = encoded["input_ids"].shape[1]
         reseed(seed)
         output = self.trainer.accelerator.unwrap_model(self.model).generate(
-            **encoded, **rollout_decoding.generate_kwargs(tokenizer), top_k=0, min_length=-1
+            **encoded, **rollout_decoding.generate_kwargs(tokenizer, prompt_length), top_k=0, min_length=-1
         )
-        prompt_length = encoded["input_ids"].shape[1]
         queries, responses, results = [], [], []
         for row, mask in zip(output, encoded["attention_mask"], strict=False):
             queries.append(row[:prompt_length][mask.bool()].clone())

@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from refine_af import service
-from refine_af.models import Decoding, ModelNotFoundError, generate, load_causal_lm, resolve_model
+from refine_af.models import Decoding, ModelNotFoundError, generate, load_causal_lm, prompt_batch, resolve_model
 
 
 def call(name, **params):
@@ -92,7 +93,7 @@ def test_tiny_random_model_loads_and_generates_through_the_real_path(tiny_llama_
 def test_decoding_becomes_the_generate_arguments_of_the_worker(embedded_tokenizer):
     tokenizer = embedded_tokenizer
     sampled = Decoding(max_new_tokens=7, do_sample=True, temperature=0.7, top_p=0.5, stop=["Task:"], prompt_format="chat")
-    assert sampled.generate_kwargs(tokenizer) == {
+    assert sampled.generate_kwargs(tokenizer, prompt_length=5) == {
         "max_new_tokens": 7,
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -102,9 +103,9 @@ def test_decoding_becomes_the_generate_arguments_of_the_worker(embedded_tokenize
         "temperature": 0.7,
         "top_p": 0.5,
     }
-    # Greedy: no sampling parameters at all; no stop strings: None, not an empty list.
+    # Greedy: no sampling parameters at all; no stop strings: None, not an empty list; no presence penalty: no processor.
     greedy = Decoding(max_new_tokens=7, do_sample=False, temperature=0.7, top_p=0.5, stop=[], prompt_format="raw")
-    assert greedy.generate_kwargs(tokenizer) == {
+    assert greedy.generate_kwargs(tokenizer, prompt_length=5) == {
         "max_new_tokens": 7,
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -112,6 +113,53 @@ def test_decoding_becomes_the_generate_arguments_of_the_worker(embedded_tokenize
         "tokenizer": tokenizer,
         "do_sample": False,
     }
+    penalised = Decoding(max_new_tokens=7, do_sample=False, temperature=1.0, top_p=1.0, stop=[], prompt_format="raw", presence_penalty=1.5)
+    [processor] = penalised.generate_kwargs(tokenizer, prompt_length=5)["logits_processor"]
+    assert (processor.penalty, processor.prompt_length) == (1.5, 5)
+
+
+# Two prompts of different lengths: the first is left-padded in a batch of both.
+PADDED_PROMPTS = ["Hello there", "A much longer prompt that forces left padding in the batch"]
+
+
+def greedy_with_presence_penalty(penalty: float) -> Decoding:
+    return Decoding(max_new_tokens=12, do_sample=False, temperature=1.0, top_p=1.0, stop=[], prompt_format="raw", presence_penalty=penalty)
+
+
+def test_presence_penalty_lowers_the_logit_of_each_completion_token_once(tiny_llama_dir):
+    """OpenAI's rule, step by step on a real model: a token's score is its logit minus the penalty when it occurs in the
+    completion so far, once however often; the prompt and its left padding do not count. At 0.2 the tiny model still
+    repeats tokens, so occurrences beyond the first are exercised."""
+    loaded = load_causal_lm(str(tiny_llama_dir), "float32", load_in_4bit=False, device="cpu")
+    encoded = prompt_batch(loaded.tokenizer, PADDED_PROMPTS, "raw")
+    prompt_length = encoded["input_ids"].shape[1]
+    output = loaded.model.generate(
+        **encoded,
+        **greedy_with_presence_penalty(0.2).generate_kwargs(loaded.tokenizer, prompt_length),
+        return_dict_in_generate=True,
+        output_logits=True,
+        output_scores=True,
+    )
+    completion = output.sequences[:, prompt_length:]
+    for step, (logits, scores) in enumerate(zip(output.logits, output.scores, strict=True)):
+        expected = logits.clone()
+        for row, tokens in enumerate(completion[:, :step].tolist()):
+            expected[row, sorted(set(tokens))] -= 0.2
+        assert torch.equal(scores, expected), f"step {step}"
+    assert all(len(set(row)) < len(row) for row in completion.tolist())
+
+
+def test_a_large_presence_penalty_stops_greedy_repetition_in_a_left_padded_batch(tiny_llama_dir):
+    loaded = load_causal_lm(str(tiny_llama_dir), "float32", load_in_4bit=False, device="cpu")
+    encoded = prompt_batch(loaded.tokenizer, PADDED_PROMPTS, "raw")
+    prompt_length = encoded["input_ids"].shape[1]
+
+    def completions(penalty: float) -> list[list[int]]:
+        decoding = greedy_with_presence_penalty(penalty)
+        return loaded.model.generate(**encoded, **decoding.generate_kwargs(loaded.tokenizer, prompt_length))[:, prompt_length:].tolist()
+
+    assert all(len(set(row)) < len(row) for row in completions(0.0))  # the tiny model repeats itself greedily
+    assert all(len(set(row)) == len(row) for row in completions(100.0))
 
 
 def test_service_wraps_exceptions_and_unknown_methods_in_envelopes():

@@ -119,6 +119,13 @@ describe('config', () => {
     expect(config.human_eval.decoding).toEqual({ max_new_tokens: 512 });
   });
 
+  it("samples stage 1 as Self-Instruct's bootstrap_instructions.py does: temperature 0.7, top-p 0.5, presence penalty 2", () => {
+    expect(parseConfig({}).instructions.decoding).toMatchObject({ do_sample: true, temperature: 0.7, top_p: 0.5, presence_penalty: 2 });
+    expect(configReference()).toContain(
+      '| `instructions.decoding.presence_penalty` | number | `2` | library: Self-Instruct bootstrap_instructions.py |',
+    );
+  });
+
   it("holds LoRA in one shape for PPO and SFT, and each library's settings under exactly the names the bridge passes on", () => {
     const config = parseConfig({ sft: { lora: { r: 4 } } });
     expect(Object.keys(config.rlaf.lora).sort()).toEqual(Object.keys(config.sft.lora!).sort());

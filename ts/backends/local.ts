@@ -3,7 +3,6 @@ import type { Completion, ModelInfo } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import { modelLoading, type QuantizedStage } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
-import { logger } from '../log.js';
 import type { GenerationBackend, GenerationRequest } from './types.js';
 
 export interface LocalWorkerOptions {
@@ -27,7 +26,6 @@ export class LocalWorkerBackend implements GenerationBackend {
   private readonly ref: string;
   private readonly adapter: string | null;
   private info: ModelInfo | undefined;
-  private warnedPresencePenalty = false;
 
   constructor(
     private readonly worker: PythonWorker,
@@ -60,21 +58,13 @@ export class LocalWorkerBackend implements GenerationBackend {
   }
 
   async generate(request: GenerationRequest): Promise<Completion[]> {
-    const { presence_penalty, ...decoding } = request.decoding;
-    // transformers' generate has no presence penalty (its repetition_penalty is a different rule), so it is not applied.
-    if (presence_penalty !== undefined && presence_penalty !== 0 && !this.warnedPresencePenalty) {
-      logger.warn(
-        `${this.name}: presence_penalty ${presence_penalty} is ignored: the local worker has no presence penalty (an OpenAI-compatible endpoint applies it)`,
-      );
-      this.warnedPresencePenalty = true;
-    }
     await this.load();
     const { completions } = await this.worker.call('generate', {
       handle: this.handle,
       prompts: request.prompts,
       seed: request.seed,
       batch_size: this.batchSize,
-      decoding,
+      decoding: request.decoding,
     });
     return completions;
   }

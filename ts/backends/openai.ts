@@ -6,11 +6,11 @@
  * any work that the servers serve the model or adapter asked for.
  */
 import OpenAI from 'openai';
-import type { Completion } from '../bridge/contract.js';
+import type { Completion, Decoding } from '../bridge/contract.js';
 import type { Config } from '../config/schema.js';
 import { RefineAfError } from '../errors.js';
 import { logger } from '../log.js';
-import type { BackendDecoding, GenerationBackend, GenerationRequest } from './types.js';
+import type { GenerationBackend, GenerationRequest } from './types.js';
 
 export class EndpointError extends RefineAfError {
   override name = 'EndpointError';
@@ -238,8 +238,8 @@ type RequestDecoding = Pick<
  * The request fields of each key of the decoding object, in one place: a key added to decodingSchema does not compile
  * until it is given its fields here (none where the protocol has no such parameter).
  */
-function requestDecoding(decoding: BackendDecoding): RequestDecoding {
-  const fieldsOf: Record<keyof BackendDecoding, RequestDecoding> = {
+function requestDecoding(decoding: Decoding): RequestDecoding {
+  const fieldsOf: Record<keyof Decoding, RequestDecoding> = {
     max_new_tokens: { max_tokens: decoding.max_new_tokens },
     // Greedy decoding is temperature 0 in this protocol (temperature and top_p then neutral).
     do_sample: {},

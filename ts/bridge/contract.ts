@@ -102,6 +102,8 @@ export const decodingSchema = z.object({
   top_p: z.number().gt(0).lte(1),
   stop: z.array(z.string()),
   prompt_format: z.enum(['raw', 'chat']),
+  /** OpenAI's presence penalty (absent: none, as in OpenAI's protocol); the worker applies it as OpenAI defines it. */
+  presence_penalty: z.number().min(-2).max(2).optional(),
 });
 export type Decoding = z.infer<typeof decodingSchema>;
 /** Greedy decoding (the evaluations' and `refine-af generate`'s); temperature and top_p are then unused, so neutral. */

@@ -34,13 +34,10 @@ export const instancesSection = z
           .describe('Sampling temperature, when do_sample.')
           .meta(ours('neutral; used only with do_sample')),
         top_p: decoding.top_p.default(1).describe('Nucleus sampling mass, when do_sample.').meta(ours('neutral; used only with do_sample')),
-        presence_penalty: z
-          .number()
-          .min(-2)
-          .max(2)
+        presence_penalty: decoding.presence_penalty
           .default(1.5)
           .describe(
-            'Presence penalty (Self-Instruct: 1.5), applied by an OpenAI-compatible endpoint; the local worker has none and ignores it with one warning.',
+            "Presence penalty (Self-Instruct: 1.5): OpenAI's rule, each token already in the completion loses this much logit once; llama.cpp's server applies it over its 64-token window instead.",
           )
           .meta(SELF_INSTRUCT_INSTANCES),
         stop: decoding.stop

@@ -123,6 +123,12 @@ export const instructionsSection = z
           .default(0.5)
           .describe('Nucleus sampling mass (Self-Instruct: 0.5).')
           .meta(library('Self-Instruct bootstrap_instructions.py')),
+        presence_penalty: decoding.presence_penalty
+          .default(2)
+          .describe(
+            "Presence penalty (Self-Instruct: 2, in the same call as its temperature and top-p): OpenAI's rule, each token already in the completion loses this much logit once, against a model restating itself; llama.cpp's server applies it over its 64-token window instead.",
+          )
+          .meta(library('Self-Instruct bootstrap_instructions.py')),
         stop: decoding.stop
           .default(['\n\n', 'Task 11:'])
           .describe('Generation stops at any of these: a blank line, or after "Task 10".')
