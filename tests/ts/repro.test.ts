@@ -130,7 +130,7 @@ describe('refine-af repro', () => {
     const tableV = text.split('## Table V')[1]!.split('## ')[0]!;
     expect(tableV).toMatch(/\| # of instances \| \d+ \| \d+ \| 14,998 \|/);
     expect(text).toMatch(
-      /Spearman ρ\(step, reward\): (-?[\d.]+|undefined \(the reward never changed\)) over 6 steps; paper \(LLaMA 2-7B\): 0\.553/,
+      /Spearman ρ\(step, reward\) (-?[\d.]+|undefined \(constant curve\)) per-step mean, (-?[\d.]+|undefined \(constant curve\)) moving average \(span 30\), over 6 steps; paper \(LLaMA 2-7B\): 0\.553/,
     );
     for (const figure of [
       'stats/refine-af/fig2-reward.svg',

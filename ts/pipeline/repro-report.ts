@@ -13,6 +13,7 @@ import type { Scores } from '../eval/superni.js';
 import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
 import { escapeMarkup } from '../markup.js';
 import { packageRoot } from '../paths.js';
+import { rewardTrendText } from '../stats/correlation.js';
 import { TABLE_V_ROWS } from '../stats/dataset.js';
 import type { DatasetStats } from '../stats/report.js';
 
@@ -90,9 +91,6 @@ type Block =
 
 const number = (x: number | undefined, digits = 2): string =>
   x === undefined ? '—' : Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits);
-
-/** ρ is undefined for a constant reward (NaN, written to stats.json as null). */
-const spearmanText = (rho: number | null) => (rho === null || Number.isNaN(rho) ? 'undefined (the reward never changed)' : number(rho, 3));
 
 function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[] {
   const backbone = r.config.eval.paper_backbone;
@@ -185,7 +183,9 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     { kind: 'heading', text: 'Figure 2: mean reward per PPO step (§III-A)' },
     {
       kind: 'paragraph',
-      text: `Spearman ρ(step, reward): ${reward === undefined ? '— (no stage-2 metrics)' : `${spearmanText(reward.spearman)} over ${reward.steps} steps`}; paper (${p.label}): ${number(p.figure_2_spearman, 3)}.`,
+      text:
+        `Spearman ${reward === undefined ? 'ρ(step, reward): — (no stage-2 metrics)' : `${rewardTrendText(reward.spearman, reward.movingAverageSpan)}, over ${reward.steps} steps`}; ` +
+        `paper (${p.label}): ${number(p.figure_2_spearman, 3)}, of the curve it plots with a span-30 moving average — it does not say whether its ρ is of that curve or of the raw means.`,
     },
     {
       kind: 'figure',

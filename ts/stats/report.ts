@@ -12,7 +12,7 @@ import { DataFileError, readJsonl, writeFileAtomic, writeJsonAtomic } from '../i
 import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
 import { escapeMarkup } from '../markup.js';
 import { NoveltyIndex } from '../rouge/index.js';
-import { spearman } from './correlation.js';
+import { type RewardTrend, rewardTrend, rewardTrendText } from './correlation.js';
 import { countWords, type DatasetStatistics, datasetStatistics, loadDataset } from './dataset.js';
 import { type DiversitySummary, diversity } from './diversity.js';
 import { rewardCurveSvg } from './line-chart.js';
@@ -37,8 +37,9 @@ interface Distribution {
 
 export interface RewardCurve {
   steps: number;
-  /** Spearman's ρ between step and mean reward (the paper reports 0.553 / 0.649 / 0.558). */
-  spearman: number;
+  /** Spearman's ρ between step and mean reward, of the raw curve and of the smoothed one (the paper reports 0.553 / 0.649 / 0.558). */
+  spearman: RewardTrend;
+  movingAverageSpan: number;
   first: number;
   last: number;
   lastMovingAverage: number;
@@ -134,10 +135,8 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
     );
     reward = {
       steps: points.length,
-      spearman: spearman(
-        points.map((p) => p.step),
-        points.map((p) => p.reward),
-      ),
+      spearman: rewardTrend(points, settings.moving_average_span),
+      movingAverageSpan: settings.moving_average_span,
       first: points[0]!.reward,
       last: points.at(-1)!.reward,
       lastMovingAverage: smooth.at(-1)!,
@@ -203,7 +202,7 @@ ${verbRows}</table>
 ${figure('fig4-seed-rouge.svg')}
 <h2>Lengths (Figure 3)</h2>
 ${['instruction', 'input', 'output'].map((n) => figure(`fig3-length-${n}.svg`)).join('\n')}
-${stats.reward === undefined ? '' : `<h2>Reward curve (Figure 2)</h2><p>${stats.reward.steps} steps; Spearman ρ(step, reward) = ${stats.reward.spearman.toFixed(3)}.</p>\n${figure('fig2-reward.svg')}`}
+${stats.reward === undefined ? '' : `<h2>Reward curve (Figure 2)</h2><p>${stats.reward.steps} steps; Spearman ${rewardTrendText(stats.reward.spearman, stats.reward.movingAverageSpan)}.</p>\n${figure('fig2-reward.svg')}`}
 </body></html>
 `;
 }
