@@ -211,7 +211,9 @@ export async function scoreResponses(
   reward: RewardFn,
   unparsedReward: number,
 ): Promise<Rollout[]> {
-  // The first instance of a response is the one rewarded: one scalar per rollout is what PPO takes.
+  // Our fixed rule: the first parsed instance is the one rewarded (README, stage 2). Eq. 1 scores one triplet, and the
+  // prompt asks for the pair of one instruction (§II-D: "a (input, output) pair corresponding to each input instruction");
+  // one triplet per rollout also keeps the logged instance, indicators and reward exactly what PPO was given.
   const instances = responses.map((response) => parseInstances(response.text)[0] ?? null);
   const triplets = instances.flatMap((instance, i) => (instance ? [{ instruction: instructions[i]!, ...instance }] : []));
   const scored = triplets.length > 0 ? await reward(triplets) : [];
