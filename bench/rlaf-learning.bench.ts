@@ -1,7 +1,7 @@
 /**
  * Proof that the stage-2 loop learns: PPO on the embedded SmolLM2-135M-Instruct, CPU, with a synthetic reward the
  * policy can learn fast, through the real loop (instance-generation prompts over the 175 seed instructions, instance parser,
- * TRL PPOTrainer steps, logs and chart). Success = Spearman(reward, step) > 0.5 over the run.
+ * TRL PPOTrainer steps, logs and chart). Success = Spearman ρ(step, per-step mean reward) > 0.5 over the run.
  *
  * The synthetic reward prefers a parsable instance with a short output: −min(words, 40) / 40 for a parsed instance
  * (0 is best), rlaf.unparsed_reward = −1 when nothing parses. Everything else is the configured loop; the overrides
@@ -61,7 +61,8 @@ try {
     JSON.stringify(
       {
         steps: summary.steps,
-        spearman_reward_step: Number(summary.spearman_reward_step.toFixed(3)),
+        spearman_reward_step_raw: Number(summary.spearman_reward_step.raw.toFixed(3)),
+        spearman_reward_step_smoothed: Number(summary.spearman_reward_step.smoothed.toFixed(3)),
         reward_first_third: Number(meanOf(metrics.slice(0, third)).toFixed(3)),
         reward_last_third: Number(meanOf(metrics.slice(-third)).toFixed(3)),
         reward_last_ema: Number(summary.reward_last_ema.toFixed(3)),

@@ -85,4 +85,21 @@ describe('provenance of the config defaults', () => {
     );
     for (const { key } of leaves(configSchema)) expect(rows.get(key), key).toMatch(/^(paper §|paper Table|paper Figure|library: |ours: )/);
   });
+
+  it('calls ours what the paper does not state: an inferred value, a checkpoint it does not name, an SFT adapter', () => {
+    const sources = new Map(
+      configReference()
+        .split('\n')
+        .filter((l) => l.startsWith('| `'))
+        .map((l) => [l.slice(3, l.indexOf('`', 3)), l.split(' | ')[3]!]),
+    );
+    expect(sources.get('rlaf.ppo.mini_batch_size')).toMatch(
+      /^ours: inferred, not stated: §III-A gives batch size 4 and 4 gradient accumulation/,
+    );
+    expect(sources.get('feedback.reward_model')).toMatch(/^ours: the paper \(§II-C, Table I\) names only "oasst-rm-pythia-1\.4b"/);
+    expect(sources.get('sft.lora')).toMatch(/^ours: the paper says nothing of adapters for SFT .* being measured/);
+    // The batch size and accumulation steps the mini-batch is inferred from are the paper's own.
+    expect(sources.get('rlaf.ppo.batch_size')).toBe('paper §III-A');
+    expect(sources.get('rlaf.ppo.gradient_accumulation_steps')).toBe('paper §III-A');
+  });
 });

@@ -169,7 +169,9 @@ describe('refine-af stats', () => {
     expect(stats.seedOverlap.bins.at(-1)!.count).toBeGreaterThanOrEqual(1);
     expect(stats.seedOverlap.bins[0]!.count).toBeGreaterThanOrEqual(1); // "Zebra quantum marmalade." shares no token
     expect(stats.reward!.steps).toBe(40);
-    expect(stats.reward!.spearman).toBeGreaterThan(0.8);
+    expect(stats.reward!.spearman.raw).toBeGreaterThan(0.8);
+    expect(stats.reward!.spearman.smoothed).toBeGreaterThan(0.8);
+    expect(stats.reward!.movingAverageSpan).toBe(30);
     expect(stats.figures.sort()).toEqual([
       'fig2-reward.svg',
       'fig3-length-input.svg',

@@ -8,7 +8,7 @@ import { LocalWorkerBackend } from '../../ts/backends/local.js';
 import type { GenerationBackend, GenerationRequest } from '../../ts/backends/types.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
-import { compareReports, readReport } from '../../ts/eval/compare.js';
+import { compareReports, readReport, tasksBetterText } from '../../ts/eval/compare.js';
 import {
   buildPrompt,
   evalSuperNi,
@@ -83,7 +83,22 @@ describe('scoring', () => {
     const empty = scoreSuperNi(tasks, []);
     expect(compareReports(good, empty)).toMatchObject({ better: 12, worse: 0, tied: 0, tasks: 12, percentTasksBetter: 100 });
     expect(compareReports(empty, good).percentTasksBetter).toBe(0);
-    expect(compareReports(good, good)).toMatchObject({ tied: 12, percentTasksBetter: 0 });
+    expect(compareReports(good, good)).toMatchObject({ tied: 12, percentTasksBetter: 0, percentBetterExcludingTies: null });
+  });
+
+  it('gives "% tasks better" of all tasks and of the tasks not tied', () => {
+    const scores = (rougeL: number[]) => ({
+      overall: { exact_match: 0, rougeL: 0, instances: 0 },
+      categories: {},
+      tasks: Object.fromEntries(rougeL.map((value, i) => [`task${i}`, { category: 'c', exact_match: 0, rougeL: value, instances: 1 }])),
+      missing_predictions: 0,
+      ignored_predictions: 0,
+    });
+    // A wins 2 tasks, loses 1, ties 2: 2 of 5 tasks, 2 of the 3 not tied.
+    const c = compareReports(scores([5, 5, 1, 3, 3]), scores([4, 2, 2, 3, 3]));
+    expect(c).toMatchObject({ better: 2, worse: 1, tied: 2, tasks: 5, percentTasksBetter: 40, percentBetterExcludingTies: 66.67 });
+    expect(tasksBetterText(c)).toBe('40.00% of 5 tasks, 66.67% of the 3 not tied');
+    expect(tasksBetterText(compareReports(scores([1, 2]), scores([1, 2])))).toBe('0.00% of 2 tasks (every task tied)');
   });
 
   it('scores a predictions file and compares two runs from the command line', async () => {
@@ -106,7 +121,9 @@ describe('scoring', () => {
     expect(readReport(runA).overall.rougeL).toBe(59.8607);
     await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', emptyPredictions, '--out', runB]);
     const compared = await cli(['eval', 'compare', runA, runB]);
-    expect(compared.stdout).toMatch(/% tasks better \(A over B, ROUGE-L\): 100\.00%/);
+    expect(compared.stdout).toContain(
+      '% tasks better (A over B, ROUGE-L): 100.00% of 12 tasks, 100.00% of the 12 not tied  (12 better, 0 worse, 0 tied)',
+    );
     expect(compared.stdout).toMatch(/textual_entailment\s+62\.86\s+0\.00\s+62\.86/);
   });
 });

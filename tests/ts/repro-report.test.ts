@@ -31,6 +31,7 @@ function row(
     refineAf: rouge[0],
     selfInstruct: rouge[1],
     percentTasksBetter: 50,
+    percentBetterExcludingTies: 50,
     better: 6,
     worse: 6,
     tied: 0,

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../ts/config/load.js';
 import { toCsv } from '../../ts/io/csv.js';
-import { pearson, ranks, spearman } from '../../ts/stats/correlation.js';
+import { pearson, ranks, rewardTrend, rewardTrendText, spearman } from '../../ts/stats/correlation.js';
 import { lineChartSvg, rewardCurveSvg } from '../../ts/stats/line-chart.js';
 import { analyseDataset } from '../../ts/stats/report.js';
 import { exponentialMovingAverage } from '../../ts/stats/smoothing.js';
@@ -171,6 +171,30 @@ describe('mean and quantile', () => {
   });
 });
 
+describe('rewardTrend (Figure 2: ρ of the raw and of the smoothed reward curve)', () => {
+  // A jump, then small dips: the raw means fall back twice, their span-30 moving average rises at every step.
+  const points = [0, 10, 9, 10, 9.5].map((reward, i) => ({ step: i + 1, reward }));
+
+  it('gives two different ρ on a curve whose moving average smooths away the dips', () => {
+    const smooth = exponentialMovingAverage(
+      points.map((p) => p.reward),
+      30,
+    );
+    expect(smooth.every((value, i) => i === 0 || value > smooth[i - 1]!)).toBe(true);
+    // Raw: reward ranks (1, 4.5, 2, 4.5, 3) against steps 1..5: Σ dx·dy = 4, Σ dx² = 10, Σ dy² = 9.5.
+    const trend = rewardTrend(points, 30);
+    expect(trend.raw).toBeCloseTo(4 / Math.sqrt(95), 12);
+    expect(trend.smoothed).toBeCloseTo(1, 12);
+  });
+
+  it('labels each ρ wherever it is written', () => {
+    expect(rewardTrendText(rewardTrend(points, 30), 30)).toBe('ρ(step, reward) 0.410 per-step mean, 1.000 moving average (span 30)');
+    expect(rewardTrendText({ raw: Number.NaN, smoothed: null }, 30)).toBe(
+      'ρ(step, reward) undefined (constant curve) per-step mean, undefined (constant curve) moving average (span 30)',
+    );
+  });
+});
+
 describe('rewardCurveSvg (Figure 2, drawn by stage 2 and by the report alike)', () => {
   it('plots the rewards and their moving average, with Spearman ρ in the title', () => {
     const svg = rewardCurveSvg(
@@ -181,7 +205,7 @@ describe('rewardCurveSvg (Figure 2, drawn by stage 2 and by the report alike)', 
       ],
       2,
     );
-    expect(svg).toContain('Spearman ρ with step = 1.000');
+    expect(svg).toContain('Spearman ρ(step, reward) 1.000 per-step mean, 1.000 moving average (span 2)');
     expect(svg).toContain('moving average (span 2)');
     expect(svg.match(/<path /g)).toHaveLength(2);
   });

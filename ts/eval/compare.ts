@@ -25,15 +25,24 @@ export function readReport(runDir: string): SuperNiReport {
 }
 
 export interface Comparison {
-  /** Tasks on which A's ROUGE-L is higher / lower / equal (Table II's "% tasks better" is better ÷ tasks × 100). */
+  /** Tasks on which A's ROUGE-L is higher / lower / equal. */
   better: number;
   worse: number;
   tied: number;
   tasks: number;
+  /** Table II's "% tasks better" as we read it: better ÷ tasks × 100, ties counted as not better. */
   percentTasksBetter: number;
+  /**
+   * better ÷ (better + worse) × 100: the share among the tasks the two runs score differently (null when every task ties).
+   * The paper does not say how it counts ties; its percentages fit neither reading over 119 tasks (docs/evaluation.md).
+   */
+  percentBetterExcludingTies: number | null;
   categories: { category: string; a: number; b: number }[];
   overall: { a: number; b: number };
 }
+
+/** part ÷ whole as a percentage with two decimals, as Table II prints it. */
+const percent = (part: number, whole: number) => Math.round((10_000 * part) / whole) / 100;
 
 /** Compare run A with run B on ROUGE-L over the tasks both scored. */
 export function compareReports(a: SuperNiReport, b: SuperNiReport): Comparison {
@@ -54,10 +63,21 @@ export function compareReports(a: SuperNiReport, b: SuperNiReport): Comparison {
     worse,
     tied: shared.length - better - worse,
     tasks: shared.length,
-    percentTasksBetter: Math.round((10_000 * better) / shared.length) / 100,
+    percentTasksBetter: percent(better, shared.length),
+    percentBetterExcludingTies: better + worse === 0 ? null : percent(better, better + worse),
     categories,
     overall: { a: a.overall.rougeL, b: b.overall.rougeL },
   };
+}
+
+/** The two readings of "% tasks better", each named: "58.82% of 17 tasks, 66.67% of the 15 not tied". */
+export function tasksBetterText(
+  c: Pick<Comparison, 'better' | 'worse' | 'tasks' | 'percentTasksBetter' | 'percentBetterExcludingTies'>,
+): string {
+  const ofAll = `${c.percentTasksBetter.toFixed(2)}% of ${c.tasks} tasks`;
+  return c.percentBetterExcludingTies === null
+    ? `${ofAll} (every task tied)`
+    : `${ofAll}, ${c.percentBetterExcludingTies.toFixed(2)}% of the ${c.better + c.worse} not tied`;
 }
 
 export function formatComparison(c: Comparison, nameA: string, nameB: string): string {
@@ -66,7 +86,7 @@ export function formatComparison(c: Comparison, nameA: string, nameB: string): s
     `A = ${nameA}`,
     `B = ${nameB}`,
     '',
-    `% tasks better (A over B, ROUGE-L): ${c.percentTasksBetter.toFixed(2)}%  (${c.better} better, ${c.worse} worse, ${c.tied} tied of ${c.tasks})`,
+    `% tasks better (A over B, ROUGE-L): ${tasksBetterText(c)}  (${c.better} better, ${c.worse} worse, ${c.tied} tied)`,
     '',
     `${'category (ROUGE-L)'.padEnd(width)}${'A'.padStart(8)}${'B'.padStart(8)}${'A−B'.padStart(8)}`,
   ];

@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import { tasksBetterText } from '../eval/compare.js';
 import { RATINGS } from '../eval/human/scale.js';
 import type { SystemDistribution } from '../eval/human/store.js';
 import type { Scores } from '../eval/superni.js';
 import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
 import { escapeMarkup } from '../markup.js';
 import { packageRoot } from '../paths.js';
+import { rewardTrendText } from '../stats/correlation.js';
 import { type DatasetStatistics, TABLE_V_ROWS } from '../stats/dataset.js';
 import { type LineSeries, lineChartSvg } from '../stats/line-chart.js';
 import type { DatasetStats } from '../stats/report.js';
@@ -61,6 +63,7 @@ export interface TableIIRow {
   selfInstruct: number;
   refineAf: number;
   percentTasksBetter: number;
+  percentBetterExcludingTies: number | null;
   better: number;
   worse: number;
   tied: number;
@@ -95,9 +98,6 @@ type Block =
 
 const number = (x: number | null | undefined, digits = 2): string =>
   x === undefined || x === null ? '—' : Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits);
-
-/** ρ is undefined for a constant reward (NaN, written to stats.json as null). */
-const spearmanText = (rho: number | null) => (rho === null || Number.isNaN(rho) ? 'undefined (the reward never changed)' : number(rho, 3));
 
 const paperBackbone = (r: ReproResults, paper: PaperResults): PaperBackbone => paper.backbones[r.config.eval.paper_backbone]!;
 /** The run generated as many instructions as the paper did with its backbone: its numbers can be set beside the paper's. */
@@ -138,7 +138,7 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     { kind: 'heading', text: 'Table II: Super-NI zero-shot, % of tasks better (§V-A, §V-C)' },
     {
       kind: 'paragraph',
-      text: `ROUGE-L ×100 over the benchmark's tasks; % tasks better = tasks on which REFINE-AF's ROUGE-L is higher. Base model without fine-tuning: ROUGE-L ${number(r.base.rougeL)}, EM ${number(r.base.exact_match)}. Paper: ${paper.sources.table_ii}.`,
+      text: `ROUGE-L ×100 over the benchmark's tasks; % tasks better = tasks on which REFINE-AF's ROUGE-L is higher, of all tasks and of the tasks not tied (the paper does not say how it counts ties, and its percentages fit neither reading over 119 tasks: docs/evaluation.md). Base model without fine-tuning: ROUGE-L ${number(r.base.rougeL)}, EM ${number(r.base.exact_match)}. Paper: ${paper.sources.table_ii}.`,
     },
     {
       kind: 'table',
@@ -146,7 +146,7 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
         'instructions',
         'Self-Instruct',
         'REFINE-AF',
-        '% tasks better (better/worse/tied of tasks)',
+        '% tasks better (better/worse/tied)',
         'paper: instructions',
         'paper: Self-Instruct',
         'paper: REFINE-AF',
@@ -162,7 +162,7 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
           size,
           number(row.selfInstruct, 4),
           number(row.refineAf, 4),
-          `${number(row.percentTasksBetter)}% (${row.better}/${row.worse}/${row.tied} of ${row.tasks})`,
+          `${tasksBetterText(row)} (${row.better}/${row.worse}/${row.tied})`,
           number(ref?.instructions),
           number(ref?.self_instruct, 4),
           number(ref?.refine_af, 4),
@@ -207,7 +207,9 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     { kind: 'heading', text: 'Figure 2: mean reward per PPO step (§III-A)' },
     {
       kind: 'paragraph',
-      text: `Spearman ρ(step, reward): ${reward === undefined ? '— (no stage-2 metrics)' : `${spearmanText(reward.spearman)} over ${reward.steps} steps`}; paper (${p.label}): ${number(p.figure_2_spearman, 3)}.`,
+      text:
+        `Spearman ${reward === undefined ? 'ρ(step, reward): — (no stage-2 metrics)' : `${rewardTrendText(reward.spearman, reward.movingAverageSpan)}, over ${reward.steps} steps`}; ` +
+        `paper (${p.label}): ${number(p.figure_2_spearman, 3)}, of the curve it plots with a span-30 moving average — it does not say whether its ρ is of that curve or of the raw means.`,
     },
     {
       kind: 'figure',

@@ -23,6 +23,7 @@ import { appendJsonl, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
 import { Random } from '../random.js';
+import { rewardTrendText } from '../stats/correlation.js';
 import { rewardCurveSvg } from '../stats/line-chart.js';
 import { type StageContext, withStageContext } from './context.js';
 import { parseInstances } from './instances/parser.js';
@@ -146,7 +147,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       .catch((error: unknown) => logger.warn(`rlaf: closing the policy failed: ${(error as Error).message}`));
   }
 
-  const summary = summarise(paths, history, lastSaved!, step < settings.steps);
+  const summary = summarise(paths, history, lastSaved!, step < settings.steps, settings.moving_average_span);
   writeFileAtomic(
     paths.chart,
     rewardCurveSvg(
@@ -157,7 +158,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   writeJsonAtomic(paths.summary, summary);
   logger.info(
     `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} steps; reward ${summary.reward_first.toFixed(3)} → ` +
-      `${summary.reward_last_ema.toFixed(3)} (EMA), Spearman(reward, step) ${summary.spearman_reward_step.toFixed(3)}, ` +
+      `${summary.reward_last_ema.toFixed(3)} (EMA), Spearman ${rewardTrendText(summary.spearman_reward_step, settings.moving_average_span)}, ` +
       `${summary.seconds_per_step.toFixed(1)} s/step; adapter in ${summary.adapter}`,
   );
   return summary;
@@ -210,7 +211,9 @@ export async function scoreResponses(
   reward: RewardFn,
   unparsedReward: number,
 ): Promise<Rollout[]> {
-  // The first instance of a response is the one rewarded: one scalar per rollout is what PPO takes.
+  // Our fixed rule: the first parsed instance is the one rewarded (README, stage 2). Eq. 1 scores one triplet, and the
+  // prompt asks for the pair of one instruction (§II-D: "a (input, output) pair corresponding to each input instruction");
+  // one triplet per rollout also keeps the logged instance, indicators and reward exactly what PPO was given.
   const instances = responses.map((response) => parseInstances(response.text)[0] ?? null);
   const triplets = instances.flatMap((instance, i) => (instance ? [{ instruction: instructions[i]!, ...instance }] : []));
   const scored = triplets.length > 0 ? await reward(triplets) : [];

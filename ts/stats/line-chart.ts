@@ -4,7 +4,7 @@
  */
 
 import { escapeMarkup } from '../markup.js';
-import { spearman } from './correlation.js';
+import { rewardTrend, rewardTrendText } from './correlation.js';
 import { exponentialMovingAverage } from './smoothing.js';
 import { niceTicks, PALETTE } from './svg.js';
 
@@ -102,12 +102,8 @@ export function rewardCurveSvg(points: readonly { step: number; reward: number }
     points.map((p) => p.reward),
     span,
   );
-  const rho = spearman(
-    points.map((p) => p.step),
-    points.map((p) => p.reward),
-  );
   return lineChartSvg({
-    title: `Mean reward per PPO step (Spearman ρ with step = ${rho.toFixed(3)})`,
+    title: `Mean reward per PPO step (Spearman ${rewardTrendText(rewardTrend(points, span), span)})`,
     xLabel: 'step',
     yLabel: 'mean reward',
     series: [

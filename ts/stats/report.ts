@@ -12,7 +12,7 @@ import { DataFileError, readJsonl, writeFileAtomic, writeJsonAtomic } from '../i
 import { defaultSeedTasksFile, loadSeedTasks } from '../io/seeds.js';
 import { escapeMarkup } from '../markup.js';
 import { NoveltyIndex } from '../rouge/index.js';
-import { spearman } from './correlation.js';
+import { type RewardTrend, rewardTrend, rewardTrendText } from './correlation.js';
 import {
   countWords,
   type DatasetStatistics,
@@ -50,8 +50,9 @@ interface Distribution {
 
 export interface RewardCurve {
   steps: number;
-  /** Spearman's ρ between step and mean reward (the paper reports 0.553 / 0.649 / 0.558). */
-  spearman: number;
+  /** Spearman's ρ between step and mean reward, of the raw curve and of the smoothed one (the paper reports 0.553 / 0.649 / 0.558). */
+  spearman: RewardTrend;
+  movingAverageSpan: number;
   first: number;
   last: number;
   lastMovingAverage: number;
@@ -170,10 +171,8 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
     );
     reward = {
       steps: points.length,
-      spearman: spearman(
-        points.map((p) => p.step),
-        points.map((p) => p.reward),
-      ),
+      spearman: rewardTrend(points, settings.moving_average_span),
+      movingAverageSpan: settings.moving_average_span,
       first: points[0]!.reward,
       last: points.at(-1)!.reward,
       lastMovingAverage: smooth.at(-1)!,
@@ -239,7 +238,7 @@ ${figure('fig5-reference-rouge.svg')}`
 }
 <h2>Lengths (Figure 3)</h2>
 ${['instruction', 'input', 'output'].map((n) => figure(`fig3-length-${n}.svg`)).join('\n')}
-${stats.reward === undefined ? '' : `<h2>Reward curve (Figure 2)</h2><p>${stats.reward.steps} steps; Spearman ρ(step, reward) = ${stats.reward.spearman.toFixed(3)}.</p>\n${figure('fig2-reward.svg')}`}
+${stats.reward === undefined ? '' : `<h2>Reward curve (Figure 2)</h2><p>${stats.reward.steps} steps; Spearman ${rewardTrendText(stats.reward.spearman, stats.reward.movingAverageSpan)}.</p>\n${figure('fig2-reward.svg')}`}
 </body></html>
 `;
 }

@@ -42,7 +42,11 @@ export const feedbackSection = z
       .describe(
         'The reward model (paper: "oasst-rm-pythia-1.4b"; a GPT-NeoX checkpoint with model_type gpt_neox_reward_model, loaded by py/refine_af/scorers.py).',
       )
-      .meta(paper('§II-C, Table I')),
+      .meta(
+        ours(
+          'the paper (§II-C, Table I) names only "oasst-rm-pythia-1.4b"; this hub repo, version 2.1 at epoch 2.5, is the published checkpoint of that name we chose',
+        ),
+      ),
     unieval: modelRef
       .default('MingZhong/unieval-dialog')
       .describe("UniEval's dialogue evaluator (a T5-v1.1-large) for naturalness, coherence and understandability (paper §II-C).")

@@ -31,8 +31,8 @@ export const rlafSection = z
           .meta(paper('§III-A')),
         mini_batch_size: ppo.mini_batch_size
           .default(1)
-          .describe('Rollouts per forward/backward pass; batch_size = mini_batch_size × gradient_accumulation_steps (§III-A: 4 = 1 × 4).')
-          .meta(paper('§III-A')),
+          .describe('Rollouts per forward/backward pass; batch_size = mini_batch_size × gradient_accumulation_steps.')
+          .meta(ours('inferred, not stated: §III-A gives batch size 4 and 4 gradient accumulation steps, which leaves 1 = 4 ÷ 4')),
         gradient_accumulation_steps: ppo.gradient_accumulation_steps
           .default(4)
           .describe('Mini-batches per optimiser update (§III-A: 4).')

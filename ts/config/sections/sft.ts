@@ -83,6 +83,11 @@ export const sftSection = z
       .prefault({})
       .describe(
         'The LoRA adapter trained (peft LoraConfig; with models.load_in_4bit on CUDA this is QLoRA); null trains every weight instead.',
+      )
+      .meta(
+        ours(
+          'the paper says nothing of adapters for SFT (§III-A: 3 epochs, lr 2e-5, HuggingFace Trainer); an adapter fits one GPU of 24 GB — which regime matches the paper is being measured (issue 21)',
+        ),
       ),
     prompt_template: z
       .string()

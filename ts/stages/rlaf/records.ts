@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { PpoStepStats } from '../../bridge/contract.js';
 import { toCsv } from '../../io/csv.js';
 import { readJsonl } from '../../io/files.js';
-import { spearman } from '../../stats/correlation.js';
+import { type RewardTrend, rewardTrend } from '../../stats/correlation.js';
 import { exponentialMovingAverage } from '../../stats/smoothing.js';
 import { mean } from '../../stats/summary.js';
 import type { RlafPaths } from './paths.js';
@@ -49,7 +49,8 @@ export interface RlafSummary {
   interrupted: boolean;
   reward_first: number;
   reward_last_ema: number;
-  spearman_reward_step: number;
+  /** ρ(step, reward) of reward_mean and of reward_ema (Figure 2's smoothed curve). */
+  spearman_reward_step: RewardTrend;
   seconds_per_step: number;
   metrics: string;
   chart: string;
@@ -122,6 +123,7 @@ export function summarise(
   history: readonly RlafStepRecord[],
   saved: { dir: string; adapter: string },
   interrupted: boolean,
+  span: number,
 ): RlafSummary {
   return {
     steps: history.length,
@@ -130,9 +132,9 @@ export function summarise(
     interrupted,
     reward_first: history[0]?.reward_mean ?? Number.NaN,
     reward_last_ema: history.at(-1)?.reward_ema ?? Number.NaN,
-    spearman_reward_step: spearman(
-      history.map((r) => r.step),
-      history.map((r) => r.reward_mean),
+    spearman_reward_step: rewardTrend(
+      history.map((r) => ({ step: r.step, reward: r.reward_mean })),
+      span,
     ),
     seconds_per_step: history.length ? mean(history.map((r) => r.seconds)) : Number.NaN,
     metrics: paths.metrics,
