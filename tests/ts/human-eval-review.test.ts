@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRater, importQualityReview, qualityReviewTable, serveHumanEval } from '../../ts/eval/human/commands.js';
@@ -88,6 +89,22 @@ describe('quality review in the rating store', () => {
     expect(() => importQualityReview(db, more, { size: 5 })).toThrow(
       /cannot add quality-review items .* raters alice already have their order/,
     );
+  });
+
+  it('adds the review to a rating database of the previous version, keeping what it holds', () => {
+    const { datasets, db } = reviewFixture(4);
+    const store = RatingStore.open(db);
+    store.addRater('alice');
+    store.close();
+    // Version 1 as it was: no review tables.
+    const old = new Database(db);
+    old.exec('DROP TABLE review_answers; DROP TABLE review_assignments; DROP TABLE review_items');
+    old.pragma('user_version = 1');
+    old.close();
+    expect(importQualityReview(db, datasets, { size: 4 })).toMatchObject({ added: 8 });
+    const reopened = RatingStore.open(db, { mustExist: true });
+    expect(reopened.progress('review')).toEqual([{ name: 'alice', rated: 0, total: 8 }]);
+    reopened.close();
   });
 
   it("interleaves both arms in each rater's own order, and computes Table IV from the answers", () => {
