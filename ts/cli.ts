@@ -435,13 +435,20 @@ program
 
 const humanEval = program
   .command('human-eval')
-  .description('blind human rating of responses to the 252 user-oriented instructions on the four-level scale (§V-B, Figure 6)');
-const parsePort = (value: string) => {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError(`expected an integer from 0 to 65535, got ${value}`);
-  return port;
-};
+  .description(
+    'blind human rating of responses to the 252 user-oriented instructions on the four-level scale (§V-B, Figure 6), ' +
+      'and the quality review of the generated data (§IV, Table IV)',
+  );
+/** A commander parser for an integer from `min` to `max`. */
+const integerFrom =
+  (min: number, max: number) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got ${value}`);
+    return n;
+  };
+const parsePort = integerFrom(0, 65535);
 humanEval
   .command('serve')
   .description(
@@ -512,6 +519,28 @@ humanEval
     console.log(`${added} responses imported, ${kept} already in ${options.db}`);
   });
 humanEval
+  .command('import-review')
+  .description(
+    'sample instructions of each IFT dataset, one instance each, into the rating database as quality-review items (Table IV); ' +
+      'idempotent; the dataset names are never shown to raters',
+  )
+  .requiredOption('--db <file>', 'the rating database (created when absent)')
+  .requiredOption(
+    '--datasets <name=path...>',
+    'one per system, e.g. refine-af=runs/x/instances/ift.jsonl self-instruct=runs/y/instances/ift.jsonl',
+  )
+  .option('--size <n>', 'instructions sampled per dataset (default 100, as in the paper)', integerFrom(1, 1_000_000))
+  .option('--seed <n>', 'seed of the sample (default 42)', integerFrom(0, 2 ** 32 - 1))
+  .action(async (options: { db: string; datasets: string[]; size?: number; seed?: number }) => {
+    const { importQualityReview } = await import('./eval/human/commands.js');
+    const { added, kept, sampled } = importQualityReview(options.db, options.datasets, {
+      ...(options.size === undefined ? {} : { size: options.size }),
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+    });
+    const counts = Object.entries(sampled).map(([system, n]) => `${system}: ${n}`);
+    console.log(`sampled ${counts.join(', ')}; ${added} quality-review items imported, ${kept} already in ${options.db}`);
+  });
+humanEval
   .command('add-rater')
   .description('register a rater and print their login token (shown once; only its hash is stored)')
   .requiredOption('--db <file>', 'the rating database')
@@ -524,20 +553,38 @@ humanEval
   });
 humanEval
   .command('results')
-  .description('print the rating distribution per system (Figure 6)')
+  .description('print the rating distribution per system (Figure 6) and, once quality-review items exist, Table IV')
   .requiredOption('--db <file>', 'the rating database')
   .action(async (options: { db: string }) => {
-    const [{ ratingDistribution }, { RATINGS }] = await Promise.all([import('./eval/human/commands.js'), import('./eval/human/scale.js')]);
+    const [{ qualityReviewTable, ratingDistribution }, { RATINGS }, { REVIEW_QUESTIONS }] = await Promise.all([
+      import('./eval/human/commands.js'),
+      import('./eval/human/scale.js'),
+      import('./eval/human/review.js'),
+    ]);
     const rows = ratingDistribution(options.db);
     console.log(['system', ...RATINGS, 'ratings'].join('\t'));
     for (const row of rows) console.log([row.system, ...RATINGS.map((level) => row.counts[level]), row.total].join('\t'));
+    const review = qualityReviewTable(options.db);
+    if (review.length === 0) return;
+    const percent = (yes: number, answers: number) => (answers === 0 ? '–' : `${((100 * yes) / answers).toFixed(1)}%`);
+    console.log(`\nTable IV: % yes (yes/answers)\n${['system', 'items', ...REVIEW_QUESTIONS].join('\t')}`);
+    for (const row of review) {
+      const cells = REVIEW_QUESTIONS.map((q) => `${percent(row.yes[q], row.answers)} (${row.yes[q]}/${row.answers})`);
+      console.log([row.system, row.items, ...cells].join('\t'));
+    }
   });
 humanEval
   .command('export')
-  .description('write the rating distribution per system (or every rating) as CSV, and optionally Figure 6 as SVG')
+  .description(
+    'write the rating distribution per system (or every rating, Table IV, every quality-review answer) as CSV, and optionally Figure 6 as SVG',
+  )
   .requiredOption('--db <file>', 'the rating database')
   .requiredOption('--out <csv>', 'CSV file to write')
-  .addOption(new Option('--table <table>', 'what to write').choices(['distribution', 'ratings']).default('distribution'))
+  .addOption(
+    new Option('--table <table>', 'what to write')
+      .choices(['distribution', 'ratings', 'table-iv', 'review-answers'])
+      .default('distribution'),
+  )
   .option('--svg <file>', 'also write the distribution chart (Figure 6) as SVG')
   .action(async (options: { db: string; out: string; table: ExportTable; svg?: string }) => {
     const { exportHumanEval } = await import('./eval/human/commands.js');

@@ -33,12 +33,15 @@ export {
   type ExportTable,
   exportHumanEval,
   importHumanEvalRuns,
+  importQualityReview,
+  type QualityReviewImportOptions,
+  qualityReviewTable,
   ratingDistribution,
   type ServeHumanEvalOptions,
   serveHumanEval,
 } from './eval/human/commands.js';
 export { generateResponsesWithModel } from './eval/human/respond.js';
-export { RatingStoreError } from './eval/human/store.js';
+export { type QualityReviewRow, RatingStoreError } from './eval/human/store.js';
 export { evalSuperNiModel, type SuperNiReport, scorePredictionsFile } from './eval/superni.js';
 export { type ScoreDatasetOptions, type ScoreSummary, scoreFile } from './feedback/score.js';
 export { InterruptedError } from './interrupt.js';

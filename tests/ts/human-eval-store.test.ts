@@ -9,7 +9,7 @@ import { type Fixture, ratingFixture } from './human-eval-fixtures.js';
 
 function storeWithRuns(fixture: Fixture, file = join(fixture.dir, 'ratings.sqlite')) {
   const instructions = loadInstructions(fixture.instructionsFile);
-  const runs: SystemRun[] = fixture.runs.map(parseRunArgument).map((r) => loadRun(r.system, r.file, instructions));
+  const runs: SystemRun[] = fixture.runs.map((run) => parseRunArgument(run)).map((r) => loadRun(r.system, r.file, instructions));
   const store = RatingStore.open(file);
   return { store, instructions, runs, file };
 }

@@ -61,6 +61,7 @@ describe('the reproduction report', () => {
       },
       userOrientedRuns: { 'refine-af': 'refine-af.jsonl', 'self-instruct': 'self-instruct.jsonl' },
       humanEval: { db: 'ratings.sqlite', distribution: null },
+      qualityReview: { db: 'ratings.sqlite', table: null },
     };
     const files = writeReproReport(dir, results);
     const tableV = readFileSync(files.markdown, 'utf8').split('## Table V')[1]!.split('## ')[0]!;

@@ -70,6 +70,7 @@ function results(name: string, settings: { num_instructions: number; reference: 
     stats: { 'refine-af': analyse('refine-af', true), 'self-instruct': analyse('self-instruct', false) },
     userOrientedRuns: { 'refine-af': 'refine-af.jsonl', 'self-instruct': 'self-instruct.jsonl' },
     humanEval: { db: 'ratings.sqlite', distribution: null },
+    qualityReview: { db: 'ratings.sqlite', table: null },
   };
   return { dir, r };
 }

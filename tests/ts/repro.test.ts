@@ -113,6 +113,11 @@ describe('refine-af repro', () => {
     expect(readFileSync(join(reproDir, 'stats', 'refine-af', 'fig2-reward.svg'), 'utf8')).toMatch(/^<svg/);
     const store = RatingStore.open(join(reproDir, 'ratings.sqlite'), { mustExist: true });
     expect(store.systems()).toEqual(['refine-af', 'self-instruct']);
+    // The quality-review sample of both IFT datasets, in the same database: every instruction (fewer than 100 here), unanswered.
+    expect(store.qualityReview().map((row) => [row.system, row.items > 0, row.answers])).toEqual([
+      ['refine-af', true, 0],
+      ['self-instruct', true, 0],
+    ]);
     store.close();
   });
 
@@ -149,15 +154,18 @@ describe('refine-af repro', () => {
     expect(text).toContain('](figure7-paper.svg)');
     expect(text.split('## Figure 5')[1]).toMatch(/^[^\n]*\n\nNot computed: stats\.reference_instructions names no file\./);
     expect(text.split('## Figure 6')[1]).toMatch(/^[^\n]*\n\nNot yet rated\./);
+    expect(text.split('## Table IV')[1]).toMatch(/^[^\n]*\n\nNot yet rated\./);
     const html = readFileSync(join(reproDir, 'report.html'), 'utf8');
     expect(html.match(/<svg/g)!.length).toBe(1 + 2 * 5 + 2);
     expect(html).toContain('Not yet rated.');
   });
 
-  it('a second run skips every step; once ratings exist it shows Figure 6', async () => {
+  it('a second run skips every step; once ratings exist it shows Figure 6 and Table IV', async () => {
     const store = RatingStore.open(join(reproDir, 'ratings.sqlite'));
     const { rater } = store.addRater('alice');
     for (let i = 0; i < 3; i++) store.rate(rater.id, store.nextAssignment(rater.id)!, 'A');
+    const reviewed = store.nextAssignment(rater.id, 'review')!;
+    store.answerReview(rater.id, reviewed, { valid_task: true, input_appropriate: false, output_correct: true });
     store.close();
     const again = await repro('--resume');
     expect(again.exitCode, String(again.all)).toBe(0);
@@ -169,6 +177,14 @@ describe('refine-af repro', () => {
     const rows = [...report().matchAll(/\| (refine-af|self-instruct) \| (\d) \| 0 \| 0 \| 0 \| (\d) \|/g)];
     expect(rows.map((row) => row[1])).toEqual(['refine-af', 'self-instruct']);
     expect(rows.reduce((sum, row) => sum + Number(row[2]), 0)).toBe(3);
+    // One answer, yes / no / yes, for the arm of the item it was (the other has none: —): Table IV beside the paper's LLaMA 2-7B column.
+    const tableIV = report().split('## Table IV')[1]!;
+    expect(tableIV).toMatch(/\| Does the instruction describe a valid task\? \| .*100% \(1\/1\).* \| 90% \|/);
+    expect(tableIV).toMatch(/\| Is the input appropriate for the instruction\? (\| [^|]+ )*\| 0% \(0\/1\) (\| [^|]+ )*\| 81% \|/);
+    expect(tableIV).toMatch(
+      /\| Is the output a correct and acceptable response to the instruction and input\? \| .*100% \(1\/1\).* \| 58% \|/,
+    );
+    expect(readFileSync(join(reproDir, 'table-iv.csv'), 'utf8')).toMatch(/^system,items,answers,/);
   }, 300_000);
 
   it('human-eval respond resumes a torn run file from any model + adapter; human-eval import puts run files into a new database', async () => {

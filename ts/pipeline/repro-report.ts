@@ -8,8 +8,9 @@ import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { tasksBetterText } from '../eval/compare.js';
+import { REVIEW_QUESTION_TEXTS, REVIEW_QUESTIONS } from '../eval/human/review.js';
 import { RATINGS } from '../eval/human/scale.js';
-import type { SystemDistribution } from '../eval/human/store.js';
+import type { QualityReviewRow, SystemDistribution } from '../eval/human/store.js';
 import type { Scores } from '../eval/superni.js';
 import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
 import { escapeMarkup } from '../markup.js';
@@ -47,6 +48,7 @@ const paperResultsSchema = z.strictObject({
       table_v_refine_af: tableVSchema,
       figure_2_spearman: z.number(),
       unique_verb_noun_pairs: z.number(),
+      table_iv_refine_af: z.strictObject({ valid_task: z.number(), input_appropriate: z.number(), output_correct: z.number() }),
     }),
   ),
 });
@@ -86,6 +88,8 @@ export interface ReproResults {
   userOrientedRuns: Record<'refine-af' | 'self-instruct', string>;
   /** distribution null: nothing rated yet. */
   humanEval: { db: string; distribution: null } | { db: string; distribution: SystemDistribution[]; figure: string };
+  /** table null: no quality-review answer yet. */
+  qualityReview: { db: string; table: QualityReviewRow[] | null };
 }
 
 /** A report is a list of blocks, each rendered both as Markdown and as HTML, so the two never disagree. */
@@ -254,11 +258,46 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
     );
   }
   blocks.push({ kind: 'paragraph', text: `Paper: ${paper.figure_6_finding} (${paper.sources.figure_6}).` });
+  blocks.push(...tableIvBlocks(r.qualityReview, paper, p));
   blocks.push(
     { kind: 'heading', text: "Where the paper's numbers disagree with themselves" },
     ...Object.values(paper.inconsistencies).map((text): Block => ({ kind: 'paragraph', text })),
   );
   return blocks;
+}
+
+/** Table IV: % yes to each quality-review question per arm (with the counts), beside the paper's REFINE-AF column. */
+function tableIvBlocks(review: ReproResults['qualityReview'], paper: PaperResults, p: PaperResults['backbones'][string]): Block[] {
+  const heading: Block = { kind: 'heading', text: 'Table IV: quality of the generated data (§IV "Quality", Appendix IX)' };
+  if (review.table === null) {
+    return [
+      heading,
+      {
+        kind: 'paragraph',
+        text:
+          `Not yet rated. The sample of both IFT datasets is in the rating database ${review.db}; raters answer it in the same ` +
+          `app (refine-af human-eval serve --db ${review.db}, page /review), then run repro again: this section then shows Table IV.`,
+      },
+    ];
+  }
+  const table = review.table;
+  const cell = (yes: number, answers: number) => (answers === 0 ? '—' : `${number((100 * yes) / answers, 1)}% (${yes}/${answers})`);
+  return [
+    heading,
+    {
+      kind: 'paragraph',
+      text: `% of answers that say yes (yes/answers, over all raters), per arm. Paper: ${paper.sources.table_iv_refine_af}.`,
+    },
+    {
+      kind: 'table',
+      header: ['question', ...table.map((row) => `${row.system} (${row.items} items)`), `paper: REFINE-AF ${p.label}`],
+      rows: REVIEW_QUESTIONS.map((q) => [
+        REVIEW_QUESTION_TEXTS[q],
+        ...table.map((row) => cell(row.yes[q], row.answers)),
+        `${number(p.table_iv_refine_af[q])}%`,
+      ]),
+    },
+  ];
 }
 
 // ---------------------------------------------------------------- Figure 5 (§IV-A): similarity to Self-Instruct's generations

@@ -4,8 +4,9 @@
  *   1. Super-NI zero-shot of the base model and of every SFT model of both arms (§V-A)
  *   2. Tables II and III from those scores (`eval compare`'s functions)
  *   3. the analysis of both IFT datasets: Table V, Figures 2, 3, 4, 5, 8 (`stats`)
- *   4. the full-size SFT models' responses to the 252 user-oriented instructions, imported into a rating database (§V-B)
- *   5. one report, HTML and Markdown, beside the paper's numbers (Figure 6 once ratings exist)
+ *   4. the full-size SFT models' responses to the 252 user-oriented instructions, imported into a rating database (§V-B),
+ *      and the quality-review sample of both IFT datasets into the same database (§IV "Quality", Table IV)
+ *   5. one report, HTML and Markdown, beside the paper's numbers (Figure 6 and Table IV once answers exist)
  *
  * `repro.json` records per step a hash of its inputs (config sections, model, adapter, and the hash of the pipeline
  * stage it builds on). A completed step with the same hash is skipped; an interrupted one continues with --resume (the
@@ -21,9 +22,16 @@ import type { PythonWorker } from '../bridge/worker.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { compareReports, readReport } from '../eval/compare.js';
-import { exportHumanEval, importHumanEvalRuns, ratingDistribution } from '../eval/human/commands.js';
+import {
+  exportHumanEval,
+  importHumanEvalRuns,
+  importQualityReview,
+  qualityReviewTable,
+  ratingDistribution,
+} from '../eval/human/commands.js';
 import { generateResponses } from '../eval/human/respond.js';
 import { DEFAULT_INSTRUCTIONS_FILE } from '../eval/human/responses.js';
+import { QUALITY_REVIEW_SIZE } from '../eval/human/review.js';
 import { evalSuperNi, type SuperNiReport } from '../eval/superni.js';
 import { toCsv } from '../io/csv.js';
 import { readJsonIfExists, writeFileAtomic } from '../io/files.js';
@@ -335,6 +343,36 @@ async function prepareHumanEvaluation(
   return { db, runs };
 }
 
+/**
+ * Step 4, the quality review (Table IV): the paper's 100 instructions of each IFT dataset, one instance each, sampled
+ * with run.seed into the same rating database, so the same raters answer them, blind to the arm, both arms interleaved.
+ */
+async function prepareQualityReview(ledger: Ledger, config: Config, arms: Arm[], db: string): Promise<void> {
+  await ledger.run(
+    {
+      name: 'review-db',
+      inputs: { datasets: arms.map((a) => [a.name, a.datasetUpstream]), size: QUALITY_REVIEW_SIZE, seed: config.run.seed },
+      outputs: [],
+    },
+    async () => {
+      importQualityReview(
+        db,
+        arms.map((arm) => `${arm.name}=${arm.dataset}`),
+        { size: QUALITY_REVIEW_SIZE, seed: config.run.seed },
+      );
+      return { artifacts: { db } };
+    },
+  );
+}
+
+/** Step 5's input for Table IV: the yes counts once any answer exists (also as table-iv.csv), else "not yet rated". */
+function qualityReviewResults(db: string, dir: string): ReproResults['qualityReview'] {
+  const table = qualityReviewTable(db);
+  if (table.every((row) => row.answers === 0)) return { db, table: null };
+  exportHumanEval(db, join(dir, 'table-iv.csv'), { table: 'table-iv' });
+  return { db, table };
+}
+
 /** Step 5's input on the human side: Figure 6 once ratings exist, else "not yet rated". */
 function humanEvaluationResults(db: string, dir: string): ReproResults['humanEval'] {
   const distribution = ratingDistribution(db);
@@ -358,6 +396,7 @@ export function runRepro(config: Config, baseline: Config, options: ReproOptions
     const { tableII, tableIII } = compareArms(arms, reports, dir);
     const stats = await analyseBothDatasets(ledger, config, arms, dir);
     const { db, runs } = await prepareHumanEvaluation(ledger, worker, arms, dir);
+    await prepareQualityReview(ledger, config, arms, db);
     const report = writeReproReport(dir, {
       config,
       baseline,
@@ -367,6 +406,7 @@ export function runRepro(config: Config, baseline: Config, options: ReproOptions
       stats,
       userOrientedRuns: runs,
       humanEval: humanEvaluationResults(db, dir),
+      qualityReview: qualityReviewResults(db, dir),
     });
     logger.info(`repro: report in ${report.html} and ${report.markdown}`);
     return { dir, steps: ledger.outcomes, report };

@@ -1,11 +1,15 @@
-/** The human evaluation as the CLI and the SDK run it: import runs and serve, mint rater tokens, export the results. */
+/**
+ * The human evaluation as the CLI and the SDK run it: import runs (and the quality-review sample) and serve, mint rater
+ * tokens, export the results.
+ */
 import { writeFileAtomic } from '../../io/files.js';
 import { logger } from '../../log.js';
-import { distributionCsv, ratingsCsv } from './csv.js';
+import { EXPORT_TABLES, type ExportTable } from './csv.js';
 import { distributionChart } from './html.js';
-import { loadInstructions, loadRun, parseRunArgument } from './responses.js';
+import { loadInstructions, loadRun, parseSystemArguments } from './responses.js';
+import { QUALITY_REVIEW_SEED, QUALITY_REVIEW_SIZE, sampleForReview } from './review.js';
 import { isLoopback, type RatingServer, startRatingServer } from './server.js';
-import { RatingStore, RatingStoreError, type SystemDistribution } from './store.js';
+import { type QualityReviewRow, RatingStore, RatingStoreError, type SystemDistribution } from './store.js';
 
 export interface ServeHumanEvalOptions {
   /** The SQLite file holding responses, raters and ratings (created when absent). */
@@ -24,14 +28,13 @@ export interface ServeHumanEvalOptions {
 export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<RatingServer> {
   const store = RatingStore.open(options.db);
   try {
-    const runArguments = (options.runs ?? []).map(parseRunArgument);
-    const duplicate = runArguments.find((r, i) => runArguments.findIndex((o) => o.system === r.system) !== i);
-    if (duplicate) throw new RatingStoreError(`--runs names system "${duplicate.system}" twice`);
+    const runArguments = parseSystemArguments(options.runs ?? [], '--runs');
     const systems = [...new Set([...store.systems(), ...runArguments.map((r) => r.system)])];
-    if (systems.length < 2) {
+    const reviewOnly = systems.length === 0 && store.systems('review').length > 0;
+    if (systems.length < 2 && !reviewOnly) {
       throw new RatingStoreError(
         `only ${systems.length} system(s) to rate (${systems.join(', ') || 'none'} in ${options.db} and --runs); ` +
-          'a blind comparison needs two or more: give --runs name=path for each',
+          'a blind comparison needs two or more: give --runs name=path for each (or import a quality review: human-eval import-review)',
       );
     }
     if (runArguments.length > 0) importInto(store, options.db, runArguments, options.instructions);
@@ -41,7 +44,10 @@ export async function serveHumanEval(options: ServeHumanEvalOptions): Promise<Ra
       );
     }
     const server = await startRatingServer({ store, ...options });
-    logger.info(`human-eval: rating ${systems.length} systems at ${server.url} (add raters with \`refine-af human-eval add-rater\`)`);
+    logger.info(
+      `human-eval: rating ${systems.length} systems' responses and ${store.systems('review').length} systems' quality-review items at ${server.url} ` +
+        '(add raters with `refine-af human-eval add-rater`)',
+    );
     return {
       url: server.url,
       close: async () => {
@@ -67,9 +73,39 @@ function importInto(store: RatingStore, db: string, runs: readonly { system: str
 
 /** Put runs into the rating database (created when absent) without serving; idempotent, as `serve --runs` imports. */
 export function importHumanEvalRuns(db: string, runs: readonly string[], instructionsFile?: string): { added: number; kept: number } {
-  const runArguments = runs.map(parseRunArgument);
+  const runArguments = parseSystemArguments(runs, '--runs');
   return withStore(db, { mustExist: false }, (store) => importInto(store, db, runArguments, instructionsFile));
 }
+
+export interface QualityReviewImportOptions {
+  /** Instructions sampled per dataset (default 100, the paper's). */
+  size?: number;
+  /** Seed of the sample (default 42): the same seed draws the same items. */
+  seed?: number;
+}
+
+/**
+ * Sample `size` instructions of each IFT dataset (`name=path`, the name never shown to raters), one instance each, into
+ * the rating database (created when absent) as quality-review items (Table IV). Idempotent, as importing runs is; a
+ * sample whose instance differs from the stored one is refused.
+ */
+export function importQualityReview(
+  db: string,
+  datasets: readonly string[],
+  options: QualityReviewImportOptions = {},
+): { added: number; kept: number; sampled: Record<string, number> } {
+  const { size = QUALITY_REVIEW_SIZE, seed = QUALITY_REVIEW_SEED } = options;
+  const samples = parseSystemArguments(datasets, '--datasets').map(({ system, file }) => ({
+    system,
+    items: sampleForReview(system, file, { size, seed }),
+  }));
+  const sampled = Object.fromEntries(samples.map(({ system, items }) => [system, items.length]));
+  const { added, kept } = withStore(db, { mustExist: false }, (store) => store.importReviewItems(samples.flatMap((s) => s.items)));
+  logger.info(`human-eval: ${added} quality-review items imported, ${kept} already in ${db}`);
+  return { added, kept, sampled };
+}
+
+export type { ExportTable };
 
 function withStore<T>(db: string, options: { mustExist: boolean }, use: (store: RatingStore) => T): T {
   const store = RatingStore.open(db, options);
@@ -93,12 +129,15 @@ export function ratingDistribution(db: string): SystemDistribution[] {
   return withStore(db, { mustExist: true }, (store) => store.distribution());
 }
 
-export type ExportTable = 'distribution' | 'ratings';
+/** Table IV's numbers: per system, the items reviewed, the answers given and the yes count of each question. */
+export function qualityReviewTable(db: string): QualityReviewRow[] {
+  return withStore(db, { mustExist: true }, (store) => store.qualityReview());
+}
 
-/** Write the distribution per system (or every rating) as CSV, and optionally Figure 6 as SVG. */
+/** Write one table (default: the distribution per system) as CSV, and optionally Figure 6 as SVG. */
 export function exportHumanEval(db: string, out: string, options: { table?: ExportTable; svg?: string } = {}): void {
   withStore(db, { mustExist: true }, (store) => {
-    writeFileAtomic(out, options.table === 'ratings' ? ratingsCsv(store.ratings()) : distributionCsv(store.distribution()));
+    writeFileAtomic(out, EXPORT_TABLES[options.table ?? 'distribution'](store));
     if (options.svg) writeFileAtomic(options.svg, `${distributionChart(store.distribution()).text}\n`);
   });
 }

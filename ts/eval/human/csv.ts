@@ -1,11 +1,13 @@
-/** The CSV exports: the rating distribution per system (Figure 6) and every rating. */
+/** The CSV exports: the rating distribution per system (Figure 6) and every rating; Table IV and every review answer. */
 import { toCsv } from '../../io/csv.js';
+import { REVIEW_QUESTIONS } from './review.js';
 import { RATINGS } from './scale.js';
-import type { RatingRecord, SystemDistribution } from './store.js';
+import type { QualityReviewRow, RatingRecord, RatingStore, ReviewAnswerRecord, SystemDistribution } from './store.js';
+
+const share = (n: number, total: number) => (total === 0 ? '' : (n / total).toFixed(4));
 
 /** One row per system: the count and the share of each rating level. */
 export function distributionCsv(distribution: readonly SystemDistribution[]): string {
-  const share = (n: number, total: number) => (total === 0 ? '' : (n / total).toFixed(4));
   return toCsv(
     ['system', ...RATINGS.map((level) => `count_${level}`), 'ratings', ...RATINGS.map((level) => `share_${level}`)],
     distribution.map((d) => [
@@ -23,3 +25,35 @@ export function ratingsCsv(records: readonly RatingRecord[]): string {
     records.map((r) => [r.rater, r.instructionId, r.system, r.rating, r.ratedAt]),
   );
 }
+
+/** Table IV: one row per system, the yes count and share of each question over the answers given. */
+export function qualityReviewCsv(rows: readonly QualityReviewRow[]): string {
+  return toCsv(
+    ['system', 'items', 'answers', ...REVIEW_QUESTIONS.map((q) => `yes_${q}`), ...REVIEW_QUESTIONS.map((q) => `share_yes_${q}`)],
+    rows.map((r) => [
+      r.system,
+      r.items,
+      r.answers,
+      ...REVIEW_QUESTIONS.map((q) => r.yes[q]),
+      ...REVIEW_QUESTIONS.map((q) => share(r.yes[q], r.answers)),
+    ]),
+  );
+}
+
+export function reviewAnswersCsv(records: readonly ReviewAnswerRecord[]): string {
+  return toCsv(
+    ['rater', 'system', 'instruction', ...REVIEW_QUESTIONS, 'answered_at'],
+    records.map((r) => [r.rater, r.system, r.instruction, ...REVIEW_QUESTIONS.map((q) => (r[q] ? 'yes' : 'no')), r.answeredAt]),
+  );
+}
+
+/** What an export writes: Figure 6's distribution, every rating, Table IV, or every quality-review answer. */
+export type ExportTable = 'distribution' | 'ratings' | 'table-iv' | 'review-answers';
+
+/** Each export's CSV, as `export --table` writes it and the results page offers it. */
+export const EXPORT_TABLES: Record<ExportTable, (store: RatingStore) => string> = {
+  distribution: (store) => distributionCsv(store.distribution()),
+  ratings: (store) => ratingsCsv(store.ratings()),
+  'table-iv': (store) => qualityReviewCsv(store.qualityReview()),
+  'review-answers': (store) => reviewAnswersCsv(store.reviewAnswers()),
+};

@@ -5,8 +5,17 @@
  */
 import { escapeMarkup } from '../../markup.js';
 import { groupedBarSvg } from '../../stats/svg.js';
+import { REVIEW_QUESTION_TEXTS, REVIEW_QUESTIONS } from './review.js';
 import { RATING_MEANINGS, RATINGS, type Rating } from './scale.js';
-import type { AssignmentView, RaterProgress, Session, SystemDistribution } from './store.js';
+import type {
+  AssignmentView,
+  OrderSummary,
+  QualityReviewRow,
+  RaterProgress,
+  ReviewAssignmentView,
+  Session,
+  SystemDistribution,
+} from './store.js';
 
 export class Html {
   constructor(readonly text: string) {}
@@ -66,6 +75,9 @@ section h2 { font-size: 0.9rem; text-transform: uppercase; letter-spacing: 0.05e
 .ratings button { text-align: left; padding: 0.75rem; font-size: 1rem; border: 1px solid #bbb; border-radius: 6px; background: #fff; cursor: pointer; }
 .ratings button:hover, .ratings button:focus { background: #eef3fc; }
 .ratings button.current { border: 3px solid #4a7bd0; }
+.review fieldset { border: 1px solid #e2e2e2; border-radius: 6px; margin-bottom: 0.5rem; }
+.review legend { font-weight: bold; }
+.review label { margin-right: 1.5rem; padding: 0.25rem; }
 .muted { color: #666; }
 .error { color: #a00; font-weight: bold; }
 table { border-collapse: collapse; }
@@ -134,11 +146,40 @@ ${textSection('Response to rate', view.response, 'response')}
   );
 }
 
-export function donePage(session: Session, total: number, firstId: number | undefined): Html {
+/**
+ * One quality-review item (Table IV): the instruction, its input and output, and the three yes/no questions as radio
+ * buttons, all required, so a post always carries the three answers. Nothing on the page names the arm the item came from.
+ */
+export function reviewPage(view: ReviewAssignmentView, session: Session): Html {
+  const questions = REVIEW_QUESTIONS.map(
+    (question) =>
+      html`<fieldset id="${question}"><legend>${REVIEW_QUESTION_TEXTS[question]}</legend>${(['yes', 'no'] as const).map(
+        (choice) =>
+          html`<label><input type="radio" name="${question}" value="${choice}" required${view.answers?.[question] === (choice === 'yes') ? html` checked` : ''}> ${choice}</label>`,
+      )}</fieldset>`,
+  );
+  return layout(
+    `Quality review: item ${view.position} of ${view.total}`,
+    html`<p class="muted">${view.rated} of ${view.total} answered.${view.answers && html` <span id="answered">You have answered this item; saving again revises your answers.</span>`}
+${view.previousId !== undefined && html` <a href="/review/${view.previousId}">Previous item</a>`} <a href="/review">Next unanswered</a></p>
+${textSection('Instruction', view.instruction, 'instruction')}
+${textSection('Input', view.input, 'input')}
+${textSection('Output', view.output, 'output')}
+<form class="review" method="post" action="/review/${view.id}">
+<input type="hidden" name="csrf" value="${session.csrf}">
+${questions}
+<button type="submit">Save answers</button>
+</form>`,
+    session,
+  );
+}
+
+export function donePage(session: Session, responses: OrderSummary, review: OrderSummary): Html {
   return layout(
     'All rated',
-    html`<p id="done">You have rated all ${total} responses. Thank you.</p>
-${firstId !== undefined && html`<p><a href="/rate/${firstId}">Review your ratings from the start</a></p>`}
+    html`${responses.total === 0 && review.total === 0 && html`<p>There is nothing to rate yet.</p>`}
+${responses.firstId !== undefined && html`<p id="done">You have rated all ${responses.total} responses. Thank you.</p><p><a href="/rate/${responses.firstId}">Review your ratings from the start</a></p>`}
+${review.firstId !== undefined && html`<p id="review-done">You have answered all ${review.total} quality-review items. Thank you.</p><p><a href="/review/${review.firstId}">Go over your answers from the start</a></p>`}
 ${session.rater.isAdmin && html`<p><a href="/results">Results</a></p>`}`,
     session,
   );
@@ -158,8 +199,32 @@ export function distributionChart(distribution: readonly SystemDistribution[]): 
   );
 }
 
-export function resultsPage(distribution: readonly SystemDistribution[], progress: readonly RaterProgress[], session: Session): Html {
-  const percent = (n: number, total: number) => (total === 0 ? '–' : `${((100 * n) / total).toFixed(1)}%`);
+const percent = (n: number, total: number) => (total === 0 ? '–' : `${((100 * n) / total).toFixed(1)}%`);
+
+function progressTable(id: string, progress: readonly RaterProgress[]): Html {
+  return html`<table id="${id}"><thead><tr><th>rater</th><th>rated</th><th>of</th></tr></thead>
+<tbody>${progress.map((p) => html`<tr><td>${p.name}</td><td>${p.rated}</td><td>${p.total}</td></tr>`)}</tbody></table>`;
+}
+
+/** Table IV: per system, the share of yes to each question with its count, over every answer given. */
+function qualityReviewSection(table: readonly QualityReviewRow[], progress: readonly RaterProgress[]): Html {
+  return html`<section><h2>Quality review of the generated data (Table IV)</h2>
+<table id="quality-review"><thead><tr><th>question</th>${table.map((row) => html`<th>${row.system}</th>`)}</tr></thead>
+<tbody>${REVIEW_QUESTIONS.map(
+    (question) =>
+      html`<tr><td>${REVIEW_QUESTION_TEXTS[question]}</td>${table.map((row) => html`<td>${percent(row.yes[question], row.answers)} (${row.yes[question]} of ${row.answers})</td>`)}</tr>`,
+  )}
+<tr><td>items (answers)</td>${table.map((row) => html`<td>${row.items} (${row.answers})</td>`)}</tr></tbody></table>
+<p><a href="/table-iv.csv">Table IV as CSV</a> · <a href="/review-answers.csv">Every answer as CSV</a></p>
+<h2>Raters of the quality review</h2>${progressTable('review-progress', progress)}</section>`;
+}
+
+export function resultsPage(
+  distribution: readonly SystemDistribution[],
+  progress: readonly RaterProgress[],
+  review: { table: readonly QualityReviewRow[]; progress: readonly RaterProgress[] },
+  session: Session,
+): Html {
   return layout(
     'Results',
     html`<section><h2>Rating distribution per system (Figure 6)</h2>${distributionChart(distribution)}
@@ -169,8 +234,8 @@ export function resultsPage(distribution: readonly SystemDistribution[], progres
         html`<tr><td>${d.system}</td>${RATINGS.map((level) => html`<td>${d.counts[level]} (${percent(d.counts[level], d.total)})</td>`)}<td>${d.total}</td></tr>`,
     )}</tbody></table>
 <p><a href="/results.csv">Distribution as CSV</a> · <a href="/ratings.csv">Every rating as CSV</a></p></section>
-<section><h2>Raters</h2><table id="progress"><thead><tr><th>rater</th><th>rated</th><th>of</th></tr></thead>
-<tbody>${progress.map((p) => html`<tr><td>${p.name}</td><td>${p.rated}</td><td>${p.total}</td></tr>`)}</tbody></table></section>
+<section><h2>Raters</h2>${progressTable('progress', progress)}</section>
+${review.table.length > 0 && qualityReviewSection(review.table, review.progress)}
 <section><h2>Scale (§V-B)</h2><ul>${RATINGS.map((level) => html`<li><strong>${level}</strong>: ${RATING_MEANINGS[level]}</li>`)}</ul></section>
 <p><a href="/">Back to rating</a></p>`,
     session,

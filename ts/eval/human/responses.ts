@@ -45,17 +45,25 @@ export interface SystemRun {
 
 const SYSTEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
-/** Parse a `name=path` run argument. */
-export function parseRunArgument(argument: string): { system: string; file: string } {
+/** Parse a `name=path` argument of `option` (`--runs`, `--datasets`). */
+export function parseRunArgument(argument: string, option = '--runs'): { system: string; file: string } {
   const at = argument.indexOf('=');
   const system = argument.slice(0, at);
   const file = argument.slice(at + 1);
   if (at < 0 || !SYSTEM_NAME.test(system) || file === '') {
     throw new UsageError(
-      `--runs expects name=path with a system name of letters, digits, ".", "_", "+" or "-" (at most 64), got ${JSON.stringify(argument)}`,
+      `${option} expects name=path with a system name of letters, digits, ".", "_", "+" or "-" (at most 64), got ${JSON.stringify(argument)}`,
     );
   }
   return { system, file };
+}
+
+/** Parse `name=path` arguments, each system named once. */
+export function parseSystemArguments(argumentList: readonly string[], option: string): { system: string; file: string }[] {
+  const parsed = argumentList.map((argument) => parseRunArgument(argument, option));
+  const duplicate = parsed.find((r, i) => parsed.findIndex((o) => o.system === r.system) !== i);
+  if (duplicate) throw new UsageError(`${option} names system "${duplicate.system}" twice`);
+  return parsed;
 }
 
 function requireFile(file: string): void {

@@ -12,8 +12,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { logger } from '../../log.js';
-import { distributionCsv, ratingsCsv } from './csv.js';
-import { donePage, errorPage, type Html, loginPage, ratingPage, resultsPage, STYLESHEET } from './html.js';
+import { EXPORT_TABLES, type ExportTable } from './csv.js';
+import { donePage, errorPage, type Html, loginPage, ratingPage, resultsPage, reviewPage, STYLESHEET } from './html.js';
+import { REVIEW_QUESTIONS, type ReviewAnswers } from './review.js';
 import { RATINGS } from './scale.js';
 import type { RatingStore, Session } from './store.js';
 
@@ -50,6 +51,17 @@ const SECURITY_HEADERS: Record<string, string> = {
 const loginForm = z.strictObject({ token: z.string().min(1).max(256) });
 const csrfForm = z.strictObject({ csrf: z.string() });
 const ratingForm = z.strictObject({ csrf: z.string(), rating: z.enum(RATINGS) });
+const yesNo = z.enum(['yes', 'no']);
+// One field per question of REVIEW_QUESTIONS: reading the answers below by those keys does not compile if one is missing.
+const reviewForm = z.strictObject({ csrf: z.string(), valid_task: yesNo, input_appropriate: yesNo, output_correct: yesNo });
+
+/** The CSV downloads of the results page and the export each is. */
+const DOWNLOADS: Record<string, ExportTable> = {
+  '/results.csv': 'distribution',
+  '/ratings.csv': 'ratings',
+  '/table-iv.csv': 'table-iv',
+  '/review-answers.csv': 'review-answers',
+};
 
 /** A refusal: status, a message for the page, and whether the connection must close (the body was not read). */
 class HttpError extends Error {
@@ -214,7 +226,7 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
     const sessionId = sessionIdFrom(req);
     const session = sessionId === undefined ? undefined : store.session(sessionId);
     if (method === 'POST') requireSameOrigin(req);
-    const route = `${method} ${path.replace(/^\/rate\/[^/]+$/, '/rate/:id')}`;
+    const route = `${method} ${path.replace(/^\/(rate|review)\/[^/]+$/, '/$1/:id')}`;
 
     switch (route) {
       case 'GET /app.css':
@@ -236,13 +248,33 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
         await readSessionForm(req, session, csrfForm);
         store.endSession(sessionId as string);
         return redirect(res, '/login', { 'Set-Cookie': sessionCookie('', 0) });
+      // The responses first, then the quality review, then the page that says all is done.
       case 'GET /': {
         if (!requireSession(req, res, session)) return;
         const next = store.nextAssignment(session.rater.id);
         if (next !== undefined) return redirect(res, `/rate/${next}`);
-        const first = store.firstAssignment(session.rater.id);
-        const total = first === undefined ? 0 : (store.assignment(first)?.total ?? 0);
-        return sendHtml(res, 200, donePage(session, total, first));
+        const nextReview = store.nextAssignment(session.rater.id, 'review');
+        if (nextReview !== undefined) return redirect(res, `/review/${nextReview}`);
+        return sendHtml(res, 200, donePage(session, store.order(session.rater.id, 'responses'), store.order(session.rater.id, 'review')));
+      }
+      case 'GET /review': {
+        if (!requireSession(req, res, session)) return;
+        const next = store.nextAssignment(session.rater.id, 'review');
+        return redirect(res, next === undefined ? '/' : `/review/${next}`);
+      }
+      case 'GET /review/:id':
+      case 'POST /review/:id': {
+        if (!requireSession(req, res, session)) return;
+        const id = /^\/review\/([1-9]\d{0,15})$/.exec(path)?.[1];
+        const view = id === undefined ? undefined : store.reviewAssignment(Number(id));
+        if (!view) throw new HttpError(404, 'No such item.', method === 'POST');
+        if (view.raterId !== session.rater.id) throw new HttpError(403, 'This item is assigned to another rater.', method === 'POST');
+        if (method === 'GET') return sendHtml(res, 200, reviewPage(view, session));
+        const form = await readSessionForm(req, session, reviewForm);
+        const answers = Object.fromEntries(REVIEW_QUESTIONS.map((q) => [q, form[q] === 'yes'])) as ReviewAnswers;
+        const outcome = store.answerReview(session.rater.id, view.id, answers);
+        if (outcome !== 'rated') throw new HttpError(outcome === 'unknown' ? 404 : 403, 'This item cannot be answered by you.');
+        return redirect(res, '/review');
       }
       case 'GET /rate/:id':
       case 'POST /rate/:id': {
@@ -259,16 +291,20 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       }
       case 'GET /results':
       case 'GET /results.csv':
-      case 'GET /ratings.csv': {
+      case 'GET /ratings.csv':
+      case 'GET /table-iv.csv':
+      case 'GET /review-answers.csv': {
         if (!requireSession(req, res, session)) return;
         if (!session.rater.isAdmin) throw new HttpError(403, 'Results are shown to admins only, so that raters stay blind.');
-        if (path === '/results') return sendHtml(res, 200, resultsPage(store.distribution(), store.progress(), session));
-        const body = path === '/results.csv' ? distributionCsv(store.distribution()) : ratingsCsv(store.ratings());
+        if (path === '/results') {
+          const review = { table: store.qualityReview(), progress: store.progress('review') };
+          return sendHtml(res, 200, resultsPage(store.distribution(), store.progress(), review, session));
+        }
         return send(
           res,
           200,
           { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${path.slice(1)}"` },
-          body,
+          EXPORT_TABLES[DOWNLOADS[path] as ExportTable](store),
         );
       }
       default:

@@ -6,6 +6,8 @@
  * - assignments: each rater's own random order of all items, drawn once and stored, so rating resumes where it stopped.
  *   Once any rater has an order, no item can be added (see importRuns), so every order stays one shuffle of all items.
  * - ratings: at most one per rater × item (a second post revises it), and only for an item assigned to that rater.
+ * - review_items, review_assignments, review_answers: the quality review (Table IV) in the same shape — one instance of a
+ *   sampled instruction per item, labelled with its arm, each rater's own order, and three yes/no answers per rater × item.
  * - raters and sessions hold only SHA-256 hashes of the tokens and session ids, never the secrets themselves.
  * Every multi-statement change runs in one IMMEDIATE transaction: concurrent writers wait for each other (busy_timeout)
  * instead of interleaving.
@@ -16,9 +18,10 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { RefineAfError } from '../../errors.js';
 import type { Instruction, SystemRun } from './responses.js';
+import { REVIEW_QUESTIONS, type ReviewAnswers, type ReviewItem, type ReviewQuestion } from './review.js';
 import { RATINGS, type Rating } from './scale.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** How long a writer waits for another connection's transaction before failing (ms); ratings are tiny, so this is ample. */
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -68,6 +71,44 @@ CREATE TABLE sessions (
 ) STRICT;
 `;
 
+/** Version 2 adds the quality review; a version-1 database gets these tables when it is opened. */
+const REVIEW_SCHEMA = `
+CREATE TABLE review_items (
+  id INTEGER PRIMARY KEY,
+  system TEXT NOT NULL,
+  instruction TEXT NOT NULL,
+  input TEXT NOT NULL,
+  output TEXT NOT NULL,
+  UNIQUE (system, instruction)
+) STRICT;
+CREATE TABLE review_assignments (
+  id INTEGER PRIMARY KEY,
+  rater_id INTEGER NOT NULL REFERENCES raters(id),
+  position INTEGER NOT NULL,
+  item_id INTEGER NOT NULL REFERENCES review_items(id),
+  UNIQUE (rater_id, position),
+  UNIQUE (rater_id, item_id)
+) STRICT;
+CREATE TABLE review_answers (
+  rater_id INTEGER NOT NULL,
+  item_id INTEGER NOT NULL,
+${REVIEW_QUESTIONS.map((q) => `  ${q} INTEGER NOT NULL CHECK (${q} IN (0, 1)),`).join('\n')}
+  answered_at TEXT NOT NULL,
+  PRIMARY KEY (rater_id, item_id),
+  FOREIGN KEY (rater_id, item_id) REFERENCES review_assignments(rater_id, item_id)
+) STRICT;
+`;
+
+/**
+ * The two studies a database holds, each with its items, each rater's order of them and the raters' answers: the rating of
+ * responses (Figure 6) and the quality review (Table IV). Orders, progress and ownership work the same way for both.
+ */
+const STUDIES = {
+  responses: { items: 'items', assignments: 'assignments', answers: 'ratings', noun: 'responses' },
+  review: { items: 'review_items', assignments: 'review_assignments', answers: 'review_answers', noun: 'quality-review items' },
+} as const;
+export type Study = keyof typeof STUDIES;
+
 export class RatingStoreError extends RefineAfError {
   override name = 'RatingStoreError';
   readonly code = 'rating-store';
@@ -98,6 +139,41 @@ export interface AssignmentView {
   output: string;
   response: string;
   rating: Rating | undefined;
+}
+
+/** One quality-review item as a rater sees it: no system name. */
+export interface ReviewAssignmentView {
+  id: number;
+  raterId: number;
+  position: number;
+  total: number;
+  rated: number;
+  previousId: number | undefined;
+  instruction: string;
+  input: string;
+  output: string;
+  answers: ReviewAnswers | undefined;
+}
+
+/** Table IV for one system: its items, the answers given to them (over all raters) and how many said yes to each question. */
+export interface QualityReviewRow {
+  system: string;
+  items: number;
+  answers: number;
+  yes: Record<ReviewQuestion, number>;
+}
+
+export interface ReviewAnswerRecord extends ReviewAnswers {
+  rater: string;
+  system: string;
+  instruction: string;
+  answeredAt: string;
+}
+
+/** Where a rater stands in one study: how many items their order holds and its first assignment. */
+export interface OrderSummary {
+  total: number;
+  firstId: number | undefined;
 }
 
 export interface SystemDistribution {
@@ -141,6 +217,11 @@ function shuffled<T>(values: readonly T[]): T[] {
   return out;
 }
 
+/** The stored 0/1 columns as answers. */
+function answersOf(row: Record<ReviewQuestion, number>): ReviewAnswers {
+  return Object.fromEntries(REVIEW_QUESTIONS.map((q) => [q, row[q] === 1])) as ReviewAnswers;
+}
+
 export class RatingStore {
   private constructor(private readonly db: Database.Database) {}
 
@@ -157,17 +238,22 @@ export class RatingStore {
       // FULL: a rating acknowledged to the rater survives a power cut, not only a crash of the process.
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version === 0) {
-        const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number };
-        if (tables.n > 0) throw new RatingStoreError(`${file}: an SQLite database, but not a refine-af rating database`);
-        db.transaction(() => {
-          db.exec(SCHEMA);
-          db.pragma(`user_version = ${SCHEMA_VERSION}`);
-        }).immediate();
-      } else if (version !== SCHEMA_VERSION) {
-        throw new RatingStoreError(`${file}: rating database schema version ${version}, this refine-af reads version ${SCHEMA_VERSION}`);
-      }
+      // The version is read again inside the transaction: two processes opening an old file at once migrate it once.
+      db.transaction(() => {
+        const version = db.pragma('user_version', { simple: true }) as number;
+        if (version === 0) {
+          const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number };
+          if (tables.n > 0) throw new RatingStoreError(`${file}: an SQLite database, but not a refine-af rating database`);
+          db.exec(SCHEMA + REVIEW_SCHEMA);
+        } else if (version === 1) {
+          db.exec(REVIEW_SCHEMA);
+        } else if (version === SCHEMA_VERSION) {
+          return;
+        } else {
+          throw new RatingStoreError(`${file}: rating database schema version ${version}, this refine-af reads version ${SCHEMA_VERSION}`);
+        }
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
     } catch (error) {
       db.close();
       if (error instanceof RatingStoreError) throw error;
@@ -223,17 +309,57 @@ export class RatingStore {
             } else kept++;
           }
         }
-        if (fresh.length > 0) this.refuseAfterOrders(fresh.map((f) => f.system));
+        if (fresh.length > 0)
+          this.refuseAfterOrders(
+            'responses',
+            fresh.map((f) => f.system),
+          );
         for (const f of fresh) putItem.run(f.instructionId, f.system, f.response);
         return { added: fresh.length, kept };
       })
       .immediate();
   }
 
-  /** Throw, naming the new responses and the raters who have begun, if any rater already has an order. */
-  private refuseAfterOrders(freshSystems: readonly string[]): void {
+  /**
+   * Copy sampled quality-review items in, as importRuns copies responses: idempotent, a different input or output for an
+   * (arm, instruction) already stored is an error (answers were given to the old one), and nothing is added once a rater
+   * has been given an order of the review.
+   */
+  importReviewItems(items: readonly ReviewItem[]): { added: number; kept: number } {
+    const getItem = this.db.prepare<[string, string], { input: string; output: string }>(
+      'SELECT input, output FROM review_items WHERE system = ? AND instruction = ?',
+    );
+    const putItem = this.db.prepare('INSERT INTO review_items (system, instruction, input, output) VALUES (?, ?, ?, ?)');
+    return this.db
+      .transaction(() => {
+        const fresh: ReviewItem[] = [];
+        let kept = 0;
+        for (const item of items) {
+          const stored = getItem.get(item.system, item.instruction);
+          if (!stored) fresh.push(item);
+          else if (stored.input !== item.input || stored.output !== item.output) {
+            throw new RatingStoreError(
+              `the quality-review instance of system "${item.system}" for the instruction ${JSON.stringify(item.instruction.slice(0, 80))} ` +
+                'differs from the one already in the database (answers were given to that one); review another sample in a new database',
+            );
+          } else kept++;
+        }
+        if (fresh.length > 0)
+          this.refuseAfterOrders(
+            'review',
+            fresh.map((f) => f.system),
+          );
+        for (const f of fresh) putItem.run(f.system, f.instruction, f.input, f.output);
+        return { added: fresh.length, kept };
+      })
+      .immediate();
+  }
+
+  /** Throw, naming the new items and the raters who have begun, if any rater already has an order of the study. */
+  private refuseAfterOrders(study: Study, freshSystems: readonly string[]): void {
+    const { assignments, noun } = STUDIES[study];
     const started = this.db
-      .prepare<[], { name: string }>('SELECT name FROM raters WHERE id IN (SELECT DISTINCT rater_id FROM assignments) ORDER BY name')
+      .prepare<[], { name: string }>(`SELECT name FROM raters WHERE id IN (SELECT DISTINCT rater_id FROM ${assignments}) ORDER BY name`)
       .all()
       .map((r) => r.name);
     if (started.length === 0) return;
@@ -242,15 +368,15 @@ export class RatingStore {
     const what = [...counts].map(([system, n]) => `${n} of system "${system}"`).join(', ');
     const names = started.slice(0, 5).join(', ') + (started.length > 5 ? ` and ${started.length - 5} more` : '');
     throw new RatingStoreError(
-      `cannot add responses (${what}): raters ${names} already have their order of the responses in this database; ` +
-        'responses added now would come after the ones they have rated, so raters could tell them apart. ' +
+      `cannot add ${noun} (${what}): raters ${names} already have their order of the ${noun} in this database; ` +
+        `${noun} added now would come after the ones they have rated, so raters could tell them apart. ` +
         'Rate all systems together in a new database (--db).',
     );
   }
 
-  systems(): string[] {
+  systems(study: Study = 'responses'): string[] {
     return this.db
-      .prepare<[], { system: string }>('SELECT DISTINCT system FROM items ORDER BY system')
+      .prepare<[], { system: string }>(`SELECT DISTINCT system FROM ${STUDIES[study].items} ORDER BY system`)
       .all()
       .map((r) => r.system);
   }
@@ -310,39 +436,72 @@ export class RatingStore {
     this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(sha256(sessionId));
   }
 
-  /** Draw the rater's random order of all items, once: importRuns adds no item after that, so it stays complete. */
-  private drawOrder(raterId: number): void {
+  /**
+   * Draw the rater's random order of all items of the study, once: no item is added after that (importRuns,
+   * importReviewItems), so it stays complete. The review's items of every arm are shuffled together, so they interleave.
+   */
+  private drawOrder(raterId: number, study: Study): void {
+    const { items, assignments } = STUDIES[study];
     this.db
       .transaction(() => {
-        if (this.db.prepare('SELECT 1 FROM assignments WHERE rater_id = ? LIMIT 1').get(raterId)) return;
-        const items = this.db
-          .prepare<[], { id: number }>('SELECT id FROM items ORDER BY id')
+        if (this.db.prepare(`SELECT 1 FROM ${assignments} WHERE rater_id = ? LIMIT 1`).get(raterId)) return;
+        const ids = this.db
+          .prepare<[], { id: number }>(`SELECT id FROM ${items} ORDER BY id`)
           .all()
           .map((r) => r.id);
-        const insert = this.db.prepare('INSERT INTO assignments (rater_id, position, item_id) VALUES (?, ?, ?)');
-        for (const [index, itemId] of shuffled(items).entries()) insert.run(raterId, index + 1, itemId);
+        const insert = this.db.prepare(`INSERT INTO ${assignments} (rater_id, position, item_id) VALUES (?, ?, ?)`);
+        for (const [index, itemId] of shuffled(ids).entries()) insert.run(raterId, index + 1, itemId);
       })
       .immediate();
   }
 
-  /** The rater's first unrated assignment in their order, or undefined when everything is rated. */
-  nextAssignment(raterId: number): number | undefined {
-    this.drawOrder(raterId);
+  /** The rater's first unanswered assignment of the study in their order, or undefined when everything is answered. */
+  nextAssignment(raterId: number, study: Study = 'responses'): number | undefined {
+    const { assignments, answers } = STUDIES[study];
+    this.drawOrder(raterId, study);
     const row = this.db
       .prepare<[number], { id: number }>(
-        `SELECT a.id FROM assignments a
-         LEFT JOIN ratings r ON r.rater_id = a.rater_id AND r.item_id = a.item_id
-         WHERE a.rater_id = ? AND r.rating IS NULL ORDER BY a.position LIMIT 1`,
+        `SELECT a.id FROM ${assignments} a
+         LEFT JOIN ${answers} r ON r.rater_id = a.rater_id AND r.item_id = a.item_id
+         WHERE a.rater_id = ? AND r.item_id IS NULL ORDER BY a.position LIMIT 1`,
       )
       .get(raterId);
     return row?.id;
   }
 
-  /** The rater's first assignment (to review ratings from the start), or undefined when there are no items. */
-  firstAssignment(raterId: number): number | undefined {
-    this.drawOrder(raterId);
-    return this.db.prepare<[number], { id: number }>('SELECT id FROM assignments WHERE rater_id = ? ORDER BY position LIMIT 1').get(raterId)
-      ?.id;
+  /** The rater's first assignment of the study (to go over the answers from the start), or undefined when it has no items. */
+  firstAssignment(raterId: number, study: Study = 'responses'): number | undefined {
+    this.drawOrder(raterId, study);
+    return this.db
+      .prepare<[number], { id: number }>(`SELECT id FROM ${STUDIES[study].assignments} WHERE rater_id = ? ORDER BY position LIMIT 1`)
+      .get(raterId)?.id;
+  }
+
+  /** The rater's order of the study (drawn now if it was not): how many items it holds, and its first assignment. */
+  order(raterId: number, study: Study): OrderSummary {
+    const firstId = this.firstAssignment(raterId, study);
+    const { total } = this.db
+      .prepare<[number], { total: number }>(`SELECT count(*) AS total FROM ${STUDIES[study].assignments} WHERE rater_id = ?`)
+      .get(raterId) as { total: number };
+    return { total, firstId };
+  }
+
+  /** An assignment's place in its rater's order of the study: how far the rater is through it, and the assignment before. */
+  private placeInOrder(
+    study: Study,
+    { id, rater_id: raterId, position }: { id: number; rater_id: number; position: number },
+  ): { id: number; raterId: number; position: number; total: number; rated: number; previousId: number | undefined } {
+    const { assignments, answers } = STUDIES[study];
+    const counts = this.db
+      .prepare<[number], { total: number; rated: number }>(
+        `SELECT count(*) AS total, count(r.item_id) AS rated FROM ${assignments} a
+         LEFT JOIN ${answers} r ON r.rater_id = a.rater_id AND r.item_id = a.item_id WHERE a.rater_id = ?`,
+      )
+      .get(raterId) as { total: number; rated: number };
+    const previous = this.db
+      .prepare<[number, number], { id: number }>(`SELECT id FROM ${assignments} WHERE rater_id = ? AND position = ?`)
+      .get(raterId, position - 1);
+    return { id, raterId, position, ...counts, previousId: previous?.id };
   }
 
   assignment(assignmentId: number): AssignmentView | undefined {
@@ -367,22 +526,8 @@ export class RatingStore {
       )
       .get(assignmentId);
     if (!row) return undefined;
-    const counts = this.db
-      .prepare<[number], { total: number; rated: number }>(
-        `SELECT count(*) AS total, count(r.rating) AS rated FROM assignments a
-         LEFT JOIN ratings r ON r.rater_id = a.rater_id AND r.item_id = a.item_id WHERE a.rater_id = ?`,
-      )
-      .get(row.rater_id) as { total: number; rated: number };
-    const previous = this.db
-      .prepare<[number, number], { id: number }>('SELECT id FROM assignments WHERE rater_id = ? AND position = ?')
-      .get(row.rater_id, row.position - 1);
     return {
-      id: row.id,
-      raterId: row.rater_id,
-      position: row.position,
-      total: counts.total,
-      rated: counts.rated,
-      previousId: previous?.id,
+      ...this.placeInOrder('responses', row),
       instruction: row.instruction,
       input: row.input,
       output: row.output,
@@ -396,22 +541,104 @@ export class RatingStore {
    * transaction, so a rating can never land on another rater's assignment.
    */
   rate(raterId: number, assignmentId: number, rating: Rating): 'rated' | 'unknown' | 'not-yours' {
+    return this.answer('responses', raterId, assignmentId, (itemId) =>
+      this.db
+        .prepare(
+          `INSERT INTO ratings (rater_id, item_id, rating, rated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (rater_id, item_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at`,
+        )
+        .run(raterId, itemId, rating, new Date().toISOString()),
+    );
+  }
+
+  /** Record (or revise) a rater's three answers to one of their quality-review assignments, checked as `rate` checks. */
+  answerReview(raterId: number, assignmentId: number, answers: ReviewAnswers): 'rated' | 'unknown' | 'not-yours' {
+    const columns = REVIEW_QUESTIONS.join(', ');
+    const updates = REVIEW_QUESTIONS.map((q) => `${q} = excluded.${q}`).join(', ');
+    return this.answer('review', raterId, assignmentId, (itemId) =>
+      this.db
+        .prepare(
+          `INSERT INTO review_answers (rater_id, item_id, ${columns}, answered_at) VALUES (?, ?, ${REVIEW_QUESTIONS.map(() => '?').join(', ')}, ?)
+           ON CONFLICT (rater_id, item_id) DO UPDATE SET ${updates}, answered_at = excluded.answered_at`,
+        )
+        .run(raterId, itemId, ...REVIEW_QUESTIONS.map((q) => (answers[q] ? 1 : 0)), new Date().toISOString()),
+    );
+  }
+
+  /** The ownership check and the write in one transaction, so an answer can never land on another rater's assignment. */
+  private answer(study: Study, raterId: number, assignmentId: number, write: (itemId: number) => void): 'rated' | 'unknown' | 'not-yours' {
     return this.db
       .transaction(() => {
         const row = this.db
-          .prepare<[number], { rater_id: number; item_id: number }>('SELECT rater_id, item_id FROM assignments WHERE id = ?')
+          .prepare<[number], { rater_id: number; item_id: number }>(
+            `SELECT rater_id, item_id FROM ${STUDIES[study].assignments} WHERE id = ?`,
+          )
           .get(assignmentId);
         if (!row) return 'unknown' as const;
         if (row.rater_id !== raterId) return 'not-yours' as const;
-        this.db
-          .prepare(
-            `INSERT INTO ratings (rater_id, item_id, rating, rated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (rater_id, item_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at`,
-          )
-          .run(raterId, row.item_id, rating, new Date().toISOString());
+        write(row.item_id);
         return 'rated' as const;
       })
       .immediate();
+  }
+
+  reviewAssignment(assignmentId: number): ReviewAssignmentView | undefined {
+    const row = this.db
+      .prepare<
+        [number],
+        { id: number; rater_id: number; position: number; instruction: string; input: string; output: string } & Record<
+          ReviewQuestion,
+          number | null
+        >
+      >(
+        `SELECT a.id, a.rater_id, a.position, i.instruction, i.input, i.output, ${REVIEW_QUESTIONS.map((q) => `r.${q}`).join(', ')}
+         FROM review_assignments a JOIN review_items i ON i.id = a.item_id
+         LEFT JOIN review_answers r ON r.rater_id = a.rater_id AND r.item_id = a.item_id
+         WHERE a.id = ?`,
+      )
+      .get(assignmentId);
+    if (!row) return undefined;
+    return {
+      ...this.placeInOrder('review', row),
+      instruction: row.instruction,
+      input: row.input,
+      output: row.output,
+      answers: row.valid_task === null ? undefined : answersOf(row as Record<ReviewQuestion, number>),
+    };
+  }
+
+  /** Table IV: per system, its items, the answers given (over all raters) and the yes count of each question. */
+  qualityReview(): QualityReviewRow[] {
+    return this.db
+      .prepare<[], { system: string; items: number; answers: number } & Record<ReviewQuestion, number>>(
+        `SELECT i.system, count(DISTINCT i.id) AS items, count(r.item_id) AS answers,
+         ${REVIEW_QUESTIONS.map((q) => `coalesce(sum(r.${q}), 0) AS ${q}`).join(', ')}
+         FROM review_items i LEFT JOIN review_answers r ON r.item_id = i.id GROUP BY i.system ORDER BY i.system`,
+      )
+      .all()
+      .map((row) => ({
+        system: row.system,
+        items: row.items,
+        answers: row.answers,
+        yes: Object.fromEntries(REVIEW_QUESTIONS.map((q) => [q, row[q]])) as Record<ReviewQuestion, number>,
+      }));
+  }
+
+  reviewAnswers(): ReviewAnswerRecord[] {
+    return this.db
+      .prepare<[], { rater: string; system: string; instruction: string; answeredAt: string } & Record<ReviewQuestion, number>>(
+        `SELECT w.name AS rater, i.system, i.instruction, ${REVIEW_QUESTIONS.map((q) => `r.${q}`).join(', ')}, r.answered_at AS answeredAt
+         FROM review_answers r JOIN raters w ON w.id = r.rater_id JOIN review_items i ON i.id = r.item_id
+         ORDER BY w.name, i.id`,
+      )
+      .all()
+      .map((row) => ({
+        rater: row.rater,
+        system: row.system,
+        instruction: row.instruction,
+        answeredAt: row.answeredAt,
+        ...answersOf(row),
+      }));
   }
 
   /** Figure 6: how many ratings of each level each system received (over all raters). */
@@ -428,11 +655,12 @@ export class RatingStore {
     });
   }
 
-  progress(): RaterProgress[] {
+  progress(study: Study = 'responses'): RaterProgress[] {
+    const { items, answers } = STUDIES[study];
     return this.db
       .prepare<[], RaterProgress>(
-        `SELECT w.name, count(r.rating) AS rated, (SELECT count(*) FROM items) AS total FROM raters w
-         LEFT JOIN ratings r ON r.rater_id = w.id GROUP BY w.id ORDER BY w.name`,
+        `SELECT w.name, count(r.item_id) AS rated, (SELECT count(*) FROM ${items}) AS total FROM raters w
+         LEFT JOIN ${answers} r ON r.rater_id = w.id GROUP BY w.id ORDER BY w.name`,
       )
       .all();
   }
