@@ -163,11 +163,13 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
     prompt_templates: templates,
     logging_dir: tensorboardDir(ctx.runDir, basename(outDir)),
   });
+  // What is trained, not where: the paths all lie in the ledger's own directory, so a run moved or copied keeps its hash.
+  const { train_file: _trainFile, output_dir: _outputDir, logging_dir: _loggingDir, ...trainedWith } = params;
   // A killed job resumes from its Trainer checkpoints: an interrupted fine-tuning is always continued.
   const ledger = new Ledger(join(outDir, SFT_LEDGER_FILE), 'steps', { resume: true, force: options.force, signal: options.signal });
   const step = {
     name: 'sft',
-    inputs: { params, train_sha256: createHash('sha256').update(trainText).digest('hex') },
+    inputs: { params: trainedWith, train_sha256: createHash('sha256').update(trainText).digest('hex') },
     outputs: [outDir], // the ledger file in it is written again after a discard
   };
   await ledger.run(step, async () => {
