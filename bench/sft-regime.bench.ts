@@ -100,7 +100,7 @@ for (const arm of arms) {
 }
 
 writeFileSync(join(workDir, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
-console.log(`\n${(performance.now() - started) / 60_000} min in all; load ${loadAverage()}\n`);
+console.log(`\n${((performance.now() - started) / 60_000).toFixed(1)} min in all; load ${loadAverage()}\n`);
 const columns = Object.keys(rows[0]!);
 console.log(`| ${columns.join(' | ')} |\n| ${columns.map(() => '---').join(' | ')} |`);
 for (const row of rows) console.log(`| ${Object.values(row).join(' | ')} |`);
