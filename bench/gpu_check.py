@@ -14,7 +14,7 @@ What it does, through our own code (fixtures/rehearsal_models.py; py/refine_af: 
   2. loads the Llama as the lab config does (4-bit NF4 through bitsandbytes, `models.load_in_4bit`) and generates one
      stage-1 batch (sampled) and one stage-3 batch (greedy);
   3. runs PPO steps (rollout → reward model + UniEval scores → TRL step) with the paper's PPO settings;
-  4. runs QLoRA SFT steps (HF Trainer) with the paper's SFT settings;
+  4. runs QLoRA SFT steps (HF Trainer) with the lab configs' SFT settings (the paper's, at an adapter's learning rate);
 and writes seconds per step, tokens per second and peak GPU memory per phase to <out>/gpu-check.json and gpu-check.md.
 A phase that fails is recorded with its error and the next one still runs.
 
@@ -79,7 +79,7 @@ LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": None}
 SFT = {
     "training": {
         "num_train_epochs": 3,
-        "learning_rate": 2e-5,
+        "learning_rate": 2e-4,
         "lr_scheduler_type": "cosine",
         "warmup_ratio": 0.3,
         "per_device_train_batch_size": 2,
@@ -89,6 +89,7 @@ SFT = {
     "max_seq_length": 1024,
     "lora": {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": None},
     "merge_weights": False,
+    "eval_file": None,
 }
 ROLLOUT_TOKENS = 128  # rlaf.decoding.max_new_tokens
 INSTANCE_TOKENS = 300  # instances.decoding.max_new_tokens

@@ -2,9 +2,11 @@
 
 The TS side renders every example into a prompt and a response (the prompt format is configuration, Alpaca's by default)
 and writes them as JSON lines; here they are tokenised with the loss on the response tokens only, a LoRA adapter is
-trained (QLoRA when the base is loaded in 4 bits on CUDA), progress and the loss curve go back as job events, and the
-adapter is saved with the parameters that made it. Trainer checkpoints make a killed run resume where it stopped. The
-same code runs under `accelerate launch` (the Trainer reads the distributed environment; only rank 0 emits and saves).
+trained (a full fine-tuning without one; QLoRA when the base is loaded in 4 bits on CUDA), progress and the loss curve go
+back as job events, and the adapter is saved with the parameters that made it. With an eval_file (held-out pairs in the
+same format), its loss is measured before and after training, so that runs of other settings compare on data they did not
+see. Trainer checkpoints make a killed run resume where it stopped. The same code runs under `accelerate launch` (the
+Trainer reads the distributed environment; only rank 0 emits and saves).
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ def tokenize_example(tokenizer, prompt: str, response: str, max_length: int) -> 
     input_ids = (prompt_tokens + response_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_tokens) + response_ids)[:max_length]
     return {"input_ids": input_ids, "labels": labels}
+
+
+def tokenize_file(tokenizer, path: str, max_length: int) -> tuple[list[dict], int]:
+    """The tokenised pairs of a prompt/response JSONL file, and how many of its pairs did not fit in max_length."""
+    tokenized = [tokenize_example(tokenizer, e["prompt"], e["response"], max_length) for e in read_examples(path)]
+    examples = [t for t in tokenized if t is not None]
+    if not examples:
+        raise ValueError(f"{path}: no example fits in max_seq_length={max_length} tokens (or the file is empty)")
+    return examples, len(tokenized) - len(examples)
 
 
 class PadCollator:
@@ -180,14 +191,8 @@ def train(params: dict, emit: Emit) -> dict:
     set_seed(params["seed"])
     resolved, model, tokenizer, device, quantized = load_model_for_training(params)
 
-    tokenized = [
-        tokenize_example(tokenizer, e["prompt"], e["response"], params["max_seq_length"]) for e in read_examples(params["train_file"])
-    ]
-    examples = [t for t in tokenized if t is not None]
-    if not examples:
-        raise ValueError(
-            f"{params['train_file']}: no example fits in max_seq_length={params['max_seq_length']} tokens (or the file is empty)"
-        )
+    examples, examples_too_long = tokenize_file(tokenizer, params["train_file"], params["max_seq_length"])
+    eval_examples = None if params["eval_file"] is None else tokenize_file(tokenizer, params["eval_file"], params["max_seq_length"])[0]
 
     # The config's training settings under TrainingArguments' own names (contract.ts), and what the job sets itself.
     args = TrainingArguments(
@@ -203,11 +208,14 @@ def train(params: dict, emit: Emit) -> dict:
         ddp_find_unused_parameters=False if params["lora"] is not None else None,
         logging_dir=params["logging_dir"],
         disable_tqdm=True,
+        # Evaluation needs the loss only; the logits of a whole eval set over the vocabulary would be gigabytes.
+        prediction_loss_only=True,
     )
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=examples,
+        eval_dataset=eval_examples,
         data_collator=PadCollator(tokenizer.pad_token_id),
         callbacks=[_event_callback(emit)],
     )
@@ -220,6 +228,8 @@ def train(params: dict, emit: Emit) -> dict:
 
         start = _checkpoint_step(resume_from) if resume_from is not None else 0
         SummaryWriter(params["logging_dir"], purge_step=start + 1).close()
+    # Before any step, and before a checkpoint is loaded: the model as loaded (an adapter starts as the identity).
+    eval_loss_before = trainer.evaluate()["eval_loss"] if eval_examples is not None else None
     with _trusting_own_checkpoints():
         if resume_from is not None and args.max_steps > 0 and _checkpoint_step(resume_from) >= args.max_steps:
             # Killed after the last step was checkpointed but before the model was saved. Resuming through train() would
@@ -229,6 +239,8 @@ def train(params: dict, emit: Emit) -> dict:
             training_loss = math.nan
         else:
             training_loss = trainer.train(resume_from_checkpoint=resume_from).training_loss
+
+    eval_loss_after = trainer.evaluate()["eval_loss"] if eval_examples is not None else None
 
     adapter = params["lora"] is not None
     model_dir = output_dir / (ADAPTER if adapter else FULL_MODEL)
@@ -246,11 +258,13 @@ def train(params: dict, emit: Emit) -> dict:
         "adapter": adapter,
         "merged_dir": str(merged_dir) if merged_dir else None,
         "examples": len(examples),
-        "examples_too_long": len(tokenized) - len(examples),
+        "examples_too_long": examples_too_long,
         "steps": trainer.state.global_step,
         "resumed_from": resume_from,
         "train_loss": training_loss if math.isfinite(training_loss) else None,
         "loss_curve": losses,
+        "eval_loss_before": eval_loss_before,
+        "eval_loss_after": eval_loss_after,
         "quantization": "nf4" if quantized else "none",
         "runtime_s": time.monotonic() - started,
     }

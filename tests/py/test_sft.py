@@ -51,6 +51,7 @@ def sft_params(tiny_llama_dir, tmp_path, training=None, lora=None, **overrides):
             **(lora or {}),
         },
         "merge_weights": False,
+        "eval_file": None,
         "seed": 0,
         "logging_dir": str(tmp_path / "tensorboard"),
     }
@@ -85,6 +86,15 @@ def test_sft_lowers_the_loss_and_saves_a_loadable_adapter(tiny_llama_dir, tmp_pa
     with torch.no_grad():
         assert not torch.allclose(base.model(**batch).logits, tuned.model(**batch).logits)
     assert tuned.info()["adapter"] == result["model_dir"]
+
+
+def test_the_eval_file_loss_is_measured_before_and_after_training(tiny_llama_dir, tmp_path):
+    eval_file = tmp_path / "eval.jsonl"  # the training pairs: a tiny random model cannot generalise, it can only fit them
+    eval_file.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in PAIRS))
+    result = train(sft_params(tiny_llama_dir, tmp_path, eval_file=str(eval_file)), lambda e: None)
+    assert result["eval_loss_after"] < 0.8 * result["eval_loss_before"]
+    without = train(sft_params(tiny_llama_dir, tmp_path, training=dict(max_steps=1), output_dir=str(tmp_path / "without")), lambda e: None)
+    assert without["eval_loss_before"] is None and without["eval_loss_after"] is None
 
 
 def test_a_rerun_continues_from_the_last_complete_checkpoint(tiny_llama_dir, tmp_path):

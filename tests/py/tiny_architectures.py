@@ -229,6 +229,7 @@ def sft_step_params(model_dir: Path, tmp_path: Path, training: dict | None = Non
         },
         "lora": TINY_LORA,
         "merge_weights": False,
+        "eval_file": None,
         "seed": 0,
         "logging_dir": str(tmp_path / "tensorboard"),
         **overrides,

@@ -99,6 +99,14 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
     expect(redone.result).toEqual(resumed.result);
   });
 
+  it('measures the loss of held-out instances before and after training, rendered with the training prompts', async () => {
+    const cfg = config(join(dir, 'sft-held-out'));
+    // The training instances themselves: a tiny random model cannot generalise, so only on them must the loss fall.
+    const run = await withStageContext(cfg, (ctx) => runSft(ctx, { datasetFile, evalDatasetFile: datasetFile }));
+    expect(readFileSync(join(run.outDir, 'eval.jsonl'), 'utf8')).toBe(readFileSync(run.trainFile, 'utf8'));
+    expect(run.result.eval_loss_after!).toBeLessThan(0.8 * run.result.eval_loss_before!);
+  });
+
   it('stage 3 generates with the adapter, resumes exactly after a torn write, and refuses the wrong policy', async () => {
     const runDir = join(dir, 'stage3-run');
     // The short prompt: the full one (~1,500 tokens) is past the tiny model's 512 positions.

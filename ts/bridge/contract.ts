@@ -372,10 +372,12 @@ export const jobs = {
   sft: job({
     description:
       'Supervised fine-tuning (HF Trainer) on train_file (JSONL, one sftTrainLineSchema per line): loss on the response only, LoRA (QLoRA on CUDA in 4 bits), ' +
-      'checkpoints in <output_dir>/checkpoints that a rerun resumes from, the adapter saved with these parameters.',
+      'checkpoints in <output_dir>/checkpoints that a rerun resumes from, the adapter saved with these parameters; the loss on eval_file before and after training.',
     params: modelLoadingSchema.extend({
       model: z.string(),
       train_file: z.string(),
+      /** Held-out pairs in train_file's format: their loss is measured before and after training; null measures none. */
+      eval_file: z.string().nullable(),
       output_dir: z.string(),
       max_seq_length: z.number().int().positive(),
       /** null: every weight is trained (full fine-tuning). */
@@ -405,6 +407,9 @@ export const jobs = {
       train_loss: z.number().nullable(),
       loss_curve: z.array(z.object({ step: z.number().int(), loss: z.number() })),
       quantization: z.enum(['nf4', 'none']),
+      /** The mean loss on eval_file's responses (HF Trainer.evaluate) before the first step and after the last; null without eval_file. */
+      eval_loss_before: z.number().nullable(),
+      eval_loss_after: z.number().nullable(),
       runtime_s: z.number(),
     }),
   }),

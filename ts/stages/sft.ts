@@ -8,7 +8,6 @@
  * model (SFT_RECORD_FILE) so that evaluation prompts the fine-tuned model the same way (`sftPrompt`, `readSftPromptTemplates`).
  * A killed run resumes from the job's Trainer checkpoints; a finished one is not redone.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -22,7 +21,7 @@ import { type Progress, startProgress } from '../progress.js';
 import { loadTemplate, renderTemplateText } from '../prompts/render.js';
 import { type IftRecord, iftRecordSchema } from '../stats/dataset.js';
 import { type StageContext, withStageContext } from './context.js';
-import { Ledger } from './ledger.js';
+import { hashOf, Ledger } from './ledger.js';
 
 export type SftJobResult = JobResult<'sft'>;
 type SftJobParams = z.output<typeof jobs.sft.params>;
@@ -32,6 +31,8 @@ export interface SftOptions {
   datasetFile: string;
   /** Train on the instances of the first N instructions only; default config.sft.max_instructions. */
   maxInstructions?: number | null;
+  /** Held-out instances (the same JSONL format) whose loss the job measures before and after training; default none. */
+  evalDatasetFile?: string;
   /** Output directory; default <run dir>/sft (or sft-<N> for a subset). */
   outDir?: string;
   signal?: AbortSignal;
@@ -143,14 +144,16 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   const maxInstructions = options.maxInstructions === undefined ? settings.max_instructions : options.maxInstructions;
   const outDir = options.outDir ?? sftOutDir(ctx.runDir, maxInstructions);
   const trainFile = join(outDir, 'train.jsonl');
+  const evalFile = options.evalDatasetFile === undefined ? null : join(outDir, 'eval.jsonl');
   const recordFile = join(outDir, 'result.json');
 
   const records = firstInstructions(readJsonl(options.datasetFile, iftRecordSchema), maxInstructions);
   if (records.length === 0) throw new DataFileError(options.datasetFile, undefined, 'no instances to fine-tune on');
   const instructions = new Set(records.map((r) => r.instruction)).size;
   const templates = sftPromptTemplates(settings);
-  const pairs = records.map((r) => ({ prompt: sftPrompt(templates, r), response: r.output }));
-  const trainText = `${pairs.map((p) => JSON.stringify(sftTrainLineSchema.parse(p))).join('\n')}\n`;
+  const trainText = sftTrainText(templates, records);
+  const evalText =
+    options.evalDatasetFile === undefined ? null : sftTrainText(templates, readJsonl(options.evalDatasetFile, iftRecordSchema));
 
   // The job's parameters: the sft section's hyperparameters (zod drops the keys the job does not take) and the model.
   const params = jobs.sft.params.parse({
@@ -158,22 +161,24 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
     model: config.models.generator,
     ...modelLoading(config.models, 'sft'),
     train_file: trainFile,
+    eval_file: evalFile,
     output_dir: outDir,
     seed: config.run.seed,
     prompt_templates: templates,
     logging_dir: tensorboardDir(ctx.runDir, basename(outDir)),
   });
   // What is trained, not where: the paths all lie in the ledger's own directory, so a run moved or copied keeps its hash.
-  const { train_file: _trainFile, output_dir: _outputDir, logging_dir: _loggingDir, ...trainedWith } = params;
+  const { train_file: _trainFile, eval_file: _evalFile, output_dir: _outputDir, logging_dir: _loggingDir, ...trainedWith } = params;
   // A killed job resumes from its Trainer checkpoints: an interrupted fine-tuning is always continued.
   const ledger = new Ledger(join(outDir, SFT_LEDGER_FILE), 'steps', { resume: true, force: options.force, signal: options.signal });
   const step = {
     name: 'sft',
-    inputs: { params: trainedWith, train_sha256: createHash('sha256').update(trainText).digest('hex') },
+    inputs: { params: trainedWith, train_hash: hashOf(trainText), eval_hash: evalText === null ? null : hashOf(evalText) },
     outputs: [outDir], // the ledger file in it is written again after a discard
   };
   await ledger.run(step, async () => {
     writeFileAtomic(trainFile, trainText);
+    if (evalFile !== null && evalText !== null) writeFileAtomic(evalFile, evalText);
     const result = await runSftJob(ctx, params, options, `${records.length} instances of ${instructions} instructions`);
     writeJsonAtomic(recordFile, { params, instructions, result });
     writeJsonAtomic(join(result.model_dir, 'refine-af-config.json'), config); // the whole config that made this model
@@ -181,6 +186,12 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   });
   const { result } = readJsonIfExists(recordFile, runRecordSchema)!;
   return { outDir, trainFile, instructions, result };
+}
+
+/** The job's JSONL of prompt/response pairs for IFT records, rendered with the training prompt templates. */
+function sftTrainText(templates: SftPromptTemplates, records: readonly IftRecord[]): string {
+  const lines = records.map((r) => JSON.stringify(sftTrainLineSchema.parse({ prompt: sftPrompt(templates, r), response: r.output })));
+  return `${lines.join('\n')}\n`;
 }
 
 /** The `sft` job, its progress shown as a bar and its losses as log lines. */
@@ -209,6 +220,7 @@ async function runSftJob(ctx: StageContext, params: SftJobParams, options: SftOp
     });
     logger.info(
       `sft: ${result.steps} steps, train loss ${result.train_loss?.toFixed(4) ?? 'n/a'}` +
+        `${result.eval_loss_after === null ? '' : `, held-out loss ${result.eval_loss_before?.toFixed(4)} → ${result.eval_loss_after.toFixed(4)}`}` +
         `${result.resumed_from ? ` (resumed from ${result.resumed_from})` : ''}; ${result.adapter ? 'adapter' : 'model'} in ${result.model_dir}`,
     );
     return result;
