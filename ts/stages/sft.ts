@@ -170,9 +170,14 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
   // What is trained, not where: the paths all lie in the ledger's own directory, so a run moved or copied keeps its hash.
   const { train_file: _trainFile, eval_file: _evalFile, output_dir: _outputDir, logging_dir: _loggingDir, ...trainedWith } = params;
   // A killed job resumes from its Trainer checkpoints: an interrupted fine-tuning is always continued.
-  const ledger = new Ledger(join(outDir, SFT_LEDGER_FILE), 'steps', { resume: true, force: options.force, signal: options.signal });
+  const ledger = new Ledger(
+    join(outDir, SFT_LEDGER_FILE),
+    'steps',
+    { resume: true, force: options.force, signal: options.signal },
+    `${outDir} `,
+  );
   const step = {
-    name: 'sft',
+    name: 'fine-tuning',
     inputs: { params: trainedWith, train_hash: hashOf(trainText), eval_hash: evalText === null ? null : hashOf(evalText) },
     outputs: [outDir], // the ledger file in it is written again after a discard
   };
