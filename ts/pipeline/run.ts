@@ -18,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { stageEngineInputs } from '../backends/from-config.js';
-import type { QuantizedStage } from '../config/model-loading.js';
+import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -110,7 +110,8 @@ const STAGES: StageDefinition[] = [
     name: 'rlaf',
     inputs: (c) => ({
       seed: c.run.seed,
-      models: modelsAsSeenBy(c, 'rlaf'),
+      generator: c.models.generator,
+      loading: modelLoading(c.models, 'rlaf'),
       rlaf: c.rlaf,
       feedback: c.feedback,
       texts: { template: loadTemplate(c.rlaf.template) },
@@ -144,7 +145,13 @@ const STAGES: StageDefinition[] = [
   },
   {
     name: 'sft',
-    inputs: (c) => ({ seed: c.run.seed, models: modelsAsSeenBy(c, 'sft'), sft: c.sft, texts: sftPromptTemplates(c.sft) }),
+    inputs: (c) => ({
+      seed: c.run.seed,
+      generator: c.models.generator,
+      loading: modelLoading(c.models, 'sft'),
+      sft: c.sft,
+      texts: sftPromptTemplates(c.sft),
+    }),
     outputs: (c) => sftSubsets(c).map((max) => sftOutDir(c.run.dir, max)),
     run: async (ctx, { upstream, signal }) => {
       const artifacts: Record<string, string> = {};
@@ -157,11 +164,6 @@ const STAGES: StageDefinition[] = [
     },
   },
 ];
-
-/** The models section as one stage sees it, in the shape of the old single 4-bit flag: runs started before keep their hash. */
-function modelsAsSeenBy(config: Config, stage: QuantizedStage) {
-  return { ...config.models, load_in_4bit: config.models.load_in_4bit[stage] };
-}
 
 /** The completed stage-1 output of the run named by pipeline.instructions_from, or a refusal saying what to run first. */
 function sharedInstructions(config: Config): { file: string; content: Buffer; sha256: string } {
