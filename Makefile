@@ -79,6 +79,7 @@ test: lint typecheck test-ts test-py
 demo: setup
 	npx refine-af doctor --config $(CONFIG)
 	npx refine-af run --config $(CONFIG) --resume
+	npx refine-af export --config $(CONFIG) --force
 
 bench: setup
 	npx tsx bench/bridge.bench.ts
@@ -96,6 +97,8 @@ repro: setup $(if $(filter rehearsal,$(MODEL)),rehearsal-models)
 	npx refine-af run --config configs/$(MODEL).yaml --resume
 	npx refine-af run --config configs/$(MODEL)-self-instruct.yaml --resume
 	npx refine-af repro --config configs/$(MODEL).yaml --baseline configs/$(MODEL)-self-instruct.yaml --resume
+	npx refine-af export --config configs/$(MODEL).yaml --force
+	npx refine-af export --config configs/$(MODEL)-self-instruct.yaml --force
 
 # vLLM for GPU machines (backend vllm), in its own environment: it pins its own torch. Never needed on a CPU, and never
 # run here (no GPU): README "Serving" says how a lab points server.vllm.command at .venv-vllm/bin/vllm.

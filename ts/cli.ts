@@ -205,6 +205,32 @@ program
   });
 
 program
+  .command('export')
+  .description(
+    "a finished run's IFT dataset as a Hugging Face dataset folder: JSONL and Parquet of the whole dataset and each Table II subset, the statistics and figures, the run's config and a dataset card (README.md); datasets.load_dataset(<folder>) loads it",
+  )
+  .option('--run <dir>', 'the run directory (run.json, config.yaml)')
+  .option('--config <yaml>', "instead of --run: the run this config's run.dir names")
+  .option('--out <folder>', 'the dataset folder (default <run>/dataset)')
+  .option('--force', 'replace a folder that holds another dataset')
+  .addOption(jsonOption())
+  .action(async (options: { run?: string; config?: string; out?: string; force?: boolean; json?: boolean }) => {
+    const { exportDataset } = await import('./pipeline/export.js');
+    if ((options.run === undefined) === (options.config === undefined)) {
+      throw new InvalidArgumentError('give the run: either --run <dir> or --config <yaml>');
+    }
+    const runDir = options.run ?? (await commandConfig(options.config!)).run.dir;
+    const exported = await exportDataset({ runDir, outDir: options.out, force: options.force });
+    await finish(
+      options,
+      exported,
+      (e) =>
+        `${e.subsets.map((s) => `${s.name}: ${s.rows} instances of ${s.instructions} instructions`).join('; ')} → ${e.outDir} ` +
+        `(card: ${e.card}; load it with datasets.load_dataset("${e.outDir}"))`,
+    );
+  });
+
+program
   .command('sft')
   .description('supervised fine-tuning of the base model on an IFT dataset (HF Trainer job; resumes a killed run)')
   .addOption(configOption())

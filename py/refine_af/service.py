@@ -95,6 +95,20 @@ def resolve_model(ref: str) -> dict:
 
 
 @method
+def write_parquet(jsonl: str, parquet: str) -> dict:
+    import datasets
+
+    datasets.disable_progress_bars()
+    features = datasets.Features({name: datasets.Value("string") for name in ("instruction", "input", "output")})
+    # In memory: nothing of an export left in the datasets cache.
+    dataset = datasets.Dataset.from_json(jsonl, features=features, keep_in_memory=True)
+    partial = f"{parquet}.partial"
+    dataset.to_parquet(partial)
+    os.replace(partial, parquet)
+    return {"rows": dataset.num_rows}
+
+
+@method
 def load_model(handle: str, ref: str, dtype: str, load_in_4bit: bool, device: str, adapter: str | None = None) -> dict:
     from .models import load_causal_lm
 

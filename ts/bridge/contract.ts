@@ -229,6 +229,13 @@ export const workerMethods = {
     }),
     timeoutMs: 2 * MINUTE_MS,
   }),
+  write_parquet: method({
+    description:
+      'Write a JSONL dataset of {instruction, input, output} records as Parquet with the datasets library (string features), atomically.',
+    params: z.object({ jsonl: z.string(), parquet: z.string() }),
+    result: z.object({ rows: z.number().int().nonnegative() }),
+    timeoutMs: 10 * MINUTE_MS,
+  }),
   resolve_model: method({
     description:
       'Turn a model reference (embedded name, local path or hub id) into a loadable location, or fail naming what was looked for.',

@@ -188,6 +188,11 @@ function inPipeline(config: Config, stage: StageName): boolean {
   return stage !== 'rlaf' || config.pipeline.method === 'refine-af';
 }
 
+/** The stages of the config's pipeline, in order (the Self-Instruct baseline has no stage 2). */
+export function pipelineStageNames(config: Config): StageName[] {
+  return STAGE_NAMES.filter((stage) => inPipeline(config, stage));
+}
+
 /**
  * The ledger step of every stage in the config's pipeline, in order: its inputs are its config and the hash of the
  * stage before it, so a change anywhere reaches every later stage.

@@ -17,7 +17,7 @@ import { stageBackendSpec, withStageBackend } from '../backends/from-config.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
-import { appendJsonl, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { appendJsonl, DataFileError, readJsonIfExists, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { startProgress } from '../progress.js';
 import {
   countWords,
@@ -90,6 +90,22 @@ export interface InstanceStageResult {
   instructionsWithoutInstance: number;
   dropped: Record<DropReason, number>;
   statistics: DatasetStatistics;
+}
+
+/** What stage 3 writes to summary.json: the result, with the policy that generated. */
+const instanceSummarySchema = z.looseObject({
+  policy: z.string(),
+  poolSize: z.number().int(),
+  instancesParsed: z.number().int(),
+  instructionsWithoutInstance: z.number().int(),
+  dropped: z.record(z.enum(DROP_REASONS), z.number().int()),
+});
+
+/** The counts a finished stage 3 recorded in its summary.json. */
+export function readInstanceSummary(file: string): z.infer<typeof instanceSummarySchema> {
+  const summary = readJsonIfExists(file, instanceSummarySchema);
+  if (summary === undefined) throw new DataFileError(file, undefined, 'not found: stage 3 writes it when it ends');
+  return summary;
 }
 
 export interface InstanceStageOptions {

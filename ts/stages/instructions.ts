@@ -66,6 +66,12 @@ export function instructionsOutputPaths(config: Config): { output: string; state
   return { output, state: `${output.replace(/\.jsonl$/, '')}.state.json` };
 }
 
+/** What a finished (or interrupted) stage 1 recorded: prompts sent, instructions parsed, and why each rejected one was; undefined when the run has no snapshot (its instructions were copied from another run). */
+export function readInstructionsRecord(config: Config): Omit<StageState, 'random_state' | 'output_lines'> | undefined {
+  const state = readJsonIfExists(instructionsOutputPaths(config).state, stateSchema);
+  return state && { requests: state.requests, generated: state.generated, rejected: state.rejected };
+}
+
 export interface InstructionsOptions {
   /** Continue the run in run.dir from its snapshot. */
   resume?: boolean;
