@@ -64,13 +64,14 @@ describe('refine-af human-eval', () => {
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>\n$/);
     // Every rating, with instruction ids that are formulas written as quoted text.
     const rated = RatingStore.open(db, { mustExist: true });
-    const lead = rated.raterByToken(token)!;
-    for (let id = rated.nextAssignment(lead.id); id !== undefined; id = rated.nextAssignment(lead.id)) rated.rate(lead.id, id, 'A');
+    const rita = rated.addRater('rita').rater;
+    rated.startRating(rita.id);
+    for (let id = rated.nextAssignment(rita.id); id !== undefined; id = rated.nextAssignment(rita.id)) rated.rate(rita.id, id, 'A');
     rated.close();
     const ratingsOut = join(fixture.dir, 'ratings.csv');
     expect((await cli(['export', '--db', db, '--out', ratingsOut, '--table', 'ratings'])).exitCode).toBe(0);
     const ratingsText = readFileSync(ratingsOut, 'utf8');
-    for (const id of ids) expect(ratingsText.split(`\r\nlead,"'${id}",`)).toHaveLength(3);
+    for (const id of ids) expect(ratingsText.split(`\r\nrita,"'${id}",`)).toHaveLength(3);
     const missing = await cli(['results', '--db', join(fixture.dir, 'absent.sqlite')]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('no such rating database');

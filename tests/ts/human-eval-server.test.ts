@@ -10,7 +10,7 @@ import type { RatingServer } from '../../ts/eval/human/server.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
 import { logger } from '../../ts/log.js';
 import { CaptureTransport } from './helpers.js';
-import { FORMULA_IDS, HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
+import { FORMULA_IDS, HOSTILE_TEXTS, ratingFixture, SERVING, serveFixture } from './human-eval-fixtures.js';
 
 const BODY_LIMIT = 2048;
 // Instruction ids that are spreadsheet formulas: the CSV exports must write them as text.
@@ -22,7 +22,7 @@ let server: RatingServer;
 beforeAll(async () => {
   for (const name of ['alice', 'bob', 'carol', 'dave']) tokens[name] = addRater(db, name).token;
   tokens.admin = addRater(db, 'admin', { admin: true }).token;
-  server = await serveFixture(fixture, db, BODY_LIMIT);
+  server = await serveFixture(fixture, db, { bodyLimitBytes: BODY_LIMIT });
 });
 afterAll(() => server.close());
 
@@ -250,7 +250,7 @@ describe('human-eval server: rating', () => {
   it('renders markup in instructions and responses as inert text', async () => {
     const alice = await login('alice');
     const store = RatingStore.open(db, { mustExist: true });
-    const first = store.firstAssignment(store.raterByToken(tokens.alice!)!.id)!;
+    const first = store.order(store.raterByToken(tokens.alice!)!.id, 'responses').firstId!;
     store.close();
     let seen = 0;
     for (let id = first; id < first + 6; id++) {
@@ -283,7 +283,7 @@ describe('human-eval server: rating', () => {
   });
 
   it('takes concurrent raters, from one server or two on the same database', async () => {
-    const second = await serveHumanEval({ db, host: '127.0.0.1', port: 0, bodyLimitBytes: BODY_LIMIT, sessionHours: 1 });
+    const second = await serveHumanEval({ ...SERVING, db, bodyLimitBytes: BODY_LIMIT });
     try {
       const raters = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
       for (const name of raters) tokens[name] = addRater(db, name).token;
@@ -358,13 +358,11 @@ describe('human-eval server: rating', () => {
       `${fixture.instructionIds.map((id) => JSON.stringify({ id, response: `third system's answer to ${id}` })).join('\n')}\n`,
     );
     const refused = serveHumanEval({
+      ...SERVING,
       db,
       runs: [...fixture.runs, `third=${third}`],
       instructions: fixture.instructionsFile,
-      host: '127.0.0.1',
-      port: 0,
       bodyLimitBytes: BODY_LIMIT,
-      sessionHours: 1,
     });
     await expect(refused).rejects.toThrow(/cannot add responses \(3 of system "third"\): raters .*alice.* already have their order/);
     const store = RatingStore.open(db, { mustExist: true });
@@ -377,6 +375,7 @@ describe('human-eval server: rating', () => {
     tokens.erin = addRater(db, 'erin').token;
     const store = RatingStore.open(db, { mustExist: true });
     const erin = store.raterByToken(tokens.erin)!;
+    store.startRating(erin.id);
     for (let id = store.nextAssignment(erin.id); id !== undefined; id = store.nextAssignment(erin.id)) store.rate(erin.id, id, 'B');
     store.close();
     const admin = await login('admin');
