@@ -72,6 +72,11 @@ describe('refine-af human-eval', () => {
     expect((await cli(['export', '--db', db, '--out', ratingsOut, '--table', 'ratings'])).exitCode).toBe(0);
     const ratingsText = readFileSync(ratingsOut, 'utf8');
     for (const id of ids) expect(ratingsText.split(`\r\nrita,"'${id}",`)).toHaveLength(3);
+    const historyOut = join(fixture.dir, 'history.csv');
+    expect((await cli(['export', '--db', db, '--out', historyOut, '--table', 'rating-history'])).exitCode).toBe(0);
+    const history = readFileSync(historyOut, 'utf8').split('\r\n');
+    expect(history[0]).toBe('rater,instruction_id,system,old_rating,new_rating,at');
+    expect(history.slice(1, -1).map((line) => line.split(',').slice(-3, -1))).toEqual(Array.from({ length: 4 }, () => ['', 'A']));
     const missing = await cli(['results', '--db', join(fixture.dir, 'absent.sqlite')]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('no such rating database');
