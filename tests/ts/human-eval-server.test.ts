@@ -487,6 +487,10 @@ describe('human-eval server: who rates and who sees results', () => {
     const after = RatingStore.open(db, { mustExist: true });
     expect(after.ratings().filter((r) => r.rater === 'admin')).toEqual([]);
     after.close();
+    // Nor is the admin listed among the raters on the results page.
+    const progress = /<table id="progress">.*?<\/table>/s.exec(await (await get('/results', admin.cookie)).text())![0];
+    expect(progress).toContain('<td>alice</td>');
+    expect(progress).not.toContain('<td>admin</td>');
 
     // Raters get none of the results.
     for (const path of ['/results', '/results.csv', '/ratings.csv', '/rating-history.csv', '/table-iv.csv', '/review-answers.csv']) {
@@ -498,7 +502,7 @@ describe('human-eval server: who rates and who sees results', () => {
     const admin = await login('admin');
     const alice = await login('alice');
     expect(await (await get('/results', admin.cookie)).text()).toContain(
-      '<header><h1>Results</h1><form method="post" action="/logout"><nav><a href="/results" id="results-link">Results</a></nav>',
+      '<header><h1>Results</h1><nav><a href="/results" id="results-link">Results</a><form method="post" action="/logout">',
     );
     expect(await (await get(`/rate/${(await next(alice))!}`, alice.cookie)).text()).not.toContain('/results');
   });

@@ -62,7 +62,7 @@ export const STYLESHEET = `
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 0 auto; padding: 1rem; color: #1d1d1f; background: #fafafa; }
 header { display: flex; justify-content: space-between; align-items: center; border-bottom: 1px solid #ddd; margin-bottom: 1rem; }
 header form { margin: 0; }
-header nav a { margin-right: 1rem; }
+header nav { display: flex; align-items: center; gap: 1rem; }
 section { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: 0.5rem 1rem; margin-bottom: 0.75rem; }
 section h2 { font-size: 0.9rem; text-transform: uppercase; letter-spacing: 0.05em; color: #666; margin: 0.5rem 0; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: 0.95rem; max-height: 30vh; overflow: auto; }
@@ -98,8 +98,8 @@ function layout(title: string, body: Html, session?: Session): Html {
 <body>
 <header><h1>${title}</h1>${
     session &&
-    html`<form method="post" action="/logout">${session.rater.isAdmin && html`<nav><a href="/results" id="results-link">Results</a></nav>`}<span class="muted">${session.rater.isAdmin ? 'admin' : 'rating as'} <strong id="rater">${session.rater.name}</strong></span>
-<input type="hidden" name="csrf" value="${session.csrf}"> <button type="submit">Log out</button></form>`
+    html`<nav>${session.rater.isAdmin && html`<a href="/results" id="results-link">Results</a>`}<form method="post" action="/logout"><span class="muted">${session.rater.isAdmin ? 'admin' : 'rating as'} <strong id="rater">${session.rater.name}</strong></span>
+<input type="hidden" name="csrf" value="${session.csrf}"> <button type="submit">Log out</button></form></nav>`
   }</header>
 ${body}
 </body>
