@@ -590,13 +590,13 @@ humanEval
 humanEval
   .command('export')
   .description(
-    'write the rating distribution per system (or every rating, every rating given or changed, Table IV, every quality-review answer) as CSV, and optionally Figure 6 as SVG',
+    'write the rating distribution per system (or every rating, every rating given or changed, Table IV, every quality-review answer, every one saved) as CSV, and optionally Figure 6 as SVG',
   )
   .requiredOption('--db <file>', 'the rating database')
   .requiredOption('--out <csv>', 'CSV file to write')
   .addOption(
     new Option('--table <table>', 'what to write')
-      .choices(['distribution', 'ratings', 'rating-history', 'table-iv', 'review-answers'])
+      .choices(['distribution', 'ratings', 'rating-history', 'table-iv', 'review-answers', 'review-answer-history'])
       .default('distribution'),
   )
   .option('--svg <file>', 'also write the distribution chart (Figure 6) as SVG')

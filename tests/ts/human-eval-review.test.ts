@@ -100,7 +100,7 @@ describe('quality review in the rating store', () => {
     // Version 1 as it was: no review tables, no rating history.
     const old = new Database(db);
     old.exec('DROP TABLE review_answers; DROP TABLE review_assignments; DROP TABLE review_items');
-    old.exec('DROP TRIGGER rating_given; DROP TRIGGER rating_changed; DROP TABLE rating_events');
+    old.exec('DROP TRIGGER rating_given; DROP TRIGGER rating_changed; DROP TABLE rating_events; DROP TABLE review_answer_events');
     old.pragma('user_version = 1');
     old.close();
     expect(importQualityReview(db, datasets, { size: 4 })).toMatchObject({ added: 8 });
@@ -212,8 +212,11 @@ describe('quality-review pages', () => {
     // All three answers are required, and only yes or no.
     expect((await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no' })).status).toBe(400);
     expect((await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no', output_correct: 'maybe' })).status).toBe(400);
+    // Saved, revised, and saved again unchanged: the history keeps the first two.
+    expect((await answer(alice, first, { valid_task: 'no', input_appropriate: 'no', output_correct: 'no' })).status).toBe(303);
     const saved = await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no', output_correct: 'yes' });
     expect(saved.status).toBe(303);
+    expect((await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no', output_correct: 'yes' })).status).toBe(303);
     expect(saved.headers.get('location')).toBe('/review');
     const next = (await get('/review', alice.cookie)).headers.get('location')!;
     expect(next).not.toBe(first);
@@ -251,6 +254,17 @@ describe('quality-review pages', () => {
     expect(csv.split('\r\n')[0]).toBe(
       'system,items,answers,yes_valid_task,yes_input_appropriate,yes_output_correct,share_yes_valid_task,share_yes_input_appropriate,share_yes_output_correct',
     );
+    const answersOf = async (path: string) =>
+      (await (await get(path, lead.cookie)).text())
+        .split('\r\n')
+        .filter((line) => line.startsWith('alice,'))
+        .map((line) => line.split(',').slice(-4, -1));
+    expect(await answersOf('/review-answers.csv')).toEqual([['yes', 'no', 'yes']]);
+    expect(await answersOf('/review-answer-history.csv')).toEqual([
+      ['no', 'no', 'no'],
+      ['yes', 'no', 'yes'],
+    ]);
+    expect((await get('/review-answer-history.csv', alice.cookie)).status).toBe(403);
   });
 });
 

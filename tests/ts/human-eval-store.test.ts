@@ -218,7 +218,9 @@ describe('rating store', () => {
         at: r.ratedAt,
       })),
     );
-    expect(store.reviewAnswers()).toHaveLength(1);
+    const answers = store.reviewAnswers();
+    expect(answers).toHaveLength(1);
+    expect(store.reviewAnswers('history')).toEqual(answers);
     expect(store.progress()).toEqual([
       { name: 'alice', rated: 2, total: 4 },
       { name: 'bob', rated: 0, total: 4 },
@@ -239,12 +241,20 @@ describe('rating store', () => {
       [undefined, 'B'],
       ['B', 'C'],
     ]);
+    store.answerReview(alice.id, store.nextAssignment(alice.id, 'review')!, {
+      valid_task: false,
+      input_appropriate: false,
+      output_correct: false,
+    });
     store.close();
     const reopened = RatingStore.open(file, { mustExist: true });
     expect(reopened.ratingHistory()).toHaveLength(4);
+    expect(reopened.reviewAnswers('history')).toHaveLength(2);
     reopened.close();
-    const after = new Database(file, { readonly: true });
+    const after = new Database(file);
     expect(after.pragma('user_version', { simple: true })).toBe(3);
+    expect(() => after.prepare('UPDATE review_answer_events SET valid_task = 1').run()).toThrow(/append-only/);
+    expect(() => after.prepare('DELETE FROM review_answer_events').run()).toThrow(/append-only/);
     after.close();
   });
 

@@ -1,6 +1,6 @@
 /**
  * The CSV exports: the rating distribution per system (Figure 6), every rating (the latest of each rater × item) and every
- * rating given or changed; Table IV and every review answer.
+ * rating given or changed; Table IV, every review answer (the latest) and every review answer saved.
  */
 import { toCsv } from '../../io/csv.js';
 import { REVIEW_QUESTIONS } from './review.js';
@@ -58,8 +58,11 @@ export function reviewAnswersCsv(records: readonly ReviewAnswerRecord[]): string
   );
 }
 
-/** What an export writes: Figure 6's distribution, every rating, the ratings' history, Table IV, or every quality-review answer. */
-export type ExportTable = 'distribution' | 'ratings' | 'rating-history' | 'table-iv' | 'review-answers';
+/**
+ * What an export writes: Figure 6's distribution, every rating, the ratings' history, Table IV, every quality-review answer,
+ * or their history.
+ */
+export type ExportTable = 'distribution' | 'ratings' | 'rating-history' | 'table-iv' | 'review-answers' | 'review-answer-history';
 
 /** Each export's CSV, as `export --table` writes it and the results page offers it. */
 export const EXPORT_TABLES: Record<ExportTable, (store: RatingStore) => string> = {
@@ -68,4 +71,5 @@ export const EXPORT_TABLES: Record<ExportTable, (store: RatingStore) => string> 
   'rating-history': (store) => ratingHistoryCsv(store.ratingHistory()),
   'table-iv': (store) => qualityReviewCsv(store.qualityReview()),
   'review-answers': (store) => reviewAnswersCsv(store.reviewAnswers()),
+  'review-answer-history': (store) => reviewAnswersCsv(store.reviewAnswers('history')),
 };

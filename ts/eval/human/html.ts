@@ -236,7 +236,7 @@ function qualityReviewSection(table: readonly QualityReviewRow[], progress: read
       html`<tr><td>${REVIEW_QUESTION_TEXTS[question]}</td>${table.map((row) => html`<td>${percent(row.yes[question], row.answers)} (${row.yes[question]} of ${row.answers})</td>`)}</tr>`,
   )}
 <tr><td>items (answers)</td>${table.map((row) => html`<td>${row.items} (${row.answers})</td>`)}</tr></tbody></table>
-<p><a href="/table-iv.csv">Table IV as CSV</a> · <a href="/review-answers.csv">Every answer as CSV</a></p>
+<p><a href="/table-iv.csv">Table IV as CSV</a> · <a href="/review-answers.csv">Every answer as CSV</a> (the latest of each rater × item) · <a href="/review-answer-history.csv">Every answer saved as CSV</a></p>
 <h2>Raters of the quality review</h2>${progressTable('review-progress', progress)}</section>`;
 }
 

@@ -73,6 +73,7 @@ const DOWNLOADS: Record<string, ExportTable> = {
   '/rating-history.csv': 'rating-history',
   '/table-iv.csv': 'table-iv',
   '/review-answers.csv': 'review-answers',
+  '/review-answer-history.csv': 'review-answer-history',
 };
 
 /** A refusal: status, a message for the page, and whether the connection must close (the body was not read). */
@@ -341,7 +342,8 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       case 'GET /ratings.csv':
       case 'GET /rating-history.csv':
       case 'GET /table-iv.csv':
-      case 'GET /review-answers.csv': {
+      case 'GET /review-answers.csv':
+      case 'GET /review-answer-history.csv': {
         if (!requireSession(req, res, session)) return;
         if (!session.rater.isAdmin)
           throw new HttpError(403, 'Results are shown to admins only, who do not rate, so that raters stay blind.');

@@ -102,8 +102,10 @@ ${REVIEW_QUESTIONS.map((q) => `  ${q} INTEGER NOT NULL CHECK (${q} IN (0, 1)),`)
 `;
 
 /**
- * Version 3 adds the history of ratings. A database of an earlier version gets it when opened, with one event per rating it
- * holds (its latest value, at its time): the changes made before were overwritten and cannot be recovered.
+ * Version 3 adds the history of ratings and of quality-review answers: an event per rating given or changed (old → new),
+ * and per review answers saved that differ from the ones before (the three answers as saved). A database of an earlier
+ * version gets it when opened, with one event per rating or answers it holds (as they stand, at their time): the changes
+ * made before were overwritten and cannot be recovered.
  */
 const HISTORY_SCHEMA = `
 CREATE TABLE rating_events (
@@ -122,8 +124,32 @@ END;
 CREATE TRIGGER rating_changed AFTER UPDATE OF rating ON ratings WHEN old.rating IS NOT new.rating BEGIN
   INSERT INTO rating_events (rater_id, item_id, old_rating, new_rating, at) VALUES (new.rater_id, new.item_id, old.rating, new.rating, new.rated_at);
 END;
-CREATE TRIGGER rating_events_kept BEFORE UPDATE ON rating_events BEGIN SELECT RAISE(ABORT, 'the rating history is append-only'); END;
-CREATE TRIGGER rating_events_not_deleted BEFORE DELETE ON rating_events BEGIN SELECT RAISE(ABORT, 'the rating history is append-only'); END;
+CREATE TABLE review_answer_events (
+  id INTEGER PRIMARY KEY,
+  rater_id INTEGER NOT NULL REFERENCES raters(id),
+  item_id INTEGER NOT NULL REFERENCES review_items(id),
+${REVIEW_QUESTIONS.map((q) => `  ${q} INTEGER NOT NULL CHECK (${q} IN (0, 1)),`).join('\n')}
+  at TEXT NOT NULL
+) STRICT;
+INSERT INTO review_answer_events (rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, at)
+  SELECT rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, answered_at FROM review_answers ORDER BY answered_at;
+CREATE TRIGGER review_answers_given AFTER INSERT ON review_answers BEGIN
+  INSERT INTO review_answer_events (rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, at)
+  VALUES (new.rater_id, new.item_id, ${REVIEW_QUESTIONS.map((q) => `new.${q}`).join(', ')}, new.answered_at);
+END;
+CREATE TRIGGER review_answers_changed AFTER UPDATE ON review_answers
+WHEN ${REVIEW_QUESTIONS.map((q) => `old.${q} IS NOT new.${q}`).join(' OR ')} BEGIN
+  INSERT INTO review_answer_events (rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, at)
+  VALUES (new.rater_id, new.item_id, ${REVIEW_QUESTIONS.map((q) => `new.${q}`).join(', ')}, new.answered_at);
+END;
+${['rating_events', 'review_answer_events']
+  .map(
+    (
+      table,
+    ) => `CREATE TRIGGER ${table}_kept BEFORE UPDATE ON ${table} BEGIN SELECT RAISE(ABORT, 'the ${table} history is append-only'); END;
+CREATE TRIGGER ${table}_not_deleted BEFORE DELETE ON ${table} BEGIN SELECT RAISE(ABORT, 'the ${table} history is append-only'); END;`,
+  )
+  .join('\n')}
 `;
 
 /**
@@ -596,15 +622,19 @@ export class RatingStore {
     );
   }
 
-  /** Record (or revise) a rater's three answers to one of their quality-review assignments, checked as `rate` checks. */
+  /**
+   * Record (or revise) a rater's three answers to one of their quality-review assignments, checked as `rate` checks; the
+   * same answers again change nothing, and the triggers add each change to review_answer_events.
+   */
   answerReview(raterId: number, assignmentId: number, answers: ReviewAnswers): 'rated' | 'unknown' | 'not-yours' {
     const columns = REVIEW_QUESTIONS.join(', ');
     const updates = REVIEW_QUESTIONS.map((q) => `${q} = excluded.${q}`).join(', ');
+    const changed = REVIEW_QUESTIONS.map((q) => `review_answers.${q} IS NOT excluded.${q}`).join(' OR ');
     return this.answer('review', raterId, assignmentId, (itemId) =>
       this.db
         .prepare(
           `INSERT INTO review_answers (rater_id, item_id, ${columns}, answered_at) VALUES (?, ?, ${REVIEW_QUESTIONS.map(() => '?').join(', ')}, ?)
-           ON CONFLICT (rater_id, item_id) DO UPDATE SET ${updates}, answered_at = excluded.answered_at`,
+           ON CONFLICT (rater_id, item_id) DO UPDATE SET ${updates}, answered_at = excluded.answered_at WHERE ${changed}`,
         )
         .run(raterId, itemId, ...REVIEW_QUESTIONS.map((q) => (answers[q] ? 1 : 0)), new Date().toISOString()),
     );
@@ -669,12 +699,18 @@ export class RatingStore {
       }));
   }
 
-  reviewAnswers(): ReviewAnswerRecord[] {
+  /**
+   * The quality-review answers: the latest of each rater × item (ordered by rater and item), or, for 'history', every
+   * answers saved that changed something, in the order they were saved.
+   */
+  reviewAnswers(which: 'latest' | 'history' = 'latest'): ReviewAnswerRecord[] {
+    const [table, time, order] =
+      which === 'latest' ? ['review_answers', 'answered_at', 'w.name, i.id'] : ['review_answer_events', 'at', 'r.id'];
     return this.db
       .prepare<[], { rater: string; system: string; instruction: string; answeredAt: string } & Record<ReviewQuestion, number>>(
-        `SELECT w.name AS rater, i.system, i.instruction, ${REVIEW_QUESTIONS.map((q) => `r.${q}`).join(', ')}, r.answered_at AS answeredAt
-         FROM review_answers r JOIN raters w ON w.id = r.rater_id JOIN review_items i ON i.id = r.item_id
-         ORDER BY w.name, i.id`,
+        `SELECT w.name AS rater, i.system, i.instruction, ${REVIEW_QUESTIONS.map((q) => `r.${q}`).join(', ')}, r.${time} AS answeredAt
+         FROM ${table} r JOIN raters w ON w.id = r.rater_id JOIN review_items i ON i.id = r.item_id
+         ORDER BY ${order}`,
       )
       .all()
       .map((row) => ({
