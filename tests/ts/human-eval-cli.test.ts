@@ -8,7 +8,7 @@ import { FORMULA_IDS, ratingFixture } from './human-eval-fixtures.js';
 const cli = (args: string[]) => execa('node', ['bin/refine-af.js', 'human-eval', ...args], { reject: false });
 
 describe('refine-af human-eval', () => {
-  it('mints tokens, serves until SIGINT, refuses bad runs with file:line, and exports', async () => {
+  it('mints tokens, serves until SIGINT (with --secure-cookies), refuses bad runs with file:line, and exports', async () => {
     const ids = [FORMULA_IDS[3], FORMULA_IDS[5]];
     const fixture = ratingFixture(2, { id: (i) => ids[i]! });
     const db = join(fixture.dir, 'ratings.sqlite');
@@ -41,6 +41,7 @@ describe('refine-af human-eval', () => {
       ...fixture.runs,
       '--port',
       '0',
+      '--secure-cookies',
     ]);
     const url = await new Promise<string>((resolve) =>
       server.stdout.on('data', (chunk: Buffer) => {
@@ -49,6 +50,13 @@ describe('refine-af human-eval', () => {
       }),
     );
     expect((await fetch(`${url}/login`)).status).toBe(200);
+    const login = await fetch(`${url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}`,
+    });
+    expect(login.headers.get('set-cookie')).toMatch(/; Secure$/);
     server.kill('SIGINT');
     expect((await server).exitCode).toBe(0);
 
