@@ -3,13 +3,15 @@
  *
  * - items: one response of one system to one instruction, copied in when a run is imported, so a rating always refers to
  *   the exact text that was shown; importing a different text for the same (instruction, system) is refused.
- * - assignments: each rater's own random order of all items, drawn once and stored, so rating resumes where it stopped.
+ * - assignments: each rater's own random order of all items, drawn once (startRating, when they log in) and stored, so
+ *   rating resumes where it stopped.
  *   Once any rater has an order, no item can be added (see importRuns), so every order stays one shuffle of all items.
  * - ratings: at most one per rater × item (a second post revises it), and only for an item assigned to that rater.
  * - rating_events: every rating given or changed (who, which item, old → new, when), written by triggers on ratings in
  *   the same transaction, and append-only, so a study can be audited; ratings keeps the latest, which the results use.
  * - review_items, review_assignments, review_answers: the quality review (Table IV) in the same shape — one instance of a
- *   sampled instruction per item, labelled with its arm, each rater's own order, and three yes/no answers per rater × item.
+ *   sampled instruction per item, labelled with its arm, each rater's own order, and three yes/no answers per rater × item;
+ *   review_answer_events keeps every change of them as rating_events does for ratings.
  * - raters and sessions hold only SHA-256 hashes of the tokens and session ids, never the secrets themselves.
  * Every multi-statement change runs in one IMMEDIATE transaction: concurrent writers wait for each other (busy_timeout)
  * instead of interleaving.
