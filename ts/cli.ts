@@ -487,25 +487,39 @@ humanEval
   .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
   .option('--host <address>', 'address to bind (config human_eval.host, default 127.0.0.1: this machine only)')
   .option('--port <n>', 'port to listen on, 0 for any free one (config human_eval.port)', parsePort)
-  .action(async (options: { config: string; db: string; runs?: string[]; instructions?: string; host?: string; port?: number }) => {
-    const [{ serveHumanEval }, { handleInterrupts }] = await Promise.all([import('./eval/human/commands.js'), import('./interrupt.js')]);
-    const settings = (await commandConfig(options.config)).human_eval;
-    const server = await serveHumanEval({
-      db: options.db,
-      runs: options.runs,
-      instructions: options.instructions,
-      host: options.host ?? settings.host,
-      port: options.port ?? settings.port,
-      bodyLimitBytes: settings.body_limit_bytes,
-      sessionHours: settings.session_hours,
-    });
-    const interrupts = handleInterrupts();
-    console.log(`Rating app at ${server.url}/ — Ctrl-C to stop`);
-    await once(interrupts.signal, 'abort');
-    // Every rating is committed when its response is sent: stopping loses nothing.
-    await server.close();
-    interrupts.dispose();
-  });
+  .option('--secure-cookies', 'mark the session cookie Secure, for a TLS proxy in front of the app (config human_eval.secure_cookies)')
+  .action(
+    async (options: {
+      config: string;
+      db: string;
+      runs?: string[];
+      instructions?: string;
+      host?: string;
+      port?: number;
+      secureCookies?: boolean;
+    }) => {
+      const [{ serveHumanEval, servingSettings }, { handleInterrupts }] = await Promise.all([
+        import('./eval/human/commands.js'),
+        import('./interrupt.js'),
+      ]);
+      const settings = servingSettings((await commandConfig(options.config)).human_eval);
+      const server = await serveHumanEval({
+        ...settings,
+        db: options.db,
+        runs: options.runs,
+        instructions: options.instructions,
+        host: options.host ?? settings.host,
+        port: options.port ?? settings.port,
+        secureCookies: options.secureCookies ?? settings.secureCookies,
+      });
+      const interrupts = handleInterrupts();
+      console.log(`Rating app at ${server.url}/ — Ctrl-C to stop`);
+      await once(interrupts.signal, 'abort');
+      // Every rating is committed when its response is sent: stopping loses nothing.
+      await server.close();
+      interrupts.dispose();
+    },
+  );
 humanEval
   .command('respond')
   .description("write a run file: a model's (base + adapter) responses to the user-oriented instructions, greedy; rerun to resume")
@@ -571,7 +585,7 @@ humanEval
   .description('register a rater and print their login token (shown once; only its hash is stored)')
   .requiredOption('--db <file>', 'the rating database')
   .requiredOption('--name <name>', 'rater name (letters, digits, ".", "_", "-")')
-  .option('--admin', 'may also see the results page and download the CSVs')
+  .option('--admin', 'sees the results page and downloads the CSVs instead of rating (an account either rates or sees results)')
   .action(async (options: { db: string; name: string; admin?: boolean }) => {
     const { addRater } = await import('./eval/human/commands.js');
     const rater = addRater(options.db, options.name, { admin: options.admin });
@@ -602,13 +616,13 @@ humanEval
 humanEval
   .command('export')
   .description(
-    'write the rating distribution per system (or every rating, Table IV, every quality-review answer) as CSV, and optionally Figure 6 as SVG',
+    'write the rating distribution per system (or every rating, every rating given or changed, Table IV, every quality-review answer, every one saved) as CSV, and optionally Figure 6 as SVG',
   )
   .requiredOption('--db <file>', 'the rating database')
   .requiredOption('--out <csv>', 'CSV file to write')
   .addOption(
     new Option('--table <table>', 'what to write')
-      .choices(['distribution', 'ratings', 'table-iv', 'review-answers'])
+      .choices(['distribution', 'ratings', 'rating-history', 'table-iv', 'review-answers', 'review-answer-history'])
       .default('distribution'),
   )
   .option('--svg <file>', 'also write the distribution chart (Figure 6) as SVG')

@@ -39,6 +39,7 @@ export {
   ratingDistribution,
   type ServeHumanEvalOptions,
   serveHumanEval,
+  servingSettings,
 } from './eval/human/commands.js';
 export { generateResponsesWithModel } from './eval/human/respond.js';
 export { type QualityReviewRow, RatingStoreError } from './eval/human/store.js';

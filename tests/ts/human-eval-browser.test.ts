@@ -1,5 +1,6 @@
 // End to end in a real browser: Debian's chromium driven by playwright-core. A rater logs in with a token, rates every
-// response (and revises one), the ratings land in the database, and the admin sees them on the results page; a very long
+// response (and revises one), the ratings land in the database, and the admin sees them on the results page; a rater
+// rates with the keyboard alone (the first focus, access keys); a very long
 // response leaves the rating buttons in view, and direction-changing characters show as marked code points.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -122,8 +123,10 @@ describe('human-eval in a headless browser', () => {
     await page.goto(`${server.url}/`);
     expect(page.url()).toBe(`${server.url}/login`);
 
+    // The admin lands on the results, linked in the header.
     await logIn(page, adminToken);
-    await page.goto(`${server.url}/results`);
+    expect(page.url()).toBe(`${server.url}/results`);
+    expect(await page.isVisible('header #results-link')).toBe(true);
     for (const system of ['echo', 'markup']) {
       const cells = await page.locator('#distribution tbody tr', { hasText: system }).locator('td').allTextContents();
       const counts = expected(system);
@@ -137,6 +140,55 @@ describe('human-eval in a headless browser', () => {
     expect(await page.locator('svg rect').count()).toBeGreaterThanOrEqual(8);
     expect(await page.locator('#progress tbody tr', { hasText: 'alice' }).locator('td').allTextContents()).toEqual(['alice', '6', '6']);
     await context.close();
+  });
+
+  it('rates from the keyboard alone: Enter on the focused level, then each level by its access key', async () => {
+    const kimToken = addRater(db, 'kim').token;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await logIn(page, kimToken);
+      const given = new Map<number, string>();
+      /** On a rating page, rate `level` by pressing a key, and wait until the next page has loaded. */
+      const rateBy = async (press: () => Promise<unknown>, level: string) => {
+        const before = page.url();
+        given.set(Number(/\/rate\/(\d+)$/.exec(before)![1]), level);
+        await Promise.all([page.waitForURL((url) => url.toString() !== before), press()]);
+        await page.waitForLoadState();
+      };
+      // Chromium on Linux triggers an access key by Alt and the key's character. Playwright's keyboard sends no character
+      // for a key pressed with Alt, so the key goes through the DevTools protocol as a keyboard would send it.
+      const devtools = await context.newCDPSession(page);
+      const altKey = async (letter: string) => {
+        const key = {
+          modifiers: 1,
+          key: letter,
+          code: `Key${letter.toUpperCase()}`,
+          windowsVirtualKeyCode: letter.toUpperCase().charCodeAt(0),
+        };
+        await devtools.send('Input.dispatchKeyEvent', { ...key, type: 'keyDown', text: letter, unmodifiedText: letter });
+        await devtools.send('Input.dispatchKeyEvent', { ...key, type: 'keyUp' });
+      };
+      // The keys are shown on the buttons, and the first focus is A's, with no click and no Tab.
+      expect(await page.locator('button[name="rating"] kbd').allTextContents()).toEqual(['A', 'B', 'C', 'D']);
+      expect(await page.isVisible('#keys')).toBe(true);
+      expect(await page.evaluate(() => (document.activeElement as HTMLButtonElement).value)).toBe('A');
+      await rateBy(() => page.keyboard.press('Enter'), 'A');
+      for (const level of ['C', 'B', 'D']) await rateBy(() => altKey(level.toLowerCase()), level);
+      // Tab from the first focus reaches B in one press.
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => (document.activeElement as HTMLButtonElement).value)).toBe('B');
+      await rateBy(() => page.keyboard.press('Enter'), 'B');
+
+      const store = RatingStore.open(db, { mustExist: true });
+      const stored = new Map([...given.keys()].map((id) => [id, store.assignment(id)?.rating]));
+      const kim = store.ratings().filter((r) => r.rater === 'kim');
+      store.close();
+      expect(stored).toEqual(given);
+      expect(kim).toHaveLength(5);
+    } finally {
+      await context.close();
+    }
   });
 
   it('keeps the rating buttons in view beside a 1 MB response, and shows direction-changing characters as code points', async () => {

@@ -8,7 +8,7 @@ import { FORMULA_IDS, ratingFixture } from './human-eval-fixtures.js';
 const cli = (args: string[]) => execa('node', ['bin/refine-af.js', 'human-eval', ...args], { reject: false });
 
 describe('refine-af human-eval', () => {
-  it('mints tokens, serves until SIGINT, refuses bad runs with file:line, and exports', async () => {
+  it('mints tokens, serves until SIGINT (with --secure-cookies), refuses bad runs with file:line, and exports', async () => {
     const ids = [FORMULA_IDS[3], FORMULA_IDS[5]];
     const fixture = ratingFixture(2, { id: (i) => ids[i]! });
     const db = join(fixture.dir, 'ratings.sqlite');
@@ -41,6 +41,7 @@ describe('refine-af human-eval', () => {
       ...fixture.runs,
       '--port',
       '0',
+      '--secure-cookies',
     ]);
     const url = await new Promise<string>((resolve) =>
       server.stdout.on('data', (chunk: Buffer) => {
@@ -49,6 +50,13 @@ describe('refine-af human-eval', () => {
       }),
     );
     expect((await fetch(`${url}/login`)).status).toBe(200);
+    const login = await fetch(`${url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}`,
+    });
+    expect(login.headers.get('set-cookie')).toMatch(/; Secure$/);
     server.kill('SIGINT');
     expect((await server).exitCode).toBe(0);
 
@@ -64,13 +72,19 @@ describe('refine-af human-eval', () => {
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>\n$/);
     // Every rating, with instruction ids that are formulas written as quoted text.
     const rated = RatingStore.open(db, { mustExist: true });
-    const lead = rated.raterByToken(token)!;
-    for (let id = rated.nextAssignment(lead.id); id !== undefined; id = rated.nextAssignment(lead.id)) rated.rate(lead.id, id, 'A');
+    const rita = rated.addRater('rita').rater;
+    rated.startRating(rita.id);
+    for (let id = rated.nextAssignment(rita.id); id !== undefined; id = rated.nextAssignment(rita.id)) rated.rate(rita.id, id, 'A');
     rated.close();
     const ratingsOut = join(fixture.dir, 'ratings.csv');
     expect((await cli(['export', '--db', db, '--out', ratingsOut, '--table', 'ratings'])).exitCode).toBe(0);
     const ratingsText = readFileSync(ratingsOut, 'utf8');
-    for (const id of ids) expect(ratingsText.split(`\r\nlead,"'${id}",`)).toHaveLength(3);
+    for (const id of ids) expect(ratingsText.split(`\r\nrita,"'${id}",`)).toHaveLength(3);
+    const historyOut = join(fixture.dir, 'history.csv');
+    expect((await cli(['export', '--db', db, '--out', historyOut, '--table', 'rating-history'])).exitCode).toBe(0);
+    const history = readFileSync(historyOut, 'utf8').split('\r\n');
+    expect(history[0]).toBe('rater,instruction_id,system,old_rating,new_rating,at');
+    expect(history.slice(1, -1).map((line) => line.split(',').slice(-3, -1))).toEqual(Array.from({ length: 4 }, () => ['', 'A']));
     const missing = await cli(['results', '--db', join(fixture.dir, 'absent.sqlite')]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('no such rating database');

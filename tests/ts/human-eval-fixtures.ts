@@ -2,7 +2,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveHumanEval } from '../../ts/eval/human/commands.js';
+import { humanEvalSection } from '../../ts/config/sections/human-eval.js';
+import { type ServeHumanEvalOptions, serveHumanEval, servingSettings } from '../../ts/eval/human/commands.js';
 import type { RatingServer } from '../../ts/eval/human/server.js';
 
 /** Text that would run script or break the page if it were rendered unescaped. */
@@ -81,15 +82,10 @@ export function ratingFixture(count = 3, options: FixtureOptions = {}): Fixture 
   return { dir, instructionsFile, runs, responses, instructionIds: instructions.map((i) => i.id) };
 }
 
-/** Serve the fixture's runs from `db` on 127.0.0.1, on a free port. */
-export function serveFixture(fixture: Fixture, db: string, bodyLimitBytes = 16_384): Promise<RatingServer> {
-  return serveHumanEval({
-    db,
-    runs: fixture.runs,
-    instructions: fixture.instructionsFile,
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimitBytes,
-    sessionHours: 1,
-  });
+/** The config's default serving settings, on 127.0.0.1 and a free port. */
+export const SERVING = { ...servingSettings(humanEvalSection.parse({})), host: '127.0.0.1', port: 0 };
+
+/** Serve the fixture's runs from `db` with the default settings but those given. */
+export function serveFixture(fixture: Fixture, db: string, settings: Partial<ServeHumanEvalOptions> = {}): Promise<RatingServer> {
+  return serveHumanEval({ ...SERVING, db, runs: fixture.runs, instructions: fixture.instructionsFile, ...settings });
 }

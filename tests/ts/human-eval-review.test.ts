@@ -12,7 +12,7 @@ import { addRater, importQualityReview, qualityReviewTable, serveHumanEval } fro
 import { sampleForReview } from '../../ts/eval/human/review.js';
 import type { RatingServer } from '../../ts/eval/human/server.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
-import { HOSTILE_TEXTS } from './human-eval-fixtures.js';
+import { HOSTILE_TEXTS, SERVING } from './human-eval-fixtures.js';
 
 /** System names that must never reach a rater's page. */
 const ARMS = ['armname-refine', 'armname-baseline'] as const;
@@ -83,6 +83,7 @@ describe('quality review in the rating store', () => {
 
     const store = RatingStore.open(db);
     const alice = store.addRater('alice').rater;
+    store.startRating(alice.id);
     expect(store.nextAssignment(alice.id, 'review')).toBeDefined();
     store.close();
     const more = [`${ARMS[0]}=${writeDataset(dir, ARMS[0], 5, 1, 'Another instruction')}`];
@@ -96,9 +97,10 @@ describe('quality review in the rating store', () => {
     const store = RatingStore.open(db);
     store.addRater('alice');
     store.close();
-    // Version 1 as it was: no review tables.
+    // Version 1 as it was: no review tables, no rating history.
     const old = new Database(db);
     old.exec('DROP TABLE review_answers; DROP TABLE review_assignments; DROP TABLE review_items');
+    old.exec('DROP TRIGGER rating_given; DROP TRIGGER rating_changed; DROP TABLE rating_events; DROP TABLE review_answer_events');
     old.pragma('user_version = 1');
     old.close();
     expect(importQualityReview(db, datasets, { size: 4 })).toMatchObject({ added: 8 });
@@ -112,6 +114,7 @@ describe('quality review in the rating store', () => {
     importQualityReview(db, datasets, { size: 20 });
     const store = RatingStore.open(db);
     const raters = ['alice', 'bob'].map((name) => store.addRater(name).rater);
+    for (const rater of raters) store.startRating(rater.id);
     // An order's assignments are inserted in one transaction, position by position, so their ids are consecutive.
     const systemsInOrder = (raterId: number) => {
       const { total, firstId } = store.order(raterId, 'review');
@@ -164,8 +167,9 @@ describe('quality-review pages', () => {
   beforeAll(async () => {
     importQualityReview(fixture.db, fixture.datasets, { size: 3 });
     tokens.alice = addRater(fixture.db, 'alice').token;
+    tokens.bob = addRater(fixture.db, 'bob').token;
     tokens.lead = addRater(fixture.db, 'lead', { admin: true }).token;
-    server = await serveHumanEval({ db: fixture.db, host: '127.0.0.1', port: 0, bodyLimitBytes: 16_384, sessionHours: 1 });
+    server = await serveHumanEval({ ...SERVING, db: fixture.db });
   });
   afterAll(() => server.close());
 
@@ -208,8 +212,11 @@ describe('quality-review pages', () => {
     // All three answers are required, and only yes or no.
     expect((await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no' })).status).toBe(400);
     expect((await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no', output_correct: 'maybe' })).status).toBe(400);
+    // Saved, revised, and saved again unchanged: the history keeps the first two.
+    expect((await answer(alice, first, { valid_task: 'no', input_appropriate: 'no', output_correct: 'no' })).status).toBe(303);
     const saved = await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no', output_correct: 'yes' });
     expect(saved.status).toBe(303);
+    expect((await answer(alice, first, { valid_task: 'yes', input_appropriate: 'no', output_correct: 'yes' })).status).toBe(303);
     expect(saved.headers.get('location')).toBe('/review');
     const next = (await get('/review', alice.cookie)).headers.get('location')!;
     expect(next).not.toBe(first);
@@ -222,16 +229,19 @@ describe('quality-review pages', () => {
     const resumed = await login('alice');
     expect(resumed.location).toBe(next);
 
-    const lead = await login('lead');
+    const bob = await login('bob');
     // The next unanswered item until there is none: then /review sends the rater home.
-    for (let location = lead.location!; location !== '/'; location = (await get('/review', lead.cookie)).headers.get('location')!) {
-      expect((await answer(lead, location, { valid_task: 'yes', input_appropriate: 'yes', output_correct: 'no' })).status).toBe(303);
+    for (let location = bob.location!; location !== '/'; location = (await get('/review', bob.cookie)).headers.get('location')!) {
+      expect((await answer(bob, location, { valid_task: 'yes', input_appropriate: 'yes', output_correct: 'no' })).status).toBe(303);
     }
-    const done = await (await get('/', lead.cookie)).text();
+    const done = await (await get('/', bob.cookie)).text();
     expect(done).toContain('You have answered all 6 quality-review items.');
+    // The admin, who does not rate, is sent to the results.
+    const lead = await login('lead');
+    expect(lead.location).toBe('/results');
     const results = await (await get('/results', lead.cookie)).text();
     expect(results).toContain('Quality review of the generated data (Table IV)');
-    // Alice answered one item (yes / no / yes), the lead all six (yes / yes / no): one arm has 4 answers, the other 3.
+    // Alice answered one item (yes / no / yes), bob all six (yes / yes / no): one arm has 4 answers, the other 3.
     const row = (question: string) => results.slice(results.indexOf(question)).split('</tr>')[0]!;
     expect(row('Does the instruction describe a valid task?')).toMatch(
       /100\.0% \(4 of 4\).*100\.0% \(3 of 3\)|100\.0% \(3 of 3\).*100\.0% \(4 of 4\)/,
@@ -244,6 +254,17 @@ describe('quality-review pages', () => {
     expect(csv.split('\r\n')[0]).toBe(
       'system,items,answers,yes_valid_task,yes_input_appropriate,yes_output_correct,share_yes_valid_task,share_yes_input_appropriate,share_yes_output_correct',
     );
+    const answersOf = async (path: string) =>
+      (await (await get(path, lead.cookie)).text())
+        .split('\r\n')
+        .filter((line) => line.startsWith('alice,'))
+        .map((line) => line.split(',').slice(-4, -1));
+    expect(await answersOf('/review-answers.csv')).toEqual([['yes', 'no', 'yes']]);
+    expect(await answersOf('/review-answer-history.csv')).toEqual([
+      ['no', 'no', 'no'],
+      ['yes', 'no', 'yes'],
+    ]);
+    expect((await get('/review-answer-history.csv', alice.cookie)).status).toBe(403);
   });
 });
 
@@ -261,6 +282,7 @@ describe('refine-af human-eval import-review', () => {
 
     const store = RatingStore.open(db);
     const rater = store.addRater('expert').rater;
+    store.startRating(rater.id);
     for (let id = store.nextAssignment(rater.id, 'review'); id !== undefined; id = store.nextAssignment(rater.id, 'review')) {
       const refine = armOf(store.reviewAssignment(id)!.output) === ARMS[0];
       store.answerReview(rater.id, id, { valid_task: true, input_appropriate: refine, output_correct: false });

@@ -10,7 +10,7 @@ import type { RatingServer } from '../../ts/eval/human/server.js';
 import { RatingStore } from '../../ts/eval/human/store.js';
 import { logger } from '../../ts/log.js';
 import { CaptureTransport } from './helpers.js';
-import { FORMULA_IDS, HOSTILE_TEXTS, ratingFixture, serveFixture } from './human-eval-fixtures.js';
+import { FORMULA_IDS, HOSTILE_TEXTS, ratingFixture, SERVING, serveFixture } from './human-eval-fixtures.js';
 
 const BODY_LIMIT = 2048;
 // Instruction ids that are spreadsheet formulas: the CSV exports must write them as text.
@@ -22,7 +22,7 @@ let server: RatingServer;
 beforeAll(async () => {
   for (const name of ['alice', 'bob', 'carol', 'dave']) tokens[name] = addRater(db, name).token;
   tokens.admin = addRater(db, 'admin', { admin: true }).token;
-  server = await serveFixture(fixture, db, BODY_LIMIT);
+  server = await serveFixture(fixture, db, { bodyLimitBytes: BODY_LIMIT });
 });
 afterAll(() => server.close());
 
@@ -250,7 +250,7 @@ describe('human-eval server: rating', () => {
   it('renders markup in instructions and responses as inert text', async () => {
     const alice = await login('alice');
     const store = RatingStore.open(db, { mustExist: true });
-    const first = store.firstAssignment(store.raterByToken(tokens.alice!)!.id)!;
+    const first = store.order(store.raterByToken(tokens.alice!)!.id, 'responses').firstId!;
     store.close();
     let seen = 0;
     for (let id = first; id < first + 6; id++) {
@@ -283,7 +283,7 @@ describe('human-eval server: rating', () => {
   });
 
   it('takes concurrent raters, from one server or two on the same database', async () => {
-    const second = await serveHumanEval({ db, host: '127.0.0.1', port: 0, bodyLimitBytes: BODY_LIMIT, sessionHours: 1 });
+    const second = await serveHumanEval({ ...SERVING, db, bodyLimitBytes: BODY_LIMIT });
     try {
       const raters = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
       for (const name of raters) tokens[name] = addRater(db, name).token;
@@ -358,13 +358,11 @@ describe('human-eval server: rating', () => {
       `${fixture.instructionIds.map((id) => JSON.stringify({ id, response: `third system's answer to ${id}` })).join('\n')}\n`,
     );
     const refused = serveHumanEval({
+      ...SERVING,
       db,
       runs: [...fixture.runs, `third=${third}`],
       instructions: fixture.instructionsFile,
-      host: '127.0.0.1',
-      port: 0,
       bodyLimitBytes: BODY_LIMIT,
-      sessionHours: 1,
     });
     await expect(refused).rejects.toThrow(/cannot add responses \(3 of system "third"\): raters .*alice.* already have their order/);
     const store = RatingStore.open(db, { mustExist: true });
@@ -377,6 +375,7 @@ describe('human-eval server: rating', () => {
     tokens.erin = addRater(db, 'erin').token;
     const store = RatingStore.open(db, { mustExist: true });
     const erin = store.raterByToken(tokens.erin)!;
+    store.startRating(erin.id);
     for (let id = store.nextAssignment(erin.id); id !== undefined; id = store.nextAssignment(erin.id)) store.rate(erin.id, id, 'B');
     store.close();
     const admin = await login('admin');
@@ -447,5 +446,230 @@ describe('human-eval server: HTTP', () => {
       logger.remove(capture);
     }
     expect((await get('/login')).status).toBe(200);
+  });
+});
+
+/** The number of assignments (of both studies) a rater has: what drawing an order writes. */
+function assignmentsOf(name: string): number {
+  const store = RatingStore.open(db, { mustExist: true });
+  try {
+    const rater = store.raterByToken(tokens[name]!)!;
+    return store.order(rater.id, 'responses').total + store.order(rater.id, 'review').total;
+  } finally {
+    store.close();
+  }
+}
+
+describe('human-eval server: who rates and who sees results', () => {
+  it('sends an admin to the results and refuses them every rating page and post, so nobody who rates sees results', async () => {
+    const admin = await login('admin');
+    const home = await get('/', admin.cookie);
+    expect(home.status).toBe(303);
+    expect(home.headers.get('location')).toBe('/results');
+    // Logging in drew no order for the admin.
+    expect(assignmentsOf('admin')).toBe(0);
+    const alice = await login('alice');
+    const aliceItem = (await next(alice))!;
+    expect((await get(`/rate/${aliceItem}`, admin.cookie)).status).toBe(403);
+    expect((await get('/review', admin.cookie)).status).toBe(403);
+    expect((await post('/start', { csrf: admin.csrf }, { cookie: admin.cookie })).status).toBe(403);
+
+    // An admin who was given an order by an earlier version (on their first visit) can no longer rate with it.
+    const store = RatingStore.open(db, { mustExist: true });
+    const adminId = store.raterByToken(tokens.admin!)!.id;
+    store.startRating(adminId);
+    const own = store.nextAssignment(adminId)!;
+    store.close();
+    const page = await get(`/rate/${own}`, admin.cookie);
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain('Admin accounts see the results and do not rate');
+    expect((await rate(admin, own, 'A')).status).toBe(403);
+    const after = RatingStore.open(db, { mustExist: true });
+    expect(after.ratings().filter((r) => r.rater === 'admin')).toEqual([]);
+    after.close();
+    // Nor is the admin listed among the raters on the results page.
+    const progress = /<table id="progress">.*?<\/table>/s.exec(await (await get('/results', admin.cookie)).text())![0];
+    expect(progress).toContain('<td>alice</td>');
+    expect(progress).not.toContain('<td>admin</td>');
+
+    // Raters get none of the results.
+    for (const path of ['/results', '/results.csv', '/ratings.csv', '/rating-history.csv', '/table-iv.csv', '/review-answers.csv']) {
+      expect({ path, status: (await get(path, alice.cookie)).status }).toEqual({ path, status: 403 });
+    }
+  });
+
+  it('links the results in the header for admins, and nowhere for raters', async () => {
+    const admin = await login('admin');
+    const alice = await login('alice');
+    expect(await (await get('/results', admin.cookie)).text()).toContain(
+      '<header><h1>Results</h1><nav><a href="/results" id="results-link">Results</a><form method="post" action="/logout">',
+    );
+    expect(await (await get(`/rate/${(await next(alice))!}`, alice.cookie)).text()).not.toContain('/results');
+  });
+});
+
+describe('human-eval server: history of ratings', () => {
+  it('keeps every change of a rating for the admin export, while the results count the latest', async () => {
+    tokens.hank = addRater(db, 'hank').token;
+    const hank = await login('hank');
+    const id = (await next(hank))!;
+    for (const level of ['C', 'A', 'A']) expect((await rate(hank, id, level)).status).toBe(303);
+    const admin = await login('admin');
+    const history = (await (await get('/rating-history.csv', admin.cookie)).text()).split('\r\n');
+    expect(history[0]).toBe('rater,instruction_id,system,old_rating,new_rating,at');
+    const hanks = history.filter((line) => line.startsWith('hank,')).map((line) => line.split(',').slice(-3, -1));
+    expect(hanks).toEqual([
+      ['', 'C'],
+      ['C', 'A'],
+    ]);
+    const latest = (await (await get('/ratings.csv', admin.cookie)).text()).split('\r\n').filter((line) => line.startsWith('hank,'));
+    expect(latest).toHaveLength(1);
+    expect(latest[0]!.split(',').at(-2)).toBe('A');
+    expect((await get('/rating-history.csv', hank.cookie)).status).toBe(403);
+  });
+});
+
+describe('human-eval server: safe methods never write', () => {
+  it("draws a rater's order at login, or on POST /start for a session without one; GET and HEAD draw nothing", async () => {
+    tokens.gina = addRater(db, 'gina').token;
+    expect(assignmentsOf('gina')).toBe(0);
+    await login('gina');
+    expect(assignmentsOf('gina')).toBe(6);
+
+    // A session without an order: one begun before this version, or before the items were imported.
+    tokens.ivan = addRater(db, 'ivan').token;
+    const store = RatingStore.open(db, { mustExist: true });
+    const { sessionId, csrf } = store.createSession(store.raterByToken(tokens.ivan)!.id, 60_000);
+    store.close();
+    const ivan = { cookie: `refine_af_session=${sessionId}`, csrf };
+    for (const method of ['HEAD', 'GET', 'HEAD']) {
+      const response = await fetch(`${server.url}/`, { method, redirect: 'manual', headers: { cookie: ivan.cookie } });
+      expect(response.status).toBe(200);
+      expect(assignmentsOf('ivan')).toBe(0);
+    }
+    const start = await (await get('/', ivan.cookie)).text();
+    expect(start).toContain('<form method="post" action="/start">');
+    expect((await post('/start', { csrf: 'x'.repeat(43) }, { cookie: ivan.cookie })).status).toBe(403);
+    expect(assignmentsOf('ivan')).toBe(0);
+    const started = await post('/start', { csrf }, { cookie: ivan.cookie });
+    expect(started.status).toBe(303);
+    expect(assignmentsOf('ivan')).toBe(6);
+    expect(await next(ivan)).toBeGreaterThan(0);
+    // Starting again draws nothing more.
+    await post('/start', { csrf }, { cookie: ivan.cookie });
+    expect(assignmentsOf('ivan')).toBe(6);
+  });
+});
+
+describe('human-eval server: keyboard', () => {
+  it('gives the rating buttons access keys A to D, shown on them, and the first focus to the current rating (else A)', async () => {
+    tokens.jane = addRater(db, 'jane').token;
+    const jane = await login('jane');
+    const id = (await next(jane))!;
+    const buttons = (page: string) => [...page.matchAll(/<button type="submit" name="rating"[^>]*>.*?<\/button>/g)].map((m) => m[0]);
+    const fresh = buttons(await (await get(`/rate/${id}`, jane.cookie)).text());
+    expect(fresh.map((b) => /accesskey="(\w)"/.exec(b)?.[1])).toEqual(['a', 'b', 'c', 'd']);
+    expect(fresh.map((b) => /<kbd>(\w)<\/kbd>/.exec(b)?.[1])).toEqual(['A', 'B', 'C', 'D']);
+    expect(fresh.map((b) => b.includes(' autofocus'))).toEqual([true, false, false, false]);
+    await rate(jane, id, 'C');
+    const page = await (await get(`/rate/${id}`, jane.cookie)).text();
+    expect(buttons(page).map((b) => b.includes(' autofocus'))).toEqual([false, false, true, false]);
+    // Nothing else on the page takes the focus first.
+    expect(page.match(/autofocus/g)).toHaveLength(1);
+    expect(page).toContain('id="keys"');
+  });
+});
+
+describe('human-eval server: session cookie', () => {
+  it('is Secure when the app is told it sits behind TLS, and not by default', async () => {
+    const plain = await post('/login', { token: tokens.alice! });
+    expect(plain.headers.get('set-cookie')).not.toMatch(/Secure/i);
+    const secure = await serveHumanEval({ ...SERVING, db, secureCookies: true });
+    try {
+      const login = await fetch(`${secure.url}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${tokens.alice}`,
+      });
+      const cookie = login.headers.get('set-cookie')!;
+      expect(cookie).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+      const page = await (await fetch(`${secure.url}/`, { headers: { cookie: cookie.split(';')[0]! } })).text();
+      const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+      const logout = await fetch(`${secure.url}/logout`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie.split(';')[0]! },
+        body: `csrf=${csrf}`,
+      });
+      expect(logout.headers.get('set-cookie')).toMatch(/Max-Age=0; Secure$/);
+    } finally {
+      await secure.close();
+    }
+  });
+});
+
+describe('human-eval server: failed logins', () => {
+  /** POST /login from a loopback address of our choosing (all of 127.0.0.0/8 reaches the server). */
+  function loginFrom(
+    base: string,
+    localAddress: string,
+    token: string,
+  ): Promise<{ status: number; retryAfter?: string; cookie?: string | string[] }> {
+    const url = new URL(base);
+    const body = `token=${encodeURIComponent(token)}`;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/login',
+          method: 'POST',
+          localAddress,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], cookie: res.headers['set-cookie'] }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('refuses an address with 429 and Retry-After after too many wrong tokens, per address, remembering a bounded number', async () => {
+    const limited = await serveHumanEval({ ...SERVING, db, loginThrottle: { failures: 3, windowMs: 2000, addresses: 2 } });
+    try {
+      const statuses = async (address: string, attempts: string[]) => {
+        const out: number[] = [];
+        for (const token of attempts) out.push((await loginFrom(limited.url, address, token)).status);
+        return out;
+      };
+      const wrong = `${tokens.alice}x`;
+      expect(await statuses('127.0.0.2', [wrong, wrong, wrong])).toEqual([401, 401, 401]);
+      // Locked: even the right token is refused, without a session, until the window of the first failure ends.
+      const locked = await loginFrom(limited.url, '127.0.0.2', tokens.alice!);
+      expect(locked.status).toBe(429);
+      expect(Number(locked.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(Number(locked.retryAfter)).toBeLessThanOrEqual(2);
+      expect(locked.cookie).toBeUndefined();
+      // Another address is not affected; a success clears its failures.
+      expect(await statuses('127.0.0.3', [wrong, wrong, tokens.alice!, wrong, wrong, tokens.alice!])).toEqual([
+        401, 401, 303, 401, 401, 303,
+      ]);
+      // Two more addresses fail once each: only two are remembered, so 127.0.0.2, the least recent, is forgotten.
+      expect(await statuses('127.0.0.4', [wrong])).toEqual([401]);
+      expect(await statuses('127.0.0.5', [wrong])).toEqual([401]);
+      expect(await statuses('127.0.0.2', [tokens.alice!])).toEqual([303]);
+      // A lockout ends with its window.
+      expect(await statuses('127.0.0.6', [wrong, wrong, wrong, tokens.alice!])).toEqual([401, 401, 401, 429]);
+      await sleep(2100);
+      expect(await statuses('127.0.0.6', [tokens.alice!])).toEqual([303]);
+    } finally {
+      await limited.close();
+    }
   });
 });

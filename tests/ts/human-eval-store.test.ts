@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
@@ -80,8 +80,9 @@ describe('rating store', () => {
     const { store, file } = importedStore(30);
     const alice = store.addRater('alice').rater;
     const bob = store.addRater('bob').rater;
+    store.startRating(alice.id);
+    store.startRating(bob.id);
     const first = store.nextAssignment(alice.id);
-    store.nextAssignment(bob.id);
     const aliceOrder = order(file, 'alice');
     const bobOrder = order(file, 'bob');
     expect([...aliceOrder].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
@@ -108,6 +109,7 @@ describe('rating store', () => {
     store.importRuns(instructions, runs.slice(0, 1));
     store.importRuns(instructions, runs);
     const alice = store.addRater('alice').rater;
+    store.startRating(alice.id);
     const first = store.nextAssignment(alice.id)!;
     expect(store.rate(alice.id, first, 'A')).toBe('rated');
     const before = order(file, 'alice');
@@ -133,8 +135,9 @@ describe('rating store', () => {
     const { store, file } = importedStore(2);
     const alice = store.addRater('alice').rater;
     const bob = store.addRater('bob').rater;
+    store.startRating(alice.id);
+    store.startRating(bob.id);
     const id = store.nextAssignment(alice.id)!;
-    store.nextAssignment(bob.id);
     expect(store.rate(alice.id, id, 'C')).toBe('rated');
     expect(store.rate(alice.id, id, 'A')).toBe('rated');
     expect(store.rate(bob.id, id, 'D')).toBe('not-yours');
@@ -154,6 +157,105 @@ describe('rating store', () => {
     expect(() => insert.run(bob.id, unassigned, 'B', 'now')).toThrow(/FOREIGN KEY constraint failed/);
     expect(() => insert.run(bob.id, item_id, 'E', 'now')).toThrow(/CHECK constraint failed/);
     db.close();
+  });
+
+  it('keeps every rating given or changed, in order, and append-only; the results use the latest', () => {
+    const { store, file } = importedStore(2);
+    const alice = store.addRater('alice').rater;
+    store.startRating(alice.id);
+    const first = store.nextAssignment(alice.id)!;
+    for (const level of ['C', 'A', 'A', 'B'] as const) expect(store.rate(alice.id, first, level)).toBe('rated');
+    const second = store.nextAssignment(alice.id)!;
+    store.rate(alice.id, second, 'D');
+    const history = store.ratingHistory();
+    // The same rating posted again (a double click) is no change, so no event.
+    expect(history.map((e) => [e.rater, e.from, e.to])).toEqual([
+      ['alice', undefined, 'C'],
+      ['alice', 'C', 'A'],
+      ['alice', 'A', 'B'],
+      ['alice', undefined, 'D'],
+    ]);
+    expect(new Set(history.slice(0, 3).map((e) => `${e.instructionId}|${e.system}`)).size).toBe(1);
+    expect(history.map((e) => e.at)).toEqual([...history.map((e) => e.at)].sort());
+    expect(store.ratings().map((r) => r.rating)).toEqual(expect.arrayContaining(['B', 'D']));
+    expect(store.ratings()).toHaveLength(2);
+    expect(store.distribution().reduce((sum, d) => sum + d.counts.B + d.counts.D, 0)).toBe(2);
+    expect(store.distribution().reduce((sum, d) => sum + d.counts.A + d.counts.C, 0)).toBe(0);
+    store.close();
+
+    const db = new Database(file);
+    expect(() => db.prepare("UPDATE rating_events SET new_rating = 'A'").run()).toThrow(/append-only/);
+    expect(() => db.prepare('DELETE FROM rating_events').run()).toThrow(/append-only/);
+    db.close();
+  });
+
+  it('opens a database of the previous version (2) with its ratings, and starts its history from them', () => {
+    // Made by refine-af's schema version 2 (commit e5a73f7): items task_0 and task_1 of systems echo and other, two
+    // quality-review items; alice rated two responses (C revised to A, and D) and answered one review item; bob and the
+    // admin lead never logged in.
+    const dir = ratingFixture(1).dir;
+    const file = join(dir, 'ratings.sqlite');
+    copyFileSync('tests/ts/fixtures/human-eval-v2.sqlite', file);
+    const before = new Database(file, { readonly: true });
+    expect(before.pragma('user_version', { simple: true })).toBe(2);
+    before.close();
+
+    const store = RatingStore.open(file, { mustExist: true });
+    // In the order they were given: A (the revision of C) first, then D.
+    const ratings = store.ratings().sort((x, y) => x.ratedAt.localeCompare(y.ratedAt));
+    expect(ratings.map((r) => [r.rater, r.rating])).toEqual([
+      ['alice', 'A'],
+      ['alice', 'D'],
+    ]);
+    // What was overwritten before is gone; the latest of each rating is its first event, at its time.
+    expect(store.ratingHistory()).toEqual(
+      ratings.map((r) => ({
+        rater: r.rater,
+        instructionId: r.instructionId,
+        system: r.system,
+        from: undefined,
+        to: r.rating,
+        at: r.ratedAt,
+      })),
+    );
+    const answers = store.reviewAnswers();
+    expect(answers).toHaveLength(1);
+    expect(store.reviewAnswers('history')).toEqual(answers);
+    expect(store.progress()).toEqual([
+      { name: 'alice', rated: 2, total: 4 },
+      { name: 'bob', rated: 0, total: 4 },
+    ]);
+    // Rating goes on where alice stopped, and from now on every change is kept.
+    // Her token is stored only as a hash; she was the first rater added.
+    const alice = { id: 1 };
+    const next = store.nextAssignment(alice.id)!;
+    expect(store.assignment(next)?.position).toBe(3);
+    store.rate(alice.id, next, 'B');
+    store.rate(alice.id, next, 'C');
+    expect(
+      store
+        .ratingHistory()
+        .slice(2)
+        .map((e) => [e.from, e.to]),
+    ).toEqual([
+      [undefined, 'B'],
+      ['B', 'C'],
+    ]);
+    store.answerReview(alice.id, store.nextAssignment(alice.id, 'review')!, {
+      valid_task: false,
+      input_appropriate: false,
+      output_correct: false,
+    });
+    store.close();
+    const reopened = RatingStore.open(file, { mustExist: true });
+    expect(reopened.ratingHistory()).toHaveLength(4);
+    expect(reopened.reviewAnswers('history')).toHaveLength(2);
+    reopened.close();
+    const after = new Database(file);
+    expect(after.pragma('user_version', { simple: true })).toBe(3);
+    expect(() => after.prepare('UPDATE review_answer_events SET valid_task = 1').run()).toThrow(/append-only/);
+    expect(() => after.prepare('DELETE FROM review_answer_events').run()).toThrow(/append-only/);
+    after.close();
   });
 
   it('takes concurrent raters in separate processes without losing or duplicating a rating', async () => {

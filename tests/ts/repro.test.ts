@@ -163,6 +163,7 @@ describe('refine-af repro', () => {
   it('a second run skips every step; once ratings exist it shows Figure 6 and Table IV', async () => {
     const store = RatingStore.open(join(reproDir, 'ratings.sqlite'));
     const { rater } = store.addRater('alice');
+    store.startRating(rater.id);
     for (let i = 0; i < 3; i++) store.rate(rater.id, store.nextAssignment(rater.id)!, 'A');
     const reviewed = store.nextAssignment(rater.id, 'review')!;
     store.answerReview(rater.id, reviewed, { valid_task: true, input_appropriate: false, output_correct: true });

@@ -32,6 +32,40 @@ export const humanEvalSection = z
       .default(12)
       .describe('How long a rater stays logged in after entering their token.')
       .meta(ours('a working day of rating')),
+    secure_cookies: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Mark the session cookie Secure (sent over HTTPS only). Set it when a TLS proxy fronts the app: the app itself speaks plain HTTP and does not trust X-Forwarded-Proto, which any client reaching it directly could send.',
+      )
+      .meta(ours('the app speaks plain HTTP on loopback by default, where a Secure cookie would not be needed')),
+    login_throttle: z
+      .strictObject({
+        failures: z
+          .number()
+          .int()
+          .positive()
+          .default(10)
+          .describe(
+            'Failed logins (wrong tokens) a client address may make within window_seconds; beyond that it gets 429 with Retry-After.',
+          )
+          .meta(ours('room for typing mistakes; tokens are 256-bit, so this bounds load and log noise more than guessing')),
+        window_seconds: z
+          .number()
+          .positive()
+          .default(900)
+          .describe("How long an address's failed logins count, from its first one; a locked address may try again when it ends.")
+          .meta(ours('a common lockout period (15 minutes)')),
+        addresses: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('Client addresses remembered at most (the least recently seen forgotten first), so memory stays bounded.')
+          .meta(ours('well under a megabyte of memory')),
+      })
+      .prefault({})
+      .describe("Failed logins per client address (behind a proxy every client shares the proxy's address)."),
     decoding: z
       .strictObject({
         max_new_tokens: decoding.max_new_tokens

@@ -2,10 +2,12 @@
  * The human evaluation as the CLI and the SDK run it: import runs (and the quality-review sample) and serve, mint rater
  * tokens, export the results.
  */
+import type { Config } from '../../config/schema.js';
 import { writeFileAtomic } from '../../io/files.js';
 import { logger } from '../../log.js';
 import { EXPORT_TABLES, type ExportTable } from './csv.js';
 import { distributionChart } from './html.js';
+import type { LoginThrottleSettings } from './login-throttle.js';
 import { loadInstructions, loadRun, parseSystemArguments } from './responses.js';
 import { QUALITY_REVIEW_SEED, QUALITY_REVIEW_SIZE, sampleForReview } from './review.js';
 import { isLoopback, type RatingServer, startRatingServer } from './server.js';
@@ -22,6 +24,28 @@ export interface ServeHumanEvalOptions {
   port: number;
   bodyLimitBytes: number;
   sessionHours: number;
+  /** Mark the session cookie Secure: the app is reached through a TLS proxy (human_eval.secure_cookies). */
+  secureCookies: boolean;
+  /** Failed logins allowed per client address (human_eval.login_throttle). */
+  loginThrottle: LoginThrottleSettings;
+}
+
+/** The server's settings as the config's human_eval section gives them (`serve` may override the host and port). */
+export function servingSettings(
+  settings: Config['human_eval'],
+): Pick<ServeHumanEvalOptions, 'host' | 'port' | 'bodyLimitBytes' | 'sessionHours' | 'secureCookies' | 'loginThrottle'> {
+  return {
+    host: settings.host,
+    port: settings.port,
+    bodyLimitBytes: settings.body_limit_bytes,
+    sessionHours: settings.session_hours,
+    secureCookies: settings.secure_cookies,
+    loginThrottle: {
+      failures: settings.login_throttle.failures,
+      windowMs: settings.login_throttle.window_seconds * 1000,
+      addresses: settings.login_throttle.addresses,
+    },
+  };
 }
 
 /** Import the runs (if any) into the database and start the rating app; `close()` stops it and closes the database. */

@@ -1,8 +1,11 @@
-/** The CSV exports: the rating distribution per system (Figure 6) and every rating; Table IV and every review answer. */
+/**
+ * The CSV exports: the rating distribution per system (Figure 6), every rating (the latest of each rater × item) and every
+ * rating given or changed; Table IV, every review answer (the latest) and every review answer saved.
+ */
 import { toCsv } from '../../io/csv.js';
 import { REVIEW_QUESTIONS } from './review.js';
 import { RATINGS } from './scale.js';
-import type { QualityReviewRow, RatingRecord, RatingStore, ReviewAnswerRecord, SystemDistribution } from './store.js';
+import type { QualityReviewRow, RatingEvent, RatingRecord, RatingStore, ReviewAnswerRecord, SystemDistribution } from './store.js';
 
 const share = (n: number, total: number) => (total === 0 ? '' : (n / total).toFixed(4));
 
@@ -23,6 +26,14 @@ export function ratingsCsv(records: readonly RatingRecord[]): string {
   return toCsv(
     ['rater', 'instruction_id', 'system', 'rating', 'rated_at'],
     records.map((r) => [r.rater, r.instructionId, r.system, r.rating, r.ratedAt]),
+  );
+}
+
+/** The history: one row per rating given (old_rating empty) or changed, in the order it happened. */
+export function ratingHistoryCsv(events: readonly RatingEvent[]): string {
+  return toCsv(
+    ['rater', 'instruction_id', 'system', 'old_rating', 'new_rating', 'at'],
+    events.map((e) => [e.rater, e.instructionId, e.system, e.from ?? '', e.to, e.at]),
   );
 }
 
@@ -47,13 +58,18 @@ export function reviewAnswersCsv(records: readonly ReviewAnswerRecord[]): string
   );
 }
 
-/** What an export writes: Figure 6's distribution, every rating, Table IV, or every quality-review answer. */
-export type ExportTable = 'distribution' | 'ratings' | 'table-iv' | 'review-answers';
+/**
+ * What an export writes: Figure 6's distribution, every rating, the ratings' history, Table IV, every quality-review answer,
+ * or their history.
+ */
+export type ExportTable = 'distribution' | 'ratings' | 'rating-history' | 'table-iv' | 'review-answers' | 'review-answer-history';
 
 /** Each export's CSV, as `export --table` writes it and the results page offers it. */
 export const EXPORT_TABLES: Record<ExportTable, (store: RatingStore) => string> = {
   distribution: (store) => distributionCsv(store.distribution()),
   ratings: (store) => ratingsCsv(store.ratings()),
+  'rating-history': (store) => ratingHistoryCsv(store.ratingHistory()),
   'table-iv': (store) => qualityReviewCsv(store.qualityReview()),
   'review-answers': (store) => reviewAnswersCsv(store.reviewAnswers()),
+  'review-answer-history': (store) => reviewAnswersCsv(store.reviewAnswers('history')),
 };

@@ -62,6 +62,7 @@ export const STYLESHEET = `
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 0 auto; padding: 1rem; color: #1d1d1f; background: #fafafa; }
 header { display: flex; justify-content: space-between; align-items: center; border-bottom: 1px solid #ddd; margin-bottom: 1rem; }
 header form { margin: 0; }
+header nav { display: flex; align-items: center; gap: 1rem; }
 section { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: 0.5rem 1rem; margin-bottom: 0.75rem; }
 section h2 { font-size: 0.9rem; text-transform: uppercase; letter-spacing: 0.05em; color: #666; margin: 0.5rem 0; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: 0.95rem; max-height: 30vh; overflow: auto; }
@@ -75,6 +76,10 @@ section h2 { font-size: 0.9rem; text-transform: uppercase; letter-spacing: 0.05e
 .ratings button { text-align: left; padding: 0.75rem; font-size: 1rem; border: 1px solid #bbb; border-radius: 6px; background: #fff; cursor: pointer; }
 .ratings button:hover, .ratings button:focus { background: #eef3fc; }
 .ratings button.current { border: 3px solid #4a7bd0; }
+.ratings button:focus { outline: 3px solid #1d4fa3; outline-offset: 2px; }
+kbd { font-family: ui-monospace, monospace; font-size: 0.85em; border: 1px solid #999; border-bottom-width: 2px; border-radius: 3px; padding: 0 0.3em; background: #f4f4f4; }
+.ratings kbd { float: right; }
+.keys { margin: 0.25rem 0 0; font-size: 0.85rem; }
 .review fieldset { border: 1px solid #e2e2e2; border-radius: 6px; margin-bottom: 0.5rem; }
 .review legend { font-weight: bold; }
 .review label { margin-right: 1.5rem; padding: 0.25rem; }
@@ -93,8 +98,8 @@ function layout(title: string, body: Html, session?: Session): Html {
 <body>
 <header><h1>${title}</h1>${
     session &&
-    html`<form method="post" action="/logout"><span class="muted">rating as <strong id="rater">${session.rater.name}</strong></span>
-<input type="hidden" name="csrf" value="${session.csrf}"> <button type="submit">Log out</button></form>`
+    html`<nav>${session.rater.isAdmin && html`<a href="/results" id="results-link">Results</a>`}<form method="post" action="/logout"><span class="muted">${session.rater.isAdmin ? 'admin' : 'rating as'} <strong id="rater">${session.rater.name}</strong></span>
+<input type="hidden" name="csrf" value="${session.csrf}"> <button type="submit">Log out</button></form></nav>`
   }</header>
 ${body}
 </body>
@@ -125,10 +130,15 @@ function textSection(heading: string, text: string, id: string): Html {
   }</h2><div class="text" tabindex="0">${text === '' ? html`<span class="muted">(empty)</span>` : visibleText(text)}</div></section>`;
 }
 
+/**
+ * The rating form works from the keyboard without a script: the current rating's button (else A's) has the first focus,
+ * so Enter rates with it and Tab moves along the levels, and each button's access key is its level's letter.
+ */
 export function ratingPage(view: AssignmentView, session: Session): Html {
+  const focused = view.rating ?? RATINGS[0];
   const buttons = RATINGS.map(
     (level: Rating) =>
-      html`<button type="submit" name="rating" value="${level}"${view.rating === level ? html` class="current" aria-pressed="true"` : ''}><strong>${level}</strong> — ${RATING_MEANINGS[level]}</button>`,
+      html`<button type="submit" name="rating" value="${level}" accesskey="${level.toLowerCase()}"${level === focused ? html` autofocus` : ''}${view.rating === level ? html` class="current" aria-pressed="true"` : ''}><kbd>${level}</kbd><strong>${level}</strong> — ${RATING_MEANINGS[level]}</button>`,
   );
   return layout(
     `Response ${view.position} of ${view.total}`,
@@ -141,6 +151,8 @@ ${textSection('Response to rate', view.response, 'response')}
 <form class="rate" method="post" action="/rate/${view.id}">
 <input type="hidden" name="csrf" value="${session.csrf}">
 <div class="ratings">${buttons}</div>
+<p class="keys muted" id="keys">Keyboard: Enter rates with the outlined button, Tab moves to the next; or press a level's letter with the
+access-key modifier: <kbd>Alt</kbd> (Chrome, Edge), <kbd>Alt</kbd>+<kbd>Shift</kbd> (Firefox), <kbd>Control</kbd>+<kbd>Option</kbd> (Safari on a Mac).</p>
 </form>`,
     session,
   );
@@ -179,8 +191,17 @@ export function donePage(session: Session, responses: OrderSummary, review: Orde
     'All rated',
     html`${responses.total === 0 && review.total === 0 && html`<p>There is nothing to rate yet.</p>`}
 ${responses.firstId !== undefined && html`<p id="done">You have rated all ${responses.total} responses. Thank you.</p><p><a href="/rate/${responses.firstId}">Review your ratings from the start</a></p>`}
-${review.firstId !== undefined && html`<p id="review-done">You have answered all ${review.total} quality-review items. Thank you.</p><p><a href="/review/${review.firstId}">Go over your answers from the start</a></p>`}
-${session.rater.isAdmin && html`<p><a href="/results">Results</a></p>`}`,
+${review.firstId !== undefined && html`<p id="review-done">You have answered all ${review.total} quality-review items. Thank you.</p><p><a href="/review/${review.firstId}">Go over your answers from the start</a></p>`}`,
+    session,
+  );
+}
+
+/** Items were imported after the rater logged in: their order of them is drawn when they start, by a post (a page load never writes). */
+export function startPage(session: Session): Html {
+  return layout(
+    'New items to rate',
+    html`<p>There are items you have not been given yet.</p>
+<form method="post" action="/start"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit" autofocus>Start rating them</button></form>`,
     session,
   );
 }
@@ -215,7 +236,7 @@ function qualityReviewSection(table: readonly QualityReviewRow[], progress: read
       html`<tr><td>${REVIEW_QUESTION_TEXTS[question]}</td>${table.map((row) => html`<td>${percent(row.yes[question], row.answers)} (${row.yes[question]} of ${row.answers})</td>`)}</tr>`,
   )}
 <tr><td>items (answers)</td>${table.map((row) => html`<td>${row.items} (${row.answers})</td>`)}</tr></tbody></table>
-<p><a href="/table-iv.csv">Table IV as CSV</a> · <a href="/review-answers.csv">Every answer as CSV</a></p>
+<p><a href="/table-iv.csv">Table IV as CSV</a> · <a href="/review-answers.csv">Every answer as CSV</a> (the latest of each rater × item) · <a href="/review-answer-history.csv">Every answer saved as CSV</a></p>
 <h2>Raters of the quality review</h2>${progressTable('review-progress', progress)}</section>`;
 }
 
@@ -233,11 +254,10 @@ export function resultsPage(
       (d) =>
         html`<tr><td>${d.system}</td>${RATINGS.map((level) => html`<td>${d.counts[level]} (${percent(d.counts[level], d.total)})</td>`)}<td>${d.total}</td></tr>`,
     )}</tbody></table>
-<p><a href="/results.csv">Distribution as CSV</a> · <a href="/ratings.csv">Every rating as CSV</a></p></section>
+<p><a href="/results.csv">Distribution as CSV</a> · <a href="/ratings.csv">Every rating as CSV</a> (the latest of each rater × item) · <a href="/rating-history.csv">Every rating given or changed as CSV</a></p></section>
 <section><h2>Raters</h2>${progressTable('progress', progress)}</section>
 ${review.table.length > 0 && qualityReviewSection(review.table, review.progress)}
-<section><h2>Scale (§V-B)</h2><ul>${RATINGS.map((level) => html`<li><strong>${level}</strong>: ${RATING_MEANINGS[level]}</li>`)}</ul></section>
-<p><a href="/">Back to rating</a></p>`,
+<section><h2>Scale (§V-B)</h2><ul>${RATINGS.map((level) => html`<li><strong>${level}</strong>: ${RATING_MEANINGS[level]}</li>`)}</ul></section>`,
     session,
   );
 }

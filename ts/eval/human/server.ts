@@ -2,9 +2,13 @@
  * The rating web app over node:http. Pages are plain HTML forms (no scripts), so the security rests on a few checks made
  * the same way for every request:
  * - a session (cookie set after logging in with a rater token) for every page but the login form and the stylesheet;
- *   an assignment is served and rated only for the rater it belongs to; results and exports only for admins;
+ *   an assignment is served and rated only for the rater it belongs to; results and exports only for admins, who do not
+ *   rate (an account either rates or sees results, never both, so nobody who rates can tell the systems apart);
+ * - failed logins are limited per client address (LoginThrottle), answered 429 with Retry-After beyond the limit;
  * - form posts must come from this origin (Origin / Sec-Fetch-Site), carry the session's CSRF token, be urlencoded,
- *   fit the body limit and match the form's schema exactly; the session cookie is HttpOnly and SameSite=Strict;
+ *   fit the body limit and match the form's schema exactly; the session cookie is HttpOnly and SameSite=Strict, and
+ *   Secure when the app is told it is served over TLS (secureCookies);
+ * - GET and HEAD never write: a rater's order is drawn when they log in (or on POST /start);
  * - every response forbids scripts, framing and foreign resources (Content-Security-Policy) and is never cached.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -13,7 +17,8 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { logger } from '../../log.js';
 import { EXPORT_TABLES, type ExportTable } from './csv.js';
-import { donePage, errorPage, type Html, loginPage, ratingPage, resultsPage, reviewPage, STYLESHEET } from './html.js';
+import { donePage, errorPage, type Html, loginPage, ratingPage, resultsPage, reviewPage, STYLESHEET, startPage } from './html.js';
+import { LoginThrottle, type LoginThrottleSettings } from './login-throttle.js';
 import { REVIEW_QUESTIONS, type ReviewAnswers } from './review.js';
 import { RATINGS } from './scale.js';
 import type { RatingStore, Session } from './store.js';
@@ -24,6 +29,12 @@ export interface RatingServerOptions {
   port: number;
   bodyLimitBytes: number;
   sessionHours: number;
+  /**
+   * Mark the session cookie Secure. The app speaks plain HTTP, so it cannot see a TLS proxy in front; a header saying so
+   * (X-Forwarded-Proto) could come from any client that reaches the app directly, so this is set, not detected.
+   */
+  secureCookies: boolean;
+  loginThrottle: LoginThrottleSettings;
 }
 
 export interface RatingServer {
@@ -59,8 +70,10 @@ const reviewForm = z.strictObject({ csrf: z.string(), valid_task: yesNo, input_a
 const DOWNLOADS: Record<string, ExportTable> = {
   '/results.csv': 'distribution',
   '/ratings.csv': 'ratings',
+  '/rating-history.csv': 'rating-history',
   '/table-iv.csv': 'table-iv',
   '/review-answers.csv': 'review-answers',
+  '/review-answer-history.csv': 'review-answer-history',
 };
 
 /** A refusal: status, a message for the page, and whether the connection must close (the body was not read). */
@@ -191,9 +204,20 @@ function readForm<S extends z.ZodType>(req: IncomingMessage, limit: number, sche
 export async function startRatingServer(options: RatingServerOptions): Promise<RatingServer> {
   const { store, bodyLimitBytes } = options;
   const sessionLifetimeMs = options.sessionHours * 3_600_000;
+  const loginThrottle = new LoginThrottle(options.loginThrottle);
 
   function sessionCookie(value: string, maxAgeSeconds: number): string {
-    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${options.secureCookies ? '; Secure' : ''}`;
+  }
+
+  /** Rating pages and posts are for raters only: an admin sees the results, and so must not rate (see the README). */
+  function requireRater(session: Session, method: string): void {
+    if (session.rater.isAdmin)
+      throw new HttpError(
+        403,
+        'Admin accounts see the results and do not rate, so that nobody who rates can tell the systems apart; rate with a rater account.',
+        method === 'POST',
+      );
   }
 
   /** The session, or: a GET (or HEAD) goes to the login page, a POST is refused. */
@@ -235,10 +259,22 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
         if (session) return redirect(res, '/');
         return sendHtml(res, 200, loginPage());
       case 'POST /login': {
+        const address = req.socket.remoteAddress ?? '';
+        const retryAfter = loginThrottle.retryAfterSeconds(address);
+        if (retryAfter !== undefined) {
+          res.setHeader('Retry-After', String(retryAfter));
+          throw new HttpError(429, `Too many failed logins from this address; try again in ${retryAfter} seconds.`, true);
+        }
         const { token } = await readForm(req, bodyLimitBytes, loginForm);
         const rater = store.raterByToken(token);
-        if (!rater) return sendHtml(res, 401, loginPage('That token is not valid.'));
+        if (!rater) {
+          loginThrottle.recordFailure(address);
+          logger.warn(`human-eval: a failed login from ${address}`);
+          return sendHtml(res, 401, loginPage('That token is not valid.'));
+        }
+        loginThrottle.recordSuccess(address);
         if (sessionId !== undefined) store.endSession(sessionId);
+        if (!rater.isAdmin) store.startRating(rater.id);
         const created = store.createSession(rater.id, sessionLifetimeMs);
         logger.info(`human-eval: ${rater.name} logged in`);
         return redirect(res, '/', { 'Set-Cookie': sessionCookie(created.sessionId, Math.floor(sessionLifetimeMs / 1000)) });
@@ -248,9 +284,18 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
         await readSessionForm(req, session, csrfForm);
         store.endSession(sessionId as string);
         return redirect(res, '/login', { 'Set-Cookie': sessionCookie('', 0) });
-      // The responses first, then the quality review, then the page that says all is done.
+      case 'POST /start':
+        if (!requireSession(req, res, session)) return;
+        requireRater(session, method);
+        await readSessionForm(req, session, csrfForm);
+        store.startRating(session.rater.id);
+        return redirect(res, '/');
+      // Admins to the results; raters to the responses first, then the quality review, then the page that says all is done.
       case 'GET /': {
         if (!requireSession(req, res, session)) return;
+        if (session.rater.isAdmin) return redirect(res, '/results');
+        // Items imported after the rater logged in (or a session older than this version): their order is drawn on a post.
+        if (store.needsStart(session.rater.id)) return sendHtml(res, 200, startPage(session));
         const next = store.nextAssignment(session.rater.id);
         if (next !== undefined) return redirect(res, `/rate/${next}`);
         const nextReview = store.nextAssignment(session.rater.id, 'review');
@@ -259,12 +304,14 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       }
       case 'GET /review': {
         if (!requireSession(req, res, session)) return;
+        requireRater(session, method);
         const next = store.nextAssignment(session.rater.id, 'review');
         return redirect(res, next === undefined ? '/' : `/review/${next}`);
       }
       case 'GET /review/:id':
       case 'POST /review/:id': {
         if (!requireSession(req, res, session)) return;
+        requireRater(session, method);
         const id = /^\/review\/([1-9]\d{0,15})$/.exec(path)?.[1];
         const view = id === undefined ? undefined : store.reviewAssignment(Number(id));
         if (!view) throw new HttpError(404, 'No such item.', method === 'POST');
@@ -279,6 +326,7 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       case 'GET /rate/:id':
       case 'POST /rate/:id': {
         if (!requireSession(req, res, session)) return;
+        requireRater(session, method);
         const id = /^\/rate\/([1-9]\d{0,15})$/.exec(path)?.[1];
         const view = id === undefined ? undefined : store.assignment(Number(id));
         if (!view) throw new HttpError(404, 'No such response.', method === 'POST');
@@ -292,10 +340,13 @@ export async function startRatingServer(options: RatingServerOptions): Promise<R
       case 'GET /results':
       case 'GET /results.csv':
       case 'GET /ratings.csv':
+      case 'GET /rating-history.csv':
       case 'GET /table-iv.csv':
-      case 'GET /review-answers.csv': {
+      case 'GET /review-answers.csv':
+      case 'GET /review-answer-history.csv': {
         if (!requireSession(req, res, session)) return;
-        if (!session.rater.isAdmin) throw new HttpError(403, 'Results are shown to admins only, so that raters stay blind.');
+        if (!session.rater.isAdmin)
+          throw new HttpError(403, 'Results are shown to admins only, who do not rate, so that raters stay blind.');
         if (path === '/results') {
           const review = { table: store.qualityReview(), progress: store.progress('review') };
           return sendHtml(res, 200, resultsPage(store.distribution(), store.progress(), review, session));

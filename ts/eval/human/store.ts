@@ -3,11 +3,15 @@
  *
  * - items: one response of one system to one instruction, copied in when a run is imported, so a rating always refers to
  *   the exact text that was shown; importing a different text for the same (instruction, system) is refused.
- * - assignments: each rater's own random order of all items, drawn once and stored, so rating resumes where it stopped.
+ * - assignments: each rater's own random order of all items, drawn once (startRating, when they log in) and stored, so
+ *   rating resumes where it stopped.
  *   Once any rater has an order, no item can be added (see importRuns), so every order stays one shuffle of all items.
  * - ratings: at most one per rater × item (a second post revises it), and only for an item assigned to that rater.
+ * - rating_events: every rating given or changed (who, which item, old → new, when), written by triggers on ratings in
+ *   the same transaction, and append-only, so a study can be audited; ratings keeps the latest, which the results use.
  * - review_items, review_assignments, review_answers: the quality review (Table IV) in the same shape — one instance of a
- *   sampled instruction per item, labelled with its arm, each rater's own order, and three yes/no answers per rater × item.
+ *   sampled instruction per item, labelled with its arm, each rater's own order, and three yes/no answers per rater × item;
+ *   review_answer_events keeps every change of them as rating_events does for ratings.
  * - raters and sessions hold only SHA-256 hashes of the tokens and session ids, never the secrets themselves.
  * Every multi-statement change runs in one IMMEDIATE transaction: concurrent writers wait for each other (busy_timeout)
  * instead of interleaving.
@@ -21,7 +25,7 @@ import type { Instruction, SystemRun } from './responses.js';
 import { REVIEW_QUESTIONS, type ReviewAnswers, type ReviewItem, type ReviewQuestion } from './review.js';
 import { RATINGS, type Rating } from './scale.js';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 /** How long a writer waits for another connection's transaction before failing (ms); ratings are tiny, so this is ample. */
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -97,6 +101,57 @@ ${REVIEW_QUESTIONS.map((q) => `  ${q} INTEGER NOT NULL CHECK (${q} IN (0, 1)),`)
   PRIMARY KEY (rater_id, item_id),
   FOREIGN KEY (rater_id, item_id) REFERENCES review_assignments(rater_id, item_id)
 ) STRICT;
+`;
+
+/**
+ * Version 3 adds the history of ratings and of quality-review answers: an event per rating given or changed (old → new),
+ * and per review answers saved that differ from the ones before (the three answers as saved). A database of an earlier
+ * version gets it when opened, with one event per rating or answers it holds (as they stand, at their time): the changes
+ * made before were overwritten and cannot be recovered.
+ */
+const HISTORY_SCHEMA = `
+CREATE TABLE rating_events (
+  id INTEGER PRIMARY KEY,
+  rater_id INTEGER NOT NULL REFERENCES raters(id),
+  item_id INTEGER NOT NULL REFERENCES items(id),
+  old_rating TEXT CHECK (old_rating IN ('A', 'B', 'C', 'D')),
+  new_rating TEXT NOT NULL CHECK (new_rating IN ('A', 'B', 'C', 'D')),
+  at TEXT NOT NULL
+) STRICT;
+INSERT INTO rating_events (rater_id, item_id, old_rating, new_rating, at)
+  SELECT rater_id, item_id, NULL, rating, rated_at FROM ratings ORDER BY rated_at;
+CREATE TRIGGER rating_given AFTER INSERT ON ratings BEGIN
+  INSERT INTO rating_events (rater_id, item_id, old_rating, new_rating, at) VALUES (new.rater_id, new.item_id, NULL, new.rating, new.rated_at);
+END;
+CREATE TRIGGER rating_changed AFTER UPDATE OF rating ON ratings WHEN old.rating IS NOT new.rating BEGIN
+  INSERT INTO rating_events (rater_id, item_id, old_rating, new_rating, at) VALUES (new.rater_id, new.item_id, old.rating, new.rating, new.rated_at);
+END;
+CREATE TABLE review_answer_events (
+  id INTEGER PRIMARY KEY,
+  rater_id INTEGER NOT NULL REFERENCES raters(id),
+  item_id INTEGER NOT NULL REFERENCES review_items(id),
+${REVIEW_QUESTIONS.map((q) => `  ${q} INTEGER NOT NULL CHECK (${q} IN (0, 1)),`).join('\n')}
+  at TEXT NOT NULL
+) STRICT;
+INSERT INTO review_answer_events (rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, at)
+  SELECT rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, answered_at FROM review_answers ORDER BY answered_at;
+CREATE TRIGGER review_answers_given AFTER INSERT ON review_answers BEGIN
+  INSERT INTO review_answer_events (rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, at)
+  VALUES (new.rater_id, new.item_id, ${REVIEW_QUESTIONS.map((q) => `new.${q}`).join(', ')}, new.answered_at);
+END;
+CREATE TRIGGER review_answers_changed AFTER UPDATE ON review_answers
+WHEN ${REVIEW_QUESTIONS.map((q) => `old.${q} IS NOT new.${q}`).join(' OR ')} BEGIN
+  INSERT INTO review_answer_events (rater_id, item_id, ${REVIEW_QUESTIONS.join(', ')}, at)
+  VALUES (new.rater_id, new.item_id, ${REVIEW_QUESTIONS.map((q) => `new.${q}`).join(', ')}, new.answered_at);
+END;
+${['rating_events', 'review_answer_events']
+  .map(
+    (
+      table,
+    ) => `CREATE TRIGGER ${table}_kept BEFORE UPDATE ON ${table} BEGIN SELECT RAISE(ABORT, 'the ${table} history is append-only'); END;
+CREATE TRIGGER ${table}_not_deleted BEFORE DELETE ON ${table} BEGIN SELECT RAISE(ABORT, 'the ${table} history is append-only'); END;`,
+  )
+  .join('\n')}
 `;
 
 /**
@@ -196,6 +251,16 @@ export interface RatingRecord {
   ratedAt: string;
 }
 
+/** One rating given (`from` undefined) or changed. */
+export interface RatingEvent {
+  rater: string;
+  instructionId: string;
+  system: string;
+  from: Rating | undefined;
+  to: Rating;
+  at: string;
+}
+
 const RATER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function sha256(secret: string): string {
@@ -244,9 +309,11 @@ export class RatingStore {
         if (version === 0) {
           const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number };
           if (tables.n > 0) throw new RatingStoreError(`${file}: an SQLite database, but not a refine-af rating database`);
-          db.exec(SCHEMA + REVIEW_SCHEMA);
+          db.exec(SCHEMA + REVIEW_SCHEMA + HISTORY_SCHEMA);
         } else if (version === 1) {
-          db.exec(REVIEW_SCHEMA);
+          db.exec(REVIEW_SCHEMA + HISTORY_SCHEMA);
+        } else if (version === 2) {
+          db.exec(HISTORY_SCHEMA);
         } else if (version === SCHEMA_VERSION) {
           return;
         } else {
@@ -437,28 +504,38 @@ export class RatingStore {
   }
 
   /**
-   * Draw the rater's random order of all items of the study, once: no item is added after that (importRuns,
-   * importReviewItems), so it stays complete. The review's items of every arm are shuffled together, so they interleave.
+   * Draw the rater's random order of all items of each study, once (at login, or on an explicit start, never on a page
+   * load): no item is added after that (importRuns, importReviewItems), so it stays complete. The review's items of every
+   * arm are shuffled together, so they interleave.
    */
-  private drawOrder(raterId: number, study: Study): void {
-    const { items, assignments } = STUDIES[study];
+  startRating(raterId: number): void {
     this.db
       .transaction(() => {
-        if (this.db.prepare(`SELECT 1 FROM ${assignments} WHERE rater_id = ? LIMIT 1`).get(raterId)) return;
-        const ids = this.db
-          .prepare<[], { id: number }>(`SELECT id FROM ${items} ORDER BY id`)
-          .all()
-          .map((r) => r.id);
-        const insert = this.db.prepare(`INSERT INTO ${assignments} (rater_id, position, item_id) VALUES (?, ?, ?)`);
-        for (const [index, itemId] of shuffled(ids).entries()) insert.run(raterId, index + 1, itemId);
+        for (const { items, assignments } of Object.values(STUDIES)) {
+          if (this.db.prepare(`SELECT 1 FROM ${assignments} WHERE rater_id = ? LIMIT 1`).get(raterId)) continue;
+          const ids = this.db
+            .prepare<[], { id: number }>(`SELECT id FROM ${items} ORDER BY id`)
+            .all()
+            .map((r) => r.id);
+          const insert = this.db.prepare(`INSERT INTO ${assignments} (rater_id, position, item_id) VALUES (?, ?, ?)`);
+          for (const [index, itemId] of shuffled(ids).entries()) insert.run(raterId, index + 1, itemId);
+        }
       })
       .immediate();
+  }
+
+  /** Whether a study has items the rater has no order of yet (items imported after they logged in): startRating draws it. */
+  needsStart(raterId: number): boolean {
+    return Object.values(STUDIES).some(
+      ({ items, assignments }) =>
+        this.db.prepare(`SELECT 1 FROM ${items} LIMIT 1`).get() !== undefined &&
+        this.db.prepare(`SELECT 1 FROM ${assignments} WHERE rater_id = ? LIMIT 1`).get(raterId) === undefined,
+    );
   }
 
   /** The rater's first unanswered assignment of the study in their order, or undefined when everything is answered. */
   nextAssignment(raterId: number, study: Study = 'responses'): number | undefined {
     const { assignments, answers } = STUDIES[study];
-    this.drawOrder(raterId, study);
     const row = this.db
       .prepare<[number], { id: number }>(
         `SELECT a.id FROM ${assignments} a
@@ -469,21 +546,15 @@ export class RatingStore {
     return row?.id;
   }
 
-  /** The rater's first assignment of the study (to go over the answers from the start), or undefined when it has no items. */
-  firstAssignment(raterId: number, study: Study = 'responses'): number | undefined {
-    this.drawOrder(raterId, study);
-    return this.db
-      .prepare<[number], { id: number }>(`SELECT id FROM ${STUDIES[study].assignments} WHERE rater_id = ? ORDER BY position LIMIT 1`)
-      .get(raterId)?.id;
-  }
-
-  /** The rater's order of the study (drawn now if it was not): how many items it holds, and its first assignment. */
+  /** The rater's order of the study: how many items it holds, and its first assignment (to go over the answers from the start). */
   order(raterId: number, study: Study): OrderSummary {
-    const firstId = this.firstAssignment(raterId, study);
-    const { total } = this.db
-      .prepare<[number], { total: number }>(`SELECT count(*) AS total FROM ${STUDIES[study].assignments} WHERE rater_id = ?`)
-      .get(raterId) as { total: number };
-    return { total, firstId };
+    const row = this.db
+      .prepare<[number, number], { total: number; firstId: number | null }>(
+        `SELECT count(*) AS total, (SELECT id FROM ${STUDIES[study].assignments} WHERE rater_id = ? ORDER BY position LIMIT 1) AS firstId
+         FROM ${STUDIES[study].assignments} WHERE rater_id = ?`,
+      )
+      .get(raterId, raterId) as { total: number; firstId: number | null };
+    return { total: row.total, firstId: row.firstId ?? undefined };
   }
 
   /** An assignment's place in its rater's order of the study: how far the rater is through it, and the assignment before. */
@@ -537,29 +608,35 @@ export class RatingStore {
   }
 
   /**
-   * Record (or revise) a rater's rating of one of their assignments. The ownership check and the write are one
-   * transaction, so a rating can never land on another rater's assignment.
+   * Record (or revise) a rater's rating of one of their assignments; the same rating again changes nothing (its time stays
+   * the time it was given). The ownership check and the write are one transaction, so a rating can never land on another
+   * rater's assignment; the triggers add the event to rating_events in it.
    */
   rate(raterId: number, assignmentId: number, rating: Rating): 'rated' | 'unknown' | 'not-yours' {
     return this.answer('responses', raterId, assignmentId, (itemId) =>
       this.db
         .prepare(
           `INSERT INTO ratings (rater_id, item_id, rating, rated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (rater_id, item_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at`,
+           ON CONFLICT (rater_id, item_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at
+           WHERE ratings.rating IS NOT excluded.rating`,
         )
         .run(raterId, itemId, rating, new Date().toISOString()),
     );
   }
 
-  /** Record (or revise) a rater's three answers to one of their quality-review assignments, checked as `rate` checks. */
+  /**
+   * Record (or revise) a rater's three answers to one of their quality-review assignments, checked as `rate` checks; the
+   * same answers again change nothing, and the triggers add each change to review_answer_events.
+   */
   answerReview(raterId: number, assignmentId: number, answers: ReviewAnswers): 'rated' | 'unknown' | 'not-yours' {
     const columns = REVIEW_QUESTIONS.join(', ');
     const updates = REVIEW_QUESTIONS.map((q) => `${q} = excluded.${q}`).join(', ');
+    const changed = REVIEW_QUESTIONS.map((q) => `review_answers.${q} IS NOT excluded.${q}`).join(' OR ');
     return this.answer('review', raterId, assignmentId, (itemId) =>
       this.db
         .prepare(
           `INSERT INTO review_answers (rater_id, item_id, ${columns}, answered_at) VALUES (?, ?, ${REVIEW_QUESTIONS.map(() => '?').join(', ')}, ?)
-           ON CONFLICT (rater_id, item_id) DO UPDATE SET ${updates}, answered_at = excluded.answered_at`,
+           ON CONFLICT (rater_id, item_id) DO UPDATE SET ${updates}, answered_at = excluded.answered_at WHERE ${changed}`,
         )
         .run(raterId, itemId, ...REVIEW_QUESTIONS.map((q) => (answers[q] ? 1 : 0)), new Date().toISOString()),
     );
@@ -624,12 +701,18 @@ export class RatingStore {
       }));
   }
 
-  reviewAnswers(): ReviewAnswerRecord[] {
+  /**
+   * The quality-review answers: the latest of each rater × item (ordered by rater and item), or, for 'history', every
+   * answers saved that changed something, in the order they were saved.
+   */
+  reviewAnswers(which: 'latest' | 'history' = 'latest'): ReviewAnswerRecord[] {
+    const [table, time, order] =
+      which === 'latest' ? ['review_answers', 'answered_at', 'w.name, i.id'] : ['review_answer_events', 'at', 'r.id'];
     return this.db
       .prepare<[], { rater: string; system: string; instruction: string; answeredAt: string } & Record<ReviewQuestion, number>>(
-        `SELECT w.name AS rater, i.system, i.instruction, ${REVIEW_QUESTIONS.map((q) => `r.${q}`).join(', ')}, r.answered_at AS answeredAt
-         FROM review_answers r JOIN raters w ON w.id = r.rater_id JOIN review_items i ON i.id = r.item_id
-         ORDER BY w.name, i.id`,
+        `SELECT w.name AS rater, i.system, i.instruction, ${REVIEW_QUESTIONS.map((q) => `r.${q}`).join(', ')}, r.${time} AS answeredAt
+         FROM ${table} r JOIN raters w ON w.id = r.rater_id JOIN review_items i ON i.id = r.item_id
+         ORDER BY ${order}`,
       )
       .all()
       .map((row) => ({
@@ -655,12 +738,13 @@ export class RatingStore {
     });
   }
 
+  /** How far each rater is through the study; admins, who do not rate, only if an earlier version let them rate. */
   progress(study: Study = 'responses'): RaterProgress[] {
     const { items, answers } = STUDIES[study];
     return this.db
       .prepare<[], RaterProgress>(
         `SELECT w.name, count(r.item_id) AS rated, (SELECT count(*) FROM ${items}) AS total FROM raters w
-         LEFT JOIN ${answers} r ON r.rater_id = w.id GROUP BY w.id ORDER BY w.name`,
+         LEFT JOIN ${answers} r ON r.rater_id = w.id GROUP BY w.id HAVING w.is_admin = 0 OR count(r.item_id) > 0 ORDER BY w.name`,
       )
       .all();
   }
@@ -673,5 +757,16 @@ export class RatingStore {
          ORDER BY w.name, i.id`,
       )
       .all();
+  }
+
+  /** Every rating given or changed, in the order it happened. */
+  ratingHistory(): RatingEvent[] {
+    return this.db
+      .prepare<[], Omit<RatingEvent, 'from'> & { from: Rating | null }>(
+        `SELECT w.name AS rater, i.instruction_id AS instructionId, i.system, e.old_rating AS "from", e.new_rating AS "to", e.at
+         FROM rating_events e JOIN raters w ON w.id = e.rater_id JOIN items i ON i.id = e.item_id ORDER BY e.id`,
+      )
+      .all()
+      .map((row) => ({ ...row, from: row.from ?? undefined }));
   }
 }
