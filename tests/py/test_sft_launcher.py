@@ -7,6 +7,7 @@ machine without CUDA runs the ranks on the CPU (the job sets the Trainer's use_c
 
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,6 +84,7 @@ def adapter_weights(output_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def two_processes(tiny_llama_dir, tmp_path_factory):
     """One uninterrupted 2-process run, each rank's file writes traced (strace, one file per thread, named by rank)."""
+    assert shutil.which("strace"), "this test traces each rank with strace: `make strace` installs it"
     tmp_path = tmp_path_factory.mktemp("two-processes")
     params_file = job_file(tiny_llama_dir, tmp_path, "sft", TWO_PROCESSES)
     (tmp_path / "traces").mkdir()
