@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,8 +174,9 @@ def _cpu_rank_locations_are_the_cpu() -> None:
 
 def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
     """The newest Trainer checkpoint that was saved to the end. The Trainer writes checkpoint-N in place and
-    trainer_state.json last, so a process killed mid-save leaves a checkpoint-N without a readable state, which
-    transformers' get_last_checkpoint would pick and then fail to load (or load half of)."""
+    trainer_state.json last, so a process killed mid-save leaves a checkpoint-N without a readable state (or, under a
+    launcher, with another rank's RNG state cut short), which transformers' get_last_checkpoint would pick and then fail
+    to load (or load half of)."""
     if not checkpoints_dir.is_dir():
         return None
     steps = []
@@ -185,6 +187,10 @@ def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
         try:
             json.loads((entry / "trainer_state.json").read_text())
         except (OSError, ValueError):
+            continue
+        # Under a launcher every rank saves its RNG state, in no order with rank 0's files: a kill can cut another rank's
+        # file short after the state was written. torch.save writes a zip, whose directory comes last.
+        if not all(zipfile.is_zipfile(rng_state) for rng_state in entry.glob("rng_state*.pth")):
             continue
         steps.append((int(number), str(entry)))
     return max(steps)[1] if steps else None
