@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup build lock lint chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
+.PHONY: setup build lock lint chromium tmux strace test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
 
 # llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution: the first
 # setup on a machine compiles it (35 minutes wall, 17 of CPU, on 2 busy cores: README "Serving") into this wheel cache outside the
@@ -64,13 +64,17 @@ chromium:
 tmux:
 	@command -v tmux >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends tmux; }
 
+# Debian's strace, which traces each rank's file writes in the test of SFT under a launcher (tests/py/test_sft_launcher.py).
+strace:
+	@command -v strace >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends strace; }
+
 typecheck: setup
 	npx tsc --noEmit
 
 test-ts: setup chromium tmux
 	npx vitest run
 
-test-py: setup
+test-py: setup strace
 	$(PY) -m pytest -q tests/py
 
 test: lint typecheck test-ts test-py

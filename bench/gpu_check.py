@@ -1,9 +1,11 @@
 """The GPU check: the lab configs' model work at the paper's sizes, on one CUDA GPU, in under 10 minutes, no download.
 
+    bash bench/gpu_check.sh wheels             # here: the wheels that travel, into .whl/ (and their size against 64 MiB)
     bash bench/gpu_check.sh                    # on the device machine: $OUT gets gpu-check.json and gpu-check.md
-    .venv/bin/python bench/gpu_check.py --dry-run --out /tmp/x   # here, on a CPU: the same code on the rehearsal's tiny shapes
+    bash bench/gpu_check.sh --dry-run          # here, on a CPU: the same code on the rehearsal's tiny shapes
 
-It has NEVER RUN ON A GPU (no task so far has had one); `--dry-run` runs on every CPU (tests/py/test_gpu_check.py).
+It has NEVER RUN ON A GPU (no task so far has had one); `--dry-run` runs on every CPU (tests/py/test_gpu_check.py) and
+names, in its output, each check it skipped because it needs CUDA.
 
 What it does, through our own code (fixtures/rehearsal_models.py; py/refine_af: models, ppo, scorers, sft):
   1. makes random-weight models of the paper's shapes on the GPU in bf16 and saves them to local disk (about 19 GB):
@@ -11,25 +13,33 @@ What it does, through our own code (fixtures/rehearsal_models.py; py/refine_af: 
      its scripted head, so that greedy text parses), an oasst-rm-pythia-1.4b-shaped reward model and a
      t5-v1.1-large-shaped UniEval; no hub, no download; initialising 9 billion weights on an H200 takes seconds,
      writing them a minute or so;
-  2. loads the Llama as the lab config does (4-bit NF4 through bitsandbytes, `models.load_in_4bit`) and generates one
-     stage-1 batch (sampled) and one stage-3 batch (greedy);
-  3. runs PPO steps (rollout → reward model + UniEval scores → TRL step) with the paper's PPO settings;
+  2. loads the Llama as the lab config does (4-bit NF4 through bitsandbytes, `models.load_in_4bit`), counts its
+     Linear4bit layers and their quant type, and generates one stage-1 batch (sampled) and one stage-3 batch (greedy);
+  3. runs PPO steps with LoRA on the 4-bit policy (rollout → reward model + UniEval scores → TRL step) with the paper's
+     PPO settings;
   4. runs QLoRA SFT steps (HF Trainer) with the lab configs' SFT settings (the paper's, at an adapter's learning rate);
-and writes seconds per step, tokens per second and peak GPU memory per phase to <out>/gpu-check.json and gpu-check.md.
-A phase that fails is recorded with its error and the next one still runs.
+and writes seconds per step, tokens per second and, per phase, the peak GPU memory (torch.cuda.max_memory_allocated,
+reset at each phase's start) and whether the phase's memory was released after it (memory_allocated back to what it was
+before) to <out>/gpu-check.json and gpu-check.md. A phase that fails is recorded with its error and the next one still
+runs. bench/gpu_check.sh then runs `refine-af plan --calibrate` on the rehearsal's tiny models where that command exists.
 
 What travels to the device machine and how (/work/.library/device/README.md): the working tree (this repo, without
-runs/ and .venv) and at most 64 MiB of carried files; nothing can be downloaded there. Its image has Python 3.12 with
-torch 2.11 (CUDA 13), transformers 5.x, accelerate, peft, tokenizers 0.23, tensorboard; it has NO trl and NO bitsandbytes,
-and its transformers/tokenizers/huggingface-hub are newer than ours. So the wrapper installs carried wheels (pip download
---python-version 3.12 … into .whl/, see the device README) of our pins: transformers 4.57.6, tokenizers 0.22.2,
-huggingface-hub < 1, accelerate 1.15.0, peft 0.21.2, trl 0.11.4, bitsandbytes 0.50.2 (CUDA 13 binaries; 43 MB, which
-with the rest stays under the 64 MiB carry limit) and trl's needs (datasets, dill, multiprocess, tyro …).
+runs/, .venv and node_modules: about 2.6 MiB) and at most 64 MiB in all with the carried files; nothing can be
+downloaded there. Its image has Python 3.12 (itself a virtual environment, /opt/torch/.venv) with torch 2.11 (CUDA 13),
+transformers 5.x, accelerate, peft, tokenizers 0.23, tensorboard; it has NO trl and NO bitsandbytes, and its
+transformers/tokenizers/huggingface-hub are newer than ours. So the wrapper installs carried wheels of our pins into a
+folder first on PYTHONPATH: transformers 4.57.6, tokenizers 0.22.2, huggingface-hub 0.36.2, accelerate 1.15.0,
+peft 0.21.2, trl 0.11.4 (312 KiB), bitsandbytes 0.50.2 (42 MiB, CUDA 13 binaries) and trl's needs (datasets, dill,
+multiprocess, tyro …): 58.8 MiB of wheels, 61.4 MiB with the working tree, under the limit (measured 2026-12-03 by
+`bash bench/gpu_check.sh wheels`, which fails if a new pin pushes it over). Every package those wheels require is either
+carried or in the image's package list; their versions against the image's (numpy 2.5, fsspec, pyarrow) are unchecked.
 What cannot be done as pinned:
   * if bitsandbytes cannot load there, the check runs the same steps in bf16 and says so in its output
     (`quantization: none`), which still measures the PPO/SFT path but not NF4's speed or memory.
   * the real checkpoints (Llama-2-7b-hf, oasst-rm-2.1-pythia-1.4b, unieval-dialog) cannot travel (GBs, gated): the
     weights are random, so the numbers are speed and memory, never quality.
+  * `plan --calibrate` needs Node and the package's node_modules, which do not travel (node_modules is not in the
+    working tree, and the image has no Node as far as its package list says): there it is reported as skipped.
 """
 
 from __future__ import annotations
@@ -117,25 +127,47 @@ def instance_prompt(instruction: str) -> str:
     return template("instance_generation_input_first.txt").replace("{{instruction}}", instruction.strip())
 
 
+# What a phase holds on the GPU once it is over, above what was there before it, that still counts as released: the CUDA
+# context and cuBLAS workspaces are not PyTorch allocations, so this is slack for allocator rounding only.
+RELEASE_SLACK_GIB = 0.05
+
+
+def gib(size: int) -> float:
+    return round(size / 2**30, 3)
+
+
 class Report:
     def __init__(self, device: str):
         self.device = device
         self.phases: dict[str, dict] = {}
+        # What the dry run could not check, each with why; the device run leaves it empty.
+        self.skipped: list[str] = []
+
+    def skip(self, what: str) -> None:
+        self.skipped.append(what)
+        print(f"[gpu-check] SKIPPED (needs CUDA): {what}", flush=True)
 
     def phase(self, name: str, run) -> None:
-        """Run one phase; record its numbers, its peak GPU memory and its wall time, or its error."""
+        """Run one phase; record its numbers, its wall time, or its error, and on a GPU its peak memory (the peak is
+        reset at the start of each phase) and whether its memory was released once its models were dropped."""
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
+            held_before = torch.cuda.memory_allocated()
         started = time.perf_counter()
         try:
             result = {"ok": True, **run()}
         except Exception as error:  # one failing phase must not hide the others' numbers
             result = {"ok": False, "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=8)}
         result["seconds"] = round(time.perf_counter() - started, 2)
-        gc.collect()  # the phase's models go before the next phase loads its own
+        # The phase's models go before the next phase loads its own, as the pipeline's stages release theirs.
+        gc.collect()
         if self.device == "cuda":
             torch.cuda.empty_cache()
-            result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            held_after = torch.cuda.memory_allocated()
+            result["peak_gpu_memory_gib"] = gib(torch.cuda.max_memory_allocated())
+            result["gpu_memory_before_gib"] = gib(held_before)
+            result["gpu_memory_after_gib"] = gib(held_after)
+            result["gpu_memory_released"] = held_after - held_before <= RELEASE_SLACK_GIB * 2**30
         self.phases[name] = result
         print(f"[gpu-check] {name}: {json.dumps({k: v for k, v in result.items() if k != 'traceback'})}", flush=True)
 
@@ -183,6 +215,10 @@ def main(argv: list[str] | None = None) -> dict:
         load_in_4bit = False
         quantization_note = f"none: bitsandbytes unavailable ({type(error).__name__}: {error})"
     report = Report(device)
+    if args.dry_run:
+        report.skip("4-bit NF4 loading, PPO with LoRA on a 4-bit policy, QLoRA SFT (bitsandbytes' 4-bit needs CUDA): they ran in float32")
+        report.skip("peak GPU memory per phase and its release between phases (torch.cuda)")
+        report.skip("the paper's shapes (7B Llama, 1.4B reward model, 0.8B UniEval): the rehearsal's tiny shapes ran")
     models = args.work / "models"
     tasks = seed_tasks()
 
@@ -212,8 +248,16 @@ def main(argv: list[str] | None = None) -> dict:
             stop=["\nTask:"],
         )
         info = loaded.info()
+        # The layers bitsandbytes quantised: the proof that the Llama ran in NF4, not only the flag that asked for it.
+        four_bit = [m.weight.quant_type for m in loaded.model.modules() if type(m).__name__ == "Linear4bit"]
         del loaded
-        return {"model": info, "stage1_batch": stage1, "stage3_batch": stage3}
+        return {
+            "model": info,
+            "linear4bit_layers": len(four_bit),
+            "quant_types": sorted(set(four_bit)),
+            "stage1_batch": stage1,
+            "stage3_batch": stage3,
+        }
 
     report.phase("generation", generation)
 
@@ -344,6 +388,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     summary = {
         "dry_run": args.dry_run,
+        "skipped_without_cuda": report.skipped,
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "torch": torch.__version__,
         "quantization": quantization_note,
@@ -362,6 +407,8 @@ def markdown(summary: dict) -> str:
         "",
         f"Device: {summary['device']}; torch {summary['torch']}; Llama quantization: {summary['quantization']}.",
         "Random weights of the paper's shapes: speed and memory only.",
+        "",
+        *(f"- skipped (needs CUDA): {what}" for what in summary["skipped_without_cuda"]),
         "",
         "| phase | ok | seconds | peak GPU GiB | numbers |",
         "| --- | --- | --- | --- | --- |",

@@ -316,8 +316,22 @@ def run_job(name: str, params_file: str) -> int:
         emit({"type": "result", "value": fn(params, emit)})
         return 0
     except BaseException as exc:  # noqa: BLE001
+        if not main_process:
+            # Only rank 0 emits events: another rank's failure would otherwise leave nothing but its exit code.
+            log.exception("job %s failed on rank %s", name, os.environ["RANK"])
         emit({"type": "error", "error": _error(exc)})
         return 1
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """A job under a launcher (accelerate launch, torchrun) joined torch.distributed's process group. Left to the
+    interpreter's exit, gloo's threads were destroyed while still running: std::terminate, SIGABRT, a rank that finished
+    its work reported as failed (seen under strace, where exits are slower)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 # Every log record leaves Python as one line: this prefix, then JSON with its level, logger name and message (a traceback

@@ -11,10 +11,12 @@ Trainer reads the distributed environment; only rank 0 emits and saves).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -158,10 +160,23 @@ def _trusting_own_checkpoints():
     )
 
 
+@functools.cache
+def _cpu_rank_locations_are_the_cpu() -> None:
+    """Under a launcher, transformers 4.57 loads a resumed optimizer with map_location=args.device, which on CPUs is
+    'cpu:<rank>', a location torch.load does not know ("don't know how to restore data location … cpu:0"): the resume of
+    a several-process CPU run failed. Such a location is the CPU (a GPU's 'cuda:<rank>' needs nothing)."""
+
+    def on_the_cpu(storage, location: str):
+        return storage if location.startswith("cpu:") else None
+
+    torch.serialization.register_package(30, lambda storage: None, on_the_cpu)
+
+
 def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
     """The newest Trainer checkpoint that was saved to the end. The Trainer writes checkpoint-N in place and
-    trainer_state.json last, so a process killed mid-save leaves a checkpoint-N without a readable state, which
-    transformers' get_last_checkpoint would pick and then fail to load (or load half of)."""
+    trainer_state.json last, so a process killed mid-save leaves a checkpoint-N without a readable state (or, under a
+    launcher, with another rank's RNG state cut short), which transformers' get_last_checkpoint would pick and then fail
+    to load (or load half of)."""
     if not checkpoints_dir.is_dir():
         return None
     steps = []
@@ -172,6 +187,10 @@ def last_complete_checkpoint(checkpoints_dir: Path) -> str | None:
         try:
             json.loads((entry / "trainer_state.json").read_text())
         except (OSError, ValueError):
+            continue
+        # Under a launcher every rank saves its RNG state, in no order with rank 0's files: a kill can cut another rank's
+        # file short after the state was written. torch.save writes a zip, whose directory comes last.
+        if not all(zipfile.is_zipfile(rng_state) for rng_state in entry.glob("rng_state*.pth")):
             continue
         steps.append((int(number), str(entry)))
     return max(steps)[1] if steps else None
@@ -221,6 +240,8 @@ def train(params: dict, emit: Emit) -> dict:
     )
     trainer.remove_callback(PrinterCallback)  # the event callback reports the logs; no second copy on stderr
     resume_from = last_complete_checkpoint(checkpoints_dir)
+    if device == "cpu":
+        _cpu_rank_locations_are_the_cpu()
     if "tensorboard" in args.report_to:
         # TensorBoard's purge marker: the steps an earlier (interrupted) run logged after this run's starting point are
         # dropped from the curves, so this run's steps replace them instead of showing twice.

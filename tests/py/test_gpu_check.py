@@ -24,4 +24,10 @@ def test_the_dry_run_goes_through_every_phase_and_writes_json_and_markdown(tmp_p
     assert phases["generation"]["stage1_batch"]["new_tokens"] > 0 and phases["generation"]["stage3_batch"]["prompts"] == 16
     assert phases["ppo"]["seconds_per_step"] > 0 and phases["sft"]["steps"] == 1
     assert (tmp_path / "work" / "tensorboard" / "rlaf").is_dir() and (tmp_path / "work" / "tensorboard" / "sft").is_dir()
-    assert "| ppo | yes |" in (tmp_path / "out" / "gpu-check.md").read_text()
+    report = (tmp_path / "out" / "gpu-check.md").read_text()
+    assert "| ppo | yes |" in report
+    # What needs CUDA is named as skipped, in the JSON and the report, rather than passing silently as if it had run.
+    skipped = summary["skipped_without_cuda"]
+    assert any("NF4" in s and "QLoRA" in s for s in skipped) and any("release" in s for s in skipped)
+    assert all(f"- skipped (needs CUDA): {s}" in report for s in skipped)
+    assert phases["generation"]["linear4bit_layers"] == 0 and "gpu_memory_released" not in phases["sft"]

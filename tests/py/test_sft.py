@@ -170,6 +170,18 @@ def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
             (directory / "trainer_state.json").write_text(state)
     (tmp_path / "checkpoint-x").mkdir()
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+    # Under a launcher every rank saves its RNG state, in no order with rank 0's trainer_state.json: a newer checkpoint whose
+    # state is whole but whose rank-1 RNG file was cut short by the kill is not resumed from (loading it would fail every rerun).
+    for step in (10, 16):
+        (tmp_path / f"checkpoint-{step}").mkdir(exist_ok=True)
+        for rank in (0, 1):
+            torch.save({"python": list(range(100))}, tmp_path / f"checkpoint-{step}" / f"rng_state_{rank}.pth")
+    (tmp_path / "checkpoint-16" / "trainer_state.json").write_text('{"global_step": 16}')
+    whole = (tmp_path / "checkpoint-16" / "rng_state_1.pth").read_bytes()
+    (tmp_path / "checkpoint-16" / "rng_state_1.pth").write_bytes(whole[: len(whole) // 2])
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+    (tmp_path / "checkpoint-16" / "rng_state_1.pth").write_bytes(whole)
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-16")
 
 
 def test_killed_after_the_last_checkpoint_it_saves_that_model_without_an_extra_step(tiny_llama_dir, tmp_path):

@@ -1,5 +1,5 @@
 /** Stage 3 and SFT end to end on a tiny random Llama (built by the pytest helper): real jobs, real worker, real files. */
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,7 +9,7 @@ import type { ConfigInput } from '../../ts/config/schema.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { withStageContext } from '../../ts/stages/context.js';
 import { generateInstances } from '../../ts/stages/instances.js';
-import { runSft } from '../../ts/stages/sft.js';
+import { runSft, sftModelTemplates, sftPromptTemplates } from '../../ts/stages/sft.js';
 import type { IftRecord } from '../../ts/stats/dataset.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-stage3-'));
@@ -105,6 +105,27 @@ describe('SFT through runJob on a tiny model, then stage 3 with its adapter', ()
     const run = await withStageContext(cfg, (ctx) => runSft(ctx, { datasetFile, evalDatasetFile: datasetFile }));
     expect(readFileSync(join(run.outDir, 'eval.jsonl'), 'utf8')).toBe(readFileSync(run.trainFile, 'utf8'));
     expect(run.result.eval_loss_after!).toBeLessThan(0.8 * run.result.eval_loss_before!);
+  });
+
+  it('fine-tunes every weight with sft.lora: null: a whole model that evaluation recognises as ours, no adapter', async () => {
+    const cfg = config(join(dir, 'sft-full'), { sft: { lora: null } });
+    const run = await withStageContext(cfg, (ctx) => runSft(ctx, { datasetFile }));
+    expect(run.result.adapter).toBe(false);
+    expect(run.result.model_dir).toBe(join(run.outDir, 'model'));
+    expect(run.result.merged_dir).toBeNull();
+    expect(readdirSync(run.result.model_dir)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json']));
+    expect(readdirSync(run.result.model_dir)).not.toContain('adapter_config.json');
+    expect(readFileSync(join(run.result.model_dir, 'model.safetensors'))).not.toEqual(readFileSync(join(tinyModel, 'model.safetensors')));
+    const curve = run.result.loss_curve.map((p) => p.loss);
+    expect(curve.at(-1)!).toBeLessThan(0.8 * curve[0]!);
+    // Evaluation and stage 3 take the directory as a model of our SFT (its training prompts), as they take an adapter.
+    expect(sftModelTemplates(run.result.model_dir)?.templates).toEqual(sftPromptTemplates(cfg.sft));
+    const loads = await execa(defaultPython, [
+      '-c',
+      'import sys; from transformers import AutoModelForCausalLM; print(type(AutoModelForCausalLM.from_pretrained(sys.argv[1])).__name__)',
+      run.result.model_dir,
+    ]);
+    expect(loads.stdout.trim()).toBe('LlamaForCausalLM');
   });
 
   it('stage 3 generates with the adapter, resumes exactly after a torn write, and refuses the wrong policy', async () => {
