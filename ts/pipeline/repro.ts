@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { resolveBackends } from '../backends/engine.js';
 import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import { ConfigError } from '../config/load.js';
@@ -388,11 +389,14 @@ function humanEvaluationResults(db: string, dir: string): ReproResults['humanEva
 export function runRepro(config: Config, baseline: Config, options: ReproOptions = {}): Promise<ReproSummary> {
   const dir = reproDir(config);
   checkComparable(config, baseline);
-  const arms = [armOf('refine-af', config), armOf('self-instruct', baseline)];
   const ledger = new Ledger(join(dir, 'repro.json'), 'steps', options, 'repro ');
+  const completedArms = [armOf('refine-af', config), armOf('self-instruct', baseline)];
   // One worker for every model of every step, each model unloaded after its step.
   return withWorker(config, async (worker) => {
-    const reports = await evaluateOnSuperNi(ledger, worker, config, arms, dir);
+    // Each arm's evaluations run on the engine its `backend: auto` resolves to here; the steps hash it (eval.backend).
+    const arms: Arm[] = [];
+    for (const arm of completedArms) arms.push({ ...arm, config: await resolveBackends(arm.config, worker) });
+    const reports = await evaluateOnSuperNi(ledger, worker, arms[0]!.config, arms, dir);
     const { tableII, tableIII } = compareArms(arms, reports, dir);
     const stats = await analyseBothDatasets(ledger, config, arms, dir);
     const { db, runs } = await prepareHumanEvaluation(ledger, worker, arms, dir);
