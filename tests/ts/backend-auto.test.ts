@@ -84,6 +84,9 @@ describe('refine-af doctor', () => {
     expect(gguf.all).toMatch(/instances: local \(auto\) — no CUDA, and the stage applies a peft adapter/);
     expect(gguf.all).toMatch(/eval: local \(auto\)/);
     expect(gguf.all).toMatch(/faster: on a GPU machine, install vLLM \(`make vllm`/);
+    // The schema's count is the paper's 15,000: stage 3 on the local worker is warned of, stage 1 on llama.cpp is not.
+    expect(gguf.all).toMatch(/WARNING: instances: 15,000 instructions to answer on the local worker/);
+    expect(gguf.all).not.toMatch(/WARNING: instructions:/);
     expect(gguf.all).toMatch(/\nready\n/);
 
     const scripted = buildGenerator(root);
@@ -94,6 +97,7 @@ describe('refine-af doctor', () => {
     ]);
     expect(notGguf.exitCode, notGguf.all).toBe(0);
     expect(notGguf.all).toMatch(/instructions: local \(auto\) — no CUDA, and the model is not a \.gguf file/);
+    expect(notGguf.all).toMatch(/WARNING: instructions: 15,000 instructions on the local worker/);
   });
 
   it('lists every model that does not resolve and a missing benchmark, each with its config key, and exits 1', async () => {

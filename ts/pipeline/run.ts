@@ -204,7 +204,10 @@ function pipelineSteps(config: Config): { stage: StageDefinition; step: LedgerSt
   });
 }
 
-/** What run.json records as each stage's input hash for this config (a stage recorded under another one is refused). */
+/**
+ * What run.json records as each stage's input hash for this config, its `backend: auto` resolved (resolveBackends);
+ * a stage recorded under another one is refused.
+ */
 export function stageHashes(config: Config): Partial<Record<StageName, string>> {
   return Object.fromEntries(pipelineSteps(config).map(({ stage, hash }) => [stage.name, hash]));
 }
