@@ -48,7 +48,7 @@ export function chooseEngine(facts: EngineFacts): EngineChoice {
   if (facts.gguf && !facts.adapter) {
     return {
       kind: 'llama_cpp',
-      why: 'no CUDA, a .gguf model and no adapter: llama.cpp (4-5x the torch worker on 2 CPU cores, BENCHMARKS.md)',
+      why: "no CUDA, a .gguf model and no adapter: llama.cpp kept 4.7x the torch worker's instructions per minute on 2 CPU cores (BENCHMARKS.md)",
       faster: INSTALL_VLLM,
     };
   }

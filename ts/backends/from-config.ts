@@ -19,8 +19,8 @@ import type { GenerationBackend } from './types.js';
 export type BackendKind = (typeof GENERATION_BACKENDS)[number];
 /** What a stage generates on once `auto` is resolved (ts/backends/engine.ts). */
 export type EngineKind = Exclude<BackendKind, 'auto'>;
-export type GeneratingStage = 'instructions' | 'instances' | 'eval' | 'responses';
-export const GENERATING_STAGE_NAMES = ['instructions', 'instances', 'eval', 'responses'] as const satisfies readonly GeneratingStage[];
+export const GENERATING_STAGE_NAMES = ['instructions', 'instances', 'eval', 'responses'] as const;
+export type GeneratingStage = (typeof GENERATING_STAGE_NAMES)[number];
 
 interface GeneratingStageSettings {
   /** The config section whose `backend` chooses the stage's backend. */
