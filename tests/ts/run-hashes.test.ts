@@ -189,6 +189,9 @@ describe('run.json hashes everything that changes a stage', () => {
     expect(output).toMatch(
       /step instructions was made from other inputs .*an engine that backend auto resolved differently on this machine/,
     );
+    // Before any work, the run warns of stage 3's paper-scale count (the schema's 15,000) on the local worker; stage 1 is on llama.cpp.
+    expect(output).toMatch(/instances: 15,000 instructions to answer on the local worker/);
+    expect(output).not.toMatch(/instructions: 15,000 instructions on the local worker/);
   });
 
   const texts: [string, StageName, string][] = [
