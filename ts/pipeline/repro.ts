@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { resolveBackends } from '../backends/engine.js';
-import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
+import { stageBackendSpec, stageEngineInputs, withStageBackend, withWorker } from '../backends/from-config.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -156,6 +156,7 @@ async function evaluateOnSuperNi(
     const outDir = join(dir, 'superni', label);
     const inputs = {
       settings,
+      engine: stageEngineInputs(config, 'eval'),
       data_dir: resolve(dataDir),
       model: config.models.generator,
       adapter: adapter ?? null,
@@ -309,6 +310,7 @@ async function prepareHumanEvaluation(
     const inputs = {
       max_new_tokens: config.human_eval.decoding.max_new_tokens,
       sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input],
+      engine: stageEngineInputs(config, 'responses'),
       model: config.models.generator,
       adapter: full.adapter,
       upstream: full.upstream,
