@@ -71,20 +71,16 @@ const countsText = (counts: Record<string, number>) =>
 
 program
   .command('doctor')
-  .description('check the Python worker, torch/CUDA and that the configured models resolve')
+  .description(
+    "check everything a config needs here (the Python worker, torch/CUDA, every model, the benchmark, each stage's engine) and say which engine each generating stage runs on and why; exits 1 listing every problem with its config key",
+  )
   .addOption(configOption())
   .addOption(jsonOption())
   .action(async (options: { config: string; json?: boolean }) => {
-    const { doctor } = await import('./commands/doctor.js');
+    const { doctor, formatDoctorReport } = await import('./commands/doctor.js');
     const report = await doctor(await commandConfig(options.config));
-    await finish(options, report, ({ python, models }) =>
-      [
-        `ready: Python ${python.python}, torch ${python.torch}, ${python.cuda_available ? `${python.cuda_devices} CUDA device(s)` : 'no CUDA (CPU)'}`,
-        ...Object.entries(models).map(
-          ([role, model]) => `  ${role}: ${model.ref} → ${model.kind} ${model.gguf_file ? `${model.path}/${model.gguf_file}` : model.path}`,
-        ),
-      ].join('\n'),
-    );
+    await finish(options, report, formatDoctorReport);
+    if (report.problems.length > 0) process.exitCode = 1;
   });
 
 program

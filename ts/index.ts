@@ -4,6 +4,7 @@
  * (tests/ts/public-api.test.ts checks both). Internals are imported from their modules.
  */
 
+export { chooseEngine, type EngineChoice, type EngineFacts, resolveBackends } from './backends/engine.js';
 export {
   openStageBackend,
   type StageBackendSpec,
@@ -21,7 +22,7 @@ export type { Decoding } from './bridge/contract.js';
 export { BridgeError, ContractError, ParameterError, PythonError, WorkerDiedError, WorkerTimeoutError } from './bridge/errors.js';
 export { PythonWorker, type WorkerOptions } from './bridge/worker.js';
 export { type DedupFilesOptions, type DedupSummary, dedupFiles } from './commands/dedup.js';
-export { doctor } from './commands/doctor.js';
+export { type DoctorReport, doctor, formatDoctorReport } from './commands/doctor.js';
 export { generateText } from './commands/generate-text.js';
 export { ConfigError, loadConfig, parseConfig } from './config/load.js';
 export { configReference } from './config/reference.js';

@@ -219,12 +219,21 @@ describe('refine-af repro', () => {
   }, 300_000);
 
   it('refuses a step whose inputs changed unless --force, and a config without eval.data_dir, naming the key', async () => {
+    const original = parse(readFileSync(files.refineAf, 'utf8'));
     const config = parse(readFileSync(files.refineAf, 'utf8'));
     config.eval.decoding.max_new_tokens = 8;
     writeFileSync(files.refineAf, stringify(config));
     const changed = await repro('--resume');
     expect(changed.exitCode).toBe(1);
     expect(String(changed.all)).toMatch(/step superni\/base was made from other inputs .*pass --force to redo it/);
+    config.eval.decoding.max_new_tokens = original.eval.decoding.max_new_tokens;
+
+    // The responses are hashed with the engine that generated them (human_eval.backend, or what auto resolved to).
+    config.human_eval = { ...config.human_eval, backend: 'openai' };
+    writeFileSync(files.refineAf, stringify(config));
+    const otherEngine = await repro('--resume');
+    expect(otherEngine.exitCode).toBe(1);
+    expect(String(otherEngine.all)).toMatch(/step responses\/refine-af was made from other inputs/);
 
     config.eval.data_dir = null;
     writeFileSync(files.refineAf, stringify(config));

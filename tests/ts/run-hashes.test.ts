@@ -175,6 +175,25 @@ describe('run.json hashes everything that changes a stage', () => {
     ).toBeNull();
   });
 
+  it('hashes the engine backend auto resolves to on this machine, so a run resumed where it resolves differently is refused', async () => {
+    // The embedded generator is a .gguf and this machine has no CUDA: stage 3 applies the PPO adapter, so auto resolves
+    // to the local worker the run was recorded on; stage 1 applies none, so auto resolves to llama.cpp, not the recorded local.
+    expect(
+      await refusedStage(baseConfig(), (r) => {
+        r.instances!.backend = 'auto';
+      }),
+    ).toBeNull();
+    const run = completedRun(baseConfig());
+    run.raw.instructions!.backend = 'auto';
+    const output = String((await startRun(run.write())).all);
+    expect(output).toMatch(
+      /step instructions was made from other inputs .*an engine that backend auto resolved differently on this machine/,
+    );
+    // Before any work, the run warns of stage 3's paper-scale count (the schema's 15,000) on the local worker; stage 1 is on llama.cpp.
+    expect(output).toMatch(/instances: 15,000 instructions to answer on the local worker/);
+    expect(output).not.toMatch(/instructions: 15,000 instructions on the local worker/);
+  });
+
   const texts: [string, StageName, string][] = [
     ["stage 1's template", 'instructions', files.instructionsTemplate],
     ['the seed tasks', 'instructions', files.seedTasks],

@@ -10,19 +10,21 @@ import { PythonWorker } from '../bridge/worker.js';
 import { ConfigError } from '../config/load.js';
 import { modelLoading, type QuantizedStage } from '../config/model-loading.js';
 import type { Config, GENERATION_BACKENDS } from '../config/schema.js';
-import { defaultPython } from '../paths.js';
+import { defaultPython, findExecutable } from '../paths.js';
 import { LocalWorkerBackend } from './local.js';
 import { OpenAICompletionsBackend } from './openai.js';
 import { type ManagedServer, startServer } from './servers.js';
 import type { GenerationBackend } from './types.js';
 
 export type BackendKind = (typeof GENERATION_BACKENDS)[number];
-export type GeneratingStage = 'instructions' | 'instances' | 'eval' | 'responses';
+/** What a stage generates on once `auto` is resolved (ts/backends/engine.ts). */
+export type EngineKind = Exclude<BackendKind, 'auto'>;
+export const GENERATING_STAGE_NAMES = ['instructions', 'instances', 'eval', 'responses'] as const;
+export type GeneratingStage = (typeof GENERATING_STAGE_NAMES)[number];
 
 interface GeneratingStageSettings {
-  /** The config key that chose the stage's backend, for error messages. */
-  key: string;
-  kind: (config: Config) => BackendKind;
+  /** The config section whose `backend` chooses the stage's backend. */
+  section: 'instructions' | 'instances' | 'eval' | 'human_eval';
   /** Prompts per generate call of the local worker. */
   batchSize: (config: Config) => number;
   /** Whose models.load_in_4bit entry applies. */
@@ -31,37 +33,50 @@ interface GeneratingStageSettings {
 
 /** Where each generating stage's backend settings live in the config. */
 const GENERATING_STAGES: Record<GeneratingStage, GeneratingStageSettings> = {
-  instructions: {
-    key: 'instructions.backend',
-    kind: (c) => c.instructions.backend,
-    batchSize: (c) => c.instructions.request_batch_size,
-    quantized: 'instructions',
-  },
-  instances: {
-    key: 'instances.backend',
-    kind: (c) => c.instances.backend,
-    batchSize: (c) => c.instances.batch_size,
-    quantized: 'instances',
-  },
-  eval: { key: 'eval.backend', kind: (c) => c.eval.backend, batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
-  responses: { key: 'human_eval.backend', kind: (c) => c.human_eval.backend, batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
+  instructions: { section: 'instructions', batchSize: (c) => c.instructions.request_batch_size, quantized: 'instructions' },
+  instances: { section: 'instances', batchSize: (c) => c.instances.batch_size, quantized: 'instances' },
+  eval: { section: 'eval', batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
+  responses: { section: 'human_eval', batchSize: (c) => c.eval.batch_size, quantized: 'eval' },
 };
 
+/** The config key that chooses `stage`'s backend, for messages. */
+export const stageBackendKey = (stage: GeneratingStage) => `${GENERATING_STAGES[stage].section}.backend`;
+
+/** The backend `stage`'s section names, `auto` included. */
+export const namedBackend = (config: Config, stage: GeneratingStage): BackendKind => config[GENERATING_STAGES[stage].section].backend;
+
+/** `config` with `stage`'s backend set to `kind`. */
+export function withStageBackendKind(config: Config, stage: GeneratingStage, kind: EngineKind): Config {
+  const section = GENERATING_STAGES[stage].section;
+  return { ...config, [section]: { ...config[section], backend: kind } };
+}
+
+/** The engine `stage` generates on; a config whose backend is still `auto` is refused (resolveBackends resolves it). */
+export function stageKind(config: Config, stage: GeneratingStage): EngineKind {
+  const kind = namedBackend(config, stage);
+  if (kind === 'auto') {
+    throw ConfigError.at(
+      stageBackendKey(stage),
+      `${stageBackendKey(stage)} is auto: resolve it with resolveBackends(config, worker) first`,
+    );
+  }
+  return kind;
+}
+
 /**
- * What of a generating stage's engine changes what it generates: how the model is loaded and, on a server, how it is
- * served. Hardware choices that do not (port, thread count, tensor parallelism, batch size) are left out, so a stage
- * resumes on another machine.
+ * What of a generating stage's engine changes what it generates: the engine itself (with `auto`, the one it resolved
+ * to on this machine), how the model is loaded and, on a server, how it is served. Hardware choices that do not (port,
+ * thread count, tensor parallelism, batch size) are left out, so a stage resumes on another machine with the same engine.
  */
 export function stageEngineInputs(config: Config, stage: GeneratingStage) {
-  const settings = GENERATING_STAGES[stage];
-  const kind = settings.kind(config);
+  const kind = stageKind(config, stage);
   const serving = {
     local: null,
     openai: { model: config.openai.model },
     llama_cpp: { n_ctx: config.server.llama_cpp.n_ctx, extra_args: config.server.llama_cpp.extra_args },
     vllm: { extra_args: config.server.vllm.extra_args },
   }[kind];
-  return { kind, loading: modelLoading(config.models, settings.quantized), serving };
+  return { kind, loading: modelLoading(config.models, GENERATING_STAGES[stage].quantized), serving };
 }
 
 /** The worker a config asks for: its interpreter and per-method timeouts (its log level follows the terminal's). */
@@ -94,7 +109,7 @@ export interface StageModel {
 
 export interface StageBackendSpec extends Required<Omit<StageModel, 'signal'>> {
   stage: GeneratingStage;
-  kind: BackendKind;
+  kind: EngineKind;
   /** Prompts per generate call of the local worker. */
   batchSize: number;
   signal?: AbortSignal;
@@ -102,11 +117,10 @@ export interface StageBackendSpec extends Required<Omit<StageModel, 'signal'>> {
 
 /** The backend `stage`'s section of `config` asks for, generating with `model`. */
 export function stageBackendSpec(config: Config, stage: GeneratingStage, model: StageModel): StageBackendSpec {
-  const settings = GENERATING_STAGES[stage];
   return {
     stage,
-    kind: settings.kind(config),
-    batchSize: settings.batchSize(config),
+    kind: stageKind(config, stage),
+    batchSize: GENERATING_STAGES[stage].batchSize(config),
     worker: model.worker,
     handle: model.handle,
     model: model.model ?? config.models.generator,
@@ -153,8 +167,8 @@ export async function openStageBackend(config: Config, spec: StageBackendSpec): 
     case 'vllm': {
       if (spec.kind === 'llama_cpp' && spec.adapter !== null) {
         throw ConfigError.at(
-          GENERATING_STAGES[spec.stage].key,
-          `${GENERATING_STAGES[spec.stage].key} is llama_cpp, but this stage generates with the peft adapter ${spec.adapter}, which llama.cpp's server cannot apply; ` +
+          stageBackendKey(spec.stage),
+          `${stageBackendKey(spec.stage)} is llama_cpp, but this stage generates with the peft adapter ${spec.adapter}, which llama.cpp's server cannot apply; ` +
             'use local, vllm, or openai with a server that serves the adapter (vLLM: --enable-lora --lora-modules NAME=DIR)',
         );
       }
@@ -194,15 +208,32 @@ function servedAdapterName(config: Config, spec: StageBackendSpec): string {
   const entry = Object.entries(config.openai.adapters).find(([, dir]) => resolve(dir) === wanted);
   if (entry === undefined) {
     throw ConfigError.at(
-      [GENERATING_STAGES[spec.stage].key, 'openai.adapters'],
-      `${GENERATING_STAGES[spec.stage].key} is openai, and this stage generates with the adapter ${wanted}, which openai.adapters does not name; ` +
+      [stageBackendKey(spec.stage), 'openai.adapters'],
+      `${stageBackendKey(spec.stage)} is openai, and this stage generates with the adapter ${wanted}, which openai.adapters does not name; ` +
         `add it (openai.adapters: {NAME: ${wanted}}) and serve it (vLLM: --enable-lora --lora-modules NAME=${wanted})`,
     );
   }
   return entry[0];
 }
 
+/** Why server.vllm.command cannot start vLLM on this machine (its program is nowhere), or null when it can. */
+export function vllmCommandProblem(config: Config): string | null {
+  const program = config.server.vllm.command[0]!;
+  if (findExecutable(program) !== null) return null;
+  return (
+    `server.vllm.command's program ${program} is not found (${program.includes('/') ? 'no executable there' : 'not on PATH'}): ` +
+    'vLLM is not installed here; on a GPU machine `make vllm` installs it, then set server.vllm.command: [.venv-vllm/bin/vllm, serve]'
+  );
+}
+
 async function startStageServer(config: Config, spec: StageBackendSpec): Promise<ManagedServer> {
+  const vllmMissing = spec.kind === 'vllm' ? vllmCommandProblem(config) : null;
+  if (vllmMissing !== null) {
+    throw ConfigError.at(
+      [stageBackendKey(spec.stage), 'server.vllm.command'],
+      `${stageBackendKey(spec.stage)} is vllm, but ${vllmMissing}`,
+    );
+  }
   const resolved = await spec.worker.call('resolve_model', { ref: spec.model });
   const weights = resolved.gguf_file === null ? resolved.path : `${resolved.path}/${resolved.gguf_file}`;
   const port = config.server.port ?? (await freePort());
@@ -211,8 +242,8 @@ async function startStageServer(config: Config, spec: StageBackendSpec): Promise
   if (spec.kind === 'llama_cpp') {
     if (resolved.gguf_file === null) {
       throw ConfigError.at(
-        [GENERATING_STAGES[spec.stage].key, 'models.generator'],
-        `${GENERATING_STAGES[spec.stage].key} is llama_cpp, which serves .gguf files, but ${spec.model} resolved to ${resolved.path}, which has none`,
+        [stageBackendKey(spec.stage), 'models.generator'],
+        `${stageBackendKey(spec.stage)} is llama_cpp, which serves .gguf files, but ${spec.model} resolved to ${resolved.path}, which has none`,
       );
     }
     const settings = config.server.llama_cpp;

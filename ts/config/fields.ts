@@ -8,15 +8,21 @@ export const EMBEDDED_DEFAULT_MODEL = 'embedded:smollm2-135m-instruct';
 // A source shared by several keys.
 export const SELF_INSTRUCT_INSTANCES = library('Self-Instruct generate_instances.py');
 
-/** Where a generating stage runs (README "Serving"): one choice per stage, every backend behind GenerationBackend. */
-export const GENERATION_BACKENDS = ['local', 'openai', 'vllm', 'llama_cpp'] as const;
+/**
+ * Where a generating stage runs (README "Serving"): one choice per stage, every backend behind GenerationBackend. `auto`
+ * is resolved once per run, on the machine, into one of the others (ts/backends/engine.ts).
+ */
+export const GENERATION_BACKENDS = ['auto', 'local', 'openai', 'vllm', 'llama_cpp'] as const;
 export const generationBackend = (stage: string, fallback: (typeof GENERATION_BACKENDS)[number], source: ReturnType<typeof ours>) =>
   z
     .enum(GENERATION_BACKENDS)
     .default(fallback)
     .describe(
       `Generation backend of ${stage}: local (the Python worker, models section), openai (running OpenAI-compatible servers, openai section), ` +
-        'vllm or llama_cpp (a server this stage starts and stops, server section).',
+        'vllm or llama_cpp (a server this stage starts and stops, server section), or auto: vllm where CUDA and vLLM are ' +
+        '(server.vllm.command), llama_cpp for a .gguf model on a CPU when the stage applies no adapter, local otherwise; ' +
+        "the engine it resolves to is part of the stage's hash (`refine-af doctor` says which and why). The lab configs " +
+        'name auto; the default stays local so that a config naming nothing runs the same engine on every machine.',
     )
     .meta(source);
 

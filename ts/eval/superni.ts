@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { resolveBackends } from '../backends/engine.js';
 import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
 import type { GenerationBackend } from '../backends/types.js';
 import { type Decoding, GREEDY } from '../bridge/contract.js';
@@ -344,19 +345,20 @@ export async function evalSuperNi(config: Config, options: EvalSuperNiOptions): 
 
 /** Load `model` (plus `adapter`) on eval.backend with a worker of its own and evaluate it; all is closed afterwards. */
 export function evalSuperNiModel(config: Config, options: Omit<EvalSuperNiOptions, 'backend'>): Promise<SuperNiReport> {
-  return withWorker(config, (worker) =>
-    withStageBackend(
-      config,
-      stageBackendSpec(config, 'eval', {
+  return withWorker(config, async (worker) => {
+    const resolved = await resolveBackends(config, worker);
+    return withStageBackend(
+      resolved,
+      stageBackendSpec(resolved, 'eval', {
         worker,
         handle: 'superni-eval',
         model: options.model,
         adapter: options.adapter,
         signal: options.signal,
       }),
-      (backend) => evalSuperNi(config, { ...options, backend }),
-    ),
-  );
+      (backend) => evalSuperNi(resolved, { ...options, backend }),
+    );
+  });
 }
 
 /** Score an existing predictions file (lines {"id", "task", "prediction"}) and write the report to `outDir`. */

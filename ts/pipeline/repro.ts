@@ -17,7 +17,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { stageBackendSpec, withStageBackend, withWorker } from '../backends/from-config.js';
+import { resolveBackends } from '../backends/engine.js';
+import { stageBackendSpec, stageEngineInputs, withStageBackend, withWorker } from '../backends/from-config.js';
 import type { PythonWorker } from '../bridge/worker.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -155,6 +156,7 @@ async function evaluateOnSuperNi(
     const outDir = join(dir, 'superni', label);
     const inputs = {
       settings,
+      engine: stageEngineInputs(config, 'eval'),
       data_dir: resolve(dataDir),
       model: config.models.generator,
       adapter: adapter ?? null,
@@ -308,6 +310,7 @@ async function prepareHumanEvaluation(
     const inputs = {
       max_new_tokens: config.human_eval.decoding.max_new_tokens,
       sft_prompts: [config.sft.prompt_template, config.sft.prompt_template_no_input],
+      engine: stageEngineInputs(config, 'responses'),
       model: config.models.generator,
       adapter: full.adapter,
       upstream: full.upstream,
@@ -388,11 +391,14 @@ function humanEvaluationResults(db: string, dir: string): ReproResults['humanEva
 export function runRepro(config: Config, baseline: Config, options: ReproOptions = {}): Promise<ReproSummary> {
   const dir = reproDir(config);
   checkComparable(config, baseline);
-  const arms = [armOf('refine-af', config), armOf('self-instruct', baseline)];
   const ledger = new Ledger(join(dir, 'repro.json'), 'steps', options, 'repro ');
+  const completedArms = [armOf('refine-af', config), armOf('self-instruct', baseline)];
   // One worker for every model of every step, each model unloaded after its step.
   return withWorker(config, async (worker) => {
-    const reports = await evaluateOnSuperNi(ledger, worker, config, arms, dir);
+    // Each arm's evaluations run on the engine its `backend: auto` resolves to here; the steps hash it (eval.backend).
+    const arms: Arm[] = [];
+    for (const arm of completedArms) arms.push({ ...arm, config: await resolveBackends(arm.config, worker) });
+    const reports = await evaluateOnSuperNi(ledger, worker, arms[0]!.config, arms, dir);
     const { tableII, tableIII } = compareArms(arms, reports, dir);
     const stats = await analyseBothDatasets(ledger, config, arms, dir);
     const { db, runs } = await prepareHumanEvaluation(ledger, worker, arms, dir);

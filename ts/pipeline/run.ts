@@ -17,7 +17,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { stageEngineInputs } from '../backends/from-config.js';
+import { localAtScaleWarning, stageWorkCount } from '../backends/engine.js';
+import { stageEngineInputs, stageKind } from '../backends/from-config.js';
 import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
@@ -208,17 +209,22 @@ function pipelineSteps(config: Config): { stage: StageDefinition; step: LedgerSt
   });
 }
 
-/** What run.json records as each stage's input hash for this config (a stage recorded under another one is refused). */
+/**
+ * What run.json records as each stage's input hash for this config, its `backend: auto` resolved (resolveBackends);
+ * a stage recorded under another one is refused.
+ */
 export function stageHashes(config: Config): Partial<Record<StageName, string>> {
   return Object.fromEntries(pipelineSteps(config).map(({ stage, hash }) => [stage.name, hash]));
 }
 
 export async function runPipeline(config: Config, options: RunOptions = {}): Promise<RunSummary> {
   const ledger = new Ledger(runLedgerFile(config.run.dir), 'stages', options);
-  const steps = pipelineSteps(config);
   const upstream = {} as Record<StageName, Record<string, string>>;
 
   return withStageContext(config, async (ctx) => {
+    // The steps hash the engines `backend: auto` resolved to on this machine (ctx.config).
+    const steps = pipelineSteps(ctx.config);
+    warnOfLocalAtScale(ctx.config);
     writeFileAtomic(join(config.run.dir, 'config.yaml'), stringify(config));
     for (const { stage, step } of steps) {
       const { artifacts } = await ledger.run(step, (resume) =>
@@ -234,6 +240,16 @@ export async function runPipeline(config: Config, options: RunOptions = {}): Pro
     }));
     return { runDir: config.run.dir, stages };
   });
+}
+
+/** Say loudly, before any work, which of the run's generating stages would take days on the local worker. */
+function warnOfLocalAtScale(config: Config): void {
+  for (const stage of ['instructions', 'instances'] as const) {
+    if (stage === 'instructions' && config.pipeline.instructions_from !== null) continue;
+    if (stageKind(config, stage) !== 'local') continue;
+    const warning = localAtScaleWarning(stage, stageWorkCount(config, stage));
+    if (warning !== null) logger.warn(warning);
+  }
 }
 
 /** Run a stage, then release every model it loaded in the worker, whether it completed, failed or was interrupted. */

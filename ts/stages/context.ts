@@ -1,6 +1,7 @@
 /** What every stage function receives: the validated config, the shared Python worker, the run directory and the logger. */
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'winston';
+import { resolveBackends } from '../backends/engine.js';
 import { withWorker } from '../backends/from-config.js';
 import type { MethodResult } from '../bridge/contract.js';
 import type { PythonWorker } from '../bridge/worker.js';
@@ -15,10 +16,15 @@ export interface StageContext {
   logger: Logger;
 }
 
-/** Run `fn` with a context for `config`: the run directory, and one worker closed afterwards. */
+/**
+ * Run `fn` with a context for `config`: the run directory, and one worker closed afterwards. The context's config has
+ * every `backend: auto` resolved on this machine (ts/backends/engine.ts).
+ */
 export async function withStageContext<T>(config: Config, fn: (ctx: StageContext) => Promise<T>): Promise<T> {
   mkdirSync(config.run.dir, { recursive: true });
-  return withWorker(config, (worker) => fn({ config, worker, runDir: config.run.dir, logger }));
+  return withWorker(config, async (worker) =>
+    fn({ config: await resolveBackends(config, worker), worker, runDir: config.run.dir, logger }),
+  );
 }
 
 /** What the worker held when a stage ended, and what it holds after the release (nothing, unless a release failed). */

@@ -132,8 +132,8 @@ export class Ledger {
       if (!this.options.force) {
         throw new RunConflictError(
           entry.hash !== hash
-            ? `${this.file}: step ${step.name} was made from other inputs (recorded ${entry.hash}, now ${hash}: another config, or a step ` +
-                `it builds on was redone); pass --force to redo it (discarding its outputs${step.dependents?.length ? ' and those of every step built on it' : ''})`
+            ? `${this.file}: step ${step.name} was made from other inputs (recorded ${entry.hash}, now ${hash}: another config, an engine that ` +
+                `backend auto resolved differently on this machine, or a step it builds on was redone); pass --force to redo it (discarding its outputs${step.dependents?.length ? ' and those of every step built on it' : ''})`
             : `${this.file}: step ${step.name} was interrupted; pass --resume to continue it, or --force to start it over`,
         );
       }

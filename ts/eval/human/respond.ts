@@ -5,6 +5,7 @@
  * the batch in flight and a rerun continues where it stopped.
  */
 import { z } from 'zod';
+import { resolveBackends } from '../../backends/engine.js';
 import { stageBackendSpec, withStageBackend, withWorker } from '../../backends/from-config.js';
 import type { GenerationBackend } from '../../backends/types.js';
 import { GREEDY } from '../../bridge/contract.js';
@@ -77,17 +78,18 @@ export function generateResponsesWithModel(
   config: Config,
   options: Omit<RespondOptions, 'backend'>,
 ): Promise<{ out: string; responses: number }> {
-  return withWorker(config, (worker) =>
-    withStageBackend(
-      config,
-      stageBackendSpec(config, 'responses', {
+  return withWorker(config, async (worker) => {
+    const resolved = await resolveBackends(config, worker);
+    return withStageBackend(
+      resolved,
+      stageBackendSpec(resolved, 'responses', {
         worker,
         handle: 'user-oriented',
         model: options.model,
         adapter: options.adapter,
         signal: options.signal,
       }),
-      (backend) => generateResponses(config, { ...options, backend }),
-    ),
-  );
+      (backend) => generateResponses(resolved, { ...options, backend }),
+    );
+  });
 }
