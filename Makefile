@@ -8,29 +8,43 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup build lock lint chromium tmux strace test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
+.PHONY: setup serving build lock lint chromium tmux strace test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
 
-# llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution: the first
-# setup on a machine compiles it (35 minutes wall, 17 of CPU, on 2 busy cores: README "Serving") into this wheel cache outside the
-# repository; every later setup, a fresh clone included, installs that wheel in seconds.
+# llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution, which
+# takes a first setup on a machine 9 minutes on 2 idle cores to compile (35 on 2 busy ones: README "Serving"). So `setup`,
+# all that `make demo` needs, leaves it out (stage 1's `backend: auto` then generates on the worker), and `serving`
+# compiles it into this wheel cache outside the repository, once per machine; `make test` needs it, and every later
+# setup, a fresh clone included, installs that wheel in seconds.
 LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements.txt)
 WHEEL_CACHE ?= $(HOME)/.cache/refine-af/wheels
 # Not -march=native: a native build of 0.3.36 here used AMX/AVX-512 instructions this machine's CPU advertises but the
 # sandbox refuses (SIGILL at the first decode). --no-cache-dir: pip's own wheel cache keys on the source, not these flags.
 LLAMA_CPP_CMAKE_ARGS := -DGGML_NATIVE=OFF
+SERVING_STAMP := $(VENV)/.serving-$(LLAMA_CPP_VERSION)
 
 setup: $(STAMP) build
 
+# Everything of requirements.txt but llama-cpp-python (its dependencies included: `serving` adds only the package).
 $(STAMP):
 	npm ci --no-audit --no-fund --loglevel=error
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	grep -v '^llama-cpp-python==' requirements.txt > $(VENV)/requirements-core.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements-core.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embedded.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --editable py
+	# A machine that compiled llama-cpp-python before gets it now, in seconds.
+	! ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --find-links $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	rm -f $(VENV)/.setup-*
+	touch $@
+
+serving: $(SERVING_STAMP)
+$(SERVING_STAMP): | $(STAMP)
 	ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
 	  CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --disable-pip-version-check --no-cache-dir --no-deps \
 	    --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEEL_CACHE)
-	$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEEL_CACHE) -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embedded.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --editable py
-	rm -f $(VENV)/.setup-*
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --find-links $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	rm -f $(VENV)/.serving-*
 	touch $@
 
 # The compiled package (dist/: JavaScript, .d.ts and source maps) that the `refine-af` command and the SDK import;
@@ -44,7 +58,7 @@ dist/.tsbuildinfo: $(shell find ts -name '*.ts') tsconfig.json tsconfig.build.js
 # dev extras. Keeps every pin that still fits; `make lock UPGRADE=1` moves every package to its newest allowed release.
 # pip resolves torch to the CPU build on this machine's disk (2.13.0+cpu); the lock names the release, so that a CUDA
 # machine installs its CUDA build from the same line.
-lock: $(STAMP)
+lock: $(STAMP) serving
 	CUSTOM_COMPILE_COMMAND='make lock' $(PY) -m piptools compile --quiet --extra test --extra dev --extra serving --strip-extras \
 	  --find-links $(WHEEL_CACHE) --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) --output-file requirements.txt py/pyproject.toml
 	sed -i -E 's/^(torch==[^+ ]+)\+cpu$$/\1/' requirements.txt
@@ -71,7 +85,7 @@ strace:
 typecheck: setup
 	npx tsc --noEmit
 
-test-ts: setup chromium tmux
+test-ts: setup serving chromium tmux
 	npx vitest run
 
 test-py: setup strace
