@@ -13,6 +13,7 @@ methods and jobs with the same decorators; production never loads them.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import logging
 import os
@@ -81,6 +82,8 @@ def ping() -> dict:
         "torch": torch.__version__,
         "cuda_available": torch.cuda.is_available(),
         "cuda_devices": torch.cuda.device_count(),
+        # Found, not imported: `make serving` installs it, and a machine without it falls back to the worker.
+        "llama_cpp_server": importlib.util.find_spec("llama_cpp") is not None,
     }
 
 

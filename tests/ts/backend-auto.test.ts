@@ -3,7 +3,7 @@
  * tested for every branch (CUDA is never present here); doctor runs as the real CLI, in a fresh process, on this
  * machine's real facts: the worker's torch, the models as the resolver finds them, vLLM as PATH has it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -13,7 +13,7 @@ import { chooseEngine, type EngineFacts, stageFacts } from '../../ts/backends/en
 import type { EngineKind } from '../../ts/backends/from-config.js';
 import { freePort } from '../../ts/bridge/jobs.js';
 import { parseConfig } from '../../ts/config/load.js';
-import { packageRoot } from '../../ts/paths.js';
+import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { buildGenerator } from '../reliability/harness.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-auto-'));
@@ -21,16 +21,29 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('backend auto chooses', () => {
   const cases: [string, EngineFacts, EngineKind][] = [
-    ['vLLM where CUDA and vLLM are', { cuda: true, vllm: true, gguf: false, adapter: false }, 'vllm'],
-    ['vLLM for an adapter too (served as a LoRA module)', { cuda: true, vllm: true, gguf: false, adapter: true }, 'vllm'],
-    ['llama.cpp for a GGUF on a CPU without adapter', { cuda: false, vllm: false, gguf: true, adapter: false }, 'llama_cpp'],
+    ['vLLM where CUDA and vLLM are', { cuda: true, vllm: true, llamaCpp: true, gguf: false, adapter: false }, 'vllm'],
+    ['vLLM for an adapter too (served as a LoRA module)', { cuda: true, vllm: true, llamaCpp: true, gguf: false, adapter: true }, 'vllm'],
+    [
+      'llama.cpp for a GGUF on a CPU without adapter',
+      { cuda: false, vllm: false, llamaCpp: true, gguf: true, adapter: false },
+      'llama_cpp',
+    ],
     [
       'the local worker for a GGUF with an adapter (llama.cpp cannot apply one)',
-      { cuda: false, vllm: false, gguf: true, adapter: true },
+      { cuda: false, vllm: false, llamaCpp: true, gguf: true, adapter: true },
       'local',
     ],
-    ['the local worker for a model that is no GGUF on a CPU', { cuda: false, vllm: false, gguf: false, adapter: false }, 'local'],
-    ['the local worker where CUDA is but vLLM is not', { cuda: true, vllm: false, gguf: true, adapter: false }, 'local'],
+    [
+      'the local worker for a model that is no GGUF on a CPU',
+      { cuda: false, vllm: false, llamaCpp: true, gguf: false, adapter: false },
+      'local',
+    ],
+    ['the local worker where CUDA is but vLLM is not', { cuda: true, vllm: false, llamaCpp: true, gguf: true, adapter: false }, 'local'],
+    [
+      'the local worker for a GGUF on a CPU where llama-cpp-python is not installed (a fresh machine before `make serving`)',
+      { cuda: false, vllm: false, llamaCpp: false, gguf: true, adapter: false },
+      'local',
+    ],
   ];
   for (const [what, facts, kind] of cases) {
     it(what, () => {
@@ -39,14 +52,17 @@ describe('backend auto chooses', () => {
   }
 
   it('says what to install where a faster engine exists, and nothing where vLLM already runs', () => {
-    const cudaWithoutVllm = chooseEngine({ cuda: true, vllm: false, gguf: false, adapter: false });
+    const cudaWithoutVllm = chooseEngine({ cuda: true, vllm: false, llamaCpp: true, gguf: false, adapter: false });
     expect(cudaWithoutVllm.why).toMatch(/CUDA, but no vLLM/);
     expect(cudaWithoutVllm.faster).toMatch(/make vllm/);
-    expect(chooseEngine({ cuda: true, vllm: true, gguf: false, adapter: false }).faster).toBeNull();
+    expect(chooseEngine({ cuda: true, vllm: true, llamaCpp: true, gguf: false, adapter: false }).faster).toBeNull();
+    const withoutLlamaCpp = chooseEngine({ cuda: false, vllm: false, llamaCpp: false, gguf: true, adapter: false });
+    expect(withoutLlamaCpp.why).toMatch(/llama-cpp-python is not installed/);
+    expect(withoutLlamaCpp.faster).toMatch(/make serving/);
   });
 
   it("takes a stage's adapter from the config: stage 3's PPO policy in REFINE-AF only, the SFT adapters in the evaluations", () => {
-    const machine = { cuda: false, vllm: false, gguf: true };
+    const machine = { cuda: false, vllm: false, llamaCpp: true, gguf: true };
     const refineAf = parseConfig({ pipeline: { method: 'refine-af' } });
     const selfInstruct = parseConfig({ pipeline: { method: 'self-instruct' } });
     const fullSft = parseConfig({ sft: { lora: null } });
@@ -98,6 +114,37 @@ describe('refine-af doctor', () => {
     expect(notGguf.exitCode, notGguf.all).toBe(0);
     expect(notGguf.all).toMatch(/instructions: local \(auto\) — no CUDA, and the model is not a \.gguf file/);
     expect(notGguf.all).toMatch(/WARNING: instructions: 15,000 instructions on the local worker/);
+  });
+
+  it('on a machine without llama-cpp-python (a fresh one before `make serving`): auto falls back to the worker, a named llama_cpp is a problem', async () => {
+    // The project's Python with llama_cpp made unfindable, as in a .venv that `make setup` made and `make serving` did not complete.
+    const hidden = join(root, 'no-llama-cpp');
+    mkdirSync(hidden, { recursive: true });
+    writeFileSync(
+      join(hidden, 'sitecustomize.py'),
+      // A None entry is how Python marks a module as not importable: find_spec returns None, import raises.
+      'import sys\n\nsys.modules["llama_cpp"] = None\n',
+    );
+    const python = join(hidden, 'python');
+    writeFileSync(python, `#!/bin/sh\nPYTHONPATH=${hidden}\${PYTHONPATH:+:$PYTHONPATH} exec ${defaultPython} "$@"\n`, { mode: 0o755 });
+    const bridge = { python };
+    const fallback = await cli(['doctor', '--config', configFile({ bridge, instructions: auto })], withoutVllm);
+    expect(fallback.exitCode, fallback.all).toBe(0);
+    expect(fallback.all).toMatch(/instructions: local \(auto\) — no CUDA and a \.gguf model, but llama-cpp-python is not installed/);
+    expect(fallback.all).toMatch(/faster: `make serving` compiles llama\.cpp's server/);
+
+    const named = await cli(['doctor', '--config', configFile({ bridge, instructions: { backend: 'llama_cpp' } })], withoutVllm);
+    expect(named.exitCode, named.all).toBe(1);
+    expect(named.all).toMatch(
+      /instructions\.backend: instructions\.backend is llama_cpp, but llama-cpp-python \(llama\.cpp's server\) is not installed/,
+    );
+    // The stage itself stops with the same clear error before starting a server, not with the server's traceback.
+    const stage = await cli(['generate-instructions', '--config', configFile({ bridge, instructions: { backend: 'llama_cpp' } })]);
+    expect(stage.exitCode).toBe(1);
+    expect(stage.all).toMatch(
+      /instructions\.backend is llama_cpp, but llama-cpp-python \(llama\.cpp's server\) is not installed .*`make serving`/,
+    );
+    expect(stage.all).not.toMatch(/Traceback/);
   });
 
   it('lists every model that does not resolve and a missing benchmark, each with its config key, and exits 1', async () => {

@@ -22,6 +22,8 @@ export interface EngineFacts {
   cuda: boolean;
   /** server.vllm.command's program is here (`make vllm` installs it). */
   vllm: boolean;
+  /** llama-cpp-python is installed in the worker's environment (`make serving`; `make test` builds it, `make demo` does not wait for it). */
+  llamaCpp: boolean;
   /** The model the stage generates with is a .gguf file. */
   gguf: boolean;
   /** The stage applies a peft adapter (stage 3's PPO policy, the SFT models under evaluation). */
@@ -39,16 +41,25 @@ const INSTALL_VLLM =
   'on a GPU machine, install vLLM (`make vllm`, then server.vllm.command: [.venv-vllm/bin/vllm, serve]): continuous batching and LoRA ' +
   'adapters served as modules; never measured here (no GPU)';
 
+const LLAMA_CPP_GAIN = "llama.cpp kept 4.7x the torch worker's instructions per minute on 2 CPU cores (BENCHMARKS.md)";
+
 /** The engine `backend: auto` resolves to: vLLM on CUDA, llama.cpp for a GGUF on a CPU without adapter, the local worker otherwise. */
 export function chooseEngine(facts: EngineFacts): EngineChoice {
   if (facts.cuda && facts.vllm) {
     return { kind: 'vllm', why: `CUDA and vLLM are here${facts.adapter ? '; the adapter is served as a LoRA module' : ''}`, faster: null };
   }
   if (facts.cuda) return { kind: 'local', why: 'CUDA, but no vLLM (server.vllm.command is not found)', faster: INSTALL_VLLM };
+  if (facts.gguf && !facts.adapter && !facts.llamaCpp) {
+    return {
+      kind: 'local',
+      why: 'no CUDA and a .gguf model, but llama-cpp-python is not installed',
+      faster: `\`make serving\` compiles llama.cpp's server once per machine (minutes): ${LLAMA_CPP_GAIN}`,
+    };
+  }
   if (facts.gguf && !facts.adapter) {
     return {
       kind: 'llama_cpp',
-      why: "no CUDA, a .gguf model and no adapter: llama.cpp kept 4.7x the torch worker's instructions per minute on 2 CPU cores (BENCHMARKS.md)",
+      why: `no CUDA, a .gguf model and no adapter: ${LLAMA_CPP_GAIN}`,
       faster: INSTALL_VLLM,
     };
   }
@@ -62,17 +73,18 @@ export function chooseEngine(facts: EngineFacts): EngineChoice {
 export interface MachineFacts {
   cuda: boolean;
   vllm: boolean;
+  llamaCpp: boolean;
   gguf: boolean | null;
 }
 
 /** CUDA as the worker's torch sees it, vLLM as server.vllm.command finds it, and whether models.generator is a .gguf file. */
 export async function machineFacts(config: Config, worker: PythonWorker): Promise<MachineFacts> {
-  const { cuda_available } = await worker.call('ping', {});
+  const { cuda_available, llama_cpp_server } = await worker.call('ping', {});
   const gguf = await worker.call('resolve_model', { ref: config.models.generator }).then(
     (resolved) => resolved.gguf_file !== null,
     () => null,
   );
-  return { cuda: cuda_available, vllm: vllmCommandProblem(config) === null, gguf };
+  return { cuda: cuda_available, vllm: vllmCommandProblem(config) === null, llamaCpp: llama_cpp_server, gguf };
 }
 
 /**
@@ -88,7 +100,7 @@ export function stageFacts(config: Config, stage: GeneratingStage, machine: Mach
     responses: config.sft.lora !== null,
   }[stage];
   const fullCheckpoints = (stage === 'eval' || stage === 'responses') && config.sft.lora === null;
-  return { cuda: machine.cuda, vllm: machine.vllm, gguf: machine.gguf && !fullCheckpoints, adapter };
+  return { cuda: machine.cuda, vllm: machine.vllm, llamaCpp: machine.llamaCpp, gguf: machine.gguf && !fullCheckpoints, adapter };
 }
 
 /**

@@ -226,6 +226,11 @@ export function vllmCommandProblem(config: Config): string | null {
   );
 }
 
+/** Why llama.cpp's server cannot start here: llama-cpp-python, which `make setup` leaves to `make serving`, is missing. */
+export const LLAMA_CPP_MISSING =
+  "llama-cpp-python (llama.cpp's server) is not installed in the worker's environment: `make serving` compiles and installs it " +
+  '(once per machine), or backend auto generates on the local worker without it';
+
 async function startStageServer(config: Config, spec: StageBackendSpec): Promise<ManagedServer> {
   const vllmMissing = spec.kind === 'vllm' ? vllmCommandProblem(config) : null;
   if (vllmMissing !== null) {
@@ -240,6 +245,9 @@ async function startStageServer(config: Config, spec: StageBackendSpec): Promise
   const python = config.bridge.python ?? defaultPython;
   const options = { python, startupTimeoutMs: config.server.startup_timeout_ms, ...(spec.signal ? { signal: spec.signal } : {}) };
   if (spec.kind === 'llama_cpp') {
+    if (!(await spec.worker.call('ping', {})).llama_cpp_server) {
+      throw ConfigError.at(stageBackendKey(spec.stage), `${stageBackendKey(spec.stage)} is llama_cpp, but ${LLAMA_CPP_MISSING}`);
+    }
     if (resolved.gguf_file === null) {
       throw ConfigError.at(
         [stageBackendKey(spec.stage), 'models.generator'],

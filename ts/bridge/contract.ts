@@ -218,7 +218,7 @@ export type IndicatorValues = z.infer<typeof indicatorValuesSchema>;
 
 export const workerMethods = {
   ping: method({
-    description: 'Health check: the worker process and its torch/CUDA view.',
+    description: "Health check: the worker process, its torch/CUDA view, and whether llama.cpp's server (llama-cpp-python) is installed.",
     params: z.object({}),
     result: z.object({
       pid: z.number().int(),
@@ -226,6 +226,7 @@ export const workerMethods = {
       torch: z.string(),
       cuda_available: z.boolean(),
       cuda_devices: z.number().int(),
+      llama_cpp_server: z.boolean(),
     }),
     timeoutMs: 2 * MINUTE_MS,
   }),

@@ -7,7 +7,14 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chooseEngine, type EngineChoice, localAtScaleWarning, machineFacts, stageFacts, stageWorkCount } from '../backends/engine.js';
 import type { EngineKind, GeneratingStage } from '../backends/from-config.js';
-import { GENERATING_STAGE_NAMES, namedBackend, stageBackendKey, vllmCommandProblem, withWorker } from '../backends/from-config.js';
+import {
+  GENERATING_STAGE_NAMES,
+  LLAMA_CPP_MISSING,
+  namedBackend,
+  stageBackendKey,
+  vllmCommandProblem,
+  withWorker,
+} from '../backends/from-config.js';
 import { OpenAICompletionsBackend } from '../backends/openai.js';
 import type { MethodResult, ResolvedModel } from '../bridge/contract.js';
 import type { Config } from '../config/schema.js';
@@ -116,6 +123,9 @@ export function doctor(config: Config): Promise<DoctorReport> {
         endpoint ??= openaiEndpointProblem(config);
         const unanswered = await endpoint;
         if (unanswered !== null) problems.push({ key: `${key}, openai.base_url`, message: `${key} is openai, but ${unanswered}` });
+      }
+      if (kind === 'llama_cpp' && !machine.llamaCpp) {
+        problems.push({ key, message: `${key} is llama_cpp, but ${LLAMA_CPP_MISSING}` });
       }
       if (kind === 'llama_cpp' && machine.gguf !== null) {
         const facts = stageFacts(config, stage, { ...machine, gguf: machine.gguf });
