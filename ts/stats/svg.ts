@@ -17,9 +17,10 @@ export function niceTicks(min: number, max: number, count = 6): number[] {
   const rough = (max - min) / Math.max(1, count - 1);
   const power = 10 ** Math.floor(Math.log10(rough));
   const step = ([1, 2, 5, 10].find((m) => m * power >= rough) ?? 10) * power;
-  const ticks: number[] = [];
-  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
-  return ticks;
+  // Counted, not stepped: a range below the values' precision (a reward constant up to rounding) adds nothing to t.
+  const first = Math.ceil(min / step) * step;
+  const inRange = Math.floor((max - first) / step + 1e-9) + 1;
+  return Array.from({ length: inRange }, (_, k) => Number((first + k * step).toPrecision(12)));
 }
 
 const num = (x: number) => Number(x.toFixed(2)).toString();
