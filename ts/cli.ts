@@ -251,7 +251,7 @@ program
     );
     await finish(options, summary, (s) =>
       [
-        `${s.steps} PPO steps${s.interrupted ? ' (interrupted)' : ''}, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
+        `${s.steps} PPO steps, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
         `checkpoint: ${s.checkpoint}, adapter: ${s.adapter}`,
         `metrics: ${s.metrics}, reward curve: ${s.chart}`,
       ].join('\n'),

@@ -119,7 +119,6 @@ const STAGES: StageDefinition[] = [
     outputs: (c) => [rlafPaths(c).dir],
     run: async (ctx, { resume, signal }) => {
       const summary = await trainRlafWithFeedback(ctx, { resume, signal });
-      throwIfInterrupted(signal);
       return { adapter: summary.adapter, metrics: summary.metrics, reward_curve: summary.chart };
     },
   },
