@@ -4,12 +4,13 @@
  *
  *   hash the step's inputs → complete under the same hash: skip → made from other inputs: refuse, or with --force
  *   discard its outputs (and those of the steps built on it) → interrupted: refuse, or continue with --resume (start
- *   over with --force) → record "running" → work → record "complete" with its artifacts.
+ *   over with --force) → no entry, but outputs there (the step's own command made them): continue them → record
+ *   "running" → work → record "complete" with its artifacts.
  *
  * Every write replaces the file atomically, so a crash leaves the entry as it was before or after, never torn.
  */
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { z } from 'zod';
 import { workerMethods } from '../bridge/contract.js';
 import { RefineAfError } from '../errors.js';
@@ -139,7 +140,11 @@ export class Ledger {
       }
       this.discard([step, ...(step.dependents ?? [])]);
     }
-    const resume = this.entries[step.name]?.status === 'running';
+    // Outputs without an entry were made by the step's own command (a stage run by hand): the step continues them, and
+    // its own record (a snapshot, settings.json, a checkpoint, a fine-tuning's ledger) refuses what other settings made.
+    const byHand = entry === undefined && step.outputs.some((path) => existsSync(path));
+    if (byHand) logger.info(`${name}: its outputs exist without an entry in ${this.file} (made by its own command): continuing them`);
+    const resume = byHand || this.entries[step.name]?.status === 'running';
     this.save(step.name, { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() });
     logger.info(`${name}: ${resume ? 'resuming' : 'starting'}`);
     const { artifacts, release } = await work(resume);
