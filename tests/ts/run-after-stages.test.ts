@@ -1,14 +1,16 @@
 /**
  * Stages run one by one with their own commands, then `refine-af run` on the same config: run takes over what they made
- * (each stage's own record says it is the same work) instead of refusing it, and redoes nothing.
+ * (each stage's own record says it is the same work) instead of refusing it, and redoes nothing. A copy of that run
+ * directory then names its own files.
  */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import type { RunSummary } from '../../ts/pipeline/run.js';
 import { buildGenerator, completeLines, harnessConfig } from '../reliability/harness.js';
 import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
 
@@ -54,4 +56,18 @@ describe('run after the stages were run by hand', () => {
     // Recorded now: the next run skips every stage.
     expect(await refineAf('run')).toContain('sft: skipped (already complete)');
   }, 600_000);
+
+  it('a copy of the run directory is a run of its own: every stage skipped, every artifact in the copy', async () => {
+    const copy = join(root, 'copy');
+    cpSync(runDir, copy, { recursive: true });
+    const copyConfig = join(root, 'copy.yaml');
+    writeFileSync(copyConfig, stringify({ ...(parse(readFileSync(configFile, 'utf8')) as object), run: { dir: copy, seed: 11 } }));
+    const result = await execa('node', [cli, 'run', '--config', copyConfig, '--json'], { cwd: packageRoot, reject: false, all: true });
+    expect(result.exitCode, String(result.all)).toBe(0);
+    const summary = JSON.parse(result.stdout) as RunSummary;
+    expect(summary.stages.map((s) => s.outcome)).toEqual(Array(4).fill('skipped (already complete)'));
+    const artifacts = summary.stages.flatMap((s) => Object.values(s.artifacts));
+    expect(artifacts.length).toBeGreaterThan(4);
+    for (const path of artifacts) expect(path.startsWith(`${copy}/`), path).toBe(true);
+  });
 });

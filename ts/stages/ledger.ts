@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { workerMethods } from '../bridge/contract.js';
 import { RefineAfError } from '../errors.js';
@@ -49,9 +50,32 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-/** The entries of a ledger file, or none when there is no file. */
+/** The entries of a ledger file, or none when there is no file; artifact paths as the working directory reaches them. */
 export function readLedger(file: string, collection: LedgerCollection): Record<string, LedgerEntry> {
-  return readJsonIfExists(file, ledgerFileSchema(collection))?.[collection] ?? {};
+  const entries = readJsonIfExists(file, ledgerFileSchema(collection))?.[collection] ?? {};
+  return mapArtifacts(entries, (path) => (/^\.\.?\//.test(path) ? join(dirname(file), path) : path));
+}
+
+/**
+ * Write the entries, each artifact path recorded relative to the ledger's directory ("./…", "../…"), so that a copied
+ * run directory names its own files. Paths recorded by older versions (absolute, or from the working directory) are
+ * read as they are.
+ */
+function writeLedger(file: string, collection: LedgerCollection, entries: Record<string, LedgerEntry>): void {
+  const recorded = mapArtifacts(entries, (path) => {
+    const fromLedger = relative(dirname(file), resolve(path));
+    return fromLedger.startsWith('..') ? fromLedger : `./${fromLedger}`;
+  });
+  writeJsonAtomic(file, { [collection]: recorded });
+}
+
+function mapArtifacts(entries: Record<string, LedgerEntry>, map: (path: string) => string): Record<string, LedgerEntry> {
+  return Object.fromEntries(
+    Object.entries(entries).map(([name, entry]) => [
+      name,
+      { ...entry, artifacts: Object.fromEntries(Object.entries(entry.artifacts).map(([key, path]) => [key, map(path)])) },
+    ]),
+  );
 }
 
 /** The artifacts of each named step, or a refusal naming the first that is not complete and how to finish it. */
@@ -167,11 +191,11 @@ export class Ledger {
       delete this.entries[name];
       logger.warn(`${this.label}${name}: --force: discarded what other inputs made`);
     }
-    writeJsonAtomic(this.file, { [this.collection]: this.entries });
+    writeLedger(this.file, this.collection, this.entries);
   }
 
   private save(name: string, entry: LedgerEntry): void {
     this.entries[name] = entry;
-    writeJsonAtomic(this.file, { [this.collection]: this.entries });
+    writeLedger(this.file, this.collection, this.entries);
   }
 }
