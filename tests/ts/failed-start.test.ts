@@ -5,7 +5,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -61,7 +61,7 @@ describe('a failed start leaves nothing that blocks the retry', () => {
     expect(corrected.output).toContain('8 instructions kept');
   });
 
-  it('generate-instances with an adapter that does not exist, then with one that does', async () => {
+  it('generate-instances with a directory that holds no adapter, then with an adapter', async () => {
     const runDir = join(root, 'instances');
     const config = writeConfig('instances', { ...harnessConfig(runDir, generator, server, 'small'), pipeline: { method: 'refine-af' } });
     const pool = join(root, 'pool.jsonl');
@@ -79,10 +79,11 @@ describe('a failed start leaves nothing that blocks the retry', () => {
       { cwd: join(packageRoot, 'tests', 'py') },
     );
 
-    const missing = join(root, 'no-such-adapter');
-    const failed = await refineAf('generate-instances', '--config', config, '--instructions', pool, '--adapter', missing);
+    // A directory that is there but holds no adapter: the CLI passes it on, and loading it fails.
+    const notAnAdapter = mkdirSync(join(root, 'not-an-adapter'), { recursive: true })!;
+    const failed = await refineAf('generate-instances', '--config', config, '--instructions', pool, '--adapter', notAnAdapter);
     expect(failed.exitCode, failed.output).toBe(1);
-    expect(failed.output).toContain(missing);
+    expect(failed.output).toContain(notAnAdapter);
     expect(existsSync(join(runDir, 'instances', 'settings.json'))).toBe(false);
 
     const corrected = await refineAf('generate-instances', '--config', config, '--instructions', pool, '--adapter', adapter);
