@@ -373,7 +373,7 @@ evaluation
                   signal,
                 }),
             )
-          : scorePredictionsFile(config, { dataDir, predictionsFile: options.predictions, outDir: options.out });
+          : scorePredictionsFile({ dataDir, predictionsFile: options.predictions, outDir: options.out });
       await finish(options, report, (r) => formatReport(r).trimEnd());
     },
   );

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { SuperNiReport } from '../../ts/eval/superni.js';
 import { buildGenerator } from '../reliability/harness.js';
 
 const packageRoot = resolve(import.meta.dirname, '..', '..');
@@ -99,5 +100,23 @@ describe('human-eval import', () => {
     const { exitCode, output } = await refineAf('human-eval', 'import', '--db', db, '--runs', `a=${run}`, `b=${run}`);
     expect(exitCode, output).toBe(1);
     expect(existsSync(db)).toBe(false);
+  });
+});
+
+describe('eval superni --predictions', () => {
+  it('scores the instances the file predicts, not the whole benchmark', async () => {
+    // Two predictions of one task, as a run with eval.instances_per_task 2 writes them; the command gets no such setting.
+    const golden = readFileSync(join(packageRoot, 'tests', 'golden', 'superni-mini-predictions.jsonl'), 'utf8').split('\n');
+    const predictions = join(root, 'predictions.jsonl');
+    writeFileSync(predictions, `${golden.slice(0, 2).join('\n')}\n`);
+    const out = join(root, 'scored-predictions');
+    const args = ['eval', 'superni', '--data-dir', join(packageRoot, 'data', 'superni-mini'), '--predictions', predictions, '--out', out];
+    const { exitCode, output } = await refineAf(...args);
+    expect(exitCode, output).toBe(0);
+    expect(output).not.toContain('had no prediction');
+    const report = JSON.parse(readFileSync(join(out, 'scores.json'), 'utf8')) as SuperNiReport;
+    expect(report.overall.instances).toBe(2);
+    expect(Object.keys(report.tasks)).toEqual([JSON.parse(golden[0]!).task]);
+    expect(report.missing_predictions).toBe(0);
   });
 });
