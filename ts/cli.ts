@@ -95,17 +95,23 @@ program
 
 program
   .command('generate')
-  .description('generate from the configured generator model (a quick check of a model and its decoding settings)')
+  .description('generate from the configured generator model, or with --adapter a model fine-tuned from it (a quick check of a model)')
   .addOption(configOption())
   .requiredOption('-p, --prompt <text...>', 'one or more prompts')
   .option('--max-new-tokens <n>', 'tokens to generate per prompt', (v) => Number.parseInt(v, 10), 64)
-  .option('--raw', 'send the prompt as is instead of through the chat template')
+  .option(
+    '-a, --adapter <dir>',
+    'a LoRA adapter on the generator, e.g. the fine-tuned runs/default/sft/adapter (asked in the template it was trained with)',
+    existingPath,
+  )
+  .option('--raw', 'send the prompt as is instead of through the chat template (or the fine-tuning template)')
   .addOption(jsonOption())
-  .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; raw?: boolean; json?: boolean }) => {
+  .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; adapter?: string; raw?: boolean; json?: boolean }) => {
     const { generateText } = await import('./commands/generate-text.js');
     const completions = await generateText(await commandConfig(options.config), options.prompt, {
       maxNewTokens: options.maxNewTokens,
       promptFormat: options.raw ? 'raw' : 'chat',
+      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
     });
     await finish(
       options,

@@ -3,7 +3,7 @@
  * or key it came from, exits 1, and the command leaves nothing behind.
  */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { SuperNiReport } from '../../ts/eval/superni.js';
 import { buildGenerator } from '../reliability/harness.js';
+import { saveTinyLora } from './helpers.js';
 
 const packageRoot = resolve(import.meta.dirname, '..', '..');
 const cli = join(packageRoot, 'bin', 'refine-af.js');
@@ -118,5 +119,24 @@ describe('eval superni --predictions', () => {
     expect(report.overall.instances).toBe(2);
     expect(Object.keys(report.tasks)).toEqual([JSON.parse(golden[0]!).task]);
     expect(report.missing_predictions).toBe(0);
+  });
+});
+
+describe('generate --adapter', () => {
+  it('generates with the adapter on the generator; a directory without one fails naming it', async () => {
+    const generator = buildGenerator(root);
+    const config = join(root, 'generate.yaml');
+    writeFileSync(config, stringify({ run: { dir: join(root, 'run') }, models: { generator, dtype: 'float32', device: 'cpu' } }));
+    const adapter = saveTinyLora(join(root, 'generate-adapter'), generator);
+    const args = ['generate', '--config', config, '--prompt', 'Name a colour.', '--max-new-tokens', '4', '--json'];
+    const adapted = await refineAf(...args, '--adapter', adapter);
+    expect(adapted.exitCode, adapted.output).toBe(0);
+    expect(JSON.parse(adapted.output.trim().split('\n').at(-1)!)).toMatchObject({ new_tokens: expect.any(Number) });
+
+    const notAnAdapter = join(root, 'not-an-adapter');
+    mkdirSync(notAnAdapter);
+    const failed = await refineAf(...args, '--adapter', notAnAdapter);
+    expect(failed.exitCode, failed.output).toBe(1);
+    expect(failed.output).toContain(notAnAdapter);
   });
 });

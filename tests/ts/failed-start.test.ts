@@ -4,16 +4,15 @@
  * without --resume and without "other settings".
  */
 
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { defaultPython } from '../../ts/paths.js';
 import { buildGenerator, harnessConfig } from '../reliability/harness.js';
 import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
+import { saveTinyLora } from './helpers.js';
 
 const packageRoot = resolve(import.meta.dirname, '..', '..');
 const cli = join(packageRoot, 'bin', 'refine-af.js');
@@ -66,18 +65,7 @@ describe('a failed start leaves nothing that blocks the retry', () => {
     const config = writeConfig('instances', { ...harnessConfig(runDir, generator, server, 'small'), pipeline: { method: 'refine-af' } });
     const pool = join(root, 'pool.jsonl');
     writeFileSync(pool, `${JSON.stringify({ instruction: 'Name a colour.' })}\n${JSON.stringify({ instruction: 'Name a fruit.' })}\n`);
-    const adapter = join(root, 'adapter');
-    execFileSync(
-      defaultPython,
-      [
-        '-c',
-        'import sys; from pathlib import Path; from tiny_models import save_tiny_lora; save_tiny_lora(Path(sys.argv[1]), Path(sys.argv[2]))',
-        adapter,
-        generator,
-      ],
-      // `python -c` imports from its working directory: tests/py's tiny_models.
-      { cwd: join(packageRoot, 'tests', 'py') },
-    );
+    const adapter = saveTinyLora(join(root, 'adapter'), generator);
 
     // A directory that is there but holds no adapter: the CLI passes it on, and loading it fails.
     const notAnAdapter = mkdirSync(join(root, 'not-an-adapter'), { recursive: true })!;
