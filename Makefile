@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup build lock lint chromium tmux test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
+.PHONY: setup build lock lint chromium tmux test test-ts test-py typecheck demo tensorboard bench repro rehearsal-models reliability vllm
 
 # llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution: the first
 # setup on a machine compiles it (35 minutes wall, 17 of CPU, on 2 busy cores: README "Serving") into this wheel cache outside the
@@ -75,10 +75,16 @@ test-py: setup
 
 test: lint typecheck test-ts test-py
 
-# The whole pipeline on the embedded default; run again after an interruption and it continues (completed stages are skipped).
+# The whole pipeline on the embedded default; run again after an interruption and it continues (completed stages are
+# skipped). It ends by printing where everything is, <run.dir>/report/report.html first.
 demo: setup
 	npx refine-af doctor --config $(CONFIG)
 	npx refine-af run --config $(CONFIG) --resume
+
+# TensorBoard over a run's PPO and SFT curves (RUN=runs/<name>; the demo's by default), from the project's environment.
+RUN ?= runs/default
+tensorboard:
+	.venv/bin/tensorboard --logdir $(RUN)/tensorboard
 
 bench: setup
 	npx tsx bench/bridge.bench.ts

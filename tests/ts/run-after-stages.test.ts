@@ -1,7 +1,7 @@
 /**
  * Stages run one by one with their own commands, then `refine-af run` on the same config: run takes over what they made
- * (each stage's own record says it is the same work) instead of refusing it, and redoes nothing. A copy of that run
- * directory then names its own files.
+ * (each stage's own record says it is the same work) instead of refusing it, redoes nothing, and ends with the run's
+ * report. A copy of that run directory then names its own files.
  */
 
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +48,11 @@ describe('run after the stages were run by hand', () => {
 
     const run = await refineAf('run');
     for (const stage of ['instructions', 'rlaf', 'instances', 'sft']) expect(run).toContain(`${stage}: ran`);
+    // The run ends with its report: the dataset's figures, the reward curve and the fine-tuning, and says where it is.
+    const report = join(runDir, 'report', 'report.html');
+    expect(run).toContain(`report: ${report} (open it in a browser`);
+    const html = readFileSync(report, 'utf8');
+    for (const part of ['Figure 8: ', 'Figure 2: ', '<h2>Fine-tuning (SFT)</h2>']) expect(html).toContain(part);
     expect(readFileSync(instructions.output, 'utf8')).toBe(made.instructions);
     expect(completeLines(rlaf.metrics)).toBe(made.steps);
     expect(completeLines(instances.generations)).toBe(8);
@@ -68,6 +73,6 @@ describe('run after the stages were run by hand', () => {
     expect(summary.stages.map((s) => s.outcome)).toEqual(Array(4).fill('skipped (already complete)'));
     const artifacts = summary.stages.flatMap((s) => Object.values(s.artifacts));
     expect(artifacts.length).toBeGreaterThan(4);
-    for (const path of artifacts) expect(path.startsWith(`${copy}/`), path).toBe(true);
+    for (const path of [...artifacts, summary.report]) expect(path.startsWith(`${copy}/`), path).toBe(true);
   });
 });

@@ -40,6 +40,15 @@ export interface StatsOptions {
   reference?: string;
   /** A stage-2 metrics JSONL ({step, <reward_key>} per line) for Figure 2. */
   metrics?: string;
+  /** The model fine-tuned on the dataset, for a run's report. */
+  fineTuning?: FineTuningSummary;
+}
+
+export interface FineTuningSummary {
+  model: string;
+  instructions: number;
+  steps: number;
+  trainLoss: number | null;
 }
 
 interface Distribution {
@@ -192,7 +201,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   };
   for (const [name, svg] of Object.entries(figures)) writeFileAtomic(join(options.outDir, name), svg);
   writeJsonAtomic(join(options.outDir, 'stats.json'), stats);
-  writeFileAtomic(join(options.outDir, 'report.html'), htmlReport(stats, figures));
+  writeFileAtomic(join(options.outDir, 'report.html'), htmlReport(stats, figures, options.fineTuning));
   return stats;
 }
 
@@ -210,7 +219,7 @@ const FIGURE_CAPTIONS = {
 const fmt = (x: number) => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(2));
 
 /** One HTML file with every table and every figure inline: opens anywhere, no network, no other file. */
-function htmlReport(stats: DatasetStats, figures: Record<string, string>): string {
+function htmlReport(stats: DatasetStats, figures: Record<string, string>, fineTuning: FineTuningSummary | undefined): string {
   const d = stats.diversity;
   const verbRows = d.topVerbs
     .map(
@@ -250,6 +259,12 @@ ${figure('fig5-reference-rouge.svg')}`
 <h2>Lengths (Figure 3)</h2>
 ${(['instruction', 'input', 'output'] as const).map((n) => figure(`fig3-length-${n}.svg`)).join('\n')}
 ${stats.reward === undefined ? '' : `<h2>Reward curve (Figure 2)</h2><p>${stats.reward.steps} steps; Spearman ${rewardTrendText(stats.reward.spearman, stats.reward.movingAverageSpan)}.</p>\n${figure('fig2-reward.svg')}`}
+${
+  fineTuning === undefined
+    ? ''
+    : `<h2>Fine-tuning (SFT)</h2>
+<p>${fmt(fineTuning.steps)} steps on ${fmt(fineTuning.instructions)} instructions${fineTuning.trainLoss === null ? '' : `, training loss ${fineTuning.trainLoss.toFixed(4)}`}; the model: ${escapeMarkup(fineTuning.model)}.</p>`
+}
 </body></html>
 `;
 }
