@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(LOCK_HASH)
 CONFIG ?= configs/default.yaml
 MODEL ?= llama2-7b
 
-.PHONY: setup serving build lock lint chromium tmux strace test test-ts test-py typecheck demo bench repro rehearsal-models reliability vllm
+.PHONY: setup serving build lock lint chromium tmux strace test test-ts test-py typecheck demo tensorboard bench repro rehearsal-models reliability vllm
 
 # llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution, which
 # takes a first setup on a machine 9 minutes on 2 idle cores to compile (35 on 2 busy ones: README "Serving"). So `setup`,
@@ -93,11 +93,17 @@ test-py: setup strace
 
 test: lint typecheck test-ts test-py
 
-# The whole pipeline on the embedded default; run again after an interruption and it continues (completed stages are skipped).
+# The whole pipeline on the embedded default; run again after an interruption and it continues (completed stages are
+# skipped). It ends by printing where everything is, <run.dir>/report/report.html first.
 demo: setup
 	npx refine-af doctor --config $(CONFIG)
 	npx refine-af run --config $(CONFIG) --resume
 	npx refine-af export --config $(CONFIG) --force
+
+# TensorBoard over a run's PPO and SFT curves (RUN=runs/<name>; the demo's by default), from the project's environment.
+RUN ?= runs/default
+tensorboard:
+	.venv/bin/tensorboard --logdir $(RUN)/tensorboard
 
 bench: setup
 	npx tsx bench/bridge.bench.ts

@@ -2,7 +2,7 @@
 // Start-up: each command imports its modules (and the config schemas) inside its action, so `--help` and a short
 // command load only what they run instead of every module of the package.
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from './config/schema.js';
@@ -49,6 +49,12 @@ const program = new Command('refine-af')
   })
   .showHelpAfterError();
 
+/** A commander parser for a file or directory the command reads: a missing one is refused before any work, by its option. */
+const existingPath = (path: string): string => {
+  if (!existsSync(path)) throw new InvalidArgumentError(`${path} does not exist`);
+  return path;
+};
+
 const configOption = () => new Option('-c, --config <yaml>', 'configuration file').default('configs/default.yaml');
 const jsonOption = () => new Option('--json', 'print the result as JSON for scripts instead of a summary');
 
@@ -85,17 +91,23 @@ program
 
 program
   .command('generate')
-  .description('generate from the configured generator model (a quick check of a model and its decoding settings)')
+  .description('generate from the configured generator model, or with --adapter a model fine-tuned from it (a quick check of a model)')
   .addOption(configOption())
   .requiredOption('-p, --prompt <text...>', 'one or more prompts')
   .option('--max-new-tokens <n>', 'tokens to generate per prompt', (v) => Number.parseInt(v, 10), 64)
-  .option('--raw', 'send the prompt as is instead of through the chat template')
+  .option(
+    '-a, --adapter <dir>',
+    'a LoRA adapter on the generator, e.g. the fine-tuned runs/default/sft/adapter (asked in the template it was trained with)',
+    existingPath,
+  )
+  .option('--raw', 'send the prompt as is instead of through the chat template (or the fine-tuning template)')
   .addOption(jsonOption())
-  .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; raw?: boolean; json?: boolean }) => {
+  .action(async (options: { config: string; prompt: string[]; maxNewTokens: number; adapter?: string; raw?: boolean; json?: boolean }) => {
     const { generateText } = await import('./commands/generate-text.js');
     const completions = await generateText(await commandConfig(options.config), options.prompt, {
       maxNewTokens: options.maxNewTokens,
       promptFormat: options.raw ? 'raw' : 'chat',
+      ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
     });
     await finish(
       options,
@@ -131,8 +143,8 @@ program
 program
   .command('dedup')
   .description('the ROUGE-L novelty filter alone: candidates in file order into a growing pool, one decision line per candidate')
-  .requiredOption('--pool <jsonl>', 'initial pool: JSON lines with an "instruction" field (e.g. seeds/seed_tasks.jsonl)')
-  .requiredOption('--candidates <jsonl>', 'candidates: JSON lines with an "instruction" field')
+  .requiredOption('--pool <jsonl>', 'initial pool: JSON lines with an "instruction" field (e.g. seeds/seed_tasks.jsonl)', existingPath)
+  .requiredOption('--candidates <jsonl>', 'candidates: JSON lines with an "instruction" field', existingPath)
   .requiredOption('--out <jsonl>', 'output: {"instruction","kept","max_rouge_l","most_similar"} per candidate, in order')
   .option(
     '--threshold <f>',
@@ -153,7 +165,7 @@ program
   .command('score')
   .description('score a dataset with the automated feedback (reward model, UniEval or the judge) and Eq. 1; a summary table at the end')
   .addOption(configOption())
-  .requiredOption('--in <file>', 'JSONL of {instruction, input, output}, or an Alpaca-style JSON array')
+  .requiredOption('--in <file>', 'JSONL of {instruction, input, output}, or an Alpaca-style JSON array', existingPath)
   .requiredOption('--out <jsonl>', 'output: one line per scored record (rejected ones go to <out>.rejected.jsonl)')
   .option('--resume', 'continue an interrupted run into the same --out, skipping what it already holds')
   .addOption(jsonOption())
@@ -171,8 +183,8 @@ program
   .command('generate-instances')
   .description('stage 3: input/output instances for every instruction of a pool, then the IFT dataset and its Table V statistics')
   .addOption(configOption())
-  .requiredOption('-i, --instructions <jsonl>', 'the stage-1 instruction pool (JSONL with an "instruction" field)')
-  .option('-a, --adapter <dir>', 'the stage-2 LoRA adapter (pipeline.method refine-af); omit for self-instruct')
+  .requiredOption('-i, --instructions <jsonl>', 'the stage-1 instruction pool (JSONL with an "instruction" field)', existingPath)
+  .option('-a, --adapter <dir>', 'the stage-2 LoRA adapter (pipeline.method refine-af); omit for self-instruct', existingPath)
   .option('-o, --out <dir>', 'output directory (default <run.dir>/instances)')
   .addOption(jsonOption())
   .action(async (options: { config: string; instructions: string; adapter?: string; out?: string; json?: boolean }) => {
@@ -230,7 +242,7 @@ program
   .command('sft')
   .description('supervised fine-tuning of the base model on an IFT dataset (HF Trainer job; resumes a killed run)')
   .addOption(configOption())
-  .requiredOption('-d, --dataset <jsonl>', 'the IFT dataset (JSONL of {instruction, input, output})')
+  .requiredOption('-d, --dataset <jsonl>', 'the IFT dataset (JSONL of {instruction, input, output})', existingPath)
   .option('-n, --max-instructions <n>', 'train on the first N instructions only (Table II subsets)', (v) => Number.parseInt(v, 10))
   .option('-o, --out <dir>', 'output directory (default <run.dir>/sft or sft-<N>)')
   .option('--force', 'discard a fine-tuning of another dataset or other settings in the output directory instead of refusing')
@@ -273,7 +285,7 @@ program
     );
     await finish(options, summary, (s) =>
       [
-        `${s.steps} PPO steps${s.interrupted ? ' (interrupted)' : ''}, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
+        `${s.steps} PPO steps, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
         `checkpoint: ${s.checkpoint}, adapter: ${s.adapter}`,
         `metrics: ${s.metrics}, reward curve: ${s.chart}`,
       ].join('\n'),
@@ -344,14 +356,17 @@ evaluation
   .command('superni')
   .description('Super-NaturalInstructions zero-shot (§V-A): generate with a model (or take --predictions) and score EM and ROUGE-L')
   .addOption(configOption())
-  .option('--data-dir <dir>', 'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt); default eval.data_dir')
+  .option(
+    '--data-dir <dir>',
+    'the benchmark in its native layout (tasks/*.json, splits/default/test_tasks.txt); default eval.data_dir',
+    existingPath,
+  )
   .option('--model <ref>', 'model to generate with (default: models.generator of the config)')
-  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model')
+  .option('--adapter <dir>', 'PEFT (LoRA) adapter directory applied on top of --model', existingPath)
   .addOption(
-    new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating').conflicts([
-      'model',
-      'adapter',
-    ]),
+    new Option('--predictions <jsonl>', 'score this file ({"id","task","prediction"} lines) instead of generating')
+      .argParser(existingPath)
+      .conflicts(['model', 'adapter']),
   )
   .requiredOption('--out <dir>', 'run directory: predictions.jsonl (resumable), scores.json, scores.txt')
   .addOption(jsonOption())
@@ -386,7 +401,7 @@ evaluation
                   signal,
                 }),
             )
-          : scorePredictionsFile(config, { dataDir, predictionsFile: options.predictions, outDir: options.out });
+          : scorePredictionsFile({ dataDir, predictionsFile: options.predictions, outDir: options.out });
       await finish(options, report, (r) => formatReport(r).trimEnd());
     },
   );
@@ -417,15 +432,24 @@ program
     "analyse an instruction-tuning dataset (§IV, Appendix IX-A/B): Table V, verb–noun diversity, overlap with the seeds (and with Self-Instruct's generations), lengths, reward curve",
   )
   .addOption(configOption())
-  .requiredOption('--dataset <file>', 'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records')
+  .requiredOption(
+    '--dataset <file>',
+    'JSONL or JSON: {instruction, input, output} or {instruction, instances: [{input, output}]} records',
+    existingPath,
+  )
   .requiredOption('--out <dir>', 'where stats.json, the SVG figures and report.html go')
-  .option('--pool <jsonl>', 'the stage-1 instruction pool the dataset came from, for Table V\'s "# of instructions" (the paper\'s row)')
-  .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)')
+  .option(
+    '--pool <jsonl>',
+    'the stage-1 instruction pool the dataset came from, for Table V\'s "# of instructions" (the paper\'s row)',
+    existingPath,
+  )
+  .option('--seeds <jsonl>', 'seed tasks for the overlap histogram (default: the 175 Self-Instruct seeds)', existingPath)
   .option(
     '--reference <file>',
     "Self-Instruct's GPT-3 generations ({instruction} records, e.g. all_instances_82K.jsonl) for Figure 5 (default: stats.reference_instructions)",
+    existingPath,
   )
-  .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve')
+  .option('--metrics <jsonl>', 'stage-2 metrics ({step, <stats.reward_key>} lines) for the reward curve', existingPath)
   .addOption(jsonOption())
   .action(async (options: StatsCommandOptions) => {
     const { analyseDataset } = await import('./stats/report.js');
@@ -480,7 +504,7 @@ humanEval
   .addOption(configOption())
   .requiredOption('--db <file>', 'SQLite database of responses, raters and ratings (created when absent)')
   .option('--runs <name=path...>', 'one per system, e.g. refine-af=out/refine.jsonl self-instruct=out/si.jsonl (optional once imported)')
-  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
+  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)', existingPath)
   .option('--host <address>', 'address to bind (config human_eval.host, default 127.0.0.1: this machine only)')
   .option('--port <n>', 'port to listen on, 0 for any free one (config human_eval.port)', parsePort)
   .option('--secure-cookies', 'mark the session cookie Secure, for a TLS proxy in front of the app (config human_eval.secure_cookies)')
@@ -524,8 +548,9 @@ humanEval
   .option(
     '--adapter <dir>',
     "PEFT (LoRA) adapter directory applied on top of --model (an SFT model is prompted with the config's sft template)",
+    existingPath,
   )
-  .option('--instructions <jsonl>', 'instructions to answer (default: seeds/user_oriented_instructions.jsonl)')
+  .option('--instructions <jsonl>', 'instructions to answer (default: seeds/user_oriented_instructions.jsonl)', existingPath)
   .requiredOption('--out <jsonl>', 'the run file ({"id", "response"} per line), appended per batch')
   .addOption(jsonOption())
   .action(async (options: { config: string; model?: string; adapter?: string; instructions?: string; out: string; json?: boolean }) => {
@@ -548,7 +573,7 @@ humanEval
   .description('import run files into the rating database (created when absent) without serving; already imported responses are kept')
   .requiredOption('--db <file>', 'the rating database')
   .requiredOption('--runs <name=path...>', 'one per system, e.g. refine-af=out/refine.jsonl self-instruct=out/si.jsonl')
-  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)')
+  .option('--instructions <jsonl>', 'instructions the runs answer (default: seeds/user_oriented_instructions.jsonl)', existingPath)
   .action(async (options: { db: string; runs: string[]; instructions?: string }) => {
     const { importHumanEvalRuns } = await import('./eval/human/commands.js');
     const { added, kept } = importHumanEvalRuns(options.db, options.runs, options.instructions);

@@ -50,6 +50,7 @@ export { InterruptedError } from './interrupt.js';
 export { DataFileError } from './io/files.js';
 export { loadSeedTasks, type SeedTask } from './io/seeds.js';
 export { configureLogging, logger } from './log.js';
+export { defaultConfigFile } from './paths.js';
 export { type ExportOptions, type ExportResult, exportDataset } from './pipeline/export.js';
 export { formatReproSummary, type ReproOptions, type ReproSummary, runRepro } from './pipeline/repro.js';
 export {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const defaultPython = resolve(packageRoot, '.venv', 'bin', 'python');
+/** The config `make demo` runs, shipped with the package: what an SDK caller loads from any working directory. */
+export const defaultConfigFile = resolve(packageRoot, 'configs', 'default.yaml');
 
 /** TensorBoard event files of one training in a run (`tensorboard --logdir <run.dir>` shows them all side by side). */
 export function tensorboardDir(runDir: string, name: string): string {

@@ -2,8 +2,8 @@
  * Ctrl-C on every long CLI command, as a user meets it: a real `refine-af` process with its real Python worker or job
  * (the scripted tiny Llama) gets a real SIGINT in the middle of its work. It stops after the unit in flight, exits 1 with
  * one error line that says how to continue, leaves no Python process, and the command it names finishes the work with
- * nothing duplicated. `run` and `train-rlaf` are covered by run-faults.test.ts and rlaf.test.ts; `eval superni` and
- * `human-eval respond` stop the same way between batches (the same wrapper), untested here.
+ * nothing duplicated. `run` is covered by run-faults.test.ts; `eval superni` and `human-eval respond` stop the same way
+ * between batches (the same wrapper), untested here.
  */
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -115,6 +115,31 @@ describe('Ctrl-C on a long CLI command', () => {
     expect(resumed.exitCode, String(resumed.all)).toBe(0);
     const indices = readJsonl(generations, z.object({ index: z.number() })).map((g) => g.index);
     expect(indices.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  }, 300_000);
+
+  it('train-rlaf: stops after the PPO step in flight, exits 1, says how to continue; that command trains the rest', async () => {
+    const rlafPool = join(root, 'rlaf-pool.jsonl');
+    writeFileSync(
+      rlafPool,
+      `${Array.from({ length: 4 }, (_, i) => JSON.stringify({ instruction: `Name the colour number ${i}.` })).join('\n')}\n`,
+    );
+    const rlafConfig = join(root, 'rlaf.yaml');
+    const config = harnessConfig(join(root, 'rlaf-run'), buildGenerator(root), server, 'small');
+    writeFileSync(rlafConfig, stringify({ ...config, rlaf: { ...(config.rlaf as object), steps: 6, pool: rlafPool } }));
+    const metrics = join(root, 'rlaf-run', 'rlaf', 'metrics.jsonl');
+    const args = ['train-rlaf', '--config', rlafConfig];
+    const stopped = await interrupted(args, () => completeLines(metrics) >= 1);
+    expect(stopped.sent, stopped.output).toBe(true);
+    expect(stopped.exitCode, stopped.output).toBe(1);
+    expect(stopped.errors, stopped.output).toEqual([
+      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')} --resume`,
+    ]);
+    expect(stopped.pythonsLeft).toEqual([]);
+    expect(completeLines(metrics)).toBeLessThan(6);
+
+    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!)], { cwd: packageRoot, reject: false, all: true });
+    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    expect(readJsonl(metrics, z.object({ step: z.number() })).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
   }, 300_000);
 
   it('sft: stops the training job, says how to continue; that command resumes from the last checkpoint', async () => {

@@ -66,7 +66,9 @@ describe('loading a dataset', () => {
     const bad = file('bad-json.jsonl', [{ instruction: 'ok', output: 'x' }]);
     writeFileSync(bad, `${readFileSync(bad, 'utf8')}{"instruction": \n`);
     expect(() => loadDataset(bad)).toThrow(/bad-json\.jsonl:2: not valid JSON/);
-    expect(readTriplets(bad).rejected).toEqual([{ index: 1, where: `${bad}:2`, reason: expect.stringMatching(/^not valid JSON/) }]);
+    expect(readTriplets(bad).rejected).toEqual([
+      { index: 1, where: `${bad}:2`, reason: expect.stringMatching(/^not valid JSON/), text: '{"instruction": ' },
+    ]);
   });
 });
 
@@ -109,6 +111,11 @@ describe('charts', () => {
     expect(bins.map((b) => b.count)).toEqual([3, 0, 1, 2]);
   });
 
+  it('says "no data" over an empty histogram instead of drawing blank axes', () => {
+    expect(histogramSvg('Lengths', histogramBins([], 4, 0, 4), 'words')).toContain('>no data</text>');
+    expect(histogramSvg('Lengths', histogramBins([1], 4, 0, 4), 'words')).not.toContain('no data');
+  });
+
   it('escapes text', () => {
     const svg = histogramSvg('<script>alert(1)</script> & co', histogramBins([1], 2, 0, 2), 'x "label"');
     expect(svg).not.toContain('<script>');
@@ -133,6 +140,10 @@ describe('Figure 6 (human evaluation) with the shared chart code', () => {
     expect(svg).toContain('rotate(-90)" text-anchor="middle">responses</text>');
     expect(svg).toContain('&lt;b&gt;self&lt;/b&gt;');
     expect(svg).not.toContain('<b>');
+    // A count axis has whole-number ticks, however few the counts.
+    const few = distributionChart([{ system: 'refine-af', counts: counts(2, 1, 0, 0), total: 3 }]).text;
+    const ticks = [...few.matchAll(/text-anchor="end">([^<]+)<\/text>/g)].map((m) => m[1]);
+    expect(ticks).toEqual(['0', '1', '2']);
   });
 });
 
@@ -198,6 +209,11 @@ describe('refine-af stats', () => {
     expect(ok.exitCode).toBe(0);
     expect(JSON.parse(ok.stdout).tableV.instances).toBe(4);
     expect(JSON.parse(ok.stdout).tableV.pool_instructions).toBeNull();
+    // Each figure of the report is captioned with what it shows, not with its file name.
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    const captions = [...report.matchAll(/<figcaption>([^<]*)<\/figcaption>/g)].map((m) => m[1]);
+    expect(captions).toHaveLength(5);
+    for (const caption of captions) expect(caption).toMatch(/^Figure \d: /);
     const withPool = await cli(['stats', '--dataset', dataset, '--pool', pool, '--out', out]);
     expect(withPool.exitCode).toBe(0);
     expect(withPool.stdout).toContain('4 instructions with ≥ 1 instance (pool: 6), 4 instances,');

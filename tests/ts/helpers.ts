@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Transport from 'winston-transport';
+import { defaultPython, packageRoot } from '../../ts/paths.js';
 
 /** A winston transport that keeps every record it is given: add it to the logger to see what a test logged. */
 export class CaptureTransport extends Transport {
@@ -90,4 +91,13 @@ export async function runInTerminal(
     }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A LoRA adapter with random weights for the model in `modelDir` (tests/py/tiny_models.py's save_tiny_lora), saved in `dir`. */
+export function saveTinyLora(dir: string, modelDir: string): string {
+  const script =
+    'import sys; from pathlib import Path; from tiny_models import save_tiny_lora; save_tiny_lora(Path(sys.argv[1]), Path(sys.argv[2]))';
+  // `python -c` imports from its working directory: tests/py's tiny_models.
+  execFileSync(defaultPython, ['-c', script, dir, modelDir], { cwd: join(packageRoot, 'tests', 'py') });
+  return dir;
 }

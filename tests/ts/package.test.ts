@@ -40,13 +40,20 @@ beforeAll(async () => {
 describe('the packed package, installed into a fresh project', () => {
   it('imports from plain Node, and finds the files it ships (the seed tasks) from inside node_modules', async () => {
     const script = `
-      import { loadSeedTasks, parseConfig, ConfigError } from 'refine-af';
+      import { defaultConfigFile, loadConfig, loadSeedTasks, parseConfig, ConfigError } from 'refine-af';
       const config = parseConfig({});
       let error;
       try { parseConfig({ no_such_section: 1 }); } catch (e) { error = e; }
-      console.log(JSON.stringify({ seeds: loadSeedTasks().length, defaultModel: config.models.generator, configError: error instanceof ConfigError }));`;
+      // The README's SDK example loads the shipped default config this way, from the user's own directory.
+      const demo = loadConfig(defaultConfigFile);
+      console.log(JSON.stringify({ seeds: loadSeedTasks().length, defaultModel: config.models.generator, configError: error instanceof ConfigError, demoInstructions: demo.instructions.num_instructions }));`;
     const { stdout } = await execa('node', ['--input-type=module', '-e', script], { cwd: project });
-    expect(JSON.parse(stdout)).toEqual({ seeds: 175, defaultModel: 'embedded:smollm2-135m-instruct', configError: true });
+    expect(JSON.parse(stdout)).toEqual({
+      seeds: 175,
+      defaultModel: 'embedded:smollm2-135m-instruct',
+      configError: true,
+      demoInstructions: 40,
+    });
   });
 
   it('ships no TypeScript loader: the command runs from the compiled JavaScript', async () => {

@@ -119,6 +119,17 @@ describe('Figure 7: Super-NI ROUGE-L against the number of instructions', () => 
   });
 });
 
+describe('the report title', () => {
+  it('names the reproduction, and the model in the text below it', () => {
+    const { dir, r } = results('title', { num_instructions: 40, reference: null });
+    const model = '/models/some-checkpoint';
+    writeReproReport(dir, { ...r, config: { ...r.config, models: { ...r.config.models, generator: model } } });
+    const markdown = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(markdown.split('\n')[0]).toBe('# Reproduction of REFINE-AF');
+    expect(markdown).toContain(`Model: ${model}.`);
+  });
+});
+
 describe("Figure 5 and the paper's inconsistencies in the report", () => {
   it('says how to get Figure 5 when no reference set is named', () => {
     const { dir, r } = results('no-reference', { num_instructions: 40, reference: null });

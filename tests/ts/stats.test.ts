@@ -129,6 +129,18 @@ describe('lineChartSvg', () => {
     expect(niceTicks(0, 200)).toEqual([0, 50, 100, 150, 200]);
     expect(niceTicks(-0.43, 0.12)).toEqual([-0.4, -0.2, 0]);
     expect(niceTicks(3, 3)).toEqual([3]);
+    // A range below the values' precision ends (it once looped until the array outgrew memory).
+    expect(niceTicks(-0.00795, -0.00795 + 1e-18).length).toBeLessThanOrEqual(6);
+  });
+
+  it('draws a series constant up to rounding as a flat line', () => {
+    const svg = rewardCurveSvg(
+      Array.from({ length: 6 }, (_, i) => ({ step: i + 1, reward: i % 2 === 0 ? -0.007949999999999985 : -0.00794999999999999 })),
+      3,
+    );
+    const ys = [...svg.matchAll(/<path d="([^"]+)"/g)].flatMap((m) => m[1]!.split(' ').map((point) => point.split(',')[1]));
+    expect(ys).toHaveLength(12);
+    expect(new Set(ys).size).toBe(1);
   });
 });
 

@@ -149,6 +149,8 @@ export async function openStageBackend(config: Config, spec: StageBackendSpec): 
         model: spec.model,
         adapter: spec.adapter,
       });
+      // Loaded now, as a server starts now: a model or adapter that cannot be loaded fails before the stage writes anything.
+      await backend.load();
       return { backend, close: () => backend.unload() };
     }
     case 'openai': {

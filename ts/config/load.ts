@@ -136,8 +136,16 @@ export function loadConfig(file: string, overrides: ConfigInput = {}): Config {
       [],
     );
   }
-  const raw = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || Array.isArray(raw))
+  // Taking every default silently would run the paper's counts on the embedded model: a config says something.
+  if (doc.contents === null) {
+    throw new ConfigError(
+      file,
+      [`${file}: no settings (the file is empty or only comments); start from configs/default.yaml, or see \`refine-af config reference\``],
+      ['(top level)'],
+    );
+  }
+  const raw = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError(file, [`${file}:1: expected a mapping of sections, got ${describeValue(raw)}`], ['(top level)']);
   const locate = (path: PropertyKey[]): string => {
     for (let depth = path.length; depth > 0; depth--) {

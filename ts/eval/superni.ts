@@ -361,12 +361,21 @@ export function evalSuperNiModel(config: Config, options: Omit<EvalSuperNiOption
   });
 }
 
-/** Score an existing predictions file (lines {"id", "task", "prediction"}) and write the report to `outDir`. */
-export function scorePredictionsFile(config: Config, options: { dataDir: string; predictionsFile: string; outDir: string }): SuperNiReport {
+/**
+ * Score an existing predictions file (lines {"id", "task", "prediction"}) and write the report to `outDir`. The file is
+ * scored on the instances it predicts, whatever instances_per_task it was made with: the benchmark's other instances
+ * are not its to answer.
+ */
+export function scorePredictionsFile(options: { dataDir: string; predictionsFile: string; outDir: string }): SuperNiReport {
   const { dataDir, predictionsFile, outDir } = options;
-  const tasks = loadSuperNi(dataDir, config.eval.instances_per_task);
   if (!existsSync(predictionsFile)) throw new DataFileError(predictionsFile, undefined, 'predictions file not found');
-  const report = scoreSuperNi(tasks, readJsonl(predictionsFile, predictionSchema), predictionsFile);
+  const predictions = readJsonl(predictionsFile, predictionSchema);
+  const predicted = new Set(predictions.map((p) => p.id));
+  const tasks = loadSuperNi(dataDir, Number.POSITIVE_INFINITY)
+    .map((task) => ({ ...task, instances: task.instances.filter((instance) => predicted.has(instance.id)) }))
+    .filter((task) => task.instances.length > 0);
+  if (tasks.length === 0) throw new DataFileError(predictionsFile, undefined, `predicts no instance of the benchmark in ${dataDir}`);
+  const report = scoreSuperNi(tasks, predictions, predictionsFile);
   writeReport(outDir, report);
   return report;
 }

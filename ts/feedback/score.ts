@@ -4,7 +4,7 @@
  *
  * Input: JSONL of {instruction, input, output} or an Alpaca-style JSON array of the same. Output: one JSON line per
  * scored record (`index` = its position among the input's records), appended batch by batch through ts/io/files.ts;
- * `<out>.rejected.jsonl` holds the records that could not be scored and why; `<out>.summary.json` the summary table.
+ * `<out>.rejected.jsonl` (only when there are some) holds the records that could not be scored, why, and their text; `<out>.summary.json` the summary table.
  * `resume` skips every index already written (scored or rejected), so a crashed run finishes with no duplicates.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -32,7 +32,13 @@ export const scoredRecordSchema = z.object({
 });
 export type ScoredRecord = z.infer<typeof scoredRecordSchema>;
 
-const rejectedRecordSchema = z.object({ index: z.number().int().nonnegative(), where: z.string(), reason: z.string() });
+const rejectedRecordSchema = z.object({
+  index: z.number().int().nonnegative(),
+  where: z.string(),
+  reason: z.string(),
+  /** The record as the input holds it (absent in files written before it was kept). */
+  text: z.string().optional(),
+});
 
 /** A parsed value's triplet, or why it cannot be scored. `input` may be absent or null (Alpaca leaves it empty). */
 function toTriplet(value: unknown): { record: Triplet } | { reason: string } {
@@ -92,7 +98,7 @@ export function summarise(values: readonly number[]): IndicatorSummary {
 export function summaryTable(summary: ScoreSummary): string {
   const fmt = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(4));
   const lines = [
-    `${summary.scored} scored, ${summary.rejected} rejected (${summary.rejectedFile}), ${summary.truncated} truncated → ${summary.out}`,
+    `${summary.scored} scored, ${summary.rejected} rejected${summary.rejected > 0 ? ` (${summary.rejectedFile})` : ''}, ${summary.truncated} truncated → ${summary.out}`,
     '| indicator | backend | mean | min | q1 | median | q3 | max |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];

@@ -159,7 +159,8 @@ export type BadRecordPolicy = 'fail' | 'reject';
 export interface DatasetRead<T> {
   /** index: the record's position among the file's records (blank lines are not records); where: file:line or file[i]. */
   accepted: { index: number; where: string; record: T }[];
-  rejected: { index: number; where: string; reason: string }[];
+  /** With the record's text as the file holds it (its line, or its JSON in an array), so that nothing is lost. */
+  rejected: { index: number; where: string; reason: string; text: string }[];
 }
 
 /**
@@ -174,7 +175,7 @@ export function readDatasetFile<T>(
 ): DatasetRead<T> {
   const text = readFileSync(file, 'utf8');
   const read: DatasetRead<T> = { accepted: [], rejected: [] };
-  const take = (index: number, where: string, line: number | undefined, value: () => unknown) => {
+  const take = (index: number, where: string, line: number | undefined, text: string, value: () => unknown) => {
     let parsed: { record: T } | { reason: string };
     try {
       parsed = parse(value());
@@ -183,7 +184,7 @@ export function readDatasetFile<T>(
       parsed = { reason: `not valid JSON: ${error.message}` };
     }
     if ('record' in parsed) read.accepted.push({ index, where, record: parsed.record });
-    else if (policy === 'reject') read.rejected.push({ index, where, reason: parsed.reason });
+    else if (policy === 'reject') read.rejected.push({ index, where, reason: parsed.reason, text });
     else throw new DataFileError(file, line, line === undefined ? `record ${index}: ${parsed.reason}` : parsed.reason);
   };
   if (text.trimStart().startsWith('[')) {
@@ -193,12 +194,12 @@ export function readDatasetFile<T>(
     } catch (error) {
       throw new DataFileError(file, undefined, `not a valid JSON array: ${(error as Error).message}`);
     }
-    for (const [i, value] of records.entries()) take(i, `${file}[${i}]`, undefined, () => value);
+    for (const [i, value] of records.entries()) take(i, `${file}[${i}]`, undefined, JSON.stringify(value), () => value);
   } else {
     let index = 0;
     text.split('\n').forEach((line, lineIndex) => {
       if (line.trim() === '') return;
-      take(index, `${file}:${lineIndex + 1}`, lineIndex + 1, () => JSON.parse(line));
+      take(index, `${file}:${lineIndex + 1}`, lineIndex + 1, line, () => JSON.parse(line));
       index += 1;
     });
   }

@@ -120,11 +120,11 @@ function reportBlocks(dir: string, r: ReproResults, paper: PaperResults): Block[
   const paperTableV: Partial<Record<keyof DatasetStatistics, number>> = p.table_v_refine_af;
   const comparable = comparableToPaper(r, p);
   const blocks: Block[] = [
-    { kind: 'title', text: `Reproduction of REFINE-AF: ${r.config.models.generator}` },
+    { kind: 'title', text: 'Reproduction of REFINE-AF' },
     {
       kind: 'paragraph',
       text:
-        `REFINE-AF run: ${r.config.run.dir}; Self-Instruct baseline: ${r.baseline.run.dir}; Super-NI: ${r.config.eval.data_dir}. ` +
+        `Model: ${r.config.models.generator}. REFINE-AF run: ${r.config.run.dir}; Self-Instruct baseline: ${r.baseline.run.dir}; Super-NI: ${r.config.eval.data_dir}. ` +
         `Reference: the paper's ${p.label} numbers (docs/paper-results.json, ${paper.paper}).`,
     },
   ];

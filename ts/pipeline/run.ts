@@ -32,7 +32,8 @@ import { generateInstructions, instructionsOutputPaths, seedTasksFile } from '..
 import { hashOf, Ledger, type LedgerOptions, type LedgerStep, RunConflictError, readLedger, type StepWork } from '../stages/ledger.js';
 import { rlafPaths } from '../stages/rlaf/paths.js';
 import { trainRlafWithFeedback } from '../stages/rlaf.js';
-import { runSft, sftArtifactKey, sftOutDir, sftPromptTemplates, sftSubsets } from '../stages/sft.js';
+import { readSftRecord, runSft, sftArtifactKey, sftOutDir, sftPromptTemplates, sftSubsets } from '../stages/sft.js';
+import { analyseDataset } from '../stats/report.js';
 
 export const STAGE_NAMES = ['instructions', 'rlaf', 'instances', 'sft'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -57,6 +58,8 @@ export interface StageReport {
 export interface RunSummary {
   runDir: string;
   stages: StageReport[];
+  /** The run's report (report.html): the dataset's statistics and figures, the reward curve, the fine-tuning. */
+  report: string;
 }
 
 /** What a stage's run receives besides the context: whether to continue, and the artifacts of the stages before it. */
@@ -120,7 +123,6 @@ const STAGES: StageDefinition[] = [
     outputs: (c) => [rlafPaths(c).dir],
     run: async (ctx, { resume, signal }) => {
       const summary = await trainRlafWithFeedback(ctx, { resume, signal });
-      throwIfInterrupted(signal);
       return { adapter: summary.adapter, metrics: summary.metrics, reward_curve: summary.chart };
     },
   },
@@ -238,7 +240,7 @@ export async function runPipeline(config: Config, options: RunOptions = {}): Pro
       outcome: outcomes.get(name) ?? ('not in this pipeline' as const),
       artifacts: upstream[name] ?? {},
     }));
-    return { runDir: config.run.dir, stages };
+    return { runDir: config.run.dir, stages, report: writeRunReport(config, upstream) };
   });
 }
 
@@ -250,6 +252,25 @@ function warnOfLocalAtScale(config: Config): void {
     const warning = localAtScaleWarning(stage, stageWorkCount(config, stage));
     if (warning !== null) logger.warn(warning);
   }
+}
+
+/** The run's report in <run.dir>/report (rewritten by every run: it reads what the stages left, and costs seconds). */
+function writeRunReport(config: Config, upstream: Record<StageName, Record<string, string>>): string {
+  const outDir = join(config.run.dir, 'report');
+  const fineTuned = readSftRecord(sftOutDir(config.run.dir, config.sft.max_instructions))!;
+  analyseDataset(config, {
+    dataset: upstream.instances.dataset!,
+    pool: upstream.instructions.instructions!,
+    ...(upstream.rlaf === undefined ? {} : { metrics: upstream.rlaf.metrics! }),
+    outDir,
+    fineTuning: {
+      model: fineTuned.result.model_dir,
+      instructions: fineTuned.instructions,
+      steps: fineTuned.result.steps,
+      trainLoss: fineTuned.result.train_loss,
+    },
+  });
+  return join(outDir, 'report.html');
 }
 
 /** Run a stage, then release every model it loaded in the worker, whether it completed, failed or was interrupted. */
@@ -299,5 +320,6 @@ export function formatRunSummary(summary: RunSummary): string {
     lines.push(`  ${stage}: ${outcome}`);
     for (const [name, path] of Object.entries(artifacts)) lines.push(`    ${name}: ${path}`);
   }
+  lines.push(`report: ${summary.report} (open it in a browser; training curves: make tensorboard)`);
   return lines.join('\n');
 }

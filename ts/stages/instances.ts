@@ -144,15 +144,14 @@ function checkPolicy(config: Config, adapter: string | null): void {
   }
 }
 
-/** The first run records its settings; a resume must bring the same ones, or the file would mix two policies. */
-function recordSettings(file: string, current: z.input<typeof settingsSchema>): void {
+/** A resume must bring the settings the first run recorded, or the file would mix two policies. */
+function checkSettings(file: string, current: z.input<typeof settingsSchema>): void {
   const previous = readJsonIfExists(file, settingsSchema);
   if (previous && JSON.stringify(previous) !== JSON.stringify(settingsSchema.parse(current))) {
     throw new RunConflictError(
       `${file}: these generations were made with other settings; resume with the same config and pool, or use another run directory`,
     );
   }
-  writeJsonAtomic(file, current);
 }
 
 /** The completions already made (a torn last batch is dropped), each checked against the pool it came from. */
@@ -178,7 +177,7 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   const pool = readInstructionPool(options.instructionsFile);
   const decoding = settings.decoding;
 
-  recordSettings(files.settings, {
+  const generationSettings = {
     model: config.models.generator,
     adapter: options.adapter,
     template: settings.template,
@@ -186,7 +185,8 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
     batch_size: settings.batch_size,
     seed: config.run.seed,
     pool_size: pool.length,
-  });
+  };
+  checkSettings(files.settings, generationSettings);
   const generations = readGenerations(files.generations, pool);
   const done = new Set(generations.map((g) => g.index));
 
@@ -198,6 +198,8 @@ export async function generateInstances(ctx: StageContext, options: InstanceStag
   });
   let generatedNow = 0;
   const policy = await withStageBackend(config, spec, async (backend) => {
+    // Recorded once the policy has loaded: a start that fails on a wrong model or adapter leaves nothing that refuses the retry.
+    writeJsonAtomic(files.settings, generationSettings);
     logger.info(`stage 3: ${pool.length - done.size} of ${pool.length} instructions to go, policy ${backend.name}`);
     const progress = startProgress('stage 3: instances', pool.length, done.size);
     try {

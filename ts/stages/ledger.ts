@@ -4,12 +4,14 @@
  *
  *   hash the step's inputs → complete under the same hash: skip → made from other inputs: refuse, or with --force
  *   discard its outputs (and those of the steps built on it) → interrupted: refuse, or continue with --resume (start
- *   over with --force) → record "running" → work → record "complete" with its artifacts.
+ *   over with --force) → no entry, but outputs there (the step's own command made them): continue them → record
+ *   "running" → work → record "complete" with its artifacts.
  *
  * Every write replaces the file atomically, so a crash leaves the entry as it was before or after, never torn.
  */
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { workerMethods } from '../bridge/contract.js';
 import { RefineAfError } from '../errors.js';
@@ -48,9 +50,32 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-/** The entries of a ledger file, or none when there is no file. */
+/** The entries of a ledger file, or none when there is no file; artifact paths as the working directory reaches them. */
 export function readLedger(file: string, collection: LedgerCollection): Record<string, LedgerEntry> {
-  return readJsonIfExists(file, ledgerFileSchema(collection))?.[collection] ?? {};
+  const entries = readJsonIfExists(file, ledgerFileSchema(collection))?.[collection] ?? {};
+  return mapArtifacts(entries, (path) => (/^\.\.?\//.test(path) ? join(dirname(file), path) : path));
+}
+
+/**
+ * Write the entries, each artifact path recorded relative to the ledger's directory ("./…", "../…"), so that a copied
+ * run directory names its own files. Paths recorded by older versions (absolute, or from the working directory) are
+ * read as they are.
+ */
+function writeLedger(file: string, collection: LedgerCollection, entries: Record<string, LedgerEntry>): void {
+  const recorded = mapArtifacts(entries, (path) => {
+    const fromLedger = relative(dirname(file), resolve(path));
+    return fromLedger.startsWith('..') ? fromLedger : `./${fromLedger}`;
+  });
+  writeJsonAtomic(file, { [collection]: recorded });
+}
+
+function mapArtifacts(entries: Record<string, LedgerEntry>, map: (path: string) => string): Record<string, LedgerEntry> {
+  return Object.fromEntries(
+    Object.entries(entries).map(([name, entry]) => [
+      name,
+      { ...entry, artifacts: Object.fromEntries(Object.entries(entry.artifacts).map(([key, path]) => [key, map(path)])) },
+    ]),
+  );
 }
 
 /** The artifacts of each named step, or a refusal naming the first that is not complete and how to finish it. */
@@ -139,7 +164,11 @@ export class Ledger {
       }
       this.discard([step, ...(step.dependents ?? [])]);
     }
-    const resume = this.entries[step.name]?.status === 'running';
+    // Outputs without an entry were made by the step's own command (a stage run by hand): the step continues them, and
+    // its own record (a snapshot, settings.json, a checkpoint, a fine-tuning's ledger) refuses what other settings made.
+    const byHand = entry === undefined && step.outputs.some((path) => existsSync(path));
+    if (byHand) logger.info(`${name}: its outputs exist without an entry in ${this.file} (made by its own command): continuing them`);
+    const resume = byHand || this.entries[step.name]?.status === 'running';
     this.save(step.name, { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() });
     logger.info(`${name}: ${resume ? 'resuming' : 'starting'}`);
     const { artifacts, release } = await work(resume);
@@ -162,11 +191,11 @@ export class Ledger {
       delete this.entries[name];
       logger.warn(`${this.label}${name}: --force: discarded what other inputs made`);
     }
-    writeJsonAtomic(this.file, { [this.collection]: this.entries });
+    writeLedger(this.file, this.collection, this.entries);
   }
 
   private save(name: string, entry: LedgerEntry): void {
     this.entries[name] = entry;
-    writeJsonAtomic(this.file, { [this.collection]: this.entries });
+    writeLedger(this.file, this.collection, this.entries);
   }
 }

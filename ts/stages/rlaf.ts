@@ -19,6 +19,7 @@ import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { FeedbackScorer } from '../feedback/scorer.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { appendJsonl, readJsonl, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { logger } from '../log.js';
 import { startProgress } from '../progress.js';
@@ -171,13 +172,16 @@ export async function trainRlafWithFeedback(
 ): Promise<RlafSummary> {
   const scorer = new FeedbackScorer(worker, config);
   await scorer.load();
-  return trainRlaf(config, {
+  const summary = await trainRlaf(config, {
     worker,
     reward: async (triplets) => (await scorer.score(triplets)).map(({ reward, indicators }) => ({ reward, indicators })),
     replayReward: (indicators) => scorer.replay(indicators.map((values) => indicatorValuesSchema.parse(values))),
     resume: options.resume ?? false,
     signal: options.signal,
   });
+  // Stopped early by Ctrl-C (its checkpoint saved): an interruption, as every long command and `run` report it.
+  throwIfInterrupted(options.signal);
+  return summary;
 }
 
 /** The CLI's and SDK's entry: one worker for policy and feedback models; Ctrl-C finishes the step in flight, saves a checkpoint, stops. */

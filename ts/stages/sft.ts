@@ -130,6 +130,11 @@ const runRecordSchema = z.strictObject({
   result: jobs.sft.result,
 });
 
+/** What a finished fine-tuning in `outDir` recorded (result.json), or undefined when none finished there. */
+export function readSftRecord(outDir: string): z.infer<typeof runRecordSchema> | undefined {
+  return readJsonIfExists(join(outDir, 'result.json'), runRecordSchema);
+}
+
 /** The ledger of one fine-tuning directory: a finished fine-tuning with the same inputs is not redone. */
 const SFT_LEDGER_FILE = 'ledger.json';
 
@@ -189,7 +194,7 @@ export async function runSft(ctx: StageContext, options: SftOptions): Promise<Sf
     writeJsonAtomic(join(result.model_dir, 'refine-af-config.json'), config); // the whole config that made this model
     return { artifacts: { model: result.model_dir, record: recordFile } };
   });
-  const { result } = readJsonIfExists(recordFile, runRecordSchema)!;
+  const { result } = readSftRecord(outDir)!;
   return { outDir, trainFile, instructions, result };
 }
 

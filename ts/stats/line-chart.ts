@@ -35,7 +35,8 @@ function extent(values: number[]): [number, number] {
   if (finite.length === 0) return [0, 1];
   const lo = Math.min(...finite);
   const hi = Math.max(...finite);
-  if (lo === hi) return [lo - 0.5, hi + 0.5];
+  // Equal up to rounding (a constant reward and its moving average) is equal: a flat line in a unit range.
+  if (hi - lo <= 1e-9 * Math.max(Math.abs(lo), Math.abs(hi))) return [lo - 0.5, hi + 0.5];
   return [lo, hi];
 }
 

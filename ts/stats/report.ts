@@ -40,6 +40,15 @@ export interface StatsOptions {
   reference?: string;
   /** A stage-2 metrics JSONL ({step, <reward_key>} per line) for Figure 2. */
   metrics?: string;
+  /** The model fine-tuned on the dataset, for a run's report. */
+  fineTuning?: FineTuningSummary;
+}
+
+export interface FineTuningSummary {
+  model: string;
+  instructions: number;
+  steps: number;
+  trainLoss: number | null;
 }
 
 interface Distribution {
@@ -192,14 +201,25 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   };
   for (const [name, svg] of Object.entries(figures)) writeFileAtomic(join(options.outDir, name), svg);
   writeJsonAtomic(join(options.outDir, 'stats.json'), stats);
-  writeFileAtomic(join(options.outDir, 'report.html'), htmlReport(stats, figures));
+  writeFileAtomic(join(options.outDir, 'report.html'), htmlReport(stats, figures, options.fineTuning));
   return stats;
 }
+
+/** Each figure file's caption in the report: which of the paper's figures it is, and what it shows. */
+const FIGURE_CAPTIONS = {
+  'fig8-verb-noun.svg': 'Figure 8: the most common root verbs of the instructions (inner ring) and their direct-object nouns (outer ring)',
+  'fig4-seed-rouge.svg': "Figure 4: each instruction's highest ROUGE-L against the seed instructions",
+  'fig5-reference-rouge.svg': "Figure 5: each instruction's highest ROUGE-L against Self-Instruct's generations",
+  'fig3-length-instruction.svg': 'Figure 3: instruction length in words',
+  'fig3-length-input.svg': 'Figure 3: input length in words (non-empty inputs)',
+  'fig3-length-output.svg': 'Figure 3: output length in words',
+  'fig2-reward.svg': 'Figure 2: mean reward per PPO step and its moving average',
+} as const;
 
 const fmt = (x: number) => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(2));
 
 /** One HTML file with every table and every figure inline: opens anywhere, no network, no other file. */
-function htmlReport(stats: DatasetStats, figures: Record<string, string>): string {
+function htmlReport(stats: DatasetStats, figures: Record<string, string>, fineTuning: FineTuningSummary | undefined): string {
   const d = stats.diversity;
   const verbRows = d.topVerbs
     .map(
@@ -207,8 +227,8 @@ function htmlReport(stats: DatasetStats, figures: Record<string, string>): strin
         `<tr><td>${escapeMarkup(v.verb)}</td><td>${v.count}</td><td>${v.nouns.map((n) => `${escapeMarkup(n.noun)} (${n.count})`).join(', ')}</td></tr>`,
     )
     .join('\n');
-  const figure = (name: string) =>
-    figures[name] === undefined ? '' : `<figure>${figures[name]}<figcaption>${escapeMarkup(name)}</figcaption></figure>`;
+  const figure = (name: keyof typeof FIGURE_CAPTIONS) =>
+    figures[name] === undefined ? '' : `<figure>${figures[name]}<figcaption>${escapeMarkup(FIGURE_CAPTIONS[name])}</figcaption></figure>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Dataset statistics: ${escapeMarkup(basename(stats.dataset))}</title>
 <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}
@@ -237,8 +257,14 @@ ${
 ${figure('fig5-reference-rouge.svg')}`
 }
 <h2>Lengths (Figure 3)</h2>
-${['instruction', 'input', 'output'].map((n) => figure(`fig3-length-${n}.svg`)).join('\n')}
+${(['instruction', 'input', 'output'] as const).map((n) => figure(`fig3-length-${n}.svg`)).join('\n')}
 ${stats.reward === undefined ? '' : `<h2>Reward curve (Figure 2)</h2><p>${stats.reward.steps} steps; Spearman ${rewardTrendText(stats.reward.spearman, stats.reward.movingAverageSpan)}.</p>\n${figure('fig2-reward.svg')}`}
+${
+  fineTuning === undefined
+    ? ''
+    : `<h2>Fine-tuning (SFT)</h2>
+<p>${fmt(fineTuning.steps)} steps on ${fmt(fineTuning.instructions)} instructions${fineTuning.trainLoss === null ? '' : `, training loss ${fineTuning.trainLoss.toFixed(4)}`}; the model: ${escapeMarkup(fineTuning.model)}.</p>`
+}
 </body></html>
 `;
 }

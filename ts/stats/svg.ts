@@ -17,9 +17,10 @@ export function niceTicks(min: number, max: number, count = 6): number[] {
   const rough = (max - min) / Math.max(1, count - 1);
   const power = 10 ** Math.floor(Math.log10(rough));
   const step = ([1, 2, 5, 10].find((m) => m * power >= rough) ?? 10) * power;
-  const ticks: number[] = [];
-  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
-  return ticks;
+  // Counted, not stepped: a range below the values' precision (a reward constant up to rounding) adds nothing to t.
+  const first = Math.ceil(min / step) * step;
+  const inRange = Math.floor((max - first) / step + 1e-9) + 1;
+  return Array.from({ length: inRange }, (_, k) => Number((first + k * step).toPrecision(12)));
 }
 
 const num = (x: number) => Number(x.toFixed(2)).toString();
@@ -35,10 +36,13 @@ function svgDocument(width: number, height: number, title: string, body: string[
   ].join('\n');
 }
 
-/** Axes with y ticks from 0 to the first round tick at or above `yMax`; returns the y scale. */
-function axes(xLabel: string, yLabel: string, yMax: number): { body: string[]; y: (v: number) => number } {
+/**
+ * Axes of counts: y ticks at whole numbers from 0 to the first round tick at or above `yMax`, and a "no data" note over
+ * an empty plot; returns the y scale.
+ */
+function countAxes(xLabel: string, yLabel: string, yMax: number): { body: string[]; y: (v: number) => number } {
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const ticks = niceTicks(0, Math.max(1, yMax));
+  const ticks = niceTicks(0, Math.max(1, yMax)).filter(Number.isInteger);
   const top = Math.max(yMax, ticks.at(-1)!);
   const y = (v: number) => MARGIN.top + plotHeight - (v / top) * plotHeight;
   const body = [
@@ -47,6 +51,10 @@ function axes(xLabel: string, yLabel: string, yMax: number): { body: string[]; y
     `<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeMarkup(xLabel)}</text>`,
     `<text transform="translate(14 ${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeMarkup(yLabel)}</text>`,
   ];
+  if (yMax === 0)
+    body.push(
+      `<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}" text-anchor="middle" font-size="14" fill="#666">no data</text>`,
+    );
   for (const v of ticks) {
     body.push(
       `<line x1="${MARGIN.left - 4}" y1="${num(y(v))}" x2="${MARGIN.left}" y2="${num(y(v))}" stroke="black"/>`,
@@ -76,8 +84,7 @@ export function histogramBins(values: readonly number[], bins: number, min: numb
 
 export function histogramSvg(title: string, bins: readonly Bin[], xLabel: string, yLabel = 'count'): string {
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
-  const maxCount = Math.max(1, ...bins.map((b) => b.count));
-  const { body, y } = axes(xLabel, yLabel, maxCount);
+  const { body, y } = countAxes(xLabel, yLabel, Math.max(0, ...bins.map((b) => b.count)));
   const barWidth = plotWidth / Math.max(1, bins.length);
   const labelEvery = Math.ceil(bins.length / 10);
   bins.forEach((bin, i) => {
@@ -105,7 +112,7 @@ export function groupedBarSvg(
   yLabel: string,
 ): string {
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
-  const { body, y } = axes(xLabel, yLabel, Math.max(1, ...series.flatMap((s) => s.values)));
+  const { body, y } = countAxes(xLabel, yLabel, Math.max(0, ...series.flatMap((s) => s.values)));
   const groupWidth = plotWidth / Math.max(1, groups.length);
   const barWidth = (groupWidth * 0.8) / Math.max(1, series.length);
   groups.forEach((group, g) => {

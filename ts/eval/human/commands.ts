@@ -2,6 +2,8 @@
  * The human evaluation as the CLI and the SDK run it: import runs (and the quality-review sample) and serve, mint rater
  * tokens, export the results.
  */
+
+import { existsSync, rmSync } from 'node:fs';
 import type { Config } from '../../config/schema.js';
 import { writeFileAtomic } from '../../io/files.js';
 import { logger } from '../../log.js';
@@ -131,12 +133,18 @@ export function importQualityReview(
 
 export type { ExportTable };
 
+/** Run `use` on the database; one this call created is removed again when `use` fails, so a failed import leaves no empty file. */
 function withStore<T>(db: string, options: { mustExist: boolean }, use: (store: RatingStore) => T): T {
+  const created = !existsSync(db);
   const store = RatingStore.open(db, options);
+  let failed = true;
   try {
-    return use(store);
+    const result = use(store);
+    failed = false;
+    return result;
   } finally {
     store.close();
+    if (failed && created) for (const file of [db, `${db}-wal`, `${db}-shm`]) rmSync(file, { force: true });
   }
 }
 
