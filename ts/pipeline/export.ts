@@ -24,7 +24,7 @@ import { completedSteps, RunConflictError } from '../stages/ledger.js';
 import { rlafPaths } from '../stages/rlaf/paths.js';
 import { firstInstructions, sftSubsets } from '../stages/sft.js';
 import { type IftRecord, loadDataset, readInstructionPool } from '../stats/dataset.js';
-import { analyseDataset } from '../stats/report.js';
+import { analyseDataset, FIGURE_CAPTIONS } from '../stats/report.js';
 import { type CardSubset, datasetCard } from './dataset-card.js';
 import { pipelineStageNames } from './run.js';
 
@@ -95,7 +95,7 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
       stage3: readInstanceSummary(instances.summary),
       subsets,
       stats,
-      figures: stats.figures.map((file) => ({ file: `statistics/${file}`, caption: svgTitle(join(figuresDir, file)) ?? file })),
+      figures: stats.figures.map((file) => ({ file: `statistics/${file}`, caption: FIGURE_CAPTIONS[file as keyof typeof FIGURE_CAPTIONS] })),
     });
     writeFileAtomic(join(scratch, 'README.md'), card);
     writeJsonAtomic(join(scratch, EXPORT_RECORD_FILE), { run: runDir, dataset_hash: datasetHash, version });
@@ -135,9 +135,4 @@ async function writeSubsets(config: Config, records: IftRecord[], folder: string
     }
     return subsets;
   });
-}
-
-/** A figure's caption: the title our SVG figures carry. */
-function svgTitle(file: string): string | undefined {
-  return /<title>([^<]*)<\/title>/.exec(readFileSync(file, 'utf8'))?.[1];
 }

@@ -206,7 +206,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
 }
 
 /** Each figure file's caption in the report: which of the paper's figures it is, and what it shows. */
-const FIGURE_CAPTIONS = {
+export const FIGURE_CAPTIONS = {
   'fig8-verb-noun.svg': 'Figure 8: the most common root verbs of the instructions (inner ring) and their direct-object nouns (outer ring)',
   'fig4-seed-rouge.svg': "Figure 4: each instruction's highest ROUGE-L against the seed instructions",
   'fig5-reference-rouge.svg': "Figure 5: each instruction's highest ROUGE-L against Self-Instruct's generations",
