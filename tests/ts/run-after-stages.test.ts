@@ -73,6 +73,7 @@ describe('run after the stages were run by hand', () => {
     expect(summary.stages.map((s) => s.outcome)).toEqual(Array(4).fill('skipped (already complete)'));
     const artifacts = summary.stages.flatMap((s) => Object.values(s.artifacts));
     expect(artifacts.length).toBeGreaterThan(4);
-    for (const path of [...artifacts, summary.report]) expect(path.startsWith(`${copy}/`), path).toBe(true);
+    expect(summary.report).not.toBeNull();
+    for (const path of [...artifacts, summary.report!]) expect(path.startsWith(`${copy}/`), path).toBe(true);
   });
 });

@@ -95,7 +95,10 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
       stage3: readInstanceSummary(instances.summary),
       subsets,
       stats,
-      figures: stats.figures.map((file) => ({ file: `statistics/${file}`, caption: FIGURE_CAPTIONS[file as keyof typeof FIGURE_CAPTIONS] })),
+      figures: stats.figures.map((file) => ({
+        file: `statistics/${file}`,
+        caption: FIGURE_CAPTIONS[file as keyof typeof FIGURE_CAPTIONS],
+      })),
     });
     writeFileAtomic(join(scratch, 'README.md'), card);
     writeJsonAtomic(join(scratch, EXPORT_RECORD_FILE), { run: runDir, dataset_hash: datasetHash, version });

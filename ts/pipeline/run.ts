@@ -58,8 +58,11 @@ export interface StageReport {
 export interface RunSummary {
   runDir: string;
   stages: StageReport[];
-  /** The run's report (report.html): the dataset's statistics and figures, the reward curve, the fine-tuning. */
-  report: string;
+  /**
+   * The run's report (<run.dir>/report/report.html): the dataset's statistics and figures, the reward curve, the
+   * fine-tuning; null when the stages' artifacts it reads are gone (a warning says which).
+   */
+  report: string | null;
 }
 
 /** What a stage's run receives besides the context: whether to continue, and the artifacts of the stages before it. */
@@ -254,10 +257,24 @@ function warnOfLocalAtScale(config: Config): void {
   }
 }
 
-/** The run's report in <run.dir>/report (rewritten by every run: it reads what the stages left, and costs seconds). */
-function writeRunReport(config: Config, upstream: Record<StageName, Record<string, string>>): string {
+/**
+ * The run's report in <run.dir>/report (rewritten by every run: it reads what the stages left, and costs seconds), or
+ * null with a warning saying why when what a stage left is gone: the stages' work is done, only its summary is missing.
+ */
+function writeRunReport(config: Config, upstream: Record<StageName, Record<string, string>>): string | null {
   const outDir = join(config.run.dir, 'report');
-  const fineTuned = readSftRecord(sftOutDir(config.run.dir, config.sft.max_instructions))!;
+  const sftDir = sftOutDir(config.run.dir, config.sft.max_instructions);
+  const fineTuned = readSftRecord(sftDir);
+  const missing = [
+    fineTuned === undefined ? join(sftDir, 'result.json') : null,
+    ...[upstream.instances.dataset, upstream.instructions.instructions].map((file) =>
+      file !== undefined && existsSync(file) ? null : (file ?? 'a stage artifact'),
+    ),
+  ].filter((file) => file !== null);
+  if (fineTuned === undefined || missing.length > 0) {
+    logger.warn(`the run's report was not written: ${missing.join(', ')} not found (run with --force to redo the stages that made them)`);
+    return null;
+  }
   analyseDataset(config, {
     dataset: upstream.instances.dataset!,
     pool: upstream.instructions.instructions!,
@@ -320,6 +337,6 @@ export function formatRunSummary(summary: RunSummary): string {
     lines.push(`  ${stage}: ${outcome}`);
     for (const [name, path] of Object.entries(artifacts)) lines.push(`    ${name}: ${path}`);
   }
-  lines.push(`report: ${summary.report} (open it in a browser; training curves: make tensorboard)`);
+  if (summary.report !== null) lines.push(`report: ${summary.report} (open it in a browser; training curves: make tensorboard)`);
   return lines.join('\n');
 }
