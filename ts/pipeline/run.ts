@@ -203,6 +203,11 @@ function pipelineSteps(config: Config): { stage: StageDefinition; step: LedgerSt
   });
 }
 
+/** The stages of the config's pipeline, in order (stage 2 only for REFINE-AF). */
+export function pipelineStages(config: Config): StageName[] {
+  return STAGE_NAMES.filter((stage) => inPipeline(config, stage));
+}
+
 /** What run.json records as each stage's input hash for this config (a stage recorded under another one is refused). */
 export function stageHashes(config: Config): Partial<Record<StageName, string>> {
   return Object.fromEntries(pipelineSteps(config).map(({ stage, hash }) => [stage.name, hash]));

@@ -21,6 +21,8 @@ export const ledgerEntrySchema = z.strictObject({
   hash: z.string(),
   status: z.enum(['running', 'complete']),
   artifacts: z.record(z.string(), z.string()),
+  /** When the step's work (last) started: with updated_at of a complete step, how long it took (absent in older ledgers). */
+  started_at: z.string().optional(),
   /** What the worker held at the end of a pipeline stage and after its release; null when no worker process ran. */
   release: workerMethods.release_models.result.nullable().optional(),
   updated_at: z.string(),
@@ -140,7 +142,8 @@ export class Ledger {
       this.discard([step, ...(step.dependents ?? [])]);
     }
     const resume = this.entries[step.name]?.status === 'running';
-    this.save(step.name, { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() });
+    const startedAt = new Date().toISOString();
+    this.save(step.name, { hash, status: 'running', artifacts: {}, started_at: startedAt, updated_at: startedAt });
     logger.info(`${name}: ${resume ? 'resuming' : 'starting'}`);
     const { artifacts, release } = await work(resume);
     throwIfInterrupted(this.options.signal);
@@ -148,6 +151,7 @@ export class Ledger {
       hash,
       status: 'complete',
       artifacts,
+      started_at: startedAt,
       ...(release === undefined ? {} : { release }),
       updated_at: new Date().toISOString(),
     });
