@@ -48,7 +48,17 @@ export { InterruptedError } from './interrupt.js';
 export { DataFileError } from './io/files.js';
 export { loadSeedTasks, type SeedTask } from './io/seeds.js';
 export { configureLogging, logger } from './log.js';
-export { type CalibrateOptions, calibratePlan, formatPlan, type Plan, planCounts, planRun, planSchema } from './pipeline/plan.js';
+export {
+  type CalibrateOptions,
+  calibratePlan,
+  formatPlan,
+  type Plan,
+  type PlanOptions,
+  planCounts,
+  planRun,
+  planSchema,
+  ThroughputProfileError,
+} from './pipeline/plan.js';
 export { formatReproSummary, type ReproOptions, type ReproSummary, runRepro } from './pipeline/repro.js';
 export {
   formatRunSummary,

@@ -12,7 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../../ts/config/load.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
-import { planCounts, planRun, planSchema } from '../../ts/pipeline/plan.js';
+import {
+  DEFAULT_THROUGHPUT_TABLE,
+  planCounts,
+  planRun,
+  planSchema,
+  ThroughputProfileError,
+  throughputTableSchema,
+} from '../../ts/pipeline/plan.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-plan-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -60,6 +67,27 @@ describe('plan counts', () => {
     const baseline = planRun(config('llama2-7b-self-instruct'));
     expect(baseline.stages.map((s) => s.stage)).toEqual(['instructions', 'instances', 'sft', 'eval']);
     expect(baseline.stages[0]!.counts).toEqual({ copied_instructions: 15_000 });
+  });
+});
+
+describe('plan --throughput', () => {
+  it("estimates the generation stages from a cited profile's rate, saying so, and refuses a profile the table lacks", () => {
+    const table = throughputTableSchema.parse(JSON.parse(readFileSync(DEFAULT_THROUGHPUT_TABLE, 'utf8')));
+    const profile = table.profiles['a100-vllm']!;
+    const plan = planRun(config('llama2-7b'), { throughput: 'a100-vllm' });
+    const stage = (name: string) => plan.stages.find((s) => s.stage === name)!;
+    expect(stage('instructions').estimate!.seconds).toBeCloseTo(
+      stage('instructions').counts.max_generated_tokens! / profile.output_tokens_per_s,
+      6,
+    );
+    expect(stage('instances').estimate!.extrapolated_from).toContain(profile.source);
+    expect(stage('instances').estimate!.extrapolated_from).toMatch(/^estimate, not a measurement/);
+    // No cited figure for PPO or SFT: no estimate, and so no total.
+    expect(stage('rlaf').estimate).toBeNull();
+    expect(plan.total_seconds).toBeNull();
+    expect(plan.calibrated).toBe(false);
+    for (const entry of Object.values(table.profiles)) expect(entry.source).toMatch(/https:\/\//);
+    expect(() => planRun(config('llama2-7b'), { throughput: 'a100-nothing' })).toThrow(ThroughputProfileError);
   });
 });
 

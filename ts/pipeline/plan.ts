@@ -14,9 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import { RefineAfError } from '../errors.js';
 import { loadSuperNi } from '../eval/superni.js';
-import { readJsonl } from '../io/files.js';
+import { readJsonIfExists, readJsonl } from '../io/files.js';
 import { logger } from '../log.js';
+import { packageRoot } from '../paths.js';
 import { formatDuration, observeProgress, type ProgressEvent } from '../progress.js';
 import { releaseModels, type StageContext, withStageContext } from '../stages/context.js';
 import { generateInstances } from '../stages/instances.js';
@@ -161,15 +163,77 @@ function superniTaskInstances(config: Config): number {
   return SUPERNI_TEST_TASKS * instances_per_task;
 }
 
-/** The plan from the counts alone: no estimate of time. */
-export function planRun(config: Config): Plan {
-  return assemble(config, planCounts(config), {});
+/** A table of published generation throughputs (docs/throughput.json): each profile with its source. */
+export const throughputTableSchema = z.strictObject({
+  about: z.string(),
+  profiles: z.record(
+    z.string(),
+    z.strictObject({
+      hardware: z.string(),
+      engine: z.string(),
+      output_tokens_per_s: z.number().positive(),
+      source: z.string().min(1),
+    }),
+  ),
+});
+export type ThroughputTable = z.infer<typeof throughputTableSchema>;
+
+export const DEFAULT_THROUGHPUT_TABLE = join(packageRoot, 'docs', 'throughput.json');
+
+/** A profile asked for that the table lacks, or a table that is not there. */
+export class ThroughputProfileError extends RefineAfError {
+  override name = 'ThroughputProfileError';
+  readonly code = 'throughput-profile';
+}
+
+export interface PlanOptions {
+  /** Estimate the generation stages from this profile of the throughput table (cited figures, not measurements). */
+  throughput?: string;
+  /** The table; default docs/throughput.json. */
+  throughputTable?: string;
+}
+
+/**
+ * The plan from the counts alone; with a throughput profile, the generation stages (1, 3, Super-NI) estimated from their
+ * token counts at the profile's published rate. Every completion is counted at max_new_tokens, so the estimate is an upper
+ * bound of the generation; PPO and SFT get none (no cited figure fits them: calibrate on the lab machine).
+ */
+export function planRun(config: Config, options: PlanOptions = {}): Plan {
+  const counts = planCounts(config);
+  if (options.throughput === undefined) return assemble(config, counts, {});
+  const file = options.throughputTable ?? DEFAULT_THROUGHPUT_TABLE;
+  const table = readJsonIfExists(file, throughputTableSchema);
+  if (table === undefined) throw new ThroughputProfileError(`${file}: no such throughput table`);
+  const profile = table.profiles[options.throughput];
+  if (profile === undefined) {
+    throw new ThroughputProfileError(
+      `--throughput ${options.throughput}: ${file} has no such profile (it has ${Object.keys(table.profiles).join(', ')})`,
+    );
+  }
+  const fromTokens = (tokens: number, what: string): StageEstimate => ({
+    seconds: tokens / profile.output_tokens_per_s,
+    fixed_seconds: 0,
+    per_unit_seconds: 1 / profile.output_tokens_per_s,
+    units: tokens,
+    unit: 'generated token',
+    peak_rss_bytes: null,
+    extrapolated_from:
+      `estimate, not a measurement: at most ${tokens} ${what} tokens at ${profile.output_tokens_per_s} tokens/s ` +
+      `(${profile.engine} on ${profile.hardware}; ${profile.source})`,
+  });
+  const estimates: Partial<Record<PlanStage, StageEstimate>> = {
+    instances: fromTokens(counts.instances.max_generated_tokens!, 'stage-3'),
+    eval: fromTokens(counts.eval.superni_max_generated_tokens!, 'Super-NI'),
+  };
+  if (config.pipeline.instructions_from === null) estimates.instructions = fromTokens(counts.instructions.max_generated_tokens!, 'stage-1');
+  return assemble(config, counts, estimates);
 }
 
 function assemble(
   config: Config,
   counts: Record<PlanStage, Record<string, number>>,
   estimates: Partial<Record<PlanStage, StageEstimate>>,
+  calibrated = false,
 ): Plan {
   const inRun = new Set<PlanStage>(pipelineStages(config));
   const stages = PLAN_STAGES.filter((stage) => stage === 'eval' || inRun.has(stage)).map((stage) => ({
@@ -183,7 +247,7 @@ function assemble(
   return {
     run_dir: config.run.dir,
     generator: config.models.generator,
-    calibrated: Object.keys(estimates).length > 0,
+    calibrated,
     stages,
     total_seconds: total,
     created_at: new Date().toISOString(),
@@ -297,7 +361,7 @@ export async function calibratePlan(config: Config, options: CalibrateOptions = 
           `${rates.instancesPerInstruction.toFixed(2)} instances per instruction`,
       );
       estimates.sft = extrapolateSft(config, timings.sft!, counts.sft.models!, counts.sft.optimizer_steps!);
-      return assemble(config, counts, estimates);
+      return assemble(config, counts, estimates, true);
     });
   } finally {
     if (options.scratchDir === undefined) rmSync(scratch, { recursive: true, force: true });
@@ -419,7 +483,7 @@ function treeRss(root: number): number | null {
 
 /** The plan as a table: per stage its counts, estimate and what the estimate was extrapolated from. */
 export function formatPlan(plan: Plan): string {
-  const lines = [`plan for ${plan.run_dir} (${plan.generator})${plan.calibrated ? ', calibrated on this machine' : ', counts only'}`];
+  const lines = [`plan for ${plan.run_dir} (${plan.generator})${plan.calibrated ? ', calibrated on this machine' : ''}`];
   const rows = plan.stages.map((s) => [
     s.stage + (s.in_run ? '' : ' (repro)'),
     s.estimate ? formatDuration(s.estimate.seconds) : '-',
@@ -433,6 +497,8 @@ export function formatPlan(plan: Plan): string {
   const row = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   lines.push(row(header), ...rows.map(row));
   for (const s of plan.stages) if (s.estimate) lines.push(`  ${s.stage}: ${s.estimate.extrapolated_from}`);
-  lines.push(`total (refine-af run): ${plan.total_seconds === null ? 'unknown without --calibrate' : formatDuration(plan.total_seconds)}`);
+  lines.push(
+    `total (refine-af run): ${plan.total_seconds === null ? 'unknown (a stage has no estimate; --calibrate times them all)' : formatDuration(plan.total_seconds)}`,
+  );
   return lines.join('\n');
 }
