@@ -309,6 +309,45 @@ program
   });
 
 program
+  .command('plan')
+  .description(
+    "what a run will cost before it starts: every stage's work counted from the config; with --calibrate, a few real units " +
+      'of each stage timed on this machine (in a scratch directory, never run.dir) and extrapolated; writes plan.json',
+  )
+  .addOption(configOption())
+  .option('--calibrate', 'run a few batches/steps of each stage here and extrapolate time and peak memory per stage')
+  .option(
+    '--throughput <profile>',
+    'without --calibrate: estimate the generation stages from a profile of published throughputs (a100-vllm, h100-vllm, a100-transformers, h100-transformers)',
+  )
+  .option('--throughput-table <json>', 'the table of throughput profiles, each with its source (default docs/throughput.json)')
+  .option('-o, --out <file>', 'where to write the plan (JSON, schema planSchema)', 'plan.json')
+  .addOption(jsonOption())
+  .action(
+    async (options: {
+      config: string;
+      calibrate?: boolean;
+      throughput?: string;
+      throughputTable?: string;
+      out: string;
+      json?: boolean;
+    }) => {
+      const [{ calibratePlan, formatPlan, planRun }, { writeJsonAtomic }] = await Promise.all([
+        import('./pipeline/plan.js'),
+        import('./io/files.js'),
+      ]);
+      const config = await commandConfig(options.config);
+      const plan = options.calibrate
+        ? await interruptible(`refine-af plan --calibrate --config ${options.config} (it starts over)`, (signal) =>
+            calibratePlan(config, { signal }),
+          )
+        : planRun(config, { throughput: options.throughput, throughputTable: options.throughputTable });
+      writeJsonAtomic(options.out, plan);
+      await finish(options, plan, (p) => `${formatPlan(p)}\nwritten to ${options.out}`);
+    },
+  );
+
+program
   .command('repro')
   .description(
     'after `run` of both pipelines: Super-NI of every model, Tables II/III, the dataset analysis (Table V, Figures 2/3/4/8), ' +

@@ -52,6 +52,17 @@ export { loadSeedTasks, type SeedTask } from './io/seeds.js';
 export { configureLogging, logger } from './log.js';
 export { defaultConfigFile } from './paths.js';
 export { type ExportOptions, type ExportResult, exportDataset } from './pipeline/export.js';
+export {
+  type CalibrateOptions,
+  calibratePlan,
+  formatPlan,
+  type Plan,
+  type PlanOptions,
+  planCounts,
+  planRun,
+  planSchema,
+  ThroughputProfileError,
+} from './pipeline/plan.js';
 export { formatReproSummary, type ReproOptions, type ReproSummary, runRepro } from './pipeline/repro.js';
 export {
   formatRunSummary,

@@ -17,6 +17,23 @@ export interface Progress {
   stop(): void;
 }
 
+/** One advance of a loop: what `refine-af plan --calibrate` times a stage's units by, whatever the stage. */
+export interface ProgressEvent {
+  label: string;
+  done: number;
+  total: number;
+  /** performance.now() when the loop reported it. */
+  at: number;
+}
+
+const progressObservers = new Set<(event: ProgressEvent) => void>();
+
+/** Call `observer` on every update of every loop until the returned function is called. */
+export function observeProgress(observer: (event: ProgressEvent) => void): () => void {
+  progressObservers.add(observer);
+  return () => progressObservers.delete(observer);
+}
+
 /** "4.2 s", "42 s", "3 min 05 s", "2 h 07 min", "3 d 04 h": a duration at the precision a person reads it with. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'unknown';
@@ -45,6 +62,7 @@ export function startProgress(label: string, total: number, start = 0): Progress
   const started = Date.now();
   let lastLine = { at: started, done: start };
   const logLine = (done: number, fields: Record<string, string | number> = {}) => {
+    for (const observe of progressObservers) observe({ label, done, total, at: performance.now() });
     const now = Date.now();
     const elapsed = now - lastLine.at;
     const advanced = done - lastLine.done >= LINE_EVERY_FRACTION * total;

@@ -69,6 +69,19 @@ describe('the step ledger', () => {
     });
   });
 
+  it("records when a step's work started, kept when it completes: with updated_at, how long the stage took (refine-af plan's yardstick)", async () => {
+    const { first } = stepsAt({ lr: 1 });
+    let whileRunning: ReturnType<typeof readLedger>[string] | undefined;
+    await new Ledger(file, 'steps', {}).run(first, async () => {
+      whileRunning = readLedger(file, 'steps').first;
+      return { artifacts: {} };
+    });
+    const done = readLedger(file, 'steps').first!;
+    expect(whileRunning).toMatchObject({ status: 'running', started_at: expect.any(String) });
+    expect(done.started_at).toBe(whileRunning!.started_at);
+    expect(Date.parse(done.updated_at)).toBeGreaterThanOrEqual(Date.parse(done.started_at!));
+  });
+
   it('refuses a step whose inputs changed, touching nothing; --force discards it and every step built on it, then starts afresh', async () => {
     const old = stepsAt({ lr: 1 });
     await runStep({}, old.first);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { configureLogging } from '../../ts/log.js';
-import { formatDuration, formatRate, startProgress } from '../../ts/progress.js';
+import { formatDuration, formatRate, observeProgress, type ProgressEvent, startProgress } from '../../ts/progress.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refine-af-progress-'));
 afterAll(() => {
@@ -53,6 +53,22 @@ describe('progress lines in the run log (tail -f <run.dir>/refine-af.log)', () =
     ]);
     expect(logged[0]!.progress).toEqual({ label: 'rlaf', done: 120, total: 1000, rate_per_s: 20 / 41, eta_s: 880 / (20 / 41) });
     expect(logged.every((r) => typeof r.timestamp === 'string' && r.level === 'info')).toBe(true);
+  });
+
+  it('hands every update of every loop to an observer until it stops observing (what plan --calibrate times units by)', () => {
+    const seen: ProgressEvent[] = [];
+    const stop = observeProgress((event) => seen.push(event));
+    const loop = startProgress('batches', 3);
+    loop.update(1);
+    loop.update(2);
+    stop();
+    loop.update(3);
+    loop.stop();
+    expect(seen.map(({ label, done, total }) => ({ label, done, total }))).toEqual([
+      { label: 'batches', done: 1, total: 3 },
+      { label: 'batches', done: 2, total: 3 },
+    ]);
+    expect(seen[1]!.at).toBeGreaterThanOrEqual(seen[0]!.at);
   });
 
   it('says durations and rates the way a person reads them', () => {

@@ -23,6 +23,8 @@ export const ledgerEntrySchema = z.strictObject({
   hash: z.string(),
   status: z.enum(['running', 'complete']),
   artifacts: z.record(z.string(), z.string()),
+  /** When the step's work (last) started: with updated_at of a complete step, how long it took (absent in older ledgers). */
+  started_at: z.string().optional(),
   /** What the worker held at the end of a pipeline stage and after its release; null when no worker process ran. */
   release: workerMethods.release_models.result.nullable().optional(),
   updated_at: z.string(),
@@ -169,7 +171,8 @@ export class Ledger {
     const byHand = entry === undefined && step.outputs.some((path) => existsSync(path));
     if (byHand) logger.info(`${name}: its outputs exist without an entry in ${this.file} (made by its own command): continuing them`);
     const resume = byHand || this.entries[step.name]?.status === 'running';
-    this.save(step.name, { hash, status: 'running', artifacts: {}, updated_at: new Date().toISOString() });
+    const startedAt = new Date().toISOString();
+    this.save(step.name, { hash, status: 'running', artifacts: {}, started_at: startedAt, updated_at: startedAt });
     logger.info(`${name}: ${resume ? 'resuming' : 'starting'}`);
     const { artifacts, release } = await work(resume);
     throwIfInterrupted(this.options.signal);
@@ -177,6 +180,7 @@ export class Ledger {
       hash,
       status: 'complete',
       artifacts,
+      started_at: startedAt,
       ...(release === undefined ? {} : { release }),
       updated_at: new Date().toISOString(),
     });
