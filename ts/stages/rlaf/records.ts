@@ -1,6 +1,6 @@
 /** What stage 2 logs: one metrics record per step (JSONL, CSV), every rollout, and the summary of the run. */
 import { z } from 'zod';
-import type { PpoStepStats } from '../../bridge/contract.js';
+import type { PolicyStepStats } from '../../bridge/contract.js';
 import { toCsv } from '../../io/csv.js';
 import { readJsonl } from '../../io/files.js';
 import { type RewardTrend, rewardTrend } from '../../stats/correlation.js';
@@ -20,7 +20,8 @@ export const rlafStepRecordSchema = z.strictObject({
   kl_coef: z.number(),
   entropy: z.number(),
   policy_loss: z.number(),
-  value_loss: z.number(),
+  /** null: GRPO and RLOO have no value function. */
+  value_loss: z.number().nullable(),
   response_tokens_mean: z.number(),
   seconds: z.number(),
   seconds_ppo: z.number(),
@@ -72,7 +73,7 @@ export function feedbackScalars(rollouts: readonly Rollout[]): Record<string, nu
 export function stepRecord(
   history: readonly RlafStepRecord[],
   rollouts: readonly Rollout[],
-  stats: PpoStepStats,
+  stats: PolicyStepStats,
   seconds: number,
   span: number,
 ): RlafStepRecord {
