@@ -40,6 +40,7 @@ from .rl import (
     TRAINER_STATE_FILE,
     CheckpointError,
     Rollout,
+    StagePolicy,
     log_step,
     open_writer,
     reseed,
@@ -114,23 +115,15 @@ def group_advantages(algorithm: str, settings, rewards: torch.Tensor) -> torch.T
     return advantages
 
 
-class GroupPolicy:
+class GroupPolicy(StagePolicy):
     """One policy under GRPO or RLOO: load once, then generate → step, …, save now and then (as PpoPolicy)."""
 
     def __init__(self, loaded: LoadedModel, model, algorithm: str, settings, optimizer):
-        self.loaded = loaded
+        super().__init__(loaded)
         self.model = model
         self.algorithm = algorithm
         self.settings = settings
         self.optimizer = optimizer
-        self.restored_adapter: str | None = None
-        self.step_count = 0
-        self.rollout: Rollout | None = None
-        self.writer = None
-
-    @property
-    def tokenizer(self):
-        return self.loaded.tokenizer
 
     @classmethod
     def open(
@@ -166,15 +159,6 @@ class GroupPolicy:
             policy._restore(resume_from)
         policy.writer = open_writer(logging_dir, policy.step_count)
         return policy
-
-    def info(self) -> dict:
-        return {
-            "model": self.loaded.info(),
-            "parameters": sum(p.numel() for p in self.model.parameters()),
-            "trainable_parameters": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
-            "step": self.step_count,
-            "adapter": self.restored_adapter,
-        }
 
     def generate(self, prompts: list[str], decoding: dict, *, seed: int) -> list[dict]:
         """One completion per prompt; the prompts come as consecutive groups of num_generations copies of each."""
@@ -309,11 +293,6 @@ class GroupPolicy:
         if self.settings.loss_type == "bnpo":
             return (per_token * mask).sum() / mask.sum().clamp(min=1.0) / accumulation
         return (per_token * mask).sum() / max(total_tokens, 1.0)  # dapo: over the whole generation batch
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
 
     def save(self, directory: str) -> dict:
         """Write adapter, optimizer and trainer state to `directory`, atomically (rl.save_checkpoint)."""

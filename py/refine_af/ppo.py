@@ -27,7 +27,7 @@ from .rl import (
     ADAPTER_DIR,
     OPTIMIZER_FILE,
     TRAINER_STATE_FILE,
-    Rollout,
+    StagePolicy,
     log_step,
     open_writer,
     reseed,
@@ -39,24 +39,16 @@ from .rl import (
 VALUE_HEAD_FILE = "value_head.pt"
 
 
-class PpoPolicy:
+class PpoPolicy(StagePolicy):
     """One policy under PPO training: load once, then generate → step, generate → step, …, save now and then."""
 
-    def __init__(self, loaded: LoadedModel, trainer, step: int):
-        self.loaded = loaded
+    def __init__(self, loaded: LoadedModel, trainer):
+        super().__init__(loaded)
         self.trainer = trainer
-        self.restored_adapter: str | None = None  # the adapter of the checkpoint it resumed from
-        self.step_count = step
-        self.rollout: Rollout | None = None
-        self.writer = None  # a TensorBoard SummaryWriter when metrics are logged
 
     @property
     def model(self):
         return self.trainer.model
-
-    @property
-    def tokenizer(self):
-        return self.loaded.tokenizer
 
     @classmethod
     def open(
@@ -91,22 +83,11 @@ class PpoPolicy:
             keep_cpu_nf4_weights_trainable(model)
         config = PPOConfig(**ppo, seed=seed, log_with=None)
         trainer = PPOTrainer(config=config, model=model, ref_model=None, tokenizer=loaded.tokenizer)
-        policy = cls(loaded, trainer, step=0)
+        policy = cls(loaded, trainer)
         if resume_from is not None:
             policy._restore(resume_from)
         policy.writer = open_writer(logging_dir, policy.step_count)
         return policy
-
-    def info(self) -> dict:
-        parameters = sum(p.numel() for p in self.model.parameters())
-        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        return {
-            "model": self.loaded.info(),
-            "parameters": parameters,
-            "trainable_parameters": trainable,
-            "step": self.step_count,
-            "adapter": self.restored_adapter,
-        }
 
     # ------------------------------------------------------------------ rollouts
 
@@ -146,11 +127,6 @@ class PpoPolicy:
             "response_tokens_mean": float(stats["tokens/responses_len_mean"]),
             "seconds": time.perf_counter() - started,
         }
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
 
     # ------------------------------------------------------------------ checkpoints
 

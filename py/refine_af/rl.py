@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models import Decoding, prompt_batch
+from .models import Decoding, LoadedModel, prompt_batch
 
 COMPLETE_MARKER = "checkpoint-complete.json"
 ADAPTER_DIR = "adapter"
@@ -54,6 +54,40 @@ def _cut_at_stop(tokenizer, ids: list[int], stop: list[str]) -> tuple[list[int],
 class Rollout:
     queries: list[torch.Tensor]
     responses: list[torch.Tensor]
+
+
+class StagePolicy:
+    """What PpoPolicy and GroupPolicy share: the loaded base, the step counter, the rollout of the next step, the
+    TensorBoard writer. Subclasses give `model` (the trained module, adapter included)."""
+
+    model: torch.nn.Module
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        self.restored_adapter: str | None = None  # the adapter of the checkpoint it resumed from
+        self.step_count = 0
+        self.rollout: Rollout | None = None
+        self.writer = None  # a TensorBoard SummaryWriter when metrics are logged
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    def info(self) -> dict:
+        parameters = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return {
+            "model": self.loaded.info(),
+            "parameters": parameters,
+            "trainable_parameters": trainable,
+            "step": self.step_count,
+            "adapter": self.restored_adapter,
+        }
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 @torch.no_grad()

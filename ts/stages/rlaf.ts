@@ -156,7 +156,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       .catch((error: unknown) => logger.warn(`rlaf: closing the policy failed: ${(error as Error).message}`));
   }
 
-  const summary = summarise(paths, history, lastSaved!, step < settings.steps, settings.moving_average_span);
+  const summary = summarise(settings.algorithm, paths, history, lastSaved!, step < settings.steps, settings.moving_average_span);
   writeFileAtomic(
     paths.chart,
     rewardCurveSvg(
@@ -166,7 +166,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   );
   writeJsonAtomic(paths.summary, summary);
   logger.info(
-    `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} steps; reward ${summary.reward_first.toFixed(3)} → ` +
+    `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} ${settings.algorithm} steps; reward ${summary.reward_first.toFixed(3)} → ` +
       `${summary.reward_last_ema.toFixed(3)} (EMA), Spearman ${rewardTrendText(summary.spearman_reward_step, settings.moving_average_span)}, ` +
       `${summary.seconds_per_step.toFixed(1)} s/step; adapter in ${summary.adapter}`,
   );
