@@ -171,6 +171,8 @@ describe('the RLAF loop', () => {
       expect(resumed).toMatchObject({ steps: 3, interrupted: false, spearman_reward_step: summary.spearman_reward_step });
       expect(existsSync(join(resumed.adapter, 'adapter_model.safetensors'))).toBe(true);
     },
+    // Four runs of stage 2 (straight, interrupted, resumed twice): 81 s for GRPO on the 2 shared cores at load 10.
+    420_000,
   );
 
   it('survives a SIGINT to the worker (Ctrl-C reaches the whole process group) without tearing the call in flight', async () => {
