@@ -272,7 +272,7 @@ program
 program
   .command('train-rlaf')
   .description(
-    'stage 2: PPO from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight',
+    'stage 2: PPO (or GRPO, RLOO: rlaf.algorithm) from automated feedback on the stage-1 instruction pool (§II-C, §III-A); Ctrl-C stops after the step in flight',
   )
   .addOption(configOption())
   .option('--resume', 'continue from the last complete checkpoint in <run.dir>/<rlaf.out_dir>')
@@ -285,7 +285,7 @@ program
     );
     await finish(options, summary, (s) =>
       [
-        `${s.steps} PPO steps, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
+        `${s.steps} ${s.algorithm.toUpperCase()} steps, reward ${s.reward_first.toFixed(3)} at the first step, moving average ${s.reward_last_ema.toFixed(3)} at the last; ${s.seconds_per_step.toFixed(1)} s/step`,
         `checkpoint: ${s.checkpoint}, adapter: ${s.adapter}`,
         `metrics: ${s.metrics}, reward curve: ${s.chart}`,
       ].join('\n'),
@@ -294,7 +294,9 @@ program
 
 program
   .command('run')
-  .description('the whole pipeline into run.dir: instructions → PPO (refine-af only) → instances → SFT; completed stages are skipped')
+  .description(
+    'the whole pipeline into run.dir: instructions → PPO/GRPO/RLOO (refine-af only) → instances → SFT; completed stages are skipped',
+  )
   .addOption(configOption())
   .option('--resume', 'continue a stage that was interrupted (crash or Ctrl-C)')
   .option('--force', 'discard artifacts a different config made in run.dir (that stage and every later one)')

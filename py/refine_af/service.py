@@ -152,7 +152,7 @@ def _memory_report() -> dict:
             handles.append({"handle": handle, "kind": "feedback_scorers", "ref": ", ".join(sorted(set(held.backends().values())))})
     return {
         "handles": handles,
-        "ppo_policy": None if _ppo_policy is None else _ppo_policy.loaded.resolved.ref,
+        "policy": None if _policy_open is None else _policy_open.loaded.resolved.ref,
         "rss_bytes": psutil.Process().memory_info().rss,
         "cuda_allocated_bytes": torch.cuda.memory_allocated() if torch.cuda.is_available() else None,
     }
@@ -165,11 +165,11 @@ def loaded_models() -> dict:
 
 @method
 def release_models() -> dict:
-    """Free every handle and the PPO policy, then the CUDA cache: what a stage of `refine-af run` leaves behind."""
-    global _ppo_policy
+    """Free every handle and the stage-2 policy, then the CUDA cache: what a stage of `refine-af run` leaves behind."""
+    global _policy_open
     before = _memory_report()
     _models.clear()
-    _ppo_policy = None
+    _policy_open = None
     _free_memory()
     return {"before": before, "after": _memory_report()}
 
@@ -199,60 +199,69 @@ def generate(handle: str, prompts: list[str], decoding: dict, seed: int, batch_s
     return {"completions": completions}
 
 
-# ---------------------------------------------------------------- PPO (stage 2): one policy at a time, driven step by step from TS
+# ---------------------------------------------------------------- stage 2: one policy (PPO, GRPO or RLOO), driven step by step from TS
 
-_ppo_policy: Any = None
+_policy_open: Any = None
 
 
 def _policy():
-    if _ppo_policy is None:
-        raise RuntimeError("no PPO policy is open: call ppo_init first")
-    return _ppo_policy
+    if _policy_open is None:
+        raise RuntimeError("no policy is open: call policy_init first")
+    return _policy_open
 
 
 @method
-def ppo_init(
+def policy_init(
     ref: str,
     dtype: str,
     load_in_4bit: bool,
     device: str,
     lora: dict,
-    ppo: dict,
+    algorithm: str,
+    settings: dict,
     seed: int,
     resume_from: str | None,
     logging_dir: str | None,
 ) -> dict:
-    global _ppo_policy
-    from .ppo import PpoPolicy
+    """`settings`: TRL 0.11.4's PPOConfig fields for ppo (ppo.py), the current TRL's GRPOConfig or RLOOConfig fields for
+    grpo and rloo (critic_free.py)."""
+    global _policy_open
 
-    if _ppo_policy is not None:
-        raise RuntimeError("a PPO policy is already open: call ppo_close first")
-    _ppo_policy = PpoPolicy.open(ref, dtype, load_in_4bit, device, lora, ppo, seed, resume_from, logging_dir=logging_dir)
-    return _ppo_policy.info()
+    if _policy_open is not None:
+        raise RuntimeError("a policy is already open: call policy_close first")
+    if algorithm == "ppo":
+        from .ppo import PpoPolicy
+
+        _policy_open = PpoPolicy.open(ref, dtype, load_in_4bit, device, lora, settings, seed, resume_from, logging_dir=logging_dir)
+    else:
+        from .critic_free import GroupPolicy
+
+        _policy_open = GroupPolicy.open(ref, dtype, load_in_4bit, device, lora, algorithm, settings, seed, resume_from, logging_dir)
+    return _policy_open.info()
 
 
 @method
-def ppo_generate(prompts: list[str], decoding: dict, seed: int) -> dict:
+def policy_generate(prompts: list[str], decoding: dict, seed: int) -> dict:
     return {"responses": _policy().generate(prompts, decoding, seed=seed)}
 
 
 @method
-def ppo_step(scores: list[float], seed: int, scalars: dict[str, float]) -> dict:
+def policy_step(scores: list[float], seed: int, scalars: dict[str, float]) -> dict:
     return _policy().step(scores, seed, scalars)
 
 
 @method
-def ppo_save(dir: str) -> dict:
+def policy_save(dir: str) -> dict:
     return _policy().save(dir)
 
 
 @method
-def ppo_close() -> dict:
-    global _ppo_policy
-    closed = _ppo_policy is not None
+def policy_close() -> dict:
+    global _policy_open
+    closed = _policy_open is not None
     if closed:
-        _ppo_policy.close()
-    _ppo_policy = None
+        _policy_open.close()
+    _policy_open = None
     if closed:
         _free_memory()
     return {"closed": closed}

@@ -194,8 +194,8 @@ def test_service_reports_what_is_loaded_and_releases_all_of_it(tiny_llama_dir):
         {"handle": "a", "kind": "causal_lm", "ref": ref},
         {"handle": "b", "kind": "causal_lm", "ref": ref},
     ]
-    assert loaded["ppo_policy"] is None and loaded["rss_bytes"] > 0 and loaded["cuda_allocated_bytes"] is None
+    assert loaded["policy"] is None and loaded["rss_bytes"] > 0 and loaded["cuda_allocated_bytes"] is None
     released = call("release_models")["value"]
     assert released["before"]["handles"] == loaded["handles"]
-    assert released["after"]["handles"] == [] and released["after"]["ppo_policy"] is None
+    assert released["after"]["handles"] == [] and released["after"]["policy"] is None
     assert call("loaded_models")["value"]["handles"] == []

@@ -7,7 +7,8 @@ import pytest
 import torch
 from tiny_models import TINY_LORA, tiny_ppo_settings
 
-from refine_af.ppo import COMPLETE_MARKER, CheckpointError, PpoPolicy
+from refine_af.ppo import PpoPolicy
+from refine_af.rl import COMPLETE_MARKER, CheckpointError
 
 LORA = TINY_LORA
 SETTINGS = tiny_ppo_settings()
@@ -85,7 +86,7 @@ def test_scores_reach_the_trainer_unchanged(tiny_llama_dir):
 
 def test_responses_end_at_eos_or_the_stop_sequence_and_a_step_needs_a_rollout(tiny_llama_dir):
     policy = open_policy(tiny_llama_dir)
-    with pytest.raises(RuntimeError, match="ppo_generate first"):
+    with pytest.raises(RuntimeError, match="policy_generate first"):
         policy.step([0.0] * 4, seed=0)
     responses = policy.generate(PROMPTS, {"max_new_tokens": 8, "stop": [" "], "prompt_format": "raw"}, seed=0)
     for response, ids in zip(responses, policy.rollout.responses, strict=False):

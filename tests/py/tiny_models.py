@@ -19,6 +19,24 @@ def tiny_ppo_settings(**overrides) -> dict:
     return {"learning_rate": 1e-2, "batch_size": 4, "mini_batch_size": 1, "gradient_accumulation_steps": 4, "ppo_epochs": 2, **overrides}
 
 
+def tiny_group_settings(algorithm: str, **overrides) -> dict:
+    """GRPOConfig or RLOOConfig fields for a tiny run: two groups of two completions per step, one optimizer step; the
+    rest are the schema's defaults (TRL's), β made non-zero for GRPO so that its KL term is exercised."""
+    shared = {
+        "learning_rate": 1e-2,
+        "num_generations": 2,
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "num_iterations": 1,
+        "beta": 0.05,
+        "epsilon": 0.2,
+        "epsilon_high": None,
+        "max_grad_norm": 1.0,
+    }
+    extra = {"loss_type": "dapo", "scale_rewards": "group"} if algorithm == "grpo" else {"normalize_advantages": False}
+    return {**shared, **extra, **overrides}
+
+
 # The shape of every tiny model: 2 layers, 4 query heads over 2 key/value heads of width 8.
 TINY_SHAPE = {
     "hidden_size": 32,

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
+import { POLICY_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
 import { readJsonl } from '../../ts/io/files.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { STAGE_NAMES, type StageName } from '../../ts/pipeline/run.js';
@@ -217,7 +217,7 @@ function redoneAfterKill(runDir: string, stage: StageName | 'none'): number {
     const dir = join(runDir, 'rlaf', 'checkpoints');
     const steps = existsSync(dir)
       ? readdirSync(dir)
-          .filter((n) => existsSync(join(dir, n, PPO_CHECKPOINT_MARKER)))
+          .filter((n) => existsSync(join(dir, n, POLICY_CHECKPOINT_MARKER)))
           .map((n) => Number(/(\d+)$/.exec(n)?.[1] ?? 0))
       : [];
     return completeLines(join(runDir, 'rlaf', 'metrics.jsonl')) - Math.max(0, ...steps);

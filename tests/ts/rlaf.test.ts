@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diagnostics } from '../../fixtures/diagnostics.js';
-import type { Triplet } from '../../ts/bridge/contract.js';
-import { PPO_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
+import type { RlAlgorithm, Triplet } from '../../ts/bridge/contract.js';
+import { POLICY_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
 import { PythonWorker } from '../../ts/bridge/worker.js';
 import { parseConfig } from '../../ts/config/load.js';
 import type { Config, ConfigInput } from '../../ts/config/schema.js';
 import { defaultPython } from '../../ts/paths.js';
 import { latestCheckpoint } from '../../ts/stages/rlaf/checkpoints.js';
 import { rlafPaths } from '../../ts/stages/rlaf/paths.js';
-import { readRlafMetrics } from '../../ts/stages/rlaf/records.js';
+import { type RlafStepRecord, readRlafMetrics } from '../../ts/stages/rlaf/records.js';
 import { type RewardFn, scoreResponses, trainRlaf } from '../../ts/stages/rlaf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'refine-af-rlaf-'));
@@ -41,7 +41,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function configFor(name: string, steps: number) {
+function configFor(name: string, steps: number, algorithm: RlAlgorithm = 'ppo') {
   // Two rollouts per step, one PPO epoch and the short instance prompt: each step is a few small forward/backward passes.
   const input: ConfigInput = {
     run: { dir: join(root, name), seed: 5 },
@@ -54,16 +54,20 @@ function configFor(name: string, steps: number) {
       unparsed_reward: -0.25,
       template: 'instance_generation_short.txt',
       ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-2 },
+      // GRPO and RLOO: one instruction, two completions of it, per step.
+      algorithm,
+      grpo: { num_generations: 2, per_device_train_batch_size: 1, gradient_accumulation_steps: 2, learning_rate: 1e-2 },
+      rloo: { num_generations: 2, per_device_train_batch_size: 1, gradient_accumulation_steps: 2, learning_rate: 1e-2 },
     },
   };
   return parseConfig(input);
 }
 
-function readRollouts(file: string): { step: number; reward: number }[] {
+function readRollouts(file: string): { step: number; reward: number; instruction: string }[] {
   return readFileSync(file, 'utf8')
     .trim()
     .split('\n')
-    .map((line) => JSON.parse(line) as { step: number; reward: number });
+    .map((line) => JSON.parse(line) as { step: number; reward: number; instruction: string });
 }
 
 // The tiny random model rarely writes a parsable "Output:", so the loop tests mostly see unparsed_reward; the mapping
@@ -72,8 +76,8 @@ const lengthReward: RewardFn = async (triplets) =>
   triplets.map((t) => ({ reward: -t.output.length / 100, indicators: { length: t.output.length } }));
 
 /** Stage 2 on a run directory of its own, 3 steps in all (save_every 2). */
-function newRun(name: string) {
-  const config = configFor(name, 3);
+function newRun(name: string, algorithm: RlAlgorithm = 'ppo') {
+  const config = configFor(name, 3, algorithm);
   return { config, paths: rlafPaths(config) };
 }
 
@@ -133,7 +137,7 @@ describe('the RLAF loop', () => {
     await resume(config);
     const before = readRlafMetrics(paths.metrics);
     const rolloutsBefore = readRollouts(paths.rollouts);
-    rmSync(join(paths.checkpoints, 'step-000003', PPO_CHECKPOINT_MARKER));
+    rmSync(join(paths.checkpoints, 'step-000003', POLICY_CHECKPOINT_MARKER));
     expect(latestCheckpoint(paths.checkpoints)?.step).toBe(2);
 
     await resume(config);
@@ -143,6 +147,33 @@ describe('the RLAF loop', () => {
     expect(readRollouts(paths.rollouts)).toEqual(rolloutsBefore);
     expect(latestCheckpoint(paths.checkpoints)?.step).toBe(3);
   });
+
+  it.each(['grpo', 'rloo'] as const)(
+    '%s: interrupted, resumed, and resumed again after a save cut short, ends exactly where an uninterrupted run ends',
+    async (algorithm) => {
+      const straight = newRun(`${algorithm}-straight`, algorithm);
+      const summary = await trainRlaf(straight.config, { worker, reward: lengthReward });
+      const { config, paths } = newRun(`${algorithm}-resumed`, algorithm);
+      await trainInterrupted(config);
+      await resume(config);
+      rmSync(join(paths.checkpoints, 'step-000003', POLICY_CHECKPOINT_MARKER));
+      const resumed = await resume(config);
+
+      const comparable = ({ seconds, seconds_ppo, ...rest }: RlafStepRecord) => rest;
+      const metrics = readRlafMetrics(paths.metrics);
+      expect(metrics.map(comparable)).toEqual(readRlafMetrics(straight.paths.metrics).map(comparable));
+      expect(metrics.every((m) => m.value_loss === null && m.kl_coef === config.rlaf[algorithm].beta)).toBe(true);
+      // Two completions of one instruction per step, scored one by one.
+      const rollouts = readRollouts(paths.rollouts);
+      expect(rollouts).toEqual(readRollouts(straight.paths.rollouts));
+      expect(rollouts.map((r) => r.step)).toEqual([1, 1, 2, 2, 3, 3]);
+      expect(new Set(rollouts.filter((r) => r.step === 1).map((r) => r.instruction)).size).toBe(1);
+      expect(resumed).toMatchObject({ steps: 3, interrupted: false, spearman_reward_step: summary.spearman_reward_step });
+      expect(existsSync(join(resumed.adapter, 'adapter_model.safetensors'))).toBe(true);
+    },
+    // Four runs of stage 2 (straight, interrupted, resumed twice): 81 s for GRPO on the 2 shared cores at load 10.
+    420_000,
+  );
 
   it('survives a SIGINT to the worker (Ctrl-C reaches the whole process group) without tearing the call in flight', async () => {
     await worker.call('ping', {});
@@ -155,28 +186,29 @@ describe('the RLAF loop', () => {
   it('sends the rewards to the PPO trainer unchanged through the bridge', async () => {
     const config = configFor('bridge', 1);
     const { rlaf } = config;
-    await worker.call('ppo_init', {
+    await worker.call('policy_init', {
       ref: modelDir,
       dtype: 'float32',
       load_in_4bit: false,
       device: 'cpu',
       lora: rlaf.lora,
-      ppo: { ...rlaf.ppo, batch_size: 4, mini_batch_size: 1, gradient_accumulation_steps: 4 },
+      algorithm: 'ppo',
+      settings: { ...rlaf.ppo, batch_size: 4, mini_batch_size: 1, gradient_accumulation_steps: 4 },
       seed: 1,
       resume_from: null,
     });
     try {
-      await worker.call('ppo_generate', {
+      await worker.call('policy_generate', {
         prompts: ['a', 'b', 'c', 'd'],
         decoding: { max_new_tokens: 4, stop: [], prompt_format: 'raw' },
         seed: 1,
       });
       const scores = [0.125, -3.5, 7.25, 0.0625];
-      const stats = await worker.call('ppo_step', { scores, seed: 2 });
+      const stats = await worker.call('policy_step', { scores, seed: 2 });
       expect(stats.mean_score).toBe(scores.reduce((a, b) => a + b) / 4);
       expect(stats.step).toBe(1);
     } finally {
-      await worker.call('ppo_close', {});
+      await worker.call('policy_close', {});
     }
   });
 });

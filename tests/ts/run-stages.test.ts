@@ -77,7 +77,7 @@ describe("refine-af run releases every stage's models before the next stage", ()
     const rlaf = ends[1]!.release!;
     expect(rlaf.before.handles).toEqual([{ handle: 'feedback', kind: 'feedback_scorers', ref: `judge:${generator}` }]);
     expect(rlaf.after.handles).toEqual([]);
-    expect(rlaf.after.ppo_policy).toBeNull();
+    expect(rlaf.after.policy).toBeNull();
   });
 
   it('refine-af export refuses the unfinished run, naming the stage and the command that finishes it, and writes nothing', async () => {
@@ -100,7 +100,7 @@ describe("refine-af run releases every stage's models before the next stage", ()
     for (const { stage, release } of ends) {
       expect(release, stage).not.toBeNull();
       expect(release!.after.handles, stage).toEqual([]);
-      expect(release!.after.ppo_policy, stage).toBeNull();
+      expect(release!.after.policy, stage).toBeNull();
       expect(manifestOf(sourceDir).stages[stage]!.release, stage).toEqual(release);
     }
     const [rlaf, instances, sft] = ends.map((e) => e.release!);

@@ -80,7 +80,7 @@ describe('models.load_in_4bit: each stage loads with its own entry', () => {
       { ...config(), rlaf: { ...config().rlaf, pool } },
       { worker, reward: async (t) => t.map(() => ({ reward: 0, indicators: {} })) },
     );
-    expect(worker.fourBit('ppo_init')).toEqual([false]);
+    expect(worker.fourBit('policy_init')).toEqual([false]);
   });
 
   it('stage 3 loads the policy with instances: true', async () => {

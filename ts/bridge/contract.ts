@@ -78,11 +78,11 @@ const modelInfoSchema = z.object({
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 
-/** What the worker holds: models under handles (causal LMs, feedback scorers), the open PPO policy, the process's memory. */
+/** What the worker holds: models under handles (causal LMs, feedback scorers), the open stage-2 policy, the process's memory. */
 export const workerMemorySchema = z.object({
   handles: z.array(z.object({ handle: z.string(), kind: z.enum(['causal_lm', 'feedback_scorers']), ref: z.string() })),
-  /** The model of the open PPO policy; null when none is open. */
-  ppo_policy: z.string().nullable(),
+  /** The model of the open stage-2 policy; null when none is open. */
+  policy: z.string().nullable(),
   rss_bytes: z.number().int(),
   /** torch.cuda.memory_allocated(); null without CUDA. */
   cuda_allocated_bytes: z.number().int().nullable(),
@@ -149,6 +149,30 @@ export const ppoConfigSchema = z.strictObject({
   max_grad_norm: z.number().positive().nullable(),
 });
 export type PpoConfig = z.infer<typeof ppoConfigSchema>;
+/** The fields the current TRL's `GRPOConfig` and `RLOOConfig` share, as py/refine_af/critic_free.py implements them. */
+const groupConfigShape = {
+  learning_rate: z.number().positive(),
+  /** Completions of each prompt: the group whose other members make the baseline. */
+  num_generations: z.number().int().min(2),
+  per_device_train_batch_size: z.number().int().positive(),
+  /** Micro-batches per optimizer step; the step's completions are per_device_train_batch_size × this. */
+  gradient_accumulation_steps: z.number().int().positive(),
+  num_iterations: z.number().int().positive(),
+  beta: z.number().nonnegative(),
+  epsilon: z.number().positive(),
+  epsilon_high: z.number().positive().nullable(),
+  max_grad_norm: z.number().positive().nullable(),
+};
+/** The current TRL's `GRPOConfig` fields that critic_free.py implements (`GrpoSettings(**grpo)`). */
+export const grpoConfigSchema = z.strictObject({
+  ...groupConfigShape,
+  loss_type: z.enum(['grpo', 'bnpo', 'dapo']),
+  scale_rewards: z.enum(['group', 'batch', 'none']),
+});
+/** The current TRL's `RLOOConfig` fields that critic_free.py implements (`RlooSettings(**rloo)`). */
+export const rlooConfigSchema = z.strictObject({ ...groupConfigShape, normalize_advantages: z.boolean() });
+export const RL_ALGORITHMS = ['ppo', 'grpo', 'rloo'] as const;
+export type RlAlgorithm = (typeof RL_ALGORITHMS)[number];
 /** The HF `TrainingArguments` the SFT job takes from the config: Python builds `TrainingArguments(**training, …)` with the
  * paths, seed, precision and logging the job sets itself. */
 export const trainingArgumentsSchema = z.strictObject({
@@ -168,22 +192,25 @@ export const trainingArgumentsSchema = z.strictObject({
 export type TrainingArguments = z.infer<typeof trainingArgumentsSchema>;
 /** One line of the SFT job's train_file (JSONL): the rendered prompt and the response the loss is on. */
 export const sftTrainLineSchema = z.strictObject({ prompt: z.string(), response: z.string() });
-export const ppoStepStatsSchema = z.object({
+export const policyStepStatsSchema = z.object({
   step: z.number().int().positive(),
   mean_score: z.number(),
+  /** Σ_t(log π − log π_ref), mean over the step's completions (TRL 0.11's objective/kl), for every algorithm. */
   kl: z.number(),
+  /** PPO's adaptive KL coefficient; GRPO's and RLOO's β. */
   kl_coef: z.number(),
   entropy: z.number(),
   policy_loss: z.number(),
-  value_loss: z.number(),
+  /** null: GRPO and RLOO have no value function. */
+  value_loss: z.number().nullable(),
   total_loss: z.number(),
   response_tokens_mean: z.number(),
   seconds: z.number(),
 });
-export type PpoStepStats = z.infer<typeof ppoStepStatsSchema>;
-/** The file `ppo_save` writes last into a checkpoint directory: only a complete checkpoint has it. */
-export const PPO_CHECKPOINT_MARKER = 'checkpoint-complete.json';
-export const ppoCheckpointMarkerSchema = z.object({ step: z.number().int().nonnegative() });
+export type PolicyStepStats = z.infer<typeof policyStepStatsSchema>;
+/** The file `policy_save` writes last into a checkpoint directory: only a complete checkpoint has it. */
+export const POLICY_CHECKPOINT_MARKER = 'checkpoint-complete.json';
+export const policyCheckpointMarkerSchema = z.object({ step: z.number().int().nonnegative() });
 export const FEEDBACK_INDICATORS = ['reward', 'naturalness', 'coherence', 'understandability'] as const;
 export type FeedbackIndicator = (typeof FEEDBACK_INDICATORS)[number];
 const perIndicator = <T extends z.ZodType>(value: T) =>
@@ -281,13 +308,15 @@ export const workerMethods = {
     result: z.object({ completions: z.array(completionSchema) }),
     timeoutMs: 4 * HOUR_MS,
   }),
-  ppo_init: method({
+  policy_init: method({
     description:
-      'Open the PPO policy (causal LM + value head + LoRA; NF4 on CUDA when asked; reference = the base with the adapter disabled), optionally from a checkpoint.',
+      'Open the stage-2 policy (causal LM + LoRA, + value head for PPO; NF4 on CUDA when asked; reference = the base with the adapter disabled), optionally from a checkpoint.',
     params: modelLoadingSchema.extend({
       ref: z.string(),
       lora: loraConfigSchema,
-      ppo: ppoConfigSchema,
+      algorithm: z.enum(RL_ALGORITHMS),
+      /** rlaf.ppo, rlaf.grpo or rlaf.rloo, whichever `algorithm` names. */
+      settings: z.union([ppoConfigSchema, grpoConfigSchema, rlooConfigSchema]),
       seed: z.number().int(),
       resume_from: z.string().nullable(),
       /** TensorBoard event files of every step go here (TRL's tags); null: none. */
@@ -303,9 +332,9 @@ export const workerMethods = {
     }),
     timeoutMs: 2 * HOUR_MS,
   }),
-  ppo_generate: method({
+  policy_generate: method({
     description:
-      'Sample one response per prompt with plain sampling (temperature 1, no top-k/top-p); the token ids stay in Python for the next ppo_step.',
+      'Sample one response per prompt with plain sampling (temperature 1, no top-k/top-p); the token ids stay in Python for the next policy_step. GRPO and RLOO take each prompt num_generations times in a row.',
     params: z.object({
       prompts: z.array(z.string()).min(1),
       // rlaf.decoding; sampling is fixed above.
@@ -315,26 +344,27 @@ export const workerMethods = {
     result: z.object({ responses: z.array(completionSchema) }),
     timeoutMs: 2 * HOUR_MS,
   }),
-  ppo_step: method({
-    description: 'One TRL PPOTrainer.step on the last rollout with one score per response, as given.',
+  policy_step: method({
+    description:
+      'One step of the open algorithm (TRL PPOTrainer.step, or a GRPO/RLOO update) on the last rollout with one score per response, as given.',
     params: z.object({
       scores: z.array(z.number()).min(1),
       seed: z.number().int(),
       /** More metrics of the step for TensorBoard, by tag (the feedback indicators' means). */
       scalars: z.record(z.string(), z.number()).default({}),
     }),
-    result: ppoStepStatsSchema,
+    result: policyStepStatsSchema,
     timeoutMs: 2 * HOUR_MS,
   }),
-  ppo_save: method({
-    description: `Write adapter, value head, optimizer and KL-controller state to a directory atomically (temp dir + rename; ${PPO_CHECKPOINT_MARKER} last).`,
+  policy_save: method({
+    description: `Write adapter, optimizer and trainer state (and PPO's value head and KL controller) to a directory atomically (temp dir + rename; ${POLICY_CHECKPOINT_MARKER} last).`,
     params: z.object({ dir: z.string() }),
     /** `adapter`: where in the checkpoint the LoRA adapter is (loadable with PeftModel.from_pretrained). */
     result: z.object({ dir: z.string(), step: z.number().int().nonnegative(), adapter: z.string() }),
     timeoutMs: HOUR_MS,
   }),
-  ppo_close: method({
-    description: 'Free the PPO policy.',
+  policy_close: method({
+    description: 'Free the stage-2 policy.',
     params: z.object({}),
     result: z.object({ closed: z.boolean() }),
     timeoutMs: 5 * MINUTE_MS,

@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { localAtScaleWarning, stageWorkCount } from '../backends/engine.js';
 import { stageEngineInputs, stageKind } from '../backends/from-config.js';
+import { RL_ALGORITHMS } from '../bridge/contract.js';
 import { modelLoading } from '../config/model-loading.js';
 import type { Config } from '../config/schema.js';
 import { throwIfInterrupted } from '../interrupt.js';
@@ -119,7 +120,7 @@ const STAGES: StageDefinition[] = [
       seed: c.run.seed,
       generator: c.models.generator,
       loading: modelLoading(c.models, 'rlaf'),
-      rlaf: c.rlaf,
+      rlaf: rlafInputs(c.rlaf),
       feedback: c.feedback,
       texts: { template: loadTemplate(c.rlaf.template) },
     }),
@@ -321,10 +322,18 @@ async function runReleasing(
   return { artifacts, release };
 }
 
+/** The rlaf settings a run's stage 2 depends on: its algorithm's section, not the other two; a PPO run hashes as it did
+ * before GRPO and RLOO were added (same keys, same order), so its finished stage is not redone. */
+function rlafInputs(rlaf: Config['rlaf']): Record<string, unknown> {
+  const unused = new Set<string>(RL_ALGORITHMS.filter((algorithm) => algorithm !== rlaf.algorithm));
+  if (rlaf.algorithm === 'ppo') unused.add('algorithm');
+  return Object.fromEntries(Object.entries(rlaf).filter(([key]) => !unused.has(key)));
+}
+
 function describeRelease({ before, after }: StageRelease): string {
   const held = [
     ...before.handles.map((h) => `${h.handle} (${h.kind} ${h.ref})`),
-    ...(before.ppo_policy ? [`PPO policy (${before.ppo_policy})`] : []),
+    ...(before.policy ? [`PPO policy (${before.policy})`] : []),
   ];
   const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
   return `${held.join(', ') || 'nothing'}; worker RSS ${mib(before.rss_bytes)} → ${mib(after.rss_bytes)}`;

@@ -1,10 +1,11 @@
 /**
  * Stage 2 (§II-C, §III-A): reinforcement learning from automated feedback. Each step: sample instructions from the
  * stage-1 pool → render the instance-generation prompt (Self-Instruct's, Table VII) → the policy generates → parse
- * (input, output) → score with the reward function (Eq. 1 in a real run) → one PPO step in the Python worker → log
- * the step.
+ * (input, output) → score with the reward function (Eq. 1 in a real run) → one policy step in the Python worker → log
+ * the step. rlaf.algorithm picks the step: PPO (the paper's; one completion per instruction), or GRPO or RLOO
+ * (num_generations completions of each instruction, whose rewards make each other's baseline).
  *
- * TRL's PPOTrainer does the optimisation (py/refine_af/ppo.py); this file is the loop, over the modules in rlaf/: where
+ * TRL's PPOTrainer does PPO's optimisation (py/refine_af/ppo.py), py/refine_af/critic_free.py GRPO's and RLOO's; this file is the loop, over the modules in rlaf/: where
  * the outputs go (paths.ts), what each step logs and the run's summary (records.ts), checkpoints and resume
  * (checkpoints.ts). Every random draw of a step is a function of (run seed, step), so a run resumed from the checkpoint
  * at step k draws for step k + 1 exactly what an uninterrupted run would have drawn: nothing is repeated or skipped.
@@ -63,7 +64,8 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   const settings = config.rlaf;
   const paths = rlafPaths(config);
   const { worker, reward } = options;
-  const pool = readPool(paths.pool, settings.ppo.batch_size);
+  const shape = stepShape(settings);
+  const pool = readPool(paths.pool, shape);
 
   const resumeFrom = options.resume ? latestCheckpoint(paths.checkpoints) : undefined;
   if (!options.resume && existsSync(paths.metrics)) {
@@ -73,11 +75,12 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   const { history, rollouts: loggedRollouts } = reconcileLogs(paths, startStep);
   options.replayReward?.(loggedRollouts.filter((r) => r.instance !== null).map((r) => r.indicators));
 
-  const opened = await worker.call('ppo_init', {
+  const opened = await worker.call('policy_init', {
     ref: config.models.generator,
     ...modelLoading(config.models, 'rlaf'),
     lora: settings.lora,
-    ppo: settings.ppo,
+    algorithm: settings.algorithm,
+    settings: shape.settings,
     seed: config.run.seed,
     resume_from: resumeFrom?.dir ?? null,
     logging_dir: settings.report_to.includes('tensorboard') ? paths.tensorboard : null,
@@ -85,7 +88,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   if (opened.step !== startStep)
     throw new RunConflictError(`checkpoint ${resumeFrom?.dir} holds step ${opened.step}, its marker says ${startStep}`);
   logger.info(
-    `rlaf: ${opened.model.resolved.ref} (${opened.model.quantization}, ${opened.model.device}), ` +
+    `rlaf: ${settings.algorithm} on ${opened.model.resolved.ref} (${opened.model.quantization}, ${opened.model.device}), ` +
       `${opened.trainable_parameters} trainable of ${opened.parameters} parameters; ` +
       (resumeFrom ? `resuming after step ${startStep} from ${resumeFrom.dir}` : 'starting at step 1'),
   );
@@ -93,7 +96,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   let lastSaved = opened.adapter === null ? undefined : { dir: resumeFrom!.dir, adapter: opened.adapter };
   let lastSavedStep = startStep;
   const save = async (step: number) => {
-    lastSaved = await worker.call('ppo_save', { dir: checkpointDir(paths, step) });
+    lastSaved = await worker.call('policy_save', { dir: checkpointDir(paths, step) });
     lastSavedStep = step;
   };
   const progress = startProgress('rlaf', settings.steps, startStep);
@@ -105,11 +108,14 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       const random = stepRandom(config.run.seed, step);
 
       // 1. Sample instructions and render the instance-generation prompt (rlaf.template: Self-Instruct's, Table VII).
-      const instructions = random.sample(pool, settings.ppo.batch_size);
+      //    GRPO and RLOO take each instruction num_generations times in a row: one group each.
+      const instructions = random
+        .sample(pool, shape.instructions)
+        .flatMap((instruction) => Array<string>(shape.generations).fill(instruction));
       const prompts = instructions.map((instruction) => instancePrompt(settings.template, instruction));
 
-      // 2. The policy generates one response per prompt; its token ids stay in Python for the PPO step.
-      const { responses } = await worker.call('ppo_generate', {
+      // 2. The policy generates one response per prompt; its token ids stay in Python for the step.
+      const { responses } = await worker.call('policy_generate', {
         prompts,
         decoding: settings.decoding,
         seed: random.nextUint32(),
@@ -118,14 +124,17 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
       // 3. Parse each response into an (input, output) instance and score it.
       const rollouts = await scoreResponses(instructions, responses, reward, settings.unparsed_reward);
 
-      // 4. One PPO step with exactly these rewards.
-      const stats = await worker.call('ppo_step', {
+      // 4. One policy step with exactly these rewards.
+      const stats = await worker.call('policy_step', {
         scores: rollouts.map((r) => r.reward),
         seed: random.nextUint32(),
         scalars: feedbackScalars(rollouts),
       });
       if (stats.step !== step)
-        throw new ContractError('worker.ppo_step', `the PPO trainer reports step ${stats.step} where the loop is at step ${step}`);
+        throw new ContractError(
+          'worker.policy_step',
+          `the ${settings.algorithm} trainer reports step ${stats.step} where the loop is at step ${step}`,
+        );
 
       // 5. Log the step: metrics (JSONL + CSV), rollouts; checkpoint every save_every steps.
       const record = stepRecord(history, rollouts, stats, (performance.now() - started) / 1000, settings.moving_average_span);
@@ -144,11 +153,11 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
     progress.stop();
     // A failed close (say, the worker died) must not hide the error that ended the loop.
     await worker
-      .call('ppo_close', {})
+      .call('policy_close', {})
       .catch((error: unknown) => logger.warn(`rlaf: closing the policy failed: ${(error as Error).message}`));
   }
 
-  const summary = summarise(paths, history, lastSaved!, step < settings.steps, settings.moving_average_span);
+  const summary = summarise(settings.algorithm, paths, history, lastSaved!, step < settings.steps, settings.moving_average_span);
   writeFileAtomic(
     paths.chart,
     rewardCurveSvg(
@@ -158,7 +167,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
   );
   writeJsonAtomic(paths.summary, summary);
   logger.info(
-    `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} steps; reward ${summary.reward_first.toFixed(3)} → ` +
+    `rlaf: ${summary.interrupted ? 'interrupted after' : 'done,'} ${summary.steps} ${settings.algorithm} steps; reward ${summary.reward_first.toFixed(3)} → ` +
       `${summary.reward_last_ema.toFixed(3)} (EMA), Spearman ${rewardTrendText(summary.spearman_reward_step, settings.moving_average_span)}, ` +
       `${summary.seconds_per_step.toFixed(1)} s/step; adapter in ${summary.adapter}`,
   );
@@ -189,14 +198,36 @@ export async function runRlafTraining(config: Config, options: { resume?: boolea
   return withStageContext(config, (ctx) => trainRlafWithFeedback(ctx, options));
 }
 
-function readPool(file: string, batchSize: number): string[] {
+/** What one step draws: `instructions` from the pool, `generations` completions of each, under `settings`. */
+interface StepShape {
+  settings: Config['rlaf']['ppo'] | Config['rlaf']['grpo'] | Config['rlaf']['rloo'];
+  instructions: number;
+  generations: number;
+  /** The config key that sets `instructions`, for errors. */
+  key: string;
+}
+
+function stepShape(rlaf: Config['rlaf']): StepShape {
+  if (rlaf.algorithm === 'ppo')
+    return { settings: rlaf.ppo, instructions: rlaf.ppo.batch_size, generations: 1, key: 'rlaf.ppo.batch_size' };
+  const group = rlaf[rlaf.algorithm];
+  const completions = group.per_device_train_batch_size * group.gradient_accumulation_steps;
+  return {
+    settings: group,
+    instructions: completions / group.num_generations,
+    generations: group.num_generations,
+    key: `rlaf.${rlaf.algorithm}.per_device_train_batch_size × gradient_accumulation_steps ÷ num_generations`,
+  };
+}
+
+function readPool(file: string, shape: StepShape): string[] {
   if (!existsSync(file))
     throw new RunIncompleteError(`instruction pool ${file} not found: run stage 1 (refine-af generate-instructions) or set rlaf.pool`);
   const instructions = [...new Set(readJsonl(file, poolLineSchema).map((line) => line.instruction))];
-  if (instructions.length < batchSize) {
+  if (instructions.length < shape.instructions) {
     throw ConfigError.at(
-      'rlaf.ppo.batch_size',
-      `instruction pool ${file} has ${instructions.length} distinct instructions; a PPO step samples rlaf.ppo.batch_size = ${batchSize}`,
+      shape.key.split(' ')[0]!,
+      `instruction pool ${file} has ${instructions.length} distinct instructions; a step samples ${shape.key} = ${shape.instructions}`,
     );
   }
   return instructions;

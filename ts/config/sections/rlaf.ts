@@ -1,12 +1,58 @@
 /** The `rlaf` section of the config; ts/config/schema.ts assembles the sections into the one schema. */
 import { z } from 'zod';
-import { ppoConfigSchema } from '../../bridge/contract.js';
+import { grpoConfigSchema, ppoConfigSchema, RL_ALGORITHMS, rlooConfigSchema } from '../../bridge/contract.js';
 import { decoding, loraSection, reportTo, SELF_INSTRUCT_INSTANCES } from '../fields.js';
-import { library, ours, paper } from '../provenance.js';
+import { library, ours, paper, type Source } from '../provenance.js';
 
 const TRL_PPO_DEFAULT = library('TRL 0.11 PPOConfig default');
 const STACK_LLAMA = library("StackLLaMA (the paper's [19])");
 const ppo = ppoConfigSchema.shape;
+const TRL_GRPO_DEFAULT = library('TRL GRPOConfig default (commit f2cd577)');
+const TRL_RLOO_DEFAULT = library('TRL RLOOConfig default (commit f2cd577)');
+const HF_TRAINER_DEFAULT = library('transformers TrainingArguments default, which GRPOConfig and RLOOConfig inherit');
+
+/**
+ * The fields GRPO and RLOO share, with the defaults that make a step of either draw what a PPO step of §III-A draws:
+ * 4 completions, 4 micro-batches of 1, one optimizer step, at the paper's learning rate. `trl` labels TRL's defaults.
+ */
+function groupFields(trl: { source: Source }, beta: number) {
+  const shape = grpoConfigSchema.shape;
+  return {
+    learning_rate: shape.learning_rate
+      .default(2e-5)
+      .describe(
+        "AdamW learning rate of the LoRA adapter, constant (§III-A's PPO rate, so that the algorithms compare at one rate; TRL's default is 1e-6).",
+      )
+      .meta(ours("§III-A's PPO rate, so that the three algorithms compare at one rate")),
+    num_generations: shape.num_generations
+      .default(4)
+      .describe('Completions of each instruction: the group whose mean (GRPO) or other members (RLOO) make the baseline.')
+      .meta(ours("the paper's 4 rollouts per step as one group (TRL's default: 8 for GRPO, 2 for RLOO)")),
+    per_device_train_batch_size: shape.per_device_train_batch_size
+      .default(1)
+      .describe('Completions per forward/backward pass (PPO: mini_batch_size).')
+      .meta(ours('inferred, as rlaf.ppo.mini_batch_size')),
+    gradient_accumulation_steps: shape.gradient_accumulation_steps
+      .default(4)
+      .describe('Micro-batches per optimizer step; a step generates per_device_train_batch_size × this completions (§III-A: 4).')
+      .meta(paper('§III-A')),
+    num_iterations: shape.num_iterations.default(1).describe('Optimizer steps on each batch of completions (μ).').meta(trl),
+    beta: shape.beta.default(beta).describe('KL coefficient β against the reference (the base with the adapter disabled).').meta(trl),
+    epsilon: shape.epsilon
+      .default(0.2)
+      .describe('Clip range of the probability ratio (lower bound, and upper unless epsilon_high).')
+      .meta(trl),
+    epsilon_high: shape.epsilon_high.default(null).describe('Upper clip range; null = epsilon.').meta(trl),
+    max_grad_norm: shape.max_grad_norm.default(1).describe('Gradient clipping norm; null = none.').meta(HF_TRAINER_DEFAULT),
+  };
+}
+
+const wholeGroups = (g: { per_device_train_batch_size: number; gradient_accumulation_steps: number; num_generations: number }) =>
+  (g.per_device_train_batch_size * g.gradient_accumulation_steps) % g.num_generations === 0;
+const wholeGroupsError = {
+  message: "per_device_train_batch_size × gradient_accumulation_steps (a step's completions) must be a multiple of num_generations",
+  path: ['num_generations'],
+};
 
 export const rlafSection = z
   .strictObject({
@@ -22,7 +68,14 @@ export const rlafSection = z
       .default('rlaf')
       .describe('Where stage 2 writes metrics, chart, checkpoints and the final adapter, relative to the run directory.')
       .meta(ours('one folder per stage in the run directory')),
-    steps: z.number().int().positive().default(200).describe('PPO steps (§III-A: 200).').meta(paper('§III-A')),
+    algorithm: z
+      .enum(RL_ALGORITHMS)
+      .default('ppo')
+      .describe(
+        "The policy-gradient algorithm of stage 2: ppo (the paper's, TRL 0.11.4's PPOTrainer, settings in rlaf.ppo), grpo or rloo (critic-free, on groups of completions of each instruction; settings in rlaf.grpo, rlaf.rloo).",
+      )
+      .meta(paper('§II-C: PPO')),
+    steps: z.number().int().positive().default(200).describe('Training steps (§III-A: 200 PPO steps).').meta(paper('§III-A')),
     ppo: z
       .strictObject({
         batch_size: ppo.batch_size
@@ -68,6 +121,36 @@ export const rlafSection = z
       })
       .prefault({})
       .describe("PPO hyperparameters, under the names of TRL 0.11.4's PPOConfig (passed to it as they are)."),
+    grpo: z
+      .strictObject({
+        ...groupFields(TRL_GRPO_DEFAULT, 0),
+        loss_type: grpoConfigSchema.shape.loss_type
+          .default('dapo')
+          .describe("How token losses add up: grpo (per completion, then mean), bnpo (per micro-batch), dapo (over the step's tokens).")
+          .meta(TRL_GRPO_DEFAULT),
+        scale_rewards: grpoConfigSchema.shape.scale_rewards
+          .default('group')
+          .describe('Divide advantages by the std of the group, of the step, or not at all.')
+          .meta(TRL_GRPO_DEFAULT),
+      })
+      .refine(wholeGroups, wholeGroupsError)
+      .prefault({})
+      .describe(
+        "GRPO (rlaf.algorithm: grpo), under the names of the current TRL's GRPOConfig (py/refine_af/critic_free.py implements them).",
+      ),
+    rloo: z
+      .strictObject({
+        ...groupFields(TRL_RLOO_DEFAULT, 0.05),
+        normalize_advantages: rlooConfigSchema.shape.normalize_advantages
+          .default(false)
+          .describe("Standardise the step's advantages (mean 0, std 1).")
+          .meta(TRL_RLOO_DEFAULT),
+      })
+      .refine(wholeGroups, wholeGroupsError)
+      .prefault({})
+      .describe(
+        "RLOO (rlaf.algorithm: rloo), under the names of the current TRL's RLOOConfig (py/refine_af/critic_free.py implements them).",
+      ),
     lora: loraSection(
       { r: 16, lora_alpha: 32, lora_dropout: 0 },
       {
@@ -136,4 +219,4 @@ export const rlafSection = z
       'rlaf',
     ),
   })
-  .describe('Stage 2: PPO from automated feedback (§II-C, §III-A).');
+  .describe('Stage 2: policy-gradient training from automated feedback (§II-C, §III-A: PPO; GRPO and RLOO beside it).');

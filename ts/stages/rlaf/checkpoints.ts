@@ -2,7 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { PPO_CHECKPOINT_MARKER, ppoCheckpointMarkerSchema } from '../../bridge/contract.js';
+import { POLICY_CHECKPOINT_MARKER, policyCheckpointMarkerSchema } from '../../bridge/contract.js';
 import { readJsonIfExists, readJsonl, writeFileAtomic } from '../../io/files.js';
 import { logger } from '../../log.js';
 import { RunConflictError } from '../ledger.js';
@@ -15,7 +15,7 @@ export function latestCheckpoint(checkpoints: string): { dir: string; step: numb
   const complete = readdirSync(checkpoints)
     .filter((name) => /^step-\d+$/.test(name))
     .flatMap((name) => {
-      const marker = readJsonIfExists(join(checkpoints, name, PPO_CHECKPOINT_MARKER), ppoCheckpointMarkerSchema);
+      const marker = readJsonIfExists(join(checkpoints, name, POLICY_CHECKPOINT_MARKER), policyCheckpointMarkerSchema);
       return marker ? [{ dir: join(checkpoints, name), step: marker.step }] : [];
     });
   return complete.sort((a, b) => b.step - a.step)[0];

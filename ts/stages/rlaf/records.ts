@@ -1,6 +1,6 @@
 /** What stage 2 logs: one metrics record per step (JSONL, CSV), every rollout, and the summary of the run. */
 import { z } from 'zod';
-import type { PpoStepStats } from '../../bridge/contract.js';
+import type { PolicyStepStats, RlAlgorithm } from '../../bridge/contract.js';
 import { toCsv } from '../../io/csv.js';
 import { readJsonl } from '../../io/files.js';
 import { type RewardTrend, rewardTrend } from '../../stats/correlation.js';
@@ -20,7 +20,8 @@ export const rlafStepRecordSchema = z.strictObject({
   kl_coef: z.number(),
   entropy: z.number(),
   policy_loss: z.number(),
-  value_loss: z.number(),
+  /** null: GRPO and RLOO have no value function. */
+  value_loss: z.number().nullable(),
   response_tokens_mean: z.number(),
   seconds: z.number(),
   seconds_ppo: z.number(),
@@ -41,6 +42,8 @@ export type RolloutRecord = z.infer<typeof rolloutRecordSchema>;
 export type Rollout = Omit<RolloutRecord, 'step'>;
 
 export interface RlafSummary {
+  /** rlaf.algorithm of the run. */
+  algorithm: RlAlgorithm;
   steps: number;
   /** The last complete checkpoint. */
   checkpoint: string;
@@ -72,7 +75,7 @@ export function feedbackScalars(rollouts: readonly Rollout[]): Record<string, nu
 export function stepRecord(
   history: readonly RlafStepRecord[],
   rollouts: readonly Rollout[],
-  stats: PpoStepStats,
+  stats: PolicyStepStats,
   seconds: number,
   span: number,
 ): RlafStepRecord {
@@ -119,6 +122,7 @@ export function metricsCsv(history: readonly RlafStepRecord[]): string {
 }
 
 export function summarise(
+  algorithm: RlAlgorithm,
   paths: RlafPaths,
   history: readonly RlafStepRecord[],
   saved: { dir: string; adapter: string },
@@ -126,6 +130,7 @@ export function summarise(
   span: number,
 ): RlafSummary {
   return {
+    algorithm,
     steps: history.length,
     checkpoint: saved.dir,
     adapter: saved.adapter,
