@@ -19,6 +19,8 @@ import { OpenAICompletionsBackend } from '../backends/openai.js';
 import type { MethodResult, ResolvedModel } from '../bridge/contract.js';
 import type { Config } from '../config/schema.js';
 import { SPLIT_FILE } from '../eval/superni.js';
+import { planRun } from '../pipeline/plan.js';
+import { formatDuration } from '../progress.js';
 
 /** Something that stops the config from running here, under the config key(s) that decide it. */
 export interface DoctorProblem {
@@ -142,10 +144,25 @@ export function doctor(config: Config): Promise<DoctorReport> {
         }
       }
       const warning = kind === 'local' ? localAtScaleWarning(stage, stageWorkCount(config, stage)) : null;
-      if (warning !== null) warnings.push(warning);
+      if (warning !== null) warnings.push(`${warning}; ${atScaleEstimate(config, stage)}`);
     }
     return { python, models, engines, warnings, problems };
   });
+}
+
+/**
+ * What `refine-af plan --throughput` estimates for the stage on one A100 with transformers generate against vLLM
+ * (cited figures, docs/throughput.json), as a clause of the warning.
+ */
+function atScaleEstimate(config: Config, stage: GeneratingStage): string {
+  const seconds = (profile: string) => planRun(config, { throughput: profile }).stages.find((s) => s.stage === stage)?.estimate?.seconds;
+  const local = seconds('a100-transformers');
+  const vllm = seconds('a100-vllm');
+  if (local === undefined || vllm === undefined) return 'refine-af plan says what the run costs';
+  return (
+    `on one A100 at most ${formatDuration(local)} with transformers generate against ${formatDuration(vllm)} with vLLM ` +
+    '(refine-af plan --throughput: published figures, an estimate, not a measurement)'
+  );
 }
 
 /** Why the openai section's servers do not answer GET /models with openai.model, or null when they all do. */
