@@ -327,7 +327,8 @@ export async function calibratePlan(config: Config, options: CalibrateOptions = 
         instancesPerInstruction: instancesPerInstruction > 0 ? instancesPerInstruction : PLAN_PRIORS.instancesPerInstruction.value,
       };
       const counts = planCounts(config, rates);
-      const backend = (stage: 'instructions' | 'instances') => config[stage].backend;
+      // The engine that ran: the context's config has backend auto resolved.
+      const backend = (stage: 'instructions' | 'instances') => ctx.config[stage].backend;
       const estimates: Partial<Record<PlanStage, StageEstimate>> = {};
       const fromConfig = config.pipeline.instructions_from;
       estimates.instructions =
