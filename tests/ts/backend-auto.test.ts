@@ -115,7 +115,9 @@ describe('refine-af doctor', () => {
     expect(notGguf.all).toMatch(/instructions: local \(auto\) — no CUDA, and the model is not a \.gguf file/);
     expect(notGguf.all).toMatch(/WARNING: instructions: 15,000 instructions on the local worker/);
     // With what it would cost on a lab's GPU, from refine-af plan's cited throughputs.
-    expect(notGguf.all).toMatch(/instructions: 15,000 .*; on one A100 at most \d.* with transformers generate against \d.* with vLLM \(refine-af plan --throughput/);
+    expect(notGguf.all).toMatch(
+      /instructions: 15,000 .*; on one A100 at most \d.* with transformers generate against \d.* with vLLM \(refine-af plan --throughput/,
+    );
   });
 
   it('on a machine without llama-cpp-python (a fresh one before `make serving`): auto falls back to the worker, a named llama_cpp is a problem', async () => {
