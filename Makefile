@@ -11,7 +11,7 @@ MODEL ?= llama2-7b
 .PHONY: setup serving build lock lint chromium tmux strace test test-ts test-py typecheck demo tensorboard bench repro rehearsal-models reliability vllm
 
 # llama-cpp-python (the llama_cpp backend, and the real server of the tests) ships only a source distribution, which
-# takes a first setup on a machine 9 minutes on 2 idle cores to compile (35 on 2 busy ones: README "Serving"). So `setup`,
+# takes a first setup on a machine 4 minutes on 2 idle cores to compile (35 on 2 busy ones: README "Serving", BENCHMARKS.md). So `setup`,
 # all that `make demo` needs, leaves it out (stage 1's `backend: auto` then generates on the worker), and `serving`
 # compiles it into this wheel cache outside the repository, once per machine; `make test` needs it, and every later
 # setup, a fresh clone included, installs that wheel in seconds.
