@@ -101,30 +101,34 @@ describe('scoring', () => {
     expect(tasksBetterText(compareReports(scores([1, 2]), scores([1, 2])))).toBe('0.00% of 2 tasks (every task tied)');
   });
 
-  it('scores a predictions file and compares two runs from the command line', async () => {
+  it('scores a predictions file on the instances it predicts and compares two runs from the command line', async () => {
     const runA = mkdtempSync(join(tmpdir(), 'superni-a-'));
     const runB = mkdtempSync(join(tmpdir(), 'superni-b-'));
-    const emptyPredictions = join(runB, 'none.jsonl');
-    writeFileSync(emptyPredictions, '');
-    const cli = (args: string[]) => execa('node', [join(repoRoot, 'bin', 'refine-af.js'), ...args], { cwd: repoRoot });
-    const scored = await cli([
-      'eval',
-      'superni',
-      '--data-dir',
-      dataDir,
-      '--predictions',
-      join(golden, 'superni-mini-predictions.jsonl'),
-      '--out',
-      runA,
-    ]);
-    expect(scored.stdout).toMatch(/overall\s+59\.86\s+52\.50\s+240/);
-    expect(readReport(runA).overall.rougeL).toBe(59.8607);
-    await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', emptyPredictions, '--out', runB]);
+    const cli = (args: string[]) => execa('node', [join(repoRoot, 'bin', 'refine-af.js'), ...args], { cwd: repoRoot, reject: false });
+    const predictions = join(golden, 'superni-mini-predictions.jsonl');
+    const scored = await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', predictions, '--out', runA]);
+    // The golden file predicts 16 of each task's 20 instances: those 192 are scored (the official evaluator's 59.86
+    // over all 240, the 48 unpredicted scoring 0, is 74.83 over the 192).
+    expect(scored.stdout).toMatch(/overall\s+74\.83\s+65\.63\s+192/);
+    expect(readReport(runA).overall.rougeL).toBe(74.8259);
+    // A file that predicts nothing is refused, not scored as zero.
+    const nothing = join(runB, 'none.jsonl');
+    writeFileSync(nothing, '');
+    const refused = await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', nothing, '--out', runB]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('predicts no instance of the benchmark');
+    // The same instances, every prediction empty: run B loses every task.
+    const empty = join(runB, 'empty.jsonl');
+    const lines = readFileSync(predictions, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '');
+    writeFileSync(empty, lines.map((line) => `${JSON.stringify({ ...JSON.parse(line), prediction: '' })}\n`).join(''));
+    await cli(['eval', 'superni', '--data-dir', dataDir, '--predictions', empty, '--out', runB]);
     const compared = await cli(['eval', 'compare', runA, runB]);
     expect(compared.stdout).toContain(
       '% tasks better (A over B, ROUGE-L): 100.00% of 12 tasks, 100.00% of the 12 not tied  (12 better, 0 worse, 0 tied)',
     );
-    expect(compared.stdout).toMatch(/textual_entailment\s+62\.86\s+0\.00\s+62\.86/);
+    expect(compared.stdout).toMatch(/textual_entailment\s+78\.57\s+0\.00\s+78\.57/);
   });
 });
 
