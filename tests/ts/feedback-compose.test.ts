@@ -102,7 +102,8 @@ describe('reading a dataset to score', () => {
     writeFileSync(file, JSON.stringify([{ instruction: 'A', input: '', output: 'B' }, { instruction: 'C' }]));
     const { accepted, rejected } = readTriplets(file);
     expect(accepted.map((r) => r.where)).toEqual([`${file}[0]`]);
-    expect(rejected).toEqual([{ index: 1, where: `${file}[1]`, reason: 'missing field "output"' }]);
+    // A rejected record keeps its text, so the .rejected.jsonl a score writes can be fixed and scored again.
+    expect(rejected).toEqual([{ index: 1, where: `${file}[1]`, reason: 'missing field "output"', text: '{"instruction":"C"}' }]);
   });
 });
 
