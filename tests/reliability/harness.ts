@@ -393,7 +393,8 @@ function artifactDigests(runDir: string): Record<string, string> {
       if (statSync(path).isDirectory()) {
         // Intermediate checkpoints depend on where the kills fell (which ones were rotated out); the final ones are compared.
         // TensorBoard event files are logs: named and stamped with wall time and host, and appended to by each resume.
-        if (name === 'checkpoints' || (name === 'tensorboard' && rel === '')) continue;
+        // The run's report is drawn from the artifacts compared here, and names the run directory in its text.
+        if (name === 'checkpoints' || (['tensorboard', 'report'].includes(name) && rel === '')) continue;
         walk(path, relPath);
       } else if (!/\.log$/.test(name) && !NOT_COMPARED.has(name)) {
         const text = readFileSync(path);
