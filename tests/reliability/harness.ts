@@ -346,7 +346,7 @@ export async function crashedRun(
  * call, what the worker held and its RSS when the stage released its models). Paths are compared relative to the run
  * directory. Everything else must be equal.
  */
-const PER_CALL = /^(seconds|seconds_ppo|seconds_per_step|runtime_s|updated_at|generatedNow|resumed_from|train_loss|release)$/;
+const PER_CALL = /^(seconds|seconds_ppo|seconds_per_step|runtime_s|started_at|updated_at|generatedNow|resumed_from|train_loss|release)$/;
 
 function normalised(value: unknown, runDir: string, key = ''): unknown {
   if (Array.isArray(value)) {
