@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     def ppo() -> dict:
         from refine_af.ppo import PpoPolicy
+        from refine_af.rl import PolicySource
         from refine_af.scorers import FeedbackScorers, FeedbackSpec
 
         scorers = FeedbackScorers(
@@ -283,17 +284,8 @@ def main(argv: list[str] | None = None) -> dict:
                 judge_max_field_tokens=512,
             )
         )
-        policy = PpoPolicy.open(
-            llama,
-            dtype,
-            load_in_4bit,
-            device,
-            LORA,
-            PPO,
-            seed=42,
-            resume_from=None,
-            logging_dir=str(args.work / "tensorboard" / "rlaf"),
-        )
+        source = PolicySource(llama, dtype, load_in_4bit, device, LORA, seed=42, logging_dir=str(args.work / "tensorboard" / "rlaf"))
+        policy = PpoPolicy.open(source, PPO)
         steps = []
         for step in range(ppo_steps):
             instructions = [t["instruction"] for t in tasks[4 * step : 4 * step + PPO["batch_size"]]]

@@ -32,17 +32,17 @@ from typing import Literal
 
 import torch
 
-from .compat import keep_cpu_nf4_weights_trainable, lora_target_modules
+from .compat import keep_cpu_nf4_weights_trainable
 from .models import LoadedModel, load_causal_lm
 from .rl import (
     ADAPTER_DIR,
     OPTIMIZER_FILE,
     TRAINER_STATE_FILE,
     CheckpointError,
+    PolicySource,
     Rollout,
     StagePolicy,
     log_step,
-    open_writer,
     reseed,
     restore_adapter,
     sample_rollout,
@@ -126,38 +126,23 @@ class GroupPolicy(StagePolicy):
         self.optimizer = optimizer
 
     @classmethod
-    def open(
-        cls,
-        ref: str,
-        dtype: str,
-        load_in_4bit: bool,
-        device: str,
-        lora: dict,
-        algorithm: str,
-        settings: dict,
-        seed: int,
-        resume_from: str | None,
-        logging_dir: str | None = None,
-    ) -> GroupPolicy:
-        """`lora` is peft's LoraConfig, `settings` TRL's GRPOConfig or RLOOConfig fields (contract.ts)."""
-        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    def open(cls, source: PolicySource, algorithm: str, settings: dict) -> GroupPolicy:
+        """`settings`: TRL's GRPOConfig or RLOOConfig fields (contract.ts)."""
+        from peft import get_peft_model, prepare_model_for_kbit_training
 
         parsed = _settings(algorithm, settings)
-        reseed(seed)
-        loaded = load_causal_lm(ref, dtype, load_in_4bit, device)
+        reseed(source.seed)
+        loaded = load_causal_lm(source.ref, source.dtype, source.load_in_4bit, source.device)
         base = loaded.model
         if loaded.quantization != "none":
             base = prepare_model_for_kbit_training(base)  # as TRL 0.11's value-head model does for PPO
-        target_modules = lora_target_modules(base.config.model_type, lora["target_modules"])
-        model = get_peft_model(base, LoraConfig(**{**lora, "target_modules": target_modules}, bias="none", task_type="CAUSAL_LM"))
+        model = get_peft_model(base, source.lora_config(base.config.model_type))
         if loaded.quantization != "none":
             keep_cpu_nf4_weights_trainable(model)
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(trainable, lr=parsed.learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
         policy = cls(loaded, model, algorithm, parsed, optimizer)
-        if resume_from is not None:
-            policy._restore(resume_from)
-        policy.writer = open_writer(logging_dir, policy.step_count)
+        policy._resume_and_log(source)
         return policy
 
     def generate(self, prompts: list[str], decoding: dict, *, seed: int) -> list[dict]:

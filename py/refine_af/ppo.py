@@ -21,15 +21,15 @@ from pathlib import Path
 
 import torch
 
-from .compat import drop_whole_cpu_device_map, keep_cpu_nf4_weights_trainable, lora_target_modules
+from .compat import drop_whole_cpu_device_map, keep_cpu_nf4_weights_trainable
 from .models import LoadedModel, load_causal_lm
 from .rl import (
     ADAPTER_DIR,
     OPTIMIZER_FILE,
     TRAINER_STATE_FILE,
+    PolicySource,
     StagePolicy,
     log_step,
-    open_writer,
     reseed,
     restore_adapter,
     sample_rollout,
@@ -51,42 +51,27 @@ class PpoPolicy(StagePolicy):
         return self.trainer.model
 
     @classmethod
-    def open(
-        cls,
-        ref: str,
-        dtype: str,
-        load_in_4bit: bool,
-        device: str,
-        lora: dict,
-        ppo: dict,
-        seed: int,
-        resume_from: str | None,
-        logging_dir: str | None = None,
-    ) -> PpoPolicy:
-        """`lora` and `ppo` are peft's LoraConfig and TRL's PPOConfig fields under their own names (contract.ts)."""
-        from peft import LoraConfig
+    def open(cls, source: PolicySource, ppo: dict) -> PpoPolicy:
+        """`ppo`: TRL's PPOConfig fields under their own names (contract.ts)."""
         from trl import AutoModelForCausalLMWithValueHead, PPOConfig, PPOTrainer
 
-        reseed(seed)
+        reseed(source.seed)
         # The base is loaded by the shared loader (embedded GGUF, local dir or hub id; NF4 on CUDA when asked) and handed
         # to TRL as a model object: TRL then adds the LoRA adapter (after prepare_model_for_kbit_training when 4-bit)
         # and the value head, without probing the hub for adapter or value-head files under a local path.
-        loaded = load_causal_lm(ref, dtype, load_in_4bit, device)
+        loaded = load_causal_lm(source.ref, source.dtype, source.load_in_4bit, source.device)
         drop_whole_cpu_device_map(loaded.model)
         # The config requires lora_dropout 0: PPO's probability ratios compare forward passes, which must be deterministic.
-        target_modules = lora_target_modules(loaded.model.config.model_type, lora["target_modules"])
-        peft_config = LoraConfig(**{**lora, "target_modules": target_modules}, bias="none", task_type="CAUSAL_LM")
+        peft_config = source.lora_config(loaded.model.config.model_type)
         model = AutoModelForCausalLMWithValueHead.from_pretrained(loaded.model, peft_config=peft_config)
         if loaded.quantization == "none":
             model.to(loaded.device)
         else:
             keep_cpu_nf4_weights_trainable(model)
-        config = PPOConfig(**ppo, seed=seed, log_with=None)
+        config = PPOConfig(**ppo, seed=source.seed, log_with=None)
         trainer = PPOTrainer(config=config, model=model, ref_model=None, tokenizer=loaded.tokenizer)
         policy = cls(loaded, trainer)
-        if resume_from is not None:
-            policy._restore(resume_from)
-        policy.writer = open_writer(logging_dir, policy.step_count)
+        policy._resume_and_log(source)
         return policy
 
     # ------------------------------------------------------------------ rollouts

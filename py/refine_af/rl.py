@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .compat import lora_target_modules
 from .models import Decoding, LoadedModel, prompt_batch
 
 COMPLETE_MARKER = "checkpoint-complete.json"
@@ -48,6 +49,28 @@ def _cut_at_stop(tokenizer, ids: list[int], stop: list[str]) -> tuple[list[int],
         if cut >= 0:
             return ids[:end], prefix[:cut], True
     raise AssertionError("unreachable: the full text contains a stop sequence")
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """What every stage-2 policy opens from: the base model and how it is loaded (models.load_causal_lm), the LoRA adapter
+    (peft's LoraConfig fields, contract.ts), the run's seed, the checkpoint to resume from, the TensorBoard directory."""
+
+    ref: str
+    dtype: str
+    load_in_4bit: bool
+    device: str
+    lora: dict
+    seed: int
+    resume_from: str | None = None
+    logging_dir: str | None = None
+
+    def lora_config(self, model_type: str):
+        """peft's LoraConfig, its target modules resolved for this architecture (compat.lora_target_modules)."""
+        from peft import LoraConfig
+
+        target_modules = lora_target_modules(model_type, self.lora["target_modules"])
+        return LoraConfig(**{**self.lora, "target_modules": target_modules}, bias="none", task_type="CAUSAL_LM")
 
 
 @dataclass
@@ -83,6 +106,12 @@ class StagePolicy:
             "step": self.step_count,
             "adapter": self.restored_adapter,
         }
+
+    def _resume_and_log(self, source: PolicySource) -> None:
+        """The end of every open: continue from the checkpoint, if any, then log from its step on."""
+        if source.resume_from is not None:
+            self._restore(source.resume_from)
+        self.writer = open_writer(source.logging_dir, self.step_count)
 
     def close(self) -> None:
         if self.writer is not None:

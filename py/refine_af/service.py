@@ -229,14 +229,17 @@ def policy_init(
 
     if _policy_open is not None:
         raise RuntimeError("a policy is already open: call policy_close first")
+    from .rl import PolicySource
+
+    source = PolicySource(ref, dtype, load_in_4bit, device, lora, seed, resume_from, logging_dir)
     if algorithm == "ppo":
         from .ppo import PpoPolicy
 
-        _policy_open = PpoPolicy.open(ref, dtype, load_in_4bit, device, lora, settings, seed, resume_from, logging_dir=logging_dir)
+        _policy_open = PpoPolicy.open(source, settings)
     else:
         from .critic_free import GroupPolicy
 
-        _policy_open = GroupPolicy.open(ref, dtype, load_in_4bit, device, lora, algorithm, settings, seed, resume_from, logging_dir)
+        _policy_open = GroupPolicy.open(source, algorithm, settings)
     return _policy_open.info()
 
 

@@ -15,6 +15,7 @@ from tiny_models import TINY_LORA
 from refine_af import service
 from refine_af.models import load_causal_lm, prompt_ids
 from refine_af.ppo import PpoPolicy
+from refine_af.rl import PolicySource
 from refine_af.sft import train
 
 LORA = TINY_LORA
@@ -103,7 +104,7 @@ def ppo_steps(policy: PpoPolicy, steps: range) -> list[dict]:
 
 def test_ppo_step_then_stage_three_generation_from_the_saved_adapter(arch, tmp_path):
     spec, model_dir = arch
-    policy = PpoPolicy.open(str(model_dir), "float32", False, "cpu", LORA, PPO, seed=7, resume_from=None)
+    policy = PpoPolicy.open(PolicySource(str(model_dir), "float32", False, "cpu", LORA, seed=7), PPO)
     seen = []
     compute_rewards = policy.trainer.compute_rewards
     policy.trainer.compute_rewards = lambda scores, *a, **k: seen.append(scores.tolist()) or compute_rewards(scores, *a, **k)
@@ -118,7 +119,7 @@ def test_ppo_step_then_stage_three_generation_from_the_saved_adapter(arch, tmp_p
     assert any("lora_B" in n for n in changed) and any("v_head" in n for n in changed)
     assert all(torch.equal(base_before[n], base_after[n]) for n in base_before)
 
-    resumed = PpoPolicy.open(str(model_dir), "float32", False, "cpu", LORA, PPO, seed=7, resume_from=checkpoint)
+    resumed = PpoPolicy.open(PolicySource(str(model_dir), "float32", False, "cpu", LORA, seed=7, resume_from=checkpoint), PPO)
     continued = ppo_steps(resumed, range(1, 3))
     for got, want in zip(continued, expected, strict=False):
         for key in ("mean_score", "kl", "policy_loss", "value_loss"):

@@ -9,7 +9,7 @@ from tiny_models import TINY_LORA, tiny_group_settings, tiny_ppo_settings
 
 from refine_af.critic_free import GroupPolicy, GrpoSettings, RlooSettings, group_advantages
 from refine_af.ppo import PpoPolicy
-from refine_af.rl import COMPLETE_MARKER, CheckpointError
+from refine_af.rl import COMPLETE_MARKER, CheckpointError, PolicySource
 
 ALGORITHMS = ["grpo", "rloo"]
 PROMPTS = ["Task: Name a colour."] * 2 + ["Task: Add 2 and 3."] * 2
@@ -19,7 +19,8 @@ DECODING = {"max_new_tokens": 8, "stop": ["Task:"], "prompt_format": "raw"}
 
 def open_policy(model_dir, algorithm, resume_from=None, **overrides) -> GroupPolicy:
     settings = tiny_group_settings(algorithm, **overrides)
-    return GroupPolicy.open(str(model_dir), "float32", True, "cpu", TINY_LORA, algorithm, settings, seed=7, resume_from=resume_from)
+    source = PolicySource(str(model_dir), "float32", True, "cpu", TINY_LORA, seed=7, resume_from=resume_from)
+    return GroupPolicy.open(source, algorithm, settings)
 
 
 def run_steps(policy: GroupPolicy, steps: range) -> list[dict]:
@@ -147,10 +148,10 @@ def test_each_algorithm_learns_a_synthetic_reward(peaked_llama_dir, algorithm):
     decoding = {"max_new_tokens": 1, "stop": [], "prompt_format": "raw"}
     if algorithm == "ppo":
         settings = tiny_ppo_settings(learning_rate=5e-3, batch_size=8, gradient_accumulation_steps=8, ppo_epochs=1)
-        policy = PpoPolicy.open(str(peaked_llama_dir), "float32", False, "cpu", TINY_LORA, settings, seed=3, resume_from=None)
+        policy = PpoPolicy.open(PolicySource(str(peaked_llama_dir), "float32", False, "cpu", TINY_LORA, seed=3), settings)
     else:
         settings = tiny_group_settings(algorithm, learning_rate=5e-3, num_generations=4, gradient_accumulation_steps=8)
-        policy = GroupPolicy.open(str(peaked_llama_dir), "float32", False, "cpu", TINY_LORA, algorithm, settings, seed=3, resume_from=None)
+        policy = GroupPolicy.open(PolicySource(str(peaked_llama_dir), "float32", False, "cpu", TINY_LORA, seed=3), algorithm, settings)
     half = len(policy.tokenizer) // 2
     policy.generate(LEARNING_PROMPTS, decoding, seed=999)
     lower_is_rare = sum(int(r[0]) < half for r in policy.rollout.responses) <= len(LEARNING_PROMPTS) / 2

@@ -12,6 +12,7 @@ from tiny_models import TINY_LORA, TINY_SHAPE
 from refine_af import models, service
 from refine_af.models import load_causal_lm, prompt_ids
 from refine_af.ppo import PpoPolicy
+from refine_af.rl import PolicySource
 from refine_af.sft import train
 
 # bitsandbytes quantises in blocks of 64 weights along the input dimension on a CPU: the model is 64 wide.
@@ -75,7 +76,7 @@ def test_a_four_bit_model_generates_through_the_worker(model_dir):
 
 
 def test_the_ppo_policy_in_four_bit_trains_its_adapter_and_value_head_only(model_dir):
-    policy = PpoPolicy.open(str(model_dir), "float32", True, "cpu", TINY_LORA, PPO, seed=7, resume_from=None)
+    policy = PpoPolicy.open(PolicySource(str(model_dir), "float32", True, "cpu", TINY_LORA, seed=7), PPO)
     assert policy.info()["model"]["quantization"] == "nf4" and is_nf4(policy.model)
 
     def weights() -> dict:  # the peft model's whole state (4-bit weights with their quantisation state) and the value head

@@ -8,7 +8,7 @@ import torch
 from tiny_models import TINY_LORA, tiny_ppo_settings
 
 from refine_af.ppo import PpoPolicy
-from refine_af.rl import COMPLETE_MARKER, CheckpointError
+from refine_af.rl import COMPLETE_MARKER, CheckpointError, PolicySource
 
 LORA = TINY_LORA
 SETTINGS = tiny_ppo_settings()
@@ -17,7 +17,7 @@ SCORES = [[1.0, -0.5, 0.25, 2.0], [-1.0, 0.5, 0.75, 0.0], [0.3, 0.3, -0.2, 1.1],
 
 
 def open_policy(model_dir, resume_from=None) -> PpoPolicy:
-    return PpoPolicy.open(str(model_dir), "float32", True, "cpu", LORA, SETTINGS, seed=7, resume_from=resume_from)
+    return PpoPolicy.open(PolicySource(str(model_dir), "float32", True, "cpu", LORA, seed=7, resume_from=resume_from), SETTINGS)
 
 
 def run_steps(policy: PpoPolicy, steps: range) -> list[dict]:
@@ -137,21 +137,13 @@ def test_metrics_go_to_tensorboard_and_a_resumed_run_replaces_the_steps_after_it
             policy.generate(PROMPTS, {"max_new_tokens": 8, "stop": ["Task:"], "prompt_format": "raw"}, seed=100 + step)
             policy.step(SCORES[step], seed=200 + step, scalars={"feedback/run": run})
 
-    first = PpoPolicy.open(str(tiny_llama_dir), "float32", True, "cpu", LORA, SETTINGS, seed=7, resume_from=None, logging_dir=str(logs))
+    first = PpoPolicy.open(PolicySource(str(tiny_llama_dir), "float32", True, "cpu", LORA, seed=7, logging_dir=str(logs)), SETTINGS)
     steps(first, range(2), run=0.0)
     first.save(str(tmp_path / "step-2"))
     steps(first, range(2, 3), run=0.0)  # step 3 is logged, then the process dies before the next checkpoint
-    resumed = PpoPolicy.open(
-        str(tiny_llama_dir),
-        "float32",
-        True,
-        "cpu",
-        LORA,
-        SETTINGS,
-        seed=7,
-        resume_from=str(tmp_path / "step-2"),
-        logging_dir=str(logs),
-    )
+    checkpoint = str(tmp_path / "step-2")
+    source = PolicySource(str(tiny_llama_dir), "float32", True, "cpu", LORA, seed=7, resume_from=checkpoint, logging_dir=str(logs))
+    resumed = PpoPolicy.open(source, SETTINGS)
     steps(resumed, range(2, 4), run=1.0)
     resumed.close()
 

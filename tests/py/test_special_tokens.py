@@ -9,6 +9,7 @@ from tiny_models import TINY_LORA, save_tiny_lora, save_tiny_sentencepiece_llama
 
 from refine_af.models import Decoding, generate, load_causal_lm, load_tokenizer, resolve_model
 from refine_af.ppo import PpoPolicy
+from refine_af.rl import PolicySource
 from refine_af.scorers import (
     GPTNeoXRewardModel,
     GPTNeoXRewardModelConfig,
@@ -82,7 +83,7 @@ def test_stage_3_prompts_through_an_adapter_start_with_bos_once(llama_dir, tmp_p
 def test_ppo_rollout_queries_are_the_ids_the_policy_received(llama_dir):
     settings = tiny_ppo_settings(learning_rate=1e-5, batch_size=1, gradient_accumulation_steps=1, ppo_epochs=1)
     lora = TINY_LORA
-    policy = PpoPolicy.open(str(llama_dir), "float32", False, "cpu", lora, settings, seed=0, resume_from=None)
+    policy = PpoPolicy.open(PolicySource(str(llama_dir), "float32", False, "cpu", lora, seed=0), settings)
     received = ReceivedIds(policy.model.pretrained_model)
     policy.generate([PROMPT], {"max_new_tokens": 2, "stop": [], "prompt_format": "raw"}, seed=1)
     received.handle.remove()

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { POLICY_CHECKPOINT_MARKER } from '../../ts/bridge/contract.js';
+import { POLICY_CHECKPOINT_MARKER, type RlAlgorithm } from '../../ts/bridge/contract.js';
 import { readJsonl } from '../../ts/io/files.js';
 import { defaultPython, packageRoot } from '../../ts/paths.js';
 import { STAGE_NAMES, type StageName } from '../../ts/pipeline/run.js';
@@ -55,8 +55,8 @@ export interface HarnessReport {
   /** Artifacts read strictly (no torn-tail repair) after the run, with duplicate keys counted. */
   strictParse: Record<string, { ok: boolean; records: number; duplicates: number; error?: string }>;
   referenceSeconds: number;
-  /** How long each stage ran in the uninterrupted run (ms); the kill delays scale with it. */
-  stageMs: Record<StageName, number>;
+  /** How long each stage and one unit of its work took in the uninterrupted run (ms); the kill delays scale with a unit. */
+  times: StageTimes;
   totalSeconds: number;
 }
 
@@ -71,15 +71,15 @@ export function planKills(
   seed: number,
   perStage: number,
   units: Record<StageName, number>,
-  stageMs: Record<StageName, number>,
+  unitMs: Record<StageName, number>,
+  stages: readonly StageName[] = STAGE_NAMES,
 ): KillPoint[] {
   const random = new Random(seed);
-  return STAGE_NAMES.flatMap((stage) => {
-    const unitMs = Math.max(1, Math.round(stageMs[stage] / units[stage]));
-    return Array.from({ length: perStage }, () => ({ stage, progress: random.int(units[stage]), delayMs: random.int(unitMs) })).sort(
+  return stages.flatMap((stage) =>
+    Array.from({ length: perStage }, () => ({ stage, progress: random.int(units[stage]), delayMs: random.int(unitMs[stage]) })).sort(
       (a, b) => a.progress - b.progress || a.delayMs - b.delayMs,
-    );
-  });
+    ),
+  );
 }
 
 /** A kill point is due once its stage runs with the progress reached, or at once when the run is already past that stage. */
@@ -104,8 +104,11 @@ export function harnessConfig(
   generator: string,
   server: CompletionsServer,
   size: 'full' | 'small' = 'full',
+  algorithm: RlAlgorithm = 'ppo',
 ): Record<string, unknown> {
   const small = size === 'small';
+  // GRPO and RLOO: one instruction and two completions of it a step, the same 2 completions a step as PPO's batch.
+  const criticFree = { num_generations: 2, per_device_train_batch_size: 1, gradient_accumulation_steps: 2, learning_rate: 1e-3 };
   return {
     run: { dir: runDir, seed: 11 },
     models: { generator, dtype: 'float32', device: 'cpu' },
@@ -118,7 +121,10 @@ export function harnessConfig(
       save_every: 1,
       decoding: { max_new_tokens: 8 },
       template: 'instance_generation_short.txt',
+      algorithm,
       ppo: { batch_size: 2, mini_batch_size: 1, gradient_accumulation_steps: 2, ppo_epochs: 1, learning_rate: 1e-3 },
+      grpo: criticFree,
+      rloo: criticFree,
       lora: { r: 4, lora_alpha: 8 },
     },
     instances: { template: 'instance_generation_short.txt', batch_size: 2, decoding: { max_new_tokens: 12 }, drop_truncated: false },
@@ -290,20 +296,40 @@ async function attempt(configFile: string, runDir: string, resume: boolean, kill
   return { exit: result.signal ?? String(result.exitCode), output };
 }
 
-/** Run the config to the end without interruption; the reference. */
-/** Run the config to the end without interruption (the reference); returns how long each stage ran. */
-export async function uninterruptedRun(configFile: string, runDir: string): Promise<Record<StageName, number>> {
+/** How long each stage of the uninterrupted run took, and one unit of its work (ms). */
+export interface StageTimes {
+  stageMs: Record<StageName, number>;
+  /**
+   * The mean time between two progress counts, from the first count to the last: a unit of work without the stage's
+   * start (loading models) and end, which a delay drawn from the whole stage's time per unit would overshoot into the
+   * next stage. The stage's time per unit where it counted fewer than two.
+   */
+  unitMs: Record<StageName, number>;
+}
+
+/** Run the config to the end without interruption (the reference), timing each stage and its units of work. */
+export async function uninterruptedRun(configFile: string, runDir: string, units: Record<StageName, number>): Promise<StageTimes> {
   const started = Object.fromEntries(STAGE_NAMES.map((s) => [s, 0])) as Record<StageName, number>;
   const ended = { ...started };
+  const counted = Object.fromEntries(STAGE_NAMES.map((s) => [s, [] as number[]])) as Record<StageName, number[]>;
   const timer = setInterval(() => {
     const stage = runningStage(runDir);
     if (stage === undefined) return;
     started[stage] ||= Date.now();
     ended[stage] = Date.now();
+    const progress = progressOf(runDir, stage);
+    while (counted[stage].length < progress) counted[stage].push(Date.now());
   }, 10);
   const result = await attempt(configFile, runDir, false).finally(() => clearInterval(timer));
   if (result.exit !== '0') throw new Error(`uninterrupted run failed (${result.exit}):\n${result.output.slice(-4000)}`);
-  return Object.fromEntries(STAGE_NAMES.map((s) => [s, ended[s] - started[s]])) as Record<StageName, number>;
+  const perStage = <T>(f: (stage: StageName) => T) => Object.fromEntries(STAGE_NAMES.map((s) => [s, f(s)])) as Record<StageName, T>;
+  const stageMs = perStage((s) => ended[s] - started[s]);
+  const unitMs = perStage((s) => {
+    const times = counted[s];
+    const between = times.length >= 2 ? (times.at(-1)! - times[0]!) / (times.length - 1) : stageMs[s] / units[s];
+    return Math.max(1, Math.round(between));
+  });
+  return { stageMs, unitMs };
 }
 
 export async function crashedRun(
@@ -438,12 +464,16 @@ export function strictParse(runDir: string): HarnessReport['strictParse'] {
   );
 }
 
-/** The whole experiment: reference run, crashed run, comparison. */
+/**
+ * The whole experiment: reference run, crashed run, comparison. `stages` are the stages killed in (every one unless
+ * given); `algorithm` is stage 2's.
+ */
 export async function crashAndResume(
   root: string,
-  options: { seed: number; perStage: number; size?: 'full' | 'small' },
+  options: { seed: number; perStage: number; size?: 'full' | 'small'; algorithm?: RlAlgorithm; stages?: readonly StageName[] },
 ): Promise<HarnessReport> {
   const size = options.size ?? 'full';
+  const algorithm = options.algorithm ?? 'ppo';
   mkdirSync(root, { recursive: true });
   const generator = buildGenerator(root);
   const server = await startCompletionsServer({ delayMs: 150 });
@@ -451,19 +481,19 @@ export async function crashAndResume(
     const write = (name: string) => {
       const runDir = join(root, name);
       const file = join(root, `${name}.yaml`);
-      writeFileSync(file, stringify(harnessConfig(runDir, generator, server, size)));
+      writeFileSync(file, stringify(harnessConfig(runDir, generator, server, size, algorithm)));
       return { runDir, file };
     };
-    const reference = write(`reference-${size}`);
-    const crashed = write(`crashed-${size}-${options.seed}-${options.perStage}`);
+    const reference = write(`reference-${size}-${algorithm}`);
+    const crashed = write(`crashed-${size}-${algorithm}-${options.seed}-${options.perStage}`);
     for (const dir of [reference.runDir, crashed.runDir]) rmSync(dir, { recursive: true, force: true });
     const started = Date.now();
-    const stageMs = await uninterruptedRun(reference.file, reference.runDir);
+    const times = await uninterruptedRun(reference.file, reference.runDir, HARNESS_UNITS[size]);
     const referenceSeconds = (Date.now() - started) / 1000;
     const { kills, attempts } = await crashedRun(
       crashed.file,
       crashed.runDir,
-      planKills(options.seed, options.perStage, HARNESS_UNITS[size], stageMs),
+      planKills(options.seed, options.perStage, HARNESS_UNITS[size], times.unitMs, options.stages),
     );
     return {
       seed: options.seed,
@@ -472,7 +502,7 @@ export async function crashAndResume(
       comparison: compareRuns(reference.runDir, crashed.runDir),
       strictParse: strictParse(crashed.runDir),
       referenceSeconds,
-      stageMs,
+      times,
       totalSeconds: (Date.now() - started) / 1000,
     };
   } finally {

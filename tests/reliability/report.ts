@@ -279,7 +279,7 @@ async function main(): Promise<void> {
       'OpenAI-compatible test server (tests/ts/fixtures/completions-server.ts), stages 2, 3 and SFT on a scripted tiny Llama ' +
       '(tests/py/scripted_llama.py), the judge as feedback backend — is SIGKILLed at ' +
       `${report.kills.length} seeded points (seed ${seed}: ${perStage} per stage, each at a random progress counter and a random delay after it ` +
-      `of up to one unit of that stage's work as timed in the uninterrupted run: ${STAGE_NAMES.map((st) => `${st} ${(report.stageMs[st] / 1000).toFixed(1)} s`).join(', ')}), resumed with \`--resume\` after each, ${report.attempts} attempts in all, and compared with an uninterrupted run of the same config.`,
+      `of up to one unit of that stage's work as timed in the uninterrupted run: ${STAGE_NAMES.map((st) => `${st} ${(report.times.unitMs[st] / 1000).toFixed(1)} s of ${(report.times.stageMs[st] / 1000).toFixed(1)} s`).join(', ')}), resumed with \`--resume\` after each, ${report.attempts} attempts in all, and compared with an uninterrupted run of the same config.`,
     'Only the Node process is killed, as in a real crash: its Python worker and job must exit on their own.',
     '',
     ...crashTable(report),

@@ -4,31 +4,18 @@
  * report. A copy of that run directory then names its own files.
  */
 
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { RunSummary } from '../../ts/pipeline/run.js';
-import { buildGenerator, completeLines, harnessConfig } from '../reliability/harness.js';
-import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
+import { completeLines } from '../reliability/harness.js';
+import { smallHarnessRun } from './fixtures/harness-run.js';
 
 const packageRoot = resolve(import.meta.dirname, '..', '..');
 const cli = join(packageRoot, 'bin', 'refine-af.js');
-const root = mkdtempSync(join(tmpdir(), 'refine-af-run-after-stages-'));
-const runDir = join(root, 'run');
-const configFile = join(root, 'run.yaml');
-let server: CompletionsServer;
-
-beforeAll(async () => {
-  server = await startCompletionsServer();
-  writeFileSync(configFile, stringify(harnessConfig(runDir, buildGenerator(root), server, 'small')));
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, runDir, configFile } = smallHarnessRun('run-after-stages');
 
 async function refineAf(...args: string[]) {
   const result = await execa('node', [cli, ...args, '--config', configFile], { cwd: packageRoot, reject: false, all: true });

@@ -4,39 +4,16 @@
  * mid-call is reported in one clear message; and each time `--resume` continues to a complete run with nothing
  * duplicated. One run directory goes through all of it, in order.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { readJsonl } from '../../ts/io/files.js';
-import {
-  buildGenerator,
-  completeLines,
-  descendants,
-  harnessConfig,
-  JSONL_ARTIFACTS,
-  progressOf,
-  runningStage,
-  startRun,
-} from '../reliability/harness.js';
-import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
+import { completeLines, descendants, JSONL_ARTIFACTS, progressOf, runningStage, startRun } from '../reliability/harness.js';
+import { smallHarnessRun } from './fixtures/harness-run.js';
 import { waitForExit } from './helpers.js';
 
-const root = mkdtempSync(join(tmpdir(), 'refine-af-faults-'));
-const runDir = join(root, 'run');
-const configFile = join(root, 'run.yaml');
-let server: CompletionsServer;
-
-beforeAll(async () => {
-  server = await startCompletionsServer({ delayMs: 50 });
-  writeFileSync(configFile, stringify(harnessConfig(runDir, buildGenerator(root), server, 'small')));
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const { runDir, configFile } = smallHarnessRun('faults', { delayMs: 50 });
 
 /** Start the run; once `when` holds, call `act` with the Node pid and the Python pids under it; wait for the exit. */
 async function runWithFault(resume: boolean, when: () => boolean, act: (node: number, pythons: number[]) => void) {

@@ -4,30 +4,16 @@
  * as a real CPU out-of-memory does. The run must stop with one clear message saying so, keep what was done, and resume.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { buildGenerator, completeLines, descendants, harnessConfig, progressOf, runningStage, startRun } from '../reliability/harness.js';
-import { type CompletionsServer, startCompletionsServer } from './fixtures/completions-server.js';
+import { describe, expect, it } from 'vitest';
+import { completeLines, descendants, progressOf, runningStage, startRun } from '../reliability/harness.js';
+import { smallHarnessRun } from './fixtures/harness-run.js';
 
 // A fixed mmap threshold: every large allocation maps fresh memory, so the cap fails the next one. glibc's default threshold
 // grows as big blocks are freed (stages release their models), and later allocations then reuse freed heap under the cap.
 process.env.MALLOC_MMAP_THRESHOLD_ = String(128 * 1024);
-const root = mkdtempSync(join(tmpdir(), 'refine-af-oom-'));
-const runDir = join(root, 'run');
-const configFile = join(root, 'run.yaml');
-let server: CompletionsServer;
-
-beforeAll(async () => {
-  server = await startCompletionsServer();
-  writeFileSync(configFile, stringify(harnessConfig(runDir, buildGenerator(root), server, 'small')));
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const { runDir, configFile } = smallHarnessRun('oom');
 
 function addressSpaceBytes(pid: number): number {
   const kib = /VmSize:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
