@@ -11,7 +11,9 @@ test -s "$pool" || { echo "no $pool: run make demo first" >&2; exit 1; }
 git worktree add --detach "$work/base" "$base" >/dev/null
 trap 'git -C "$here" worktree remove --force "$work/base"' EXIT
 ln -s "$here/node_modules" "$work/base/node_modules"
+ln -s "$here/.venv" "$work/base/.venv" # the worker imports the base commit's py/ through PYTHONPATH
 (cd "$work/base" && npx tsc -p tsconfig.build.json)
+npx tsc -p tsconfig.build.json
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 for side in base here; do
   tree=$([ "$side" = base ] && echo "$work/base" || echo "$here")

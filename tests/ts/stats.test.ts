@@ -137,6 +137,7 @@ describe('lineChartSvg', () => {
     const svg = rewardCurveSvg(
       Array.from({ length: 6 }, (_, i) => ({ step: i + 1, reward: i % 2 === 0 ? -0.007949999999999985 : -0.00794999999999999 })),
       3,
+      'ppo',
     );
     const ys = [...svg.matchAll(/<path d="([^"]+)"/g)].flatMap((m) => m[1]!.split(' ').map((point) => point.split(',')[1]));
     expect(ys).toHaveLength(12);
@@ -208,7 +209,7 @@ describe('rewardTrend (Figure 2: ρ of the raw and of the smoothed reward curve)
 });
 
 describe('rewardCurveSvg (Figure 2, drawn by stage 2 and by the report alike)', () => {
-  it('plots the rewards and their moving average, with Spearman ρ in the title', () => {
+  it('plots the rewards and their moving average, with the algorithm and Spearman ρ in the title', () => {
     const svg = rewardCurveSvg(
       [
         { step: 1, reward: 0 },
@@ -216,7 +217,9 @@ describe('rewardCurveSvg (Figure 2, drawn by stage 2 and by the report alike)', 
         { step: 3, reward: 2 },
       ],
       2,
+      'grpo',
     );
+    expect(svg).toContain('Mean reward per GRPO step (Spearman');
     expect(svg).toContain('Spearman ρ(step, reward) 1.000 per-step mean, 1.000 moving average (span 2)');
     expect(svg).toContain('moving average (span 2)');
     expect(svg.match(/<path /g)).toHaveLength(2);

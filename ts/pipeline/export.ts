@@ -97,7 +97,7 @@ export async function exportDataset(options: ExportOptions): Promise<ExportResul
       stats,
       figures: stats.figures.map((file) => ({
         file: `statistics/${file}`,
-        caption: FIGURE_CAPTIONS[file as keyof typeof FIGURE_CAPTIONS],
+        caption: FIGURE_CAPTIONS[file],
       })),
     });
     writeFileAtomic(join(scratch, 'README.md'), card);

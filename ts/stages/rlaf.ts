@@ -163,6 +163,7 @@ export async function trainRlaf(config: Config, options: TrainRlafOptions): Prom
     rewardCurveSvg(
       history.map((r) => ({ step: r.step, reward: r.reward_mean })),
       settings.moving_average_span,
+      settings.algorithm,
     ),
   );
   writeJsonAtomic(paths.summary, summary);

@@ -3,6 +3,7 @@
  * legend. Enough for training curves and evaluation plots; the result is a standalone .svg file any browser opens.
  */
 
+import type { RlAlgorithm } from '../bridge/contract.js';
 import { escapeMarkup } from '../markup.js';
 import { rewardTrend, rewardTrendText } from './correlation.js';
 import { exponentialMovingAverage } from './smoothing.js';
@@ -97,15 +98,15 @@ export function lineChartSvg(spec: LineChartSpec): string {
   return `${parts.join('\n')}\n`;
 }
 
-/** Figure 2: the mean reward per PPO step and its exponential moving average, as stage 2 draws it while training and the
- * dataset report draws it from the metrics file. */
-export function rewardCurveSvg(points: readonly { step: number; reward: number }[], span: number): string {
+/** Figure 2: the mean reward per stage-2 step (PPO's in the paper) and its exponential moving average, as stage 2 draws
+ * it while training and the dataset report draws it from the metrics file. */
+export function rewardCurveSvg(points: readonly { step: number; reward: number }[], span: number, algorithm: RlAlgorithm): string {
   const smooth = exponentialMovingAverage(
     points.map((p) => p.reward),
     span,
   );
   return lineChartSvg({
-    title: `Mean reward per PPO step (Spearman ${rewardTrendText(rewardTrend(points, span), span)})`,
+    title: `Mean reward per ${algorithm.toUpperCase()} step (Spearman ${rewardTrendText(rewardTrend(points, span), span)})`,
     xLabel: 'step',
     yLabel: 'mean reward',
     series: [

@@ -76,7 +76,7 @@ export interface DatasetStats {
   referenceOverlap?: Distribution & { reference: string; instructions: number };
   lengths: { instruction: Distribution; input: Distribution; output: Distribution };
   reward?: RewardCurve;
-  figures: string[];
+  figures: FigureFile[];
 }
 
 const sorted = (values: readonly number[]) => [...values].sort((a, b) => a - b);
@@ -115,7 +115,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
   const settings = config.stats;
   const instances = loadDataset(options.dataset);
   const instructions = [...new Set(instances.map((i) => i.instruction.trim()))];
-  const figures: Record<string, string> = {};
+  const figures: Partial<Record<FigureFile, string>> = {};
 
   const table = datasetStatistics(instances, options.pool === undefined ? null : readInstructionPool(options.pool).length);
 
@@ -162,7 +162,8 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
       settings.length_bins,
     ),
   };
-  for (const [name, d] of Object.entries(lengths)) {
+  for (const name of ['instruction', 'input', 'output'] as const) {
+    const d = lengths[name];
     figures[`fig3-length-${name}.svg`] = histogramSvg(
       `Length of ${name === 'input' ? 'non-empty inputs' : `${name}s`} (words)`,
       d.bins,
@@ -186,7 +187,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
       last: points.at(-1)!.reward,
       lastMovingAverage: smooth.at(-1)!,
     };
-    figures['fig2-reward.svg'] = rewardCurveSvg(points, settings.moving_average_span);
+    figures['fig2-reward.svg'] = rewardCurveSvg(points, settings.moving_average_span, config.rlaf.algorithm);
   }
 
   const stats: DatasetStats = {
@@ -197,7 +198,7 @@ export function analyseDataset(config: Config, options: StatsOptions): DatasetSt
     ...(referenceOverlap === undefined ? {} : { referenceOverlap }),
     lengths,
     ...(reward === undefined ? {} : { reward }),
-    figures: Object.keys(figures),
+    figures: Object.keys(figures) as FigureFile[],
   };
   for (const [name, svg] of Object.entries(figures)) writeFileAtomic(join(options.outDir, name), svg);
   writeJsonAtomic(join(options.outDir, 'stats.json'), stats);
@@ -213,13 +214,15 @@ export const FIGURE_CAPTIONS = {
   'fig3-length-instruction.svg': 'Figure 3: instruction length in words',
   'fig3-length-input.svg': 'Figure 3: input length in words (non-empty inputs)',
   'fig3-length-output.svg': 'Figure 3: output length in words',
-  'fig2-reward.svg': 'Figure 2: mean reward per PPO step and its moving average',
+  'fig2-reward.svg': 'Figure 2: mean reward per stage-2 step (PPO, GRPO or RLOO) and its moving average',
 } as const;
+/** A figure the report draws, by its file name. */
+export type FigureFile = keyof typeof FIGURE_CAPTIONS;
 
 const fmt = (x: number) => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(2));
 
 /** One HTML file with every table and every figure inline: opens anywhere, no network, no other file. */
-function htmlReport(stats: DatasetStats, figures: Record<string, string>, fineTuning: FineTuningSummary | undefined): string {
+function htmlReport(stats: DatasetStats, figures: Partial<Record<FigureFile, string>>, fineTuning: FineTuningSummary | undefined): string {
   const d = stats.diversity;
   const verbRows = d.topVerbs
     .map(
