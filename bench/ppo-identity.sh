@@ -22,19 +22,23 @@ for side in base here; do
   sed "s#dir: runs/default#dir: $work/run-$side#" "$tree/configs/default.yaml" > "$work/$side.yaml"
   (cd "$tree" && PYTHONPATH="$tree/py" node dist/cli.js train-rlaf --config "$work/$side.yaml" --json > "$work/$side.json")
 done
-cmp "$work"/run-{base,here}/rlaf/rollouts.jsonl && echo "rollouts.jsonl: identical"
-for f in adapter/adapter_model.safetensors optimizer.pt value_head.pt; do
-  for step in "$work"/run-here/rlaf/checkpoints/*/; do
-    name=$(basename "$step")
-    [ -e "$step/$f" ] && cmp "$work/run-base/rlaf/checkpoints/$name/$f" "$step/$f" && echo "$name/$f: identical"
-  done
+differing=0
+same() { # prints whether two files are byte-identical; any that differs makes the script fail
+  if cmp -s "$work/run-base/rlaf/$1" "$work/run-here/rlaf/$1"; then echo "$1: identical"; else echo "$1: DIFFERS"; differing=1; fi
+}
+same rollouts.jsonl
+for step in "$work"/run-here/rlaf/checkpoints/*/; do
+  for f in adapter/adapter_model.safetensors optimizer.pt value_head.pt; do same "checkpoints/$(basename "$step")/$f"; done
 done
 "$here/.venv/bin/python" - "$work" <<'PY'
 import json, sys
 work = sys.argv[1]
 load = lambda side: [json.loads(l) for l in open(f"{work}/run-{side}/rlaf/metrics.jsonl")]
 wall = {"seconds", "seconds_ppo"}
-diff = [(a["step"], k) for a, b in zip(load("base"), load("here")) for k in a.keys() | b.keys() if k not in wall and a.get(k) != b.get(k)]
-print("metrics.jsonl: equal but for wall-clock fields" if not diff else f"metrics.jsonl differs: {diff}")
+base, here = load("base"), load("here")
+diff = [(a["step"], k) for a, b in zip(base, here) for k in a.keys() | b.keys() if k not in wall and a.get(k) != b.get(k)]
+diff += [("steps", len(base), len(here))] if len(base) != len(here) else []
+print("metrics.jsonl: equal but for wall-clock fields" if not diff else f"metrics.jsonl DIFFERS: {diff}")
 sys.exit(1 if diff else 0)
 PY
+exit "$differing"
