@@ -60,8 +60,25 @@ async function interrupted(args: string[], when: () => boolean) {
   return { sent, exitCode: result.exitCode, output: String(result.all), errors, pythonsLeft: left };
 }
 
-/** The command an error line says to continue with, as arguments. */
-const continueWith = (errorLine: string) => /continue with: refine-af (.*)$/.exec(errorLine)![1]!.split(' ');
+type Stopped = Awaited<ReturnType<typeof interrupted>>;
+
+/** How every command stops on Ctrl-C: exit 1 with one error line naming the command that continues, no Python left. */
+function expectStopped(stopped: Stopped, continuation: string[]): void {
+  expect(stopped.sent, stopped.output).toBe(true);
+  expect(stopped.exitCode, stopped.output).toBe(1);
+  expect(stopped.errors, stopped.output).toEqual([
+    `error interrupted by SIGINT; state saved, continue with: refine-af ${continuation.join(' ')}`,
+  ]);
+  expect(stopped.pythonsLeft).toEqual([]);
+}
+
+/** Run the command the error line says to continue with (and `extra` arguments); it must finish. */
+async function continueStopped(stopped: Stopped, ...extra: string[]) {
+  const command = /continue with: refine-af (.*)$/.exec(stopped.errors[0]!)![1]!.split(' ');
+  const resumed = await execa('node', [cli, ...command, ...extra], { cwd: packageRoot, reject: false, all: true });
+  expect(resumed.exitCode, String(resumed.all)).toBe(0);
+  return resumed;
+}
 
 describe('Ctrl-C on a long CLI command', () => {
   it('score: stops after the batch in flight, says how to continue; that command scores the rest once', async () => {
@@ -77,17 +94,11 @@ describe('Ctrl-C on a long CLI command', () => {
     );
     const args = ['score', '--config', configFile, '--in', dataset, '--out', out];
     const stopped = await interrupted(args, () => completeLines(out) >= 4);
-    expect(stopped.sent, stopped.output).toBe(true);
-    expect(stopped.exitCode, stopped.output).toBe(1);
-    expect(stopped.errors, stopped.output).toEqual([
-      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')} --resume`,
-    ]);
-    expect(stopped.pythonsLeft).toEqual([]);
+    expectStopped(stopped, [...args, '--resume']);
     expect(completeLines(out) % 4).toBe(0); // whole batches
     expect(completeLines(out)).toBeLessThan(records);
 
-    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!)], { cwd: packageRoot, reject: false, all: true });
-    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    await continueStopped(stopped);
     const indices = readJsonl(out, z.object({ index: z.number() })).map((r) => r.index);
     expect(indices.sort((a, b) => a - b)).toEqual(Array.from({ length: records }, (_, i) => i));
   }, 300_000);
@@ -102,17 +113,11 @@ describe('Ctrl-C on a long CLI command', () => {
     );
     const args = ['generate-instances', '--config', configFile, '--instructions', pool];
     const stopped = await interrupted(args, () => completeLines(generations) >= 2);
-    expect(stopped.sent, stopped.output).toBe(true);
-    expect(stopped.exitCode, stopped.output).toBe(1);
-    expect(stopped.errors, stopped.output).toEqual([
-      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')}`,
-    ]);
-    expect(stopped.pythonsLeft).toEqual([]);
+    expectStopped(stopped, args);
     expect(completeLines(generations) % 2).toBe(0); // whole batches of 2
     expect(completeLines(generations)).toBeLessThan(8);
 
-    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!)], { cwd: packageRoot, reject: false, all: true });
-    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    await continueStopped(stopped);
     const indices = readJsonl(generations, z.object({ index: z.number() })).map((g) => g.index);
     expect(indices.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   }, 300_000);
@@ -129,16 +134,10 @@ describe('Ctrl-C on a long CLI command', () => {
     const metrics = join(root, 'rlaf-run', 'rlaf', 'metrics.jsonl');
     const args = ['train-rlaf', '--config', rlafConfig];
     const stopped = await interrupted(args, () => completeLines(metrics) >= 1);
-    expect(stopped.sent, stopped.output).toBe(true);
-    expect(stopped.exitCode, stopped.output).toBe(1);
-    expect(stopped.errors, stopped.output).toEqual([
-      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')} --resume`,
-    ]);
-    expect(stopped.pythonsLeft).toEqual([]);
+    expectStopped(stopped, [...args, '--resume']);
     expect(completeLines(metrics)).toBeLessThan(6);
 
-    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!)], { cwd: packageRoot, reject: false, all: true });
-    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    await continueStopped(stopped);
     expect(readJsonl(metrics, z.object({ step: z.number() })).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
   }, 300_000);
 
@@ -148,19 +147,9 @@ describe('Ctrl-C on a long CLI command', () => {
     const args = ['sft', '--config', configFile, '--dataset', dataset];
     // The Trainer writes trainer_state.json last: checkpoint 1 is complete.
     const stopped = await interrupted(args, () => existsSync(join(checkpoints, 'checkpoint-1', 'trainer_state.json')));
-    expect(stopped.sent, stopped.output).toBe(true);
-    expect(stopped.exitCode, stopped.output).toBe(1);
-    expect(stopped.errors, stopped.output).toEqual([
-      `error interrupted by SIGINT; state saved, continue with: refine-af ${args.join(' ')}`,
-    ]);
-    expect(stopped.pythonsLeft).toEqual([]);
+    expectStopped(stopped, args);
 
-    const resumed = await execa('node', [cli, ...continueWith(stopped.errors[0]!), '--json'], {
-      cwd: packageRoot,
-      reject: false,
-      all: true,
-    });
-    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    const resumed = await continueStopped(stopped, '--json');
     const printed = JSON.parse(resumed.stdout) as { model_dir: string };
     expect(printed.model_dir).toContain(join(runDir, 'sft'));
     const result = JSON.parse(readFileSync(join(runDir, 'sft', 'result.json'), 'utf8')) as {

@@ -172,12 +172,15 @@ describe('human-eval in a headless browser', () => {
       // The keys are shown on the buttons, and the first focus is A's, with no click and no Tab.
       expect(await page.locator('button[name="rating"] kbd').allTextContents()).toEqual(['A', 'B', 'C', 'D']);
       expect(await page.isVisible('#keys')).toBe(true);
-      expect(await page.evaluate(() => (document.activeElement as HTMLButtonElement).value)).toBe('A');
+      // The browser applies autofocus after the page has loaded, at its next rendering update: wait for it.
+      const focused = () => page.evaluate(() => (document.activeElement as HTMLButtonElement).value);
+      await expect.poll(focused).toBe('A');
       await rateBy(() => page.keyboard.press('Enter'), 'A');
       for (const level of ['C', 'B', 'D']) await rateBy(() => altKey(level.toLowerCase()), level);
-      // Tab from the first focus reaches B in one press.
+      // Tab from the first focus reaches B in one press (a Tab before the autofocus starts from the page's top).
+      await expect.poll(focused).toBe('A');
       await page.keyboard.press('Tab');
-      expect(await page.evaluate(() => (document.activeElement as HTMLButtonElement).value)).toBe('B');
+      expect(await focused()).toBe('B');
       await rateBy(() => page.keyboard.press('Enter'), 'B');
 
       const store = RatingStore.open(db, { mustExist: true });
